@@ -1,0 +1,461 @@
+//! The button configuration: what a shop says it sells, for how much, through which gateways.
+//!
+//! Parsing is validation: a [`ButtonConfig`] that exists is a valid one. It (de)serializes with serde in
+//! the JSON form of CONTRACT.md, so services in other languages can send it.
+//!
+//! ```
+//! use payment_buttons::button::ButtonConfig;
+//! let config: ButtonConfig = serde_json::from_str(r#"{
+//!   "order_reference": "ORDER-1042",
+//!   "options": [{ "description": "Manual, PDF", "amount": "12.50", "currency": "EUR" }],
+//!   "payment_options": { "paypal": { "paypal_email": "seller@example.com" } },
+//!   "urls": { "back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
+//!             "declined": "https://shop.example/sorry" }
+//! }"#).unwrap();
+//! assert_eq!(config.options()[0].amount().to_string(), "12.50");
+//! assert_eq!(config.language().as_str(), "en");
+//!
+//! let err = serde_json::from_str::<ButtonConfig>(r#"{ "order_reference": "X", "options": [] }"#);
+//! assert!(err.is_err());
+//! ```
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Money, MoneyError};
+
+/// Limits on what a button may carry. Generous for shops, small enough for a signed token in a form.
+pub mod limits {
+    /// Longest order reference.
+    pub const ORDER_REFERENCE: usize = 64;
+    /// Longest buying option description (PayPal's `item_name` limit).
+    pub const DESCRIPTION: usize = 127;
+    /// Most buying options in one button.
+    pub const OPTIONS: usize = 20;
+    /// Most custom fields per buying option.
+    pub const CUSTOM_FIELDS: usize = 20;
+    /// Longest custom field name.
+    pub const CUSTOM_KEY: usize = 64;
+    /// Longest custom field value.
+    pub const CUSTOM_VALUE: usize = 256;
+    /// Longest button text.
+    pub const TEXT: usize = 100;
+    /// Longest URL.
+    pub const URL: usize = 2000;
+    /// Longest e-mail address (RFC 5321 path limit).
+    pub const EMAIL: usize = 254;
+    /// Longest recurrence, in months.
+    pub const RECURRENCE_MONTHS: u8 = 24;
+}
+
+/// Why a button configuration was refused. Each error names the field (a JSON path).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ButtonError {
+    /// The field, as a path into the JSON (`options[1].amount`).
+    pub field: String,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+impl ButtonError {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ButtonError { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// A validated e-mail address (plausible shape, not deliverability). Compared case-insensitively by gateways.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Accepts `local@domain.tld` shapes without spaces or control characters.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.len() > limits::EMAIL {
+            return Err(format!("longer than {} characters", limits::EMAIL));
+        }
+        let (local, domain) = s.split_once('@').ok_or("not an e-mail address (no @)")?;
+        let bad_char = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';' | '@');
+        if local.is_empty() || local.chars().any(bad_char) {
+            return Err("not an e-mail address (local part)".into());
+        }
+        if domain.len() < 3
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+            || domain.chars().any(bad_char)
+        {
+            return Err("not an e-mail address (domain)".into());
+        }
+        Ok(Email(s.to_owned()))
+    }
+
+    /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute `http` or `https` URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    /// Accepts absolute http(s) URLs with a host.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.len() > limits::URL {
+            return Err(format!("longer than {} characters", limits::URL));
+        }
+        let url = url::Url::parse(s).map_err(|e| format!("not an absolute URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("only http and https URLs are allowed".into());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("the URL has no host".into());
+        }
+        Ok(HttpUrl(s.to_owned()))
+    }
+
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A language: the lower-case primary subtag of a BCP 47 tag (`en`, `fr`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Language(String);
+
+impl Language {
+    /// Accepts 2 or 3 lower-case ASCII letters.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if (2..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase()) {
+            Ok(Language(s.to_owned()))
+        } else {
+            Err("expected a lower-case language code such as \"en\" or \"fr\"".into())
+        }
+    }
+
+    /// English, the default.
+    pub fn english() -> Self {
+        Language("en".into())
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One thing the buyer can choose to buy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuyingOption {
+    description: String,
+    amount: Money,
+    recurrence_months: Option<u8>,
+    custom: BTreeMap<String, String>,
+}
+
+impl BuyingOption {
+    /// Short description shown to the buyer and to the gateway.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+    /// Price (per period for a subscription).
+    pub fn amount(&self) -> Money {
+        self.amount
+    }
+    /// `Some(n)`: a subscription charged every `n` months.
+    pub fn recurrence_months(&self) -> Option<u8> {
+        self.recurrence_months
+    }
+    /// Shop-defined fields identifying the product (string values only), passed back verbatim.
+    pub fn custom(&self) -> &BTreeMap<String, String> {
+        &self.custom
+    }
+}
+
+/// Where the buyer goes after the payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Urls {
+    back: HttpUrl,
+    accepted: HttpUrl,
+    declined: HttpUrl,
+}
+
+impl Urls {
+    /// Back to the shop (cancelled, or nothing happened).
+    pub fn back(&self) -> &HttpUrl {
+        &self.back
+    }
+    /// After an accepted payment.
+    pub fn accepted(&self) -> &HttpUrl {
+        &self.accepted
+    }
+    /// After a declined payment.
+    pub fn declined(&self) -> &HttpUrl {
+        &self.declined
+    }
+}
+
+/// A complete, valid button configuration. See the module documentation.
+///
+/// `payment_options` maps a payment method name (`paypal`, `cmcic`, `librement`, ...) to that method's own
+/// settings. This type checks their shape (a JSON object each); each gateway checks its own settings when
+/// a button is signed or used (see [`crate::gateway::Gateways::check_button`]).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(try_from = "wire::ButtonConfigWire", into = "wire::ButtonConfigWire")]
+pub struct ButtonConfig {
+    order_date: DateTime<Utc>,
+    order_reference: String,
+    email: Option<Email>,
+    language: Language,
+    options: Vec<BuyingOption>,
+    payment_options: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    image_url: Option<HttpUrl>,
+    text: Option<String>,
+    urls: Urls,
+}
+
+impl ButtonConfig {
+    /// Parses and validates the JSON form.
+    pub fn from_json(json: &str) -> Result<Self, ButtonError> {
+        let wire: wire::ButtonConfigWire = serde_json::from_str(json).map_err(|e| {
+            // serde's messages name unknown fields and wrong types; they never contain secrets.
+            ButtonError::new(wire::guess_field(&e.to_string()), e.to_string())
+        })?;
+        ButtonConfig::try_from(wire)
+    }
+
+    /// The order date (defaults to the time the configuration was parsed).
+    pub fn order_date(&self) -> DateTime<Utc> {
+        self.order_date
+    }
+    /// The shop's order reference.
+    pub fn order_reference(&self) -> &str {
+        &self.order_reference
+    }
+    /// The buyer's e-mail, when the shop knows it.
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+    /// The language of the button and of the gateway pages.
+    pub fn language(&self) -> &Language {
+        &self.language
+    }
+    /// The buying options (at least one).
+    pub fn options(&self) -> &[BuyingOption] {
+        &self.options
+    }
+    /// The payment methods offered, by name, with their settings.
+    pub fn payment_options(&self) -> &BTreeMap<String, serde_json::Map<String, serde_json::Value>> {
+        &self.payment_options
+    }
+    /// Settings of one payment method, when it is offered.
+    pub fn payment_option(&self, name: &str) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.payment_options.get(name)
+    }
+    /// The button image, when the button is an image.
+    pub fn image_url(&self) -> Option<&HttpUrl> {
+        self.image_url.as_ref()
+    }
+    /// The button text (the image's alt text for image buttons); `None` = the language's default.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    /// Return URLs.
+    pub fn urls(&self) -> &Urls {
+        &self.urls
+    }
+    /// True when any option recurs.
+    pub fn has_recurring_option(&self) -> bool {
+        self.options.iter().any(|o| o.recurrence_months.is_some())
+    }
+    /// The canonical JSON, as stored with payments and sent in events.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The serde form, kept apart so that only validated values become [`ButtonConfig`]s.
+pub(crate) mod wire {
+    use super::*;
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ButtonConfigWire {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub order_date: Option<DateTime<Utc>>,
+        pub order_reference: String,
+        #[serde(default)]
+        pub email: Option<String>,
+        #[serde(default)]
+        pub language: Option<String>,
+        pub options: Vec<BuyingOptionWire>,
+        pub payment_options: BTreeMap<String, serde_json::Value>,
+        #[serde(default)]
+        pub image_url: Option<String>,
+        #[serde(default)]
+        pub text: Option<String>,
+        pub urls: UrlsWire,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct BuyingOptionWire {
+        pub description: String,
+        pub amount: String,
+        pub currency: String,
+        #[serde(default)]
+        pub recurrence_months: Option<u32>,
+        #[serde(default)]
+        pub custom: BTreeMap<String, String>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UrlsWire {
+        pub back: String,
+        pub accepted: String,
+        pub declined: String,
+    }
+
+    /// Best effort: the JSON field a serde error is about.
+    pub fn guess_field(message: &str) -> String {
+        for marker in ["unknown field `", "missing field `"] {
+            if let Some(rest) = message.split(marker).nth(1)
+                && let Some(name) = rest.split('`').next()
+            {
+                return name.to_owned();
+            }
+        }
+        String::new()
+    }
+
+    fn text_field(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<String, ButtonError> {
+        if !allow_empty && value.trim().is_empty() {
+            return Err(ButtonError::new(field, "must not be empty"));
+        }
+        if value.chars().count() > max {
+            return Err(ButtonError::new(field, format!("longer than {max} characters")));
+        }
+        if value.chars().any(|c| c.is_control()) {
+            return Err(ButtonError::new(field, "contains control characters"));
+        }
+        Ok(value.to_owned())
+    }
+
+    fn parse_option(i: usize, o: BuyingOptionWire) -> Result<BuyingOption, ButtonError> {
+        let at = |f: &str| format!("options[{i}].{f}");
+        let description = text_field(&at("description"), &o.description, limits::DESCRIPTION, false)?;
+        let amount = Money::parse(&o.amount, &o.currency).map_err(|e| match e {
+            MoneyError::UnknownCurrency(_) => ButtonError::new(at("currency"), e.to_string()),
+            _ => ButtonError::new(at("amount"), e.to_string()),
+        })?;
+        if !amount.is_positive() {
+            return Err(ButtonError::new(at("amount"), "must be greater than zero"));
+        }
+        let recurrence_months = match o.recurrence_months {
+            None => None,
+            Some(n) if (1..=u32::from(limits::RECURRENCE_MONTHS)).contains(&n) => Some(n as u8),
+            Some(_) => {
+                return Err(ButtonError::new(
+                    at("recurrence_months"),
+                    format!("must be between 1 and {} months", limits::RECURRENCE_MONTHS),
+                ));
+            }
+        };
+        if o.custom.len() > limits::CUSTOM_FIELDS {
+            return Err(ButtonError::new(at("custom"), format!("more than {} fields", limits::CUSTOM_FIELDS)));
+        }
+        for (k, v) in &o.custom {
+            text_field(&at("custom"), k, limits::CUSTOM_KEY, false)?;
+            text_field(&format!("options[{i}].custom.{k}"), v, limits::CUSTOM_VALUE, true)?;
+        }
+        Ok(BuyingOption { description, amount, recurrence_months, custom: o.custom })
+    }
+
+    impl TryFrom<ButtonConfigWire> for ButtonConfig {
+        type Error = ButtonError;
+        fn try_from(w: ButtonConfigWire) -> Result<Self, Self::Error> {
+            let order_reference = text_field("order_reference", &w.order_reference, limits::ORDER_REFERENCE, false)?;
+            let email = w.email.as_deref().map(Email::parse).transpose().map_err(|r| ButtonError::new("email", r))?;
+            let language = match w.language.as_deref() {
+                None => Language::english(),
+                Some(l) => Language::parse(l).map_err(|r| ButtonError::new("language", r))?,
+            };
+            if w.options.is_empty() {
+                return Err(ButtonError::new("options", "at least one buying option is required"));
+            }
+            if w.options.len() > limits::OPTIONS {
+                return Err(ButtonError::new("options", format!("at most {} buying options", limits::OPTIONS)));
+            }
+            let options = w.options.into_iter().enumerate().map(|(i, o)| parse_option(i, o)).collect::<Result<Vec<_>, _>>()?;
+            if w.payment_options.is_empty() {
+                return Err(ButtonError::new("payment_options", "at least one payment option is required"));
+            }
+            let mut payment_options = BTreeMap::new();
+            for (name, value) in w.payment_options {
+                let valid_name = !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                if !valid_name {
+                    return Err(ButtonError::new("payment_options", format!("{name:?} is not a payment method name")));
+                }
+                match value {
+                    serde_json::Value::Object(map) => {
+                        payment_options.insert(name, map);
+                    }
+                    serde_json::Value::Null => {
+                        payment_options.insert(name, serde_json::Map::new());
+                    }
+                    _ => return Err(ButtonError::new(format!("payment_options.{name}"), "must be an object")),
+                }
+            }
+            let image_url = w.image_url.as_deref().map(HttpUrl::parse).transpose().map_err(|r| ButtonError::new("image_url", r))?;
+            let text = w.text.as_deref().map(|t| text_field("text", t, limits::TEXT, false)).transpose()?;
+            let url = |field: &str, v: &str| HttpUrl::parse(v).map_err(|r| ButtonError::new(format!("urls.{field}"), r));
+            let urls = Urls { back: url("back", &w.urls.back)?, accepted: url("accepted", &w.urls.accepted)?, declined: url("declined", &w.urls.declined)? };
+            Ok(ButtonConfig {
+                order_date: w.order_date.unwrap_or_else(Utc::now),
+                order_reference,
+                email,
+                language,
+                options,
+                payment_options,
+                image_url,
+                text,
+                urls,
+            })
+        }
+    }
+
+    impl From<ButtonConfig> for ButtonConfigWire {
+        fn from(c: ButtonConfig) -> Self {
+            ButtonConfigWire {
+                order_date: Some(c.order_date),
+                order_reference: c.order_reference,
+                email: c.email.map(|e| e.0),
+                language: Some(c.language.0),
+                options: c
+                    .options
+                    .into_iter()
+                    .map(|o| BuyingOptionWire {
+                        description: o.description,
+                        amount: o.amount.to_string(),
+                        currency: o.amount.currency().code().to_owned(),
+                        recurrence_months: o.recurrence_months.map(u32::from),
+                        custom: o.custom,
+                    })
+                    .collect(),
+                payment_options: c.payment_options.into_iter().map(|(k, v)| (k, serde_json::Value::Object(v))).collect(),
+                image_url: c.image_url.map(|u| u.0),
+                text: c.text,
+                urls: UrlsWire { back: c.urls.back.0, accepted: c.urls.accepted.0, declined: c.urls.declined.0 },
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The boundary between the gateway-independent core and one payment gateway.
+//!
+//! A gateway module (`paypal`, `cmcic`) implements [`Gateway`]: it builds the hand-off for a payment,
+//! answers the gateway right after a message is logged, and turns a raw message into a
+//! [`Verified`](crate::notification::Verified) [`Notification`](crate::notification::Notification) (or says
+//! why not). Everything else (logging, checking against the stored payment, idempotency, events) is the
+//! engine's, and knows no gateway names.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::button::{ButtonConfig, ButtonError, BuyingOption};
+use crate::notification::Verification;
+use crate::payment::PaymentId;
+
+/// Errors a gateway reports while building a hand-off or reading its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The gateway's configuration or the button's payment option lacks something (named).
+    #[error("configuration: {0}")]
+    Configuration(String),
+    /// This gateway cannot serve this button or option (e.g. a subscription through CM-CIC).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// URLs of the service that gateways send buyers and notifications to.
+///
+/// ```
+/// use payment_buttons::gateway::ServiceUrls;
+/// let urls = ServiceUrls::new("https://pay.example/").unwrap();
+/// assert_eq!(urls.notify("paypal"), "https://pay.example/notify/paypal");
+/// assert_eq!(urls.pay(), "https://pay.example/pay");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceUrls {
+    base: String,
+}
+
+impl ServiceUrls {
+    /// From the service's public base URL (`server.public_url`).
+    pub fn new(public_url: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(public_url).map_err(|e| format!("not an absolute URL ({e})"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("must be an http or https URL".into());
+        }
+        Ok(ServiceUrls { base: public_url.trim_end_matches('/').to_owned() })
+    }
+    /// The base, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+    /// Where buttons post: `{base}/pay`.
+    pub fn pay(&self) -> String {
+        format!("{}/pay", self.base)
+    }
+    /// Where a gateway sends its server-to-server messages: `{base}/notify/{gateway}`.
+    pub fn notify(&self, gateway: &str) -> String {
+        format!("{}/notify/{gateway}", self.base)
+    }
+    /// The buyer's status page for a payment: `{base}/payments/{id}`.
+    pub fn status(&self, payment: &PaymentId) -> String {
+        format!("{}/payments/{payment}", self.base)
+    }
+}
+
+/// Everything a gateway needs to build the hand-off of one payment.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest<'a> {
+    /// Our id (PayPal `invoice`, CM-CIC `reference`).
+    pub payment_id: &'a PaymentId,
+    /// The validated button the buyer pressed.
+    pub button: &'a ButtonConfig,
+    /// Index of the chosen buying option.
+    pub option_index: usize,
+    /// The buyer when identified (the button's e-mail, or a Librement account's).
+    pub buyer_email: Option<&'a str>,
+    /// Our URLs.
+    pub urls: &'a ServiceUrls,
+    /// When the payment was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+impl PaymentRequest<'_> {
+    /// The chosen buying option. Callers build requests only with an index they checked.
+    pub fn option(&self) -> &BuyingOption {
+        &self.button.options()[self.option_index.min(self.button.options().len() - 1)]
+    }
+}
+
+/// How the buyer's browser is handed to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandOff {
+    /// An auto-submitting POST form to the gateway's page (with a visible button when JavaScript is off).
+    Form {
+        /// The gateway's URL.
+        action: String,
+        /// Fields in the order they are sent.
+        fields: Vec<(String, String)>,
+    },
+    /// A 303 redirect (same-site pages of ours, such as the Librement flow).
+    Redirect {
+        /// Where to.
+        location: String,
+    },
+}
+
+/// A message as a gateway sent it, exactly as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// The peer's address, when known.
+    pub remote_addr: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// `Content-Type` header, when present.
+    pub content_type: Option<String>,
+    /// The raw body bytes, never re-encoded.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP answer to a gateway, independent of the web framework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Content type, when there is a body.
+    pub content_type: Option<&'static str>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// 200 with an empty body.
+    pub fn empty_ok() -> Self {
+        Reply { status: 200, content_type: None, body: Vec::new() }
+    }
+    /// 200 `text/plain`.
+    pub fn text(body: impl Into<Vec<u8>>) -> Self {
+        Reply { status: 200, content_type: Some("text/plain; charset=utf-8"), body: body.into() }
+    }
+}
+
+/// The fields of a message decoded for the log (`gateway_messages.fields`), with what was odd about them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodedFields {
+    /// Field names and decoded values, in the order received (a repeated name keeps its first value).
+    pub fields: BTreeMap<String, String>,
+    /// Flags noticed while decoding (e.g. `unknown_charset`).
+    pub flags: Vec<crate::notification::Flag>,
+}
+
+/// One payment gateway. See the module documentation.
+#[async_trait::async_trait]
+pub trait Gateway: Send + Sync + 'static {
+    /// The identifier used in routes, config sections, `payment_options` and events (`paypal`, `cmcic`).
+    fn name(&self) -> &'static str;
+
+    /// Checks this gateway's block of a button's `payment_options` and that the gateway can serve every
+    /// buying option (CM-CIC refuses recurring ones). Called when a button is signed and when it is used.
+    fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError>;
+
+    /// The account that must receive the money for this button (PayPal: the receiver e-mail; CM-CIC: the
+    /// TPE). Stored with the payment and compared with every notification about it.
+    fn receiver(&self, button: &ButtonConfig) -> Result<Option<String>, GatewayError>;
+
+    /// Builds the hand-off of one payment.
+    fn hand_off(&self, request: &PaymentRequest<'_>) -> Result<HandOff, GatewayError>;
+
+    /// Decodes a message's fields for the log. Never fails: oddities become flags.
+    fn decode(&self, message: &IncomingMessage) -> DecodedFields;
+
+    /// The answer the gateway gets once the message is logged (PayPal: 200 empty; CM-CIC: `cdr=0`/`cdr=1`
+    /// depending on the seal). Must be quick: no network.
+    fn acknowledge(&self, message: &IncomingMessage) -> Reply;
+
+    /// Verifies a logged message and parses it (PayPal: the postback; CM-CIC: the MAC).
+    async fn verify(&self, message: &IncomingMessage) -> Verification;
+
+    /// True when this gateway talks to a real payment network (not the simulator).
+    fn is_live(&self) -> bool;
+}
+
+/// The gateways a service offers, by name.
+#[derive(Clone, Default)]
+pub struct Gateways {
+    by_name: BTreeMap<&'static str, Arc<dyn Gateway>>,
+}
+
+impl std::fmt::Debug for Gateways {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.by_name.keys()).finish()
+    }
+}
+
+impl Gateways {
+    /// No gateway.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a gateway under its name.
+    pub fn with(mut self, gateway: Arc<dyn Gateway>) -> Self {
+        self.by_name.insert(gateway.name(), gateway);
+        self
+    }
+
+    /// The gateway called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Gateway>> {
+        self.by_name.get(name)
+    }
+
+    /// Names of all gateways.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.by_name.keys().copied()
+    }
+
+    /// Checks a button against the gateways it names. `extra_methods` are payment methods handled
+    /// outside this set (e.g. `librement`), accepted without checks here.
+    pub fn check_button(&self, button: &ButtonConfig, extra_methods: &[&str]) -> Result<(), ButtonError> {
+        for name in button.payment_options().keys() {
+            match self.get(name) {
+                Some(g) => g.check_button(button)?,
+                None if extra_methods.contains(&name.as_str()) => {}
+                None => {
+                    return Err(ButtonError::new(
+                        "payment_options",
+                        format!("{name:?} is not a payment method offered by this service"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

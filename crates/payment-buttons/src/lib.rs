@@ -1,0 +1,18 @@
+//! Payment buttons for web services.
+//!
+//! A shop describes what it sells in a [`button::ButtonConfig`]; this crate signs it into a token, renders
+//! the button (feature `tera`), hands the buyer to a payment gateway, receives the gateway's
+//! server-to-server messages, verifies them and turns them into events.
+//!
+//! Gateways: PayPal Payments Standard with IPN ([`paypal`]) and CM-CIC paiement / Monetico ([`cmcic`]).
+//!
+//! Features: `actix` (handlers mountable in any actix-web app), `tera` (the `payment_button` function),
+//! `reqwest` (the PayPal postback client). The default build has no web framework and no database:
+//! storage is the [`store::Store`] trait.
+#![warn(missing_docs)]
+
+pub mod button;
+pub mod gateway;
+pub mod money;
+pub mod notification;
+pub mod payment;
