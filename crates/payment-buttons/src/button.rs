@@ -63,7 +63,10 @@ pub struct ButtonError {
 impl ButtonError {
     /// An error about `field`.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        ButtonError { field: field.into(), reason: reason.into() }
+        ButtonError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -371,20 +374,33 @@ pub(crate) mod wire {
             }
         };
         if o.custom.len() > limits::CUSTOM_FIELDS {
-            return Err(ButtonError::new(at("custom"), format!("more than {} fields", limits::CUSTOM_FIELDS)));
+            return Err(ButtonError::new(
+                at("custom"),
+                format!("more than {} fields", limits::CUSTOM_FIELDS),
+            ));
         }
         for (k, v) in &o.custom {
             text_field(&at("custom"), k, limits::CUSTOM_KEY, false)?;
             text_field(&format!("options[{i}].custom.{k}"), v, limits::CUSTOM_VALUE, true)?;
         }
-        Ok(BuyingOption { description, amount, recurrence_months, custom: o.custom })
+        Ok(BuyingOption {
+            description,
+            amount,
+            recurrence_months,
+            custom: o.custom,
+        })
     }
 
     impl TryFrom<ButtonConfigWire> for ButtonConfig {
         type Error = ButtonError;
         fn try_from(w: ButtonConfigWire) -> Result<Self, Self::Error> {
             let order_reference = text_field("order_reference", &w.order_reference, limits::ORDER_REFERENCE, false)?;
-            let email = w.email.as_deref().map(Email::parse).transpose().map_err(|r| ButtonError::new("email", r))?;
+            let email = w
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|r| ButtonError::new("email", r))?;
             let language = match w.language.as_deref() {
                 None => Language::english(),
                 Some(l) => Language::parse(l).map_err(|r| ButtonError::new("language", r))?,
@@ -393,17 +409,32 @@ pub(crate) mod wire {
                 return Err(ButtonError::new("options", "at least one buying option is required"));
             }
             if w.options.len() > limits::OPTIONS {
-                return Err(ButtonError::new("options", format!("at most {} buying options", limits::OPTIONS)));
+                return Err(ButtonError::new(
+                    "options",
+                    format!("at most {} buying options", limits::OPTIONS),
+                ));
             }
-            let options = w.options.into_iter().enumerate().map(|(i, o)| parse_option(i, o)).collect::<Result<Vec<_>, _>>()?;
+            let options = w
+                .options
+                .into_iter()
+                .enumerate()
+                .map(|(i, o)| parse_option(i, o))
+                .collect::<Result<Vec<_>, _>>()?;
             if w.payment_options.is_empty() {
-                return Err(ButtonError::new("payment_options", "at least one payment option is required"));
+                return Err(ButtonError::new(
+                    "payment_options",
+                    "at least one payment option is required",
+                ));
             }
             let mut payment_options = BTreeMap::new();
             for (name, value) in w.payment_options {
-                let valid_name = !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                let valid_name =
+                    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
                 if !valid_name {
-                    return Err(ButtonError::new("payment_options", format!("{name:?} is not a payment method name")));
+                    return Err(ButtonError::new(
+                        "payment_options",
+                        format!("{name:?} is not a payment method name"),
+                    ));
                 }
                 match value {
                     serde_json::Value::Object(map) => {
@@ -412,13 +443,29 @@ pub(crate) mod wire {
                     serde_json::Value::Null => {
                         payment_options.insert(name, serde_json::Map::new());
                     }
-                    _ => return Err(ButtonError::new(format!("payment_options.{name}"), "must be an object")),
+                    _ => {
+                        return Err(ButtonError::new(format!("payment_options.{name}"), "must be an object"));
+                    }
                 }
             }
-            let image_url = w.image_url.as_deref().map(HttpUrl::parse).transpose().map_err(|r| ButtonError::new("image_url", r))?;
-            let text = w.text.as_deref().map(|t| text_field("text", t, limits::TEXT, false)).transpose()?;
-            let url = |field: &str, v: &str| HttpUrl::parse(v).map_err(|r| ButtonError::new(format!("urls.{field}"), r));
-            let urls = Urls { back: url("back", &w.urls.back)?, accepted: url("accepted", &w.urls.accepted)?, declined: url("declined", &w.urls.declined)? };
+            let image_url = w
+                .image_url
+                .as_deref()
+                .map(HttpUrl::parse)
+                .transpose()
+                .map_err(|r| ButtonError::new("image_url", r))?;
+            let text = w
+                .text
+                .as_deref()
+                .map(|t| text_field("text", t, limits::TEXT, false))
+                .transpose()?;
+            let url =
+                |field: &str, v: &str| HttpUrl::parse(v).map_err(|r| ButtonError::new(format!("urls.{field}"), r));
+            let urls = Urls {
+                back: url("back", &w.urls.back)?,
+                accepted: url("accepted", &w.urls.accepted)?,
+                declined: url("declined", &w.urls.declined)?,
+            };
             Ok(ButtonConfig {
                 order_date: w.order_date.unwrap_or_else(Utc::now),
                 order_reference,
@@ -451,10 +498,18 @@ pub(crate) mod wire {
                         custom: o.custom,
                     })
                     .collect(),
-                payment_options: c.payment_options.into_iter().map(|(k, v)| (k, serde_json::Value::Object(v))).collect(),
+                payment_options: c
+                    .payment_options
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::Object(v)))
+                    .collect(),
                 image_url: c.image_url.map(|u| u.0),
                 text: c.text,
-                urls: UrlsWire { back: c.urls.back.0, accepted: c.urls.accepted.0, declined: c.urls.declined.0 },
+                urls: UrlsWire {
+                    back: c.urls.back.0,
+                    accepted: c.urls.accepted.0,
+                    declined: c.urls.declined.0,
+                },
             }
         }
     }

@@ -46,7 +46,9 @@ impl ServiceUrls {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err("must be an http or https URL".into());
         }
-        Ok(ServiceUrls { base: public_url.trim_end_matches('/').to_owned() })
+        Ok(ServiceUrls {
+            base: public_url.trim_end_matches('/').to_owned(),
+        })
     }
     /// The base, without a trailing slash.
     pub fn base(&self) -> &str {
@@ -136,11 +138,19 @@ pub struct Reply {
 impl Reply {
     /// 200 with an empty body.
     pub fn empty_ok() -> Self {
-        Reply { status: 200, content_type: None, body: Vec::new() }
+        Reply {
+            status: 200,
+            content_type: None,
+            body: Vec::new(),
+        }
     }
     /// 200 `text/plain`.
     pub fn text(body: impl Into<Vec<u8>>) -> Self {
-        Reply { status: 200, content_type: Some("text/plain; charset=utf-8"), body: body.into() }
+        Reply {
+            status: 200,
+            content_type: Some("text/plain; charset=utf-8"),
+            body: body.into(),
+        }
     }
 }
 

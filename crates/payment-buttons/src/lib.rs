@@ -12,7 +12,12 @@
 #![warn(missing_docs)]
 
 pub mod button;
+pub mod engine;
+pub mod event;
 pub mod gateway;
 pub mod money;
 pub mod notification;
 pub mod payment;
+pub mod store;
+pub mod token;
+pub mod transition;

@@ -48,13 +48,56 @@ pub struct Currency {
 
 /// ISO 4217 codes and their minor units. Kept to currencies that payment gateways actually take.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2), ("CHF", 2),
-    ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EGP", 2), ("EUR", 2), ("GBP", 2),
-    ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0), ("JOD", 3), ("JPY", 0),
-    ("KRW", 0), ("KWD", 3), ("MAD", 2), ("MXN", 2), ("MYR", 2), ("NOK", 2), ("NZD", 2), ("OMR", 3),
-    ("PHP", 2), ("PLN", 2), ("RON", 2), ("RUB", 2), ("SAR", 2), ("SEK", 2), ("SGD", 2), ("THB", 2),
-    ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2), ("USD", 2), ("VND", 0), ("XAF", 0), ("XOF", 0),
-    ("XPF", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PHP", 2),
+    ("PLN", 2),
+    ("RON", 2),
+    ("RUB", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("ZAR", 2),
 ];
 
 impl Currency {
@@ -78,7 +121,10 @@ impl FromStr for Currency {
             .find(|(code, _)| *code == s)
             .map(|(code, minor)| {
                 let b = code.as_bytes();
-                Currency { code: [b[0], b[1], b[2]], minor_units: *minor }
+                Currency {
+                    code: [b[0], b[1], b[2]],
+                    minor_units: *minor,
+                }
             })
             .ok_or_else(|| MoneyError::UnknownCurrency(s.chars().take(16).collect()))
     }
@@ -153,7 +199,10 @@ impl Money {
         let trimmed = amount.trim();
         // Decimal::from_str accepts forms such as "1e3" or "_"; gateways and JSON send plain decimals only.
         let plain = !trimmed.is_empty()
-            && trimmed.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'));
+            && trimmed
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'));
         if !plain {
             return Err(MoneyError::NotANumber(amount.chars().take(32).collect()));
         }
@@ -183,7 +232,10 @@ impl Money {
 
     /// The absolute value (refunds arrive negative).
     pub fn abs(&self) -> Money {
-        Money { minor: self.minor.saturating_abs(), currency: self.currency }
+        Money {
+            minor: self.minor.saturating_abs(),
+            currency: self.currency,
+        }
     }
 }
 

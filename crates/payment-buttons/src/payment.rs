@@ -30,7 +30,9 @@ impl PaymentId {
     pub fn generate() -> Self {
         // ThreadRng is a CSPRNG seeded from the operating system.
         let mut rng = rand::rng();
-        let id = (0..Self::LEN).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+        let id = (0..Self::LEN)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
         PaymentId(id)
     }
 
@@ -124,7 +126,10 @@ impl PaymentState {
 impl FromStr for PaymentState {
     type Err = UnknownState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PaymentState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownState(s.to_owned()))
+        PaymentState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_owned()))
     }
 }
 

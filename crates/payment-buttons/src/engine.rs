@@ -1,0 +1,474 @@
+//! The gateway-independent pipeline: sign buttons, start payments, log -> verify -> check -> apply
+//! notifications, and hand outbox events to in-process listeners.
+//!
+//! ```text
+//! gateway --POST--> receive(): store.log_message(raw)  -- one short transaction, then the gateway's answer
+//! worker ---------> process(): gateway.verify() -> Verified<Notification>
+//!                              check against the stored payment (receiver, amount, currency, test mode)
+//!                              store.apply(): idempotency key, new state, events -- one transaction
+//! worker ---------> dispatch_events(): outbox -> listeners, at least once
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+
+use crate::button::{ButtonConfig, ButtonError};
+use crate::event::Listener;
+use crate::gateway::{Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls};
+use crate::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus, Verified};
+use crate::payment::PaymentId;
+use crate::store::{Applied, NewMessage, NewPayment, QueuedMessage, Settlement, Store, StoreError, StoredPayment};
+use crate::token::{ButtonSigner, TokenError};
+use crate::transition::ApplyRequest;
+
+/// After this many failed verification attempts a message is given up on (flagged, never applied).
+pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;
+
+/// Why `/pay` refused to start a payment. Display texts are safe to show to the buyer.
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    /// The token is bad.
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// The `option` field is not a valid index.
+    #[error("the chosen buying option does not exist")]
+    BadOption,
+    /// The `gateway` field names no offered gateway, or is missing where several are offered.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The button is no longer acceptable to its gateways (configuration changed since it was signed).
+    #[error("{0}")]
+    Button(#[from] ButtonError),
+    /// The gateway cannot build the hand-off.
+    #[error("{0}")]
+    Gateway(#[from] GatewayError),
+    /// Storage failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why a gateway message could not be received.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// No such gateway here.
+    #[error("no gateway called {0:?}")]
+    UnknownGateway(String),
+    /// The message could not be logged: the gateway must be told to send it again (503).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// A payment that was recorded, and how to hand the buyer over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedPayment {
+    /// The new payment.
+    pub payment_id: PaymentId,
+    /// The gateway's name.
+    pub gateway: String,
+    /// The hand-off.
+    pub hand_off: HandOff,
+}
+
+/// What processing one queued message did (for logs and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Processed {
+    /// Applied (or recognized as a duplicate / no change).
+    Applied(Applied),
+    /// Ended without being applied.
+    Settled(Settlement),
+    /// Verification will be tried again.
+    Rescheduled {
+        /// Attempts so far.
+        attempts: u32,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The pipeline, over a store.
+pub struct Engine<S: Store> {
+    store: Arc<S>,
+    gateways: Gateways,
+    signer: ButtonSigner,
+    urls: ServiceUrls,
+    token_ttl: Duration,
+    extra_methods: Vec<&'static str>,
+    listeners: Vec<Arc<dyn Listener>>,
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine with no listeners and a 30-day token lifetime.
+    pub fn new(store: Arc<S>, gateways: Gateways, signer: ButtonSigner, urls: ServiceUrls) -> Self {
+        Engine {
+            store,
+            gateways,
+            signer,
+            urls,
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            extra_methods: Vec::new(),
+            listeners: Vec::new(),
+        }
+    }
+
+    /// How long a signed button stays valid.
+    pub fn with_token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// Payment methods handled outside the gateways (e.g. `librement`), accepted in button configurations.
+    pub fn with_extra_method(mut self, name: &'static str) -> Self {
+        self.extra_methods.push(name);
+        self
+    }
+
+    /// Registers an in-process listener, called from the outbox.
+    pub fn with_listener(mut self, listener: Arc<dyn Listener>) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+    /// The gateways.
+    pub fn gateways(&self) -> &Gateways {
+        &self.gateways
+    }
+    /// The service URLs.
+    pub fn urls(&self) -> &ServiceUrls {
+        &self.urls
+    }
+    /// The token signer.
+    pub fn signer(&self) -> &ButtonSigner {
+        &self.signer
+    }
+
+    /// Checks a button against the offered gateways and signs it.
+    pub fn sign_button(&self, config: &ButtonConfig, now: DateTime<Utc>) -> Result<String, ButtonError> {
+        self.gateways.check_button(config, &self.extra_methods)?;
+        Ok(self.signer.sign(config, self.token_ttl, now))
+    }
+
+    /// Verifies a `/pay` submission, records the payment and builds the gateway hand-off.
+    ///
+    /// `option` and `gateway` are the raw form fields (absent = option 0; gateway absent is only allowed
+    /// when the button offers exactly one method).
+    pub async fn start_payment(
+        &self,
+        token: &str,
+        option: Option<&str>,
+        gateway: Option<&str>,
+        buyer_email: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<StartedPayment, PayError> {
+        let button = self.signer.verify(token, now)?;
+        let option_index = match option.map(str::trim) {
+            None | Some("") => 0,
+            Some(s) => s.parse::<usize>().map_err(|_| PayError::BadOption)?,
+        };
+        if option_index >= button.options().len() {
+            return Err(PayError::BadOption);
+        }
+        let offered: Vec<&String> = button.payment_options().keys().collect();
+        let name = match gateway.map(str::trim).filter(|g| !g.is_empty()) {
+            Some(g) if offered.iter().any(|o| o.as_str() == g) => g.to_owned(),
+            Some(g) => {
+                return Err(PayError::BadGateway(format!(
+                    "this button does not offer {:?}",
+                    truncate(g, 32)
+                )));
+            }
+            None if offered.len() == 1 => offered[0].clone(),
+            None => return Err(PayError::BadGateway("choose a payment method".into())),
+        };
+        let gw = self.gateway_for(&name)?;
+        gw.check_button(&button)?;
+        let payment_id = PaymentId::generate();
+        let receiver = gw.receiver(&button)?;
+        let request = PaymentRequest {
+            payment_id: &payment_id,
+            button: &button,
+            option_index,
+            buyer_email: buyer_email.or(button.email().map(|e| e.as_str())),
+            urls: &self.urls,
+            created_at: now,
+        };
+        // Built before the payment is stored so that a configuration error leaves no orphan row.
+        let hand_off = gw.hand_off(&request)?;
+        let amount = button.options()[option_index].amount();
+        self.store
+            .create_payment(NewPayment {
+                id: payment_id.clone(),
+                gateway: name.clone(),
+                button,
+                option_index,
+                amount,
+                receiver,
+                subscription_id: None,
+                created_at: now,
+            })
+            .await?;
+        Ok(StartedPayment {
+            payment_id,
+            gateway: name,
+            hand_off,
+        })
+    }
+
+    fn gateway_for(&self, name: &str) -> Result<&Arc<dyn Gateway>, PayError> {
+        self.gateways
+            .get(name)
+            .ok_or_else(|| PayError::BadGateway(format!("{:?} is not a gateway of this service", truncate(name, 32))))
+    }
+
+    /// Logs a gateway message (before anything else happens to it) and returns the answer for the gateway.
+    /// Verification and application happen later, in [`Engine::process_due`].
+    pub async fn receive(&self, gateway: &str, message: IncomingMessage) -> Result<Reply, ReceiveError> {
+        let gw = self
+            .gateways
+            .get(gateway)
+            .ok_or_else(|| ReceiveError::UnknownGateway(truncate(gateway, 32)))?;
+        let decoded = gw.decode(&message);
+        let reply = gw.acknowledge(&message);
+        self.store
+            .log_message(NewMessage {
+                gateway: gateway.to_owned(),
+                message,
+                decoded,
+            })
+            .await?;
+        Ok(reply)
+    }
+
+    /// Processes up to `limit` queued messages that are due; returns how many were handled.
+    pub async fn process_due(&self, now: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        let batch = self.store.claim_messages(now, limit).await?;
+        let n = batch.len();
+        for queued in batch {
+            self.process(queued, now).await?;
+        }
+        Ok(n)
+    }
+
+    /// Verifies, checks and applies one queued message.
+    pub async fn process(&self, queued: QueuedMessage, now: DateTime<Utc>) -> Result<Processed, StoreError> {
+        let Some(gw) = self.gateways.get(&queued.gateway) else {
+            let settlement = Settlement {
+                verification: VerificationStatus::Error,
+                flags: vec![],
+                payment_id: None,
+                outcome: format!("no gateway {:?} is configured any more", queued.gateway),
+            };
+            self.store.settle_message(queued.id, settlement.clone()).await?;
+            return Ok(Processed::Settled(settlement));
+        };
+        match gw.verify(&queued.message).await {
+            Verification::Verified(notification) => self.check_and_apply(&queued, gw.as_ref(), notification, now).await,
+            Verification::Ignored { reason, flags } => {
+                self.settle(
+                    &queued,
+                    VerificationStatus::Verified,
+                    flags,
+                    None,
+                    format!("ignored: {reason}"),
+                )
+                .await
+            }
+            Verification::Rejected { status, reason, flags } => {
+                self.settle(&queued, status, flags, None, format!("rejected: {reason}"))
+                    .await
+            }
+            Verification::Retry { reason } => {
+                let attempts = queued.attempts + 1;
+                if attempts >= MAX_VERIFICATION_ATTEMPTS {
+                    return self
+                        .settle(
+                            &queued,
+                            VerificationStatus::Error,
+                            vec![Flag::VerificationFailed],
+                            None,
+                            format!("gave up after {attempts} verification attempts: {reason}"),
+                        )
+                        .await;
+                }
+                let next =
+                    now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or(chrono::Duration::hours(1));
+                self.store
+                    .reschedule_message(queued.id, attempts, next, &reason)
+                    .await?;
+                Ok(Processed::Rescheduled { attempts, reason })
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        queued: &QueuedMessage,
+        verification: VerificationStatus,
+        flags: Vec<Flag>,
+        payment_id: Option<PaymentId>,
+        outcome: String,
+    ) -> Result<Processed, StoreError> {
+        let settlement = Settlement {
+            verification,
+            flags,
+            payment_id,
+            outcome,
+        };
+        self.store.settle_message(queued.id, settlement.clone()).await?;
+        Ok(Processed::Settled(settlement))
+    }
+
+    async fn check_and_apply(
+        &self,
+        queued: &QueuedMessage,
+        gw: &dyn Gateway,
+        verified: Verified<Notification>,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let n = verified.get();
+        let mut flags = n.flags.clone();
+        let verified_status = VerificationStatus::Verified;
+        let payment_id = n.payment_ref.as_deref().and_then(|r| PaymentId::parse(r).ok());
+        let payment = match &payment_id {
+            Some(id) => self.store.payment(id).await?,
+            None => None,
+        };
+        let Some(payment) = payment else {
+            flags.push(Flag::UnknownPayment);
+            let named = n
+                .payment_ref
+                .as_deref()
+                .map(|r| truncate(r, 64))
+                .unwrap_or_else(|| "none".into());
+            return self
+                .settle(
+                    queued,
+                    verified_status,
+                    flags,
+                    None,
+                    format!("not applied: no payment {named:?} ({})", n.summary),
+                )
+                .await;
+        };
+        if let Err((flag, reason)) = check_against_payment(n, &payment, gw) {
+            flags.push(flag);
+            return self
+                .settle(
+                    queued,
+                    verified_status,
+                    flags,
+                    Some(payment.id.clone()),
+                    format!("not applied: {reason}"),
+                )
+                .await;
+        }
+        let request = ApplyRequest::new(queued.id, &queued.gateway, payment.id.clone(), verified, flags, now);
+        Ok(Processed::Applied(self.store.apply(request).await?))
+    }
+
+    /// Hands up to `limit` outbox events to every registered listener, in order. An event is marked
+    /// dispatched only when every listener accepted it; on a failure dispatch stops (keeping per-payment
+    /// order) and the event is offered again on the next call.
+    pub async fn dispatch_events(&self, limit: usize) -> Result<usize, StoreError> {
+        let events = self.store.undispatched_events(limit).await?;
+        let mut done = 0;
+        for outbox in events {
+            for listener in &self.listeners {
+                if let Err(e) = listener.handle(&outbox.event).await {
+                    tracing::warn!(event = %outbox.event.id, error = %e, "listener failed; will retry");
+                    return Ok(done);
+                }
+            }
+            self.store.mark_dispatched(outbox.seq).await?;
+            done += 1;
+        }
+        Ok(done)
+    }
+}
+
+/// The checks every notification passes before it may change a payment: same gateway, receiver, amount
+/// and currency, and no test message on a live gateway.
+fn check_against_payment(n: &Notification, payment: &StoredPayment, gw: &dyn Gateway) -> Result<(), (Flag, String)> {
+    if payment.gateway != gw.name() {
+        return Err((
+            Flag::WrongGateway,
+            format!("payment {} was made through {}", payment.id, payment.gateway),
+        ));
+    }
+    if n.test && gw.is_live() {
+        return Err((Flag::TestInLive, "a test message reached a live gateway".into()));
+    }
+    if n.flags.contains(&Flag::TestInLive) {
+        return Err((Flag::TestInLive, "a test message reached a live gateway".into()));
+    }
+    if let (Some(expected), Some(got)) = (&payment.receiver, &n.receiver)
+        && !expected.trim().eq_ignore_ascii_case(got.trim())
+    {
+        return Err((
+            Flag::ReceiverMismatch,
+            format!("paid to {got:?}, expected {expected:?}"),
+        ));
+    }
+    if payment.receiver.is_some() && n.receiver.is_none() && n.outcome.is_some() {
+        return Err((Flag::ReceiverMismatch, "the message names no receiver".into()));
+    }
+    match (&n.outcome, &n.amount) {
+        (None | Some(Outcome::SubscriptionCancelled), _) => Ok(()),
+        (Some(Outcome::Refunded { amount }), stated) => {
+            let refunded = amount.or(stated.map(|m| m.abs()));
+            match refunded {
+                Some(r) if r.currency() != payment.amount.currency() => Err((
+                    Flag::AmountMismatch,
+                    format!("refund in {}, payment in {}", r.currency(), payment.amount.currency()),
+                )),
+                Some(r) if r.abs().minor_units() > payment.amount.minor_units() => Err((
+                    Flag::AmountMismatch,
+                    format!("refund of {} is more than the payment's {}", r.abs(), payment.amount),
+                )),
+                _ => Ok(()),
+            }
+        }
+        (Some(Outcome::Accepted), None) => Err((Flag::AmountMismatch, "an accepted payment without an amount".into())),
+        (Some(_), None) => Ok(()),
+        (Some(_), Some(got)) => {
+            let expected = payment.amount;
+            if got.currency() != expected.currency() || got.minor_units() != expected.minor_units() {
+                let what = if n.target == Target::SubscriptionCycle {
+                    "recurring amount"
+                } else {
+                    "amount"
+                };
+                Err((
+                    Flag::AmountMismatch,
+                    format!(
+                        "{what} {got} {} differs from the stored {expected} {}",
+                        got.currency(),
+                        expected.currency()
+                    ),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Delay before verification attempt `attempts + 1`: 10 s doubling up to an hour, with ±20 % jitter so
+/// that a burst of failures does not retry in lockstep.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let base = 10u64
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(12))
+        .min(3600);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    Duration::from_millis((base as f64 * 1000.0 * jitter) as u64)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

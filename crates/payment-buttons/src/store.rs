@@ -1,0 +1,205 @@
+//! What the engine needs from storage. The server implements it with Diesel on SQLite and PostgreSQL;
+//! another application can implement it over its own database.
+//!
+//! Every method that changes several rows does so in one transaction.
+
+use chrono::{DateTime, Utc};
+
+use crate::button::ButtonConfig;
+use crate::event::Event;
+use crate::gateway::{DecodedFields, IncomingMessage};
+use crate::money::Money;
+use crate::notification::{Flag, VerificationStatus};
+use crate::payment::{PaymentId, PaymentState};
+use crate::transition::ApplyRequest;
+
+/// A storage failure. The text is for operators' logs; it never holds request data or secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or the query failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A row that must exist does not.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A stored value could not be read back (corruption or an incompatible version).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// The id of a row of `gateway_messages`.
+pub type MessageId = i64;
+
+/// A payment to record when a buyer presses a button.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPayment {
+    /// Our id.
+    pub id: PaymentId,
+    /// The gateway or payment method.
+    pub gateway: String,
+    /// The complete validated configuration.
+    pub button: ButtonConfig,
+    /// Index of the chosen buying option.
+    pub option_index: usize,
+    /// The chosen option's amount, denormalized for checks and queries.
+    pub amount: Money,
+    /// The account that must receive the money (see [`crate::gateway::Gateway::receiver`]).
+    pub receiver: Option<String>,
+    /// For a later subscription cycle: the first payment.
+    pub subscription_id: Option<PaymentId>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A payment as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPayment {
+    /// Our id.
+    pub id: PaymentId,
+    /// The gateway or payment method.
+    pub gateway: String,
+    /// The complete validated configuration.
+    pub button: ButtonConfig,
+    /// Index of the chosen buying option.
+    pub option_index: usize,
+    /// Amount of the chosen option.
+    pub amount: Money,
+    /// Current state.
+    pub state: PaymentState,
+    /// Expected receiving account.
+    pub receiver: Option<String>,
+    /// For a subscription cycle after the first: the first payment.
+    pub subscription_id: Option<PaymentId>,
+    /// The gateway's transaction reference, once known.
+    pub gateway_reference: Option<String>,
+    /// Gateway facts accumulated from notifications (merged, latest wins).
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// When recorded.
+    pub created_at: DateTime<Utc>,
+    /// Last state change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl StoredPayment {
+    /// Months between charges when the chosen option is a subscription.
+    pub fn recurrence_months(&self) -> Option<u8> {
+        self.button
+            .options()
+            .get(self.option_index)
+            .and_then(|o| o.recurrence_months())
+    }
+}
+
+/// A message to log, before anything else happens to it.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The gateway it came to.
+    pub gateway: String,
+    /// The raw message.
+    pub message: IncomingMessage,
+    /// Its fields decoded for reading (the raw body stays the reference).
+    pub decoded: DecodedFields,
+}
+
+/// A logged message waiting for verification and application.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    /// Its log row.
+    pub id: MessageId,
+    /// The gateway.
+    pub gateway: String,
+    /// The raw message, as logged.
+    pub message: IncomingMessage,
+    /// Verification attempts made so far.
+    pub attempts: u32,
+}
+
+/// How processing a message ended without applying it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// The verification result.
+    pub verification: VerificationStatus,
+    /// Flags to add to the log row.
+    pub flags: Vec<Flag>,
+    /// The payment it names, when known.
+    pub payment_id: Option<PaymentId>,
+    /// What happened, in words.
+    pub outcome: String,
+}
+
+/// What [`Store::apply`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The payment changed (or a new cycle was recorded); these events were written to the outbox.
+    Applied {
+        /// The payment the events are about (a new cycle's id for a later subscription payment).
+        payment_id: PaymentId,
+        /// The events written, in order.
+        events: Vec<Event>,
+    },
+    /// The idempotency key was already applied: nothing changed.
+    Duplicate,
+    /// Verified and recorded, but it changes nothing (e.g. pending after accepted).
+    Unchanged {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// An event waiting in the outbox for in-process listeners.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// Row id (the outbox order).
+    pub seq: i64,
+    /// The event.
+    pub event: Event,
+}
+
+/// Storage for payments, the gateway log, applied notifications and the event outbox.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Writes the raw message to the log and queues it for processing, in one short transaction.
+    /// This happens before the gateway gets any answer; an error means "answer 503".
+    async fn log_message(&self, message: NewMessage) -> Result<MessageId, StoreError>;
+
+    /// Records a new payment (state `created`).
+    async fn create_payment(&self, payment: NewPayment) -> Result<(), StoreError>;
+
+    /// A payment by id.
+    async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError>;
+
+    /// Up to `limit` queued messages due at `now`, oldest first. Claimed messages are invisible to other
+    /// callers until settled, applied or rescheduled (or until a claim lease expires after a crash).
+    async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError>;
+
+    /// Puts a message back in the queue for another verification attempt at `next_attempt_at`.
+    async fn reschedule_message(
+        &self,
+        id: MessageId,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Ends processing of a message that is not applied (invalid, unknown payment, mismatch...): updates
+    /// its log row and removes it from the queue.
+    async fn settle_message(&self, id: MessageId, settlement: Settlement) -> Result<(), StoreError>;
+
+    /// Applies a verified, checked notification in one transaction: records its idempotency key (a
+    /// duplicate changes nothing but the log row), plans the change with [`crate::transition::plan`]
+    /// against the payment as locked in the transaction, updates or creates the payment, writes the
+    /// events to the outbox, updates the log row and removes it from the queue.
+    async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError>;
+
+    /// Up to `limit` outbox events not yet handed to in-process listeners, oldest first.
+    async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Marks an outbox event as handed to every in-process listener.
+    async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError>;
+
+    /// Events about one payment, in order (for status pages and tests).
+    async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError>;
+
+    /// True when the database answers.
+    async fn healthy(&self) -> bool;
+}

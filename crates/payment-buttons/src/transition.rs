@@ -1,0 +1,282 @@
+//! The pure decision of what a verified notification does to a payment: new state, events, details.
+//!
+//! Storage implementations call [`plan`] inside their transaction, with the payment as locked there, so
+//! that concurrent notifications about one payment are decided one after the other.
+
+use chrono::{DateTime, Utc};
+
+use crate::event::{Event, EventKind, PaymentSnapshot};
+use crate::notification::{Flag, Notification, Outcome, Target, Verified};
+use crate::payment::{PaymentId, PaymentState};
+use crate::store::{MessageId, NewPayment, StoredPayment};
+
+/// A verified notification that passed the engine's checks, ready to be applied. Only the engine builds
+/// one, from a [`Verified`] notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyRequest {
+    message_id: MessageId,
+    gateway: String,
+    payment_id: PaymentId,
+    notification: Notification,
+    flags: Vec<Flag>,
+    now: DateTime<Utc>,
+}
+
+impl ApplyRequest {
+    pub(crate) fn new(
+        message_id: MessageId,
+        gateway: &str,
+        payment_id: PaymentId,
+        notification: Verified<Notification>,
+        flags: Vec<Flag>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        ApplyRequest {
+            message_id,
+            gateway: gateway.to_owned(),
+            payment_id,
+            notification: notification.into_inner(),
+            flags,
+            now,
+        }
+    }
+
+    /// The log row being applied.
+    pub fn message_id(&self) -> MessageId {
+        self.message_id
+    }
+    /// The gateway.
+    pub fn gateway(&self) -> &str {
+        &self.gateway
+    }
+    /// The payment the message names.
+    pub fn payment_id(&self) -> &PaymentId {
+        &self.payment_id
+    }
+    /// The verified notification.
+    pub fn notification(&self) -> &Notification {
+        &self.notification
+    }
+    /// The idempotency key: the same key is applied at most once per gateway.
+    pub fn idempotency_key(&self) -> &str {
+        &self.notification.idempotency_key
+    }
+    /// Flags for the log row (non-blocking oddities).
+    pub fn flags(&self) -> &[Flag] {
+        &self.flags
+    }
+    /// When the engine decided to apply it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+    /// For a subscription cycle, the gateway reference identifying the cycle.
+    pub fn cycle_reference(&self) -> Option<&str> {
+        match self.notification.target {
+            Target::SubscriptionCycle => self.notification.gateway_reference.as_deref(),
+            Target::Payment => None,
+        }
+    }
+}
+
+/// Which payment row a plan writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanTarget {
+    /// Update this existing payment.
+    Existing(PaymentId),
+    /// Insert this new subscription cycle (then apply the state to it).
+    NewCycle(Box<NewPayment>),
+}
+
+/// What applying a notification does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The payment row written.
+    pub target: PlanTarget,
+    /// The new state, or `None` to leave it.
+    pub new_state: Option<PaymentState>,
+    /// The gateway reference to record, when the message carries one.
+    pub gateway_reference: Option<String>,
+    /// Details to merge into the payment's details.
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Events to write to the outbox, in order. Empty when nothing changes.
+    pub events: Vec<Event>,
+    /// What happened, for the log's `outcome` column.
+    pub outcome: String,
+    /// Extra flags for the log row.
+    pub flags: Vec<Flag>,
+}
+
+/// The state a payment in `current` moves to on `outcome`, or `None` when the outcome changes nothing
+/// (a pending after an accepted, a second accepted).
+///
+/// ```
+/// use payment_buttons::notification::Outcome;
+/// use payment_buttons::payment::PaymentState::*;
+/// use payment_buttons::transition::next_state;
+/// assert_eq!(next_state(Pending, &Outcome::Accepted), Some(Accepted));
+/// assert_eq!(next_state(Accepted, &Outcome::Pending), None);
+/// assert_eq!(next_state(Declined, &Outcome::Accepted), Some(Accepted)); // CM-CIC may accept later
+/// ```
+pub fn next_state(current: PaymentState, outcome: &Outcome) -> Option<PaymentState> {
+    use PaymentState::*;
+    match (outcome, current) {
+        (Outcome::Accepted, Created | Pending | Declined | Refunded) => Some(Accepted),
+        (Outcome::Pending, Created) => Some(Pending),
+        (Outcome::Declined, Created | Pending) => Some(Declined),
+        // A second partial refund is a state change of its own (its own event), hence Refunded -> Refunded.
+        (Outcome::Refunded { .. }, Accepted | Refunded) => Some(Refunded),
+        (Outcome::SubscriptionCancelled, Created | Pending | Accepted | Declined) => Some(Cancelled),
+        _ => None,
+    }
+}
+
+fn snapshot(p: &StoredPayment, state: PaymentState, gateway_reference: Option<String>) -> PaymentSnapshot {
+    PaymentSnapshot {
+        id: p.id.clone(),
+        order_reference: p.button.order_reference().to_owned(),
+        gateway: p.gateway.clone(),
+        state,
+        option: p.option_index,
+        amount: p.amount.to_string(),
+        currency: p.amount.currency().code().to_owned(),
+        recurrence_months: p.recurrence_months(),
+        subscription_id: p.subscription_id.clone(),
+        gateway_reference,
+    }
+}
+
+/// Builds the events of a state change of `payment` (already carrying the change's facts).
+pub fn events_for(
+    payment: &StoredPayment,
+    new_state: PaymentState,
+    gateway_reference: Option<String>,
+    details: &serde_json::Map<String, serde_json::Value>,
+    gateway_message_id: Option<MessageId>,
+    now: DateTime<Utc>,
+) -> Vec<Event> {
+    let snap = snapshot(payment, new_state, gateway_reference);
+    let event = |kind| Event {
+        id: Event::new_id(),
+        kind,
+        created_at: now,
+        payment: snap.clone(),
+        button: payment.button.to_json_value(),
+        details: serde_json::Value::Object(details.clone()),
+        gateway_message_id,
+    };
+    let mut events = vec![event(EventKind::PaymentProcessed)];
+    events.extend(EventKind::for_state(new_state).map(event));
+    events
+}
+
+/// Decides what `request` does to `named` (the payment its message names) or, for a subscription cycle,
+/// to `existing_cycle` (a later cycle already recorded with the same gateway reference).
+pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Option<&StoredPayment>) -> Plan {
+    let n = &request.notification;
+    let mut details = n.details.clone();
+    if let Some(Outcome::Refunded { amount: Some(refunded) }) = &n.outcome {
+        details.insert("refunded_amount".into(), refunded.to_string().into());
+    }
+
+    // Which payment row: for a later subscription cycle, a new payment of its own.
+    let (target, payment): (PlanTarget, StoredPayment) = match (&n.target, existing_cycle) {
+        (Target::SubscriptionCycle, Some(cycle)) => (PlanTarget::Existing(cycle.id.clone()), cycle.clone()),
+        (Target::SubscriptionCycle, None) if starts_new_cycle(named, n) => {
+            let new = NewPayment {
+                id: PaymentId::generate(),
+                gateway: named.gateway.clone(),
+                button: named.button.clone(),
+                option_index: named.option_index,
+                amount: named.amount,
+                receiver: named.receiver.clone(),
+                subscription_id: Some(named.id.clone()),
+                created_at: request.now,
+            };
+            let as_stored = StoredPayment {
+                id: new.id.clone(),
+                gateway: new.gateway.clone(),
+                button: new.button.clone(),
+                option_index: new.option_index,
+                amount: new.amount,
+                state: PaymentState::Created,
+                receiver: new.receiver.clone(),
+                subscription_id: new.subscription_id.clone(),
+                gateway_reference: None,
+                details: serde_json::Map::new(),
+                created_at: request.now,
+                updated_at: request.now,
+            };
+            (PlanTarget::NewCycle(Box::new(new)), as_stored)
+        }
+        _ => (PlanTarget::Existing(named.id.clone()), named.clone()),
+    };
+
+    let gateway_reference = n
+        .gateway_reference
+        .clone()
+        .or_else(|| payment.gateway_reference.clone());
+    let Some(outcome) = &n.outcome else {
+        // Recorded facts, no money moved (a subscription sign-up or modification): processed, no outcome.
+        let snap_events = vec![Event {
+            id: Event::new_id(),
+            kind: EventKind::PaymentProcessed,
+            created_at: request.now,
+            payment: snapshot(&payment, payment.state, gateway_reference.clone()),
+            button: payment.button.to_json_value(),
+            details: serde_json::Value::Object(details.clone()),
+            gateway_message_id: Some(request.message_id),
+        }];
+        return Plan {
+            target,
+            new_state: None,
+            gateway_reference,
+            details,
+            events: snap_events,
+            outcome: format!("recorded: {}", n.summary),
+            flags: Vec::new(),
+        };
+    };
+
+    match next_state(payment.state, outcome) {
+        Some(state) => Plan {
+            events: events_for(
+                &payment,
+                state,
+                gateway_reference.clone(),
+                &details,
+                Some(request.message_id),
+                request.now,
+            ),
+            target,
+            new_state: Some(state),
+            gateway_reference,
+            details,
+            outcome: format!("applied: {} -> {} ({})", payment.state, state, n.summary),
+            flags: Vec::new(),
+        },
+        None => Plan {
+            // A new cycle that changes nothing is not recorded at all.
+            target: match target {
+                PlanTarget::NewCycle(_) => PlanTarget::Existing(named.id.clone()),
+                existing => existing,
+            },
+            new_state: None,
+            gateway_reference: None,
+            details: serde_json::Map::new(),
+            events: Vec::new(),
+            outcome: format!("unchanged: payment is already {} ({})", payment.state, n.summary),
+            flags: vec![Flag::StaleStatus],
+        },
+    }
+}
+
+/// A subscription payment goes to the first payment until that one has been paid; later ones are cycles
+/// of their own.
+fn starts_new_cycle(named: &StoredPayment, n: &Notification) -> bool {
+    let first_cycle_open = matches!(
+        named.state,
+        PaymentState::Created | PaymentState::Pending | PaymentState::Declined
+    );
+    let same_transaction = named.gateway_reference.is_some() && named.gateway_reference == n.gateway_reference;
+    !(first_cycle_open || same_transaction)
+}
