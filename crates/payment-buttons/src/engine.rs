@@ -97,6 +97,7 @@ pub struct Engine<S: Store> {
     token_ttl: Duration,
     extra_methods: Vec<&'static str>,
     listeners: Vec<Arc<dyn Listener>>,
+    wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -110,7 +111,15 @@ impl<S: Store> Engine<S> {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             extra_methods: Vec::new(),
             listeners: Vec::new(),
+            wakeup: None,
         }
+    }
+
+    /// Called after each logged message, so that a worker can start processing at once instead of at
+    /// its next poll.
+    pub fn with_wakeup(mut self, wakeup: Arc<dyn Fn() + Send + Sync>) -> Self {
+        self.wakeup = Some(wakeup);
+        self
     }
 
     /// How long a signed button stays valid.

@@ -192,6 +192,12 @@ pub trait Gateway: Send + Sync + 'static {
 
     /// True when this gateway talks to a real payment network (not the simulator).
     fn is_live(&self) -> bool;
+
+    /// What the buyer sees on this gateway's submit button, in `language` (`en`, `fr`...).
+    fn label(&self, language: &str) -> String {
+        let _ = language;
+        self.name().to_owned()
+    }
 }
 
 /// The gateways a service offers, by name.

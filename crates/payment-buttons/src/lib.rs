@@ -21,3 +21,8 @@ pub mod payment;
 pub mod store;
 pub mod token;
 pub mod transition;
+pub mod i18n;
+#[cfg(feature = "tera")]
+pub mod tera;
+#[cfg(feature = "actix")]
+pub mod actix;
