@@ -1,0 +1,74 @@
+//! The actix application: the core's routes (`/pay`, `/notify/{gateway}`), the server's pages and API.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use payment_buttons::engine::Engine;
+use payment_buttons::store::Store;
+use payment_buttons::tera::ButtonFunction;
+
+use crate::{api, health, pages};
+
+/// Bearer keys for `POST /api/buttons`, compared in constant time.
+#[derive(Clone, Default)]
+pub struct ApiKeys(Vec<Vec<u8>>);
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKeys({} keys)", self.0.len())
+    }
+}
+
+impl ApiKeys {
+    /// From the configured keys.
+    pub fn new(keys: impl IntoIterator<Item = String>) -> Self {
+        ApiKeys(keys.into_iter().filter(|k| !k.is_empty()).map(String::into_bytes).collect())
+    }
+
+    /// True when `candidate` is one of the keys. Every key is compared, in constant time.
+    pub fn accepts(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let candidate = candidate.as_bytes();
+        self.0.iter().fold(false, |found, key| found | bool::from(key.as_slice().ct_eq(candidate)))
+    }
+}
+
+/// What every handler of the server shares.
+pub struct AppState<S: Store> {
+    /// The payment pipeline.
+    pub engine: Arc<Engine<S>>,
+    /// The server's templates.
+    pub templates: Arc<tera::Tera>,
+    /// Renders buttons (for the API and the demo shop).
+    pub buttons: ButtonFunction,
+    /// Keys for `POST /api/buttons`.
+    pub api_keys: ApiKeys,
+    /// True when every gateway runs in simulator mode (pages show a banner).
+    pub simulator: bool,
+}
+
+/// Mounts every route of the server.
+pub fn configure<S: Store>(state: Arc<AppState<S>>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+    move |cfg: &mut web::ServiceConfig| {
+        payment_buttons::actix::configure(state.engine.clone())(cfg);
+        cfg.app_data(web::Data::from(state))
+            .route("/payments/{id}", web::get().to(pages::status::show::<S>))
+            .route("/api/buttons", web::post().to(api::create_button::<S>))
+            .route("/healthz", web::get().to(health::check::<S>));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_accept_only_configured_keys() {
+        let keys = ApiKeys::new(["k1".to_owned(), "a-longer-key".to_owned(), String::new()]);
+        assert!(keys.accepts("k1"));
+        assert!(keys.accepts("a-longer-key"));
+        assert!(!keys.accepts("k2"));
+        assert!(!keys.accepts(""), "an empty configured key must not open the API");
+        assert!(!ApiKeys::default().accepts("anything"));
+    }
+}

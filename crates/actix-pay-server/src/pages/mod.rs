@@ -1,0 +1,87 @@
+//! The server's own pages, rendered from the Tera templates under the repository's `templates/`,
+//! embedded in the binary at build time so that it runs from any directory.
+
+pub mod status;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use serde::Serialize;
+
+/// Every template, embedded.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../../../templates/base.html")),
+    ("status.html", include_str!("../../../../templates/status.html")),
+    ("error.html", include_str!("../../../../templates/error.html")),
+];
+
+/// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.
+pub fn templates() -> Result<tera::Tera, tera::Error> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(TEMPLATES.iter().copied())?;
+    Ok(tera)
+}
+
+/// Words of the server's pages.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PageWords {
+    /// The simulator-mode banner.
+    pub simulator_banner: &'static str,
+    /// Status page title.
+    pub status_title: &'static str,
+    /// "Order".
+    pub order: &'static str,
+}
+
+const EN: PageWords = PageWords {
+    simulator_banner: "Simulator mode: no real payment is made. The gateways are stand-ins that speak the real protocols.",
+    status_title: "Your payment",
+    order: "Order",
+};
+
+const FR: PageWords = PageWords {
+    simulator_banner: "Mode simulateur : aucun paiement réel n'est effectué. Les passerelles sont simulées avec leurs vrais protocoles.",
+    status_title: "Votre paiement",
+    order: "Commande",
+};
+
+/// The page words for `language` (French or English).
+pub fn words(language: &str) -> &'static PageWords {
+    if language == "fr" { &FR } else { &EN }
+}
+
+/// Renders `template` with `context`, or a plain 500 page that reveals nothing.
+pub fn render(tera: &tera::Tera, template: &str, context: &tera::Context, status: StatusCode) -> HttpResponse {
+    match tera.render(template, context) {
+        Ok(html) => HttpResponse::build(status).content_type(ContentType::html()).body(html),
+        Err(e) => {
+            tracing::error!(template, error = ?e, "template failed");
+            HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("internal error\n")
+        }
+    }
+}
+
+/// A page context with the common variables: language, words, simulator banner.
+pub fn context(language: &str, simulator: bool) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    ctx.insert("lang", language);
+    ctx.insert("t", words(language));
+    ctx.insert("simulator", &simulator);
+    ctx
+}
+
+/// An error page with a reason the reader can act on.
+pub fn error(tera: &tera::Tera, status: StatusCode, language: &str, simulator: bool, title: &str, reason: &str) -> HttpResponse {
+    let mut ctx = context(language, simulator);
+    ctx.insert("title", title);
+    ctx.insert("reason", reason);
+    render(tera, "error.html", &ctx, status)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses() {
+        super::templates().unwrap();
+    }
+}
