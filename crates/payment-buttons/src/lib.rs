@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod button;
+pub mod cmcic;
 pub mod gateway;
 pub mod money;
 pub mod notification;
