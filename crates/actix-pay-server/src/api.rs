@@ -46,7 +46,8 @@ pub async fn create_button<S: Store>(
         Ok(html) => HttpResponse::Ok().json(json!({ "token": token, "html": html })),
         Err(e) => {
             tracing::error!(error = %e, "button template failed");
-            HttpResponse::InternalServerError().json(json!({ "error": "the button could not be rendered", "field": null }))
+            HttpResponse::InternalServerError()
+                .json(json!({ "error": "the button could not be rendered", "field": null }))
         }
     }
 }

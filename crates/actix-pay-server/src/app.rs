@@ -22,14 +22,21 @@ impl std::fmt::Debug for ApiKeys {
 impl ApiKeys {
     /// From the configured keys.
     pub fn new(keys: impl IntoIterator<Item = String>) -> Self {
-        ApiKeys(keys.into_iter().filter(|k| !k.is_empty()).map(String::into_bytes).collect())
+        ApiKeys(
+            keys.into_iter()
+                .filter(|k| !k.is_empty())
+                .map(String::into_bytes)
+                .collect(),
+        )
     }
 
     /// True when `candidate` is one of the keys. Every key is compared, in constant time.
     pub fn accepts(&self, candidate: &str) -> bool {
         use subtle::ConstantTimeEq;
         let candidate = candidate.as_bytes();
-        self.0.iter().fold(false, |found, key| found | bool::from(key.as_slice().ct_eq(candidate)))
+        self.0
+            .iter()
+            .fold(false, |found, key| found | bool::from(key.as_slice().ct_eq(candidate)))
     }
 }
 

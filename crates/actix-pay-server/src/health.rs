@@ -10,6 +10,8 @@ pub async fn check<S: Store>(state: web::Data<AppState<S>>) -> HttpResponse {
     if state.engine.store().healthy().await {
         HttpResponse::Ok().content_type("text/plain").body("ok\n")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable\n")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable\n")
     }
 }

@@ -64,7 +64,9 @@ pub fn escape_html(s: &str) -> String {
 }
 
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -87,7 +89,13 @@ pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str) 
     let words = i18n::words(language);
     let inputs: String = fields
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", escape_html(k), escape_html(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                escape_html(k),
+                escape_html(v)
+            )
+        })
         .collect();
     format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
@@ -104,14 +112,26 @@ pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str) 
 async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpResponse {
     let fields = form_fields(&body);
     let Some(token) = field(&fields, "button") else {
-        return error_page(StatusCode::BAD_REQUEST, "Payment not started", "the form has no `button` field");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Payment not started",
+            "the form has no `button` field",
+        );
     };
-    let started = engine.start_payment(token, field(&fields, "option"), field(&fields, "gateway"), None, Utc::now()).await;
+    let started = engine
+        .start_payment(
+            token,
+            field(&fields, "option"),
+            field(&fields, "gateway"),
+            None,
+            Utc::now(),
+        )
+        .await;
     match started {
         Ok(started) => match started.hand_off {
-            HandOff::Redirect { location } => {
-                HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
-            }
+            HandOff::Redirect { location } => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish(),
             HandOff::Form { action, fields } => {
                 let language = engine
                     .signer()
@@ -126,7 +146,11 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
         },
         Err(PayError::Store(e)) => {
             tracing::error!(error = %e, "could not record a payment");
-            error_page(StatusCode::SERVICE_UNAVAILABLE, "Payment not started", "please try again in a moment")
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Payment not started",
+                "please try again in a moment",
+            )
         }
         Err(e) => error_page(StatusCode::BAD_REQUEST, "Payment not started", &e.to_string()),
     }
@@ -150,14 +174,18 @@ async fn notify<S: Store>(
         received_at: Utc::now(),
         remote_addr: request.peer_addr().map(|a| a.ip().to_string()),
         method: request.method().as_str().to_owned(),
-        content_type: request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        content_type: request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body: body.to_vec(),
     };
     match engine.receive(&gateway, message).await {
         Ok(reply) => reply_response(reply),
-        Err(ReceiveError::UnknownGateway(name)) => {
-            HttpResponse::NotFound().content_type(ContentType::plaintext()).body(format!("no gateway {name:?}\n"))
-        }
+        Err(ReceiveError::UnknownGateway(name)) => HttpResponse::NotFound()
+            .content_type(ContentType::plaintext())
+            .body(format!("no gateway {name:?}\n")),
         Err(ReceiveError::Store(e)) => {
             // The gateway will send the message again: nothing is lost.
             tracing::error!(error = %e, gateway = %gateway, "could not log a gateway message; answering 503");

@@ -61,7 +61,9 @@ fn symbol(code: &str) -> Option<&'static str> {
 /// ```
 pub fn price(amount: &Money, recurrence_months: Option<u8>, language: &str) -> String {
     let plain = amount.to_string();
-    let (int, frac) = plain.split_once('.').map_or((plain.as_str(), None), |(i, f)| (i, Some(f)));
+    let (int, frac) = plain
+        .split_once('.')
+        .map_or((plain.as_str(), None), |(i, f)| (i, Some(f)));
     let (negative, int) = int.strip_prefix('-').map_or((false, int), |rest| (true, rest));
     let french = language == "fr";
     let group = if french { ' ' } else { ',' };

@@ -4,7 +4,7 @@
 //! the button (feature `tera`), hands the buyer to a payment gateway, receives the gateway's
 //! server-to-server messages, verifies them and turns them into events.
 //!
-//! Gateways: PayPal Payments Standard with IPN ([`paypal`]) and CM-CIC paiement / Monetico ([`cmcic`]).
+//! Gateways: CM-CIC paiement / Monetico ([`cmcic`]) and PayPal Payments Standard with IPN (`paypal`).
 //!
 //! Features: `actix` (handlers mountable in any actix-web app), `tera` (the `payment_button` function),
 //! `reqwest` (the PayPal postback client). The default build has no web framework and no database:
@@ -12,17 +12,19 @@
 #![warn(missing_docs)]
 
 pub mod button;
+pub mod cmcic;
 pub mod engine;
 pub mod event;
 pub mod gateway;
+pub mod i18n;
 pub mod money;
 pub mod notification;
 pub mod payment;
 pub mod store;
 pub mod token;
 pub mod transition;
-pub mod i18n;
-#[cfg(feature = "tera")]
-pub mod tera;
+
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "tera")]
+pub mod tera;

@@ -55,7 +55,9 @@ pub struct ButtonFunction {
 
 impl std::fmt::Debug for ButtonFunction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ButtonFunction").field("action", &self.action).finish_non_exhaustive()
+        f.debug_struct("ButtonFunction")
+            .field("action", &self.action)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,11 +166,16 @@ impl ButtonFunction {
             methods: config
                 .payment_options()
                 .keys()
-                .map(|name| MethodView { name: name.clone(), label: (self.label)(name, language) })
+                .map(|name| MethodView {
+                    name: name.clone(),
+                    label: (self.label)(name, language),
+                })
                 .collect(),
         };
         let ctx = tera::Context::from_serialize(&view).map_err(|e| RenderError::Template(e.to_string()))?;
-        self.templates.render("button.html", &ctx).map_err(|e| RenderError::Template(template_error(&e)))
+        self.templates
+            .render("button.html", &ctx)
+            .map_err(|e| RenderError::Template(template_error(&e)))
     }
 }
 
@@ -205,7 +212,9 @@ pub enum RenderError {
 
 impl tera::Function for ButtonFunction {
     fn call(&self, args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-        let config = args.get("config").ok_or_else(|| tera::Error::msg("payment_button: missing `config` argument"))?;
+        let config = args
+            .get("config")
+            .ok_or_else(|| tera::Error::msg("payment_button: missing `config` argument"))?;
         let config: ButtonConfig = serde_json::from_value(config.clone())
             .map_err(|e| tera::Error::msg(format!("payment_button: invalid config: {e}")))?;
         let rendered = self

@@ -56,7 +56,9 @@ pub fn render(tera: &tera::Tera, template: &str, context: &tera::Context, status
         Ok(html) => HttpResponse::build(status).content_type(ContentType::html()).body(html),
         Err(e) => {
             tracing::error!(template, error = ?e, "template failed");
-            HttpResponse::InternalServerError().content_type(ContentType::plaintext()).body("internal error\n")
+            HttpResponse::InternalServerError()
+                .content_type(ContentType::plaintext())
+                .body("internal error\n")
         }
     }
 }
@@ -71,7 +73,14 @@ pub fn context(language: &str, simulator: bool) -> tera::Context {
 }
 
 /// An error page with a reason the reader can act on.
-pub fn error(tera: &tera::Tera, status: StatusCode, language: &str, simulator: bool, title: &str, reason: &str) -> HttpResponse {
+pub fn error(
+    tera: &tera::Tera,
+    status: StatusCode,
+    language: &str,
+    simulator: bool,
+    title: &str,
+    reason: &str,
+) -> HttpResponse {
     let mut ctx = context(language, simulator);
     ctx.insert("title", title);
     ctx.insert("reason", reason);

@@ -19,14 +19,29 @@ struct Texts {
 fn texts(state: PaymentState, french: bool) -> Texts {
     use PaymentState::*;
     let (headline, next_label) = match (state, french) {
-        (Created, false) => ("Waiting for the payment service to confirm your payment…", "Back to the shop"),
-        (Created, true) => ("En attente de la confirmation du service de paiement…", "Retour à la boutique"),
-        (Pending, false) => ("Your payment is pending: the payment service has not completed it yet.", "Back to the shop"),
-        (Pending, true) => ("Votre paiement est en attente : le service de paiement ne l'a pas encore finalisé.", "Retour à la boutique"),
+        (Created, false) => (
+            "Waiting for the payment service to confirm your payment…",
+            "Back to the shop",
+        ),
+        (Created, true) => (
+            "En attente de la confirmation du service de paiement…",
+            "Retour à la boutique",
+        ),
+        (Pending, false) => (
+            "Your payment is pending: the payment service has not completed it yet.",
+            "Back to the shop",
+        ),
+        (Pending, true) => (
+            "Votre paiement est en attente : le service de paiement ne l'a pas encore finalisé.",
+            "Retour à la boutique",
+        ),
         (Accepted, false) => ("Thank you: your payment was accepted.", "Continue"),
         (Accepted, true) => ("Merci : votre paiement a été accepté.", "Continuer"),
         (Declined, false) => ("Your payment was declined. No money was taken.", "Continue"),
-        (Declined, true) => ("Votre paiement a été refusé. Aucun montant n'a été débité.", "Continuer"),
+        (Declined, true) => (
+            "Votre paiement a été refusé. Aucun montant n'a été débité.",
+            "Continuer",
+        ),
         (Refunded, false) => ("This payment was refunded.", "Back to the shop"),
         (Refunded, true) => ("Ce paiement a été remboursé.", "Retour à la boutique"),
         (Cancelled, false) => ("This subscription was cancelled.", "Back to the shop"),
@@ -39,15 +54,31 @@ fn texts(state: PaymentState, french: bool) -> Texts {
 pub async fn show<S: Store>(state: web::Data<AppState<S>>, id: web::Path<String>) -> HttpResponse {
     let simulator = state.simulator;
     let not_found = |language: &str| {
-        super::error(&state.templates, StatusCode::NOT_FOUND, language, simulator, "Payment not found", "There is no payment with this number.")
+        super::error(
+            &state.templates,
+            StatusCode::NOT_FOUND,
+            language,
+            simulator,
+            "Payment not found",
+            "There is no payment with this number.",
+        )
     };
-    let Ok(id) = PaymentId::parse(&id) else { return not_found("en") };
+    let Ok(id) = PaymentId::parse(&id) else {
+        return not_found("en");
+    };
     let payment = match state.engine.store().payment(&id).await {
         Ok(Some(p)) => p,
         Ok(None) => return not_found("en"),
         Err(e) => {
             tracing::error!(error = %e, "status page: store failed");
-            return super::error(&state.templates, StatusCode::SERVICE_UNAVAILABLE, "en", simulator, "Try again", "The service is busy; please reload this page in a moment.");
+            return super::error(
+                &state.templates,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "en",
+                simulator,
+                "Try again",
+                "The service is busy; please reload this page in a moment.",
+            );
         }
     };
     let language = payment.button.language().as_str().to_owned();
@@ -69,7 +100,10 @@ pub async fn show<S: Store>(state: web::Data<AppState<S>>, id: web::Path<String>
     ctx.insert("state", payment.state.as_str());
     ctx.insert("headline", t.headline);
     ctx.insert("description", option.map(|o| o.description()).unwrap_or(""));
-    ctx.insert("price", &i18n::price(&payment.amount, payment.recurrence_months(), &language));
+    ctx.insert(
+        "price",
+        &i18n::price(&payment.amount, payment.recurrence_months(), &language),
+    );
     ctx.insert("order_reference", payment.button.order_reference());
     ctx.insert("next_url", next_url);
     ctx.insert("next_label", t.next_label);

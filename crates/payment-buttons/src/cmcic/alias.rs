@@ -1,0 +1,88 @@
+//! `aliascb`: the name under which the bank keeps a buyer's card for Express Payment.
+//!
+//! The alias is sent to the bank and comes back in its pages' logs, so it must not reveal who the buyer
+//! is: it is a keyed hash (HMAC-SHA256) of the lower-cased e-mail, never the e-mail itself. Keyed, so that
+//! someone who knows an e-mail cannot compute the alias and cannot test guesses offline.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::key::UsableKey;
+
+/// Context string separating the alias key from every other use of the merchant key.
+const DERIVATION_LABEL: &[u8] = b"librement-pay cmcic aliascb v1";
+
+/// The secret that turns e-mails into aliases. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct AliasKey([u8; 32]);
+
+impl AliasKey {
+    /// Derived from the merchant key (the default): HMAC-SHA256 of a fixed label under the usable key.
+    pub fn derived_from(key: &UsableKey) -> Self {
+        AliasKey(hmac_sha256(key.as_bytes(), DERIVATION_LABEL))
+    }
+
+    /// From a secret of the merchant's own (any length; it is hashed with the same label).
+    pub fn from_secret(secret: &[u8]) -> Self {
+        AliasKey(hmac_sha256(secret, DERIVATION_LABEL))
+    }
+
+    /// The alias of a buyer: 64 lower-case hex digits (`[a-zA-Z0-9]{1,64}` as the bank requires), the
+    /// same for every spelling of the address that differs only in case or surrounding spaces.
+    ///
+    /// ```
+    /// use payment_buttons::cmcic::alias::AliasKey;
+    /// let key = AliasKey::from_secret(b"merchant secret");
+    /// let alias = key.alias_for("Buyer@Example.org");
+    /// assert_eq!(alias, key.alias_for(" buyer@example.org"));
+    /// assert_eq!(alias.len(), 64);
+    /// assert!(!alias.contains("buyer"));
+    /// ```
+    pub fn alias_for(&self, email: &str) -> String {
+        hex::encode(hmac_sha256(&self.0, email.trim().to_lowercase().as_bytes()))
+    }
+}
+
+impl fmt::Debug for AliasKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AliasKey(***)")
+    }
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_stable_alphanumeric_and_depend_on_the_key() {
+        let a = AliasKey::from_secret(b"one");
+        let b = AliasKey::from_secret(b"two");
+        let alias = a.alias_for("buyer@example.org");
+        assert_eq!(alias, a.alias_for("BUYER@example.ORG"));
+        assert_ne!(alias, b.alias_for("buyer@example.org"));
+        assert_ne!(alias, a.alias_for("other@example.org"));
+        assert!((1..=64).contains(&alias.len()));
+        assert!(alias.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn the_derived_key_differs_from_the_merchant_key_use() {
+        let merchant = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
+        let derived = AliasKey::derived_from(&merchant);
+        let same_bytes_as_secret = AliasKey::from_secret(merchant.as_bytes());
+        assert_eq!(
+            derived.alias_for("x@example.org"),
+            same_bytes_as_secret.alias_for("x@example.org")
+        );
+        assert_ne!(derived.alias_for("x@example.org"), hex::encode(merchant.as_bytes()));
+        assert_eq!(format!("{derived:?}"), "AliasKey(***)");
+    }
+}

@@ -1,0 +1,163 @@
+//! CM-CIC paiement, today branded Monetico paiement (one identifier: `cmcic`).
+//!
+//! The buyer's browser posts a sealed form to the bank ([`request`]); the bank posts the outcome to
+//! `{public_url}/notify/cmcic` ([`retour`]) and expects `version=2\ncdr=0\n` when the seal is valid,
+//! `version=2\ncdr=1\n` when it is not. The seal is HMAC-SHA1 under the merchant key ([`key`], [`mac`]),
+//! in the current Monetico form or the legacy CM-CIC v3.0 form ([`mac::Protocol`]).
+//!
+//! ```
+//! use payment_buttons::cmcic::{CmcicGateway, config::{CmcicConfig, CmcicMode}, form::FormFields, key::UsableKey};
+//! use payment_buttons::gateway::{Gateway, IncomingMessage};
+//! let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
+//! let gateway = CmcicGateway::new(CmcicConfig::new(CmcicMode::Simulator, "1234567", key, "monSite1").unwrap());
+//! let mut fields = FormFields::new();
+//! fields.push("TPE", "1234567");
+//! fields.push("reference", "Xk3f9QpL2mZa");
+//! fields.push("code-retour", "paiement");
+//! fields.push("montant", "12.50EUR");
+//! let message = IncomingMessage {
+//!     received_at: chrono::Utc::now(),
+//!     remote_addr: None,
+//!     method: "POST".into(),
+//!     content_type: Some("application/x-www-form-urlencoded".into()),
+//!     body: gateway.sealed_return_body(fields),
+//! };
+//! assert_eq!(gateway.acknowledge(&message).body, b"version=2\ncdr=0\n");
+//! ```
+
+pub mod alias;
+pub mod billing;
+pub mod config;
+pub mod form;
+pub mod fraud;
+pub mod key;
+pub mod mac;
+pub mod request;
+pub mod retour;
+
+use crate::button::{ButtonConfig, ButtonError};
+use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
+use crate::notification::{Flag, Verification, VerificationStatus, Verified};
+
+use config::{CmcicConfig, CmcicMode};
+use form::FormFields;
+use mac::MAC_FIELD;
+use retour::SealCheck;
+
+/// The gateway's identifier in routes, configuration, `payment_options` and events.
+pub const NAME: &str = "cmcic";
+
+/// The answer to a return whose seal is valid (whatever it says, `Annulation` included).
+pub const ACK_VALID: &str = "version=2\ncdr=0\n";
+
+/// The answer to a return whose seal is missing or wrong.
+pub const ACK_BAD_SEAL: &str = "version=2\ncdr=1\n";
+
+/// CM-CIC / Monetico as a [`Gateway`].
+#[derive(Debug, Clone)]
+pub struct CmcicGateway {
+    config: CmcicConfig,
+}
+
+impl CmcicGateway {
+    /// A gateway for this merchant configuration.
+    pub fn new(config: CmcicConfig) -> Self {
+        CmcicGateway { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CmcicConfig {
+        &self.config
+    }
+
+    /// A return body sealed as the bank seals it (for the simulator and for tests): the fields as given,
+    /// then `MAC` in upper-case hex. A `MAC` among `fields` is dropped first.
+    pub fn sealed_return_body(&self, fields: FormFields) -> Vec<u8> {
+        let mut unsealed = FormFields::new();
+        for (name, value) in fields.pairs().iter().filter(|(n, _)| n != MAC_FIELD.as_bytes()) {
+            unsealed.push(name.clone(), value.clone());
+        }
+        let seal = mac::seal_hex(self.config.key(), &retour::sealed_input(&self.config, &unsealed));
+        unsealed.push(MAC_FIELD, seal.to_ascii_uppercase());
+        unsealed.to_body()
+    }
+
+    /// True when a payment form's `MAC` seals its other fields, as the bank checks it (for the simulator).
+    pub fn request_seal_matches(&self, fields: &[(String, String)]) -> bool {
+        request::request_seal_matches(&self.config, fields)
+    }
+
+    fn seal_of(&self, message: &IncomingMessage) -> (FormFields, SealCheck) {
+        let form = FormFields::parse(&message.body);
+        let check = retour::check_seal(&self.config, &form);
+        (form, check)
+    }
+}
+
+#[async_trait::async_trait]
+impl Gateway for CmcicGateway {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
+        if let Some(i) = button.options().iter().position(|o| o.recurrence_months().is_some()) {
+            return Err(ButtonError::new(
+                format!("options[{i}].recurrence_months"),
+                "cmcic has no subscriptions in this protocol: offer this option through another payment method",
+            ));
+        }
+        billing::from_button(button).map(|_| ())
+    }
+
+    fn receiver(&self, _button: &ButtonConfig) -> Result<Option<String>, GatewayError> {
+        Ok(Some(self.config.tpe().to_owned()))
+    }
+
+    fn hand_off(&self, request: &PaymentRequest<'_>) -> Result<HandOff, GatewayError> {
+        let fields = request::build(&self.config, request)?;
+        Ok(HandOff::Form {
+            action: self.config.payment_url(request.urls),
+            fields,
+        })
+    }
+
+    fn decode(&self, message: &IncomingMessage) -> DecodedFields {
+        let (fields, not_utf8) = FormFields::parse(&message.body).decoded();
+        DecodedFields {
+            fields,
+            flags: if not_utf8 {
+                vec![Flag::UnknownCharset]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn acknowledge(&self, message: &IncomingMessage) -> Reply {
+        match self.seal_of(message).1 {
+            SealCheck::Valid => Reply::text(ACK_VALID),
+            SealCheck::Missing | SealCheck::Mismatch => Reply::text(ACK_BAD_SEAL),
+        }
+    }
+
+    async fn verify(&self, message: &IncomingMessage) -> Verification {
+        let (form, check) = self.seal_of(message);
+        let reason = match check {
+            SealCheck::Valid => {
+                return Verification::Verified(Verified::new(retour::notification(&self.config, &form)));
+            }
+            SealCheck::Missing => "no MAC field in the return",
+            SealCheck::Mismatch => "the MAC does not seal the fields received",
+        };
+        Verification::Rejected {
+            status: VerificationStatus::BadMac,
+            reason: reason.into(),
+            flags: vec![Flag::BadMac],
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self.config.mode(), CmcicMode::Production | CmcicMode::Test)
+    }
+}
