@@ -16,3 +16,4 @@ pub mod gateway;
 pub mod money;
 pub mod notification;
 pub mod payment;
+pub mod paypal;
