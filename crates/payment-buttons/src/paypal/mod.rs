@@ -53,7 +53,7 @@ pub use form::{form_fields, paypal_locale, receiver_for};
 #[cfg(feature = "reqwest")]
 pub use http::{DEFAULT_TIMEOUT, ReqwestPostback};
 pub use ipn::{decode_ipn, encode_ipn, overlong_fields};
-pub use postback::{Postback, PostbackAnswer, postback_body};
+pub use postback::{Postback, PostbackAnswer, postback_body, read_answer};
 
 use form::PAYPAL_EMAIL;
 use status::{Interpretation, interpret};

@@ -34,8 +34,15 @@ pub fn postback_body(ipn_body: &[u8]) -> Vec<u8> {
     body
 }
 
-/// Reads PayPal's answer from the HTTP status and the start of the body.
-pub(crate) fn read_answer(status: u16, body: &[u8]) -> PostbackAnswer {
+/// Reads PayPal's answer from the HTTP status and the body: only `VERIFIED` or `INVALID` with a 200 are
+/// verdicts, anything else (an HTML error page under load, a 5xx) means "ask again later".
+///
+/// ```
+/// use payment_buttons::paypal::{PostbackAnswer, read_answer};
+/// assert_eq!(read_answer(200, b"VERIFIED"), PostbackAnswer::Verified);
+/// assert!(matches!(read_answer(200, b"<html>Service unavailable</html>"), PostbackAnswer::Retry(_)));
+/// ```
+pub fn read_answer(status: u16, body: &[u8]) -> PostbackAnswer {
     if status != 200 {
         return PostbackAnswer::Retry(format!("postback answered HTTP {status}"));
     }
