@@ -6,9 +6,12 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use payment_buttons::gateway::{Gateway, IncomingMessage, Reply};
 use payment_buttons::money::Money;
-use payment_buttons::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus};
+use payment_buttons::notification::{
+    Flag, Notification, Outcome, Target, Verification, VerificationStatus,
+};
 use payment_buttons::paypal::{
-    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, decode_ipn, encode_ipn,
+    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, decode_ipn,
+    encode_ipn,
 };
 
 /// A postback that records every body it is given and answers as told.
@@ -19,7 +22,10 @@ struct RecordingPostback {
 
 impl RecordingPostback {
     fn answering(answer: PostbackAnswer) -> Arc<Self> {
-        Arc::new(RecordingPostback { answer, seen: Mutex::new(Vec::new()) })
+        Arc::new(RecordingPostback {
+            answer,
+            seen: Mutex::new(Vec::new()),
+        })
     }
     fn seen(&self) -> Vec<Vec<u8>> {
         self.seen.lock().unwrap().clone()
@@ -47,7 +53,10 @@ fn gateway(mode: PaypalMode, postback: Arc<RecordingPostback>) -> PaypalGateway 
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/paypal-ipn/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/paypal-ipn/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -64,8 +73,14 @@ fn message(body: Vec<u8>) -> IncomingMessage {
 /// Verifies a body with a gateway whose postback says VERIFIED, checking the postback got the exact bytes.
 async fn verify_in(mode: PaypalMode, body: Vec<u8>) -> Verification {
     let postback = RecordingPostback::answering(PostbackAnswer::Verified);
-    let verification = gateway(mode, postback.clone()).verify(&message(body.clone())).await;
-    assert_eq!(postback.seen(), vec![body], "the postback must get the body byte for byte");
+    let verification = gateway(mode, postback.clone())
+        .verify(&message(body.clone()))
+        .await;
+    assert_eq!(
+        postback.seen(),
+        vec![body],
+        "the postback must get the body byte for byte"
+    );
     verification
 }
 
@@ -108,13 +123,17 @@ fn every_fixture_decodes_with_only_the_expected_flags() {
             "c-22-web_accept-unknown-charset" => vec![Flag::UnknownCharset],
             "dp-06-express_checkout-bad-date-format" => vec![Flag::MalformedDate],
             // PayPal's IPN simulator puts the seller's e-mail in receiver_id, documented as 13 characters.
-            "dp-03-web_accept-completed-simulator-nocharset" | "dp-04-web_accept-declined-simulator-nocharset" => {
+            "dp-03-web_accept-completed-simulator-nocharset"
+            | "dp-04-web_accept-declined-simulator-nocharset" => {
                 vec![Flag::OverlongField]
             }
             _ => vec![],
         };
         assert_eq!(decoded.flags, expected, "{name}");
-        assert!(decoded.fields.contains_key("verify_sign"), "{name}: fields lost");
+        assert!(
+            decoded.fields.contains_key("verify_sign"),
+            "{name}: fields lost"
+        );
     }
 }
 
@@ -132,7 +151,8 @@ fn windows_1252_values_are_decoded_as_windows_1252() {
     assert_eq!(decoded.fields["first_name"], "Jörg");
     assert_eq!(decoded.fields["custom"], "website_id=13&user_id=21");
 
-    let decoded = decode_ipn(b"charset=windows-1252&first_name=Ren%E9&item_name=Caf%E9+cr%E8me+%80");
+    let decoded =
+        decode_ipn(b"charset=windows-1252&first_name=Ren%E9&item_name=Caf%E9+cr%E8me+%80");
     assert_eq!(decoded.fields["first_name"], "René");
     assert_eq!(decoded.fields["item_name"], "Café crème €");
 }
@@ -158,7 +178,10 @@ fn an_unknown_charset_decodes_as_windows_1252_and_is_flagged() {
 #[test]
 fn overlong_fields_are_flagged_and_kept() {
     let long_name = "x".repeat(130);
-    let body = encode_ipn([("item_name", long_name.as_str()), ("txn_id", "4RT73920XK118345L")]);
+    let body = encode_ipn([
+        ("item_name", long_name.as_str()),
+        ("txn_id", "4RT73920XK118345L"),
+    ]);
     let decoded = decode_ipn(&body);
     assert_eq!(decoded.fields["item_name"], long_name);
     assert_eq!(decoded.flags, vec![Flag::OverlongField]);
@@ -183,7 +206,10 @@ async fn a_completed_buy_now_is_accepted() {
     assert_eq!(n.details["mc_fee"], "1.03");
     assert_eq!(n.details["payment_date"], "2025-03-03T18:41:07+00:00");
     let details = serde_json::to_string(&n.details).unwrap();
-    assert!(!details.contains("buyer@example.net") && !details.contains("Durand"), "personal data in {details}");
+    assert!(
+        !details.contains("buyer@example.net") && !details.contains("Durand"),
+        "personal data in {details}"
+    );
 }
 
 #[tokio::test]
@@ -215,8 +241,17 @@ async fn a_resend_has_the_idempotency_key_of_the_original() {
 async fn a_refund_carries_the_refunded_amount_and_its_parent() {
     let n = verified("c-11-refunded").await;
     assert_eq!(n.target, Target::Payment);
-    assert_eq!(n.outcome, Some(Outcome::Refunded { amount: Some(money("25.00", "EUR")) }));
-    assert_eq!(n.amount, Some(money("-25.00", "EUR")), "the message's own amount, as PayPal states it");
+    assert_eq!(
+        n.outcome,
+        Some(Outcome::Refunded {
+            amount: Some(money("25.00", "EUR"))
+        })
+    );
+    assert_eq!(
+        n.amount,
+        Some(money("-25.00", "EUR")),
+        "the message's own amount, as PayPal states it"
+    );
     assert_eq!(n.idempotency_key, "1KJ90234MN778812A:Refunded");
     assert_eq!(n.details["parent_txn_id"], "4RT73920XK118345L");
     assert_eq!(n.details["reason_code"], "refund");
@@ -273,7 +308,11 @@ async fn cancellation_and_end_of_term_cancel_the_subscription() {
 async fn a_payment_to_another_account_names_that_account() {
     let n = verified("c-20-web_accept-completed-wrong-receiver").await;
     assert_eq!(n.receiver.as_deref(), Some("someone-else@example.org"));
-    assert_eq!(n.outcome, Some(Outcome::Accepted), "the engine, not the gateway, compares receivers");
+    assert_eq!(
+        n.outcome,
+        Some(Outcome::Accepted),
+        "the engine, not the gateway, compares receivers"
+    );
 }
 
 #[tokio::test]
@@ -292,13 +331,20 @@ async fn express_checkout_from_django_paypal_is_accepted_as_a_test() {
     assert_eq!(n.amount, Some(money("10.00", "USD")));
     assert_eq!(n.receiver.as_deref(), Some("seller@paypalsandbox.com"));
     assert!(n.test);
-    assert!(n.flags.is_empty(), "test messages are expected in the sandbox: {:?}", n.flags);
+    assert!(
+        n.flags.is_empty(),
+        "test messages are expected in the sandbox: {:?}",
+        n.flags
+    );
 }
 
 #[tokio::test]
 async fn a_test_message_reaching_a_live_gateway_is_flagged() {
-    let Verification::Verified(n) =
-        verify_in(PaypalMode::Live, fixture("dp-01-express_checkout-completed-win1252")).await
+    let Verification::Verified(n) = verify_in(
+        PaypalMode::Live,
+        fixture("dp-01-express_checkout-completed-win1252"),
+    )
+    .await
     else {
         panic!("expected verified");
     };
@@ -320,7 +366,12 @@ async fn simulator_messages_without_charset_map_like_real_ones() {
 
 #[tokio::test]
 async fn an_unknown_payment_status_is_ignored_and_flagged() {
-    match verify_in(PaypalMode::Sandbox, fixture("dp-05-express_checkout-invalid-status-Failure")).await {
+    match verify_in(
+        PaypalMode::Sandbox,
+        fixture("dp-05-express_checkout-invalid-status-Failure"),
+    )
+    .await
+    {
         Verification::Ignored { reason, flags } => {
             assert!(reason.contains("Failure"), "{reason}");
             assert_eq!(flags, vec![Flag::UnknownStatus]);
@@ -338,7 +389,11 @@ async fn a_malformed_date_is_flagged_and_the_payment_still_counts() {
 
 #[tokio::test]
 async fn an_unknown_txn_type_is_acknowledged_and_ignored() {
-    let body = encode_ipn([("txn_type", "new_case"), ("case_id", "PP-D-1234"), ("invoice", "Xk3f9QpL2mZa")]);
+    let body = encode_ipn([
+        ("txn_type", "new_case"),
+        ("case_id", "PP-D-1234"),
+        ("invoice", "Xk3f9QpL2mZa"),
+    ]);
     match verify_in(PaypalMode::Live, body).await {
         Verification::Ignored { reason, flags } => {
             assert!(reason.contains("new_case"), "{reason}");
@@ -352,7 +407,9 @@ async fn an_unknown_txn_type_is_acknowledged_and_ignored() {
 async fn an_invalid_postback_rejects_the_message() {
     let postback = RecordingPostback::answering(PostbackAnswer::Invalid);
     let body = fixture("c-07-web_accept-completed-utf8");
-    let verification = gateway(PaypalMode::Live, postback.clone()).verify(&message(body.clone())).await;
+    let verification = gateway(PaypalMode::Live, postback.clone())
+        .verify(&message(body.clone()))
+        .await;
     match verification {
         Verification::Rejected { status, flags, .. } => {
             assert_eq!(status, VerificationStatus::Invalid);
@@ -365,10 +422,17 @@ async fn an_invalid_postback_rejects_the_message() {
 
 #[tokio::test]
 async fn no_answer_from_paypal_means_retry() {
-    let postback = RecordingPostback::answering(PostbackAnswer::Retry("postback answered HTTP 503".into()));
-    let verification =
-        gateway(PaypalMode::Live, postback).verify(&message(fixture("c-07-web_accept-completed-utf8"))).await;
-    assert_eq!(verification, Verification::Retry { reason: "postback answered HTTP 503".into() });
+    let postback =
+        RecordingPostback::answering(PostbackAnswer::Retry("postback answered HTTP 503".into()));
+    let verification = gateway(PaypalMode::Live, postback)
+        .verify(&message(fixture("c-07-web_accept-completed-utf8")))
+        .await;
+    assert_eq!(
+        verification,
+        Verification::Retry {
+            reason: "postback answered HTTP 503".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -381,7 +445,11 @@ async fn a_verified_payment_without_txn_id_is_unusable() {
         ("invoice", "Xk3f9QpL2mZa"),
     ]);
     match verify_in(PaypalMode::Sandbox, body).await {
-        Verification::Rejected { status, flags, reason } => {
+        Verification::Rejected {
+            status,
+            flags,
+            reason,
+        } => {
             assert_eq!(status, VerificationStatus::Error);
             assert_eq!(flags, vec![Flag::MalformedField]);
             assert!(reason.contains("txn_id"), "{reason}");
@@ -413,7 +481,10 @@ async fn a_message_built_for_the_simulator_verifies_like_paypals() {
 
 #[test]
 fn paypal_gets_an_empty_200_and_decode_logs_the_fields() {
-    let gateway = gateway(PaypalMode::Live, RecordingPostback::answering(PostbackAnswer::Verified));
+    let gateway = gateway(
+        PaypalMode::Live,
+        RecordingPostback::answering(PostbackAnswer::Verified),
+    );
     let msg = message(fixture("c-07-web_accept-completed-utf8"));
     assert_eq!(gateway.acknowledge(&msg), Reply::empty_ok());
     let decoded = gateway.decode(&msg);
