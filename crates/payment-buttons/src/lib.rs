@@ -4,7 +4,7 @@
 //! the button (feature `tera`), hands the buyer to a payment gateway, receives the gateway's
 //! server-to-server messages, verifies them and turns them into events.
 //!
-//! Gateways: CM-CIC paiement / Monetico ([`cmcic`]) and PayPal Payments Standard with IPN (`paypal`).
+//! Gateways: CM-CIC paiement / Monetico ([`cmcic`]) and PayPal Payments Standard with IPN ([`paypal`]).
 //!
 //! Features: `actix` (handlers mountable in any actix-web app), `tera` (the `payment_button` function),
 //! `reqwest` (the PayPal postback client). The default build has no web framework and no database:
@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod money;
 pub mod notification;
 pub mod payment;
+pub mod paypal;
 pub mod store;
 pub mod token;
 pub mod transition;

@@ -1,0 +1,110 @@
+//! The postback over HTTPS with reqwest (feature `reqwest`).
+
+use std::time::Duration;
+
+use super::config::PaypalConfig;
+use super::postback::{Postback, PostbackAnswer, postback_body, read_answer};
+use crate::gateway::GatewayError;
+
+/// How long one postback may take before it is retried later.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `VERIFIED` and `INVALID` are short; anything longer is an error page, read no further than this.
+const MAX_ANSWER_BYTES: usize = 1024;
+
+/// PayPal has refused postbacks without a `User-Agent`.
+const USER_AGENT: &str = concat!("librement-pay/", env!("CARGO_PKG_VERSION"));
+
+/// [`Postback`] over HTTPS.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), payment_buttons::gateway::GatewayError> {
+/// use payment_buttons::paypal::{Postback, ReqwestPostback};
+/// let postback = ReqwestPostback::new("https://ipnpb.sandbox.paypal.com/cgi-bin/webscr")?;
+/// let answer = postback.validate(b"txn_id=...&payment_status=Completed").await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReqwestPostback {
+    client: reqwest::Client,
+    url: String,
+    timeout: Duration,
+}
+
+impl ReqwestPostback {
+    /// A postback to `url` with the [default timeout](DEFAULT_TIMEOUT).
+    pub fn new(url: impl Into<String>) -> Result<Self, GatewayError> {
+        Self::with_timeout(url, DEFAULT_TIMEOUT)
+    }
+
+    /// A postback to the configuration's `postback_url`.
+    pub fn from_config(config: &PaypalConfig) -> Result<Self, GatewayError> {
+        Self::new(config.postback_url())
+    }
+
+    /// A postback to `url` giving up after `timeout`.
+    pub fn with_timeout(url: impl Into<String>, timeout: Duration) -> Result<Self, GatewayError> {
+        // reqwest is built without a default crypto provider; another part of the program may already have
+        // installed one, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| GatewayError::Configuration(format!("paypal postback client: {e}")))?;
+        Ok(ReqwestPostback {
+            client,
+            url: url.into(),
+            timeout,
+        })
+    }
+
+    /// The URL posted to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The timeout of one postback.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+#[async_trait::async_trait]
+impl Postback for ReqwestPostback {
+    async fn validate(&self, body: &[u8]) -> PostbackAnswer {
+        let request = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(postback_body(body));
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return PostbackAnswer::Retry(describe(&e)),
+        };
+        let status = response.status().as_u16();
+        let mut answer = Vec::new();
+        while answer.len() < MAX_ANSWER_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return PostbackAnswer::Retry(describe(&e)),
+            }
+        }
+        read_answer(status, &answer)
+    }
+}
+
+/// A short reason for the log. reqwest's own messages are not used: they are long and may carry the URL.
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "postback timed out".to_owned()
+    } else if error.is_connect() {
+        "postback could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "postback answer could not be read".to_owned()
+    } else {
+        "postback request failed".to_owned()
+    }
+}

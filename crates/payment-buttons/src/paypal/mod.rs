@@ -1,0 +1,190 @@
+//! PayPal Payments Standard: "Buy Now" and "Subscribe" forms, and Instant Payment Notifications (IPN).
+//!
+//! The buyer's browser posts a form to PayPal ([`form_fields`]); PayPal then posts an IPN to
+//! `{public_url}/notify/paypal`. The message is logged as received, answered with an empty 200, and
+//! verified by posting it back to PayPal byte for byte ([`Postback`]); only a `VERIFIED` message is parsed
+//! into a [`Notification`](crate::notification::Notification).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use payment_buttons::gateway::Gateway;
+//! use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+//!
+//! struct AlwaysVerified;
+//! #[async_trait::async_trait]
+//! impl Postback for AlwaysVerified {
+//!     async fn validate(&self, _body: &[u8]) -> PostbackAnswer { PostbackAnswer::Verified }
+//! }
+//!
+//! let config = PaypalConfig::new(PaypalMode::Sandbox, PaypalOverrides::default()).unwrap();
+//! let gateway = PaypalGateway::new(config, Arc::new(AlwaysVerified));
+//! assert_eq!(gateway.name(), "paypal");
+//! assert!(gateway.is_live());
+//! ```
+
+mod charset;
+mod config;
+mod currency;
+mod date;
+mod form;
+#[cfg(feature = "reqwest")]
+mod http;
+mod ipn;
+mod postback;
+mod status;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::button::{ButtonConfig, ButtonError, Email};
+use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
+use crate::notification::{Flag, Verification, VerificationStatus, Verified};
+
+pub use charset::charset_for;
+pub use config::{
+    LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, PaypalConfig, PaypalMode, PaypalOverrides, SANDBOX_POSTBACK_URL,
+    SANDBOX_WEBSCR_URL,
+};
+pub use currency::supports_currency;
+pub use date::parse_paypal_date;
+pub use form::{form_fields, paypal_locale, receiver_for};
+#[cfg(feature = "reqwest")]
+pub use http::{DEFAULT_TIMEOUT, ReqwestPostback};
+pub use ipn::{decode_ipn, encode_ipn, overlong_fields};
+pub use postback::{Postback, PostbackAnswer, postback_body, read_answer};
+
+use form::PAYPAL_EMAIL;
+use status::{Interpretation, interpret};
+
+/// The PayPal gateway: a configuration and a way to verify IPNs.
+#[derive(Clone)]
+pub struct PaypalGateway {
+    config: PaypalConfig,
+    postback: Arc<dyn Postback>,
+}
+
+impl fmt::Debug for PaypalGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaypalGateway")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PaypalGateway {
+    /// A gateway verifying IPNs with `postback` (a [`ReqwestPostback`] to the configuration's
+    /// `postback_url` in production; the simulator's or a test's own otherwise).
+    pub fn new(config: PaypalConfig, postback: Arc<dyn Postback>) -> Self {
+        PaypalGateway { config, postback }
+    }
+
+    /// A gateway verifying IPNs over HTTPS at the configuration's `postback_url`.
+    #[cfg(feature = "reqwest")]
+    pub fn with_reqwest(config: PaypalConfig) -> Result<Self, GatewayError> {
+        let postback = ReqwestPostback::from_config(&config)?;
+        Ok(PaypalGateway::new(config, Arc::new(postback)))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PaypalConfig {
+        &self.config
+    }
+
+    fn check_paypal_block(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
+        let block = button.payment_option("paypal");
+        for (key, value) in block.into_iter().flatten() {
+            let field = format!("payment_options.paypal.{key}");
+            if key != PAYPAL_EMAIL {
+                return Err(ButtonError::new(
+                    field,
+                    format!("unknown setting (only {PAYPAL_EMAIL} is allowed)"),
+                ));
+            }
+            match value {
+                serde_json::Value::String(email) => {
+                    Email::parse(email).map_err(|reason| ButtonError::new(field, reason))?;
+                }
+                serde_json::Value::Null => {}
+                _ => return Err(ButtonError::new(field, "must be a string")),
+            }
+        }
+        receiver_for(&self.config, button).map_err(|_| {
+            ButtonError::new(
+                format!("payment_options.paypal.{PAYPAL_EMAIL}"),
+                "required: this service has no default PayPal receiver (paypal.business)",
+            )
+        })?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Gateway for PaypalGateway {
+    fn name(&self) -> &'static str {
+        "paypal"
+    }
+
+    fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
+        self.check_paypal_block(button)?;
+        for (i, option) in button.options().iter().enumerate() {
+            currency::format_amount(option.amount()).map_err(|reason| {
+                let field = if supports_currency(option.amount().currency()) {
+                    "amount"
+                } else {
+                    "currency"
+                };
+                ButtonError::new(format!("options[{i}].{field}"), reason)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn receiver(&self, button: &ButtonConfig) -> Result<Option<String>, GatewayError> {
+        receiver_for(&self.config, button).map(|email| Some(email.as_str().to_owned()))
+    }
+
+    fn hand_off(&self, request: &PaymentRequest<'_>) -> Result<HandOff, GatewayError> {
+        let fields = form_fields(&self.config, request)?;
+        Ok(HandOff::Form {
+            action: self.config.webscr_url().to_owned(),
+            fields,
+        })
+    }
+
+    fn decode(&self, message: &IncomingMessage) -> DecodedFields {
+        decode_ipn(&message.body)
+    }
+
+    fn acknowledge(&self, _message: &IncomingMessage) -> Reply {
+        Reply::empty_ok()
+    }
+
+    async fn verify(&self, message: &IncomingMessage) -> Verification {
+        match self.postback.validate(&message.body).await {
+            PostbackAnswer::Verified => {}
+            PostbackAnswer::Invalid => {
+                return Verification::Rejected {
+                    status: VerificationStatus::Invalid,
+                    reason: "PayPal answered INVALID to the postback".to_owned(),
+                    flags: vec![Flag::Invalid],
+                };
+            }
+            PostbackAnswer::Retry(reason) => return Verification::Retry { reason },
+        }
+        let decoded = decode_ipn(&message.body);
+        let live = self.config.mode() == PaypalMode::Live;
+        match interpret(&decoded.fields, &decoded.flags, live) {
+            Interpretation::Notification(notification) => Verification::Verified(Verified::new(notification)),
+            Interpretation::Ignored { reason, flags } => Verification::Ignored { reason, flags },
+            Interpretation::Unusable { reason, flags } => Verification::Rejected {
+                status: VerificationStatus::Error,
+                reason,
+                flags,
+            },
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self.config.mode(), PaypalMode::Live | PaypalMode::Sandbox)
+    }
+}
