@@ -17,6 +17,7 @@ pub mod engine;
 pub mod event;
 pub mod gateway;
 pub mod i18n;
+pub mod memory;
 pub mod money;
 pub mod notification;
 pub mod payment;
