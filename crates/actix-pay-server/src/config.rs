@@ -144,6 +144,17 @@ impl Config {
     }
 }
 
+/// Every setting that a `PAY_*` variable can set, as `(dotted key, variable)`: `("database.url",
+/// "PAY_DATABASE_URL")`. `[[webhooks]]` keys are not listed: they come from the file only.
+///
+/// ```
+/// let all: Vec<(String, String)> = actix_pay_server::config::settings().collect();
+/// assert!(all.contains(&("server.api_keys".to_owned(), "PAY_SERVER_API_KEYS".to_owned())));
+/// ```
+pub fn settings() -> impl Iterator<Item = (String, String)> {
+    schema::SETTINGS.iter().map(|s| (s.path(), s.env_name()))
+}
+
 /// The process environment as `(name, value)` pairs, for [`Config::load`].
 ///
 /// A `PAY_*` variable whose name or value is not UTF-8 is refused (naming it, not quoting it); other
