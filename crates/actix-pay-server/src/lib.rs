@@ -3,5 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cli;
+pub mod config;
 pub mod health;
 pub mod pages;

@@ -1,0 +1,56 @@
+//! The command line of `librement-server`: `librement-server [--config FILE] [serve|migrate]`.
+//!
+//! ```
+//! use actix_pay_server::cli::{Cli, Command};
+//! use clap::Parser;
+//! let cli = Cli::parse_from(["librement-server", "migrate", "--config", "pay.toml"]);
+//! assert_eq!(cli.effective_command(), Command::Migrate);
+//! assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("pay.toml")));
+//! ```
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Payment buttons, gateway notifications and Librement accounts, on SQLite or PostgreSQL.
+///
+/// With no configuration at all it runs every gateway in simulator mode on http://127.0.0.1:8080 with a
+/// demo shop. Every setting of the file can be overridden by a PAY_<SECTION>_<KEY> environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(name = "librement-server", version, about, long_about)]
+pub struct Cli {
+    /// The TOML configuration file (optional: defaults and PAY_* variables apply without one).
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The command to run, `serve` when none was given.
+    pub fn effective_command(&self) -> Command {
+        self.command.unwrap_or(Command::Serve)
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the database migrations, then serve HTTP (the default).
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        <Cli as CommandFactory>::command().debug_assert();
+    }
+}

@@ -1,0 +1,369 @@
+//! `[paypal]`, `[cmcic]` and `[librement]`: which gateways run, in which mode, with which credentials.
+
+use std::fmt;
+
+use url::Url;
+
+use super::secret::Secret;
+
+/// Path, under `public_url`, of the simulated PayPal payment page (simulator mode only).
+pub const SIMULATOR_PAYPAL_WEBSCR_PATH: &str = "/simulator/paypal/webscr";
+/// Path, under `public_url`, of the simulated PayPal IPN postback (simulator mode only).
+pub const SIMULATOR_PAYPAL_POSTBACK_PATH: &str = "/simulator/paypal/postback";
+/// Path, under `public_url`, of the simulated CM-CIC payment page (simulator mode only).
+pub const SIMULATOR_CMCIC_PAYMENT_PATH: &str = "/simulator/cmcic/paiement.cgi";
+
+/// A payment gateway, named as everywhere in the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Gateway {
+    /// CM-CIC paiement, today branded Monetico paiement.
+    Cmcic,
+    /// PayPal Payments Standard.
+    Paypal,
+}
+
+impl Gateway {
+    /// `cmcic` or `paypal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gateway::Cmcic => "cmcic",
+            Gateway::Paypal => "paypal",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "cmcic" => Some(Gateway::Cmcic),
+            "paypal" => Some(Gateway::Paypal),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Gateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a gateway's mode means for money, whatever the gateway calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeKind {
+    /// Our own stand-in for the gateway: nothing leaves the process.
+    Simulator,
+    /// The gateway's test system (PayPal `sandbox`, CM-CIC `test`): real protocol, no real money.
+    Test,
+    /// Real money (PayPal `live`, CM-CIC `production`).
+    Live,
+}
+
+impl ModeKind {
+    /// Whether this is a mode that talks to the real gateway (test or live).
+    pub fn is_real(self) -> bool {
+        self != ModeKind::Simulator
+    }
+}
+
+/// `paypal.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaypalMode {
+    /// `simulator`.
+    Simulator,
+    /// `sandbox`: `www.sandbox.paypal.com`.
+    Sandbox,
+    /// `live`: `www.paypal.com`.
+    Live,
+}
+
+impl PaypalMode {
+    pub(crate) const NAMES: &str = "simulator, sandbox or live";
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "simulator" => Some(PaypalMode::Simulator),
+            "sandbox" => Some(PaypalMode::Sandbox),
+            "live" => Some(PaypalMode::Live),
+            _ => None,
+        }
+    }
+
+    /// As written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaypalMode::Simulator => "simulator",
+            PaypalMode::Sandbox => "sandbox",
+            PaypalMode::Live => "live",
+        }
+    }
+
+    /// What the mode means for money.
+    pub fn kind(self) -> ModeKind {
+        match self {
+            PaypalMode::Simulator => ModeKind::Simulator,
+            PaypalMode::Sandbox => ModeKind::Test,
+            PaypalMode::Live => ModeKind::Live,
+        }
+    }
+}
+
+/// `cmcic.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmcicMode {
+    /// `simulator`.
+    Simulator,
+    /// `test`: the bank's `/test/` pages.
+    Test,
+    /// `production`.
+    Production,
+}
+
+impl CmcicMode {
+    pub(crate) const NAMES: &str = "simulator, test or production";
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "simulator" => Some(CmcicMode::Simulator),
+            "test" => Some(CmcicMode::Test),
+            "production" => Some(CmcicMode::Production),
+            _ => None,
+        }
+    }
+
+    /// As written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmcicMode::Simulator => "simulator",
+            CmcicMode::Test => "test",
+            CmcicMode::Production => "production",
+        }
+    }
+
+    /// What the mode means for money.
+    pub fn kind(self) -> ModeKind {
+        match self {
+            CmcicMode::Simulator => ModeKind::Simulator,
+            CmcicMode::Test => ModeKind::Test,
+            CmcicMode::Production => ModeKind::Live,
+        }
+    }
+}
+
+/// `cmcic.protocol`: which MAC the bank expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CmcicProtocol {
+    /// `monetico` (default): every field, sorted by name.
+    #[default]
+    Monetico,
+    /// `legacy`: CM-CIC v3.0 positional fields.
+    Legacy,
+}
+
+impl CmcicProtocol {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "monetico" => Some(CmcicProtocol::Monetico),
+            "legacy" => Some(CmcicProtocol::Legacy),
+            _ => None,
+        }
+    }
+}
+
+/// `[paypal]`, resolved. Present in [`Config`](crate::config::Config) only when PayPal is enabled.
+#[derive(Debug, Clone)]
+pub struct PaypalConfig {
+    /// `mode`.
+    pub mode: PaypalMode,
+    /// `business`: the account (e-mail or merchant id) used when a button's payment options name none.
+    pub business: Option<String>,
+    /// `webscr_url` when overridden; see [`PaypalConfig::webscr_url`].
+    pub webscr_url_override: Option<Url>,
+    /// `postback_url` when overridden; see [`PaypalConfig::postback_url`].
+    pub postback_url_override: Option<Url>,
+    /// `logo_url`: the logo PayPal shows on its own checkout page (`image_url`), not our button's image.
+    pub logo_url: Option<Url>,
+}
+
+impl PaypalConfig {
+    /// Where payment forms post: the override, else the mode's page (the simulator's under `public_url`).
+    pub fn webscr_url(&self, public_url: &Url) -> Url {
+        self.webscr_url_override
+            .clone()
+            .unwrap_or_else(|| match self.mode {
+                PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_WEBSCR_PATH),
+                PaypalMode::Sandbox => fixed_url("https://www.sandbox.paypal.com/cgi-bin/webscr"),
+                PaypalMode::Live => fixed_url("https://www.paypal.com/cgi-bin/webscr"),
+            })
+    }
+
+    /// Where IPN messages are posted back for verification: the override, else the mode's endpoint.
+    pub fn postback_url(&self, public_url: &Url) -> Url {
+        self.postback_url_override
+            .clone()
+            .unwrap_or_else(|| match self.mode {
+                PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_POSTBACK_PATH),
+                PaypalMode::Sandbox => fixed_url("https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"),
+                PaypalMode::Live => fixed_url("https://ipnpb.paypal.com/cgi-bin/webscr"),
+            })
+    }
+}
+
+/// The merchant's CM-CIC credentials: always all three together.
+#[derive(Debug, Clone)]
+pub struct CmcicCredentials {
+    /// `tpe`: the terminal number.
+    pub tpe: String,
+    /// `key`: the 40 characters the bank gives, as given (the core crate derives the usable key). Never printed.
+    pub key: Secret,
+    /// `societe`: the site code.
+    pub societe: String,
+}
+
+/// `[cmcic]`, resolved. Present in [`Config`](crate::config::Config) only when CM-CIC is enabled.
+#[derive(Debug, Clone)]
+pub struct CmcicConfig {
+    /// `mode`.
+    pub mode: CmcicMode,
+    /// `tpe`, `key`, `societe`: always present in test and production modes; optional for the simulator.
+    pub credentials: Option<CmcicCredentials>,
+    /// `protocol`.
+    pub protocol: CmcicProtocol,
+    /// `payment_url` when overridden; see [`CmcicConfig::payment_url`].
+    pub payment_url_override: Option<Url>,
+}
+
+impl CmcicConfig {
+    /// Where payment forms post: the override, else the page for the mode and protocol (the simulator's
+    /// under `public_url`). Legacy merchants of CIC or OBC rather than Crédit Mutuel set `payment_url`.
+    pub fn payment_url(&self, public_url: &Url) -> Url {
+        self.payment_url_override
+            .clone()
+            .unwrap_or_else(|| match (self.mode, self.protocol) {
+                (CmcicMode::Simulator, _) => under(public_url, SIMULATOR_CMCIC_PAYMENT_PATH),
+                (CmcicMode::Test, CmcicProtocol::Monetico) => {
+                    fixed_url("https://p.monetico-services.com/test/paiement.cgi")
+                }
+                (CmcicMode::Production, CmcicProtocol::Monetico) => {
+                    fixed_url("https://p.monetico-services.com/paiement.cgi")
+                }
+                (CmcicMode::Test, CmcicProtocol::Legacy) => {
+                    fixed_url("https://paiement.creditmutuel.fr/test/paiement.cgi")
+                }
+                (CmcicMode::Production, CmcicProtocol::Legacy) => {
+                    fixed_url("https://paiement.creditmutuel.fr/paiement.cgi")
+                }
+            })
+    }
+}
+
+/// `librement.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LibrementMode {
+    /// `embedded` (default).
+    #[default]
+    Embedded,
+    /// `non_embedded`.
+    NonEmbedded,
+}
+
+impl LibrementMode {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "embedded" => Some(LibrementMode::Embedded),
+            "non_embedded" => Some(LibrementMode::NonEmbedded),
+            _ => None,
+        }
+    }
+}
+
+/// `[librement]`, resolved.
+#[derive(Debug, Clone)]
+pub struct LibrementConfig {
+    /// `mode`.
+    pub mode: LibrementMode,
+    /// `gateways`: what "by card or PayPal" offers, in order; every one is enabled. Default: the enabled
+    /// gateways among `cmcic`, `paypal`, in that order.
+    pub gateways: Vec<Gateway>,
+}
+
+/// `public_url` with `path` appended to its own path.
+fn under(public_url: &Url, path: &str) -> Url {
+    let mut url = public_url.clone();
+    let joined = format!("{}{path}", public_url.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url
+}
+
+/// One of the gateways' published URLs, all written out above.
+fn fixed_url(text: &'static str) -> Url {
+    // These literals are valid absolute URLs; the test below parses every one of them.
+    Url::parse(text).unwrap_or_else(|_| unreachable!("invalid built-in gateway URL {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public() -> Url {
+        Url::parse("https://pay.example/shop/").expect("valid")
+    }
+
+    #[test]
+    fn simulator_urls_live_under_the_public_url() {
+        let paypal = PaypalConfig {
+            mode: PaypalMode::Simulator,
+            business: None,
+            webscr_url_override: None,
+            postback_url_override: None,
+            logo_url: None,
+        };
+        assert_eq!(
+            paypal.webscr_url(&public()).as_str(),
+            "https://pay.example/shop/simulator/paypal/webscr"
+        );
+        assert_eq!(
+            paypal.postback_url(&public()).as_str(),
+            "https://pay.example/shop/simulator/paypal/postback"
+        );
+    }
+
+    #[test]
+    fn every_real_mode_has_a_published_url() {
+        for mode in [PaypalMode::Sandbox, PaypalMode::Live] {
+            let paypal = PaypalConfig {
+                mode,
+                business: None,
+                webscr_url_override: None,
+                postback_url_override: None,
+                logo_url: None,
+            };
+            assert_eq!(paypal.webscr_url(&public()).scheme(), "https");
+            assert_eq!(paypal.postback_url(&public()).scheme(), "https");
+        }
+        for mode in [CmcicMode::Test, CmcicMode::Production] {
+            for protocol in [CmcicProtocol::Monetico, CmcicProtocol::Legacy] {
+                let cmcic = CmcicConfig {
+                    mode,
+                    credentials: None,
+                    protocol,
+                    payment_url_override: None,
+                };
+                let url = cmcic.payment_url(&public());
+                assert_eq!(url.scheme(), "https");
+                assert_eq!(url.path().contains("/test/"), mode == CmcicMode::Test);
+            }
+        }
+    }
+
+    #[test]
+    fn an_override_wins_over_the_mode() {
+        let over = Url::parse("http://127.0.0.1:9000/cgi-bin/webscr").expect("valid");
+        let paypal = PaypalConfig {
+            mode: PaypalMode::Sandbox,
+            business: None,
+            webscr_url_override: None,
+            postback_url_override: Some(over.clone()),
+            logo_url: None,
+        };
+        assert_eq!(paypal.postback_url(&public()), over);
+    }
+}

@@ -1,0 +1,72 @@
+//! The file's shape as serde reads it, before any value is interpreted. Unknown keys are refused here too
+//! (`deny_unknown_fields`), behind the friendlier check of [`schema`](super::schema). No `Debug`: these
+//! structs hold secrets in clear.
+
+use serde::Deserialize;
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub(crate) server: Option<RawServer>,
+    pub(crate) database: Option<RawDatabase>,
+    pub(crate) paypal: Option<RawPaypal>,
+    pub(crate) cmcic: Option<RawCmcic>,
+    pub(crate) librement: Option<RawLibrement>,
+    #[serde(default)]
+    pub(crate) webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) bind: Option<String>,
+    pub(crate) public_url: Option<String>,
+    pub(crate) secret_key: Option<String>,
+    pub(crate) api_keys: Option<Vec<String>>,
+    pub(crate) button_token_ttl: Option<String>,
+    pub(crate) demo: Option<bool>,
+    pub(crate) admin_password: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDatabase {
+    pub(crate) url: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPaypal {
+    pub(crate) mode: Option<String>,
+    pub(crate) business: Option<String>,
+    pub(crate) webscr_url: Option<String>,
+    pub(crate) postback_url: Option<String>,
+    pub(crate) logo_url: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCmcic {
+    pub(crate) mode: Option<String>,
+    pub(crate) tpe: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) societe: Option<String>,
+    pub(crate) protocol: Option<String>,
+    pub(crate) payment_url: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLibrement {
+    pub(crate) mode: Option<String>,
+    pub(crate) gateways: Option<Vec<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWebhook {
+    pub(crate) url: Option<String>,
+    pub(crate) secrets: Option<Vec<String>>,
+    pub(crate) events: Option<Vec<String>>,
+    pub(crate) retry_for: Option<String>,
+}
