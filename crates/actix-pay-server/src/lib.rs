@@ -5,5 +5,6 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod gateways;
 pub mod health;
 pub mod pages;

@@ -73,17 +73,8 @@ mod tests {
 
     #[test]
     fn zero_and_overflow_are_refused() {
-        assert_eq!(
-            parse_duration("0s"),
-            Err("must be longer than zero".to_owned())
-        );
-        assert_eq!(
-            parse_duration("99999999999999999999d"),
-            Err("is too long".to_owned())
-        );
-        assert_eq!(
-            parse_duration("999999999999999999d"),
-            Err("is too long".to_owned())
-        );
+        assert_eq!(parse_duration("0s"), Err("must be longer than zero".to_owned()));
+        assert_eq!(parse_duration("99999999999999999999d"), Err("is too long".to_owned()));
+        assert_eq!(parse_duration("999999999999999999d"), Err("is too long".to_owned()));
     }
 }

@@ -7,11 +7,11 @@ use url::Url;
 use super::secret::Secret;
 
 /// Path, under `public_url`, of the simulated PayPal payment page (simulator mode only).
-pub const SIMULATOR_PAYPAL_WEBSCR_PATH: &str = "/simulator/paypal/webscr";
+pub const SIMULATOR_PAYPAL_WEBSCR_PATH: &str = "/simulator/paypal";
 /// Path, under `public_url`, of the simulated PayPal IPN postback (simulator mode only).
 pub const SIMULATOR_PAYPAL_POSTBACK_PATH: &str = "/simulator/paypal/postback";
 /// Path, under `public_url`, of the simulated CM-CIC payment page (simulator mode only).
-pub const SIMULATOR_CMCIC_PAYMENT_PATH: &str = "/simulator/cmcic/paiement.cgi";
+pub const SIMULATOR_CMCIC_PAYMENT_PATH: &str = "/simulator/cmcic";
 
 /// A payment gateway, named as everywhere in the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -186,24 +186,20 @@ pub struct PaypalConfig {
 impl PaypalConfig {
     /// Where payment forms post: the override, else the mode's page (the simulator's under `public_url`).
     pub fn webscr_url(&self, public_url: &Url) -> Url {
-        self.webscr_url_override
-            .clone()
-            .unwrap_or_else(|| match self.mode {
-                PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_WEBSCR_PATH),
-                PaypalMode::Sandbox => fixed_url("https://www.sandbox.paypal.com/cgi-bin/webscr"),
-                PaypalMode::Live => fixed_url("https://www.paypal.com/cgi-bin/webscr"),
-            })
+        self.webscr_url_override.clone().unwrap_or_else(|| match self.mode {
+            PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_WEBSCR_PATH),
+            PaypalMode::Sandbox => fixed_url("https://www.sandbox.paypal.com/cgi-bin/webscr"),
+            PaypalMode::Live => fixed_url("https://www.paypal.com/cgi-bin/webscr"),
+        })
     }
 
     /// Where IPN messages are posted back for verification: the override, else the mode's endpoint.
     pub fn postback_url(&self, public_url: &Url) -> Url {
-        self.postback_url_override
-            .clone()
-            .unwrap_or_else(|| match self.mode {
-                PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_POSTBACK_PATH),
-                PaypalMode::Sandbox => fixed_url("https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"),
-                PaypalMode::Live => fixed_url("https://ipnpb.paypal.com/cgi-bin/webscr"),
-            })
+        self.postback_url_override.clone().unwrap_or_else(|| match self.mode {
+            PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_POSTBACK_PATH),
+            PaypalMode::Sandbox => fixed_url("https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"),
+            PaypalMode::Live => fixed_url("https://ipnpb.paypal.com/cgi-bin/webscr"),
+        })
     }
 }
 
@@ -318,7 +314,7 @@ mod tests {
         };
         assert_eq!(
             paypal.webscr_url(&public()).as_str(),
-            "https://pay.example/shop/simulator/paypal/webscr"
+            "https://pay.example/shop/simulator/paypal"
         );
         assert_eq!(
             paypal.postback_url(&public()).as_str(),

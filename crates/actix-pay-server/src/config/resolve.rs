@@ -7,8 +7,8 @@ use super::Config;
 use super::duration::parse_duration;
 use super::error::ConfigError;
 use super::gateways::{
-    CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig,
-    LibrementMode, ModeKind, PaypalConfig, PaypalMode,
+    CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,
+    PaypalConfig, PaypalMode,
 };
 use super::raw::{RawCmcic, RawFile, RawPaypal, RawServer, RawWebhook};
 use super::schema::Origins;
@@ -35,23 +35,19 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         (Some(simulated_paypal()), Some(simulated_cmcic()))
     };
     r.refuse_mixed_modes(paypal.as_ref(), cmcic.as_ref())?;
-    let all_simulated = paypal.iter().all(|p| p.mode == PaypalMode::Simulator)
-        && cmcic.iter().all(|c| c.mode == CmcicMode::Simulator);
+    let all_simulated =
+        paypal.iter().all(|p| p.mode == PaypalMode::Simulator) && cmcic.iter().all(|c| c.mode == CmcicMode::Simulator);
     let server = r.server(raw.server.unwrap_or_default(), all_simulated)?;
     let database = DatabaseConfig {
         url: match r.text("database.url", raw.database.and_then(|d| d.url))? {
-            Some(url) => DatabaseUrl::parse(&url)
-                .map_err(|p| ConfigError::invalid(r.at("database.url"), p))?,
+            Some(url) => DatabaseUrl::parse(&url).map_err(|p| ConfigError::invalid(r.at("database.url"), p))?,
             None => DatabaseUrl::default(),
         },
     };
-    let enabled: Vec<Gateway> = [
-        (Gateway::Cmcic, cmcic.is_some()),
-        (Gateway::Paypal, paypal.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(gateway, on)| on.then_some(gateway))
-    .collect();
+    let enabled: Vec<Gateway> = [(Gateway::Cmcic, cmcic.is_some()), (Gateway::Paypal, paypal.is_some())]
+        .into_iter()
+        .filter_map(|(gateway, on)| on.then_some(gateway))
+        .collect();
     let librement = r.librement(raw.librement.unwrap_or_default(), &enabled)?;
     let webhooks = raw
         .webhooks
@@ -100,20 +96,13 @@ impl Resolver<'_> {
     /// A present string must hold something: an empty value never silently means "unset".
     fn text(&self, path: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
         match value {
-            Some(v) if v.trim().is_empty() => {
-                Err(ConfigError::invalid(self.at(path), "must not be empty"))
-            }
+            Some(v) if v.trim().is_empty() => Err(ConfigError::invalid(self.at(path), "must not be empty")),
             other => Ok(other),
         }
     }
 
     /// A secret of at least `min` characters, refused without being quoted.
-    fn secret(
-        &self,
-        path: &str,
-        value: Option<String>,
-        min: usize,
-    ) -> Result<Option<Secret>, ConfigError> {
+    fn secret(&self, path: &str, value: Option<String>, min: usize) -> Result<Option<Secret>, ConfigError> {
         let Some(value) = self.text(path, value)? else {
             return Ok(None);
         };
@@ -122,21 +111,11 @@ impl Resolver<'_> {
     }
 
     /// An absolute http(s) URL without credentials or fragment; `https` required when `https_only`.
-    fn url(
-        &self,
-        path: &str,
-        value: Option<String>,
-        https_only: Option<&str>,
-    ) -> Result<Option<Url>, ConfigError> {
+    fn url(&self, path: &str, value: Option<String>, https_only: Option<&str>) -> Result<Option<Url>, ConfigError> {
         let Some(text) = self.text(path, value)? else {
             return Ok(None);
         };
-        let not_url = || {
-            ConfigError::invalid(
-                self.at(path),
-                format!("{text:?} is not an http or https URL"),
-            )
-        };
+        let not_url = || ConfigError::invalid(self.at(path), format!("{text:?} is not an http or https URL"));
         let url = Url::parse(&text).map_err(|_| not_url())?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(not_url());
@@ -172,15 +151,15 @@ impl Resolver<'_> {
     ) -> Result<std::time::Duration, ConfigError> {
         match self.text(path, value)? {
             None => Ok(std::time::Duration::from_secs(default_secs)),
-            Some(text) => parse_duration(&text)
-                .map_err(|p| ConfigError::invalid(self.at(path), format!("{text:?}: {p}"))),
+            Some(text) => {
+                parse_duration(&text).map_err(|p| ConfigError::invalid(self.at(path), format!("{text:?}: {p}")))
+            }
         }
     }
 
     fn server(&self, raw: RawServer, all_simulated: bool) -> Result<ServerConfig, ConfigError> {
         let bind = match self.text("server.bind", raw.bind)? {
-            Some(text) => BindAddress::parse(&text)
-                .map_err(|p| ConfigError::invalid(self.at("server.bind"), p))?,
+            Some(text) => BindAddress::parse(&text).map_err(|p| ConfigError::invalid(self.at("server.bind"), p))?,
             None => BindAddress::default(),
         };
         let public_url = self.url("server.public_url", raw.public_url, None)?;
@@ -194,9 +173,8 @@ impl Resolver<'_> {
         }
         let mut api_keys = Vec::new();
         for (n, key) in raw.api_keys.unwrap_or_default().into_iter().enumerate() {
-            check_secret(&key, MIN_API_KEY_CHARS).map_err(|p| {
-                ConfigError::invalid(self.at("server.api_keys"), format!("key {}: {p}", n + 1))
-            })?;
+            check_secret(&key, MIN_API_KEY_CHARS)
+                .map_err(|p| ConfigError::invalid(self.at("server.api_keys"), format!("key {}: {p}", n + 1)))?;
             api_keys.push(Secret::new(key));
         }
         Ok(ServerConfig {
@@ -204,17 +182,9 @@ impl Resolver<'_> {
             public_url,
             secret_key: self.secret("server.secret_key", raw.secret_key, MIN_SECRET_KEY_CHARS)?,
             api_keys,
-            button_token_ttl: self.duration(
-                "server.button_token_ttl",
-                raw.button_token_ttl,
-                30 * DAY,
-            )?,
+            button_token_ttl: self.duration("server.button_token_ttl", raw.button_token_ttl, 30 * DAY)?,
             demo: raw.demo.unwrap_or(all_simulated),
-            admin_password: self.secret(
-                "server.admin_password",
-                raw.admin_password,
-                MIN_ADMIN_PASSWORD_CHARS,
-            )?,
+            admin_password: self.secret("server.admin_password", raw.admin_password, MIN_ADMIN_PASSWORD_CHARS)?,
         })
     }
 
@@ -223,9 +193,7 @@ impl Resolver<'_> {
         if let Some(account) = &business
             && account.chars().any(char::is_whitespace)
         {
-            let problem = format!(
-                "{account:?} is not an account (expected an e-mail address or merchant id)"
-            );
+            let problem = format!("{account:?} is not an account (expected an e-mail address or merchant id)");
             return Err(ConfigError::invalid(self.at("paypal.business"), problem));
         }
         let mode = match self.text("paypal.mode", raw.mode)? {
@@ -266,9 +234,7 @@ impl Resolver<'_> {
         if let Some(societe) = &societe
             && !societe.chars().all(|c| c.is_ascii_graphic())
         {
-            let problem = format!(
-                "{societe:?} is not a site code (ASCII letters, digits and signs, no spaces)"
-            );
+            let problem = format!("{societe:?} is not a site code (ASCII letters, digits and signs, no spaces)");
             return Err(ConfigError::invalid(self.at("cmcic.societe"), problem));
         }
         let key = self.text("cmcic.key", raw.key)?;
@@ -287,10 +253,7 @@ impl Resolver<'_> {
                 ConfigError::invalid(self.at("cmcic.mode"), problem)
             })?,
             None if holds_credentials => {
-                let why = format!(
-                    "[cmcic] holds credentials, so say which mode: {}",
-                    CmcicMode::NAMES
-                );
+                let why = format!("[cmcic] holds credentials, so say which mode: {}", CmcicMode::NAMES);
                 return Err(ConfigError::missing("cmcic.mode", why));
             }
             None => CmcicMode::Simulator,
@@ -347,28 +310,17 @@ impl Resolver<'_> {
             return Ok(());
         };
         let (real, real_mode, simulated) = match (paypal.mode.kind(), cmcic.mode.kind()) {
-            (ModeKind::Simulator, kind) if kind.is_real() => {
-                (Gateway::Cmcic, cmcic.mode.as_str(), Gateway::Paypal)
-            }
-            (kind, ModeKind::Simulator) if kind.is_real() => {
-                (Gateway::Paypal, paypal.mode.as_str(), Gateway::Cmcic)
-            }
+            (ModeKind::Simulator, kind) if kind.is_real() => (Gateway::Cmcic, cmcic.mode.as_str(), Gateway::Paypal),
+            (kind, ModeKind::Simulator) if kind.is_real() => (Gateway::Paypal, paypal.mode.as_str(), Gateway::Cmcic),
             _ => return Ok(()),
         };
         let problem = format!(
             "{real_mode:?} cannot run next to {simulated} in simulator mode (every gateway is a simulator, or none is)"
         );
-        Err(ConfigError::invalid(
-            self.at(&format!("{real}.mode")),
-            problem,
-        ))
+        Err(ConfigError::invalid(self.at(&format!("{real}.mode")), problem))
     }
 
-    fn librement(
-        &self,
-        raw: super::raw::RawLibrement,
-        enabled: &[Gateway],
-    ) -> Result<LibrementConfig, ConfigError> {
+    fn librement(&self, raw: super::raw::RawLibrement, enabled: &[Gateway]) -> Result<LibrementConfig, ConfigError> {
         let mode = match self.text("librement.mode", raw.mode)? {
             Some(text) => LibrementMode::parse(&text).ok_or_else(|| {
                 ConfigError::invalid(
@@ -394,16 +346,10 @@ impl Resolver<'_> {
         let mut gateways = Vec::new();
         for name in names {
             let gateway = Gateway::parse(&name).ok_or_else(|| {
-                ConfigError::invalid(
-                    &at,
-                    format!("{name:?} is not a gateway (expected cmcic or paypal)"),
-                )
+                ConfigError::invalid(&at, format!("{name:?} is not a gateway (expected cmcic or paypal)"))
             })?;
             if gateways.contains(&gateway) {
-                return Err(ConfigError::invalid(
-                    &at,
-                    format!("{name:?} is listed twice"),
-                ));
+                return Err(ConfigError::invalid(&at, format!("{name:?} is listed twice")));
             }
             if !enabled.contains(&gateway) {
                 return Err(ConfigError::invalid(
@@ -418,12 +364,9 @@ impl Resolver<'_> {
 
     fn webhook(&self, index: usize, raw: RawWebhook) -> Result<WebhookConfig, ConfigError> {
         let path = |key: &str| format!("webhooks[{index}].{key}");
-        let url = self.url(&path("url"), raw.url, None)?.ok_or_else(|| {
-            ConfigError::missing(
-                path("url"),
-                "every [[webhooks]] entry says where to deliver",
-            )
-        })?;
+        let url = self
+            .url(&path("url"), raw.url, None)?
+            .ok_or_else(|| ConfigError::missing(path("url"), "every [[webhooks]] entry says where to deliver"))?;
         let raw_secrets = raw.secrets.unwrap_or_default();
         if raw_secrets.is_empty() {
             return Err(ConfigError::missing(
@@ -433,9 +376,8 @@ impl Resolver<'_> {
         }
         let mut secrets = Vec::new();
         for (n, secret) in raw_secrets.into_iter().enumerate() {
-            check_webhook_secret(&secret).map_err(|p| {
-                ConfigError::invalid(path("secrets"), format!("secret {}: {p}", n + 1))
-            })?;
+            check_webhook_secret(&secret)
+                .map_err(|p| ConfigError::invalid(path("secrets"), format!("secret {}: {p}", n + 1)))?;
             secrets.push(Secret::new(secret));
         }
         let events = match raw.events {
@@ -450,10 +392,7 @@ impl Resolver<'_> {
                 let mut events = Vec::new();
                 for name in names {
                     let event = WebhookEvent::parse(&name).ok_or_else(|| {
-                        ConfigError::invalid(
-                            path("events"),
-                            format!("{name:?} is not an event type"),
-                        )
+                        ConfigError::invalid(path("events"), format!("{name:?} is not an event type"))
                     })?;
                     if !events.contains(&event) {
                         events.push(event);
@@ -486,10 +425,7 @@ fn check_secret(value: &str, min_chars: usize) -> Result<(), String> {
 /// 40 characters, hexadecimal except that the last two may use the bank's special letters (see the core
 /// crate's cmcic key rules, which do the actual derivation).
 fn looks_like_bank_key(key: &str) -> bool {
-    key.len() == 40
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || (71..=96).contains(&b))
+    key.len() == 40 && key.bytes().all(|b| b.is_ascii_alphanumeric() || (71..=96).contains(&b))
 }
 
 fn check_webhook_secret(secret: &str) -> Result<(), String> {

@@ -90,10 +90,7 @@ pub(crate) struct Origins {
 impl Origins {
     /// The name to put in an error about the setting at `path` (`server.bind`).
     pub(crate) fn label(&self, path: &str) -> String {
-        self.from_env
-            .get(path)
-            .cloned()
-            .unwrap_or_else(|| path.to_owned())
+        self.from_env.get(path).cloned().unwrap_or_else(|| path.to_owned())
     }
 }
 
@@ -154,9 +151,7 @@ fn check_kind(path: &str, kind: Kind, value: &Value) -> Result<(), ConfigError> 
     let fits = match kind {
         Kind::Text => value.is_str(),
         Kind::Bool => value.is_bool(),
-        Kind::List => value
-            .as_array()
-            .is_some_and(|items| items.iter().all(Value::is_str)),
+        Kind::List => value.as_array().is_some_and(|items| items.iter().all(Value::is_str)),
     };
     if fits {
         return Ok(());
@@ -194,10 +189,7 @@ pub(crate) fn apply_env(
     table: &mut Table,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Origins, ConfigError> {
-    let pay: BTreeMap<String, String> = env
-        .into_iter()
-        .filter(|(name, _)| name.starts_with("PAY_"))
-        .collect();
+    let pay: BTreeMap<String, String> = env.into_iter().filter(|(name, _)| name.starts_with("PAY_")).collect();
     let mut origins = Origins::default();
     for (name, raw) in pay {
         let Some(setting) = SETTINGS.iter().find(|s| s.env_name() == name) else {
@@ -260,11 +252,8 @@ mod tests {
     #[test]
     fn a_variable_is_named_in_errors_about_the_value_it_set() {
         let mut table = Table::new();
-        let origins = apply_env(
-            &mut table,
-            vec![("PAY_SERVER_BIND".to_owned(), "x".to_owned())],
-        )
-        .expect("known variable");
+        let origins =
+            apply_env(&mut table, vec![("PAY_SERVER_BIND".to_owned(), "x".to_owned())]).expect("known variable");
         assert_eq!(origins.label("server.bind"), "PAY_SERVER_BIND");
         assert_eq!(origins.label("server.public_url"), "server.public_url");
     }

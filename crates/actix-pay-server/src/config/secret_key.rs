@@ -100,13 +100,11 @@ fn generate_key(data_dir: &Path, path: &Path) -> Result<Secret, ConfigError> {
     let _ = fs::remove_file(&temporary);
     match written {
         Ok(()) => Ok(Secret::new(key)),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            read_key(path)?.ok_or_else(|| ConfigError::Io {
-                path: path.to_owned(),
-                action: "cannot read",
-                source: std::io::Error::from(ErrorKind::NotFound),
-            })
-        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read_key(path)?.ok_or_else(|| ConfigError::Io {
+            path: path.to_owned(),
+            action: "cannot read",
+            source: std::io::Error::from(ErrorKind::NotFound),
+        }),
         Err(source) => Err(ConfigError::Io {
             path: PathBuf::from(path),
             action: "cannot create",

@@ -34,9 +34,9 @@ impl ServerConfig {
     /// Whether `candidate` is one of the configured API keys. Each comparison is constant-time.
     pub fn accepts_api_key(&self, candidate: &str) -> bool {
         // Compare with every key, without stopping at the first match, so timing says nothing about which.
-        self.api_keys.iter().fold(false, |found, key| {
-            key.matches(candidate.as_bytes()) | found
-        })
+        self.api_keys
+            .iter()
+            .fold(false, |found, key| key.matches(candidate.as_bytes()) | found)
     }
 }
 
@@ -137,10 +137,7 @@ impl DatabaseUrl {
     pub fn parse(text: &str) -> Result<Self, String> {
         if let Some(path) = text.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(
-                    "sqlite:// needs a file path, such as sqlite://data/librement.sqlite3"
-                        .to_owned(),
-                );
+                return Err("sqlite:// needs a file path, such as sqlite://data/librement.sqlite3".to_owned());
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
@@ -149,10 +146,7 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Postgres(Secret::new(text)));
         }
         let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
-        let scheme = if scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+')
-        {
+        let scheme = if scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
             scheme
         } else {
             ""
@@ -233,22 +227,14 @@ mod tests {
 
     #[test]
     fn bind_refuses_what_is_not_host_and_port() {
-        for bad in [
-            "abc",
-            ":8080",
-            "host:",
-            "host:99999",
-            "a b:80",
-            "http://x:80",
-        ] {
+        for bad in ["abc", ":8080", "host:", "host:99999", "a b:80", "http://x:80"] {
             assert!(BindAddress::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
 
     #[test]
     fn a_postgres_password_in_the_query_is_redacted() {
-        let url = DatabaseUrl::parse("postgres://db.example/pay?user=shop&password=s3cret")
-            .expect("valid");
+        let url = DatabaseUrl::parse("postgres://db.example/pay?user=shop&password=s3cret").expect("valid");
         assert!(!url.redacted().contains("s3cret"));
         assert!(!format!("{url:?}").contains("s3cret"));
     }

@@ -55,9 +55,7 @@ impl WebhookEvent {
     /// assert_eq!(WebhookEvent::parse("accepted"), None);
     /// ```
     pub fn parse(name: &str) -> Option<Self> {
-        WebhookEvent::ALL
-            .into_iter()
-            .find(|event| event.as_str() == name)
+        WebhookEvent::ALL.into_iter().find(|event| event.as_str() == name)
     }
 }
 
@@ -83,8 +81,6 @@ pub struct WebhookConfig {
 impl WebhookConfig {
     /// Whether this endpoint receives events of type `event`.
     pub fn wants(&self, event: WebhookEvent) -> bool {
-        self.events
-            .as_ref()
-            .is_none_or(|events| events.contains(&event))
+        self.events.as_ref().is_none_or(|events| events.contains(&event))
     }
 }

@@ -160,4 +160,12 @@ impl Gateway for CmcicGateway {
     fn is_live(&self) -> bool {
         matches!(self.config.mode(), CmcicMode::Production | CmcicMode::Test)
     }
+
+    fn label(&self, language: &str) -> String {
+        match language {
+            "fr" => "Carte bancaire",
+            _ => "Card",
+        }
+        .to_owned()
+    }
 }

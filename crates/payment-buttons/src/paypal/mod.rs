@@ -187,4 +187,8 @@ impl Gateway for PaypalGateway {
     fn is_live(&self) -> bool {
         matches!(self.config.mode(), PaypalMode::Live | PaypalMode::Sandbox)
     }
+
+    fn label(&self, _language: &str) -> String {
+        "PayPal".to_owned()
+    }
 }
