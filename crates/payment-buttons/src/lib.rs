@@ -23,6 +23,7 @@ pub mod payment;
 pub mod store;
 pub mod token;
 pub mod transition;
+pub mod webhook;
 
 #[cfg(feature = "actix")]
 pub mod actix;
