@@ -33,7 +33,8 @@
 //! assert!(webhook::verify(&secrets, &received, tampered, now, DEFAULT_TOLERANCE).is_err());
 //! ```
 //!
-//! A receiver in actix-web (feature `actix` of this crate, or any actix-web 4 application):
+//! A receiver in actix-web 4 (this module needs no feature of this crate; the example is compiled when the
+//! `actix` feature is on):
 //!
 //! ```
 //! # #[cfg(feature = "actix")]
