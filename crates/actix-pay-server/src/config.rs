@@ -36,9 +36,9 @@ use url::Url;
 pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use gateways::{
-    CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig,
-    LibrementMode, ModeKind, PaypalConfig, PaypalMode, SIMULATOR_CMCIC_PAYMENT_PATH,
-    SIMULATOR_PAYPAL_POSTBACK_PATH, SIMULATOR_PAYPAL_WEBSCR_PATH,
+    CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,
+    PaypalConfig, PaypalMode, SIMULATOR_CMCIC_PAYMENT_PATH, SIMULATOR_PAYPAL_POSTBACK_PATH,
+    SIMULATOR_PAYPAL_WEBSCR_PATH,
 };
 pub use secret::{Secret, SecretKey};
 pub use secret_key::{SECRET_KEY_FILE, resolve_secret_key};
@@ -67,10 +67,7 @@ impl Config {
     ///
     /// `env` is usually [`process_env`]`()?`; tests pass their own pairs. Variables without the `PAY_`
     /// prefix are ignored.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         match file {
             None => Config::from_toml("", "<none>", env),
             Some(path) => {
@@ -96,22 +93,16 @@ impl Config {
         })?;
         schema::check_file(&table)?;
         let origins = schema::apply_env(&mut table, env)?;
-        let raw: raw::RawFile =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    ConfigError::invalid("configuration", e.message().replace('\n', " "))
-                })?;
+        let raw: raw::RawFile = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::invalid("configuration", e.message().replace('\n', " ")))?;
         resolve::resolve(raw, &origins)
     }
 
     /// The enabled gateways and their modes, CM-CIC first.
     pub fn enabled_gateways(&self) -> Vec<(Gateway, ModeKind)> {
         let cmcic = self.cmcic.as_ref().map(|c| (Gateway::Cmcic, c.mode.kind()));
-        let paypal = self
-            .paypal
-            .as_ref()
-            .map(|p| (Gateway::Paypal, p.mode.kind()));
+        let paypal = self.paypal.as_ref().map(|p| (Gateway::Paypal, p.mode.kind()));
         cmcic.into_iter().chain(paypal).collect()
     }
 
@@ -124,9 +115,7 @@ impl Config {
 
     /// Whether any enabled gateway talks to a real gateway (test/sandbox or live/production).
     pub fn any_real_mode(&self) -> bool {
-        self.enabled_gateways()
-            .iter()
-            .any(|(_, kind)| kind.is_real())
+        self.enabled_gateways().iter().any(|(_, kind)| kind.is_real())
     }
 
     /// The base of our URLs: `server.public_url`, else `http://` + the address the server actually bound
@@ -135,8 +124,7 @@ impl Config {
         if let Some(url) = &self.server.public_url {
             return url.clone();
         }
-        let mut url =
-            Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!("a literal URL"));
+        let mut url = Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!("a literal URL"));
         // Cannot fail: an http URL always has a host and accepts an IP address and a port.
         let _ = url.set_ip_host(bound.ip());
         let _ = url.set_port(Some(bound.port()));
@@ -163,9 +151,7 @@ pub fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
     collect_env(std::env::vars_os())
 }
 
-fn collect_env(
-    vars: impl IntoIterator<Item = (OsString, OsString)>,
-) -> Result<Vec<(String, String)>, ConfigError> {
+fn collect_env(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs = Vec::new();
     for (name, value) in vars {
         match (name.into_string(), value.into_string()) {
@@ -207,20 +193,13 @@ mod tests {
         for (key, _) in schema::WEBHOOK_KEYS {
             text.push_str(&format!(
                 "{key} = {}\n",
-                if key.ends_with('s') {
-                    "[\"x\"]"
-                } else {
-                    "\"x\""
-                }
+                if key.ends_with('s') { "[\"x\"]" } else { "\"x\"" }
             ));
         }
         let table: toml::Table = toml::from_str(&text).expect("generated TOML is valid");
         schema::check_file(&table).expect("the schema accepts its own settings");
         let raw: Result<raw::RawFile, _> = toml::Value::Table(table).try_into();
-        assert!(
-            raw.is_ok(),
-            "a setting of the schema is not a field of RawFile"
-        );
+        assert!(raw.is_ok(), "a setting of the schema is not a field of RawFile");
     }
 
     #[cfg(unix)]
@@ -230,10 +209,7 @@ mod tests {
         let vars = vec![
             (OsString::from("HOME"), OsString::from("/root")),
             (OsString::from("OTHER"), OsString::from_vec(vec![0xff])),
-            (
-                OsString::from("PAY_CMCIC_KEY"),
-                OsString::from_vec(vec![0xff, 0xfe]),
-            ),
+            (OsString::from("PAY_CMCIC_KEY"), OsString::from_vec(vec![0xff, 0xfe])),
         ];
         let err = collect_env(vars).expect_err("refused");
         assert_eq!(err.to_string(), "PAY_CMCIC_KEY: is not valid UTF-8");

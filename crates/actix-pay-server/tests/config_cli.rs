@@ -50,10 +50,7 @@ fn help_lists_the_commands_and_options() {
     assert_eq!(err.kind(), ErrorKind::DisplayHelp);
     let help = err.to_string();
     for word in ["serve", "migrate", "--config", "--help", "--version"] {
-        assert!(
-            help.contains(word),
-            "--help does not mention {word}:\n{help}"
-        );
+        assert!(help.contains(word), "--help does not mention {word}:\n{help}");
     }
     let err = parse(&["migrate", "--help"]).expect_err("help is shown, not parsed");
     assert!(err.to_string().contains("--config"));

@@ -6,21 +6,15 @@ use std::path::PathBuf;
 use actix_pay_server::config::{self, Config, Gateway, ModeKind};
 
 fn docs(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs")
-        .join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(file)
 }
 
 #[test]
 fn the_example_file_is_a_valid_configuration() {
-    let config = Config::load(Some(&docs("config.example.toml")), Vec::new())
-        .expect("the example must load");
+    let config = Config::load(Some(&docs("config.example.toml")), Vec::new()).expect("the example must load");
     assert_eq!(
         config.enabled_gateways(),
-        vec![
-            (Gateway::Cmcic, ModeKind::Test),
-            (Gateway::Paypal, ModeKind::Test)
-        ]
+        vec![(Gateway::Cmcic, ModeKind::Test), (Gateway::Paypal, ModeKind::Test)]
     );
     assert_eq!(config.webhooks.len(), 1);
 }

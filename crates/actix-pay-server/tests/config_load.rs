@@ -4,15 +4,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use actix_pay_server::config::{
-    Config, ConfigError, DatabaseUrl, Gateway, LibrementMode, ModeKind, WebhookEvent,
-};
+use actix_pay_server::config::{Config, ConfigError, DatabaseUrl, Gateway, LibrementMode, ModeKind, WebhookEvent};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn load(file: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -35,10 +30,7 @@ fn zero_config_runs_every_gateway_as_a_simulator_on_localhost_8080() {
     assert_eq!(config.server.public_url, None);
     assert!(config.server.secret_key.is_none());
     assert!(config.server.api_keys.is_empty());
-    assert_eq!(
-        config.server.button_token_ttl,
-        Duration::from_secs(30 * DAY)
-    );
+    assert_eq!(config.server.button_token_ttl, Duration::from_secs(30 * DAY));
     assert!(config.server.demo);
     assert!(config.server.admin_password.is_none());
     assert_eq!(
@@ -55,10 +47,7 @@ fn zero_config_runs_every_gateway_as_a_simulator_on_localhost_8080() {
     assert!(config.is_simulator());
     assert!(!config.any_real_mode());
     assert_eq!(config.librement.mode, LibrementMode::Embedded);
-    assert_eq!(
-        config.librement.gateways,
-        vec![Gateway::Cmcic, Gateway::Paypal]
-    );
+    assert_eq!(config.librement.gateways, vec![Gateway::Cmcic, Gateway::Paypal]);
     assert!(config.webhooks.is_empty());
 }
 
@@ -78,15 +67,13 @@ fn public_url_defaults_to_the_address_actually_bound_on_port_zero() {
 fn a_configured_public_url_is_used_whatever_the_bound_address() {
     let config = load("[server]\npublic_url = \"https://pay.example.org/\"\n", &[]).expect("valid");
     let bound: SocketAddr = "0.0.0.0:8080".parse().expect("an address");
-    assert_eq!(
-        config.public_url(bound).as_str(),
-        "https://pay.example.org/"
-    );
+    assert_eq!(config.public_url(bound).as_str(), "https://pay.example.org/");
 }
 
 #[test]
 fn the_environment_wins_over_the_file() {
-    let file = "[server]\nbind = \"127.0.0.1:9000\"\nbutton_token_ttl = \"7d\"\n[database]\nurl = \"sqlite://file.db\"\n";
+    let file =
+        "[server]\nbind = \"127.0.0.1:9000\"\nbutton_token_ttl = \"7d\"\n[database]\nurl = \"sqlite://file.db\"\n";
     let config = load(
         file,
         &[
@@ -101,25 +88,16 @@ fn the_environment_wins_over_the_file() {
         "127.0.0.1:9000",
         "the file's value stays where no variable is set"
     );
-    assert_eq!(
-        config.server.button_token_ttl,
-        Duration::from_secs(12 * 3600)
-    );
+    assert_eq!(config.server.button_token_ttl, Duration::from_secs(12 * 3600));
     assert!(matches!(config.database.url, DatabaseUrl::Postgres(_)));
-    assert_eq!(
-        config.database.url.redacted(),
-        "postgres://pay@db.example/pay"
-    );
+    assert_eq!(config.database.url.redacted(), "postgres://pay@db.example/pay");
 }
 
 #[test]
 fn lists_come_from_the_environment_comma_separated() {
     let config = load(
         "[server]\napi_keys = [\"file-key-0123456789\"]\n",
-        &[(
-            "PAY_SERVER_API_KEYS",
-            "first-key-0123456789,second-key-0123456789",
-        )],
+        &[("PAY_SERVER_API_KEYS", "first-key-0123456789,second-key-0123456789")],
     )
     .expect("valid");
 
@@ -145,11 +123,7 @@ fn booleans_come_from_the_environment_as_true_or_false() {
 fn variables_without_the_pay_prefix_are_ignored() {
     let config = load(
         "",
-        &[
-            ("HOME", "/root"),
-            ("PAYMENT_MODE", "live"),
-            ("pay_server_bind", "x"),
-        ],
+        &[("HOME", "/root"), ("PAYMENT_MODE", "live"), ("pay_server_bind", "x")],
     )
     .expect("valid");
     assert!(config.is_simulator());
@@ -161,10 +135,7 @@ fn an_unknown_file_key_is_refused_naming_it() {
         error("[server]\nbindd = \"127.0.0.1:1\"\n", &[]),
         "server.bindd: no such setting"
     );
-    assert_eq!(
-        error("[paypall]\nmode = \"live\"\n", &[]),
-        "paypall: no such setting"
-    );
+    assert_eq!(error("[paypall]\nmode = \"live\"\n", &[]), "paypall: no such setting");
     assert_eq!(
         error("[[webhooks]]\nurl = \"http://h/\"\nsecret = \"x\"\n", &[]),
         "webhooks[0].secret: no such setting"
@@ -190,10 +161,7 @@ fn an_invalid_value_is_named_by_the_key_that_set_it() {
         "server.bind: \"abc\" is not an address (expected host:port)"
     );
     assert_eq!(
-        error(
-            "[server]\nbind = \"127.0.0.1:1\"\n",
-            &[("PAY_SERVER_BIND", "abc")]
-        ),
+        error("[server]\nbind = \"127.0.0.1:1\"\n", &[("PAY_SERVER_BIND", "abc")]),
         "PAY_SERVER_BIND: \"abc\" is not an address (expected host:port)"
     );
     assert_eq!(
@@ -224,11 +192,9 @@ fn a_toml_syntax_error_is_one_line_with_its_position() {
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
-    let err = Config::load(Some(Path::new("/nonexistent/pay.toml")), Vec::new())
-        .expect_err("no such file");
+    let err = Config::load(Some(Path::new("/nonexistent/pay.toml")), Vec::new()).expect_err("no such file");
     assert!(
-        err.to_string()
-            .starts_with("/nonexistent/pay.toml: cannot read: "),
+        err.to_string().starts_with("/nonexistent/pay.toml: cannot read: "),
         "{err}"
     );
 }
@@ -305,9 +271,6 @@ fn librement_gateways_must_be_enabled_gateways() {
         ],
     )
     .expect("valid");
-    assert_eq!(
-        config.librement.gateways,
-        vec![Gateway::Paypal, Gateway::Cmcic]
-    );
+    assert_eq!(config.librement.gateways, vec![Gateway::Paypal, Gateway::Cmcic]);
     assert_eq!(config.librement.mode, LibrementMode::NonEmbedded);
 }

@@ -1,17 +1,13 @@
 //! The mode rules: simulators by default, a mode required with credentials, never simulators next to real
 //! gateways.
 
-use actix_pay_server::config::{
-    CmcicMode, CmcicProtocol, Config, ConfigError, Gateway, ModeKind, PaypalMode,
-};
+use actix_pay_server::config::{CmcicMode, CmcicProtocol, Config, ConfigError, Gateway, ModeKind, PaypalMode};
 use url::Url;
 
 const KEY: &str = "0123456789ABCDEF0123456789ABCDEF01234567";
 
 fn load(file: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let env = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let env = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     Config::from_toml(file, "pay.toml", env)
 }
 
@@ -22,22 +18,13 @@ fn error(file: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 fn cmcic_section(mode: &str) -> String {
-    format!(
-        "[cmcic]\nmode = \"{mode}\"\ntpe = \"1234567\"\nkey = \"{KEY}\"\nsociete = \"monSite1\"\n"
-    )
+    format!("[cmcic]\nmode = \"{mode}\"\ntpe = \"1234567\"\nkey = \"{KEY}\"\nsociete = \"monSite1\"\n")
 }
 
 #[test]
 fn a_present_section_enables_only_its_gateway() {
-    let config = load(
-        "[paypal]\nmode = \"sandbox\"\nbusiness = \"seller@example.com\"\n",
-        &[],
-    )
-    .expect("valid");
-    assert_eq!(
-        config.enabled_gateways(),
-        vec![(Gateway::Paypal, ModeKind::Test)]
-    );
+    let config = load("[paypal]\nmode = \"sandbox\"\nbusiness = \"seller@example.com\"\n", &[]).expect("valid");
+    assert_eq!(config.enabled_gateways(), vec![(Gateway::Paypal, ModeKind::Test)]);
     assert!(config.cmcic.is_none());
     assert!(config.any_real_mode());
     assert!(!config.is_simulator());
@@ -50,20 +37,14 @@ fn a_present_section_enables_only_its_gateway() {
 #[test]
 fn an_empty_section_without_credentials_is_a_simulator() {
     let config = load("[cmcic]\n", &[]).expect("valid");
-    assert_eq!(
-        config.enabled_gateways(),
-        vec![(Gateway::Cmcic, ModeKind::Simulator)]
-    );
+    assert_eq!(config.enabled_gateways(), vec![(Gateway::Cmcic, ModeKind::Simulator)]);
     assert!(config.server.demo);
 }
 
 #[test]
 fn a_variable_alone_creates_its_section() {
     let config = load("", &[("PAY_PAYPAL_MODE", "live")]).expect("valid");
-    assert_eq!(
-        config.enabled_gateways(),
-        vec![(Gateway::Paypal, ModeKind::Live)]
-    );
+    assert_eq!(config.enabled_gateways(), vec![(Gateway::Paypal, ModeKind::Live)]);
 }
 
 #[test]
@@ -88,10 +69,7 @@ fn an_unknown_mode_lists_the_valid_ones() {
 
 #[test]
 fn simulator_and_real_modes_never_mix() {
-    let file = format!(
-        "[paypal]\nmode = \"simulator\"\n{}",
-        cmcic_section("production")
-    );
+    let file = format!("[paypal]\nmode = \"simulator\"\n{}", cmcic_section("production"));
     assert_eq!(
         error(&file, &[]),
         "cmcic.mode: \"production\" cannot run next to paypal in simulator mode (every gateway is a simulator, or none is)"
@@ -99,10 +77,7 @@ fn simulator_and_real_modes_never_mix() {
     let file = format!("[paypal]\nmode = \"simulator\"\n{}", cmcic_section("test"));
     assert!(error(&file, &[]).starts_with("cmcic.mode: \"test\" cannot run next to paypal"));
     assert_eq!(
-        error(
-            &cmcic_section("simulator"),
-            &[("PAY_PAYPAL_MODE", "sandbox")]
-        ),
+        error(&cmcic_section("simulator"), &[("PAY_PAYPAL_MODE", "sandbox")]),
         "PAY_PAYPAL_MODE: \"sandbox\" cannot run next to cmcic in simulator mode (every gateway is a simulator, or none is)"
     );
 }
@@ -113,10 +88,7 @@ fn test_and_live_modes_may_run_together() {
     let config = load(&file, &[]).expect("two real modes are allowed");
     assert_eq!(
         config.enabled_gateways(),
-        vec![
-            (Gateway::Cmcic, ModeKind::Test),
-            (Gateway::Paypal, ModeKind::Live)
-        ]
+        vec![(Gateway::Cmcic, ModeKind::Test), (Gateway::Paypal, ModeKind::Live)]
     );
 }
 
@@ -162,16 +134,12 @@ fn cmcic_credentials_are_typed_and_the_payment_url_follows_mode_and_protocol() {
 fn a_malformed_bank_key_is_refused_without_being_quoted() {
     let file = "[cmcic]\nmode = \"test\"\ntpe = \"1234567\"\nkey = \"not-a-key-s3cret\"\nsociete = \"monSite1\"\n";
     let message = error(file, &[]);
-    assert_eq!(
-        message,
-        "cmcic.key: must be the 40 characters the bank gives"
-    );
+    assert_eq!(message, "cmcic.key: must be the 40 characters the bank gives");
 }
 
 #[test]
 fn live_urls_must_be_https() {
-    let file =
-        "[paypal]\nmode = \"live\"\npostback_url = \"http://ipnpb.paypal.com/cgi-bin/webscr\"\n";
+    let file = "[paypal]\nmode = \"live\"\npostback_url = \"http://ipnpb.paypal.com/cgi-bin/webscr\"\n";
     assert_eq!(
         error(file, &[]),
         "paypal.postback_url: \"http://ipnpb.paypal.com/cgi-bin/webscr\" must be an https URL in live mode"
@@ -184,10 +152,7 @@ fn live_urls_must_be_https() {
     let paypal = config.paypal.expect("enabled");
     assert_eq!(paypal.mode, PaypalMode::Sandbox);
     let public = Url::parse("http://127.0.0.1:8080/").expect("valid");
-    assert_eq!(
-        paypal.postback_url(&public).as_str(),
-        "http://127.0.0.1:8000/ipn"
-    );
+    assert_eq!(paypal.postback_url(&public).as_str(), "http://127.0.0.1:8000/ipn");
     assert_eq!(
         paypal.webscr_url(&public).as_str(),
         "https://www.sandbox.paypal.com/cgi-bin/webscr"

@@ -5,9 +5,7 @@ use std::fs;
 use actix_pay_server::config::{Config, ConfigError, SECRET_KEY_FILE, resolve_secret_key};
 
 fn load(file: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let env = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let env = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     Config::from_toml(file, "pay.toml", env)
 }
 
@@ -25,11 +23,7 @@ fn a_generated_key_is_kept_private_and_read_back_on_the_next_start() {
 
     assert!(first.is_generated());
     assert_eq!(first.as_bytes().len(), 64, "32 random bytes, hex");
-    assert_eq!(
-        first.as_bytes(),
-        second.as_bytes(),
-        "a restart keeps buttons valid"
-    );
+    assert_eq!(first.as_bytes(), second.as_bytes(), "a restart keeps buttons valid");
     let stored = fs::read_to_string(data.join(SECRET_KEY_FILE)).expect("the key file");
     assert_eq!(stored.trim().as_bytes(), first.as_bytes());
     #[cfg(unix)]
@@ -84,9 +78,10 @@ fn a_damaged_key_file_stops_start_up() {
     fs::write(dir.path().join(SECRET_KEY_FILE), "short\n").expect("written");
     let config = Config::load(None, Vec::new()).expect("zero config");
     let err = resolve_secret_key(&config, dir.path()).expect_err("refused");
-    assert!(err.to_string().ends_with(
-        "holds no usable key (64 hexadecimal characters); delete it to generate a new one"
-    ));
+    assert!(
+        err.to_string()
+            .ends_with("holds no usable key (64 hexadecimal characters); delete it to generate a new one")
+    );
     assert!(!err.to_string().contains("short"));
 }
 
@@ -120,14 +115,10 @@ secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
         BANK_KEY,
         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ] {
-        assert!(
-            !printed.contains(secret),
-            "{secret} appears in Debug output"
-        );
+        assert!(!printed.contains(secret), "{secret} appears in Debug output");
     }
     assert!(printed.contains("***"));
-    let key =
-        resolve_secret_key(&config, std::path::Path::new("/nonexistent")).expect("configured");
+    let key = resolve_secret_key(&config, std::path::Path::new("/nonexistent")).expect("configured");
     assert!(!format!("{key:?} {key}").contains(SERVER_KEY));
 }
 
@@ -138,10 +129,7 @@ fn secrets_never_appear_in_error_messages() {
         ("", &[("PAY_SERVER_API_KEYS", "ok-key-0123456789,s3cret")]),
         ("", &[("PAY_SERVER_ADMIN_PASSWORD", " s3cret-with-space ")]),
         ("[database]\nurl = \"mysql://root:s3cret@db/pay\"\n", &[]),
-        (
-            "[[webhooks]]\nurl = \"http://h/\"\nsecrets = [\"whsec_s3cret\"]\n",
-            &[],
-        ),
+        ("[[webhooks]]\nurl = \"http://h/\"\nsecrets = [\"whsec_s3cret\"]\n", &[]),
     ];
     for (file, env) in cases {
         let message = load(file, env).expect_err("refused").to_string();

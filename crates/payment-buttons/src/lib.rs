@@ -25,6 +25,7 @@ pub mod paypal;
 pub mod store;
 pub mod token;
 pub mod transition;
+pub mod webhook;
 
 #[cfg(feature = "actix")]
 pub mod actix;

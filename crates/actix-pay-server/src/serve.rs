@@ -1,0 +1,117 @@
+//! `librement-server serve`: builds everything from the configuration and runs the HTTP server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, middleware};
+use payment_buttons::engine::Engine;
+use payment_buttons::gateway::ServiceUrls;
+use payment_buttons::tera::ButtonFunction;
+use payment_buttons::token::ButtonSigner;
+
+use crate::app::{ApiKeys, AppState};
+use crate::config::{Config, ConfigError, resolve_secret_key};
+use crate::store::DieselStore;
+use crate::{gateways, pages};
+
+/// Why the server could not start. One line each, naming what is wrong; never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("server.bind: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("database.url: {0}")]
+    Database(String),
+    /// A gateway could not be set up.
+    #[error(transparent)]
+    Gateway(#[from] gateways::GatewaySetupError),
+    /// Anything else at start-up (templates, the HTTP server).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How often workers look for due retries when nothing wakes them.
+const WORKER_POLL: Duration = Duration::from_secs(2);
+
+/// Runs the server until it is stopped. `data_dir` holds the generated secret key.
+pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
+    let bind = config.server.bind.to_string();
+    let listener = TcpListener::bind(&bind).map_err(|source| StartError::Bind { addr: bind.clone(), source })?;
+    let bound: SocketAddr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind, source })?;
+    let public_url = config.public_url(bound);
+    let secret = resolve_secret_key(&config, data_dir)?;
+    if secret.is_generated() {
+        tracing::warn!(
+            "server.secret_key is not set: using a key generated under {} — set it before going live",
+            data_dir.display()
+        );
+    }
+
+    let store = DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
+    let built = gateways::build(&config, &public_url)?;
+    let urls = ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
+    let signer = ButtonSigner::new(secret.as_bytes());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let wake_for_engine = wake.clone();
+    let engine = Arc::new(
+        Engine::new(Arc::new(store), built.all.clone(), signer.clone(), urls.clone())
+            .with_token_ttl(config.server.button_token_ttl)
+            .with_wakeup(Arc::new(move || wake_for_engine.notify_one())),
+    );
+    let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
+    let buttons = ButtonFunction::new(signer, urls.pay())
+        .with_gateways(built.all.clone(), &[])
+        .with_ttl(config.server.button_token_ttl);
+    let simulator = config.is_simulator();
+    let state = Arc::new(AppState {
+        engine: engine.clone(),
+        templates,
+        buttons,
+        api_keys: ApiKeys::new(config.server.api_keys.iter().map(|k| k.expose().to_owned())),
+        simulator,
+    });
+
+    let workers = payment_buttons::actix::spawn_workers(engine, wake, WORKER_POLL);
+    let server = HttpServer::new(move || {
+        App::new().wrap(middleware::NormalizePath::trim()).configure(crate::app::configure(state.clone()))
+    })
+    .listen(listener)
+    .map_err(|e| StartError::Other(format!("HTTP server: {e}")))?
+    .run();
+
+    let modes: Vec<String> = config
+        .cmcic
+        .iter()
+        .map(|c| format!("cmcic={}", c.mode.as_str()))
+        .chain(config.paypal.iter().map(|p| format!("paypal={}", p.mode.as_str())))
+        .collect();
+    // Tests and scripts read this line to learn the port chosen for `:0`.
+    println!("librement-server listening on http://{bound}");
+    if simulator {
+        println!("simulator mode: no real payment is made ({})", modes.join(", "));
+    } else {
+        println!("gateways: {}", modes.join(", "));
+    }
+    println!("public URL: {public_url}; database: {}", config.database.url.redacted());
+    let result = server.await.map_err(|e| StartError::Other(format!("HTTP server: {e}")));
+    workers.abort();
+    result
+}
+
+/// `librement-server migrate`: runs pending migrations and exits.
+pub fn migrate(config: &Config) -> Result<(), StartError> {
+    DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
+    println!("migrations applied: {}", config.database.url.redacted());
+    Ok(())
+}
