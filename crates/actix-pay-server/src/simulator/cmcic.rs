@@ -193,11 +193,17 @@ impl CmcicSimulator {
             .await
             .map_err(|e| format!("no answer: {e}"))?;
         let status = response.status();
-        let answer = response.bytes().await.map_err(|e| format!("HTTP {status}, unreadable answer: {e}"))?;
+        let answer = response
+            .bytes()
+            .await
+            .map_err(|e| format!("HTTP {status}, unreadable answer: {e}"))?;
         if status.is_success() && answer.as_ref() == ACK_VALID.as_bytes() {
             Ok(())
         } else {
-            let excerpt: String = String::from_utf8_lossy(&answer).chars().take(ANSWER_EXCERPT_CHARS).collect();
+            let excerpt: String = String::from_utf8_lossy(&answer)
+                .chars()
+                .take(ANSWER_EXCERPT_CHARS)
+                .collect();
             Err(format!("HTTP {}: {excerpt:?}", status.as_u16()))
         }
     }
@@ -241,7 +247,12 @@ async fn start(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpResponse
     let fields: Vec<(String, String)> = FormFields::parse(&body)
         .pairs()
         .iter()
-        .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()))
+        .map(|(n, v)| {
+            (
+                String::from_utf8_lossy(n).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
         .collect();
     let lgue = fields.iter().find(|(n, _)| n == "lgue").map(|(_, v)| v.as_str());
     let language = form::language(lgue);
@@ -313,7 +324,14 @@ async fn pay(
         (true, Some(saved)) => {
             if let Err(e) = cards::check_cvv(&typed("cvv")) {
                 let page = CardForm::Saved(&saved.facts);
-                return card_page(&sim, &session, &form, page, Some(w.error(e)), StatusCode::UNPROCESSABLE_ENTITY);
+                return card_page(
+                    &sim,
+                    &session,
+                    &form,
+                    page,
+                    Some(w.error(e)),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                );
             }
             saved
         }
@@ -322,7 +340,14 @@ async fn pay(
             Ok(card) => card,
             Err(e) => {
                 let page = CardForm::New;
-                return card_page(&sim, &session, &form, page, Some(w.error(e)), StatusCode::UNPROCESSABLE_ENTITY);
+                return card_page(
+                    &sim,
+                    &session,
+                    &form,
+                    page,
+                    Some(w.error(e)),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                );
             }
         },
     };
@@ -353,7 +378,9 @@ async fn pay(
     let body = sim.gateway.sealed_return_body(fields);
     let next = if accepted { &form.url_ok } else { &form.url_err };
     match sim.notify(body).await {
-        Ok(()) => HttpResponse::SeeOther().insert_header((header::LOCATION, next.as_str())).finish(),
+        Ok(()) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, next.as_str()))
+            .finish(),
         Err(problem) => {
             tracing::warn!(
                 gateway = NAME,
@@ -366,7 +393,12 @@ async fn pay(
             ctx.insert("w", w);
             ctx.insert("answer", &problem);
             ctx.insert("next_url", next);
-            pages::render(&sim.templates, "simulator/cmcic_notify_failed.html", &ctx, StatusCode::BAD_GATEWAY)
+            pages::render(
+                &sim.templates,
+                "simulator/cmcic_notify_failed.html",
+                &ctx,
+                StatusCode::BAD_GATEWAY,
+            )
         }
     }
 }

@@ -121,7 +121,9 @@ mod tests {
             test_server,
             card_saved,
             authorisation: "123456",
-            at: chrono::DateTime::parse_from_rfc3339("2026-11-26T10:01:00Z").unwrap().to_utc(),
+            at: chrono::DateTime::parse_from_rfc3339("2026-11-26T10:01:00Z")
+                .unwrap()
+                .to_utc(),
         })
     }
 
@@ -133,9 +135,16 @@ mod tests {
         assert_eq!(f.get_str("motifrefus"), Some(""));
         assert_eq!(f.get_str("date"), Some("26/11/2026_a_10:01:00"));
         assert_eq!(f.get_str("cbmasquee"), Some("400000******0002"));
-        assert_eq!(f.get("cbenregistree"), None, "no Express Payment field without an alias");
+        assert_eq!(
+            f.get("cbenregistree"),
+            None,
+            "no Express Payment field without an alias"
+        );
         assert_eq!(f.get("filtragecause"), None);
-        assert_eq!(fields_for("4000000000000002", true, None).get_str("code-retour"), Some("payetest"));
+        assert_eq!(
+            fields_for("4000000000000002", true, None).get_str("code-retour"),
+            Some("payetest")
+        );
     }
 
     #[test]

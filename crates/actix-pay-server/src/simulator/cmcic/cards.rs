@@ -134,7 +134,11 @@ impl CardFacts {
             masked: card.masked(),
             bin: card.0[..6].to_owned(),
             brand,
-            country: if behaviour == CardBehaviour::FraudRefused { "USA" } else { "FRA" },
+            country: if behaviour == CardBehaviour::FraudRefused {
+                "USA"
+            } else {
+                "FRA"
+            },
             hashed: mac::seal_hex(hash_key, card.0.as_bytes()).to_ascii_uppercase(),
             behaviour,
         }
@@ -224,7 +228,10 @@ mod tests {
             CardNumber::parse("4970101234567890").unwrap().behaviour(),
             CardBehaviour::Declined
         );
-        assert_eq!(CardNumber::parse("40000000000000020").unwrap().behaviour(), CardBehaviour::Declined);
+        assert_eq!(
+            CardNumber::parse("40000000000000020").unwrap().behaviour(),
+            CardBehaviour::Declined
+        );
     }
 
     #[test]

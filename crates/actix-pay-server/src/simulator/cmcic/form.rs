@@ -52,7 +52,11 @@ pub struct PaymentForm {
 
 /// The page language for `lgue`: French for `FR`, English otherwise (the simulator has two languages).
 pub fn language(lgue: Option<&str>) -> &'static str {
-    if lgue.is_some_and(|l| l.eq_ignore_ascii_case("FR")) { "fr" } else { "en" }
+    if lgue.is_some_and(|l| l.eq_ignore_ascii_case("FR")) {
+        "fr"
+    } else {
+        "en"
+    }
 }
 
 impl PaymentForm {
@@ -76,8 +80,11 @@ impl PaymentForm {
         // The current protocol posts aliascb as a field; CM-CIC v3.0 posts it inside `options`.
         let alias = match value("aliascb") {
             Some(alias) => Some(alias.to_owned()),
-            None => value("options")
-                .and_then(|options| FormFields::parse(options.as_bytes()).get_str("aliascb").map(str::to_owned)),
+            None => value("options").and_then(|options| {
+                FormFields::parse(options.as_bytes())
+                    .get_str("aliascb")
+                    .map(str::to_owned)
+            }),
         }
         .filter(|alias| !alias.is_empty());
         if let Some(alias) = &alias
@@ -144,7 +151,10 @@ mod tests {
         let current = PaymentForm::read(&fields(&[("aliascb", "abc123")]), &config()).unwrap();
         assert_eq!(current.alias.as_deref(), Some("abc123"));
         let legacy = fields(&[("options", "aliascb=def456&forcesaisiecb=1")]);
-        assert_eq!(PaymentForm::read(&legacy, &config()).unwrap().alias.as_deref(), Some("def456"));
+        assert_eq!(
+            PaymentForm::read(&legacy, &config()).unwrap().alias.as_deref(),
+            Some("def456")
+        );
         let bad = fields(&[("aliascb", "not an alias")]);
         assert_eq!(PaymentForm::read(&bad, &config()).unwrap_err(), FormError::Alias);
     }
@@ -159,7 +169,10 @@ mod tests {
                 fields(&[("url_retour_ok", "javascript:alert(1)")]),
                 FormError::ReturnUrl("url_retour_ok"),
             ),
-            (fields(&[("url_retour_err", "/relative")]), FormError::ReturnUrl("url_retour_err")),
+            (
+                fields(&[("url_retour_err", "/relative")]),
+                FormError::ReturnUrl("url_retour_err"),
+            ),
         ];
         for (form, expected) in cases {
             assert_eq!(PaymentForm::read(&form, &config()).unwrap_err(), expected);
