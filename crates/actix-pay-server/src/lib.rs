@@ -8,3 +8,4 @@ pub mod config;
 pub mod gateways;
 pub mod health;
 pub mod pages;
+pub mod simulator;

@@ -13,6 +13,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../../../templates/base.html")),
     ("status.html", include_str!("../../../../templates/status.html")),
     ("error.html", include_str!("../../../../templates/error.html")),
+    (
+        "simulator/cmcic.html",
+        include_str!("../../../../templates/simulator/cmcic.html"),
+    ),
+    (
+        "simulator/cmcic_notify_failed.html",
+        include_str!("../../../../templates/simulator/cmcic_notify_failed.html"),
+    ),
 ];
 
 /// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.
