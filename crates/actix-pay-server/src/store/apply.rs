@@ -22,8 +22,8 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
         if !backend::lock_payment(conn, named_id)? {
             return Err(StoreError::NotFound(format!("payment {named_id}")).into());
         }
-        let named = payments::load(conn, named_id)?
-            .ok_or_else(|| StoreError::NotFound(format!("payment {named_id}")))?;
+        let named =
+            payments::load(conn, named_id)?.ok_or_else(|| StoreError::NotFound(format!("payment {named_id}")))?;
         let cycle = match request.cycle_reference() {
             Some(reference) => payments::load_cycle(conn, &named.id, reference)?,
             None => None,

@@ -44,11 +44,7 @@ pub fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
         AnyConnection::Postgresql(c) => postgres::lock_payment(c, id),
         AnyConnection::Sqlite(c) => {
             use super::schema::payments;
-            let found: Option<String> = payments::table
-                .find(id)
-                .select(payments::id)
-                .first(c)
-                .optional()?;
+            let found: Option<String> = payments::table.find(id).select(payments::id).first(c).optional()?;
             Ok(found.is_some())
         }
     }

@@ -64,7 +64,9 @@ impl DatabaseUrl {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(OpenError::Url("the sqlite URL names no file (sqlite://path/to/file.sqlite3)".into()));
+                return Err(OpenError::Url(
+                    "the sqlite URL names no file (sqlite://path/to/file.sqlite3)".into(),
+                ));
             }
             if path.contains('?') || path.contains('#') {
                 return Err(OpenError::Url("sqlite URL options (?...) are not supported".into()));
@@ -131,9 +133,9 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         // r2d2 wants diesel's error type; the OpenError text is the useful part.
-        self.url.connect().map_err(|e| {
-            r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string()))
-        })
+        self.url
+            .connect()
+            .map_err(|e| r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string())))
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {

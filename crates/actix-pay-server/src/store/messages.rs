@@ -74,7 +74,10 @@ fn logged(conn: &mut AnyConnection, id: MessageId) -> Result<bool, Fail> {
 /// its log row already tells what happened and is left alone.
 fn already_finished(conn: &mut AnyConnection, id: MessageId, what: &str) -> Result<(), Fail> {
     if logged(conn, id)? {
-        tracing::warn!(message_id = id, "{what}: the message is no longer queued; left as it is");
+        tracing::warn!(
+            message_id = id,
+            "{what}: the message is no longer queued; left as it is"
+        );
         Ok(())
     } else {
         Err(StoreError::NotFound(format!("gateway message {id}")).into())

@@ -107,13 +107,18 @@ impl DieselStore {
 
     /// [`DieselStore::open`] for callers outside an async runtime.
     pub fn open_blocking(url: &DatabaseUrl) -> Result<Self, OpenError> {
-        // Migrating on a connection of our own reports a bad URL or a down server at once, before the
-        // pool retries in the background.
-        let mut conn = url.connect()?;
+        // A connection of our own reports a bad URL or a down server at once, where the pool would
+        // retry until its timeout.
+        drop(url.connect()?);
+        let pool = connection::pool(url)?;
+        // Migrated through the pool: an in-memory database exists only in the pool's one connection.
+        let mut conn = pool
+            .get()
+            .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))?;
         migrate::run_pending(&mut conn)?;
         drop(conn);
         Ok(DieselStore {
-            pool: connection::pool(url)?,
+            pool,
             postgres: url.is_postgres(),
         })
     }

@@ -60,8 +60,8 @@ pub struct PaymentRow {
 impl PaymentRow {
     /// The row of a new payment, in state `created`.
     pub fn new(p: &NewPayment) -> Result<Self, StoreError> {
-        let option_index = i32::try_from(p.option_index)
-            .map_err(|_| StoreError::Database("option index out of range".into()))?;
+        let option_index =
+            i32::try_from(p.option_index).map_err(|_| StoreError::Database("option index out of range".into()))?;
         let created_at = db_time(p.created_at);
         Ok(PaymentRow {
             id: p.id.as_str().to_owned(),
@@ -292,7 +292,10 @@ mod tests {
 
     #[test]
     fn flags_merge_as_a_sorted_set() {
-        let merged = merge_flags(r#"["unknown_charset","duplicate"]"#, &[Flag::Duplicate, Flag::AmountMismatch]);
+        let merged = merge_flags(
+            r#"["unknown_charset","duplicate"]"#,
+            &[Flag::Duplicate, Flag::AmountMismatch],
+        );
         assert_eq!(merged.unwrap(), r#"["amount_mismatch","duplicate","unknown_charset"]"#);
     }
 
@@ -303,7 +306,9 @@ mod tests {
 
     #[test]
     fn stored_times_keep_microseconds() {
-        let t = DateTime::parse_from_rfc3339("2026-11-26T10:00:03.123456789Z").unwrap().to_utc();
+        let t = DateTime::parse_from_rfc3339("2026-11-26T10:00:03.123456789Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(utc(db_time(t)).to_rfc3339(), "2026-11-26T10:00:03.123456+00:00");
     }
 }
