@@ -497,3 +497,33 @@ async fn an_in_memory_sqlite_database_works_for_quick_tests() {
     assert!(store.healthy().await);
     assert_eq!(store.payment_count().await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_copies_applied_at_the_same_time_are_applied_once() {
+    on_every_backend(|db| async move {
+        let payment = create_payment(&db, false).await;
+        let n = notification(&payment, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
+        let first = log(&db, b"copy 1").await;
+        let second = log(&db, b"copy 2").await;
+
+        let (a, b) = tokio::join!(
+            tokio::spawn({
+                let store = db.store.clone();
+                let r = request(first, &payment, n.clone(), vec![]);
+                async move { store.apply(r).await }
+            }),
+            tokio::spawn({
+                let store = db.store.clone();
+                let r = request(second, &payment, n.clone(), vec![]);
+                async move { store.apply(r).await }
+            })
+        );
+        let outcomes = [a.unwrap().unwrap(), b.unwrap().unwrap()];
+        let applied = outcomes.iter().filter(|o| matches!(o, Applied::Applied { .. })).count();
+        let duplicates = outcomes.iter().filter(|o| **o == Applied::Duplicate).count();
+        assert_eq!((applied, duplicates), (1, 1), "{}: {outcomes:?}", db.backend);
+        assert_eq!(db.store.events_for_payment(&payment).await.unwrap().len(), 2);
+        assert_eq!(db.store.queued_count().await.unwrap(), 0);
+    })
+    .await;
+}
