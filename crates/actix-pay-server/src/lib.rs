@@ -8,4 +8,6 @@ pub mod config;
 pub mod gateways;
 pub mod health;
 pub mod pages;
+pub mod serve;
 pub mod simulator;
+pub mod store;

@@ -12,9 +12,10 @@ use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
 
 use crate::app::{ApiKeys, AppState};
-use crate::config::{Config, ConfigError, resolve_secret_key};
+use crate::config::{CmcicMode, Config, ConfigError, resolve_secret_key};
+use crate::simulator::cmcic::CmcicSimulator;
 use crate::store::DieselStore;
-use crate::{gateways, pages};
+use crate::{gateways, pages, simulator};
 
 /// Why the server could not start. One line each, naming what is wrong; never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -47,20 +48,21 @@ const WORKER_POLL: Duration = Duration::from_secs(2);
 /// Runs the server until it is stopped. `data_dir` holds the generated secret key.
 pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let bind = config.server.bind.to_string();
-    let listener = TcpListener::bind(&bind).map_err(|source| StartError::Bind { addr: bind.clone(), source })?;
-    let bound: SocketAddr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind, source })?;
+    let listener = TcpListener::bind(&bind).map_err(|source| StartError::Bind {
+        addr: bind.clone(),
+        source,
+    })?;
+    let bound: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
     let public_url = config.public_url(bound);
     let secret = resolve_secret_key(&config, data_dir)?;
-    if secret.is_generated() {
-        tracing::warn!(
-            "server.secret_key is not set: using a key generated under {} — set it before going live",
-            data_dir.display()
-        );
-    }
 
-    let store = DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
+    let store =
+        DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
     let built = gateways::build(&config, &public_url)?;
-    let urls = ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
+    let urls =
+        ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
     let signer = ButtonSigner::new(secret.as_bytes());
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
@@ -82,9 +84,23 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         simulator,
     });
 
+    let cmcic_simulator = match (&built.cmcic, config.cmcic.as_ref().map(|c| c.mode)) {
+        (Some(gateway), Some(CmcicMode::Simulator)) => Some(Arc::new(
+            CmcicSimulator::new(gateway.clone(), state.templates.clone(), &urls)
+                .map_err(|e| StartError::Other(format!("CM-CIC simulator: {e}")))?,
+        )),
+        _ => None,
+    };
+
     let workers = payment_buttons::actix::spawn_workers(engine, wake, WORKER_POLL);
     let server = HttpServer::new(move || {
-        App::new().wrap(middleware::NormalizePath::trim()).configure(crate::app::configure(state.clone()))
+        let mut app = App::new()
+            .wrap(middleware::NormalizePath::trim())
+            .configure(crate::app::configure(state.clone()));
+        if let Some(sim) = &cmcic_simulator {
+            app = app.configure(simulator::cmcic::configure(sim.clone()));
+        }
+        app
     })
     .listen(listener)
     .map_err(|e| StartError::Other(format!("HTTP server: {e}")))?
@@ -111,7 +127,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
 
 /// `librement-server migrate`: runs pending migrations and exits.
 pub fn migrate(config: &Config) -> Result<(), StartError> {
-    DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
+    DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
     println!("migrations applied: {}", config.database.url.redacted());
     Ok(())
 }

@@ -41,6 +41,20 @@ impl ApplyRequest {
         }
     }
 
+    /// Builds a request from a notification that was not verified by a gateway, for storage tests in
+    /// other crates. Only compiled with the `test-support` feature, which production builds never enable.
+    #[cfg(feature = "test-support")]
+    pub fn for_tests(
+        message_id: MessageId,
+        gateway: &str,
+        payment_id: PaymentId,
+        notification: Notification,
+        flags: Vec<Flag>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self::new(message_id, gateway, payment_id, Verified::new(notification), flags, now)
+    }
+
     /// The log row being applied.
     pub fn message_id(&self) -> MessageId {
         self.message_id

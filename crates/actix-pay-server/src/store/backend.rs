@@ -1,0 +1,64 @@
+//! Dispatch to the backend modules, and the few statements the multi-backend query builder cannot express
+//! although both backends accept them in the same form (`RETURNING`, `ON CONFLICT DO NOTHING`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::connection::AnyConnection;
+use super::models::{AppliedRow, NewLogRow};
+use super::schema::{applied_notifications, gateway_messages};
+use super::{postgres, sqlite};
+
+/// Runs the same Diesel expression on whichever concrete connection `conn` holds.
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            AnyConnection::Postgresql($c) => $body,
+            AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Inserts a log row and returns its id.
+pub fn insert_log_row(conn: &mut AnyConnection, row: &NewLogRow) -> QueryResult<i64> {
+    on_backend!(conn, c => diesel::insert_into(gateway_messages::table)
+        .values(row)
+        .returning(gateway_messages::id)
+        .get_result(c))
+}
+
+/// Records an applied idempotency key; false when the key was already recorded. On PostgreSQL a concurrent
+/// transaction inserting the same key makes this wait for its outcome instead of failing.
+pub fn insert_applied_key(conn: &mut AnyConnection, row: &AppliedRow) -> QueryResult<bool> {
+    on_backend!(conn, c => diesel::insert_into(applied_notifications::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c)
+        .map(|n| n == 1))
+}
+
+/// Locks a payment for the rest of the transaction (PostgreSQL); SQLite's immediate transaction already
+/// holds the database's write lock. Returns false when there is no such payment.
+pub fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
+    match conn {
+        AnyConnection::Postgresql(c) => postgres::lock_payment(c, id),
+        AnyConnection::Sqlite(c) => {
+            use super::schema::payments;
+            let found: Option<String> = payments::table.find(id).select(payments::id).first(c).optional()?;
+            Ok(found.is_some())
+        }
+    }
+}
+
+/// Claims due queue rows until `lease_until`; returns their ids in ascending order.
+pub fn claim_ids(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    match conn {
+        AnyConnection::Postgresql(c) => postgres::claim_ids(c, now, lease_until, limit),
+        AnyConnection::Sqlite(c) => sqlite::claim_ids(c, now, lease_until, limit),
+    }
+}

@@ -1,0 +1,221 @@
+//! One connection type for both databases, the URL that picks one, and the connection pool.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+
+use super::OpenError;
+
+/// A connection to either database. Queries in the common subset of SQL are written once against it;
+/// the rest lives in [`super::sqlite`] and [`super::postgres`].
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL.
+    Postgresql(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a `database.url` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file (created with its parent directory when missing).
+    SqliteFile(PathBuf),
+    /// A private in-memory SQLite database (`sqlite::memory:`), for tests: one connection only.
+    SqliteMemory,
+    /// A PostgreSQL server (`postgres://` or `postgresql://`). Kept out of Debug output: it may hold a
+    /// password.
+    Postgres(PostgresUrl),
+}
+
+/// A PostgreSQL URL. Its Debug output hides everything after the scheme, which may hold a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresUrl(postgres://...)")
+    }
+}
+
+impl DatabaseUrl {
+    /// Reads a `database.url` by its scheme.
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// use actix_pay_server::store::DatabaseUrl;
+    /// assert_eq!(
+    ///     DatabaseUrl::parse("sqlite://data/pay.sqlite3").unwrap(),
+    ///     DatabaseUrl::SqliteFile(PathBuf::from("data/pay.sqlite3"))
+    /// );
+    /// assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap(), DatabaseUrl::SqliteMemory);
+    /// assert!(DatabaseUrl::parse("postgres://pay@db/pay").unwrap().is_postgres());
+    /// let err = DatabaseUrl::parse("mysql://root:secret@db/pay").unwrap_err().to_string();
+    /// assert!(err.contains("unsupported scheme \"mysql\"") && !err.contains("secret"));
+    /// ```
+    pub fn parse(url: &str) -> Result<Self, OpenError> {
+        let url = url.trim();
+        if url == "sqlite::memory:" {
+            return Ok(DatabaseUrl::SqliteMemory);
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(OpenError::Url(
+                    "the sqlite URL names no file (sqlite://path/to/file.sqlite3)".into(),
+                ));
+            }
+            if path.contains('?') || path.contains('#') {
+                return Err(OpenError::Url("sqlite URL options (?...) are not supported".into()));
+            }
+            return Ok(DatabaseUrl::SqliteFile(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(PostgresUrl(url.to_owned())));
+        }
+        // Only the scheme is repeated: the rest may hold a password.
+        let scheme: String = match url.split_once(':') {
+            Some((scheme, _)) => scheme.chars().take(20).collect(),
+            None => String::new(),
+        };
+        Err(OpenError::Url(format!(
+            "unsupported scheme {scheme:?} (expected sqlite://path, sqlite::memory:, postgres:// or postgresql://)"
+        )))
+    }
+
+    /// True for PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseUrl::Postgres(_))
+    }
+
+    /// Opens one connection, creating a SQLite file's directory first.
+    pub fn connect(&self) -> Result<AnyConnection, OpenError> {
+        match self {
+            DatabaseUrl::SqliteFile(path) => {
+                create_parent_dir(path)?;
+                let name = path
+                    .to_str()
+                    .ok_or_else(|| OpenError::Url("the sqlite path is not valid UTF-8".into()))?;
+                SqliteConnection::establish(name)
+                    .map(AnyConnection::Sqlite)
+                    .map_err(|e| OpenError::Connect(format!("sqlite file {}: {e}", path.display())))
+            }
+            DatabaseUrl::SqliteMemory => SqliteConnection::establish(":memory:")
+                .map(AnyConnection::Sqlite)
+                .map_err(|e| OpenError::Connect(format!("sqlite in memory: {e}"))),
+            DatabaseUrl::Postgres(PostgresUrl(url)) => PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(|e| OpenError::Connect(format!("postgresql: {e}"))),
+        }
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), OpenError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| OpenError::Connect(format!("cannot create directory {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+/// Opens pooled connections for one [`DatabaseUrl`].
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        // r2d2 wants diesel's error type; the OpenError text is the useful part.
+        self.url
+            .connect()
+            .map_err(|e| r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string())))
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Sets the pragmas every SQLite connection needs, on every new pooled connection.
+#[derive(Debug, Clone, Copy)]
+struct SqlitePragmas;
+
+impl r2d2::CustomizeConnection<AnyConnection, r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        match conn {
+            AnyConnection::Sqlite(c) => super::sqlite::set_pragmas(c).map_err(r2d2::Error::QueryError),
+            AnyConnection::Postgresql(_) => Ok(()),
+        }
+    }
+}
+
+/// The pool of the store.
+pub type Pool = r2d2::Pool<Manager>;
+
+/// Builds the pool. Call after one direct connection succeeded, so that errors are already reported.
+pub fn pool(url: &DatabaseUrl) -> Result<Pool, OpenError> {
+    let size = match url {
+        // Each in-memory connection would be a database of its own.
+        DatabaseUrl::SqliteMemory => 1,
+        DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => 8,
+    };
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(Manager { url: url.clone() })
+        .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))
+}
+
+/// Runs `f` in a transaction that may write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the
+/// write lock first: a deferred transaction that reads and then writes can fail with
+/// `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between, whatever the busy timeout. On
+/// PostgreSQL it is an ordinary transaction; rows are locked with `FOR UPDATE` where it matters.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        AnyConnection::Postgresql(_) => conn.transaction(f),
+        AnyConnection::Sqlite(inner) => {
+            // The transaction state lives in the inner connection, so the enum's transaction manager
+            // (which delegates to it) commits or rolls back what was begun here.
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => {
+                    AnyConnection::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    AnyConnection::rollback_transaction(conn)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+impl From<&crate::config::DatabaseUrl> for DatabaseUrl {
+    /// The configuration already checked the URL; only the in-memory SQLite form is the store's own.
+    fn from(url: &crate::config::DatabaseUrl) -> Self {
+        match url {
+            crate::config::DatabaseUrl::Sqlite(path) => DatabaseUrl::SqliteFile(path.clone()),
+            crate::config::DatabaseUrl::Postgres(secret) => {
+                DatabaseUrl::Postgres(PostgresUrl(secret.expose().to_owned()))
+            }
+        }
+    }
+}

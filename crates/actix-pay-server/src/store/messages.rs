@@ -1,0 +1,208 @@
+//! The gateway log (`gateway_messages`) and the work queue beside it (`message_queue`).
+//!
+//! A log row is written once and afterwards only its `verification`, `flags`, `payment_id` and `outcome`
+//! change. The queue row exists while the message still has to be verified and applied.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use payment_buttons::notification::{Flag, VerificationStatus};
+use payment_buttons::store::{MessageId, NewMessage, QueuedMessage, Settlement, StoreError};
+
+use super::connection::{AnyConnection, write_transaction};
+use super::models::{LogRecord, LogRow, NewLogRow, NewQueueRow, db_time, merge_flags};
+use super::schema::{gateway_messages, message_queue};
+use super::{Fail, backend};
+
+/// How long a claim hides a message from other workers. Longer than any verification (the PayPal
+/// postback has a much shorter timeout), short enough that a crashed worker's messages come back soon.
+pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Logs a message and queues it, in one transaction.
+pub fn log(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageId, Fail> {
+    let row = NewLogRow::new(message)?;
+    let next_attempt_at = row.received_at;
+    write_transaction(conn, |conn| {
+        let id = backend::insert_log_row(conn, &row)?;
+        diesel::insert_into(message_queue::table)
+            .values(NewQueueRow {
+                message_id: id,
+                attempts: 0,
+                next_attempt_at,
+            })
+            .execute(conn)?;
+        Ok(id)
+    })
+}
+
+/// Claims due messages (see [`CLAIM_LEASE`]) and reads them.
+pub fn claim(conn: &mut AnyConnection, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, Fail> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let lease_until = db_time(now + CLAIM_LEASE);
+    let now = db_time(now);
+    write_transaction(conn, |conn| {
+        let ids = backend::claim_ids(conn, now, lease_until, limit)?;
+        let rows: Vec<(LogRecord, i32)> = gateway_messages::table
+            .inner_join(message_queue::table)
+            .filter(gateway_messages::id.eq_any(&ids))
+            .order(gateway_messages::id.asc())
+            .select((LogRecord::as_select(), message_queue::attempts))
+            .load(conn)?;
+        rows.into_iter()
+            .map(|(record, attempts)| {
+                Ok(QueuedMessage {
+                    id: record.id,
+                    gateway: record.gateway.clone(),
+                    message: record.incoming(),
+                    attempts: u32::try_from(attempts)
+                        .map_err(|_| StoreError::Corrupt("message_queue.attempts is negative".into()))?,
+                })
+            })
+            .collect()
+    })
+}
+
+/// True when the log row exists.
+fn logged(conn: &mut AnyConnection, id: MessageId) -> Result<bool, Fail> {
+    let n: i64 = gateway_messages::table.find(id).count().get_result(conn)?;
+    Ok(n == 1)
+}
+
+/// A message that is no longer queued was finished by another worker (after this one's lease expired):
+/// its log row already tells what happened and is left alone.
+fn already_finished(conn: &mut AnyConnection, id: MessageId, what: &str) -> Result<(), Fail> {
+    if logged(conn, id)? {
+        tracing::warn!(
+            message_id = id,
+            "{what}: the message is no longer queued; left as it is"
+        );
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("gateway message {id}")).into())
+    }
+}
+
+/// Puts a message back in the queue for another verification attempt.
+pub fn reschedule(
+    conn: &mut AnyConnection,
+    id: MessageId,
+    attempts: u32,
+    next_attempt_at: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), Fail> {
+    let attempts_column =
+        i32::try_from(attempts).map_err(|_| StoreError::Database("attempt count out of range".into()))?;
+    let next_attempt_at = db_time(next_attempt_at);
+    write_transaction(conn, |conn| {
+        let n = diesel::update(message_queue::table.find(id))
+            .set((
+                message_queue::attempts.eq(attempts_column),
+                message_queue::next_attempt_at.eq(next_attempt_at),
+                message_queue::claimed_until.eq(None::<NaiveDateTime>),
+                message_queue::last_error.eq(Some(reason)),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return already_finished(conn, id, "reschedule");
+        }
+        diesel::update(gateway_messages::table.find(id))
+            .set((
+                gateway_messages::verification.eq(VerificationStatus::Pending.as_str()),
+                gateway_messages::outcome.eq(Some(format!(
+                    "verification attempt {attempts} failed, will retry: {reason}"
+                ))),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// The fields of a log row that processing writes.
+pub struct LogUpdate<'a> {
+    /// The verification result.
+    pub verification: VerificationStatus,
+    /// Flags to add to the stored ones.
+    pub flags: &'a [Flag],
+    /// The payment, when known (`None` keeps what is stored).
+    pub payment_id: Option<&'a str>,
+    /// What happened.
+    pub outcome: &'a str,
+}
+
+/// Updates the log row of a message; an unknown id is an error.
+pub fn update_log(conn: &mut AnyConnection, id: MessageId, update: &LogUpdate<'_>) -> Result<(), Fail> {
+    let stored_flags: Option<String> = gateway_messages::table
+        .find(id)
+        .select(gateway_messages::flags)
+        .first(conn)
+        .optional()?;
+    let Some(stored_flags) = stored_flags else {
+        return Err(StoreError::NotFound(format!("gateway message {id}")).into());
+    };
+    let flags = merge_flags(&stored_flags, update.flags)?;
+    let target = gateway_messages::table.find(id);
+    let columns = (
+        gateway_messages::verification.eq(update.verification.as_str()),
+        gateway_messages::flags.eq(flags),
+        gateway_messages::outcome.eq(Some(update.outcome)),
+    );
+    match update.payment_id {
+        Some(payment) => diesel::update(target)
+            .set((columns, gateway_messages::payment_id.eq(Some(payment))))
+            .execute(conn)?,
+        None => diesel::update(target).set(columns).execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Removes a message from the queue; false when it was not queued.
+pub fn dequeue(conn: &mut AnyConnection, id: MessageId) -> Result<bool, Fail> {
+    let n = diesel::delete(message_queue::table.find(id)).execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Ends processing of a message that is not applied.
+pub fn settle(conn: &mut AnyConnection, id: MessageId, settlement: &Settlement) -> Result<(), Fail> {
+    write_transaction(conn, |conn| {
+        if !dequeue(conn, id)? {
+            return already_finished(conn, id, "settle");
+        }
+        update_log(
+            conn,
+            id,
+            &LogUpdate {
+                verification: settlement.verification,
+                flags: &settlement.flags,
+                payment_id: settlement.payment_id.as_ref().map(|p| p.as_str()),
+                outcome: &settlement.outcome,
+            },
+        )
+    })
+}
+
+/// One log row.
+pub fn message(conn: &mut AnyConnection, id: MessageId) -> Result<Option<LogRow>, Fail> {
+    let record: Option<LogRecord> = gateway_messages::table
+        .find(id)
+        .select(LogRecord::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(record.map(LogRow::try_from).transpose()?)
+}
+
+/// The log rows about one payment, oldest first.
+pub fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<LogRow>, Fail> {
+    let records: Vec<LogRecord> = gateway_messages::table
+        .filter(gateway_messages::payment_id.eq(payment_id))
+        .order(gateway_messages::id.asc())
+        .select(LogRecord::as_select())
+        .load(conn)?;
+    Ok(records.into_iter().map(LogRow::try_from).collect::<Result<_, _>>()?)
+}
+
+/// How many messages wait in the queue (claimed or not).
+pub fn queued_count(conn: &mut AnyConnection) -> Result<i64, Fail> {
+    Ok(message_queue::table.count().get_result(conn)?)
+}

@@ -1,0 +1,67 @@
+//! The event outbox: events are written in the transaction that changes the payment, and handed to
+//! in-process listeners afterwards, in `seq` order.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use payment_buttons::event::Event;
+use payment_buttons::store::{OutboxEvent, StoreError};
+
+use super::Fail;
+use super::connection::AnyConnection;
+use super::models::{NewEventRow, event_from_payload};
+use super::schema::events;
+
+/// Appends events, in order.
+pub fn insert(conn: &mut AnyConnection, new: &[Event]) -> Result<(), Fail> {
+    for event in new {
+        diesel::insert_into(events::table)
+            .values(NewEventRow::new(event)?)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The oldest events not yet dispatched.
+pub fn undispatched(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OutboxEvent>, Fail> {
+    let rows: Vec<(i64, String)> = events::table
+        .filter(events::dispatched_at.is_null())
+        .order(events::seq.asc())
+        .limit(limit)
+        .select((events::seq, events::payload))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(seq, payload)| {
+            Ok(OutboxEvent {
+                seq,
+                event: event_from_payload(&payload)?,
+            })
+        })
+        .collect()
+}
+
+/// Marks one event dispatched. Marking it twice is harmless; an unknown `seq` is an error.
+pub fn mark_dispatched(conn: &mut AnyConnection, seq: i64, now: NaiveDateTime) -> Result<(), Fail> {
+    let n = diesel::update(events::table.find(seq).filter(events::dispatched_at.is_null()))
+        .set(events::dispatched_at.eq(Some(now)))
+        .execute(conn)?;
+    if n == 0 {
+        let exists: i64 = events::table.find(seq).count().get_result(conn)?;
+        if exists == 0 {
+            return Err(StoreError::NotFound(format!("outbox event {seq}")).into());
+        }
+    }
+    Ok(())
+}
+
+/// Every event about one payment, in order.
+pub fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<Event>, Fail> {
+    let payloads: Vec<String> = events::table
+        .filter(events::payment_id.eq(payment_id))
+        .order(events::seq.asc())
+        .select(events::payload)
+        .load(conn)?;
+    Ok(payloads
+        .iter()
+        .map(|p| event_from_payload(p))
+        .collect::<Result<_, _>>()?)
+}

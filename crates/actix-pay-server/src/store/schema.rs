@@ -1,0 +1,75 @@
+//! The tables, as both migration sets create them (`migrations/sqlite`, `migrations/postgres`). Written by
+//! hand to match; only SQL types that mean the same on both backends are used.
+#![allow(missing_docs)]
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        gateway -> Text,
+        order_reference -> Text,
+        button -> Text,
+        option_index -> Integer,
+        amount_minor -> BigInt,
+        currency -> Text,
+        state -> Text,
+        receiver -> Nullable<Text>,
+        subscription_id -> Nullable<Text>,
+        gateway_reference -> Nullable<Text>,
+        details -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    gateway_messages (id) {
+        id -> BigInt,
+        received_at -> Timestamp,
+        gateway -> Text,
+        remote_addr -> Nullable<Text>,
+        method -> Text,
+        content_type -> Nullable<Text>,
+        body -> Binary,
+        fields -> Text,
+        verification -> Text,
+        flags -> Text,
+        payment_id -> Nullable<Text>,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    message_queue (message_id) {
+        message_id -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    applied_notifications (gateway, idempotency_key) {
+        gateway -> Text,
+        idempotency_key -> Text,
+        message_id -> BigInt,
+        payment_id -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        payment_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        gateway_message_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(message_queue -> gateway_messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(payments, gateway_messages, message_queue, applied_notifications, events);
