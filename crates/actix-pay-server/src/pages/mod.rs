@@ -13,6 +13,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../../../templates/base.html")),
     ("status.html", include_str!("../../../../templates/status.html")),
     ("error.html", include_str!("../../../../templates/error.html")),
+    (
+        "simulator/paypal_checkout.html",
+        include_str!("../../../../templates/simulator/paypal_checkout.html"),
+    ),
+    (
+        "simulator/paypal_payments.html",
+        include_str!("../../../../templates/simulator/paypal_payments.html"),
+    ),
 ];
 
 /// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.
