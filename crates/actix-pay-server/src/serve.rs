@@ -12,8 +12,9 @@ use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
 
 use crate::app::{ApiKeys, AppState};
-use crate::config::{CmcicMode, Config, ConfigError, resolve_secret_key};
+use crate::config::{CmcicMode, Config, ConfigError, PaypalMode, resolve_secret_key};
 use crate::simulator::cmcic::CmcicSimulator;
+use crate::simulator::paypal::PaypalSimulator;
 use crate::store::DieselStore;
 use crate::{gateways, pages, simulator};
 
@@ -92,6 +93,19 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         _ => None,
     };
 
+    let paypal_simulator = match config.paypal.as_ref().map(|p| p.mode) {
+        Some(PaypalMode::Simulator) => {
+            let client =
+                simulator::paypal::default_client().map_err(|e| StartError::Other(format!("PayPal simulator: {e}")))?;
+            // It only ever posts IPNs to this server: never a relay to other hosts.
+            Some(Arc::new(
+                PaypalSimulator::new(state.templates.clone(), client)
+                    .only_notify_under(format!("{}/notify/", urls.base())),
+            ))
+        }
+        _ => None,
+    };
+
     let workers = payment_buttons::actix::spawn_workers(engine, wake, WORKER_POLL);
     let server = HttpServer::new(move || {
         let mut app = App::new()
@@ -99,6 +113,9 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
             .configure(crate::app::configure(state.clone()));
         if let Some(sim) = &cmcic_simulator {
             app = app.configure(simulator::cmcic::configure(sim.clone()));
+        }
+        if let Some(sim) = &paypal_simulator {
+            app = app.configure(simulator::paypal::configure(sim.clone()));
         }
         app
     })

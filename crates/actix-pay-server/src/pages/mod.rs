@@ -21,6 +21,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "simulator/cmcic_notify_failed.html",
         include_str!("../../../../templates/simulator/cmcic_notify_failed.html"),
     ),
+    (
+        "simulator/paypal_checkout.html",
+        include_str!("../../../../templates/simulator/paypal_checkout.html"),
+    ),
+    (
+        "simulator/paypal_payments.html",
+        include_str!("../../../../templates/simulator/paypal_payments.html"),
+    ),
 ];
 
 /// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.

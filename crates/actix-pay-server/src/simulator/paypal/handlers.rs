@@ -1,0 +1,124 @@
+//! The HTTP side of the simulator: forms in, pages, redirects and plain-text postback answers out.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, web};
+use payment_buttons::paypal::PostbackAnswer;
+use url::form_urlencoded;
+
+use super::checkout::Checkout;
+use super::views::{CheckoutView, PaymentsView};
+use super::words::checkout_words;
+use super::{PAYMENTS_PATH, PaypalSimulator, SimulatorError};
+use crate::pages;
+
+const CHECKOUT_TEMPLATE: &str = "simulator/paypal_checkout.html";
+const PAYMENTS_TEMPLATE: &str = "simulator/paypal_payments.html";
+
+/// `POST /simulator/paypal`: the hand-off form arrives; show the payment page.
+pub async fn checkout(sim: web::Data<PaypalSimulator>, form: web::Bytes) -> HttpResponse {
+    match sim.open_checkout(&form) {
+        Ok((id, checkout)) => checkout_page(&sim, &id, &checkout, None),
+        Err(e) => error_page(&sim, &e),
+    }
+}
+
+/// `POST /simulator/paypal/{checkout}/pay`.
+pub async fn pay(sim: web::Data<PaypalSimulator>, id: web::Path<String>, form: web::Bytes) -> HttpResponse {
+    let pending_echeck = form_urlencoded::parse(&form).any(|(name, value)| name == "echeck" && value == "1");
+    match sim.pay(&id, pending_echeck).await {
+        Ok(next) => see_other(&next),
+        Err(e @ SimulatorError::Delivery { .. }) => match sim.checkout(&id) {
+            Some(checkout) => checkout_page(&sim, &id, &checkout, Some(&e)),
+            None => error_page(&sim, &e),
+        },
+        Err(e) => error_page(&sim, &e),
+    }
+}
+
+/// `POST /simulator/paypal/{checkout}/cancel`.
+pub async fn cancel(sim: web::Data<PaypalSimulator>, id: web::Path<String>) -> HttpResponse {
+    match sim.cancel(&id) {
+        Ok(next) => see_other(&next),
+        Err(e) => error_page(&sim, &e),
+    }
+}
+
+/// `POST /simulator/paypal/postback`: `VERIFIED` or `INVALID`, as PayPal answers.
+pub async fn postback(sim: web::Data<PaypalSimulator>, body: web::Bytes) -> HttpResponse {
+    let answer = match sim.answer_postback(&body) {
+        PostbackAnswer::Verified => "VERIFIED",
+        _ => "INVALID",
+    };
+    HttpResponse::Ok().content_type(ContentType::plaintext()).body(answer)
+}
+
+/// `GET /simulator/paypal/payments`.
+pub async fn payments(sim: web::Data<PaypalSimulator>) -> HttpResponse {
+    payments_page(&sim, None)
+}
+
+/// `POST /simulator/paypal/payments/{txn_id}/complete`.
+pub async fn complete(sim: web::Data<PaypalSimulator>, txn_id: web::Path<String>) -> HttpResponse {
+    after_action(&sim, sim.complete(&txn_id).await)
+}
+
+/// `POST /simulator/paypal/payments/{txn_id}/refund`.
+pub async fn refund(sim: web::Data<PaypalSimulator>, txn_id: web::Path<String>) -> HttpResponse {
+    after_action(&sim, sim.refund(&txn_id).await)
+}
+
+/// `POST /simulator/paypal/subscriptions/{subscr_id}/next`.
+pub async fn next_payment(sim: web::Data<PaypalSimulator>, subscr_id: web::Path<String>) -> HttpResponse {
+    after_action(&sim, sim.next_payment(&subscr_id).await)
+}
+
+/// `POST /simulator/paypal/subscriptions/{subscr_id}/cancel`.
+pub async fn cancel_subscription(sim: web::Data<PaypalSimulator>, subscr_id: web::Path<String>) -> HttpResponse {
+    after_action(&sim, sim.cancel_subscription(&subscr_id).await)
+}
+
+/// Back to the payments page after an action (post, redirect, get), or the page with the error.
+fn after_action(sim: &PaypalSimulator, result: Result<(), SimulatorError>) -> HttpResponse {
+    match result {
+        Ok(()) => see_other(PAYMENTS_PATH),
+        Err(e) => payments_page(sim, Some(&e)),
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn checkout_page(sim: &PaypalSimulator, id: &str, checkout: &Checkout, error: Option<&SimulatorError>) -> HttpResponse {
+    let mut ctx = pages::context(checkout.language.tag(), true);
+    ctx.insert("w", checkout_words(checkout.language));
+    ctx.insert("c", &CheckoutView::new(id, checkout));
+    ctx.insert("error", &error.map(ToString::to_string));
+    let status = error.map_or(StatusCode::OK, SimulatorError::status);
+    pages::render(&sim.templates, CHECKOUT_TEMPLATE, &ctx, status)
+}
+
+fn payments_page(sim: &PaypalSimulator, error: Option<&SimulatorError>) -> HttpResponse {
+    let view = PaymentsView::new(&sim.ledger());
+    let mut ctx = pages::context("en", true);
+    ctx.insert("view", &view);
+    ctx.insert("error_title", &error.map(SimulatorError::title));
+    ctx.insert("error", &error.map(ToString::to_string));
+    let status = error.map_or(StatusCode::OK, SimulatorError::status);
+    pages::render(&sim.templates, PAYMENTS_TEMPLATE, &ctx, status)
+}
+
+/// An error page. In English: the simulator's own pages are for the developer, not the buyer.
+fn error_page(sim: &PaypalSimulator, error: &SimulatorError) -> HttpResponse {
+    pages::error(
+        &sim.templates,
+        error.status(),
+        "en",
+        true,
+        error.title(),
+        &error.to_string(),
+    )
+}
