@@ -251,6 +251,9 @@ impl<S: Store> Engine<S> {
                 decoded,
             })
             .await?;
+        if let Some(wakeup) = &self.wakeup {
+            wakeup();
+        }
         Ok(reply)
     }
 
