@@ -46,25 +46,48 @@ pub enum StartError {
 /// How often workers look for due retries when nothing wakes them.
 const WORKER_POLL: Duration = Duration::from_secs(2);
 
-/// Runs the server until it is stopped. `data_dir` holds the generated secret key.
-pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
-    let bind = config.server.bind.to_string();
-    let listener = TcpListener::bind(&bind).map_err(|source| StartError::Bind {
-        addr: bind.clone(),
-        source,
-    })?;
-    let bound: SocketAddr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr: bind, source })?;
-    let public_url = config.public_url(bound);
-    let secret = resolve_secret_key(&config, data_dir)?;
+/// Everything the HTTP server mounts, built from the configuration: the app state (engine, templates,
+/// buttons) and, in simulator mode, the gateway simulators.
+pub struct Assembled {
+    /// The shared state of every route.
+    pub state: Arc<AppState<DieselStore>>,
+    /// Wakes the message worker (see [`payment_buttons::actix::spawn_workers`]).
+    pub wake: Arc<tokio::sync::Notify>,
+    /// The CM-CIC simulator, in simulator mode.
+    pub cmcic_simulator: Option<Arc<CmcicSimulator>>,
+    /// The PayPal simulator, in simulator mode.
+    pub paypal_simulator: Option<Arc<PaypalSimulator>>,
+}
 
-    let store =
-        DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
-    let built = gateways::build(&config, &public_url)?;
+impl Assembled {
+    /// Mounts every route: the core's, the server's pages and API, and the simulators.
+    pub fn configure(&self) -> impl FnOnce(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static {
+        let state = self.state.clone();
+        let cmcic = self.cmcic_simulator.clone();
+        let paypal = self.paypal_simulator.clone();
+        move |cfg: &mut actix_web::web::ServiceConfig| {
+            crate::app::configure(state)(cfg);
+            if let Some(sim) = cmcic {
+                simulator::cmcic::configure(sim)(cfg);
+            }
+            if let Some(sim) = paypal {
+                simulator::paypal::configure(sim)(cfg);
+            }
+        }
+    }
+}
+
+/// Builds the engine, the gateways, the pages and the simulators over `store`.
+pub fn assemble(
+    config: &Config,
+    public_url: &url::Url,
+    secret: &[u8],
+    store: DieselStore,
+) -> Result<Assembled, StartError> {
+    let built = gateways::build(config, public_url)?;
     let urls =
         ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
-    let signer = ButtonSigner::new(secret.as_bytes());
+    let signer = ButtonSigner::new(secret);
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
     let engine = Arc::new(
@@ -106,18 +129,38 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         _ => None,
     };
 
-    let workers = payment_buttons::actix::spawn_workers(engine, wake, WORKER_POLL);
+    Ok(Assembled {
+        state,
+        wake,
+        cmcic_simulator,
+        paypal_simulator,
+    })
+}
+
+/// Runs the server until it is stopped. `data_dir` holds the generated secret key.
+pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
+    let bind = config.server.bind.to_string();
+    let listener = TcpListener::bind(&bind).map_err(|source| StartError::Bind {
+        addr: bind.clone(),
+        source,
+    })?;
+    let bound: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
+    let public_url = config.public_url(bound);
+    let secret = resolve_secret_key(&config, data_dir)?;
+
+    let store =
+        DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
+    let assembled = assemble(&config, &public_url, secret.as_bytes(), store)?;
+    let simulator = assembled.state.simulator;
+    let workers =
+        payment_buttons::actix::spawn_workers(assembled.state.engine.clone(), assembled.wake.clone(), WORKER_POLL);
+    let mount = assembled.configure();
     let server = HttpServer::new(move || {
-        let mut app = App::new()
+        App::new()
             .wrap(middleware::NormalizePath::trim())
-            .configure(crate::app::configure(state.clone()));
-        if let Some(sim) = &cmcic_simulator {
-            app = app.configure(simulator::cmcic::configure(sim.clone()));
-        }
-        if let Some(sim) = &paypal_simulator {
-            app = app.configure(simulator::paypal::configure(sim.clone()));
-        }
-        app
+            .configure(mount.clone())
     })
     .listen(listener)
     .map_err(|e| StartError::Other(format!("HTTP server: {e}")))?
