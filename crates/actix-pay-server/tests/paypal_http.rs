@@ -39,19 +39,31 @@ struct StubState {
 }
 
 async fn stub(state: web::Data<StubState>, req: actix_web::HttpRequest, body: web::Bytes) -> HttpResponse {
-    let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let ua = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ua = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if ct != "application/x-www-form-urlencoded" || ua.is_empty() || !body.starts_with(PREFIX) {
-        state.wrong_requests.lock().unwrap().push(format!("ct={ct:?} ua={ua:?}"));
+        state
+            .wrong_requests
+            .lock()
+            .unwrap()
+            .push(format!("ct={ct:?} ua={ua:?}"));
     }
     let first_time = !state.seen.lock().unwrap().contains(&body.to_vec());
     state.seen.lock().unwrap().push(body.to_vec());
     match state.answer.lock().unwrap().unwrap_or(Answer::Verified) {
         Answer::Verified => HttpResponse::Ok().body("VERIFIED"),
         Answer::Invalid => HttpResponse::Ok().body("INVALID"),
-        Answer::ErrorThenVerified if first_time => {
-            HttpResponse::InternalServerError().content_type("text/html").body("<html>Service Unavailable</html>")
-        }
+        Answer::ErrorThenVerified if first_time => HttpResponse::InternalServerError()
+            .content_type("text/html")
+            .body("<html>Service Unavailable</html>"),
         Answer::ErrorThenVerified => HttpResponse::Ok().body("VERIFIED"),
     }
 }
@@ -66,10 +78,14 @@ async fn harness(answer: Answer) -> Harness {
     let stub_state = web::Data::new(StubState::default());
     *stub_state.answer.lock().unwrap() = Some(answer);
     let data = stub_state.clone();
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).route("/validate", web::post().to(stub)))
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/validate", web::post().to(stub))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
     let addr = server.addrs()[0];
     actix_web::rt::spawn(server.run());
 
@@ -79,13 +95,22 @@ async fn harness(answer: Answer) -> Harness {
         ("PAY_PAYPAL_POSTBACK_URL", format!("http://{addr}/validate")),
     ];
     let config = Config::load(None, env.map(|(k, v)| (k.to_owned(), v))).unwrap();
-    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display())).await.unwrap();
+    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+        .await
+        .unwrap();
     let assembled = assemble(&config, &url::Url::parse("http://pay.test").unwrap(), SECRET, store).unwrap();
-    Harness { assembled, stub: stub_state, _dir: dir }
+    Harness {
+        assembled,
+        stub: stub_state,
+        _dir: dir,
+    }
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../payment-buttons/tests/fixtures/paypal-ipn");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../payment-buttons/tests/fixtures/paypal-ipn"
+    );
     let path = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -95,11 +120,19 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn all_fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../payment-buttons/tests/fixtures/paypal-ipn");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../payment-buttons/tests/fixtures/paypal-ipn"
+    );
     let mut out: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort();
     out
@@ -107,7 +140,9 @@ fn all_fixtures() -> Vec<(String, Vec<u8>)> {
 
 /// The body's fields, without decoding values (enough to read ASCII fields of the fixtures).
 fn raw_fields(body: &[u8]) -> BTreeMap<String, String> {
-    form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// Replaces the value of `invoice` in the raw bytes, leaving every other byte as it was.
@@ -169,7 +204,11 @@ impl Harness {
     /// A payment of ours matching the fixture's amount, currency and receiver.
     async fn payment_for(&self, body: &[u8], receiver: &str, recurring: bool) -> PaymentId {
         let f = raw_fields(body);
-        let amount = f.get("mc_gross").or(f.get("mc_amount3")).cloned().unwrap_or_else(|| "9.99".into());
+        let amount = f
+            .get("mc_gross")
+            .or(f.get("mc_amount3"))
+            .cloned()
+            .unwrap_or_else(|| "9.99".into());
         let amount = amount.trim_start_matches('-');
         let currency = f.get("mc_currency").cloned().unwrap_or_else(|| "EUR".into());
         let button = ButtonConfig::from_json(
@@ -185,7 +224,13 @@ impl Harness {
         .unwrap();
         let now = chrono::Utc::now();
         let token = ButtonSigner::new(SECRET).sign(&button, std::time::Duration::from_secs(60), now);
-        self.assembled.state.engine.start_payment(&token, None, None, None, now).await.unwrap().payment_id
+        self.assembled
+            .state
+            .engine
+            .start_payment(&token, None, None, None, now)
+            .await
+            .unwrap()
+            .payment_id
     }
 
     /// The flags of the log row holding exactly this fixture's body.
@@ -206,15 +251,29 @@ impl Harness {
     }
 
     async fn kinds(&self, id: &PaymentId) -> Vec<EventKind> {
-        self.store().events_for_payment(id).await.unwrap().into_iter().map(|e| e.kind).collect()
+        self.store()
+            .events_for_payment(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
     }
 
     fn postbacks_were_exact(&self, bodies: &[&[u8]]) {
-        assert!(self.stub.wrong_requests.lock().unwrap().is_empty(), "{:?}", self.stub.wrong_requests);
+        assert!(
+            self.stub.wrong_requests.lock().unwrap().is_empty(),
+            "{:?}",
+            self.stub.wrong_requests
+        );
         let seen = self.stub.seen.lock().unwrap();
         for body in bodies {
             let expected = [PREFIX, body].concat();
-            assert!(seen.contains(&expected), "postback of {:?} not byte for byte", String::from_utf8_lossy(body));
+            assert!(
+                seen.contains(&expected),
+                "postback of {:?} not byte for byte",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }
@@ -225,7 +284,10 @@ async fn every_fixture_as_it_is_is_logged_verified_flagged_and_applied_to_nothin
     for (name, body) in all_fixtures() {
         let (row, _) = h.post(&body).await;
         assert_eq!(row.verification, VerificationStatus::Verified, "{name}");
-        let flagged = row.flags.iter().any(|f| f == "unknown_payment" || f == "unknown_status");
+        let flagged = row
+            .flags
+            .iter()
+            .any(|f| f == "unknown_payment" || f == "unknown_status");
         assert!(flagged, "{name}: {:?} {:?}", row.flags, row.outcome);
         assert!(row.payment_id.is_none(), "{name}");
         h.postbacks_were_exact(&[&body]);
@@ -245,7 +307,10 @@ async fn every_fixture_on_a_payment_of_ours_takes_the_applied_path() {
     let c07 = fixture("c-07");
     let id = h.payment_for(&c07, merchant, false).await;
     let (row, _) = h.post(&with_invoice(&c07, id.as_str())).await;
-    assert_eq!((row.verification, row.payment_id.as_deref()), (VerificationStatus::Verified, Some(id.as_str())));
+    assert_eq!(
+        (row.verification, row.payment_id.as_deref()),
+        (VerificationStatus::Verified, Some(id.as_str()))
+    );
     assert_eq!(h.state(&id).await, PaymentState::Accepted);
     // The byte-identical resend and the refund of the same payment.
     let (row, _) = h.post(&with_invoice(&fixture("c-10"), id.as_str())).await;
@@ -262,7 +327,12 @@ async fn every_fixture_on_a_payment_of_ours_takes_the_applied_path() {
         ]
     );
     // Someone else's account.
-    let (row, _) = h.post(&with_invoice(&fixture("c-20"), h.payment_for(&c07, merchant, false).await.as_str())).await;
+    let (row, _) = h
+        .post(&with_invoice(
+            &fixture("c-20"),
+            h.payment_for(&c07, merchant, false).await.as_str(),
+        ))
+        .await;
     assert!(row.flags.contains(&"receiver_mismatch".to_owned()), "{:?}", row.flags);
 
     // Pending (eCheck) then completed.
@@ -295,7 +365,11 @@ async fn every_fixture_on_a_payment_of_ours_takes_the_applied_path() {
     let (row, _) = h.post(&with_invoice(&fixture("c-18"), sub.as_str())).await;
     assert_eq!(row.verification, VerificationStatus::Verified);
     let kinds = h.kinds(&sub).await;
-    assert_eq!(kinds.iter().filter(|k| **k == EventKind::SubscriptionCancelled).count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::SubscriptionCancelled).count(),
+        1,
+        "{kinds:?}"
+    );
 
     // django-paypal's own bodies: windows-1252, no charset, declined, bad date.
     let dp01 = fixture("dp-01");
@@ -305,17 +379,28 @@ async fn every_fixture_on_a_payment_of_ours_takes_the_applied_path() {
     let dp03 = fixture("dp-03");
     let id = h.payment_for(&dp03, sandbox, false).await;
     h.post(&with_invoice(&dp03, id.as_str())).await;
-    assert_eq!(h.state(&id).await, PaymentState::Accepted, "no charset: windows-1252, still applied");
+    assert_eq!(
+        h.state(&id).await,
+        PaymentState::Accepted,
+        "no charset: windows-1252, still applied"
+    );
     let dp04 = fixture("dp-04");
     let id = h.payment_for(&dp04, sandbox, false).await;
     h.post(&with_invoice(&dp04, id.as_str())).await;
     assert_eq!(h.state(&id).await, PaymentState::Declined);
-    assert_eq!(h.kinds(&id).await, [EventKind::PaymentProcessed, EventKind::PaymentDeclined]);
+    assert_eq!(
+        h.kinds(&id).await,
+        [EventKind::PaymentProcessed, EventKind::PaymentDeclined]
+    );
     let dp05 = fixture("dp-05");
     let id = h.payment_for(&dp05, sandbox, false).await;
     let (row, _) = h.post(&with_invoice(&dp05, id.as_str())).await;
     assert!(row.flags.contains(&"unknown_status".to_owned()));
-    assert_eq!(h.state(&id).await, PaymentState::Created, "an unknown status applies to nothing");
+    assert_eq!(
+        h.state(&id).await,
+        PaymentState::Created,
+        "an unknown status applies to nothing"
+    );
     let dp06 = fixture("dp-06");
     let id = h.payment_for(&dp06, sandbox, false).await;
     let (row, _) = h.post(&with_invoice(&dp06, id.as_str())).await;
@@ -344,9 +429,16 @@ async fn a_postback_error_page_is_retried_and_then_verified() {
     let id = h.payment_for(&c07, "merchant@example.com", false).await;
     let body = with_invoice(&c07, id.as_str());
     let (row, processed) = h.post(&body).await;
-    assert!(matches!(processed[0], Processed::Rescheduled { attempts: 1, .. }), "{processed:?}");
+    assert!(
+        matches!(processed[0], Processed::Rescheduled { attempts: 1, .. }),
+        "{processed:?}"
+    );
     assert_eq!(row.verification, VerificationStatus::Pending);
-    assert_eq!(h.store().queued_count().await.unwrap(), 1, "still queued: survives a restart");
+    assert_eq!(
+        h.store().queued_count().await.unwrap(),
+        1,
+        "still queued: survives a restart"
+    );
     let later = chrono::Utc::now() + chrono::Duration::minutes(5);
     assert_eq!(h.assembled.state.engine.process_due(later, 10).await.unwrap(), 1);
     assert_eq!(h.state(&id).await, PaymentState::Accepted);
