@@ -242,15 +242,24 @@ impl<S: Store> Engine<S> {
             .gateways
             .get(gateway)
             .ok_or_else(|| ReceiveError::UnknownGateway(truncate(gateway, 32)))?;
-        let decoded = gw.decode(&message);
-        let reply = gw.acknowledge(&message);
+        // Decoding only fills the log's `fields` column, written in the same insert as the raw bytes. It is
+        // pure parsing; should it ever panic, the raw message is still logged, flagged, with no fields.
+        let decoded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gw.decode(&message))).unwrap_or_else(|_| {
+                crate::gateway::DecodedFields {
+                    fields: Default::default(),
+                    flags: vec![Flag::MalformedField],
+                }
+            });
         self.store
             .log_message(NewMessage {
                 gateway: gateway.to_owned(),
-                message,
+                message: message.clone(),
                 decoded,
             })
             .await?;
+        // Only now, with the message safely logged, is it looked at (CM-CIC checks its seal here).
+        let reply = gw.acknowledge(&message);
         if let Some(wakeup) = &self.wakeup {
             wakeup();
         }

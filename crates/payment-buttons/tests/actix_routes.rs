@@ -1,0 +1,138 @@
+//! The actix integration on its own: a store that cannot write makes the notification route answer 503
+//! (the gateway sends again: nothing is lost), and `/pay` answers 503 rather than a stack trace.
+#![cfg(feature = "actix")]
+
+use std::sync::Arc;
+
+use actix_web::test as atest;
+use actix_web::{App, http::StatusCode};
+use chrono::{DateTime, Utc};
+use payment_buttons::button::ButtonConfig;
+use payment_buttons::engine::Engine;
+use payment_buttons::event::Event;
+use payment_buttons::gateway::{Gateways, ServiceUrls};
+use payment_buttons::memory::MemoryStore;
+use payment_buttons::payment::PaymentId;
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+use payment_buttons::store::{
+    Applied, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store, StoreError,
+    StoredPayment,
+};
+use payment_buttons::token::ButtonSigner;
+use payment_buttons::transition::ApplyRequest;
+
+/// A database that is down for writes.
+struct DownForWrites(MemoryStore);
+
+fn down() -> StoreError {
+    StoreError::Database("connection refused".into())
+}
+
+#[async_trait::async_trait]
+impl Store for DownForWrites {
+    async fn log_message(&self, _: NewMessage) -> Result<MessageId, StoreError> {
+        Err(down())
+    }
+    async fn create_payment(&self, _: NewPayment) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError> {
+        self.0.payment(id).await
+    }
+    async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.0.claim_messages(now, limit).await
+    }
+    async fn reschedule_message(&self, _: MessageId, _: u32, _: DateTime<Utc>, _: &str) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn settle_message(&self, _: MessageId, _: Settlement) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn apply(&self, _: ApplyRequest) -> Result<Applied, StoreError> {
+        Err(down())
+    }
+    async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.0.undispatched_events(limit).await
+    }
+    async fn mark_dispatched(&self, _: i64) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError> {
+        self.0.events_for_payment(id).await
+    }
+    async fn healthy(&self) -> bool {
+        false
+    }
+}
+
+struct AlwaysVerified;
+#[async_trait::async_trait]
+impl Postback for AlwaysVerified {
+    async fn validate(&self, _: &[u8]) -> PostbackAnswer {
+        PostbackAnswer::Verified
+    }
+}
+
+fn engine() -> Arc<Engine<DownForWrites>> {
+    let config = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
+            postback_url: Some("http://127.0.0.1:1/postback".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    Arc::new(Engine::new(
+        Arc::new(DownForWrites(MemoryStore::new())),
+        Gateways::new().with(Arc::new(PaypalGateway::new(config, Arc::new(AlwaysVerified)))),
+        ButtonSigner::new(b"a test secret that is long enough"),
+        ServiceUrls::new("https://pay.example").unwrap(),
+    ))
+}
+
+#[actix_web::test]
+async fn a_message_that_cannot_be_logged_is_answered_503_so_the_gateway_sends_it_again() {
+    let app = atest::init_service(App::new().configure(payment_buttons::actix::configure(engine()))).await;
+    let resp = atest::call_service(
+        &app,
+        atest::TestRequest::post()
+            .uri("/notify/paypal")
+            .set_payload("txn_type=web_accept")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = atest::read_body(resp).await;
+    assert!(
+        !String::from_utf8_lossy(&body).contains("connection refused"),
+        "no internal detail leaks"
+    );
+}
+
+#[actix_web::test]
+async fn a_payment_that_cannot_be_recorded_is_a_503_page_without_internals() {
+    let engine = engine();
+    let button = ButtonConfig::from_json(
+        r#"{"order_reference": "A1", "options": [{"description": "Book", "amount": "9.90", "currency": "EUR"}],
+        "payment_options": {"paypal": {"paypal_email": "seller@example.com"}},
+        "urls": {"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}"#,
+    )
+    .unwrap();
+    let token = engine.sign_button(&button, Utc::now()).unwrap();
+    let app = atest::init_service(App::new().configure(payment_buttons::actix::configure(engine))).await;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("button", &token)
+        .finish();
+    let resp = atest::call_service(
+        &app,
+        atest::TestRequest::post().uri("/pay").set_payload(body).to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = String::from_utf8(atest::read_body(resp).await.to_vec()).unwrap();
+    assert!(
+        page.contains("try again") && !page.contains("connection refused"),
+        "{page}"
+    );
+}
