@@ -1,0 +1,235 @@
+//! The real binary, started as a newcomer would: zero configuration, port 0, a fresh working directory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_librement-server");
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(env: &[(&str, &str)]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("PAY_SERVER_BIND", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("the server prints its address").unwrap();
+    let base = first
+        .strip_prefix("librement-server listening on ")
+        .expect(&first)
+        .trim()
+        .to_owned();
+    let second = lines.next().unwrap().unwrap();
+    assert!(
+        second.starts_with("simulator mode") || second.starts_with("gateways:"),
+        "{second}"
+    );
+    // Keep reading stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base, dir }
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| s.replace("&#x2F;", "/").replace("&quot;", "\"").replace("&amp;", "&");
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let value = rest.split_once("value=\"")?.1.split_once('"')?.0;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
+}
+
+fn form_action(html: &str, ending: &str) -> String {
+    html.split("action=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&#x2F;", "/"))
+        .find(|a| a.ends_with(ending))
+        .unwrap_or_else(|| panic!("no form posting to …{ending} in {html}"))
+}
+
+#[tokio::test]
+async fn zero_configuration_starts_in_simulator_mode_and_a_paypal_payment_goes_through() {
+    let server = start(&[("PAY_SERVER_API_KEYS", "test-api-key-0123456789")]);
+    let http = client();
+    assert_eq!(
+        http.get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        server.dir.path().join("data/librement.sqlite3").exists(),
+        "SQLite under ./data"
+    );
+    assert!(
+        server.dir.path().join("data/secret_key").exists(),
+        "a generated key, kept"
+    );
+
+    let button = serde_json::json!({
+        "order_reference": "ORDER-1042", "language": "fr",
+        "options": [{ "description": "Manuel", "amount": "12.50", "currency": "EUR", "custom": { "sku": "m" } }],
+        "payment_options": { "paypal": { "paypal_email": "seller@example.com" } },
+        "urls": { "back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
+                  "declined": "https://shop.example/sorry" }
+    });
+    let api: serde_json::Value = http
+        .post(format!("{}/api/buttons", server.base))
+        .bearer_auth("test-api-key-0123456789")
+        .json(&button)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = api["token"].as_str().expect("a token").to_owned();
+
+    // The buyer presses the button; the hand-off page posts to the PayPal simulator.
+    let hand_off = http
+        .post(format!("{}/pay", server.base))
+        .form(&[("button", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hand_off.status(), 200);
+    let hand_off = hand_off.text().await.unwrap();
+    let fields = hidden_fields(&hand_off);
+    let invoice = fields.iter().find(|(k, _)| k == "invoice").unwrap().1.clone();
+    let checkout = http
+        .post(form_action(&hand_off, "/simulator/paypal"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checkout.status(), 200);
+    let checkout = checkout.text().await.unwrap();
+    let pay = format!("{}{}", server.base, form_action(&checkout, "/pay"));
+    let paid = http.post(pay).send().await.unwrap();
+    assert_eq!(paid.status(), 303);
+    let back = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        back,
+        format!("{}/payments/{invoice}", server.base),
+        "PayPal returns the buyer to our status page"
+    );
+
+    // The IPN was logged, verified by postback to the simulator and applied by the worker.
+    let mut state = String::new();
+    for _ in 0..50 {
+        let page = http.get(&back).send().await.unwrap().text().await.unwrap();
+        state = page
+            .split("data-state=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        if state == "accepted" {
+            assert!(
+                page.contains("https:&#x2F;&#x2F;shop.example&#x2F;thanks"),
+                "then on to the shop's page"
+            );
+            assert!(page.contains("Merci"), "in the button's language");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, "accepted");
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        text.contains("serve") && text.contains("migrate") && text.contains("--config"),
+        "{text}"
+    );
+    let out = Command::new(BIN).args(["migrate", "--help"]).output().unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn a_bad_value_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("PAY_SERVER_BIND", "nonsense")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<_> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("PAY_SERVER_BIND") && !err.contains("panicked") && !err.contains("backtrace"));
+
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("PAY_SERVER_BINDD", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("PAY_SERVER_BINDD"));
+}
+
+#[test]
+fn a_real_gateway_with_a_generated_secret_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .envs([
+            ("PAY_SERVER_BIND", "127.0.0.1:0"),
+            ("PAY_PAYPAL_MODE", "sandbox"),
+            ("PAY_PAYPAL_BUSINESS", "s@example.com"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("secret_key"), "{err}");
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("data/librement.sqlite3").exists());
+}
