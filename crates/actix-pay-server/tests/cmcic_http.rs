@@ -1,11 +1,13 @@
 //! CM-CIC / Monetico returns over the real HTTP route (`POST /notify/cmcic`) of the real app on a real SQLite
 //! store, sealed with the merchant key exactly as the bank seals them.
 
+#[path = "common/app.rs"]
+mod common_app;
+
 use std::sync::Arc;
 
-use actix_pay_server::config::Config;
 use actix_pay_server::gateways::{SIMULATOR_CMCIC_KEY, SIMULATOR_CMCIC_SOCIETE, SIMULATOR_CMCIC_TPE};
-use actix_pay_server::serve::{Assembled, assemble};
+use actix_pay_server::serve::Assembled;
 use actix_pay_server::store::{DieselStore, LogRow};
 use actix_web::test as atest;
 use actix_web::{App, http::StatusCode};
@@ -21,7 +23,7 @@ use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::Store;
 use payment_buttons::token::ButtonSigner;
 
-const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
+use common_app::SECRET;
 const ACK_OK: &str = "version=2\ncdr=0\n";
 const ACK_BAD: &str = "version=2\ncdr=1\n";
 
@@ -32,12 +34,7 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::load(None, Vec::<(String, String)>::new()).unwrap();
-    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
-        .await
-        .unwrap();
-    let assembled = assemble(&config, &url::Url::parse("http://pay.test").unwrap(), SECRET, store).unwrap();
+    let (assembled, dir) = common_app::assembled_app(&[]).await;
     // The bank's side of the seal: the same merchant key.
     let key = UsableKey::from_merchant_key(SIMULATOR_CMCIC_KEY).unwrap();
     let bank = CmcicGateway::new(
@@ -156,13 +153,7 @@ impl Harness {
             .process_due(chrono::Utc::now(), 10)
             .await
             .unwrap();
-        let mut id = 1;
-        let mut last = None;
-        while let Some(row) = self.store().message(id).await.unwrap() {
-            last = Some(row);
-            id += 1;
-        }
-        let row = last.unwrap();
+        let row = common_app::last_row(self.store()).await;
         assert_eq!(row.body, body, "logged byte for byte");
         (ack, row)
     }

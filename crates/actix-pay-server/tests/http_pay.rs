@@ -2,10 +2,12 @@
 //! function, posted to `/pay`, recorded with its whole configuration; forged tokens refused with a reason;
 //! `POST /api/buttons`; `/healthz`; raw logging of notifications.
 
+#[path = "common/app.rs"]
+mod common_app;
+
 use std::sync::Arc;
 
-use actix_pay_server::config::Config;
-use actix_pay_server::serve::{Assembled, assemble};
+use actix_pay_server::serve::Assembled;
 use actix_pay_server::store::DieselStore;
 use actix_web::test as atest;
 use actix_web::{App, http::StatusCode};
@@ -16,9 +18,8 @@ use payment_buttons::store::Store;
 use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
 
-const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
+use common_app::{PUBLIC_URL, SECRET};
 const API_KEY: &str = "test-api-key-0123456789";
-const PUBLIC_URL: &str = "http://pay.test";
 
 struct Harness {
     assembled: Assembled,
@@ -26,12 +27,7 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::load(None, [("PAY_SERVER_API_KEYS".to_owned(), API_KEY.to_owned())]).unwrap();
-    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
-        .await
-        .unwrap();
-    let assembled = assemble(&config, &url::Url::parse(PUBLIC_URL).unwrap(), SECRET, store).unwrap();
+    let (assembled, dir) = common_app::assembled_app(&[("PAY_SERVER_API_KEYS", API_KEY)]).await;
     Harness { assembled, _dir: dir }
 }
 

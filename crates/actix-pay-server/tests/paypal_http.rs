@@ -3,11 +3,13 @@
 //! body byte for byte: as the fixtures are (their invoices name no payment of ours), and with their invoice
 //! replaced by a payment the test created (the applied path).
 
+#[path = "common/app.rs"]
+mod common_app;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use actix_pay_server::config::Config;
-use actix_pay_server::serve::{Assembled, assemble};
+use actix_pay_server::serve::Assembled;
 use actix_pay_server::store::{DieselStore, LogRow};
 use actix_web::test as atest;
 use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
@@ -19,7 +21,7 @@ use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::Store;
 use payment_buttons::token::ButtonSigner;
 
-const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
+use common_app::SECRET;
 const PREFIX: &[u8] = b"cmd=_notify-validate&";
 
 /// How the stub answers.
@@ -89,16 +91,9 @@ async fn harness(answer: Answer) -> Harness {
     let addr = server.addrs()[0];
     actix_web::rt::spawn(server.run());
 
-    let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("PAY_PAYPAL_MODE", "simulator".to_owned()),
-        ("PAY_PAYPAL_POSTBACK_URL", format!("http://{addr}/validate")),
-    ];
-    let config = Config::load(None, env.map(|(k, v)| (k.to_owned(), v))).unwrap();
-    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
-        .await
-        .unwrap();
-    let assembled = assemble(&config, &url::Url::parse("http://pay.test").unwrap(), SECRET, store).unwrap();
+    let postback = format!("http://{addr}/validate");
+    let (assembled, dir) =
+        common_app::assembled_app(&[("PAY_PAYPAL_MODE", "simulator"), ("PAY_PAYPAL_POSTBACK_URL", &postback)]).await;
     Harness {
         assembled,
         stub: stub_state,
@@ -192,13 +187,7 @@ impl Harness {
     }
 
     async fn last_row(&self) -> LogRow {
-        let mut id = 1;
-        let mut last = None;
-        while let Some(row) = self.store().message(id).await.unwrap() {
-            last = Some(row);
-            id += 1;
-        }
-        last.expect("a logged message")
+        common_app::last_row(self.store()).await
     }
 
     /// A payment of ours matching the fixture's amount, currency and receiver.
