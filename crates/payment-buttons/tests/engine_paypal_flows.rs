@@ -465,3 +465,51 @@ async fn dispatching_hands_every_event_to_listeners_once_in_order() {
     assert_eq!(*recorder.0.lock().unwrap(), ["payment_processed", "payment_accepted"]);
     let _ = Applied::Duplicate;
 }
+
+#[tokio::test]
+async fn a_refund_of_a_later_subscription_cycle_refunds_that_cycle_only() {
+    let shop = shop(PaypalMode::Simulator);
+    let id = shop.buy(1).await;
+    let base = [
+        ("subscr_id", "I-SUB77"),
+        ("invoice", id.as_str()),
+        ("receiver_email", SELLER),
+        ("mc_currency", "EUR"),
+    ];
+    for txn in ["CYCLE1", "CYCLE2"] {
+        let mut pay = base.to_vec();
+        pay.extend([
+            ("txn_type", "subscr_payment"),
+            ("txn_id", txn),
+            ("payment_status", "Completed"),
+            ("mc_gross", "5.00"),
+        ]);
+        shop.ipn(&pay).await;
+    }
+    // PayPal sends refunds without txn_type, naming the refunded transaction in parent_txn_id.
+    let mut refund = base.to_vec();
+    refund.extend([
+        ("txn_id", "REFUND2"),
+        ("parent_txn_id", "CYCLE2"),
+        ("payment_status", "Refunded"),
+        ("mc_gross", "-5.00"),
+    ]);
+    shop.ipn(&refund).await;
+
+    assert_eq!(
+        shop.state(&id).await,
+        PaymentState::Accepted,
+        "the first cycle keeps its money"
+    );
+    let payments = shop.engine.store().payments();
+    let second = payments
+        .iter()
+        .find(|p| p.subscription_id.as_ref() == Some(&id))
+        .unwrap();
+    assert_eq!(second.state, PaymentState::Refunded);
+    assert_eq!(
+        second.gateway_reference.as_deref(),
+        Some("CYCLE2"),
+        "the cycle keeps its own transaction id"
+    );
+}

@@ -174,6 +174,13 @@ impl Reader<'_> {
             Ok(amount) => amount,
             Err(reason) => return self.unusable(&reason),
         };
+        // A refund, reversal or cancelled reversal names the original transaction in `parent_txn_id`: that is
+        // the payment it concerns. For a subscription, the parent may be a later cycle, a payment of its own.
+        let (target, gateway_reference) = match self.get("parent_txn_id").map(str::to_owned) {
+            Some(parent) if self.get("subscr_id").is_some() => (Target::SubscriptionCycle, parent),
+            Some(parent) => (target, parent),
+            None => (target, txn_id.clone()),
+        };
         let outcome = match kind {
             StatusKind::Accepted => Outcome::Accepted,
             StatusKind::Pending => Outcome::Pending,
@@ -187,7 +194,7 @@ impl Reader<'_> {
             target,
             outcome: Some(outcome),
             idempotency_key: format!("{txn_id}:{status}"),
-            gateway_reference: Some(txn_id),
+            gateway_reference: Some(gateway_reference),
             amount: Some(amount),
             receiver: self.receiver(),
             test,
