@@ -15,6 +15,7 @@ use crate::app::{ApiKeys, AppState};
 use crate::config::{CmcicMode, Config, ConfigError, resolve_secret_key};
 use crate::simulator::cmcic::CmcicSimulator;
 use crate::store::DieselStore;
+use crate::webhooks::{Webhooks, WorkerOptions};
 use crate::{gateways, pages, simulator};
 
 /// Why the server could not start. One line each, naming what is wrong; never a secret.
@@ -66,11 +67,18 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let signer = ButtonSigner::new(secret.as_bytes());
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
-    let engine = Arc::new(
-        Engine::new(Arc::new(store), built.all.clone(), signer.clone(), urls.clone())
-            .with_token_ttl(config.server.button_token_ttl)
-            .with_wakeup(Arc::new(move || wake_for_engine.notify_one())),
-    );
+    let mut engine = Engine::new(Arc::new(store.clone()), built.all.clone(), signer.clone(), urls.clone())
+        .with_token_ttl(config.server.button_token_ttl)
+        .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
+    // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
+    let webhooks = if config.webhooks.is_empty() {
+        None
+    } else {
+        let webhooks = Webhooks::new(store, &config.webhooks).map_err(|e| StartError::Other(e.to_string()))?;
+        engine = engine.with_listener(webhooks.fanout());
+        Some(webhooks)
+    };
+    let engine = Arc::new(engine);
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
         .with_gateways(built.all.clone(), &[])
@@ -93,6 +101,13 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     };
 
     let workers = payment_buttons::actix::spawn_workers(engine, wake, WORKER_POLL);
+    let webhook_worker = match &webhooks {
+        Some(w) => Some(
+            w.spawn_worker(WorkerOptions::default())
+                .map_err(|e| StartError::Other(e.to_string()))?,
+        ),
+        None => None,
+    };
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .wrap(middleware::NormalizePath::trim())
@@ -122,6 +137,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     println!("public URL: {public_url}; database: {}", config.database.url.redacted());
     let result = server.await.map_err(|e| StartError::Other(format!("HTTP server: {e}")));
     workers.abort();
+    drop(webhook_worker);
     result
 }
 
