@@ -76,7 +76,11 @@ async fn receive(state: web::Data<State>, req: HttpRequest, body: web::Bytes) ->
             .unwrap_or("")
             .to_owned()
     };
-    let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+    let (id, timestamp, signature) = (
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
     let received = ReceivedHeaders {
         id: &id,
         timestamp: &timestamp,
@@ -256,7 +260,12 @@ pub fn button_json(button: &ButtonConfig) -> serde_json::Value {
 async fn accepted_payment(db: &TestDb) -> PaymentId {
     let p = create_payment(db, false).await;
     let key = format!("{p}:Completed");
-    log_and_apply(db, &p, notification(&p, Target::Payment, Some(Outcome::Accepted), &key, &key)).await;
+    log_and_apply(
+        db,
+        &p,
+        notification(&p, Target::Payment, Some(Outcome::Accepted), &key, &key),
+    )
+    .await;
     p
 }
 
@@ -293,10 +302,8 @@ fn first_arrivals(accepted: &[String], ids: &[String]) -> Vec<String> {
 async fn a_receiver_that_fails_twice_gets_each_event_once_it_answers_2xx_with_every_attempt_recorded_and_signed() {
     on_every_backend(|db| async move {
         let receiver = Receiver::start(Behaviour::FailFirst(2));
-        let webhooks = actix_pay_server::webhooks::Webhooks::with_endpoints(
-            db.store.clone(),
-            vec![receiver.endpoint(None)],
-        );
+        let webhooks =
+            actix_pay_server::webhooks::Webhooks::with_endpoints(db.store.clone(), vec![receiver.endpoint(None)]);
         let p = accepted_payment(&db).await;
         dispatch_all(&engine(&db.store, vec![webhooks.fanout()])).await;
         let worker = webhooks.spawn_worker(fast()).unwrap();
@@ -305,7 +312,11 @@ async fn a_receiver_that_fails_twice_gets_each_event_once_it_answers_2xx_with_ev
 
         let ids = event_ids(&db, &p).await;
         assert_eq!(rows.len(), 2, "{}", db.backend);
-        assert!(rows.iter().all(|r| r.status == DeliveryStatus::Delivered), "{}: {rows:#?}", db.backend);
+        assert!(
+            rows.iter().all(|r| r.status == DeliveryStatus::Delivered),
+            "{}: {rows:#?}",
+            db.backend
+        );
         let first = rows.iter().find(|r| r.event_id == ids[0]).unwrap();
         assert_eq!(first.attempts, 3, "{}: two failures then success", db.backend);
         let attempts = db.store.webhook_attempts(first.id).await.unwrap();
@@ -327,10 +338,17 @@ async fn a_receiver_that_fails_twice_gets_each_event_once_it_answers_2xx_with_ev
             db.backend
         );
         for r in &requests {
-            assert!(r.verified, "{}: every attempt is signed with the endpoint's secret", db.backend);
+            assert!(
+                r.verified,
+                "{}: every attempt is signed with the endpoint's secret",
+                db.backend
+            );
             assert_eq!(r.content_type, "application/json");
             assert!(r.user_agent.starts_with("librement-pay-webhooks/"));
-            assert!((r.timestamp - Utc::now().timestamp()).abs() < 60, "a fresh timestamp per attempt");
+            assert!(
+                (r.timestamp - Utc::now().timestamp()).abs() < 60,
+                "a fresh timestamp per attempt"
+            );
         }
         receiver.stop().await;
     })
@@ -368,7 +386,11 @@ async fn events_created_while_the_receiver_is_down_arrive_later_in_order_per_pay
         assert_eq!(failed_attempt.status, DeliveryStatus::Pending);
         assert_eq!(failed_attempt.last_status, None, "{}", db.backend);
         assert!(
-            failed_attempt.last_error.as_deref().unwrap_or("").starts_with("cannot connect"),
+            failed_attempt
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("cannot connect"),
             "{}: {failed_attempt:?}",
             db.backend
         );
@@ -378,12 +400,21 @@ async fn events_created_while_the_receiver_is_down_arrive_later_in_order_per_pay
         let receiver = Receiver::start_on(listener, Behaviour::FailFirst(0));
         let rows = wait_for_deliveries(&db.store, Duration::from_secs(20), all_settled).await;
         drop(worker);
-        assert!(rows.iter().all(|r| r.status == DeliveryStatus::Delivered), "{}: {rows:#?}", db.backend);
+        assert!(
+            rows.iter().all(|r| r.status == DeliveryStatus::Delivered),
+            "{}: {rows:#?}",
+            db.backend
+        );
         let accepted = receiver.accepted_ids();
         for p in &payments {
             let ids = event_ids(&db, p).await;
             assert_eq!(ids.len(), 4);
-            assert_eq!(first_arrivals(&accepted, &ids), ids, "{}: order of payment {p}", db.backend);
+            assert_eq!(
+                first_arrivals(&accepted, &ids),
+                ids,
+                "{}: order of payment {p}",
+                db.backend
+            );
         }
         receiver.stop().await;
     })
@@ -394,18 +425,25 @@ async fn events_created_while_the_receiver_is_down_arrive_later_in_order_per_pay
 async fn a_410_disables_the_endpoint_and_nothing_more_is_sent_to_it() {
     on_every_backend(|db| async move {
         let receiver = Receiver::start(Behaviour::Gone);
-        let webhooks = actix_pay_server::webhooks::Webhooks::with_endpoints(
-            db.store.clone(),
-            vec![receiver.endpoint(None)],
-        );
+        let webhooks =
+            actix_pay_server::webhooks::Webhooks::with_endpoints(db.store.clone(), vec![receiver.endpoint(None)]);
         let engine = engine(&db.store, vec![webhooks.fanout()]);
         // One payment: its second event waits behind the first, so exactly one request is made.
         accepted_payment(&db).await;
         dispatch_all(&engine).await;
         let worker = webhooks.spawn_worker(fast()).unwrap();
         let rows = wait_for_deliveries(&db.store, Duration::from_secs(20), all_settled).await;
-        assert!(rows.iter().all(|r| r.status == DeliveryStatus::Disabled), "{}: {rows:#?}", db.backend);
-        let (_, reason) = db.store.webhook_endpoint_disabled(&receiver.url).await.unwrap().expect("disabled");
+        assert!(
+            rows.iter().all(|r| r.status == DeliveryStatus::Disabled),
+            "{}: {rows:#?}",
+            db.backend
+        );
+        let (_, reason) = db
+            .store
+            .webhook_endpoint_disabled(&receiver.url)
+            .await
+            .unwrap()
+            .expect("disabled");
         assert!(reason.contains("410"), "{reason}");
 
         // A later event is recorded as disabled for this endpoint and never sent.
@@ -415,9 +453,18 @@ async fn a_410_disables_the_endpoint_and_nothing_more_is_sent_to_it() {
         drop(worker);
         let rows = db.store.webhook_deliveries().await.unwrap();
         assert_eq!(rows.len(), 4);
-        assert!(rows.iter().all(|r| r.status == DeliveryStatus::Disabled), "{}", db.backend);
+        assert!(
+            rows.iter().all(|r| r.status == DeliveryStatus::Disabled),
+            "{}",
+            db.backend
+        );
         assert_eq!(rows.iter().map(|r| r.attempts).sum::<u32>(), 1, "{}", db.backend);
-        assert_eq!(receiver.requests().len(), 1, "{}: only the request that got the 410", db.backend);
+        assert_eq!(
+            receiver.requests().len(),
+            1,
+            "{}: only the request that got the 410",
+            db.backend
+        );
         receiver.stop().await;
     })
     .await;
@@ -430,7 +477,10 @@ async fn an_endpoint_with_an_event_filter_gets_only_the_chosen_types() {
         let all = Receiver::start(Behaviour::FailFirst(0));
         let webhooks = actix_pay_server::webhooks::Webhooks::with_endpoints(
             db.store.clone(),
-            vec![picky.endpoint(Some(vec![EventKind::PaymentRefunded])), all.endpoint(None)],
+            vec![
+                picky.endpoint(Some(vec![EventKind::PaymentRefunded])),
+                all.endpoint(None),
+            ],
         );
         let p = accepted_payment(&db).await;
         refund(&db, &p).await;
@@ -488,10 +538,8 @@ async fn the_body_is_exactly_the_stored_event_with_the_complete_button_configura
 async fn a_worker_stopped_in_the_middle_of_delivery_is_taken_over_by_a_new_one_and_nothing_is_missing() {
     on_every_backend(|db| async move {
         let receiver = Receiver::start(Behaviour::Slow(Duration::from_millis(150)));
-        let webhooks = actix_pay_server::webhooks::Webhooks::with_endpoints(
-            db.store.clone(),
-            vec![receiver.endpoint(None)],
-        );
+        let webhooks =
+            actix_pay_server::webhooks::Webhooks::with_endpoints(db.store.clone(), vec![receiver.endpoint(None)]);
         let mut payments = Vec::new();
         for _ in 0..10 {
             payments.push(accepted_payment(&db).await);
@@ -507,18 +555,25 @@ async fn a_worker_stopped_in_the_middle_of_delivery_is_taken_over_by_a_new_one_a
         assert!(delivered_before < 20, "{}: the restart happens mid-way", db.backend);
 
         // "Restart": a new worker on the same database, with the same configuration.
-        let restarted = actix_pay_server::webhooks::Webhooks::with_endpoints(
-            db.store.clone(),
-            vec![receiver.endpoint(None)],
-        );
+        let restarted =
+            actix_pay_server::webhooks::Webhooks::with_endpoints(db.store.clone(), vec![receiver.endpoint(None)]);
         let second = restarted.spawn_worker(fast()).unwrap();
         let rows = wait_for_deliveries(&db.store, Duration::from_secs(30), all_settled).await;
         drop(second);
-        assert!(rows.iter().all(|r| r.status == DeliveryStatus::Delivered), "{}: {rows:#?}", db.backend);
+        assert!(
+            rows.iter().all(|r| r.status == DeliveryStatus::Delivered),
+            "{}: {rows:#?}",
+            db.backend
+        );
         let accepted = receiver.accepted_ids();
         for p in &payments {
             let ids = event_ids(&db, p).await;
-            assert_eq!(first_arrivals(&accepted, &ids), ids, "{}: every event, in order, after dedup", db.backend);
+            assert_eq!(
+                first_arrivals(&accepted, &ids),
+                ids,
+                "{}: every event, in order, after dedup",
+                db.backend
+            );
         }
         assert!(receiver.requests().iter().all(|r| r.verified));
         receiver.stop().await;
@@ -585,9 +640,15 @@ async fn two_instances_on_postgresql_deliver_each_of_200_events_exactly_once_in_
             rows.len() == 200 && all_settled(rows)
         })
         .await;
-        assert!(rows.iter().all(|r| r.status == DeliveryStatus::Delivered && r.attempts == 1));
+        assert!(
+            rows.iter()
+                .all(|r| r.status == DeliveryStatus::Delivered && r.attempts == 1)
+        );
 
-        let mut listened: Vec<String> = instances.iter().flat_map(|(_, seen, _)| seen.0.lock().unwrap().clone()).collect();
+        let mut listened: Vec<String> = instances
+            .iter()
+            .flat_map(|(_, seen, _)| seen.0.lock().unwrap().clone())
+            .collect();
         assert!(
             instances.iter().all(|(_, seen, _)| !seen.0.lock().unwrap().is_empty()),
             "both instances claimed events"
@@ -595,7 +656,11 @@ async fn two_instances_on_postgresql_deliver_each_of_200_events_exactly_once_in_
         listened.sort();
         let before = listened.len();
         listened.dedup();
-        assert_eq!((before, listened.len()), (200, 200), "each event handed to one instance's listeners once");
+        assert_eq!(
+            (before, listened.len()),
+            (200, 200),
+            "each event handed to one instance's listeners once"
+        );
 
         let accepted = receiver.accepted_ids();
         assert_eq!(accepted.len(), 200, "no delivery repeated, none missing");

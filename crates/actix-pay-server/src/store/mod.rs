@@ -42,9 +42,7 @@ pub use connection::{AnyConnection, DatabaseUrl, PostgresUrl};
 pub use messages::CLAIM_LEASE;
 pub use migrate::{revert_all_migrations, run_migrations};
 pub use models::LogRow;
-pub use webhook_deliveries::{
-    AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus,
-};
+pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};
 
 /// Why the store could not be opened or migrated. Never contains the database password.
 #[derive(Debug, thiserror::Error)]

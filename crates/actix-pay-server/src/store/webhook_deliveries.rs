@@ -186,6 +186,9 @@ type RowTuple = (
     Option<NaiveDateTime>,
 );
 
+/// `webhook_attempts` columns as read: delivery, time, status, latency, error.
+type AttemptTuple = (i64, NaiveDateTime, Option<i32>, i64, Option<String>);
+
 fn row(t: RowTuple) -> Result<DeliveryRow, StoreError> {
     Ok(DeliveryRow {
         id: t.0,
@@ -236,12 +239,14 @@ fn claim(
         let update = format!("UPDATE webhook_deliveries SET claimed_until = $1 WHERE id IN ({CLAIMABLE}");
         let ids: Vec<Id> = match conn {
             // SKIP LOCKED: two instances claiming at once never wait for each other nor take the same row.
-            AnyConnection::Postgresql(c) => diesel::sql_query(format!("{update} FOR UPDATE OF d SKIP LOCKED) RETURNING id"))
-                .bind::<Timestamp, _>(lease_until)
-                .bind::<Timestamp, _>(now)
-                .bind::<Text, _>(endpoint)
-                .bind::<BigInt, _>(limit)
-                .load(c)?,
+            AnyConnection::Postgresql(c) => {
+                diesel::sql_query(format!("{update} FOR UPDATE OF d SKIP LOCKED) RETURNING id"))
+                    .bind::<Timestamp, _>(lease_until)
+                    .bind::<Timestamp, _>(now)
+                    .bind::<Text, _>(endpoint)
+                    .bind::<BigInt, _>(limit)
+                    .load(c)?
+            }
             // The immediate transaction holds SQLite's write lock: nobody claims in between.
             AnyConnection::Sqlite(c) => diesel::sql_query(sqlite_params(&format!("{update}) RETURNING id")))
                 .bind::<Timestamp, _>(lease_until)
@@ -382,7 +387,8 @@ impl DieselStore {
         let endpoint = endpoint.to_owned();
         let (now, lease_until) = (db_time(now), db_time(lease_until));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |conn| claim(conn, &endpoint, now, lease_until, limit)).await
+        self.run(move |conn| claim(conn, &endpoint, now, lease_until, limit))
+            .await
     }
 
     /// Records an attempt and its result in one transaction. A `410 Gone` also disables the endpoint and
@@ -421,7 +427,7 @@ impl DieselStore {
     /// The attempts of one delivery, oldest first.
     pub async fn webhook_attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
         self.run(move |conn| {
-            let rows: Vec<(i64, NaiveDateTime, Option<i32>, i64, Option<String>)> = webhook_attempts::table
+            let rows: Vec<AttemptTuple> = webhook_attempts::table
                 .filter(webhook_attempts::delivery_id.eq(delivery_id))
                 .order(webhook_attempts::id.asc())
                 .select((

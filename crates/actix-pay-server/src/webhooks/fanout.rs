@@ -22,11 +22,7 @@ pub struct WebhookFanout {
 
 impl WebhookFanout {
     pub(super) fn new(store: DieselStore, endpoints: Arc<[Endpoint]>, wake: Arc<tokio::sync::Notify>) -> Self {
-        WebhookFanout {
-            store,
-            endpoints,
-            wake,
-        }
+        WebhookFanout { store, endpoints, wake }
     }
 }
 

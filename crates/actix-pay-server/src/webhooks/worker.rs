@@ -139,13 +139,7 @@ async fn attempt(context: &Context, delivery: ClaimedDelivery) -> Result<(), pay
         .sender
         .send(endpoint, &delivery.event_id, &delivery.payload, attempted_at)
         .await;
-    let result = decide(
-        &answer,
-        &delivery,
-        endpoint,
-        &context.options.backoff,
-        Utc::now(),
-    );
+    let result = decide(&answer, &delivery, endpoint, &context.options.backoff, Utc::now());
     match result {
         AttemptResult::Delivered => {
             tracing::debug!(endpoint = %endpoint.display_url(), event = %delivery.event_id, "webhook delivered")
@@ -192,8 +186,8 @@ fn decide(
         return AttemptResult::Gone;
     }
     let delay = chrono::Duration::from_std(backoff.delay(delivery.attempts + 1)).unwrap_or(chrono::Duration::hours(1));
-    let deadline = delivery.created_at
-        + chrono::Duration::from_std(endpoint.retry_for()).unwrap_or(chrono::Duration::days(3));
+    let deadline =
+        delivery.created_at + chrono::Duration::from_std(endpoint.retry_for()).unwrap_or(chrono::Duration::days(3));
     let next = now + delay;
     if next > deadline {
         AttemptResult::GaveUp
