@@ -11,3 +11,4 @@ pub mod pages;
 pub mod serve;
 pub mod simulator;
 pub mod store;
+pub mod webhooks;

@@ -16,6 +16,7 @@ use crate::config::{CmcicMode, Config, ConfigError, PaypalMode, resolve_secret_k
 use crate::simulator::cmcic::CmcicSimulator;
 use crate::simulator::paypal::PaypalSimulator;
 use crate::store::DieselStore;
+use crate::webhooks::{Webhooks, WorkerOptions};
 use crate::{gateways, pages, simulator};
 
 /// Why the server could not start. One line each, naming what is wrong; never a secret.
@@ -57,6 +58,8 @@ pub struct Assembled {
     pub cmcic_simulator: Option<Arc<CmcicSimulator>>,
     /// The PayPal simulator, in simulator mode.
     pub paypal_simulator: Option<Arc<PaypalSimulator>>,
+    /// Webhook delivery, when `[[webhooks]]` names endpoints.
+    pub webhooks: Option<Webhooks>,
 }
 
 impl Assembled {
@@ -90,11 +93,18 @@ pub fn assemble(
     let signer = ButtonSigner::new(secret);
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
-    let engine = Arc::new(
-        Engine::new(Arc::new(store), built.all.clone(), signer.clone(), urls.clone())
-            .with_token_ttl(config.server.button_token_ttl)
-            .with_wakeup(Arc::new(move || wake_for_engine.notify_one())),
-    );
+    let mut engine = Engine::new(Arc::new(store.clone()), built.all.clone(), signer.clone(), urls.clone())
+        .with_token_ttl(config.server.button_token_ttl)
+        .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
+    // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
+    let webhooks = if config.webhooks.is_empty() {
+        None
+    } else {
+        let webhooks = Webhooks::new(store, &config.webhooks).map_err(|e| StartError::Other(e.to_string()))?;
+        engine = engine.with_listener(webhooks.fanout());
+        Some(webhooks)
+    };
+    let engine = Arc::new(engine);
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
         .with_gateways(built.all.clone(), &[])
@@ -134,6 +144,7 @@ pub fn assemble(
         wake,
         cmcic_simulator,
         paypal_simulator,
+        webhooks,
     })
 }
 
@@ -156,6 +167,13 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let simulator = assembled.state.simulator;
     let workers =
         payment_buttons::actix::spawn_workers(assembled.state.engine.clone(), assembled.wake.clone(), WORKER_POLL);
+    let webhook_worker = match &assembled.webhooks {
+        Some(w) => Some(
+            w.spawn_worker(WorkerOptions::default())
+                .map_err(|e| StartError::Other(e.to_string()))?,
+        ),
+        None => None,
+    };
     let mount = assembled.configure();
     let server = HttpServer::new(move || {
         App::new()
@@ -182,6 +200,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     println!("public URL: {public_url}; database: {}", config.database.url.redacted());
     let result = server.await.map_err(|e| StartError::Other(format!("HTTP server: {e}")));
     workers.abort();
+    drop(webhook_worker);
     result
 }
 

@@ -393,16 +393,19 @@ impl<S: Store> Engine<S> {
         Ok(Processed::Applied(self.store.apply(request).await?))
     }
 
-    /// Hands up to `limit` outbox events to every registered listener, in order. An event is marked
-    /// dispatched only when every listener accepted it; on a failure dispatch stops (keeping per-payment
-    /// order) and the event is offered again on the next call.
+    /// Claims up to `limit` outbox events (see [`Store::claim_undispatched_events`]) and hands them to
+    /// every registered listener, in order. An event is marked dispatched only when every listener
+    /// accepted it; on a failure dispatch stops (keeping per-payment order), the failed event and the rest
+    /// of the batch are released, and they are offered again on the next call, here or in another instance.
     pub async fn dispatch_events(&self, limit: usize) -> Result<usize, StoreError> {
-        let events = self.store.undispatched_events(limit).await?;
+        let events = self.store.claim_undispatched_events(Utc::now(), limit).await?;
         let mut done = 0;
-        for outbox in events {
+        for (i, outbox) in events.iter().enumerate() {
             for listener in &self.listeners {
                 if let Err(e) = listener.handle(&outbox.event).await {
                     tracing::warn!(event = %outbox.event.id, error = %e, "listener failed; will retry");
+                    let rest: Vec<i64> = events[i..].iter().map(|o| o.seq).collect();
+                    self.store.release_events(&rest).await?;
                     return Ok(done);
                 }
             }

@@ -51,6 +51,8 @@ struct Inner {
     queue: BTreeMap<MessageId, Queued>,
     applied: HashMap<(String, String), MessageId>,
     events: Vec<(i64, Event, bool)>,
+    /// Outbox claims: event seq -> end of the lease.
+    event_claims: HashMap<i64, DateTime<Utc>>,
 }
 
 /// See the module documentation.
@@ -305,11 +307,53 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn claim_undispatched_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        let mut inner = self.lock()?;
+        let lease_until = now + crate::store::OUTBOX_CLAIM_LEASE;
+        let mut held: Vec<&PaymentId> = Vec::new();
+        let mut out = Vec::new();
+        for (seq, event, done) in &inner.events {
+            if *done {
+                continue;
+            }
+            let claimed = inner.event_claims.get(seq).is_some_and(|until| *until >= now);
+            if claimed {
+                // A later event of this payment waits for this one.
+                held.push(&event.payment.id);
+                continue;
+            }
+            if held.contains(&&event.payment.id) || out.len() >= limit {
+                continue;
+            }
+            out.push(OutboxEvent {
+                seq: *seq,
+                event: event.clone(),
+            });
+        }
+        for o in &out {
+            inner.event_claims.insert(o.seq, lease_until);
+        }
+        Ok(out)
+    }
+
+    async fn release_events(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        for seq in seqs {
+            inner.event_claims.remove(seq);
+        }
+        Ok(())
+    }
+
     async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
         if let Some(e) = inner.events.iter_mut().find(|(s, _, _)| *s == seq) {
             e.2 = true;
         }
+        inner.event_claims.remove(&seq);
         Ok(())
     }
 

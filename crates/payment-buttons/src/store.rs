@@ -146,6 +146,10 @@ pub enum Applied {
     },
 }
 
+/// How long [`Store::claim_undispatched_events`] keeps events for the claiming process. Longer than
+/// listeners take for a batch; after a crash, the events are offered again once it has passed.
+pub const OUTBOX_CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
 /// An event waiting in the outbox for in-process listeners.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {
@@ -191,8 +195,32 @@ pub trait Store: Send + Sync + 'static {
     /// events to the outbox, updates the log row and removes it from the queue.
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError>;
 
-    /// Up to `limit` outbox events not yet handed to in-process listeners, oldest first.
+    /// Up to `limit` outbox events not yet handed to in-process listeners, oldest first, claimed or not.
+    /// A read for status pages and tests; dispatching uses [`Store::claim_undispatched_events`].
     async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Claims up to `limit` undispatched outbox events for this process, oldest first, until
+    /// `now + `[`OUTBOX_CLAIM_LEASE`]. A claimed event is not offered to another caller until it is marked
+    /// dispatched, released, or its lease expires (after a crash). Per-payment order holds across
+    /// callers: an event is not claimed while an earlier event of the same payment is claimed elsewhere.
+    ///
+    /// The default implementation claims nothing and returns [`Store::undispatched_events`]: enough for a
+    /// store used by one process at a time. A store shared by several instances must override it.
+    async fn claim_undispatched_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        let _ = now;
+        self.undispatched_events(limit).await
+    }
+
+    /// Gives claimed events back before their lease ends (a listener failed: the next claim, by any
+    /// instance, offers them again at once). Releasing an event that is not claimed is harmless.
+    async fn release_events(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        let _ = seqs;
+        Ok(())
+    }
 
     /// Marks an outbox event as handed to every in-process listener.
     async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError>;

@@ -21,10 +21,12 @@ mod messages;
 mod migrate;
 mod models;
 mod outbox;
+mod outbox_claims;
 mod payments;
 mod postgres;
 mod schema;
 mod sqlite;
+mod webhook_deliveries;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -40,6 +42,7 @@ pub use connection::{AnyConnection, DatabaseUrl, PostgresUrl};
 pub use messages::CLAIM_LEASE;
 pub use migrate::{revert_all_migrations, run_migrations};
 pub use models::LogRow;
+pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};
 
 /// Why the store could not be opened or migrated. Never contains the database password.
 #[derive(Debug, thiserror::Error)]
@@ -219,9 +222,31 @@ impl Store for DieselStore {
         self.run(move |conn| outbox::undispatched(conn, limit)).await
     }
 
+    async fn claim_undispatched_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let lease_until = models::db_time(now + payment_buttons::store::OUTBOX_CLAIM_LEASE);
+        let now = models::db_time(now);
+        self.run(move |conn| outbox_claims::claim(conn, now, lease_until, limit))
+            .await
+    }
+
+    async fn release_events(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        let seqs = seqs.to_vec();
+        self.run(move |conn| seqs.iter().try_for_each(|seq| outbox_claims::release(conn, *seq)))
+            .await
+    }
+
     async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError> {
         let now = models::db_time(Utc::now());
-        self.run(move |conn| outbox::mark_dispatched(conn, seq, now)).await
+        self.run(move |conn| {
+            outbox::mark_dispatched(conn, seq, now)?;
+            outbox_claims::release(conn, seq)
+        })
+        .await
     }
 
     async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError> {

@@ -73,3 +73,60 @@ diesel::table! {
 
 diesel::joinable!(message_queue -> gateway_messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(payments, gateway_messages, message_queue, applied_notifications, events);
+
+// Outbox claims and webhook delivery (migration 2026-01-02-000001_webhooks).
+
+diesel::table! {
+    outbox_claims (seq) {
+        seq -> BigInt,
+        claimed_until -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (url) {
+        url -> Text,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        event_seq -> BigInt,
+        event_id -> Text,
+        payment_id -> Text,
+        endpoint -> Text,
+        status -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempted_at -> Timestamp,
+        http_status -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> events (event_seq));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    outbox_claims,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts
+);

@@ -1,0 +1,91 @@
+//! Claims on outbox events for in-process listeners, so that with several instances on one PostgreSQL
+//! database each event is handled by one instance at a time, in order per payment.
+//!
+//! A claim is a row of `outbox_claims` with a lease. Claimers are serialized (PostgreSQL: a
+//! transaction-level advisory lock; SQLite: the immediate transaction's write lock) because the per-payment
+//! rule reads other claims: two claimers running side by side could otherwise each take a different event
+//! of the same payment. Claiming is a short query, so the serialization costs nothing noticeable.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use payment_buttons::store::OutboxEvent;
+
+use super::Fail;
+use super::connection::{AnyConnection, write_transaction};
+use super::models::event_from_payload;
+use super::schema::outbox_claims;
+
+/// Arbitrary but fixed, distinct from the migration lock: every instance takes it to claim events.
+const CLAIM_LOCK: i64 = 0x6c70_6f75_7462; // "lpoutb"
+
+/// Undispatched events, not claimed by anyone, with no earlier event of the same payment claimed by
+/// anyone, oldest first. `$1` = now, `$2` = limit.
+const CLAIMABLE: &str = "SELECT e.seq, e.payload FROM events e \
+     WHERE e.dispatched_at IS NULL \
+       AND NOT EXISTS (SELECT 1 FROM outbox_claims c WHERE c.seq = e.seq AND c.claimed_until >= $1) \
+       AND NOT EXISTS (SELECT 1 FROM events p JOIN outbox_claims pc ON pc.seq = p.seq \
+                       WHERE p.payment_id = e.payment_id AND p.seq < e.seq \
+                         AND p.dispatched_at IS NULL AND pc.claimed_until >= $1) \
+     ORDER BY e.seq LIMIT $2";
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Text)]
+    payload: String,
+}
+
+/// Claims up to `limit` events until `lease_until` and reads them, oldest first.
+pub fn claim(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<OutboxEvent>, Fail> {
+    write_transaction(conn, |conn| {
+        let found: Vec<Candidate> = match conn {
+            AnyConnection::Postgresql(c) => {
+                diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                    .bind::<BigInt, _>(CLAIM_LOCK)
+                    .execute(c)?;
+                // SKIP LOCKED: an event being marked dispatched right now is not waited for.
+                diesel::sql_query(format!("{CLAIMABLE} FOR UPDATE OF e SKIP LOCKED"))
+                    .bind::<Timestamp, _>(now)
+                    .bind::<BigInt, _>(limit)
+                    .load(c)?
+            }
+            AnyConnection::Sqlite(c) => diesel::sql_query(sqlite_params(CLAIMABLE))
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(c)?,
+        };
+        let mut claimed = Vec::with_capacity(found.len());
+        for candidate in found {
+            release(conn, candidate.seq)?;
+            diesel::insert_into(outbox_claims::table)
+                .values((
+                    outbox_claims::seq.eq(candidate.seq),
+                    outbox_claims::claimed_until.eq(lease_until),
+                ))
+                .execute(conn)?;
+            claimed.push(OutboxEvent {
+                seq: candidate.seq,
+                event: event_from_payload(&candidate.payload)?,
+            });
+        }
+        Ok(claimed)
+    })
+}
+
+/// Removes the claim on one event, if any.
+pub fn release(conn: &mut AnyConnection, seq: i64) -> Result<(), Fail> {
+    diesel::delete(outbox_claims::table.filter(outbox_claims::seq.eq(seq))).execute(conn)?;
+    Ok(())
+}
+
+/// The same statement for SQLite: `?N` is its numbered parameter, `$N` PostgreSQL's.
+pub fn sqlite_params(sql: &str) -> String {
+    sql.replace('$', "?")
+}

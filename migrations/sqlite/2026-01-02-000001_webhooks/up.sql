@@ -1,0 +1,50 @@
+-- librement-pay, SQLite: outbox claims and webhook delivery. Keep in step with ../../postgres.
+
+-- Which instance holds an undispatched event for its in-process listeners, until when. A row whose lease
+-- has passed is free again; rows are removed when the event is dispatched or released.
+CREATE TABLE outbox_claims (
+    seq           BIGINT PRIMARY KEY NOT NULL REFERENCES events (seq),
+    claimed_until TIMESTAMP NOT NULL
+);
+
+-- Webhook endpoints the server has something to remember about (today: that a 410 disabled it).
+-- Endpoints are identified by their URL; configured endpoints without a row are enabled.
+CREATE TABLE webhook_endpoints (
+    url             TEXT PRIMARY KEY NOT NULL,
+    disabled_at     TIMESTAMP,
+    disabled_reason TEXT
+);
+
+-- One row per event and endpoint that wants it, written by the fan-out from the outbox.
+CREATE TABLE webhook_deliveries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    event_seq       BIGINT NOT NULL REFERENCES events (seq),
+    event_id        TEXT NOT NULL,
+    payment_id      TEXT NOT NULL,
+    endpoint        TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'delivered', 'failed', 'disabled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      TIMESTAMP NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL,
+    claimed_until   TIMESTAMP,
+    last_attempt_at TIMESTAMP,
+    last_status     INTEGER,
+    last_error      TEXT,
+    finished_at     TIMESTAMP,
+    UNIQUE (event_seq, endpoint)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint, next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint, payment_id, event_seq) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_status ON webhook_deliveries (status, endpoint);
+
+-- Every attempt, for the operator pages. `error` never holds a secret or a response body.
+CREATE TABLE webhook_attempts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    delivery_id  BIGINT NOT NULL REFERENCES webhook_deliveries (id),
+    attempted_at TIMESTAMP NOT NULL,
+    http_status  INTEGER,
+    latency_ms   BIGINT NOT NULL,
+    error        TEXT
+);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
