@@ -20,8 +20,19 @@ impl Drop for Server {
 }
 
 fn start(env: &[(&str, &str)]) -> Server {
+    start_with(env, None)
+}
+
+/// Starts the binary; `config` is written to `pay.toml` in its working directory and passed with `--config`.
+fn start_with(env: &[(&str, &str)], config: Option<&str>) -> Server {
     let dir = tempfile::tempdir().unwrap();
+    let mut args = Vec::new();
+    if let Some(text) = config {
+        std::fs::write(dir.path().join("pay.toml"), text).unwrap();
+        args = vec!["--config", "pay.toml"];
+    }
     let mut child = Command::new(BIN)
+        .args(&args)
         .current_dir(dir.path())
         .env("PAY_SERVER_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
@@ -96,6 +107,12 @@ async fn zero_configuration_starts_in_simulator_mode_and_a_paypal_payment_goes_t
         "a generated key, kept"
     );
 
+    pay_through_the_paypal_simulator(&server, &http).await;
+}
+
+/// Creates a button through the API, pays it in the PayPal simulator and waits for the status page to say
+/// accepted; returns the payment id.
+async fn pay_through_the_paypal_simulator(server: &Server, http: &reqwest::Client) -> String {
     let button = serde_json::json!({
         "order_reference": "ORDER-1042", "language": "fr",
         "options": [{ "description": "Manuel", "amount": "12.50", "currency": "EUR", "custom": { "sku": "m" } }],
@@ -167,6 +184,68 @@ async fn zero_configuration_starts_in_simulator_mode_and_a_paypal_payment_goes_t
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(state, "accepted");
+    invoice
+}
+
+#[tokio::test]
+async fn webhooks_configured_in_the_file_receive_the_signed_events() {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use payment_buttons::webhook::{ReceivedHeaders, WebhookSecret, verify};
+    use std::sync::{Arc, Mutex};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = received.clone();
+    let receiver = HttpServer::new(move || {
+        let sink = sink.clone();
+        App::new().route(
+            "/hook",
+            web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+                    let headers = ReceivedHeaders::from_lookup(header).unwrap();
+                    let secret = WebhookSecret::parse(SECRET).unwrap();
+                    verify(&[secret], &headers, &body, chrono::Utc::now(), Duration::from_secs(300)).unwrap();
+                    sink.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                    HttpResponse::NoContent().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = receiver.addrs()[0];
+    tokio::spawn(receiver.run());
+
+    let config = format!(
+        "[server]\napi_keys = [\"test-api-key-0123456789\"]\n\n[[webhooks]]\nurl = \"http://{addr}/hook\"\nsecrets = [\"{SECRET}\"]\n"
+    );
+    let server = start_with(&[], Some(&config));
+    let http = client();
+    let id = pay_through_the_paypal_simulator(&server, &http).await;
+
+    let mut kinds = Vec::new();
+    for _ in 0..100 {
+        kinds = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(kinds, ["payment_processed", "payment_accepted"]);
+    let events = received.lock().unwrap();
+    assert_eq!(events[1]["payment"]["id"], id.as_str());
+    assert_eq!(
+        events[1]["button"]["options"][0]["custom"]["sku"], "m",
+        "the whole button configuration"
+    );
 }
 
 #[test]
