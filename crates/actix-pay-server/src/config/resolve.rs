@@ -391,7 +391,7 @@ impl Resolver<'_> {
             Some(names) => {
                 let mut events = Vec::new();
                 for name in names {
-                    let event = WebhookEvent::parse(&name).ok_or_else(|| {
+                    let event = name.parse::<WebhookEvent>().ok().ok_or_else(|| {
                         ConfigError::invalid(path("events"), format!("{name:?} is not an event type"))
                     })?;
                     if !events.contains(&event) {

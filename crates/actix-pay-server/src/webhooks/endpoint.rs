@@ -6,7 +6,7 @@ use payment_buttons::event::EventKind;
 use payment_buttons::webhook::WebhookSecret;
 
 use super::WebhookSetupError;
-use crate::config::{WebhookConfig, WebhookEvent};
+use crate::config::WebhookConfig;
 
 /// A webhook endpoint: its URL (its identity in the database), its secrets, which events it wants and how
 /// long an event is retried. `Debug` never shows a secret.
@@ -59,10 +59,7 @@ impl Endpoint {
                 index,
                 reason: e.to_string(),
             })?;
-        let kinds = config
-            .events
-            .as_ref()
-            .map(|events| events.iter().map(|e| event_kind(*e)).collect());
+        let kinds = config.events.as_ref().cloned();
         Ok(Endpoint::new(config.url.as_str(), secrets, kinds, config.retry_for))
     }
 
@@ -100,28 +97,9 @@ impl Endpoint {
     }
 }
 
-/// The configuration's name for an event type, as the core's kind.
-pub fn event_kind(event: WebhookEvent) -> EventKind {
-    match event {
-        WebhookEvent::PaymentProcessed => EventKind::PaymentProcessed,
-        WebhookEvent::PaymentAccepted => EventKind::PaymentAccepted,
-        WebhookEvent::PaymentDeclined => EventKind::PaymentDeclined,
-        WebhookEvent::PaymentPending => EventKind::PaymentPending,
-        WebhookEvent::PaymentRefunded => EventKind::PaymentRefunded,
-        WebhookEvent::SubscriptionCancelled => EventKind::SubscriptionCancelled,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_configured_event_type_maps_to_the_core_kind_of_the_same_name() {
-        for event in WebhookEvent::ALL {
-            assert_eq!(event_kind(event).as_str(), event.as_str());
-        }
-    }
 
     #[test]
     fn logs_show_the_url_without_credentials_or_query() {
