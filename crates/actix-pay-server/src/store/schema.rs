@@ -73,3 +73,48 @@ diesel::table! {
 
 diesel::joinable!(message_queue -> gateway_messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(payments, gateway_messages, message_queue, applied_notifications, events);
+
+diesel::table! {
+    librement_users (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_accounts (key) {
+        key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_transactions (id) {
+        id -> BigInt,
+        idempotency_key -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_entries (id) {
+        id -> BigInt,
+        transaction_id -> BigInt,
+        account -> Text,
+        currency -> Text,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    librement_sign_in_failures (id) {
+        id -> BigInt,
+        email -> Text,
+        ip -> Text,
+        failed_at -> Timestamp,
+    }
+}

@@ -1,0 +1,5 @@
+DROP TABLE librement_sign_in_failures;
+DROP TABLE librement_entries;
+DROP TABLE librement_transactions;
+DROP TABLE librement_accounts;
+DROP TABLE librement_users;
