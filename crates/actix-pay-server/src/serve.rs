@@ -61,21 +61,51 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let store =
         DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
     let built = gateways::build(&config, &public_url)?;
+    // Librement is a payment option of ordinary buttons: a gateway whose hand-off leads to its pages.
+    let all_gateways = built
+        .all
+        .clone()
+        .with(Arc::new(librement_pay::gateway::LibrementGateway));
     let urls =
         ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
     let signer = ButtonSigner::new(secret.as_bytes());
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
     let engine = Arc::new(
-        Engine::new(Arc::new(store), built.all.clone(), signer.clone(), urls.clone())
-            .with_token_ttl(config.server.button_token_ttl)
-            .with_wakeup(Arc::new(move || wake_for_engine.notify_one())),
+        Engine::new(
+            Arc::new(store.clone()),
+            all_gateways.clone(),
+            signer.clone(),
+            urls.clone(),
+        )
+        .with_token_ttl(config.server.button_token_ttl)
+        .with_wakeup(Arc::new(move || wake_for_engine.notify_one())),
     );
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
-        .with_gateways(built.all.clone(), &[])
+        .with_gateways(all_gateways, &[])
         .with_ttl(config.server.button_token_ttl);
     let simulator = config.is_simulator();
+    let librement = Arc::new(librement_pay::web::Librement {
+        store: Arc::new(store),
+        templates: templates.clone(),
+        key: librement_pay::session::SessionKey::derive(secret.as_bytes()),
+        hashing: librement_pay::accounts::PasswordHashing::owasp()
+            .map_err(|e| StartError::Other(format!("librement: {e}")))?,
+        throttle: librement_pay::accounts::Throttle::default(),
+        mode: match config.librement.mode {
+            crate::config::LibrementMode::Embedded => librement_pay::web::Mode::Embedded,
+            crate::config::LibrementMode::NonEmbedded => librement_pay::web::Mode::NonEmbedded,
+        },
+        gateways: config
+            .librement
+            .gateways
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        secure_cookies: librement_pay::web::needs_secure_cookies(public_url.as_str()),
+        simulator: config.is_simulator(),
+    });
     let state = Arc::new(AppState {
         engine: engine.clone(),
         templates,
@@ -96,7 +126,8 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .wrap(middleware::NormalizePath::trim())
-            .configure(crate::app::configure(state.clone()));
+            .configure(crate::app::configure(state.clone()))
+            .configure(librement_pay::web::configure(librement.clone()));
         if let Some(sim) = &cmcic_simulator {
             app = app.configure(simulator::cmcic::configure(sim.clone()));
         }

@@ -65,6 +65,11 @@ impl Email {
             };
         if ok { Ok(Email(s)) } else { Err(AccountError::BadEmail) }
     }
+    /// Something that failed [`Email::parse`], kept (lower-case, at most 254 characters) only to count
+    /// failed sign-ins under it: a malformed address is throttled like any other.
+    pub fn raw_for_throttling(s: &str) -> Self {
+        Email(s.trim().to_lowercase().chars().take(254).collect())
+    }
     /// The normalized address.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -6,5 +6,10 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod choice;
+pub mod gateway;
 pub mod ledger;
 pub mod purchase;
+pub mod session;
+pub mod web;
+pub mod words;
