@@ -11,5 +11,6 @@ pub mod gateway;
 pub mod ledger;
 pub mod purchase;
 pub mod session;
+pub mod topup;
 pub mod web;
 pub mod words;

@@ -51,3 +51,14 @@ CREATE TABLE librement_sign_in_failures (
 );
 CREATE INDEX librement_sign_in_failures_email ON librement_sign_in_failures (email, failed_at);
 CREATE INDEX librement_sign_in_failures_ip ON librement_sign_in_failures (ip, failed_at);
+
+-- A payment through a gateway made for a Librement purchase: a top-up of a user's account by the part
+-- the balance does not cover, or (user_id NULL) a guest's payment of the whole price. When the core
+-- applies an outcome to it, the purchase is completed in the same transaction (docs/librement.md).
+CREATE TABLE librement_top_ups (
+    payment_id  TEXT PRIMARY KEY NOT NULL REFERENCES payments (id),
+    purchase_id TEXT NOT NULL REFERENCES payments (id),
+    user_id     BIGINT REFERENCES librement_users (id),
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE INDEX librement_top_ups_purchase ON librement_top_ups (purchase_id);

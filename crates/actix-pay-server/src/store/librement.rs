@@ -13,13 +13,17 @@ use diesel::sql_types::{BigInt, Text};
 use librement_pay::accounts::{AccountError, Email, NewUser, User, UserStore};
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
 use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key};
+use librement_pay::topup::{TopUps, plan_completion};
+use payment_buttons::event::Event;
 use payment_buttons::money::{Currency, Money};
-use payment_buttons::payment::PaymentId;
+use payment_buttons::payment::{PaymentId, PaymentState};
+use payment_buttons::store::StoreError;
 
 use super::connection::{AnyConnection, write_transaction};
 use super::models::db_time;
 use super::schema::{
-    librement_accounts, librement_entries, librement_sign_in_failures, librement_transactions, librement_users,
+    librement_accounts, librement_entries, librement_sign_in_failures, librement_top_ups, librement_transactions,
+    librement_users,
 };
 use super::{DieselStore, Fail, backend, outbox, payments};
 
@@ -449,6 +453,134 @@ impl UserStore for DieselStore {
                     .get_result(conn)?;
                 Ok((by_email, by_ip))
             })
+            .await?)
+    }
+}
+
+/// Links a gateway payment to the Librement purchase it pays (a top-up of `user`, or a guest's payment).
+fn link_top_up(
+    conn: &mut AnyConnection,
+    top_up: &str,
+    purchase: &str,
+    user: Option<UserId>,
+    now: NaiveDateTime,
+) -> Result<(), LFail> {
+    diesel::insert_into(librement_top_ups::table)
+        .values((
+            librement_top_ups::payment_id.eq(top_up),
+            librement_top_ups::purchase_id.eq(purchase),
+            librement_top_ups::user_id.eq(user),
+            librement_top_ups::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Called by [`super::apply`] inside its transaction, after a payment's state changed: when that payment
+/// is a Librement top-up, completes its purchase (ledger, state, events) and returns the events to write
+/// instead of the top-up's. `None` for every other payment.
+pub(super) fn after_apply(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    new_state: Option<PaymentState>,
+    message_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<Event>>, Fail> {
+    let Some(state) = new_state else {
+        return Ok(None);
+    };
+    let link: Option<(String, Option<i64>)> = librement_top_ups::table
+        .find(payment_id)
+        .select((librement_top_ups::purchase_id, librement_top_ups::user_id))
+        .first(conn)
+        .optional()?;
+    let Some((purchase_id, user)) = link else {
+        return Ok(None);
+    };
+    complete_purchase(conn, payment_id, state, &purchase_id, user, message_id, now)
+        .map(Some)
+        .map_err(|e| {
+            Fail(StoreError::Database(format!(
+                "librement top-up {payment_id}: {}",
+                LedgerError::from(e)
+            )))
+        })
+}
+
+fn complete_purchase(
+    conn: &mut AnyConnection,
+    top_up_id: &str,
+    state: PaymentState,
+    purchase_id: &str,
+    user: Option<UserId>,
+    message_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, LFail> {
+    let missing = |what: &str| LFail::Db(format!("{what} is missing"));
+    if !backend::lock_payment(conn, purchase_id)? {
+        return Err(missing("the purchase"));
+    }
+    let top_up = payments::load(conn, top_up_id)?.ok_or_else(|| missing("the top-up"))?;
+    let purchase = payments::load(conn, purchase_id)?.ok_or_else(|| missing("the purchase"))?;
+    let plan = plan_completion(&top_up, state, &purchase, user, Some(message_id), now)
+        .map_err(|e| LFail::Db(e.to_string()))?;
+    let at = db_time(now);
+    let (top_up_tx, purchase_tx) = match plan.transactions.as_slice() {
+        [one, two] => (Some(one), Some(two)),
+        [one] if user.is_some() && plan.purchase_state.is_none() => (Some(one), None),
+        [one] => (None, Some(one)),
+        _ => (None, None),
+    };
+    if let Some(tx) = top_up_tx {
+        post_in(conn, tx, at)?;
+    }
+    if let Some(tx) = purchase_tx {
+        // In a savepoint: if the balance was spent meanwhile, the purchase stays unpaid but the top-up
+        // stays in the user's account.
+        let paid = conn.transaction(|conn| post_in(conn, tx, at));
+        match paid {
+            Ok(_) => {}
+            Err(LFail::Ledger(LedgerError::InsufficientFunds { .. })) => {
+                tracing::warn!(
+                    purchase = purchase_id,
+                    "librement: top-up accepted but the balance was spent meanwhile"
+                );
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(new_state) = plan.purchase_state {
+        let mut details = purchase.details.clone();
+        details.extend(plan.details.clone());
+        let details =
+            serde_json::to_string(&details).map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
+        payments::update(
+            conn,
+            purchase_id,
+            &payments::PaymentChange {
+                state: Some(new_state),
+                gateway_reference: None,
+                details,
+                now: at,
+            },
+        )?;
+    }
+    Ok(plan.events)
+}
+
+#[async_trait::async_trait]
+impl TopUps for DieselStore {
+    async fn link_top_up(
+        &self,
+        top_up: &PaymentId,
+        purchase: &PaymentId,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let (top_up, purchase) = (top_up.as_str().to_owned(), purchase.as_str().to_owned());
+        Ok(self
+            .run_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
             .await?)
     }
 }

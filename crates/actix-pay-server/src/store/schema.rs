@@ -118,3 +118,12 @@ diesel::table! {
         failed_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    librement_top_ups (payment_id) {
+        payment_id -> Text,
+        purchase_id -> Text,
+        user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
