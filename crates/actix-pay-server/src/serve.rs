@@ -88,6 +88,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let simulator = config.is_simulator();
     let librement = Arc::new(librement_pay::web::Librement {
         store: Arc::new(store),
+        engine: engine.clone(),
         templates: templates.clone(),
         key: librement_pay::session::SessionKey::derive(secret.as_bytes()),
         hashing: librement_pay::accounts::PasswordHashing::owasp()

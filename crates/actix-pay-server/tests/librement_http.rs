@@ -19,9 +19,20 @@ use payment_buttons::event::EventKind;
 use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 use payment_buttons::store::Store;
 use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
+
+/// These tests never verify an IPN.
+struct NeverAsked;
+
+#[async_trait::async_trait]
+impl Postback for NeverAsked {
+    async fn validate(&self, _body: &[u8]) -> PostbackAnswer {
+        PostbackAnswer::Retry("not used in these tests".into())
+    }
+}
 
 const BASE: &str = "http://127.0.0.1:8080";
 const PASSWORD: &str = "correct horse battery";
@@ -41,7 +52,19 @@ async fn fixture(mode: Mode) -> Fixture {
         .unwrap();
     let signer = ButtonSigner::new(b"test secret");
     let urls = ServiceUrls::new(BASE).unwrap();
-    let gateways = Gateways::new().with(Arc::new(LibrementGateway));
+    let paypal = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            business: Some("seller@example.com".into()),
+            webscr_url: Some(format!("{BASE}/simulator/paypal/webscr")),
+            postback_url: Some(format!("{BASE}/simulator/paypal/postback")),
+            logo_url: None,
+        },
+    )
+    .unwrap();
+    let gateways = Gateways::new()
+        .with(Arc::new(LibrementGateway))
+        .with(Arc::new(PaypalGateway::new(paypal, Arc::new(NeverAsked))));
     let engine = Arc::new(Engine::new(
         Arc::new(store.clone()),
         gateways.clone(),
@@ -58,12 +81,13 @@ async fn fixture(mode: Mode) -> Fixture {
     });
     let librement = Arc::new(Librement {
         store: Arc::new(store.clone()),
+        engine: engine.clone(),
         templates,
         key: SessionKey::derive(b"test secret"),
         hashing: PasswordHashing::owasp().unwrap(),
         throttle: Throttle::default(),
         mode,
-        gateways: vec!["cmcic".into(), "paypal".into()],
+        gateways: vec!["paypal".into()],
         secure_cookies: false,
         simulator: true,
     });
@@ -344,7 +368,7 @@ async fn a_partial_balance_shows_the_exact_split_and_debits_nothing() {
     let id = press(&app, &f, &button("42.00", None, "en")).await;
     let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
     assert!(
-        html.contains("€30.00 from your Librement account and €12.00 by card"),
+        html.contains("€30.00 from your Librement account and €12.00 by PayPal"),
         "{html}"
     );
     assert!(html.contains("€30.00 from your Librement account and €12.00 by PayPal"));
@@ -545,4 +569,98 @@ async fn recurring_librement_buttons_are_refused_when_signed() {
     .unwrap();
     let err = f.engine.sign_button(&b, Utc::now()).unwrap_err();
     assert!(err.reason.contains("not supported yet"), "{err:?}");
+}
+
+/// The `(name, value)` fields of the auto-submitting hand-off form to the gateway.
+fn form_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker)? + marker.len();
+    Some(html[start..].split('"').next()?.to_owned())
+}
+
+#[actix_web::test]
+async fn the_split_method_tops_up_exactly_the_missing_amount_through_the_gateway() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("30.00")).unwrap())
+        .await
+        .unwrap();
+    let id = press(&app, &f, &button("42.00", None, "en")).await;
+    let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie.clone()))
+        .set_form([
+            ("csrf", csrf(&html).as_str()),
+            ("method", "split:paypal"),
+            ("email", "ann@example.org"),
+            ("password", PASSWORD),
+        ])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body(resp).await;
+    assert!(page.contains(&format!("{BASE}/simulator/paypal/webscr")), "{page}");
+    assert_eq!(
+        form_field(&page, "amount").as_deref(),
+        Some("12.00"),
+        "exactly the missing amount"
+    );
+    let top_up = PaymentId::parse(&form_field(&page, "invoice").unwrap()).unwrap();
+    let stored = f.store.payment(&top_up).await.unwrap().unwrap();
+    assert_eq!((stored.gateway.as_str(), stored.amount), ("paypal", eur("12.00")));
+    // Nothing is debited before the top-up is accepted.
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("30.00")
+    );
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+}
+
+#[actix_web::test]
+async fn an_unknown_buyer_in_embedded_mode_goes_straight_to_the_first_gateway_as_a_guest() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let id = press(&app, &f, &button("9.90", None, "en")).await;
+    let (status, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"value="gateway:paypal""#) && html.contains(".submit()"),
+        "{html}"
+    );
+    assert!(html.contains("€9.90 by PayPal"), "a visible button without JavaScript");
+
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie.unwrap()))
+        .set_form([("csrf", csrf(&html).as_str()), ("method", "gateway:paypal")])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body(resp).await;
+    assert_eq!(form_field(&page, "amount").as_deref(), Some("9.90"));
+    assert!(form_field(&page, "invoice").is_some());
+}
+
+#[actix_web::test]
+async fn a_signed_in_user_with_an_empty_balance_skips_the_choice_screen() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let id = press(&app, &f, &button("5.00", None, "fr")).await;
+    let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"value="gateway:paypal""#) && html.contains("5,00 € par PayPal"),
+        "{html}"
+    );
+    assert!(!html.contains(r#"value="balance""#));
 }

@@ -11,11 +11,12 @@ use chrono::{DateTime, Utc};
 use payment_buttons::button::{ButtonConfig, ButtonError};
 use payment_buttons::event::Event;
 use payment_buttons::money::Money;
+use payment_buttons::notification::Outcome;
 use payment_buttons::payment::PaymentState;
 use payment_buttons::store::StoredPayment;
 use payment_buttons::transition::{events_for, next_state};
 
-use crate::ledger::{NewTransaction, UserId};
+use crate::ledger::{Account, Entry, NewTransaction, TransactionKind, UserId};
 use crate::purchase::{PurchaseError, purchase_key, seller};
 
 /// The configuration of the gateway payment for `purchase`: one option of `amount`, paid through
@@ -50,9 +51,12 @@ pub fn top_up_button(
 /// What completing a purchase after its top-up changed writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
-    /// Ledger transactions to post, in order. A refusal of the last one (the purchase) leaves the
-    /// earlier ones (the top-up) posted: the money stays in the user's account.
-    pub transactions: Vec<NewTransaction>,
+    /// The money that came in through the gateway: into the user's account, or (a guest's payment for a
+    /// purchase settled otherwise) into the guest clearing account, to be refunded by an operator.
+    pub top_up: Option<NewTransaction>,
+    /// The purchase itself. If the store finds the balance spent meanwhile, it leaves the purchase unpaid
+    /// and keeps [`Completion::top_up`]: the money stays in the user's account.
+    pub purchase: Option<NewTransaction>,
     /// The purchase's new state, when it changes.
     pub purchase_state: Option<PaymentState>,
     /// Details merged into the purchase's.
@@ -74,58 +78,67 @@ pub fn plan_completion(
     let mut details = serde_json::Map::new();
     details.insert("librement_top_up".into(), top_up.id.as_str().into());
     details.insert("paid_through".into(), top_up.gateway.clone().into());
-    let outcome = match top_up_state {
-        PaymentState::Accepted => payment_buttons::notification::Outcome::Accepted,
-        PaymentState::Declined => payment_buttons::notification::Outcome::Declined,
-        PaymentState::Pending => payment_buttons::notification::Outcome::Pending,
-        // Refunds and cancellations of a top-up are operators' work: nothing automatic.
-        _ => {
-            return Ok(Completion {
-                transactions: Vec::new(),
-                purchase_state: None,
-                details,
-                events: Vec::new(),
-            });
-        }
+    let mut completion = Completion {
+        top_up: None,
+        purchase: None,
+        purchase_state: None,
+        details,
+        events: Vec::new(),
     };
-    let mut transactions = Vec::new();
+    let outcome = match top_up_state {
+        PaymentState::Accepted => Outcome::Accepted,
+        PaymentState::Declined => Outcome::Declined,
+        PaymentState::Pending => Outcome::Pending,
+        // Refunds and cancellations of a top-up are operators' work: nothing automatic.
+        _ => return Ok(completion),
+    };
+    completion.purchase_state = next_state(purchase.state, &outcome);
     if top_up_state == PaymentState::Accepted {
         let seller = seller(&purchase.button).map_err(|e| PurchaseError::Button(e.to_string()))?;
         let key = format!("topup:{}", top_up.id);
+        let open = completion.purchase_state.is_some();
         match user {
             Some(user) => {
-                transactions.push(NewTransaction::top_up(key, user, &top_up.gateway, top_up.amount)?);
-                transactions.push(NewTransaction::purchase(
+                completion.top_up = Some(NewTransaction::top_up(key, user, &top_up.gateway, top_up.amount)?);
+                if open {
+                    completion.purchase = Some(NewTransaction::purchase(
+                        purchase_key(&purchase.id),
+                        user,
+                        seller.as_str(),
+                        purchase.amount,
+                    )?);
+                }
+            }
+            None if open => {
+                completion.purchase = Some(NewTransaction::guest_purchase(
                     purchase_key(&purchase.id),
-                    user,
+                    &top_up.gateway,
                     seller.as_str(),
                     purchase.amount,
-                )?);
+                )?)
             }
-            None => transactions.push(NewTransaction::guest_purchase(
-                purchase_key(&purchase.id),
-                &top_up.gateway,
-                seller.as_str(),
-                purchase.amount,
-            )?),
+            None => {
+                completion.top_up = Some(NewTransaction::new(
+                    key,
+                    TransactionKind::GuestPurchase,
+                    vec![
+                        Entry {
+                            account: Account::GatewayClearing(top_up.gateway.clone()),
+                            amount: Money::from_minor(-top_up.amount.minor_units(), top_up.amount.currency()),
+                        },
+                        Entry {
+                            account: Account::GuestClearing,
+                            amount: top_up.amount,
+                        },
+                    ],
+                )?)
+            }
         }
     }
-    let purchase_state = next_state(purchase.state, &outcome);
-    let events = match purchase_state {
-        Some(state) => events_for(purchase, state, None, &details, gateway_message_id, now),
-        None => Vec::new(),
-    };
-    if purchase_state.is_none() {
-        // The purchase was settled otherwise (paid from the balance in another tab): only the top-up's
-        // money is recorded, in the user's account.
-        transactions.truncate(usize::from(user.is_some() && top_up_state == PaymentState::Accepted));
+    if let Some(state) = completion.purchase_state {
+        completion.events = events_for(purchase, state, None, &completion.details, gateway_message_id, now);
     }
-    Ok(Completion {
-        transactions,
-        purchase_state,
-        details,
-        events,
-    })
+    Ok(completion)
 }
 
 /// Storage of the links between gateway payments and the purchases they pay.

@@ -33,8 +33,6 @@ pub struct Words {
     pub pay_from_balance: &'static str,
     /// Why the password is asked again.
     pub confirm_hint: &'static str,
-    /// Said of methods that need the card or PayPal part, which this version cannot take yet.
-    pub unavailable: &'static str,
     /// Title of the page for buyers without a known account.
     pub start_title: &'static str,
     /// "Continue without an account".
@@ -75,7 +73,6 @@ pub const EN: Words = Words {
     balance: "Your balance",
     pay_from_balance: "Pay everything from my Librement account",
     confirm_hint: "Confirm your e-mail address and password: nothing is taken from your account before.",
-    unavailable: "Not available yet: paying by card or PayPal through Librement is not offered by this version.",
     start_title: "Pay with a Librement account?",
     continue_without: "Continue without an account",
     back_to_shop: "Back to the shop",
@@ -105,7 +102,6 @@ pub const FR: Words = Words {
     balance: "Votre solde",
     pay_from_balance: "Tout payer depuis mon compte Librement",
     confirm_hint: "Confirmez votre adresse e-mail et votre mot de passe : rien n'est débité de votre compte avant.",
-    unavailable: "Pas encore disponible : le paiement par carte ou PayPal via Librement n'est pas proposé par cette version.",
     start_title: "Payer avec un compte Librement ?",
     continue_without: "Continuer sans compte",
     back_to_shop: "Retour à la boutique",

@@ -42,6 +42,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/librement/start.html"),
     ),
     (
+        "librement/forward.html",
+        include_str!("../../../../templates/librement/forward.html"),
+    ),
+    (
         "librement/choose.html",
         include_str!("../../../../templates/librement/choose.html"),
     ),

@@ -525,20 +525,13 @@ fn complete_purchase(
     let plan = plan_completion(&top_up, state, &purchase, user, Some(message_id), now)
         .map_err(|e| LFail::Db(e.to_string()))?;
     let at = db_time(now);
-    let (top_up_tx, purchase_tx) = match plan.transactions.as_slice() {
-        [one, two] => (Some(one), Some(two)),
-        [one] if user.is_some() && plan.purchase_state.is_none() => (Some(one), None),
-        [one] => (None, Some(one)),
-        _ => (None, None),
-    };
-    if let Some(tx) = top_up_tx {
+    if let Some(tx) = &plan.top_up {
         post_in(conn, tx, at)?;
     }
-    if let Some(tx) = purchase_tx {
+    if let Some(tx) = &plan.purchase {
         // In a savepoint: if the balance was spent meanwhile, the purchase stays unpaid but the top-up
         // stays in the user's account.
-        let paid = conn.transaction(|conn| post_in(conn, tx, at));
-        match paid {
+        match conn.transaction(|conn| post_in(conn, tx, at)) {
             Ok(_) => {}
             Err(LFail::Ledger(LedgerError::InsufficientFunds { .. })) => {
                 tracing::warn!(

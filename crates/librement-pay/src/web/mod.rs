@@ -14,17 +14,19 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
+use payment_buttons::engine::Engine;
 use payment_buttons::store::Store;
 
 use crate::accounts::{PasswordHashing, Throttle, UserStore};
 use crate::ledger::LedgerStore;
 use crate::purchase::BalancePayments;
 use crate::session::{COOKIE, Session, SessionKey};
+use crate::topup::TopUps;
 use crate::words::words;
 
 /// What the storage behind the pages must offer.
-pub trait LibrementBackend: Store + LedgerStore + UserStore + BalancePayments {}
-impl<T: Store + LedgerStore + UserStore + BalancePayments> LibrementBackend for T {}
+pub trait LibrementBackend: Store + LedgerStore + UserStore + BalancePayments + TopUps {}
+impl<T: Store + LedgerStore + UserStore + BalancePayments + TopUps> LibrementBackend for T {}
 
 /// `librement.mode`: what a buyer without a known account sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub enum Mode {
 pub struct Librement<S: LibrementBackend> {
     /// Storage.
     pub store: Arc<S>,
+    /// The core's engine: top-ups and guest payments are ordinary payments through its gateways.
+    pub engine: Arc<Engine<S>>,
     /// The server's templates, holding `librement/*.html` and `base.html`.
     pub templates: Arc<tera::Tera>,
     /// Signs session cookies.

@@ -15,17 +15,22 @@ use crate::choice::{Method, gateway_words, methods, split_words};
 use crate::ledger::{Account, LedgerError};
 use crate::purchase::{BalancePayment, METHOD, PurchaseError};
 use crate::session::Session;
+use crate::topup::top_up_button;
 use crate::words::words;
+use payment_buttons::actix::hand_off_page;
+use payment_buttons::gateway::HandOff;
 
 /// One method as the template shows it.
 #[derive(Serialize)]
 struct MethodView {
     /// `balance`, `gateway` or `split`.
     kind: &'static str,
+    /// The form's `method` value: `balance`, `gateway:cmcic`, `split:paypal`...
+    value: String,
     /// What it does, in words.
     label: String,
-    /// True when this version can complete it.
-    available: bool,
+    /// True when it uses the account: the e-mail and password are confirmed first.
+    needs_password: bool,
 }
 
 fn view(method: &Method, amount: &str, language: &str) -> MethodView {
@@ -33,13 +38,15 @@ fn view(method: &Method, amount: &str, language: &str) -> MethodView {
     match method {
         Method::Balance => MethodView {
             kind: "balance",
+            value: "balance".into(),
             label: format!("{} ({amount})", t.pay_from_balance),
-            available: true,
+            needs_password: true,
         },
         Method::Gateway(g) => MethodView {
             kind: "gateway",
+            value: format!("gateway:{g}"),
             label: format!("{amount} {}", gateway_words(g, language)),
-            available: false,
+            needs_password: false,
         },
         Method::Split {
             from_balance,
@@ -47,8 +54,9 @@ fn view(method: &Method, amount: &str, language: &str) -> MethodView {
             gateway,
         } => MethodView {
             kind: "split",
+            value: format!("split:{gateway}"),
             label: split_words(*from_balance, *by_gateway, gateway, language),
-            available: false,
+            needs_password: true,
         },
     }
 }
@@ -169,14 +177,35 @@ pub async fn choose<S: LibrementBackend>(
         _ => None,
     };
     if signed_in.is_none() && button_user.is_none() && state.mode == Mode::NonEmbedded {
-        let t = words(&lang);
         let mut ctx = state.context(&lang, &session);
         let next = format!("/librement/pay/{}", payment.id);
         insert_next(&mut ctx, &next);
         ctx.insert("price", &price(&payment.amount, None, &lang));
         ctx.insert("back_url", payment.button.urls().back().as_str());
-        ctx.insert("unavailable", t.unavailable);
+        ctx.insert("payment_id", payment.id.as_str());
+        ctx.insert(
+            "first_gateway",
+            state.gateways.first().map(String::as_str).unwrap_or(""),
+        );
         return state.render(StatusCode::OK, "librement/start.html", &ctx, new.then_some(&session));
+    }
+    let first_gateway = state.gateways.first().cloned();
+    let unknown = signed_in.is_none() && button_user.is_none();
+    if let (Some(gateway), true) = (&first_gateway, unknown || signed_in.is_some()) {
+        let zero_balance = match &signed_in {
+            Some(u) => match state
+                .store
+                .balance(&Account::User(u.id), payment.amount.currency())
+                .await
+            {
+                Ok(b) => b.minor_units() <= 0,
+                Err(e) => return state.store_failed(&lang, &e),
+            },
+            None => false,
+        };
+        if unknown || zero_balance {
+            return forward(&state, &payment, &session, new, gateway);
+        }
     }
     let prefill = signed_in
         .as_ref()
@@ -227,15 +256,31 @@ pub async fn submit<S: LibrementBackend>(
     if payment.state != PaymentState::Created {
         return see_other(&status_path(&payment), None);
     }
-    if form.method != "balance" {
-        return state.message(
-            StatusCode::NOT_IMPLEMENTED,
-            &lang,
-            &session,
-            t.pay_title,
-            t.unavailable,
-            Some((payment.button.urls().back().as_str(), t.back_to_shop)),
-        );
+    let (kind, gateway) = match form.method.split_once(':') {
+        Some((kind @ ("gateway" | "split"), g)) if state.gateways.iter().any(|x| x == g) => (kind, Some(g.to_owned())),
+        None if form.method == "balance" => ("balance", None),
+        _ => {
+            return state.message(
+                StatusCode::BAD_REQUEST,
+                &lang,
+                &session,
+                t.pay_title,
+                t.stale_form,
+                Some((payment.button.urls().back().as_str(), t.back_to_shop)),
+            );
+        }
+    };
+    if let ("gateway", Some(gateway)) = (kind, &gateway) {
+        // Everything by card or PayPal: through the signed-in user's account (a top-up of the whole
+        // price, paid from it at once), or as a guest. The balance is not touched: no password needed.
+        let user = match session.user {
+            Some(id) => match state.store.user_by_id(id).await {
+                Ok(u) => u,
+                Err(e) => return state.store_failed(&lang, &e),
+            },
+            None => None,
+        };
+        return start_gateway_payment(&state, &payment, &session, user.as_ref(), gateway, payment.amount, now).await;
     }
     let email = form.email.unwrap_or_default();
     let password = form.password.unwrap_or_default();
@@ -270,6 +315,34 @@ pub async fn submit<S: LibrementBackend>(
     } else {
         session.signed_in(user.id, now)
     };
+    if let Some(gateway) = &gateway {
+        // The balance and the rest through the gateway: a top-up of exactly the missing amount.
+        let balance = match state
+            .store
+            .balance(&Account::User(user.id), payment.amount.currency())
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => return state.store_failed(&lang, &e),
+        };
+        let missing = payment.amount.minor_units() - balance.minor_units();
+        if balance.minor_units() <= 0 || missing <= 0 {
+            // The balance changed since the page was shown: show the methods that apply now.
+            return choice_screen(
+                &state,
+                &payment,
+                &session,
+                true,
+                Some(&user),
+                user.email.as_str(),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        }
+        let missing = payment_buttons::money::Money::from_minor(missing, payment.amount.currency());
+        return start_gateway_payment(&state, &payment, &session, Some(&user), gateway, missing, now).await;
+    }
     match state.store.pay_from_balance(&payment.id, user.id, now).await {
         Ok(BalancePayment::Paid { .. } | BalancePayment::AlreadyPaid) => {
             see_other(&status_path(&payment), Some(state.cookie(&session)))
@@ -297,5 +370,95 @@ pub async fn submit<S: LibrementBackend>(
             Some((payment.button.urls().back().as_str(), t.back_to_shop)),
         ),
         Err(e) => state.store_failed(&lang, &e),
+    }
+}
+
+/// The page that goes straight on to `gateway`: an auto-submitting form (a visible button without
+/// JavaScript), so that nothing is started by a GET.
+fn forward<S: LibrementBackend>(
+    state: &Librement<S>,
+    payment: &StoredPayment,
+    session: &Session,
+    set_session: bool,
+    gateway: &str,
+) -> HttpResponse {
+    let lang = payment.button.language().as_str().to_owned();
+    let mut ctx = state.context(&lang, session);
+    ctx.insert("payment_id", payment.id.as_str());
+    ctx.insert("method", &format!("gateway:{gateway}"));
+    ctx.insert(
+        "label",
+        &format!(
+            "{} {}",
+            price(&payment.amount, None, &lang),
+            gateway_words(gateway, &lang)
+        ),
+    );
+    state.render(
+        StatusCode::OK,
+        "librement/forward.html",
+        &ctx,
+        set_session.then_some(session),
+    )
+}
+
+/// Starts the gateway payment of `amount` for `payment`: a top-up of `user`'s account, or a guest's
+/// payment. The link to the purchase is stored before the buyer is handed to the gateway.
+async fn start_gateway_payment<S: LibrementBackend>(
+    state: &Librement<S>,
+    payment: &StoredPayment,
+    session: &Session,
+    user: Option<&User>,
+    gateway: &str,
+    amount: payment_buttons::money::Money,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let lang = payment.button.language().as_str().to_owned();
+    let t = words(&lang);
+    let email = user
+        .map(|u| u.email.as_str().to_owned())
+        .or_else(|| payment.button.email().map(|e| e.as_str().to_owned()));
+    let status_url = state.engine.urls().status(&payment.id);
+    let refused = |reason: String| {
+        tracing::warn!(payment = %payment.id, gateway, reason, "librement: cannot start the gateway payment");
+        state.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &lang,
+            session,
+            t.pay_title,
+            &reason,
+            Some((payment.button.urls().back().as_str(), t.back_to_shop)),
+        )
+    };
+    let button = match top_up_button(payment, gateway, amount, email.as_deref(), &status_url) {
+        Ok(b) => b,
+        Err(e) => return refused(e.to_string()),
+    };
+    let token = match state.engine.sign_button(&button, now) {
+        Ok(t) => t,
+        Err(e) => return refused(e.to_string()),
+    };
+    let started = match state
+        .engine
+        .start_payment(&token, None, Some(gateway), email.as_deref(), now)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return refused(e.to_string()),
+    };
+    if let Err(e) = state
+        .store
+        .link_top_up(&started.payment_id, &payment.id, user.map(|u| u.id), now)
+        .await
+    {
+        // Never hand the buyer over for a payment that could not be linked to its purchase.
+        return state.store_failed(&lang, &e);
+    }
+    match started.hand_off {
+        HandOff::Form { action, fields } => HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::html())
+            .insert_header(("Cache-Control", "no-store"))
+            .body(hand_off_page(&action, &fields, &lang)),
+        HandOff::Redirect { location } => see_other(&location, None),
     }
 }
