@@ -60,6 +60,8 @@ pub struct Assembled {
     pub paypal_simulator: Option<Arc<PaypalSimulator>>,
     /// Webhook delivery, when `[[webhooks]]` names endpoints.
     pub webhooks: Option<Webhooks>,
+    /// The Librement pages under `/librement`.
+    pub librement: Arc<librement_pay::web::Librement<DieselStore>>,
 }
 
 impl Assembled {
@@ -68,8 +70,10 @@ impl Assembled {
         let state = self.state.clone();
         let cmcic = self.cmcic_simulator.clone();
         let paypal = self.paypal_simulator.clone();
+        let librement = self.librement.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
+            librement_pay::web::configure(librement)(cfg);
             if let Some(sim) = cmcic {
                 simulator::cmcic::configure(sim)(cfg);
             }
@@ -88,28 +92,59 @@ pub fn assemble(
     store: DieselStore,
 ) -> Result<Assembled, StartError> {
     let built = gateways::build(config, public_url)?;
+    // Librement is a payment option of ordinary buttons: a gateway whose hand-off leads to its pages.
+    let all_gateways = built
+        .all
+        .clone()
+        .with(Arc::new(librement_pay::gateway::LibrementGateway));
     let urls =
         ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
     let signer = ButtonSigner::new(secret);
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
-    let mut engine = Engine::new(Arc::new(store.clone()), built.all.clone(), signer.clone(), urls.clone())
-        .with_token_ttl(config.server.button_token_ttl)
-        .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
+    let mut engine = Engine::new(
+        Arc::new(store.clone()),
+        all_gateways.clone(),
+        signer.clone(),
+        urls.clone(),
+    )
+    .with_token_ttl(config.server.button_token_ttl)
+    .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {
         None
     } else {
-        let webhooks = Webhooks::new(store, &config.webhooks).map_err(|e| StartError::Other(e.to_string()))?;
+        let webhooks = Webhooks::new(store.clone(), &config.webhooks).map_err(|e| StartError::Other(e.to_string()))?;
         engine = engine.with_listener(webhooks.fanout());
         Some(webhooks)
     };
     let engine = Arc::new(engine);
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
-        .with_gateways(built.all.clone(), &[])
+        .with_gateways(all_gateways, &[])
         .with_ttl(config.server.button_token_ttl);
     let simulator = config.is_simulator();
+    let librement = Arc::new(librement_pay::web::Librement {
+        store: Arc::new(store),
+        engine: engine.clone(),
+        templates: templates.clone(),
+        key: librement_pay::session::SessionKey::derive(secret),
+        hashing: librement_pay::accounts::PasswordHashing::owasp()
+            .map_err(|e| StartError::Other(format!("librement: {e}")))?,
+        throttle: librement_pay::accounts::Throttle::default(),
+        mode: match config.librement.mode {
+            crate::config::LibrementMode::Embedded => librement_pay::web::Mode::Embedded,
+            crate::config::LibrementMode::NonEmbedded => librement_pay::web::Mode::NonEmbedded,
+        },
+        gateways: config
+            .librement
+            .gateways
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        secure_cookies: librement_pay::web::needs_secure_cookies(public_url.as_str()),
+        simulator: config.is_simulator(),
+    });
     let state = Arc::new(AppState {
         engine: engine.clone(),
         templates,
@@ -145,6 +180,7 @@ pub fn assemble(
         cmcic_simulator,
         paypal_simulator,
         webhooks,
+        librement,
     })
 }
 

@@ -29,6 +29,34 @@ const TEMPLATES: &[(&str, &str)] = &[
         "simulator/paypal_payments.html",
         include_str!("../../../../templates/simulator/paypal_payments.html"),
     ),
+    (
+        "librement/sign_in.html",
+        include_str!("../../../../templates/librement/sign_in.html"),
+    ),
+    (
+        "librement/sign_up.html",
+        include_str!("../../../../templates/librement/sign_up.html"),
+    ),
+    (
+        "librement/account.html",
+        include_str!("../../../../templates/librement/account.html"),
+    ),
+    (
+        "librement/message.html",
+        include_str!("../../../../templates/librement/message.html"),
+    ),
+    (
+        "librement/start.html",
+        include_str!("../../../../templates/librement/start.html"),
+    ),
+    (
+        "librement/forward.html",
+        include_str!("../../../../templates/librement/forward.html"),
+    ),
+    (
+        "librement/choose.html",
+        include_str!("../../../../templates/librement/choose.html"),
+    ),
 ];
 
 /// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.

@@ -73,7 +73,16 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
                 },
             )?;
         }
-        outbox::insert(conn, &plan.events)?;
+        // A Librement top-up emits no events of its own: its purchase's, completed here, replace them.
+        let events = super::librement::after_apply(
+            conn,
+            target_id.as_str(),
+            plan.new_state,
+            request.message_id(),
+            request.now(),
+        )?
+        .unwrap_or_else(|| plan.events.clone());
+        outbox::insert(conn, &events)?;
 
         let flags: Vec<Flag> = request.flags().iter().chain(&plan.flags).copied().collect();
         update_log(
@@ -93,7 +102,7 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
         } else {
             Applied::Applied {
                 payment_id: target_id,
-                events: plan.events,
+                events,
             }
         })
     })

@@ -17,6 +17,7 @@
 mod apply;
 mod backend;
 mod connection;
+mod librement;
 mod messages;
 mod migrate;
 mod models;

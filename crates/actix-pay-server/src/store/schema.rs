@@ -130,3 +130,57 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts
 );
+
+diesel::table! {
+    librement_users (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_accounts (key) {
+        key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_transactions (id) {
+        id -> BigInt,
+        idempotency_key -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_entries (id) {
+        id -> BigInt,
+        transaction_id -> BigInt,
+        account -> Text,
+        currency -> Text,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    librement_sign_in_failures (id) {
+        id -> BigInt,
+        email -> Text,
+        ip -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    librement_top_ups (payment_id) {
+        payment_id -> Text,
+        purchase_id -> Text,
+        user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}

@@ -1,0 +1,579 @@
+//! The Diesel implementation of Librement's storage traits: the ledger ([`LedgerStore`]), users
+//! ([`UserStore`]) and paying a purchase from a balance ([`BalancePayments`]) in one transaction with the
+//! payment's state and its outbox events.
+//!
+//! A posting locks every account it debits that must stay non-negative before summing its entries: on
+//! PostgreSQL with `SELECT ... FOR UPDATE` on the account row (in key order, so two postings never wait
+//! for each other in a cycle); on SQLite the `BEGIN IMMEDIATE` of [`write_transaction`] already holds the
+//! database's only write lock.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use librement_pay::accounts::{AccountError, Email, NewUser, User, UserStore};
+use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
+use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key};
+use librement_pay::topup::{TopUps, plan_completion};
+use payment_buttons::event::Event;
+use payment_buttons::money::{Currency, Money};
+use payment_buttons::payment::{PaymentId, PaymentState};
+use payment_buttons::store::StoreError;
+
+use super::connection::{AnyConnection, write_transaction};
+use super::models::db_time;
+use super::schema::{
+    librement_accounts, librement_entries, librement_sign_in_failures, librement_top_ups, librement_transactions,
+    librement_users,
+};
+use super::{DieselStore, Fail, backend, outbox, payments};
+
+/// A failure inside a Librement transaction: the database's, or a refusal that rolls it back.
+#[derive(Debug)]
+enum LFail {
+    Db(String),
+    Ledger(LedgerError),
+    Purchase(PurchaseError),
+}
+
+impl From<diesel::result::Error> for LFail {
+    fn from(e: diesel::result::Error) -> Self {
+        // Diesel's messages hold the database's message, never bound values.
+        LFail::Db(e.to_string())
+    }
+}
+impl From<LedgerError> for LFail {
+    fn from(e: LedgerError) -> Self {
+        LFail::Ledger(e)
+    }
+}
+impl From<Fail> for LFail {
+    fn from(Fail(e): Fail) -> Self {
+        LFail::Db(e.to_string())
+    }
+}
+impl From<LFail> for LedgerError {
+    fn from(e: LFail) -> Self {
+        match e {
+            LFail::Db(s) => LedgerError::Store(s),
+            LFail::Ledger(l) => l,
+            LFail::Purchase(p) => LedgerError::Store(p.to_string()),
+        }
+    }
+}
+impl From<LFail> for PurchaseError {
+    fn from(e: LFail) -> Self {
+        match e {
+            LFail::Db(s) => PurchaseError::Ledger(LedgerError::Store(s)),
+            LFail::Ledger(l) => PurchaseError::Ledger(l),
+            LFail::Purchase(p) => p,
+        }
+    }
+}
+impl From<LFail> for AccountError {
+    fn from(e: LFail) -> Self {
+        AccountError::Store(LedgerError::from(e).to_string())
+    }
+}
+
+impl DieselStore {
+    /// Runs Librement work with a pooled connection on the blocking pool.
+    async fn run_librement<T, F>(&self, work: F) -> Result<T, LFail>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, LFail> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| LFail::Db(format!("no database connection: {e}")))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| LFail::Db(format!("database task failed: {e}")))?
+    }
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// The sum of an account's entries in one currency, as an exact integer on both backends.
+fn balance_of(conn: &mut AnyConnection, account: &str, currency: &str) -> Result<i64, LFail> {
+    let total: Total = match conn {
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM librement_entries \
+             WHERE account = $1 AND currency = $2",
+        )
+        .bind::<Text, _>(account)
+        .bind::<Text, _>(currency)
+        .get_result(c)?,
+        AnyConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM librement_entries \
+             WHERE account = ? AND currency = ?",
+        )
+        .bind::<Text, _>(account)
+        .bind::<Text, _>(currency)
+        .get_result(c)?,
+    };
+    Ok(total.total)
+}
+
+/// Creates the account row when missing.
+fn ensure_account(conn: &mut AnyConnection, key: &str, now: NaiveDateTime) -> Result<(), LFail> {
+    let row = (librement_accounts::key.eq(key), librement_accounts::created_at.eq(now));
+    match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(librement_accounts::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(librement_accounts::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// Locks an account row until the end of the transaction (PostgreSQL; see the module documentation).
+fn lock_account(conn: &mut AnyConnection, key: &str) -> Result<(), LFail> {
+    if let AnyConnection::Postgresql(c) = conn {
+        librement_accounts::table
+            .find(key)
+            .select(librement_accounts::key)
+            .for_update()
+            .first::<String>(c)?;
+    }
+    Ok(())
+}
+
+/// Records the transaction's key; `Some(id)` of the earlier transaction when the key was posted before.
+/// On PostgreSQL a concurrent posting of the same key makes this wait for that transaction's outcome.
+fn insert_key(conn: &mut AnyConnection, tx: &NewTransaction, now: NaiveDateTime) -> Result<Result<i64, i64>, LFail> {
+    let row = (
+        librement_transactions::idempotency_key.eq(tx.key()),
+        librement_transactions::kind.eq(tx.kind().as_str()),
+        librement_transactions::created_at.eq(now),
+    );
+    let inserted: Option<i64> = match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(librement_transactions::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(librement_transactions::id)
+            .get_result(c)
+            .optional()?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(librement_transactions::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .returning(librement_transactions::id)
+            .get_result(c)
+            .optional()?,
+    };
+    match inserted {
+        Some(id) => Ok(Ok(id)),
+        None => {
+            let earlier: i64 = librement_transactions::table
+                .filter(librement_transactions::idempotency_key.eq(tx.key()))
+                .select(librement_transactions::id)
+                .first(conn)?;
+            Ok(Err(earlier))
+        }
+    }
+}
+
+/// Posts `tx` inside the caller's write transaction. See [`LedgerStore`].
+fn post_in(conn: &mut AnyConnection, tx: &NewTransaction, now: NaiveDateTime) -> Result<Posted, LFail> {
+    let id = match insert_key(conn, tx, now)? {
+        Ok(id) => id,
+        Err(earlier) => return Ok(Posted::AlreadyPosted(earlier)),
+    };
+    let mut keys: Vec<String> = tx.entries().iter().map(|e| e.account.key()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
+        ensure_account(conn, key, now)?;
+    }
+    // Sorted by account: two postings lock shared accounts in the same order.
+    for (account, needed) in tx.debits_to_check() {
+        let key = account.key();
+        lock_account(conn, &key)?;
+        let currency = needed.currency();
+        let balance = balance_of(conn, &key, currency.code())?;
+        if balance < needed.minor_units() {
+            return Err(LedgerError::InsufficientFunds {
+                account,
+                balance: Money::from_minor(balance, currency),
+                needed,
+                currency,
+            }
+            .into());
+        }
+    }
+    for entry in tx.entries() {
+        diesel::insert_into(librement_entries::table)
+            .values((
+                librement_entries::transaction_id.eq(id),
+                librement_entries::account.eq(entry.account.key()),
+                librement_entries::currency.eq(entry.amount.currency().code()),
+                librement_entries::amount_minor.eq(entry.amount.minor_units()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Posted::Recorded(id))
+}
+
+#[async_trait::async_trait]
+impl LedgerStore for DieselStore {
+    async fn post(&self, transaction: NewTransaction) -> Result<Posted, LedgerError> {
+        let now = db_time(Utc::now());
+        Ok(self
+            .run_librement(move |conn| write_transaction(conn, |conn| post_in(conn, &transaction, now)))
+            .await?)
+    }
+
+    async fn balance(&self, account: &Account, currency: Currency) -> Result<Money, LedgerError> {
+        let key = account.key();
+        let minor = self
+            .run_librement(move |conn| balance_of(conn, &key, currency.code()))
+            .await?;
+        Ok(Money::from_minor(minor, currency))
+    }
+
+    async fn all_entries(&self) -> Result<Vec<StoredEntry>, LedgerError> {
+        let rows: Vec<(i64, String, String, i64)> = self
+            .run_librement(|conn| {
+                Ok(librement_entries::table
+                    .order(librement_entries::id.asc())
+                    .select((
+                        librement_entries::transaction_id,
+                        librement_entries::account,
+                        librement_entries::currency,
+                        librement_entries::amount_minor,
+                    ))
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(transaction_id, account, currency, minor)| {
+                let currency: Currency = currency
+                    .parse()
+                    .map_err(|_| LedgerError::Store(format!("corrupt currency in an entry of {account}")))?;
+                Ok(StoredEntry {
+                    transaction_id,
+                    account: account.parse()?,
+                    amount: Money::from_minor(minor, currency),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl BalancePayments for DieselStore {
+    async fn pay_from_balance(
+        &self,
+        payment: &PaymentId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<BalancePayment, PurchaseError> {
+        let id = payment.clone();
+        Ok(self
+            .run_librement(move |conn| {
+                write_transaction(conn, |conn| {
+                    // Locked first: a double submit or a second tab waits here, then finds it paid.
+                    if !backend::lock_payment(conn, id.as_str())? {
+                        return Err(LFail::Purchase(PurchaseError::NotFound));
+                    }
+                    let stored = payments::load(conn, id.as_str())?.ok_or(LFail::Purchase(PurchaseError::NotFound))?;
+                    let already: i64 = librement_transactions::table
+                        .filter(librement_transactions::idempotency_key.eq(purchase_key(&id)))
+                        .count()
+                        .get_result(conn)?;
+                    if already > 0 {
+                        return Ok(BalancePayment::AlreadyPaid);
+                    }
+                    let plan = plan_balance_payment(&stored, user, now).map_err(LFail::Purchase)?;
+                    post_in(conn, &plan.transaction, db_time(now))?;
+                    let mut details = stored.details.clone();
+                    details.extend(plan.details.clone());
+                    let details = serde_json::to_string(&details)
+                        .map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
+                    payments::update(
+                        conn,
+                        id.as_str(),
+                        &payments::PaymentChange {
+                            state: Some(plan.new_state),
+                            gateway_reference: None,
+                            details,
+                            now: db_time(now),
+                        },
+                    )?;
+                    outbox::insert(conn, &plan.events)?;
+                    Ok(BalancePayment::Paid { events: plan.events })
+                })
+            })
+            .await?)
+    }
+}
+
+#[derive(Queryable)]
+struct UserRow {
+    id: i64,
+    email: String,
+    display_name: String,
+    password_hash: String,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User, AccountError> {
+        Ok(User {
+            id: self.id,
+            email: Email::parse(&self.email)
+                .map_err(|_| AccountError::Store(format!("corrupt e-mail of user {}", self.id)))?,
+            display_name: self.display_name,
+            password_hash: self.password_hash,
+        })
+    }
+}
+
+const USER_COLUMNS: (
+    librement_users::id,
+    librement_users::email,
+    librement_users::display_name,
+    librement_users::password_hash,
+) = (
+    librement_users::id,
+    librement_users::email,
+    librement_users::display_name,
+    librement_users::password_hash,
+);
+
+#[async_trait::async_trait]
+impl UserStore for DieselStore {
+    async fn create_user(&self, user: NewUser) -> Result<UserId, AccountError> {
+        let result = self
+            .run_librement(move |conn| {
+                let row = (
+                    librement_users::email.eq(user.email.as_str().to_owned()),
+                    librement_users::display_name.eq(user.display_name),
+                    librement_users::password_hash.eq(user.password_hash),
+                    librement_users::created_at.eq(db_time(user.created_at)),
+                );
+                let id: Option<i64> = match conn {
+                    AnyConnection::Postgresql(c) => diesel::insert_into(librement_users::table)
+                        .values(row)
+                        .on_conflict_do_nothing()
+                        .returning(librement_users::id)
+                        .get_result(c)
+                        .optional()?,
+                    AnyConnection::Sqlite(c) => diesel::insert_into(librement_users::table)
+                        .values(row)
+                        .on_conflict_do_nothing()
+                        .returning(librement_users::id)
+                        .get_result(c)
+                        .optional()?,
+                };
+                Ok(id)
+            })
+            .await?;
+        result.ok_or(AccountError::EmailTaken)
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, AccountError> {
+        let email = email.as_str().to_owned();
+        let row: Option<UserRow> = self
+            .run_librement(move |conn| {
+                Ok(librement_users::table
+                    .filter(librement_users::email.eq(email))
+                    .select(USER_COLUMNS)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, AccountError> {
+        let row: Option<UserRow> = self
+            .run_librement(move |conn| {
+                Ok(librement_users::table
+                    .find(id)
+                    .select(USER_COLUMNS)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), AccountError> {
+        let hash = hash.to_owned();
+        self.run_librement(move |conn| {
+            diesel::update(librement_users::table.find(id))
+                .set(librement_users::password_hash.eq(hash))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn record_failure(&self, email: &Email, ip: &str, at: DateTime<Utc>) -> Result<(), AccountError> {
+        let (email, ip) = (email.as_str().to_owned(), ip.to_owned());
+        self.run_librement(move |conn| {
+            diesel::insert_into(librement_sign_in_failures::table)
+                .values((
+                    librement_sign_in_failures::email.eq(email),
+                    librement_sign_in_failures::ip.eq(ip),
+                    librement_sign_in_failures::failed_at.eq(db_time(at)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn failures_since(&self, email: &Email, ip: &str, since: DateTime<Utc>) -> Result<(i64, i64), AccountError> {
+        let (email, ip) = (email.as_str().to_owned(), ip.to_owned());
+        Ok(self
+            .run_librement(move |conn| {
+                let since = db_time(since);
+                let by_email: i64 = librement_sign_in_failures::table
+                    .filter(librement_sign_in_failures::email.eq(email))
+                    .filter(librement_sign_in_failures::failed_at.ge(since))
+                    .count()
+                    .get_result(conn)?;
+                let by_ip: i64 = librement_sign_in_failures::table
+                    .filter(librement_sign_in_failures::ip.eq(ip))
+                    .filter(librement_sign_in_failures::failed_at.ge(since))
+                    .count()
+                    .get_result(conn)?;
+                Ok((by_email, by_ip))
+            })
+            .await?)
+    }
+}
+
+/// Links a gateway payment to the Librement purchase it pays (a top-up of `user`, or a guest's payment).
+fn link_top_up(
+    conn: &mut AnyConnection,
+    top_up: &str,
+    purchase: &str,
+    user: Option<UserId>,
+    now: NaiveDateTime,
+) -> Result<(), LFail> {
+    diesel::insert_into(librement_top_ups::table)
+        .values((
+            librement_top_ups::payment_id.eq(top_up),
+            librement_top_ups::purchase_id.eq(purchase),
+            librement_top_ups::user_id.eq(user),
+            librement_top_ups::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Called by [`super::apply`] inside its transaction, after a payment's state changed: when that payment
+/// is a Librement top-up, completes its purchase (ledger, state, events) and returns the events to write
+/// instead of the top-up's. `None` for every other payment.
+pub(super) fn after_apply(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    new_state: Option<PaymentState>,
+    message_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<Event>>, Fail> {
+    let Some(state) = new_state else {
+        return Ok(None);
+    };
+    let link: Option<(String, Option<i64>)> = librement_top_ups::table
+        .find(payment_id)
+        .select((librement_top_ups::purchase_id, librement_top_ups::user_id))
+        .first(conn)
+        .optional()?;
+    let Some((purchase_id, user)) = link else {
+        return Ok(None);
+    };
+    complete_purchase(conn, payment_id, state, &purchase_id, user, message_id, now)
+        .map(Some)
+        .map_err(|e| {
+            Fail(StoreError::Database(format!(
+                "librement top-up {payment_id}: {}",
+                LedgerError::from(e)
+            )))
+        })
+}
+
+fn complete_purchase(
+    conn: &mut AnyConnection,
+    top_up_id: &str,
+    state: PaymentState,
+    purchase_id: &str,
+    user: Option<UserId>,
+    message_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, LFail> {
+    let missing = |what: &str| LFail::Db(format!("{what} is missing"));
+    if !backend::lock_payment(conn, purchase_id)? {
+        return Err(missing("the purchase"));
+    }
+    let top_up = payments::load(conn, top_up_id)?.ok_or_else(|| missing("the top-up"))?;
+    let purchase = payments::load(conn, purchase_id)?.ok_or_else(|| missing("the purchase"))?;
+    let plan = plan_completion(&top_up, state, &purchase, user, Some(message_id), now)
+        .map_err(|e| LFail::Db(e.to_string()))?;
+    let at = db_time(now);
+    if let Some(tx) = &plan.top_up {
+        post_in(conn, tx, at)?;
+    }
+    if let Some(tx) = &plan.purchase {
+        // In a savepoint: if the balance was spent meanwhile, the purchase stays unpaid but the top-up
+        // stays in the user's account.
+        match conn.transaction(|conn| post_in(conn, tx, at)) {
+            Ok(_) => {}
+            Err(LFail::Ledger(LedgerError::InsufficientFunds { .. })) => {
+                tracing::warn!(
+                    purchase = purchase_id,
+                    "librement: top-up accepted but the balance was spent meanwhile"
+                );
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(new_state) = plan.purchase_state {
+        let mut details = purchase.details.clone();
+        details.extend(plan.details.clone());
+        let details =
+            serde_json::to_string(&details).map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
+        payments::update(
+            conn,
+            purchase_id,
+            &payments::PaymentChange {
+                state: Some(new_state),
+                gateway_reference: None,
+                details,
+                now: at,
+            },
+        )?;
+    }
+    Ok(plan.events)
+}
+
+#[async_trait::async_trait]
+impl TopUps for DieselStore {
+    async fn link_top_up(
+        &self,
+        top_up: &PaymentId,
+        purchase: &PaymentId,
+        user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let (top_up, purchase) = (top_up.as_str().to_owned(), purchase.as_str().to_owned());
+        Ok(self
+            .run_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
+            .await?)
+    }
+}

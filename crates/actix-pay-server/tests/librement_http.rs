@@ -1,0 +1,666 @@
+//! The Librement pages over HTTP, with the real Diesel store on SQLite: sign-up, sign-in, sign-out,
+//! throttling, CSRF, the choice screen and paying from the balance.
+
+use std::sync::Arc;
+
+use actix_pay_server::app::{ApiKeys, AppState};
+use actix_pay_server::store::DieselStore;
+use actix_web::http::StatusCode;
+use actix_web::{App, test as atest};
+use chrono::Utc;
+use librement_pay::accounts::{PasswordHashing, Throttle};
+use librement_pay::gateway::LibrementGateway;
+use librement_pay::ledger::{Account, Audit, LedgerStore, NewTransaction};
+use librement_pay::session::SessionKey;
+use librement_pay::web::{Librement, Mode};
+use payment_buttons::button::ButtonConfig;
+use payment_buttons::engine::Engine;
+use payment_buttons::event::EventKind;
+use payment_buttons::gateway::{Gateways, ServiceUrls};
+use payment_buttons::money::Money;
+use payment_buttons::payment::{PaymentId, PaymentState};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+use payment_buttons::store::Store;
+use payment_buttons::tera::ButtonFunction;
+use payment_buttons::token::ButtonSigner;
+
+/// These tests never verify an IPN.
+struct NeverAsked;
+
+#[async_trait::async_trait]
+impl Postback for NeverAsked {
+    async fn validate(&self, _body: &[u8]) -> PostbackAnswer {
+        PostbackAnswer::Retry("not used in these tests".into())
+    }
+}
+
+const BASE: &str = "http://127.0.0.1:8080";
+const PASSWORD: &str = "correct horse battery";
+
+struct Fixture {
+    store: DieselStore,
+    engine: Arc<Engine<DieselStore>>,
+    state: Arc<AppState<DieselStore>>,
+    librement: Arc<Librement<DieselStore>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(mode: Mode) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+        .await
+        .unwrap();
+    let signer = ButtonSigner::new(b"test secret");
+    let urls = ServiceUrls::new(BASE).unwrap();
+    let paypal = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            business: Some("seller@example.com".into()),
+            webscr_url: Some(format!("{BASE}/simulator/paypal/webscr")),
+            postback_url: Some(format!("{BASE}/simulator/paypal/postback")),
+            logo_url: None,
+        },
+    )
+    .unwrap();
+    let gateways = Gateways::new()
+        .with(Arc::new(LibrementGateway))
+        .with(Arc::new(PaypalGateway::new(paypal, Arc::new(NeverAsked))));
+    let engine = Arc::new(Engine::new(
+        Arc::new(store.clone()),
+        gateways.clone(),
+        signer.clone(),
+        urls.clone(),
+    ));
+    let templates = Arc::new(actix_pay_server::pages::templates().unwrap());
+    let state = Arc::new(AppState {
+        engine: engine.clone(),
+        templates: templates.clone(),
+        buttons: ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]),
+        api_keys: ApiKeys::default(),
+        simulator: true,
+    });
+    let librement = Arc::new(Librement {
+        store: Arc::new(store.clone()),
+        engine: engine.clone(),
+        templates,
+        key: SessionKey::derive(b"test secret"),
+        hashing: PasswordHashing::owasp().unwrap(),
+        throttle: Throttle::default(),
+        mode,
+        gateways: vec!["paypal".into()],
+        secure_cookies: false,
+        simulator: true,
+    });
+    Fixture {
+        store,
+        engine,
+        state,
+        librement,
+        _dir: dir,
+    }
+}
+
+macro_rules! app {
+    ($f:expr) => {
+        atest::init_service(
+            App::new()
+                .configure(actix_pay_server::app::configure($f.state.clone()))
+                .configure(librement_pay::web::configure($f.librement.clone())),
+        )
+        .await
+    };
+}
+
+fn button(amount: &str, email: Option<&str>, language: &str) -> ButtonConfig {
+    let email = email.map(|e| format!(r#""email": "{e}","#)).unwrap_or_default();
+    ButtonConfig::from_json(&format!(
+        r#"{{"order_reference": "ORDER-7", {email} "language": "{language}",
+          "options": [{{"description": "Manual, PDF", "amount": "{amount}", "currency": "EUR"}}],
+          "payment_options": {{"librement": {{"seller": "author@example.org"}}}},
+          "urls": {{"back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
+                    "declined": "https://shop.example/sorry"}}}}"#
+    ))
+    .unwrap()
+}
+
+fn eur(s: &str) -> Money {
+    Money::parse(s, "EUR").unwrap()
+}
+
+/// The value of the hidden `csrf` field of a page.
+fn csrf(html: &str) -> String {
+    let start = html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The `librement_session` cookie a response sets, as a `Cookie` header value.
+fn session_cookie(resp: &actix_web::dev::ServiceResponse) -> Option<String> {
+    resp.response()
+        .cookies()
+        .find(|c| c.name() == "librement_session")
+        .map(|c| format!("librement_session={}", c.value()))
+}
+
+async fn body(resp: actix_web::dev::ServiceResponse) -> String {
+    String::from_utf8(atest::read_body(resp).await.to_vec()).unwrap()
+}
+
+fn location(resp: &actix_web::dev::ServiceResponse) -> String {
+    resp.headers().get("location").unwrap().to_str().unwrap().to_owned()
+}
+
+/// Presses the button: POST /pay, and returns the payment id from the redirect.
+async fn press<S>(app: &S, f: &Fixture, b: &ButtonConfig) -> PaymentId
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let token = f.engine.sign_button(b, Utc::now()).unwrap();
+    let req = atest::TestRequest::post()
+        .uri("/pay")
+        .set_form([("button", token.as_str())])
+        .to_request();
+    let resp = atest::call_service(app, req).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let loc = location(&resp);
+    let id = loc
+        .strip_prefix(&format!("{BASE}/librement/pay/"))
+        .expect("redirect to the Librement pages");
+    PaymentId::parse(id).unwrap()
+}
+
+/// Signs up through the pages; returns the session cookie.
+async fn sign_up<S>(app: &S, email: &str) -> String
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let resp = atest::call_service(app, atest::TestRequest::get().uri("/librement/sign-up").to_request()).await;
+    let cookie = session_cookie(&resp).expect("an anonymous session");
+    let token = csrf(&body(resp).await);
+    let req = atest::TestRequest::post()
+        .uri("/librement/sign-up")
+        .insert_header(("cookie", cookie))
+        .set_form([
+            ("csrf", token.as_str()),
+            ("email", email),
+            ("display_name", "Ann Reader"),
+            ("password", PASSWORD),
+            ("next", "/librement/account"),
+        ])
+        .to_request();
+    let resp = atest::call_service(app, req).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/librement/account");
+    session_cookie(&resp).expect("a signed-in session")
+}
+
+async fn get<S>(app: &S, uri: &str, cookie: Option<&str>) -> (StatusCode, String, Option<String>)
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let mut req = atest::TestRequest::get().uri(uri);
+    if let Some(c) = cookie {
+        req = req.insert_header(("cookie", c.to_owned()));
+    }
+    let resp = atest::call_service(app, req.to_request()).await;
+    let set = session_cookie(&resp);
+    (resp.status(), body(resp).await, set)
+}
+
+async fn pay<S>(
+    app: &S,
+    id: &PaymentId,
+    cookie: &str,
+    csrf: &str,
+    email: &str,
+    password: &str,
+) -> actix_web::dev::ServiceResponse
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie.to_owned()))
+        .peer_addr("192.0.2.10:4000".parse().unwrap())
+        .set_form([
+            ("csrf", csrf),
+            ("method", "balance"),
+            ("email", email),
+            ("password", password),
+        ])
+        .to_request();
+    atest::call_service(app, req).await
+}
+
+async fn user_id(f: &Fixture, email: &str) -> i64 {
+    use librement_pay::accounts::{Email, UserStore};
+    f.store
+        .user_by_email(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+#[actix_web::test]
+async fn paying_from_the_balance_accepts_the_payment_in_one_go_with_its_events() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "Ann@Example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
+        .await
+        .unwrap();
+
+    let id = press(&app, &f, &button("42.00", None, "en")).await;
+    let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("€50.00"), "the balance is shown to a signed-in user");
+    assert!(
+        html.contains("Pay everything from my Librement account (€42.00)"),
+        "{html}"
+    );
+
+    let resp = pay(&app, &id, &cookie, &csrf(&html), "ann@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), format!("/payments/{id}"));
+
+    let payment = f.store.payment(&id).await.unwrap().unwrap();
+    assert_eq!(payment.state, PaymentState::Accepted);
+    let events = f.store.events_for_payment(&id).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![EventKind::PaymentProcessed, EventKind::PaymentAccepted]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.gateway_message_id.is_none() && e.payment.gateway == "librement")
+    );
+    assert_eq!(
+        events[1].button["order_reference"], "ORDER-7",
+        "the original button goes with the events"
+    );
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("8.00")
+    );
+    assert_eq!(
+        f.store
+            .balance(&Account::Seller("author@example.org".into()), currency)
+            .await
+            .unwrap(),
+        eur("42.00")
+    );
+
+    // Double submit, back button, second tab: the purchase is paid once.
+    let resp = pay(&app, &id, &cookie, &csrf(&html), "ann@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.store.events_for_payment(&id).await.unwrap().len(), 2);
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("8.00")
+    );
+    let (status, _, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a paid purchase sends the buyer to its status page"
+    );
+    assert!(Audit::of(&f.store.all_entries().await.unwrap()).is_healthy());
+}
+
+#[actix_web::test]
+async fn a_known_buyer_who_is_not_signed_in_sees_methods_but_no_balance_until_confirming() {
+    let f = fixture(Mode::NonEmbedded).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "paypal", eur("20.00")).unwrap())
+        .await
+        .unwrap();
+
+    let id = press(&app, &f, &button("12.50", Some("ann@example.org"), "en")).await;
+    let (status, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Pay everything from my Librement account"));
+    assert!(!html.contains("€20.00"), "no balance before the password is confirmed");
+    assert!(
+        html.contains(r#"value="ann@example.org""#),
+        "the button's e-mail is prefilled"
+    );
+
+    let resp = pay(&app, &id, &cookie.unwrap(), &csrf(&html), "ann@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Accepted
+    );
+}
+
+#[actix_web::test]
+async fn a_partial_balance_shows_the_exact_split_and_debits_nothing() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("30.00")).unwrap())
+        .await
+        .unwrap();
+
+    let id = press(&app, &f, &button("42.00", None, "en")).await;
+    let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    assert!(
+        html.contains("€30.00 from your Librement account and €12.00 by PayPal"),
+        "{html}"
+    );
+    assert!(html.contains("€30.00 from your Librement account and €12.00 by PayPal"));
+    assert!(
+        !html.contains(r#"value="balance""#),
+        "paying everything from the balance is not offered"
+    );
+
+    // Forcing the balance method anyway (with this session's token, from the account page) is refused by
+    // the ledger, and nothing is debited.
+    let (_, account, _) = get(&app, "/librement/account", Some(&cookie)).await;
+    let resp = pay(&app, &id, &cookie, &csrf(&account), "ann@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(body(resp).await.contains("Your balance does not cover this price."));
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("30.00")
+    );
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+}
+
+#[actix_web::test]
+async fn a_wrong_password_and_an_unknown_e_mail_get_the_same_answer_and_nothing_is_paid() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
+        .await
+        .unwrap();
+    let id = press(&app, &f, &button("10.00", None, "en")).await;
+    let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    let token = csrf(&html);
+
+    let wrong = pay(&app, &id, &cookie, &token, "ann@example.org", "not the password").await;
+    let unknown = pay(&app, &id, &cookie, &token, "bob@example.org", "not the password").await;
+    assert_eq!(wrong.status(), unknown.status());
+    let wrong = body(wrong).await;
+    let unknown = body(unknown).await.replace("bob@example.org", "ann@example.org");
+    assert!(wrong.contains("Wrong e-mail address or password."));
+    assert_eq!(wrong, unknown);
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+}
+
+#[actix_web::test]
+async fn sign_in_is_throttled_after_five_failures_even_with_the_right_password() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let (_, html, cookie) = get(&app, "/librement/sign-in", None).await;
+    let (cookie, token) = (cookie.unwrap(), csrf(&html));
+    let attempt = |password: &'static str, ip: &'static str| {
+        atest::TestRequest::post()
+            .uri("/librement/sign-in")
+            .insert_header(("cookie", cookie.clone()))
+            .peer_addr(ip.parse().unwrap())
+            .set_form([
+                ("csrf", token.as_str()),
+                ("email", "ANN@example.org"),
+                ("password", password),
+            ])
+            .to_request()
+    };
+    for _ in 0..5 {
+        let resp = atest::call_service(&app, attempt("wrong password!", "192.0.2.1:1")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(body(resp).await.contains("Wrong e-mail address or password."));
+    }
+    // Another address: the account itself is locked for the window.
+    let resp = atest::call_service(&app, attempt(PASSWORD, "198.51.100.9:1")).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(body(resp).await.contains("wait 15 minutes"));
+}
+
+#[actix_web::test]
+async fn sign_in_then_sign_out_with_secure_cookie_attributes() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let (_, html, cookie) = get(&app, "/librement/sign-in?lang=fr", None).await;
+    assert!(html.contains("Se connecter") && html.contains(r#"<html lang="fr">"#));
+    let req = atest::TestRequest::post()
+        .uri("/librement/sign-in")
+        .insert_header(("cookie", cookie.unwrap()))
+        .set_form([
+            ("csrf", csrf(&html).as_str()),
+            ("email", "ann@example.org"),
+            ("password", PASSWORD),
+            ("lang", "fr"),
+        ])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let set = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/librement"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "no Secure flag on http://127.0.0.1");
+    let cookie = session_cookie(&resp).unwrap();
+
+    let (status, html, _) = get(&app, "/librement/account", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Ann Reader"));
+    let req = atest::TestRequest::post()
+        .uri("/librement/sign-out")
+        .insert_header(("cookie", cookie.clone()))
+        .set_form([("csrf", csrf(&html).as_str())])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let removal = resp
+        .response()
+        .cookies()
+        .find(|c| c.name() == "librement_session")
+        .unwrap();
+    assert_eq!(removal.value(), "");
+}
+
+#[actix_web::test]
+async fn forms_without_the_session_csrf_token_are_refused() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let id = press(&app, &f, &button("1.00", None, "en")).await;
+    let resp = pay(&app, &id, &cookie, "forged", "ann@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let req = atest::TestRequest::post()
+        .uri("/librement/sign-up")
+        .set_form([
+            ("csrf", "x"),
+            ("email", "eve@example.org"),
+            ("display_name", "Eve"),
+            ("password", PASSWORD),
+        ])
+        .to_request();
+    assert_eq!(atest::call_service(&app, req).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+}
+
+#[actix_web::test]
+async fn an_e_mail_is_taken_whatever_its_case() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let (_, html, cookie) = get(&app, "/librement/sign-up", None).await;
+    let req = atest::TestRequest::post()
+        .uri("/librement/sign-up")
+        .insert_header(("cookie", cookie.unwrap()))
+        .set_form([
+            ("csrf", csrf(&html).as_str()),
+            ("email", "ANN@EXAMPLE.ORG"),
+            ("display_name", "A"),
+            ("password", PASSWORD),
+        ])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(resp).await.contains("an account already uses this e-mail address"));
+}
+
+#[actix_web::test]
+async fn an_unknown_buyer_in_non_embedded_mode_is_offered_sign_in_or_an_account_in_french() {
+    let f = fixture(Mode::NonEmbedded).await;
+    let app = app!(f);
+    let id = press(&app, &f, &button("5.00", Some("new@example.org"), "fr")).await;
+    let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Payer avec un compte Librement ?"));
+    assert!(
+        html.contains(&format!(
+            "/librement/sign-up?lang=fr&amp;next=%2Flibrement%2Fpay%2F{id}"
+        )),
+        "{html}"
+    );
+}
+
+#[actix_web::test]
+async fn recurring_librement_buttons_are_refused_when_signed() {
+    let f = fixture(Mode::Embedded).await;
+    let b = ButtonConfig::from_json(
+        r#"{"order_reference": "S-1",
+          "options": [{"description": "Monthly", "amount": "5.00", "currency": "EUR", "recurrence_months": 1}],
+          "payment_options": {"librement": {"seller": "author@example.org"}},
+          "urls": {"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}"#,
+    )
+    .unwrap();
+    let err = f.engine.sign_button(&b, Utc::now()).unwrap_err();
+    assert!(err.reason.contains("not supported yet"), "{err:?}");
+}
+
+/// The `(name, value)` fields of the auto-submitting hand-off form to the gateway.
+fn form_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker)? + marker.len();
+    Some(html[start..].split('"').next()?.to_owned())
+}
+
+#[actix_web::test]
+async fn the_split_method_tops_up_exactly_the_missing_amount_through_the_gateway() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("30.00")).unwrap())
+        .await
+        .unwrap();
+    let id = press(&app, &f, &button("42.00", None, "en")).await;
+    let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie.clone()))
+        .set_form([
+            ("csrf", csrf(&html).as_str()),
+            ("method", "split:paypal"),
+            ("email", "ann@example.org"),
+            ("password", PASSWORD),
+        ])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body(resp).await;
+    assert!(page.contains(&format!("{BASE}/simulator/paypal/webscr")), "{page}");
+    assert_eq!(
+        form_field(&page, "amount").as_deref(),
+        Some("12.00"),
+        "exactly the missing amount"
+    );
+    let top_up = PaymentId::parse(&form_field(&page, "invoice").unwrap()).unwrap();
+    let stored = f.store.payment(&top_up).await.unwrap().unwrap();
+    assert_eq!((stored.gateway.as_str(), stored.amount), ("paypal", eur("12.00")));
+    // Nothing is debited before the top-up is accepted.
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("30.00")
+    );
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+}
+
+#[actix_web::test]
+async fn an_unknown_buyer_in_embedded_mode_goes_straight_to_the_first_gateway_as_a_guest() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let id = press(&app, &f, &button("9.90", None, "en")).await;
+    let (status, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"value="gateway:paypal""#) && html.contains(".submit()"),
+        "{html}"
+    );
+    assert!(html.contains("€9.90 by PayPal"), "a visible button without JavaScript");
+
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie.unwrap()))
+        .set_form([("csrf", csrf(&html).as_str()), ("method", "gateway:paypal")])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body(resp).await;
+    assert_eq!(form_field(&page, "amount").as_deref(), Some("9.90"));
+    assert!(form_field(&page, "invoice").is_some());
+}
+
+#[actix_web::test]
+async fn a_signed_in_user_with_an_empty_balance_skips_the_choice_screen() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let id = press(&app, &f, &button("5.00", None, "fr")).await;
+    let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"value="gateway:paypal""#) && html.contains("5,00 € par PayPal"),
+        "{html}"
+    );
+    assert!(!html.contains(r#"value="balance""#));
+}

@@ -1,0 +1,157 @@
+//! Sessions in signed cookies: who is signed in (if anyone) and the CSRF token of every form.
+//!
+//! The cookie holds `base64url(json) . base64url(HMAC-SHA256(key, json))`. Nothing in it is secret; the
+//! MAC makes it unforgeable. A session older than [`MAX_AGE`] is ignored.
+//!
+//! ```
+//! use librement_pay::session::{Session, SessionKey};
+//! let key = SessionKey::derive(b"the server secret");
+//! let now = chrono::Utc::now();
+//! let session = Session::anonymous(now).signed_in(7, now);
+//! let cookie = key.encode(&session);
+//! assert_eq!(key.decode(&cookie, now).unwrap().user, Some(7));
+//! assert!(key.decode(&cookie.replace('.', "x."), now).is_none());
+//! ```
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::ledger::UserId;
+
+/// The cookie's name.
+pub const COOKIE: &str = "librement_session";
+/// How long a session lasts after sign-in (or after the anonymous session was created).
+pub const MAX_AGE: Duration = Duration::days(7);
+
+/// The session's contents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Session {
+    /// The signed-in user.
+    #[serde(rename = "u")]
+    pub user: Option<UserId>,
+    /// The CSRF token every form of this session carries.
+    #[serde(rename = "c")]
+    pub csrf: String,
+    /// When it was issued (Unix seconds).
+    #[serde(rename = "t")]
+    pub issued: i64,
+}
+
+impl Session {
+    /// A fresh session without a user.
+    pub fn anonymous(now: DateTime<Utc>) -> Self {
+        Session {
+            user: None,
+            csrf: random_token(),
+            issued: now.timestamp(),
+        }
+    }
+
+    /// The same browser, now signed in as `user`: a new CSRF token and a new lifetime.
+    pub fn signed_in(&self, user: UserId, now: DateTime<Utc>) -> Self {
+        Session {
+            user: Some(user),
+            csrf: random_token(),
+            issued: now.timestamp(),
+        }
+    }
+
+    /// True when `token` (from a form) is this session's CSRF token. Constant time.
+    pub fn csrf_matches(&self, token: &str) -> bool {
+        bool::from(self.csrf.as_bytes().ct_eq(token.as_bytes()))
+    }
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 24] = rand::random();
+    B64.encode(bytes)
+}
+
+/// The key that signs session cookies, derived from the server's secret so that it differs from the
+/// key that signs buttons.
+#[derive(Clone)]
+pub struct SessionKey([u8; 32]);
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(***)")
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl SessionKey {
+    /// HMAC-SHA256(secret, "librement session cookie").
+    pub fn derive(secret: &[u8]) -> Self {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| {
+            // HMAC takes keys of any length; this branch cannot be reached.
+            <HmacSha256 as KeyInit>::new_from_slice(b"\0").expect("a one-byte HMAC key")
+        });
+        mac.update(b"librement session cookie");
+        SessionKey(mac.finalize().into_bytes().into())
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as KeyInit>::new_from_slice(&self.0).expect("a 32-byte HMAC key")
+    }
+
+    /// The cookie value.
+    pub fn encode(&self, session: &Session) -> String {
+        let json = serde_json::to_vec(session).unwrap_or_default();
+        let mut mac = self.mac();
+        mac.update(&json);
+        format!("{}.{}", B64.encode(&json), B64.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The session in a cookie value, when its MAC is right and it has not expired.
+    pub fn decode(&self, value: &str, now: DateTime<Utc>) -> Option<Session> {
+        let (payload, tag) = value.split_once('.')?;
+        let json = B64.decode(payload).ok()?;
+        let tag = B64.decode(tag).ok()?;
+        let mut mac = self.mac();
+        mac.update(&json);
+        mac.verify_slice(&tag).ok()?;
+        let session: Session = serde_json::from_slice(&json).ok()?;
+        let age = now.timestamp() - session.issued;
+        (0..=MAX_AGE.num_seconds()).contains(&age).then_some(session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tampered_cookie_is_refused() {
+        let key = SessionKey::derive(b"secret");
+        let now = Utc::now();
+        let cookie = key.encode(&Session::anonymous(now).signed_in(1, now));
+        let (payload, tag) = cookie.split_once('.').unwrap();
+        let forged_json = br#"{"u":2,"c":"x","t":0}"#;
+        assert!(key.decode(&format!("{}.{tag}", B64.encode(forged_json)), now).is_none());
+        assert!(key.decode(&format!("{payload}."), now).is_none());
+        assert!(SessionKey::derive(b"other").decode(&cookie, now).is_none());
+    }
+
+    #[test]
+    fn an_old_session_is_ignored() {
+        let key = SessionKey::derive(b"secret");
+        let then = Utc::now() - MAX_AGE - Duration::seconds(1);
+        let cookie = key.encode(&Session::anonymous(then));
+        assert!(key.decode(&cookie, Utc::now()).is_none());
+    }
+
+    #[test]
+    fn signing_in_changes_the_csrf_token() {
+        let now = Utc::now();
+        let a = Session::anonymous(now);
+        let b = a.signed_in(3, now);
+        assert_ne!(a.csrf, b.csrf);
+        assert!(b.csrf_matches(&b.csrf));
+        assert!(!b.csrf_matches(&a.csrf));
+    }
+}

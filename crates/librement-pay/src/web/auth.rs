@@ -1,0 +1,256 @@
+//! Sign-up, sign-in, sign-out, the account page, and the password check they share with the payment flow.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Librement, LibrementBackend, client_ip, insert_next, language, safe_next, see_other};
+use crate::accounts::{AccountError, Email, NewUser, Password, PasswordCheck, User, display_name};
+use crate::words::words;
+
+/// Why a password confirmation failed.
+pub(super) enum AuthFailure {
+    /// Wrong e-mail or password: the same answer for both.
+    Wrong,
+    /// Too many failures for this account or from this address.
+    Throttled,
+    /// Storage failed.
+    Store(AccountError),
+}
+
+/// Checks an e-mail and password, with throttling. An unknown or malformed e-mail costs the same
+/// argon2 work as a wrong password (a dummy hash is verified), and gets the same answer.
+pub(super) async fn authenticate<S: LibrementBackend>(
+    state: &Librement<S>,
+    email: &str,
+    password: String,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<User, AuthFailure> {
+    // A malformed address is counted under its raw (bounded) text, so that it is throttled too.
+    let email = Email::parse(email).unwrap_or_else(|_| Email::raw_for_throttling(email));
+    let since = now - state.throttle.window;
+    let (for_account, from_ip) = state
+        .store
+        .failures_since(&email, ip, since)
+        .await
+        .map_err(AuthFailure::Store)?;
+    if !state.throttle.allows(for_account, from_ip) {
+        return Err(AuthFailure::Throttled);
+    }
+    let user = state.store.user_by_email(&email).await.map_err(AuthFailure::Store)?;
+    let hashing = state.hashing.clone();
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let password = Password::new(password);
+    // argon2 takes tens of milliseconds of CPU: off the async workers.
+    let check = web::block(move || hashing.check(&password, stored.as_deref()))
+        .await
+        .map_err(|e| AuthFailure::Store(AccountError::Store(e.to_string())))?;
+    match (check, user) {
+        (PasswordCheck::Right { rehash }, Some(user)) => {
+            if let Some(hash) = rehash
+                && let Err(e) = state.store.set_password_hash(user.id, &hash).await
+            {
+                // The old hash still works; the rehash is tried again at the next sign-in.
+                tracing::warn!(error = %e, "librement: rehash not saved");
+            }
+            Ok(user)
+        }
+        _ => {
+            state
+                .store
+                .record_failure(&email, ip, now)
+                .await
+                .map_err(AuthFailure::Store)?;
+            Err(AuthFailure::Wrong)
+        }
+    }
+}
+
+/// Query of the sign-in and sign-up pages.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /librement/sign-in`.
+pub async fn sign_in_page<S: LibrementBackend>(
+    state: web::Data<Librement<S>>,
+    req: HttpRequest,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let lang = language(q.lang.as_deref());
+    let (session, new) = state.session_or_new(&req, now);
+    let mut ctx = state.context(lang, &session);
+    insert_next(&mut ctx, &safe_next(q.next.as_deref()));
+    ctx.insert("email", "");
+    state.render(StatusCode::OK, "librement/sign_in.html", &ctx, new.then_some(&session))
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    email: String,
+    password: String,
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+/// `POST /librement/sign-in`.
+pub async fn sign_in<S: LibrementBackend>(
+    state: web::Data<Librement<S>>,
+    req: HttpRequest,
+    form: web::Form<SignInForm>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let form = form.into_inner();
+    let lang = language(form.lang.as_deref());
+    let Some(session) = state.checked_session(&req, &form.csrf, now) else {
+        return state.stale_form(lang, now);
+    };
+    let next = safe_next(form.next.as_deref());
+    let t = words(lang);
+    let failed = |status, error: &str| {
+        let mut ctx = state.context(lang, &session);
+        insert_next(&mut ctx, &next);
+        ctx.insert("email", form.email.trim());
+        ctx.insert("error", error);
+        state.render(status, "librement/sign_in.html", &ctx, None)
+    };
+    match authenticate(&state, &form.email, form.password.clone(), &client_ip(&req), now).await {
+        Ok(user) => see_other(&next, Some(state.cookie(&session.signed_in(user.id, now)))),
+        Err(AuthFailure::Wrong) => failed(StatusCode::OK, t.wrong_credentials),
+        Err(AuthFailure::Throttled) => failed(StatusCode::TOO_MANY_REQUESTS, t.too_many_attempts),
+        Err(AuthFailure::Store(e)) => state.store_failed(lang, &e),
+    }
+}
+
+/// `GET /librement/sign-up`.
+pub async fn sign_up_page<S: LibrementBackend>(
+    state: web::Data<Librement<S>>,
+    req: HttpRequest,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let lang = language(q.lang.as_deref());
+    let (session, new) = state.session_or_new(&req, now);
+    let mut ctx = state.context(lang, &session);
+    insert_next(&mut ctx, &safe_next(q.next.as_deref()));
+    ctx.insert("email", "");
+    ctx.insert("display_name", "");
+    state.render(StatusCode::OK, "librement/sign_up.html", &ctx, new.then_some(&session))
+}
+
+/// The sign-up form.
+#[derive(Deserialize)]
+pub struct SignUpForm {
+    csrf: String,
+    email: String,
+    display_name: String,
+    password: String,
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+/// `POST /librement/sign-up`: creates the account and signs in.
+pub async fn sign_up<S: LibrementBackend>(
+    state: web::Data<Librement<S>>,
+    req: HttpRequest,
+    form: web::Form<SignUpForm>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let form = form.into_inner();
+    let lang = language(form.lang.as_deref());
+    let Some(session) = state.checked_session(&req, &form.csrf, now) else {
+        return state.stale_form(lang, now);
+    };
+    let next = safe_next(form.next.as_deref());
+    let refused = |e: AccountError| {
+        let mut ctx = state.context(lang, &session);
+        insert_next(&mut ctx, &next);
+        ctx.insert("email", form.email.trim());
+        ctx.insert("display_name", form.display_name.trim());
+        ctx.insert("error", &e.to_string());
+        state.render(StatusCode::UNPROCESSABLE_ENTITY, "librement/sign_up.html", &ctx, None)
+    };
+    let checked = Email::parse(&form.email).and_then(|email| {
+        let name = display_name(&form.display_name)?;
+        let password = Password::new(form.password.clone());
+        password.check_new()?;
+        Ok((email, name, password))
+    });
+    let (email, name, password) = match checked {
+        Ok(v) => v,
+        Err(e) => return refused(e),
+    };
+    let hashing = state.hashing.clone();
+    let hash = match web::block(move || hashing.hash(&password)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return state.store_failed(lang, &e),
+        Err(e) => return state.store_failed(lang, &e),
+    };
+    let new = NewUser {
+        email,
+        display_name: name,
+        password_hash: hash,
+        created_at: now,
+    };
+    match state.store.create_user(new).await {
+        Ok(id) => see_other(&next, Some(state.cookie(&session.signed_in(id, now)))),
+        Err(AccountError::EmailTaken) => refused(AccountError::EmailTaken),
+        Err(e) => state.store_failed(lang, &e),
+    }
+}
+
+/// The sign-out form.
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /librement/sign-out`: forgets the session in this browser.
+pub async fn sign_out<S: LibrementBackend>(
+    state: web::Data<Librement<S>>,
+    req: HttpRequest,
+    form: web::Form<SignOutForm>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let lang = language(form.lang.as_deref());
+    if state.checked_session(&req, &form.csrf, now).is_none() {
+        return state.stale_form(lang, now);
+    }
+    let target = if lang == "fr" {
+        "/librement/sign-in?lang=fr"
+    } else {
+        "/librement/sign-in"
+    };
+    see_other(target, Some(state.removal_cookie()))
+}
+
+/// `GET /librement/account`: who is signed in; a sign-in link otherwise.
+pub async fn account<S: LibrementBackend>(
+    state: web::Data<Librement<S>>,
+    req: HttpRequest,
+    q: web::Query<PageQuery>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let lang = language(q.lang.as_deref());
+    let session = match state.session(&req, now) {
+        Some(s) if s.user.is_some() => s,
+        _ => return see_other("/librement/sign-in", None),
+    };
+    let user = match state.store.user_by_id(session.user.unwrap_or_default()).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return see_other("/librement/sign-in", Some(state.removal_cookie())),
+        Err(e) => return state.store_failed(lang, &e),
+    };
+    let mut ctx = state.context(lang, &session);
+    ctx.insert("name", &user.display_name);
+    ctx.insert("email", user.email.as_str());
+    state.render(StatusCode::OK, "librement/account.html", &ctx, None)
+}

@@ -1,0 +1,289 @@
+//! The Librement pages, mounted under `/librement` by one [`configure`] call: sign-up, sign-in,
+//! sign-out, the account page and the payment flow (`/librement/pay/{id}`).
+//!
+//! Every form carries the session's CSRF token; sessions live in signed cookies (`HttpOnly`,
+//! `SameSite=Lax`, `Secure` unless the service runs on localhost). Pages work without JavaScript.
+
+mod auth;
+mod pay;
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use chrono::{DateTime, Utc};
+use payment_buttons::engine::Engine;
+use payment_buttons::store::Store;
+
+use crate::accounts::{PasswordHashing, Throttle, UserStore};
+use crate::ledger::LedgerStore;
+use crate::purchase::BalancePayments;
+use crate::session::{COOKIE, Session, SessionKey};
+use crate::topup::TopUps;
+use crate::words::words;
+
+/// What the storage behind the pages must offer.
+pub trait LibrementBackend: Store + LedgerStore + UserStore + BalancePayments + TopUps {}
+impl<T: Store + LedgerStore + UserStore + BalancePayments + TopUps> LibrementBackend for T {}
+
+/// `librement.mode`: what a buyer without a known account sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Straight on to the first gateway.
+    Embedded,
+    /// A page offering to sign in, create an account or continue without one.
+    NonEmbedded,
+}
+
+/// Everything the pages share.
+pub struct Librement<S: LibrementBackend> {
+    /// Storage.
+    pub store: Arc<S>,
+    /// The core's engine: top-ups and guest payments are ordinary payments through its gateways.
+    pub engine: Arc<Engine<S>>,
+    /// The server's templates, holding `librement/*.html` and `base.html`.
+    pub templates: Arc<tera::Tera>,
+    /// Signs session cookies.
+    pub key: SessionKey,
+    /// Password hashing parameters.
+    pub hashing: PasswordHashing,
+    /// Sign-in throttling.
+    pub throttle: Throttle,
+    /// `librement.mode`.
+    pub mode: Mode,
+    /// `librement.gateways`: what "by card or PayPal" offers, in order.
+    pub gateways: Vec<String>,
+    /// Whether cookies get `Secure` (false only when the public URL is on localhost over http).
+    pub secure_cookies: bool,
+    /// Show the simulator banner.
+    pub simulator: bool,
+}
+
+/// True when cookies for `public_url` must be `Secure`: everywhere except plain-http localhost.
+///
+/// ```
+/// use librement_pay::web::needs_secure_cookies;
+/// assert!(!needs_secure_cookies("http://127.0.0.1:8080"));
+/// assert!(!needs_secure_cookies("http://localhost:8080/"));
+/// assert!(needs_secure_cookies("https://pay.example"));
+/// assert!(needs_secure_cookies("http://pay.example"));
+/// ```
+pub fn needs_secure_cookies(public_url: &str) -> bool {
+    let rest = match public_url.strip_prefix("http://") {
+        Some(rest) => rest,
+        None => return true,
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    !matches!(host, "localhost" | "127.0.0.1" | "[") && !rest.starts_with("[::1]")
+}
+
+/// Mounts the pages under `/librement`.
+pub fn configure<S: LibrementBackend>(state: Arc<Librement<S>>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("/librement")
+                .app_data(web::Data::from(state))
+                .app_data(web::FormConfig::default().limit(16 * 1024))
+                .route("/sign-in", web::get().to(auth::sign_in_page::<S>))
+                .route("/sign-in", web::post().to(auth::sign_in::<S>))
+                .route("/sign-up", web::get().to(auth::sign_up_page::<S>))
+                .route("/sign-up", web::post().to(auth::sign_up::<S>))
+                .route("/sign-out", web::post().to(auth::sign_out::<S>))
+                .route("/account", web::get().to(auth::account::<S>))
+                .route("/pay/{id}", web::get().to(pay::choose::<S>))
+                .route("/pay/{id}", web::post().to(pay::submit::<S>)),
+        );
+    }
+}
+
+impl<S: LibrementBackend> Librement<S> {
+    /// The session in the request's cookie, when valid.
+    fn session(&self, req: &HttpRequest, now: DateTime<Utc>) -> Option<Session> {
+        req.cookie(COOKIE).and_then(|c| self.key.decode(c.value(), now))
+    }
+
+    /// The request's session, or a new anonymous one (then it must be set on the answer).
+    fn session_or_new(&self, req: &HttpRequest, now: DateTime<Utc>) -> (Session, bool) {
+        match self.session(req, now) {
+            Some(s) => (s, false),
+            None => (Session::anonymous(now), true),
+        }
+    }
+
+    /// The session of a form submission, when its CSRF token matches.
+    fn checked_session(&self, req: &HttpRequest, csrf: &str, now: DateTime<Utc>) -> Option<Session> {
+        self.session(req, now).filter(|s| s.csrf_matches(csrf))
+    }
+
+    fn cookie(&self, session: &Session) -> Cookie<'static> {
+        Cookie::build(COOKIE, self.key.encode(session))
+            .path("/librement")
+            .http_only(true)
+            .secure(self.secure_cookies)
+            .same_site(SameSite::Lax)
+            .finish()
+    }
+
+    fn removal_cookie(&self) -> Cookie<'static> {
+        let mut c = Cookie::build(COOKIE, "")
+            .path("/librement")
+            .http_only(true)
+            .secure(self.secure_cookies)
+            .same_site(SameSite::Lax)
+            .finish();
+        c.make_removal();
+        c
+    }
+
+    /// A page context with the common variables.
+    fn context(&self, language: &str, session: &Session) -> tera::Context {
+        let mut ctx = tera::Context::new();
+        ctx.insert("lang", language);
+        ctx.insert("t", words(language));
+        ctx.insert("simulator", &self.simulator);
+        ctx.insert("csrf", &session.csrf);
+        ctx
+    }
+
+    /// Renders a page; sets the session cookie when `set_session` is given.
+    fn render(
+        &self,
+        status: StatusCode,
+        template: &str,
+        ctx: &tera::Context,
+        set_session: Option<&Session>,
+    ) -> HttpResponse {
+        match self.templates.render(template, ctx) {
+            Ok(html) => {
+                let mut b = HttpResponseBuilder::new(status);
+                b.content_type(ContentType::html())
+                    .insert_header(("Cache-Control", "no-store"));
+                if let Some(s) = set_session {
+                    b.cookie(self.cookie(s));
+                }
+                b.body(html)
+            }
+            Err(e) => {
+                tracing::error!(template, error = ?e, "librement template failed");
+                HttpResponse::InternalServerError()
+                    .content_type(ContentType::plaintext())
+                    .body("internal error\n")
+            }
+        }
+    }
+
+    /// A page with one message and a link.
+    fn message(
+        &self,
+        status: StatusCode,
+        language: &str,
+        session: &Session,
+        title: &str,
+        text: &str,
+        link: Option<(&str, &str)>,
+    ) -> HttpResponse {
+        let mut ctx = self.context(language, session);
+        ctx.insert("title", title);
+        ctx.insert("text", text);
+        if let Some((href, label)) = link {
+            ctx.insert("link_href", href);
+            ctx.insert("link_label", label);
+        }
+        self.render(status, "librement/message.html", &ctx, None)
+    }
+
+    /// The 403 answer to a form without a valid session or CSRF token.
+    fn stale_form(&self, language: &str, now: DateTime<Utc>) -> HttpResponse {
+        let session = Session::anonymous(now);
+        let t = words(language);
+        let mut ctx = self.context(language, &session);
+        ctx.insert("title", t.pay_title);
+        ctx.insert("text", t.stale_form);
+        self.render(StatusCode::FORBIDDEN, "librement/message.html", &ctx, Some(&session))
+    }
+
+    fn store_failed(&self, language: &str, what: &dyn std::fmt::Display) -> HttpResponse {
+        tracing::error!(error = %what, "librement: storage failed");
+        let session = Session::anonymous(Utc::now());
+        self.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            language,
+            &session,
+            "Try again",
+            "The service is busy; please try again in a moment.",
+            None,
+        )
+    }
+}
+
+/// `en` or `fr` from a form or query value.
+fn language(value: Option<&str>) -> &'static str {
+    if value == Some("fr") { "fr" } else { "en" }
+}
+
+/// A 303 to `location`, optionally setting the session cookie.
+fn see_other(location: &str, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    let mut b = HttpResponse::SeeOther();
+    b.insert_header(("Location", location));
+    if let Some(c) = cookie {
+        b.cookie(c);
+    }
+    b.finish()
+}
+
+/// Only our own Librement pages are valid `next` targets (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/librement/") && !n.contains("//") && !n.contains('\\') && !n.contains("..") => {
+            n.to_owned()
+        }
+        _ => "/librement/account".to_owned(),
+    }
+}
+
+/// `next` for a query string: every byte outside `[A-Za-z0-9-._~]` percent-encoded.
+fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Inserts `next` and its query-string form `next_q`.
+fn insert_next(ctx: &mut tera::Context, next: &str) {
+    ctx.insert("next", next);
+    ctx.insert("next_q", &query_value(next));
+}
+
+/// The peer's address for throttling. Forwarded headers are not trusted: they can be forged.
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_targets_stay_on_our_pages() {
+        assert_eq!(
+            safe_next(Some("/librement/pay/Xk3f9QpL2mZa")),
+            "/librement/pay/Xk3f9QpL2mZa"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/librement//evil",
+            "/admin",
+            "/librement/../x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/librement/account", "{bad}");
+        }
+    }
+}
