@@ -13,6 +13,7 @@ use payment_buttons::token::ButtonSigner;
 
 use crate::app::{ApiKeys, AppState};
 use crate::config::{CmcicMode, Config, ConfigError, PaypalMode, resolve_secret_key};
+use crate::demo::{Demo, EventFeed, Offered};
 use crate::simulator::cmcic::CmcicSimulator;
 use crate::simulator::paypal::PaypalSimulator;
 use crate::store::DieselStore;
@@ -57,6 +58,8 @@ pub struct Assembled {
     pub cmcic_simulator: Option<Arc<CmcicSimulator>>,
     /// The PayPal simulator, in simulator mode.
     pub paypal_simulator: Option<Arc<PaypalSimulator>>,
+    /// The demo shop, when `server.demo` is on.
+    pub demo: Option<Arc<Demo>>,
 }
 
 impl Assembled {
@@ -65,6 +68,7 @@ impl Assembled {
         let state = self.state.clone();
         let cmcic = self.cmcic_simulator.clone();
         let paypal = self.paypal_simulator.clone();
+        let demo = self.demo.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
             if let Some(sim) = cmcic {
@@ -72,6 +76,9 @@ impl Assembled {
             }
             if let Some(sim) = paypal {
                 simulator::paypal::configure(sim)(cfg);
+            }
+            if let Some(demo) = demo {
+                crate::demo::configure(demo)(cfg);
             }
         }
     }
@@ -90,16 +97,32 @@ pub fn assemble(
     let signer = ButtonSigner::new(secret);
     let wake = Arc::new(tokio::sync::Notify::new());
     let wake_for_engine = wake.clone();
-    let engine = Arc::new(
-        Engine::new(Arc::new(store), built.all.clone(), signer.clone(), urls.clone())
-            .with_token_ttl(config.server.button_token_ttl)
-            .with_wakeup(Arc::new(move || wake_for_engine.notify_one())),
-    );
+    let mut engine = Engine::new(Arc::new(store), built.all.clone(), signer.clone(), urls.clone())
+        .with_token_ttl(config.server.button_token_ttl)
+        .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
+    // The demo's events panel is an in-process listener, as a shop's own code would be.
+    let demo_feed = config.server.demo.then(|| Arc::new(EventFeed::default()));
+    if let Some(feed) = &demo_feed {
+        engine = engine.with_listener(feed.clone());
+    }
+    let engine = Arc::new(engine);
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
         .with_gateways(built.all.clone(), &[])
         .with_ttl(config.server.button_token_ttl);
     let simulator = config.is_simulator();
+    let demo = match demo_feed {
+        Some(feed) => {
+            let offered = Offered {
+                paypal: built.all.get("paypal").is_some(),
+                cmcic: built.all.get("cmcic").is_some(),
+            };
+            let demo = Demo::new(buttons.clone(), feed, urls.base(), offered, simulator)
+                .map_err(|e| StartError::Other(format!("demo templates: {e}")))?;
+            Some(Arc::new(demo))
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         engine: engine.clone(),
         templates,
@@ -134,6 +157,7 @@ pub fn assemble(
         wake,
         cmcic_simulator,
         paypal_simulator,
+        demo,
     })
 }
 
