@@ -201,12 +201,20 @@ async fn subscription_signup_and_first_payment() {
             "first cycle: {payments:?}"
         );
 
-        let events = e2e.demo_events().await?;
+        // The sign-up moves no money (processed, no outcome); the first payment is accepted.
+        let cycle = cycles[0].id.clone();
+        let events = if cycle == landing.payment_id {
+            e2e.wait_for_events(&cycle, &["payment_processed", "payment_processed", "payment_accepted"])
+                .await?
+        } else {
+            e2e.wait_for_events(&landing.payment_id, &["payment_processed"]).await?;
+            e2e.wait_for_events(&cycle, &["payment_processed", "payment_accepted"])
+                .await?
+        };
+        let accepted = events.last().cloned().unwrap_or_default();
         ensure!(
-            events
-                .iter()
-                .any(|e| e["type"] == "payment_accepted" && e["amount"] == "5.00"),
-            "events: {events:?}"
+            accepted["amount"] == "5.00" && accepted["state"] == "accepted",
+            "event: {accepted}"
         );
         Ok(())
     })
@@ -283,10 +291,16 @@ async fn monetico_fraud_refusal_reports_both_filters() {
         let events = e2e
             .wait_for_events(&landing.payment_id, &["payment_processed", "payment_declined"])
             .await?;
-        let details = events[1]["details"].to_string();
+        let causes = events[1]["details"]["fraud"].as_array().cloned().unwrap_or_default();
+        let codes: Vec<_> = causes.iter().map(|c| c["code"].clone()).collect();
         ensure!(
-            details.contains("filtrage"),
-            "the decline says it was the fraud filters: {details}"
+            codes == [4, 6],
+            "the decline names both fraud filters: {}",
+            events[1]["details"]
+        );
+        ensure!(
+            causes.iter().all(|c| c["information_only"] == false),
+            "both filters blocked: {causes:?}"
         );
         assert_clean_log(e2e, &landing.payment_id, "cmcic", 1)?;
         let row = e2e.server.log_rows().pop();

@@ -38,7 +38,7 @@ fn page_context(demo: &Demo, language: &str) -> tera::Context {
 /// `GET /`: the shop.
 pub async fn shop(demo: web::Data<Demo>, req: HttpRequest) -> HttpResponse {
     let language = words::language(req.query_string());
-    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let stamp = chrono::Utc::now().format("%m%d-%H%M%S").to_string();
     let products = catalogue::products(&demo.base_url, language, &stamp, demo.offered);
     let entries = demo.feed.latest();
     let mut ctx = page_context(&demo, language);

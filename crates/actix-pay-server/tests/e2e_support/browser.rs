@@ -31,13 +31,11 @@ pub fn binaries(test: &str) -> Option<Binaries> {
     if missing.is_empty() {
         return Some(Binaries { chromium, chromedriver });
     }
-    let line = format!(
-        "{test}: skipped, browser tests need {} (apt-get install chromium chromium-driver)",
-        missing.join(" and ")
-    );
+    let need = format!("browser tests need {} (apt-get install chromium chromium-driver)", missing.join(" and "));
     if std::env::var_os("CI").is_some() {
-        panic!("{line}; CI is set, so the end-to-end tests must run");
+        panic!("{test}: {need}; CI is set, so the end-to-end tests must run");
     }
+    let line = format!("{test}: skipped, {need}");
     eprintln!("{line}");
     None
 }
