@@ -31,7 +31,10 @@ pub fn binaries(test: &str) -> Option<Binaries> {
     if missing.is_empty() {
         return Some(Binaries { chromium, chromedriver });
     }
-    let need = format!("browser tests need {} (apt-get install chromium chromium-driver)", missing.join(" and "));
+    let need = format!(
+        "browser tests need {} (apt-get install chromium chromium-driver)",
+        missing.join(" and ")
+    );
     if std::env::var_os("CI").is_some() {
         panic!("{test}: {need}; CI is set, so the end-to-end tests must run");
     }
