@@ -13,6 +13,7 @@ use payment_buttons::token::ButtonSigner;
 
 use crate::app::{ApiKeys, AppState};
 use crate::config::{CmcicMode, Config, ConfigError, PaypalMode, resolve_secret_key};
+use crate::demo::{Demo, EventFeed, Offered};
 use crate::simulator::cmcic::CmcicSimulator;
 use crate::simulator::paypal::PaypalSimulator;
 use crate::store::DieselStore;
@@ -62,6 +63,8 @@ pub struct Assembled {
     pub webhooks: Option<Webhooks>,
     /// The Librement pages under `/librement`.
     pub librement: Arc<librement_pay::web::Librement<DieselStore>>,
+    /// The demo shop, when `server.demo` is on.
+    pub demo: Option<Arc<Demo>>,
 }
 
 impl Assembled {
@@ -71,6 +74,7 @@ impl Assembled {
         let cmcic = self.cmcic_simulator.clone();
         let paypal = self.paypal_simulator.clone();
         let librement = self.librement.clone();
+        let demo = self.demo.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
             librement_pay::web::configure(librement)(cfg);
@@ -79,6 +83,9 @@ impl Assembled {
             }
             if let Some(sim) = paypal {
                 simulator::paypal::configure(sim)(cfg);
+            }
+            if let Some(demo) = demo {
+                crate::demo::configure(demo)(cfg);
             }
         }
     }
@@ -118,6 +125,11 @@ pub fn assemble(
         engine = engine.with_listener(webhooks.fanout());
         Some(webhooks)
     };
+    // The demo's events panel is an in-process listener, as a shop's own code would be.
+    let demo_feed = config.server.demo.then(|| Arc::new(EventFeed::default()));
+    if let Some(feed) = &demo_feed {
+        engine = engine.with_listener(feed.clone());
+    }
     let engine = Arc::new(engine);
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
@@ -145,6 +157,18 @@ pub fn assemble(
         secure_cookies: librement_pay::web::needs_secure_cookies(public_url.as_str()),
         simulator: config.is_simulator(),
     });
+    let demo = match demo_feed {
+        Some(feed) => {
+            let offered = Offered {
+                paypal: built.all.get("paypal").is_some(),
+                cmcic: built.all.get("cmcic").is_some(),
+            };
+            let demo = Demo::new(buttons.clone(), feed, urls.base(), offered, simulator)
+                .map_err(|e| StartError::Other(format!("demo templates: {e}")))?;
+            Some(Arc::new(demo))
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         engine: engine.clone(),
         templates,
@@ -181,6 +205,7 @@ pub fn assemble(
         paypal_simulator,
         webhooks,
         librement,
+        demo,
     })
 }
 

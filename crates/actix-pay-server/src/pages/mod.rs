@@ -13,6 +13,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../../../templates/base.html")),
     ("status.html", include_str!("../../../../templates/status.html")),
     ("error.html", include_str!("../../../../templates/error.html")),
+    ("demo/shop.html", include_str!("../../../../templates/demo/shop.html")),
+    (
+        "demo/result.html",
+        include_str!("../../../../templates/demo/result.html"),
+    ),
     (
         "simulator/cmcic.html",
         include_str!("../../../../templates/simulator/cmcic.html"),
