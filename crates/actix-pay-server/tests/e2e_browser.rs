@@ -98,8 +98,13 @@ async fn paypal_cancel_leaves_the_payment_unpaid_and_leads_back_to_the_shop() {
         e2e.click("#cancel").await?;
 
         let status = e2e.wait_for_path("/payments/").await?;
-        let payment_id = status.trim_start_matches("/payments/").to_owned();
+        // PayPal's cancel_return is our status page, told that the buyer cancelled.
+        let payment_id = status
+            .trim_start_matches("/payments/")
+            .trim_end_matches("?cancelled=1")
+            .to_owned();
         ensure!(e2e.find("#payment-state").await?.attr("data-state").await?.as_deref() == Some("created"));
+        ensure!(e2e.text("#payment-state").await?.contains("You cancelled the payment"));
         e2e.click("#continue").await?;
         e2e.wait_for_path("/").await?;
         e2e.find("#product-book").await?;

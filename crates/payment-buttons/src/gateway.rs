@@ -66,6 +66,10 @@ impl ServiceUrls {
     pub fn status(&self, payment: &PaymentId) -> String {
         format!("{}/payments/{payment}", self.base)
     }
+    /// Where a buyer who cancelled at the gateway comes back: the status page, told so.
+    pub fn status_cancelled(&self, payment: &PaymentId) -> String {
+        format!("{}/payments/{payment}?cancelled=1", self.base)
+    }
 }
 
 /// Everything a gateway needs to build the hand-off of one payment.

@@ -50,8 +50,19 @@ fn texts(state: PaymentState, french: bool) -> Texts {
     Texts { headline, next_label }
 }
 
+/// `?cancelled=1`: the gateway sent the buyer back after a cancellation (PayPal's `cancel_return`).
+#[derive(Debug, serde::Deserialize)]
+pub struct StatusQuery {
+    #[serde(default)]
+    cancelled: Option<String>,
+}
+
 /// The status page handler.
-pub async fn show<S: Store>(state: web::Data<AppState<S>>, id: web::Path<String>) -> HttpResponse {
+pub async fn show<S: Store>(
+    state: web::Data<AppState<S>>,
+    id: web::Path<String>,
+    query: web::Query<StatusQuery>,
+) -> HttpResponse {
     let simulator = state.simulator;
     let not_found = |language: &str| {
         super::error(
@@ -83,7 +94,16 @@ pub async fn show<S: Store>(state: web::Data<AppState<S>>, id: web::Path<String>
     };
     let language = payment.button.language().as_str().to_owned();
     let french = language == "fr";
-    let t = texts(payment.state, french);
+    // A buyer who cancelled at the gateway, for a payment still untouched, goes back to the shop.
+    let cancelled = query.cancelled.is_some() && payment.state == PaymentState::Created;
+    let mut t = texts(payment.state, french);
+    if cancelled {
+        t.headline = if french {
+            "Vous avez annulé le paiement : rien n'a été débité."
+        } else {
+            "You cancelled the payment: nothing was charged."
+        };
+    }
     let urls = payment.button.urls();
     let next_url = match payment.state {
         PaymentState::Accepted => urls.accepted().as_str(),
@@ -92,6 +112,7 @@ pub async fn show<S: Store>(state: web::Data<AppState<S>>, id: web::Path<String>
     };
     // A known outcome sends the buyer on; while waiting, the page reloads itself.
     let refresh_url = match payment.state {
+        _ if cancelled => next_url.to_owned(),
         PaymentState::Created | PaymentState::Pending => state.engine.urls().status(&payment.id),
         _ => next_url.to_owned(),
     };

@@ -99,8 +99,8 @@ pub fn form_fields(config: &PaypalConfig, request: &PaymentRequest<'_>) -> Resul
     fields.push(("invoice", payment_id.into()));
     fields.push(("custom", payment_id.into()));
     fields.push(("notify_url", request.urls.notify("paypal")));
-    fields.push(("return", status_url.clone()));
-    fields.push(("cancel_return", status_url));
+    fields.push(("return", status_url));
+    fields.push(("cancel_return", request.urls.status_cancelled(request.payment_id)));
     // The status page is a GET page that learns the outcome from the IPN, not from the return request.
     fields.push(("rm", "1".into()));
     fields.push(("lc", paypal_locale(request.button.language()).into()));
