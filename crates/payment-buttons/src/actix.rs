@@ -214,38 +214,54 @@ impl Workers {
 /// Starts two background tasks on the current tokio runtime: one processes queued messages (woken by
 /// `wake`, and polling every `poll` for retries), one hands outbox events to listeners.
 pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::Notify>, poll: Duration) -> Workers {
+    let events_wake = Arc::new(tokio::sync::Notify::new());
     let messages = {
         let engine = engine.clone();
-        let wake = wake.clone();
-        let events_wake = Arc::new(tokio::sync::Notify::new());
-        let events_engine = engine.clone();
-        let events_task_wake = events_wake.clone();
-        let events = tokio::spawn(async move {
-            loop {
-                match events_engine.dispatch_events(100).await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => log_store_error("event dispatch", &e),
+        let events_wake = events_wake.clone();
+        work_loop("message processing", wake.clone(), poll, move || {
+            let engine = engine.clone();
+            let events_wake = events_wake.clone();
+            async move {
+                let n = engine.process_due(Utc::now(), 50).await?;
+                if n > 0 {
+                    // Applying messages wrote events: hand them on without waiting for the poll.
+                    events_wake.notify_one();
                 }
-                let _ = tokio::time::timeout(poll, events_task_wake.notified()).await;
+                Ok(n)
             }
-        });
-        let main = tokio::spawn(async move {
-            loop {
-                match engine.process_due(Utc::now(), 50).await {
-                    Ok(n) if n > 0 => {
-                        events_wake.notify_one();
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => log_store_error("message processing", &e),
-                }
-                let _ = tokio::time::timeout(poll, wake.notified()).await;
-            }
-        });
-        vec![main, events]
+        })
     };
-    Workers { wake, tasks: messages }
+    let events = work_loop("event dispatch", events_wake, poll, move || {
+        let engine = engine.clone();
+        async move { engine.dispatch_events(100).await }
+    });
+    Workers {
+        wake,
+        tasks: vec![messages, events],
+    }
+}
+
+/// Runs `step` again at once while it finds work, otherwise when woken or after `poll`.
+fn work_loop<F, Fut>(
+    what: &'static str,
+    wake: Arc<tokio::sync::Notify>,
+    poll: Duration,
+    step: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize, StoreError>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            match step().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => log_store_error(what, &e),
+            }
+            let _ = tokio::time::timeout(poll, wake.notified()).await;
+        }
+    })
 }
 
 fn log_store_error(what: &str, e: &StoreError) {
