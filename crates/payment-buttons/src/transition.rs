@@ -294,3 +294,77 @@ fn starts_new_cycle(named: &StoredPayment, n: &Notification) -> bool {
     let same_transaction = named.gateway_reference.is_some() && named.gateway_reference == n.gateway_reference;
     !(first_cycle_open || same_transaction)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PaymentState::*;
+
+    fn refund() -> Outcome {
+        Outcome::Refunded { amount: None }
+    }
+
+    #[test]
+    fn money_received_accepts_anything_not_yet_final_or_refunded() {
+        for from in [Created, Pending, Declined, Refunded] {
+            assert_eq!(next_state(from, &Outcome::Accepted), Some(Accepted), "{from}");
+        }
+        assert_eq!(
+            next_state(Accepted, &Outcome::Accepted),
+            None,
+            "a second acceptance changes nothing"
+        );
+        assert_eq!(next_state(Cancelled, &Outcome::Accepted), None);
+    }
+
+    #[test]
+    fn pending_only_follows_created() {
+        assert_eq!(next_state(Created, &Outcome::Pending), Some(Pending));
+        for from in [Pending, Accepted, Declined, Refunded, Cancelled] {
+            assert_eq!(next_state(from, &Outcome::Pending), None, "{from}");
+        }
+    }
+
+    #[test]
+    fn a_decline_never_undoes_money_received() {
+        assert_eq!(next_state(Created, &Outcome::Declined), Some(Declined));
+        assert_eq!(next_state(Pending, &Outcome::Declined), Some(Declined));
+        for from in [Accepted, Declined, Refunded, Cancelled] {
+            assert_eq!(next_state(from, &Outcome::Declined), None, "{from}");
+        }
+    }
+
+    #[test]
+    fn only_received_money_can_be_refunded() {
+        assert_eq!(next_state(Accepted, &refund()), Some(Refunded));
+        assert_eq!(
+            next_state(Refunded, &refund()),
+            Some(Refunded),
+            "a second partial refund"
+        );
+        for from in [Created, Pending, Declined, Cancelled] {
+            assert_eq!(next_state(from, &refund()), None, "{from}");
+        }
+    }
+
+    #[test]
+    fn a_subscription_is_cancelled_once() {
+        for from in [Created, Pending, Accepted, Declined] {
+            assert_eq!(
+                next_state(from, &Outcome::SubscriptionCancelled),
+                Some(Cancelled),
+                "{from}"
+            );
+        }
+        assert_eq!(next_state(Cancelled, &Outcome::SubscriptionCancelled), None);
+    }
+
+    #[test]
+    fn every_state_change_emits_processed_then_its_outcome() {
+        for state in [Pending, Accepted, Declined, Refunded, Cancelled] {
+            let kinds: Vec<_> = EventKind::for_state(state).into_iter().collect();
+            assert_eq!(kinds.len(), 1, "{state} has one outcome event");
+        }
+        assert_eq!(EventKind::for_state(Created), None);
+    }
+}
