@@ -152,7 +152,7 @@ pub async fn run(o: Options) -> Result<()> {
             (false, Duration::ZERO, 1000),
             (false, Duration::from_millis(200), 1000),
             (true, Duration::ZERO, 1000),
-            (false, Duration::ZERO, 40),
+            (false, Duration::ZERO, 25),
         ] {
             let plan = Plan {
                 label: format!(
@@ -273,10 +273,10 @@ pub async fn run(o: Options) -> Result<()> {
                 if let Some(f) = &fixed {
                     let ours = fixed_results
                         .iter()
-                        .find(|x| matches!(x.plan.mode, Mode::Open { rate: 40, .. }));
+                        .find(|x| matches!(x.plan.mode, Mode::Open { rate: 25, .. }));
                     let _ = writeln!(
                         md,
-                        "\nAt a fixed 40 requests/s for 10 s (open loop, postback at once): django-paypal p50 {:.2} ms, \
+                        "\nAt a fixed 25 requests/s for 10 s (open loop, postback at once): django-paypal p50 {:.2} ms, \
                          p99 {:.2} ms, {} errors; ours (SQLite) {}.\n",
                         f.quantile_ms(0.5),
                         f.quantile_ms(0.99),
@@ -503,14 +503,14 @@ async fn peer_runs(seconds: Duration, next_run: &mut impl FnMut() -> u32) -> Res
         }
     }
     let p = peer::Peer::start(Duration::ZERO, 2).await?;
-    eprintln!("peer: fixed 40 req/s");
+    eprintln!("peer: fixed 25 req/s");
     fixed = fixed.or(Some(
         peer::load(
             &p,
             next_run(),
             Mode::Open {
                 connections: 64,
-                rate: 40,
+                rate: 25,
                 duration: Duration::from_secs(10),
             },
         )
