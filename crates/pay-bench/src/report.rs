@@ -125,7 +125,13 @@ pub fn mib(kib: Option<u64>) -> String {
 /// A ratio `a / b` with `×`, or `n/a`.
 pub fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 && a.is_finite() {
-        format!("{:.1}×", a / b)
+        let r = a / b;
+        // Latency ratios are often well below 1: keep two significant decimals there.
+        if r < 1.0 {
+            format!("{r:.2}×")
+        } else {
+            format!("{r:.1}×")
+        }
     } else {
         "n/a".into()
     }
@@ -139,6 +145,7 @@ mod tests {
     fn ratios_guard_against_a_zero_denominator() {
         assert_eq!(ratio(300.0, 3.0), "100.0×");
         assert_eq!(ratio(1.0, 0.0), "n/a");
+        assert_eq!(ratio(5.27, 38.65), "0.14×");
     }
 
     #[test]

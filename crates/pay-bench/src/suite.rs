@@ -76,7 +76,7 @@ pub async fn run(o: Options) -> Result<()> {
     let mut intakes = Intakes::new();
     let mut fixed_results: Vec<Outcome> = Vec::new();
     let mut bare: BTreeMap<usize, (Stats, Option<u64>)> = BTreeMap::new();
-    let mut peer_results: BTreeMap<(u128, usize), (Stats, Option<u64>, Option<f64>)> = BTreeMap::new();
+    let mut peer_results = PeerRuns::new();
     let mut peer_fixed: Option<Stats> = None;
     let mut growth: Vec<Outcome> = Vec::new();
     let mut render: Option<RenderResult> = None;
