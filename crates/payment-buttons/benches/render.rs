@@ -56,7 +56,8 @@ fn button(c: &mut Criterion) {
 
 fn monetico(c: &mut Criterion) {
     let key = UsableKey::from_merchant_key(SAMPLE_KEY).expect("the sample key is usable");
-    let gateway = CmcicGateway::new(CmcicConfig::new(CmcicMode::Test, "1234567", key, "monSite1").expect("valid config"));
+    let gateway =
+        CmcicGateway::new(CmcicConfig::new(CmcicMode::Test, "1234567", key, "monSite1").expect("valid config"));
     let mut config = three_options();
     config["payment_options"] = serde_json::json!({
         "cmcic": { "billing": { "address_line1": "1 rue de la Paix", "city": "Paris", "postal_code": "75002",
@@ -66,7 +67,10 @@ fn monetico(c: &mut Criterion) {
     let button = ButtonConfig::from_json(&config.to_string()).expect("a valid CM-CIC button");
     let urls = ServiceUrls::new("https://pay.example").expect("a valid base URL");
     let id = PaymentId::parse("Xk3f9QpL2mZa").expect("a valid payment id");
-    let created_at = chrono::Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).single().expect("a valid time");
+    let created_at = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+        .single()
+        .expect("a valid time");
     let render = || {
         let request = PaymentRequest {
             payment_id: &id,
