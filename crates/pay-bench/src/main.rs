@@ -1,0 +1,83 @@
+//! `pay-bench`: the benchmark runner of librement-pay. It never runs in the test suite and never fails on
+//! a number: it measures, and writes a Markdown report a person reads (see `docs/benchmarks.md`).
+//!
+//! `cargo run -p pay-bench --release -- all` runs every measure; `intake`, `fixed`, `limit`, `peer`,
+//! `growth` and `render` run one each. Everything listens on 127.0.0.1 and every load is bounded.
+
+mod bare;
+mod db;
+mod http;
+mod intake;
+mod ipn;
+mod load;
+mod peer;
+mod report;
+mod server;
+mod stub;
+mod suite;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks of librement-pay: intake, drain, growth, rendering, against django-paypal")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+    /// Seconds of each closed-loop load.
+    #[arg(long, default_value_t = 3, global = true)]
+    seconds: u64,
+    /// Growth steps (messages already in the log), comma-separated.
+    #[arg(long, default_value = "0,100000,1000000", value_delimiter = ',', global = true)]
+    growth: Vec<u64>,
+    /// Where to write the Markdown report (default: bench/results/report-<time>.md in the workspace).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+enum Cmd {
+    /// Every measure below, one after the other.
+    All,
+    /// Notification intake and drain: SQLite and PostgreSQL, stub at once and after 200 ms, 1/8/64 connections.
+    Intake,
+    /// Fixed-rate latency (open loop, 1,000 requests/s).
+    Fixed,
+    /// The bare actix-web handler (the framework's limit).
+    Limit,
+    /// django-paypal under gunicorn, same generator and bodies.
+    Peer,
+    /// Intake and drain after the log holds the `--growth` sizes.
+    Growth,
+    /// Button and hand-off rendering (criterion) against django-paypal's form (timeit).
+    Render,
+    /// Internal: serve the bare actix-web handler (started by `limit`).
+    #[command(hide = true)]
+    BareServer {
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Cmd::BareServer { bind } = &cli.command {
+        return bare::serve(bind);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(suite::run(suite::Options {
+        all: cli.command == Cmd::All,
+        intake: matches!(cli.command, Cmd::All | Cmd::Intake),
+        fixed: matches!(cli.command, Cmd::All | Cmd::Fixed),
+        limit: matches!(cli.command, Cmd::All | Cmd::Limit),
+        peer: matches!(cli.command, Cmd::All | Cmd::Peer),
+        growth: matches!(cli.command, Cmd::All | Cmd::Growth),
+        render: matches!(cli.command, Cmd::All | Cmd::Render),
+        seconds: cli.seconds.clamp(1, 60),
+        growth_sizes: cli.growth,
+        out: cli.out,
+        command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+    }))
+}
