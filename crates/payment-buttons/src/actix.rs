@@ -222,7 +222,7 @@ pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::No
             let engine = engine.clone();
             let events_wake = events_wake.clone();
             async move {
-                let n = engine.process_due(Utc::now(), 50).await?;
+                let n = engine.process_due(Utc::now(), engine.concurrency()).await?;
                 if n > 0 {
                     // Applying messages wrote events: hand them on without waiting for the poll.
                     events_wake.notify_one();

@@ -27,6 +27,10 @@ use crate::transition::ApplyRequest;
 /// After this many failed verification attempts a message is given up on (flagged, never applied).
 pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;
 
+/// How many messages are verified at once by default. A PayPal postback takes a round trip to PayPal
+/// (hundreds of milliseconds): one at a time, a worker would verify only a few messages a second.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
 /// Why `/pay` refused to start a payment. Display texts are safe to show to the buyer.
 #[derive(Debug, thiserror::Error)]
 pub enum PayError {
@@ -98,6 +102,7 @@ pub struct Engine<S: Store> {
     extra_methods: Vec<&'static str>,
     listeners: Vec<Arc<dyn Listener>>,
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
+    concurrency: usize,
 }
 
 impl<S: Store> Engine<S> {
@@ -112,7 +117,19 @@ impl<S: Store> Engine<S> {
             extra_methods: Vec::new(),
             listeners: Vec::new(),
             wakeup: None,
+            concurrency: DEFAULT_CONCURRENCY,
         }
+    }
+
+    /// How many messages [`Engine::process_due`] verifies at once (at least 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How many messages are verified at once: the natural batch for [`Engine::process_due`].
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// Called after each logged message, so that a worker can start processing at once instead of at
@@ -266,12 +283,23 @@ impl<S: Store> Engine<S> {
         Ok(reply)
     }
 
-    /// Processes up to `limit` queued messages that are due; returns how many were handled.
+    /// Processes up to `limit` queued messages that are due, verifying up to [`Engine::concurrency`] at a
+    /// time; returns how many were handled.
+    ///
+    /// Two messages about one payment may be verified at the same time; they are still applied one after
+    /// the other (the store locks the payment), and the state machine makes the order of arrival harmless:
+    /// a `Pending` applied after its `Completed` changes nothing.
     pub async fn process_due(&self, now: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
+        use futures_util::stream::{self, StreamExt};
         let batch = self.store.claim_messages(now, limit).await?;
         let n = batch.len();
-        for queued in batch {
-            self.process(queued, now).await?;
+        let results: Vec<Result<Processed, StoreError>> = stream::iter(batch)
+            .map(|queued| self.process(queued, now))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for result in results {
+            result?;
         }
         Ok(n)
     }

@@ -513,3 +513,63 @@ async fn a_refund_of_a_later_subscription_cycle_refunds_that_cycle_only() {
         "the cycle keeps its own transaction id"
     );
 }
+
+#[tokio::test]
+async fn messages_are_verified_concurrently_so_a_slow_postback_does_not_hold_the_queue() {
+    /// Answers only once four postbacks are waiting at the same time: a worker verifying one message at a
+    /// time would never get an answer.
+    struct Together(tokio::sync::Barrier);
+    #[async_trait::async_trait]
+    impl Postback for Together {
+        async fn validate(&self, _: &[u8]) -> PostbackAnswer {
+            self.0.wait().await;
+            PostbackAnswer::Verified
+        }
+    }
+    let config = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
+            postback_url: Some("http://127.0.0.1:1/postback".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let gateway = PaypalGateway::new(config, Arc::new(Together(tokio::sync::Barrier::new(4))));
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        Gateways::new().with(Arc::new(gateway)),
+        ButtonSigner::new(b"a test secret that is long enough"),
+        ServiceUrls::new("https://pay.example").unwrap(),
+    )
+    .with_concurrency(4);
+    let shop = Shop {
+        engine,
+        postback: Arc::new(ScriptedPostback::default()),
+    };
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let id = shop.buy(0).await;
+        let txn = format!("TXNC{i}");
+        let body = encode_ipn(web_accept(id.as_str(), &txn, "Completed", "12.50"));
+        let message = IncomingMessage {
+            received_at: Utc::now(),
+            remote_addr: None,
+            method: "POST".into(),
+            content_type: None,
+            body,
+        };
+        shop.engine.receive("paypal", message).await.unwrap();
+        ids.push(id);
+    }
+    let processed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        shop.engine.process_due(Utc::now(), 4),
+    )
+    .await
+    .expect("four postbacks were in flight together");
+    assert_eq!(processed.unwrap(), 4);
+    for id in &ids {
+        assert_eq!(shop.state(id).await, PaymentState::Accepted);
+    }
+}

@@ -174,15 +174,26 @@ pub fn pool(url: &DatabaseUrl) -> Result<Pool, OpenError> {
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
+        // No `SELECT 1` before every use: a broken connection fails its query, r2d2 drops it, and the caller
+        // (a gateway that resends, a worker that retries) tries again.
+        .test_on_check_out(false)
         .connection_customizer(Box::new(SqlitePragmas))
         .build(Manager { url: url.clone() })
         .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))
 }
 
+/// The queue of this process's SQLite writers (see [`write_transaction`]).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in a transaction that may write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the
 /// write lock first: a deferred transaction that reads and then writes can fail with
 /// `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between, whatever the busy timeout. On
 /// PostgreSQL it is an ordinary transaction; rows are locked with `FOR UPDATE` where it matters.
+///
+/// SQLite has one writer at a time, and its busy handler makes a waiting writer sleep 1, 2, 5, 10... ms
+/// before trying again, which shows as tail latency under load. Writers of this process therefore queue on
+/// a mutex first and start as soon as the writer before them commits. (A work closure holds one pooled
+/// connection and never nests write transactions, so the mutex cannot deadlock.)
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
@@ -191,6 +202,7 @@ where
     match conn {
         AnyConnection::Postgresql(_) => conn.transaction(f),
         AnyConnection::Sqlite(inner) => {
+            let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // The transaction state lives in the inner connection, so the enum's transaction manager
             // (which delegates to it) commits or rolls back what was begun here.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
