@@ -135,6 +135,21 @@ async fn pay_purchase_by_card(e2e: &E2e, purchase: &str, amount: &str) -> anyhow
     Ok(())
 }
 
+/// Clicks `css`, which submits a form, and waits until the next page replaced this one (the address may
+/// stay the same, so the old page's root element going stale is the signal).
+async fn submit(e2e: &E2e, css: &str) -> anyhow::Result<()> {
+    let old = e2e.find("html").await?;
+    e2e.click(css).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while old.tag_name().await.is_ok() {
+        if Instant::now() > deadline {
+            bail!("pressing `{css}` did not load a page");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 async fn is_shown(e2e: &E2e, css: &str) -> anyhow::Result<bool> {
     Ok(e2e.find(css).await?.is_displayed().await?)
 }
@@ -212,7 +227,7 @@ async fn a_known_user_tops_up_pays_from_the_balance_then_splits_the_rest_by_card
         ensure!(!is_shown(e2e, "#credentials").await?);
         e2e.click("input[name=method][value=balance]").await?;
         e2e.fill("#password", PASSWORD).await?;
-        e2e.click("#continue").await?;
+        submit(e2e, "#continue").await?;
 
         // Confirmed: the balance and the exact amounts, then a final confirmation.
         ensure!(e2e.text("#notice").await?.contains("Password confirmed"));
@@ -266,7 +281,7 @@ async fn a_wrong_password_debits_nothing_and_five_failures_lock_the_account() {
         e2e.click("input[name=method][value=balance]").await?;
         for attempt in 1..=5 {
             e2e.fill("#password", &format!("wrong password {attempt}")).await?;
-            e2e.click("#continue").await?;
+            submit(e2e, "#continue").await?;
             let error = e2e.text("#error").await?;
             ensure!(
                 error == "Wrong e-mail address or password.",
@@ -275,7 +290,7 @@ async fn a_wrong_password_debits_nothing_and_five_failures_lock_the_account() {
             ensure!(e2e.has("#confirm").await, "the confirmation form is shown again");
         }
         e2e.fill("#password", PASSWORD).await?;
-        e2e.click("#continue").await?;
+        submit(e2e, "#continue").await?;
         let error = e2e.text("#error").await?;
         ensure!(
             error.contains("Too many failed attempts") && error.contains("15 minutes"),
@@ -286,7 +301,7 @@ async fn a_wrong_password_debits_nothing_and_five_failures_lock_the_account() {
         ensure!(e2e.demo_events().await?.is_empty(), "no event for a refused payment");
 
         // The buyer can still pay by card, as a guest: the account is not touched.
-        e2e.click("#other-method").await?;
+        submit(e2e, "#other-method").await?;
         e2e.click("input[name=method][value='gateway:cmcic']").await?;
         e2e.click("#continue").await?;
         pay_purchase_by_card(e2e, &purchase, "5.00").await?;
