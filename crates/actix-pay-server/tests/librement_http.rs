@@ -346,12 +346,203 @@ async fn a_known_buyer_who_is_not_signed_in_sees_methods_but_no_balance_until_co
         "the button's e-mail is prefilled"
     );
 
+    // The password confirms who it is: signed in, the balance and the exact figures are shown, and
+    // nothing is debited before the final confirmation.
     let resp = pay(&app, &id, &cookie.unwrap(), &csrf(&html), "ann@example.org", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = session_cookie(&resp).expect("signed in by the confirmation");
+    let html = body(resp).await;
+    assert!(html.contains("Password confirmed."), "{html}");
+    assert!(html.contains(r#"id="balance">€20.00<"#), "{html}");
+    assert!(
+        !html.contains(r#"name="password""#),
+        "the final confirmation asks no password again"
+    );
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("20.00")
+    );
+
+    let resp = choose(&app, &id, &cookie, &csrf(&html), "balance").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), format!("/payments/{id}"));
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Accepted
+    );
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("7.50")
+    );
+}
+
+/// Submits the choice screen with a method and no e-mail or password (what a browser without JavaScript
+/// sends, and what the final confirmation sends).
+async fn choose<S>(app: &S, id: &PaymentId, cookie: &str, csrf: &str, method: &str) -> actix_web::dev::ServiceResponse
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie.to_owned()))
+        .set_form([("csrf", csrf), ("method", method)])
+        .to_request();
+    atest::call_service(app, req).await
+}
+
+#[actix_web::test]
+async fn without_javascript_choosing_the_account_leads_to_the_e_mail_and_password_form() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
+        .await
+        .unwrap();
+    // An older session: the password was typed more than five minutes ago, so it is asked again.
+    let key = SessionKey::derive(b"test secret");
+    let then = Utc::now() - chrono::Duration::minutes(6);
+    let old = librement_pay::session::Session::anonymous(then).signed_in(user, then);
+    let cookie = format!("librement_session={}", key.encode(&old));
+
+    let id = press(&app, &f, &button("42.00", None, "fr")).await;
+    let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    assert!(
+        html.contains(r#"<fieldset id="credentials" hidden disabled>"#),
+        "the fields are in the page for the script, hidden and never sent without it: {html}"
+    );
+    assert!(html.contains(r#"type="radio" name="method""#));
+    assert!(html.contains("50,00 €"), "a signed-in user sees the balance");
+
+    let resp = choose(&app, &id, &cookie, &old.csrf, "balance").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body(resp).await;
+    assert!(page.contains(r#"id="confirm""#), "{page}");
+    assert!(page.contains(r#"<label for="password">Mot de passe</label>"#));
+    assert!(page.contains("Tout payer depuis mon compte Librement (42,00 €)"));
+    assert!(page.contains(r#"name="method" value="balance""#));
+    assert_eq!(
+        f.store.payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created,
+        "nothing is debited before the password"
+    );
+
+    let resp = pay(&app, &id, &cookie, &csrf(&page), "ann@example.org", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         f.store.payment(&id).await.unwrap().unwrap().state,
         PaymentState::Accepted
     );
+}
+
+#[actix_web::test]
+async fn a_form_sent_without_a_method_asks_for_one() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let id = press(&app, &f, &button("3.00", None, "en")).await;
+    let (_, account, _) = get(&app, "/librement/account", Some(&cookie)).await;
+    let req = atest::TestRequest::post()
+        .uri(&format!("/librement/pay/{id}"))
+        .insert_header(("cookie", cookie))
+        .set_form([("csrf", csrf(&account).as_str())])
+        .to_request();
+    let resp = atest::call_service(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(body(resp).await.contains("Choose how you would like to pay."));
+}
+
+/// `Some(user)` when `top_up` is linked to a purchase (`user` null for a guest), read from the database.
+fn top_up_user(f: &Fixture, top_up: &PaymentId) -> Option<Option<i64>> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Link {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        user_id: Option<i64>,
+    }
+    let path = f._dir.path().join("pay.sqlite3");
+    let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    let rows: Vec<Link> = diesel::sql_query("SELECT user_id FROM librement_top_ups WHERE payment_id = ?")
+        .bind::<diesel::sql_types::Text, _>(top_up.as_str())
+        .load(&mut conn)
+        .unwrap();
+    rows.first().map(|l| l.user_id)
+}
+
+#[actix_web::test]
+async fn a_known_e_mail_that_is_not_signed_in_pays_by_card_as_a_guest() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("20.00")).unwrap())
+        .await
+        .unwrap();
+    let id = press(&app, &f, &button("12.50", Some("ann@example.org"), "en")).await;
+    let (_, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
+    assert!(html.contains("you pay as a guest"), "{html}");
+
+    let resp = choose(&app, &id, &cookie.unwrap(), &csrf(&html), "gateway:paypal").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = body(resp).await;
+    assert_eq!(form_field(&page, "amount").as_deref(), Some("12.50"));
+    let top_up = PaymentId::parse(&form_field(&page, "invoice").unwrap()).unwrap();
+    assert_eq!(
+        top_up_user(&f, &top_up),
+        Some(None),
+        "linked to the purchase as a guest payment, not a top-up of Ann's account"
+    );
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("20.00")
+    );
+}
+
+#[actix_web::test]
+async fn two_tabs_confirming_the_same_purchase_pay_it_once() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let cookie = sign_up(&app, "ann@example.org").await;
+    let user = user_id(&f, "ann@example.org").await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
+        .await
+        .unwrap();
+    let id = press(&app, &f, &button("20.00", None, "en")).await;
+    let (_, first_tab, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+    let (_, second_tab, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
+
+    let (first_csrf, second_csrf) = (csrf(&first_tab), csrf(&second_tab));
+    let (a, b) = tokio::join!(
+        pay(&app, &id, &cookie, &first_csrf, "ann@example.org", PASSWORD),
+        pay(&app, &id, &cookie, &second_csrf, "ann@example.org", PASSWORD),
+    );
+    for resp in [a, b] {
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&resp), format!("/payments/{id}"));
+    }
+    let currency = "EUR".parse().unwrap();
+    assert_eq!(
+        f.store.balance(&Account::User(user), currency).await.unwrap(),
+        eur("30.00"),
+        "debited once"
+    );
+    assert_eq!(f.store.events_for_payment(&id).await.unwrap().len(), 2);
+    // Concurrent purchases against one balance never take it below zero: tests/librement_ledger.rs,
+    // `concurrent_purchases_never_take_a_balance_below_zero`.
+    assert!(Audit::of(&f.store.all_entries().await.unwrap()).is_healthy());
 }
 
 #[actix_web::test]

@@ -26,6 +26,10 @@ use crate::ledger::UserId;
 pub const COOKIE: &str = "librement_session";
 /// How long a session lasts after sign-in (or after the anonymous session was created).
 pub const MAX_AGE: Duration = Duration::days(7);
+/// How long after typing the password (signing in, signing up, or confirming it on a payment page) a
+/// payment from the account is confirmed without typing it again: long enough for the final
+/// confirmation that follows the password, short enough that an unattended browser cannot spend.
+pub const CONFIRMATION_WINDOW: Duration = Duration::minutes(5);
 
 /// The session's contents.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,6 +62,21 @@ impl Session {
             csrf: random_token(),
             issued: now.timestamp(),
         }
+    }
+
+    /// True when a user is signed in and typed the password less than [`CONFIRMATION_WINDOW`] ago.
+    ///
+    /// ```
+    /// use librement_pay::session::{Session, CONFIRMATION_WINDOW};
+    /// let now = chrono::Utc::now();
+    /// let session = Session::anonymous(now).signed_in(7, now);
+    /// assert!(session.recently_confirmed(now));
+    /// assert!(!session.recently_confirmed(now + CONFIRMATION_WINDOW + chrono::Duration::seconds(1)));
+    /// assert!(!Session::anonymous(now).recently_confirmed(now));
+    /// ```
+    pub fn recently_confirmed(&self, now: DateTime<Utc>) -> bool {
+        let age = now.timestamp() - self.issued;
+        self.user.is_some() && (0..=CONFIRMATION_WINDOW.num_seconds()).contains(&age)
     }
 
     /// True when `token` (from a form) is this session's CSRF token. Constant time.

@@ -55,6 +55,20 @@ pub struct Words {
     pub have_account: &'static str,
     /// "Methods".
     pub methods: &'static str,
+    /// The choice form's submit before the password is confirmed.
+    pub continue_label: &'static str,
+    /// The final confirmation's submit, once the password is confirmed.
+    pub confirm_payment: &'static str,
+    /// Heading of the e-mail and password fields.
+    pub confirm_title: &'static str,
+    /// Said once the password was confirmed and the exact amounts are shown.
+    pub now_confirmed: &'static str,
+    /// The form was sent without a method.
+    pub choose_method: &'static str,
+    /// Link back to the choice screen from the confirmation form.
+    pub other_method: &'static str,
+    /// What paying by card or PayPal means for a buyer who is not signed in.
+    pub guest_hint: &'static str,
 }
 
 /// English.
@@ -84,6 +98,13 @@ pub const EN: Words = Words {
     no_account: "No account yet?",
     have_account: "Already have an account?",
     methods: "How would you like to pay?",
+    continue_label: "Continue",
+    confirm_payment: "Confirm the payment",
+    confirm_title: "Confirm that it is you",
+    now_confirmed: "Password confirmed. Check the amounts below, then confirm the payment.",
+    choose_method: "Choose how you would like to pay.",
+    other_method: "Choose another way to pay",
+    guest_hint: "Paying by card or PayPal without confirming your password does not use your Librement account: you pay as a guest.",
 };
 
 /// French.
@@ -113,6 +134,13 @@ pub const FR: Words = Words {
     no_account: "Pas encore de compte ?",
     have_account: "Déjà un compte ?",
     methods: "Comment souhaitez-vous payer ?",
+    continue_label: "Continuer",
+    confirm_payment: "Confirmer le paiement",
+    confirm_title: "Confirmez votre identité",
+    now_confirmed: "Mot de passe confirmé. Vérifiez les montants ci-dessous, puis confirmez le paiement.",
+    choose_method: "Choisissez votre façon de payer.",
+    other_method: "Choisir une autre façon de payer",
+    guest_hint: "Payer par carte ou PayPal sans confirmer votre mot de passe n'utilise pas votre compte Librement : vous payez en tant qu'invité.",
 };
 
 /// The words for `language` (French, else English).

@@ -22,7 +22,21 @@ pub struct Product {
     pub blurb: &'static str,
     /// The `config` argument of `payment_button`.
     pub config: Value,
+    /// A link shown under the button, when the product needs one.
+    pub link: Option<ProductLink>,
 }
+
+/// A link under a product's button.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductLink {
+    /// Where it leads (a path on this server).
+    pub href: String,
+    /// Its words.
+    pub label: &'static str,
+}
+
+/// The seller of the Librement product: the account credited in the Librement ledger.
+pub const DEMO_LIBREMENT_SELLER: &str = "demo-author@example.org";
 
 /// Which gateways this server offers; products needing a missing one are left out.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +78,7 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "payment_options": paypal,
                 "urls": urls,
             }),
+            link: None,
         });
     }
 
@@ -101,6 +116,7 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "payment_options": both,
                 "urls": urls,
             }),
+            link: None,
         });
     }
 
@@ -121,6 +137,7 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "payment_options": paypal,
                 "urls": urls,
             }),
+            link: None,
         });
     }
 
@@ -147,6 +164,7 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "text": if fr { "Payer par carte" } else { "Pay by card" },
                 "urls": urls,
             }),
+            link: None,
         });
     }
 
@@ -168,9 +186,65 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "text": if fr { "Faire un don de 10 €" } else { "Donate €10" },
                 "urls": urls,
             }),
+            link: None,
         });
     }
+    if offered.paypal || offered.cmcic {
+        list.push(librement(language, &urls, &order("librement"), offered));
+    }
     list
+}
+
+/// Pay with Librement: from an account balance, by card or PayPal, or both. The button carries the demo
+/// buyer's e-mail, so that an account created with it is recognised on the choice screen.
+fn librement(language: &str, urls: &Value, order_reference: &str, offered: Offered) -> Product {
+    let fr = language == "fr";
+    let mut payment_options = serde_json::Map::new();
+    payment_options.insert("librement".into(), json!({ "seller": DEMO_LIBREMENT_SELLER }));
+    if offered.cmcic {
+        payment_options.insert("cmcic".into(), json!({}));
+    }
+    if offered.paypal {
+        payment_options.insert("paypal".into(), json!({ "paypal_email": DEMO_SELLER_EMAIL }));
+    }
+    let lang_query = if fr { "&lang=fr" } else { "" };
+    Product {
+        key: "librement",
+        title: if fr {
+            "Payer avec Librement"
+        } else {
+            "Pay with Librement"
+        },
+        blurb: if fr {
+            "Depuis le solde d'un compte Librement, par carte ou PayPal, ou les deux. Sans compte, vous payez par carte en invité ; créez un compte avec l'adresse demo-buyer@example.org pour voir l'écran de choix."
+        } else {
+            "From a Librement account balance, by card or PayPal, or both. Without an account you pay by card as a guest; create an account with demo-buyer@example.org to see the choice screen."
+        },
+        config: json!({
+            "order_reference": order_reference,
+            "email": DEMO_BUYER_EMAIL,
+            "language": language,
+            "options": [
+                { "description": if fr { "Un café pour l'auteur" } else { "A coffee for the author" },
+                  "amount": "5.00", "currency": "EUR", "custom": { "sku": "coffee" } },
+                { "description": if fr { "Le livre numérique" } else { "The e-book" },
+                  "amount": "12.00", "currency": "EUR", "custom": { "sku": "ebook" } },
+                { "description": if fr { "Le livre broché" } else { "The paperback" },
+                  "amount": "30.00", "currency": "EUR", "custom": { "sku": "paperback" } },
+            ],
+            "payment_options": payment_options,
+            "text": if fr { "Payer avec Librement" } else { "Pay with Librement" },
+            "urls": urls,
+        }),
+        link: Some(ProductLink {
+            href: format!("/librement/sign-up?next=%2Flibrement%2Faccount{lang_query}"),
+            label: if fr {
+                "Créer un compte Librement"
+            } else {
+                "Create a Librement account"
+            },
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -187,7 +261,7 @@ mod tests {
     fn every_product_is_a_valid_button_configuration_in_both_languages() {
         for language in ["en", "fr"] {
             let products = products("http://127.0.0.1:8080", language, "1", BOTH);
-            assert_eq!(products.len(), 5);
+            assert_eq!(products.len(), 6);
             for p in products {
                 let parsed: Result<ButtonConfig, _> = serde_json::from_value(p.config.clone());
                 assert!(parsed.is_ok(), "{} ({language}): {:?}", p.key, parsed.err());
@@ -217,7 +291,26 @@ mod tests {
             },
         );
         let keys: Vec<_> = only_card.iter().map(|p| p.key).collect();
-        assert_eq!(keys, ["editions", "ticket"]);
+        assert_eq!(keys, ["editions", "ticket", "librement"]);
         assert_eq!(only_card[0].config["payment_options"], json!({ "cmcic": {} }));
+    }
+
+    #[test]
+    fn the_librement_product_offers_librement_card_and_paypal() {
+        let products = products("http://shop.test", "en", "1", BOTH);
+        let librement = products
+            .iter()
+            .find(|p| p.key == "librement")
+            .expect("a Librement product");
+        let options = &librement.config["payment_options"];
+        assert_eq!(options["librement"]["seller"], DEMO_LIBREMENT_SELLER);
+        assert!(options.get("cmcic").is_some() && options.get("paypal").is_some());
+        assert_eq!(librement.config["email"], DEMO_BUYER_EMAIL);
+        assert!(
+            librement
+                .link
+                .as_ref()
+                .is_some_and(|l| l.href.starts_with("/librement/sign-up"))
+        );
     }
 }

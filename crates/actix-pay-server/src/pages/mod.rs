@@ -62,6 +62,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "librement/choose.html",
         include_str!("../../../../templates/librement/choose.html"),
     ),
+    (
+        "librement/confirm.html",
+        include_str!("../../../../templates/librement/confirm.html"),
+    ),
 ];
 
 /// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.

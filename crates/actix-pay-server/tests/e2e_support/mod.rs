@@ -53,10 +53,15 @@ fn artifacts_dir() -> PathBuf {
 /// Runs `body` against a fresh server in a fresh browser. On failure the page's screenshot, HTML and the
 /// server's log are saved under `target/e2e/` and the test fails with the step that failed.
 pub async fn scenario(name: &str, body: impl AsyncFnOnce(&mut E2e) -> anyhow::Result<()>) {
+    scenario_with(name, &[], body).await;
+}
+
+/// [`scenario`] with extra environment variables for the server (`PAY_LIBREMENT_MODE`...).
+pub async fn scenario_with(name: &str, env: &[(&str, &str)], body: impl AsyncFnOnce(&mut E2e) -> anyhow::Result<()>) {
     let Some(binaries) = browser::binaries(name) else {
         return;
     };
-    let server = Server::start();
+    let server = Server::start_with(env);
     let browser = Browser::start(&binaries).await;
     let mut e2e = E2e {
         server,

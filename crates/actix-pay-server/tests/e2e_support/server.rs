@@ -56,12 +56,18 @@ pub struct PaymentRow {
 impl Server {
     /// Starts the binary with no configuration at all (every gateway simulated, demo on).
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts the binary with no configuration file and these extra environment variables (`PAY_*`).
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("a working directory");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("a log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_librement-server"))
             .current_dir(dir.path())
             .env("PAY_SERVER_BIND", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -126,6 +132,42 @@ impl Server {
         )
         .load(&mut self.connect())
         .expect("payments read")
+    }
+}
+
+/// A sum read from the database.
+#[derive(Debug, QueryableByName)]
+struct Sum {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+impl Server {
+    /// The Librement ledger balance of `account` (`user:1`, `seller:...`, `guest`, `clearing:cmcic`) in
+    /// euro cents: the sum of its entries.
+    pub fn ledger_balance(&self, account: &str) -> i64 {
+        let rows: Vec<Sum> = diesel::sql_query(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM librement_entries \
+             WHERE account = ? AND currency = 'EUR'",
+        )
+        .bind::<Text, _>(account)
+        .load(&mut self.connect())
+        .expect("librement_entries reads");
+        rows.first().map_or(0, |r| r.total)
+    }
+
+    /// The Librement user id of `email`.
+    pub fn librement_user(&self, email: &str) -> Option<i64> {
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        let rows: Vec<Id> = diesel::sql_query("SELECT id FROM librement_users WHERE email = ?")
+            .bind::<Text, _>(email)
+            .load(&mut self.connect())
+            .expect("librement_users reads");
+        rows.first().map(|r| r.id)
     }
 }
 

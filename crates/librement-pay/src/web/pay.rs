@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use payment_buttons::i18n::price;
+use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::StoredPayment;
 use serde::{Deserialize, Serialize};
@@ -88,35 +89,65 @@ fn status_path(p: &StoredPayment) -> String {
     format!("/payments/{}", p.id)
 }
 
-/// Renders the choice screen for `payment`, for `user` when known (then with the balance).
-#[allow(clippy::too_many_arguments)]
-async fn choice_screen<S: LibrementBackend>(
+/// What the choice screen shows besides the payment.
+struct Screen<'a> {
+    session: &'a Session,
+    /// Set the session cookie on the answer (a new or newly signed-in session).
+    set_session: bool,
+    /// The signed-in user: then the balance and the exact split are shown.
+    user: Option<&'a User>,
+    prefill_email: &'a str,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+    status: StatusCode,
+}
+
+impl<'a> Screen<'a> {
+    fn new(session: &'a Session, user: Option<&'a User>, prefill_email: &'a str) -> Self {
+        Screen {
+            session,
+            set_session: false,
+            user,
+            prefill_email,
+            error: None,
+            notice: None,
+            status: StatusCode::OK,
+        }
+    }
+}
+
+/// The methods that apply for `user` (every method by name when nobody is signed in), as the templates
+/// show them, or the storage error.
+async fn offered<S: LibrementBackend>(
+    state: &Librement<S>,
+    payment: &StoredPayment,
+    user: Option<&User>,
+) -> Result<(Vec<MethodView>, Option<Money>), LedgerError> {
+    let lang = payment.button.language().as_str();
+    let amount_text = price(&payment.amount, None, lang);
+    let balance = match user {
+        Some(u) => Some(
+            state
+                .store
+                .balance(&Account::User(u.id), payment.amount.currency())
+                .await?,
+        ),
+        None => None,
+    };
+    let views = methods(balance, payment.amount, &state.gateways)
+        .iter()
+        .map(|m| view(m, &amount_text, lang))
+        .collect();
+    Ok((views, balance))
+}
+
+/// The context every payment page shares: what is bought, for how much, and where "back" leads.
+fn payment_context<S: LibrementBackend>(
     state: &Librement<S>,
     payment: &StoredPayment,
     session: &Session,
-    set_session: bool,
-    user: Option<&User>,
-    prefill_email: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> HttpResponse {
+) -> tera::Context {
     let lang = payment.button.language().as_str().to_owned();
-    let amount_text = price(&payment.amount, None, &lang);
-    let balance = match user {
-        Some(u) => match state
-            .store
-            .balance(&Account::User(u.id), payment.amount.currency())
-            .await
-        {
-            Ok(b) => Some(b),
-            Err(e) => return state.store_failed(&lang, &e),
-        },
-        None => None,
-    };
-    let offered: Vec<MethodView> = methods(balance, payment.amount, &state.gateways)
-        .iter()
-        .map(|m| view(m, &amount_text, &lang))
-        .collect();
     let mut ctx = state.context(&lang, session);
     ctx.insert("payment_id", payment.id.as_str());
     ctx.insert(
@@ -128,21 +159,86 @@ async fn choice_screen<S: LibrementBackend>(
             .map(|o| o.description())
             .unwrap_or(""),
     );
-    ctx.insert("price", &amount_text);
+    ctx.insert("price", &price(&payment.amount, None, &lang));
     ctx.insert("order_reference", payment.button.order_reference());
     ctx.insert("back_url", payment.button.urls().back().as_str());
-    ctx.insert("methods", &offered);
-    ctx.insert("email", prefill_email);
-    if let Some(u) = user {
+    ctx
+}
+
+/// Renders the choice screen: one radio per method and one submit. The e-mail and password fields are
+/// in the page but hidden and disabled; the page's script shows them in place when a method that uses
+/// the account is chosen. Without JavaScript they are never sent, and the submit leads to
+/// [`confirm_page`]. Once the password was confirmed in this session (`recently_confirmed`), no field
+/// is asked and the submit is the final confirmation.
+async fn choice_screen<S: LibrementBackend>(
+    state: &Librement<S>,
+    payment: &StoredPayment,
+    screen: Screen<'_>,
+) -> HttpResponse {
+    let lang = payment.button.language().as_str().to_owned();
+    let (views, balance) = match offered(state, payment, screen.user).await {
+        Ok(v) => v,
+        Err(e) => return state.store_failed(&lang, &e),
+    };
+    let confirmed =
+        screen.user.is_some_and(|u| screen.session.user == Some(u.id)) && screen.session.recently_confirmed(Utc::now());
+    let mut ctx = payment_context(state, payment, screen.session);
+    ctx.insert("methods", &views);
+    ctx.insert("email", screen.prefill_email);
+    ctx.insert("confirmed", &confirmed);
+    if let Some(u) = screen.user {
         ctx.insert("user_name", &u.display_name);
     }
     if let Some(b) = balance {
         ctx.insert("balance", &price(&b, None, &lang));
     }
+    if let Some(e) = screen.error {
+        ctx.insert("error", e);
+    }
+    if let Some(n) = screen.notice {
+        ctx.insert("notice", n);
+    }
+    state.render(
+        screen.status,
+        "librement/choose.html",
+        &ctx,
+        screen.set_session.then_some(screen.session),
+    )
+}
+
+/// The page that asks the e-mail and password for a method that uses the account: where the choice
+/// screen's submit leads without JavaScript, and where a wrong password is answered.
+#[allow(clippy::too_many_arguments)]
+async fn confirm_page<S: LibrementBackend>(
+    state: &Librement<S>,
+    payment: &StoredPayment,
+    session: &Session,
+    user: Option<&User>,
+    method: &str,
+    prefill_email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let lang = payment.button.language().as_str().to_owned();
+    let (views, _) = match offered(state, payment, user).await {
+        Ok(v) => v,
+        Err(e) => return state.store_failed(&lang, &e),
+    };
+    // The method's words as the choice screen showed them; a split chosen on an older page (the
+    // balance changed since) is still named by its gateway.
+    let label = views
+        .into_iter()
+        .find(|v| v.value == method)
+        .map(|v| v.label)
+        .unwrap_or_else(|| words(&lang).pay_from_balance.to_owned());
+    let mut ctx = payment_context(state, payment, session);
+    ctx.insert("method", method);
+    ctx.insert("method_label", &label);
+    ctx.insert("email", prefill_email);
     if let Some(e) = error {
         ctx.insert("error", e);
     }
-    state.render(status, "librement/choose.html", &ctx, set_session.then_some(session))
+    state.render(status, "librement/confirm.html", &ctx, None)
 }
 
 /// `GET /librement/pay/{id}`.
@@ -212,29 +308,25 @@ pub async fn choose<S: LibrementBackend>(
         .map(|u| u.email.as_str().to_owned())
         .or_else(|| button_email.map(|e| e.as_str().to_owned()))
         .unwrap_or_default();
-    choice_screen(
-        &state,
-        &payment,
-        &session,
-        new,
-        signed_in.as_ref(),
-        &prefill,
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let mut screen = Screen::new(&session, signed_in.as_ref(), &prefill);
+    screen.set_session = new;
+    choice_screen(&state, &payment, screen).await
 }
 
-/// The choice form.
+/// The choice form, and the confirmation form (the same fields).
 #[derive(Deserialize)]
 pub struct PayForm {
     csrf: String,
-    method: String,
+    /// Absent when no radio was chosen.
+    method: Option<String>,
     email: Option<String>,
     password: Option<String>,
 }
 
-/// `POST /librement/pay/{id}`: pays from the balance once the e-mail and password are confirmed.
+/// `POST /librement/pay/{id}`. A method by card or PayPal starts the gateway payment at once. A method
+/// that uses the account needs the password: without it (the choice screen without JavaScript) the
+/// answer is the confirmation form. A buyer who was not signed in and confirms it is signed in and sees
+/// the balance and the exact split before a final confirmation; a signed-in buyer's confirmation pays.
 pub async fn submit<S: LibrementBackend>(
     state: web::Data<Librement<S>>,
     req: HttpRequest,
@@ -256,9 +348,27 @@ pub async fn submit<S: LibrementBackend>(
     if payment.state != PaymentState::Created {
         return see_other(&status_path(&payment), None);
     }
-    let (kind, gateway) = match form.method.split_once(':') {
+    let signed_in = match session.user {
+        Some(id) => match state.store.user_by_id(id).await {
+            Ok(u) => u,
+            Err(e) => return state.store_failed(&lang, &e),
+        },
+        None => None,
+    };
+    let prefill = signed_in
+        .as_ref()
+        .map(|u| u.email.as_str().to_owned())
+        .or_else(|| form.email.as_ref().map(|e| e.trim().to_owned()))
+        .or_else(|| payment.button.email().map(|e| e.as_str().to_owned()))
+        .unwrap_or_default();
+    let Some(method) = form.method.as_deref() else {
+        let mut screen = Screen::new(&session, signed_in.as_ref(), &prefill);
+        screen.error = Some(t.choose_method);
+        return choice_screen(&state, &payment, screen).await;
+    };
+    let (kind, gateway) = match method.split_once(':') {
         Some((kind @ ("gateway" | "split"), g)) if state.gateways.iter().any(|x| x == g) => (kind, Some(g.to_owned())),
-        None if form.method == "balance" => ("balance", None),
+        None if method == "balance" => ("balance", None),
         _ => {
             return state.message(
                 StatusCode::BAD_REQUEST,
@@ -272,49 +382,69 @@ pub async fn submit<S: LibrementBackend>(
     };
     if let ("gateway", Some(gateway)) = (kind, &gateway) {
         // Everything by card or PayPal: through the signed-in user's account (a top-up of the whole
-        // price, paid from it at once), or as a guest. The balance is not touched: no password needed.
-        let user = match session.user {
-            Some(id) => match state.store.user_by_id(id).await {
-                Ok(u) => u,
-                Err(e) => return state.store_failed(&lang, &e),
-            },
-            None => None,
-        };
-        return start_gateway_payment(&state, &payment, &session, user.as_ref(), gateway, payment.amount, now).await;
+        // price, paid from it at once), or as a guest, even when the button's e-mail has an account
+        // (docs/librement.md). The balance is not touched: no password needed.
+        return start_gateway_payment(
+            &state,
+            &payment,
+            &session,
+            signed_in.as_ref(),
+            gateway,
+            payment.amount,
+            now,
+        )
+        .await;
     }
-    let email = form.email.unwrap_or_default();
-    let password = form.password.unwrap_or_default();
-    let user = match authenticate(&state, &email, password, &client_ip(&req), now).await {
-        Ok(u) => u,
-        Err(failure) => {
-            let (error, status) = match failure {
-                AuthFailure::Wrong => (t.wrong_credentials, StatusCode::OK),
-                AuthFailure::Throttled => (t.too_many_attempts, StatusCode::TOO_MANY_REQUESTS),
-                AuthFailure::Store(e) => return state.store_failed(&lang, &e),
-            };
-            let signed_in = match session.user {
-                Some(id) => state.store.user_by_id(id).await.ok().flatten(),
-                None => None,
-            };
-            return choice_screen(
+    let password = form.password.filter(|p| !p.is_empty());
+    let user = match (password, &signed_in) {
+        (None, Some(u)) if session.recently_confirmed(now) => u.clone(),
+        (None, _) => {
+            return confirm_page(
                 &state,
                 &payment,
                 &session,
-                false,
                 signed_in.as_ref(),
-                email.trim(),
-                Some(error),
-                status,
+                method,
+                &prefill,
+                None,
+                StatusCode::OK,
             )
             .await;
         }
+        (Some(password), _) => {
+            let email = form.email.unwrap_or_default();
+            match authenticate(&state, &email, password, &client_ip(&req), now).await {
+                Ok(u) => u,
+                Err(failure) => {
+                    let (error, status) = match failure {
+                        AuthFailure::Wrong => (t.wrong_credentials, StatusCode::OK),
+                        AuthFailure::Throttled => (t.too_many_attempts, StatusCode::TOO_MANY_REQUESTS),
+                        AuthFailure::Store(e) => return state.store_failed(&lang, &e),
+                    };
+                    return confirm_page(
+                        &state,
+                        &payment,
+                        &session,
+                        signed_in.as_ref(),
+                        method,
+                        email.trim(),
+                        Some(error),
+                        status,
+                    )
+                    .await;
+                }
+            }
+        }
     };
-    // Confirmed: this browser is now signed in as that user (a new CSRF token).
-    let session = if session.user == Some(user.id) {
-        session
-    } else {
-        session.signed_in(user.id, now)
-    };
+    if session.user != Some(user.id) {
+        // Confirmed by someone who was not signed in as this user: sign in (a new CSRF token), and show
+        // the balance and the exact split before anything is debited.
+        let session = session.signed_in(user.id, now);
+        let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
+        screen.set_session = true;
+        screen.notice = Some(t.now_confirmed);
+        return choice_screen(&state, &payment, screen).await;
+    }
     if let Some(gateway) = &gateway {
         // The balance and the rest through the gateway: a top-up of exactly the missing amount.
         let balance = match state
@@ -328,38 +458,20 @@ pub async fn submit<S: LibrementBackend>(
         let missing = payment.amount.minor_units() - balance.minor_units();
         if balance.minor_units() <= 0 || missing <= 0 {
             // The balance changed since the page was shown: show the methods that apply now.
-            return choice_screen(
-                &state,
-                &payment,
-                &session,
-                true,
-                Some(&user),
-                user.email.as_str(),
-                None,
-                StatusCode::OK,
-            )
-            .await;
+            let screen = Screen::new(&session, Some(&user), user.email.as_str());
+            return choice_screen(&state, &payment, screen).await;
         }
-        let missing = payment_buttons::money::Money::from_minor(missing, payment.amount.currency());
+        let missing = Money::from_minor(missing, payment.amount.currency());
         return start_gateway_payment(&state, &payment, &session, Some(&user), gateway, missing, now).await;
     }
     match state.store.pay_from_balance(&payment.id, user.id, now).await {
-        Ok(BalancePayment::Paid { .. } | BalancePayment::AlreadyPaid) => {
-            see_other(&status_path(&payment), Some(state.cookie(&session)))
+        Ok(BalancePayment::Paid { .. } | BalancePayment::AlreadyPaid) | Err(PurchaseError::NotOpen(_)) => {
+            see_other(&status_path(&payment), None)
         }
-        Err(PurchaseError::NotOpen(_)) => see_other(&status_path(&payment), Some(state.cookie(&session))),
         Err(PurchaseError::Ledger(LedgerError::InsufficientFunds { .. })) => {
-            choice_screen(
-                &state,
-                &payment,
-                &session,
-                true,
-                Some(&user),
-                user.email.as_str(),
-                Some(t.insufficient),
-                StatusCode::OK,
-            )
-            .await
+            let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
+            screen.error = Some(t.insufficient);
+            choice_screen(&state, &payment, screen).await
         }
         Err(e @ (PurchaseError::Recurring | PurchaseError::Button(_) | PurchaseError::NotLibrement)) => state.message(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -410,7 +522,7 @@ async fn start_gateway_payment<S: LibrementBackend>(
     session: &Session,
     user: Option<&User>,
     gateway: &str,
-    amount: payment_buttons::money::Money,
+    amount: Money,
     now: DateTime<Utc>,
 ) -> HttpResponse {
     let lang = payment.button.language().as_str().to_owned();
