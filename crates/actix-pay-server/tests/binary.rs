@@ -26,13 +26,21 @@ fn start(env: &[(&str, &str)]) -> Server {
 /// Starts the binary; `config` is written to `pay.toml` in its working directory and passed with `--config`.
 fn start_with(env: &[(&str, &str)], config: Option<&str>) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut args = Vec::new();
     if let Some(text) = config {
         std::fs::write(dir.path().join("pay.toml"), text).unwrap();
-        args = vec!["--config", "pay.toml"];
     }
+    spawn_in(dir, env)
+}
+
+/// Starts the binary in `dir` (with `--config pay.toml` when that file is there).
+fn spawn_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+    let args: &[&str] = if dir.path().join("pay.toml").exists() {
+        &["--config", "pay.toml"]
+    } else {
+        &[]
+    };
     let mut child = Command::new(BIN)
-        .args(&args)
+        .args(args)
         .current_dir(dir.path())
         .env("PAY_SERVER_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
@@ -55,6 +63,17 @@ fn start_with(env: &[(&str, &str)], config: Option<&str>) -> Server {
     // Keep reading stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Server { child, base, dir }
+}
+
+impl Server {
+    /// Kills the process without warning (SIGKILL) and starts a new one on the same directory: same
+    /// database, same generated key.
+    fn kill_and_restart(mut self) -> Server {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        spawn_in(dir, &[])
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -311,4 +330,89 @@ fn migrate_applies_the_migrations_and_exits() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("data/librement.sqlite3").exists());
+}
+
+#[tokio::test]
+async fn killing_the_server_mid_delivery_loses_no_event() {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    struct Receiver {
+        accepting: AtomicBool,
+        refused: AtomicUsize,
+        ids: Mutex<Vec<String>>,
+    }
+    let receiver = Arc::new(Receiver {
+        accepting: AtomicBool::new(false),
+        refused: AtomicUsize::new(0),
+        ids: Mutex::default(),
+    });
+    let shared = receiver.clone();
+    let http_server = HttpServer::new(move || {
+        let shared = shared.clone();
+        App::new().route(
+            "/hook",
+            web::post().to(move |req: HttpRequest| {
+                let shared = shared.clone();
+                async move {
+                    if !shared.accepting.load(Ordering::SeqCst) {
+                        shared.refused.fetch_add(1, Ordering::SeqCst);
+                        return HttpResponse::ServiceUnavailable().finish();
+                    }
+                    let id = req.headers().get("webhook-id").unwrap().to_str().unwrap().to_owned();
+                    shared.ids.lock().unwrap().push(id);
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = http_server.addrs()[0];
+    tokio::spawn(http_server.run());
+
+    let config = format!(
+        "[server]\napi_keys = [\"test-api-key-0123456789\"]\nsecret_key = \"a-fixed-secret-key-of-32-characters-or-more\"\n\n[[webhooks]]\nurl = \"http://{addr}/hook\"\nsecrets = [\"{SECRET}\"]\n"
+    );
+    let server = start_with(&[], Some(&config));
+    let http = client();
+    for _ in 0..3 {
+        pay_through_the_paypal_simulator(&server, &http).await;
+    }
+    // The receiver is down: deliveries are being attempted and retried.
+    for _ in 0..100 {
+        if receiver.refused.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(receiver.refused.load(Ordering::SeqCst) > 0, "delivery was under way");
+
+    let server = server.kill_and_restart();
+    receiver.accepting.store(true, Ordering::SeqCst);
+    let mut distinct = BTreeSet::new();
+    for _ in 0..300 {
+        distinct = receiver.ids.lock().unwrap().iter().cloned().collect();
+        if distinct.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        distinct.len(),
+        6,
+        "three payments, two events each, all delivered after the restart"
+    );
+    assert_eq!(
+        http.get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
