@@ -52,6 +52,39 @@ async fn a_logged_message_keeps_its_exact_bytes_and_waits_in_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_logged_at_the_same_moment_each_get_their_own_committed_row() {
+    on_every_backend(|db| async move {
+        // Many callers at once: the log writer shares commits between them (group commit), and each still
+        // learns its own id only once its row is committed.
+        let store = std::sync::Arc::new(db.store.clone());
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let body = format!("txn_id=GROUP{i}").into_bytes();
+                    let id = store.log_message(new_message(&body, t0())).await.unwrap();
+                    (id, body)
+                })
+            })
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (id, body) = task.await.unwrap();
+            assert_eq!(
+                db.store.message(id).await.unwrap().expect("committed").body,
+                body,
+                "{}",
+                db.backend
+            );
+            ids.insert(id);
+        }
+        assert_eq!(ids.len(), 200, "{}", db.backend);
+        assert_eq!(db.store.queued_count().await.unwrap(), 200);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claimed_messages_are_hidden_until_their_lease_expires() {
     on_every_backend(|db| async move {
         let a = log(&db, b"a").await;

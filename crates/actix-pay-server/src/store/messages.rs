@@ -17,21 +17,19 @@ use super::{Fail, backend};
 /// postback has a much shorter timeout), short enough that a crashed worker's messages come back soon.
 pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Logs a message and queues it, in one transaction.
-pub fn log(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageId, Fail> {
+/// Writes the log row and its queue row, inside the caller's transaction.
+pub fn insert(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageId, Fail> {
     let row = NewLogRow::new(message)?;
     let next_attempt_at = row.received_at;
-    write_transaction(conn, |conn| {
-        let id = backend::insert_log_row(conn, &row)?;
-        diesel::insert_into(message_queue::table)
-            .values(NewQueueRow {
-                message_id: id,
-                attempts: 0,
-                next_attempt_at,
-            })
-            .execute(conn)?;
-        Ok(id)
-    })
+    let id = backend::insert_log_row(conn, &row)?;
+    diesel::insert_into(message_queue::table)
+        .values(NewQueueRow {
+            message_id: id,
+            attempts: 0,
+            next_attempt_at,
+        })
+        .execute(conn)?;
+    Ok(id)
 }
 
 /// Claims due messages (see [`CLAIM_LEASE`]) and reads them.

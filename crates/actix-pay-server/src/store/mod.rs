@@ -18,6 +18,7 @@ mod apply;
 mod backend;
 mod connection;
 mod librement;
+mod log_writer;
 mod messages;
 mod migrate;
 mod models;
@@ -89,6 +90,7 @@ impl From<StoreError> for Fail {
 pub struct DieselStore {
     pool: connection::Pool,
     postgres: bool,
+    log_writer: log_writer::LogWriter,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -121,9 +123,12 @@ impl DieselStore {
             .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))?;
         migrate::run_pending(&mut conn)?;
         drop(conn);
+        let log_writer = log_writer::LogWriter::start(pool.clone())
+            .map_err(|e| OpenError::Connect(format!("cannot start the gateway log writer: {e}")))?;
         Ok(DieselStore {
             pool,
             postgres: url.is_postgres(),
+            log_writer,
         })
     }
 
@@ -182,7 +187,7 @@ impl DieselStore {
 #[async_trait::async_trait]
 impl Store for DieselStore {
     async fn log_message(&self, message: NewMessage) -> Result<MessageId, StoreError> {
-        self.run(move |conn| messages::log(conn, &message)).await
+        self.log_writer.log(message).await
     }
 
     async fn create_payment(&self, payment: NewPayment) -> Result<(), StoreError> {
