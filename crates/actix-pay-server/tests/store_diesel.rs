@@ -459,6 +459,23 @@ async fn the_outbox_hands_out_events_in_order_until_marked_dispatched() {
             p2_events.iter().map(|e| e.kind).collect::<Vec<_>>(),
             vec![EventKind::PaymentProcessed, EventKind::PaymentDeclined]
         );
+
+        // A whole batch at once, including one already marked: one statement, nothing left.
+        let claimed = db
+            .store
+            .claim_undispatched_events(chrono::Utc::now(), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3, "{}", db.backend);
+        db.store.mark_all_dispatched(&seqs).await.unwrap();
+        assert!(db.store.undispatched_events(10).await.unwrap().is_empty());
+        assert!(
+            db.store
+                .claim_undispatched_events(chrono::Utc::now(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     })
     .await;
 }

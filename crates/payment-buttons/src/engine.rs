@@ -427,20 +427,23 @@ impl<S: Store> Engine<S> {
     /// of the batch are released, and they are offered again on the next call, here or in another instance.
     pub async fn dispatch_events(&self, limit: usize) -> Result<usize, StoreError> {
         let events = self.store.claim_undispatched_events(Utc::now(), limit).await?;
-        let mut done = 0;
+        // Marked together at the end: one commit per batch. A crash before it only means the batch is
+        // offered again, which at-least-once delivery allows.
+        let mut done = Vec::with_capacity(events.len());
         for (i, outbox) in events.iter().enumerate() {
             for listener in &self.listeners {
                 if let Err(e) = listener.handle(&outbox.event).await {
                     tracing::warn!(event = %outbox.event.id, error = %e, "listener failed; will retry");
+                    self.store.mark_all_dispatched(&done).await?;
                     let rest: Vec<i64> = events[i..].iter().map(|o| o.seq).collect();
                     self.store.release_events(&rest).await?;
-                    return Ok(done);
+                    return Ok(done.len());
                 }
             }
-            self.store.mark_dispatched(outbox.seq).await?;
-            done += 1;
+            done.push(outbox.seq);
         }
-        Ok(done)
+        self.store.mark_all_dispatched(&done).await?;
+        Ok(done.len())
     }
 }
 

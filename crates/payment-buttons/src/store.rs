@@ -225,6 +225,15 @@ pub trait Store: Send + Sync + 'static {
     /// Marks an outbox event as handed to every in-process listener.
     async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError>;
 
+    /// Marks several outbox events as handed to every listener. Stores override it to do so in one
+    /// statement (one commit for a whole batch instead of one per event).
+    async fn mark_all_dispatched(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        for seq in seqs {
+            self.mark_dispatched(*seq).await?;
+        }
+        Ok(())
+    }
+
     /// Events about one payment, in order (for status pages and tests).
     async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError>;
 

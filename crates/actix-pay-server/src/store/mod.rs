@@ -255,6 +255,21 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn mark_all_dispatched(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let seqs = seqs.to_vec();
+        let now = models::db_time(Utc::now());
+        self.run(move |conn| {
+            connection::write_transaction(conn, |conn| {
+                outbox::mark_all_dispatched(conn, &seqs, now)?;
+                outbox_claims::release_all(conn, &seqs)
+            })
+        })
+        .await
+    }
+
     async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError> {
         let id = id.as_str().to_owned();
         self.run(move |conn| outbox::for_payment(conn, &id)).await

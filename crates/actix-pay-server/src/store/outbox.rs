@@ -53,6 +53,18 @@ pub fn mark_dispatched(conn: &mut AnyConnection, seq: i64, now: NaiveDateTime) -
     Ok(())
 }
 
+/// Marks these events dispatched (those not already) in one statement.
+pub fn mark_all_dispatched(conn: &mut AnyConnection, seqs: &[i64], now: NaiveDateTime) -> Result<(), Fail> {
+    diesel::update(
+        events::table
+            .filter(events::seq.eq_any(seqs))
+            .filter(events::dispatched_at.is_null()),
+    )
+    .set(events::dispatched_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Every event about one payment, in order.
 pub fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<Event>, Fail> {
     let payloads: Vec<String> = events::table

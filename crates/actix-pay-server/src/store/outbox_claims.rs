@@ -85,6 +85,12 @@ pub fn release(conn: &mut AnyConnection, seq: i64) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Drops the claims of these events.
+pub fn release_all(conn: &mut AnyConnection, seqs: &[i64]) -> Result<(), Fail> {
+    diesel::delete(outbox_claims::table.filter(outbox_claims::seq.eq_any(seqs))).execute(conn)?;
+    Ok(())
+}
+
 /// The same statement for SQLite: `?N` is its numbered parameter, `$N` PostgreSQL's.
 pub fn sqlite_params(sql: &str) -> String {
     sql.replace('$', "?")
