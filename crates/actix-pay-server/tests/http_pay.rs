@@ -350,3 +350,56 @@ async fn a_notification_is_logged_byte_for_byte_before_the_answer() {
     );
     assert!(h.store().message(2).await.unwrap().is_some(), "and logged all the same");
 }
+
+async fn status_page(h: &Harness, path: &str) -> String {
+    let app = app!(h);
+    let resp = atest::call_service(&app, atest::TestRequest::get().uri(path).to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    body_text(resp).await
+}
+
+#[actix_web::test]
+async fn the_status_page_waits_for_news_then_stops_waiting_and_knows_a_cancellation() {
+    let h = harness().await;
+    let engine = &h.assembled.state.engine;
+    let now = chrono::Utc::now();
+    let fresh = engine
+        .start_payment(&sign(SECRET, 3600, now), None, Some("paypal"), None, now)
+        .await
+        .unwrap();
+    let page = status_page(&h, &format!("/payments/{}", fresh.payment_id)).await;
+    assert!(
+        page.contains(&format!(
+            "url=http:&#x2F;&#x2F;pay.test&#x2F;payments&#x2F;{}",
+            fresh.payment_id
+        )),
+        "{page}"
+    );
+
+    let page = status_page(&h, &format!("/payments/{}?cancelled=1", fresh.payment_id)).await;
+    assert!(
+        page.contains("You cancelled the payment: nothing was charged."),
+        "{page}"
+    );
+    assert!(
+        page.contains("url=https:&#x2F;&#x2F;shop.example&#x2F;cart"),
+        "back to the shop: {page}"
+    );
+
+    let then = now - chrono::Duration::minutes(20);
+    let old = engine
+        .start_payment(&sign(SECRET, 3600, then), None, Some("paypal"), None, then)
+        .await
+        .unwrap();
+    let page = status_page(&h, &format!("/payments/{}", old.payment_id)).await;
+    assert!(page.contains("has confirmed nothing"), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "no endless reloading: {page}");
+
+    let app = app!(h);
+    let resp = atest::call_service(
+        &app,
+        atest::TestRequest::get().uri("/payments/nonexistent0").to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}

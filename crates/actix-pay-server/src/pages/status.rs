@@ -8,6 +8,9 @@ use payment_buttons::store::Store;
 
 use crate::app::AppState;
 
+/// How long the page keeps reloading itself for a payment the gateway has said nothing about.
+const STOP_WAITING_AFTER: chrono::Duration = chrono::Duration::minutes(15);
+
 /// Seconds before a known outcome sends the buyer on, and between refreshes while waiting.
 const REFRESH_SECONDS: u32 = 3;
 
@@ -97,11 +100,21 @@ pub async fn show<S: Store>(
     // A buyer who cancelled at the gateway, for a payment still untouched, goes back to the shop.
     let cancelled = query.cancelled.is_some() && payment.state == PaymentState::Created;
     let mut t = texts(payment.state, french);
+    // Nothing heard for a long time (the buyer closed the gateway's page, say): stop reloading, say so.
+    let abandoned = payment.state == PaymentState::Created
+        && !cancelled
+        && chrono::Utc::now() - payment.created_at > STOP_WAITING_AFTER;
     if cancelled {
         t.headline = if french {
             "Vous avez annulé le paiement : rien n'a été débité."
         } else {
             "You cancelled the payment: nothing was charged."
+        };
+    } else if abandoned {
+        t.headline = if french {
+            "Le service de paiement ne nous a rien confirmé pour ce paiement. Si vous avez payé, cette page le dira dès la confirmation reçue."
+        } else {
+            "The payment service has confirmed nothing for this payment. If you did pay, this page will say so as soon as the confirmation arrives."
         };
     }
     let urls = payment.button.urls();
@@ -113,6 +126,7 @@ pub async fn show<S: Store>(
     // A known outcome sends the buyer on; while waiting, the page reloads itself.
     let refresh_url = match payment.state {
         _ if cancelled => next_url.to_owned(),
+        _ if abandoned => String::new(),
         PaymentState::Created | PaymentState::Pending => state.engine.urls().status(&payment.id),
         _ => next_url.to_owned(),
     };
