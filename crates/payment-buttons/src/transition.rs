@@ -169,12 +169,14 @@ pub fn events_for(
     now: DateTime<Utc>,
 ) -> Vec<Event> {
     let snap = snapshot(payment, new_state, gateway_reference);
+    // Serialized once for both events (callgrind showed it as a tenth of a notification's CPU).
+    let button = payment.button.to_json_value();
     let event = |kind| Event {
         id: Event::new_id(),
         kind,
         created_at: now,
         payment: snap.clone(),
-        button: payment.button.to_json_value(),
+        button: button.clone(),
         details: serde_json::Value::Object(details.clone()),
         gateway_message_id,
     };
