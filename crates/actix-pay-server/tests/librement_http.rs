@@ -247,6 +247,21 @@ where
     atest::call_service(app, req).await
 }
 
+/// An account's balance in euros.
+async fn balance(f: &Fixture, account: Account) -> Money {
+    f.store.balance(&account, "EUR".parse().unwrap()).await.unwrap()
+}
+
+/// A user's balance in euros.
+async fn balance_of(f: &Fixture, user: i64) -> Money {
+    balance(f, Account::User(user)).await
+}
+
+/// A payment's state.
+async fn state_of(f: &Fixture, id: &PaymentId) -> PaymentState {
+    f.store.payment(id).await.unwrap().unwrap().state
+}
+
 async fn user_id(f: &Fixture, email: &str) -> i64 {
     use librement_pay::accounts::{Email, UserStore};
     f.store
@@ -295,16 +310,9 @@ async fn paying_from_the_balance_accepts_the_payment_in_one_go_with_its_events()
         events[1].button["order_reference"], "ORDER-7",
         "the original button goes with the events"
     );
-    let currency = "EUR".parse().unwrap();
+    assert_eq!(balance_of(&f, user).await, eur("8.00"));
     assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("8.00")
-    );
-    assert_eq!(
-        f.store
-            .balance(&Account::Seller("author@example.org".into()), currency)
-            .await
-            .unwrap(),
+        balance(&f, Account::Seller("author@example.org".into())).await,
         eur("42.00")
     );
 
@@ -312,10 +320,7 @@ async fn paying_from_the_balance_accepts_the_payment_in_one_go_with_its_events()
     let resp = pay(&app, &id, &cookie, &csrf(&html), "ann@example.org", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(f.store.events_for_payment(&id).await.unwrap().len(), 2);
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("8.00")
-    );
+    assert_eq!(balance_of(&f, user).await, eur("8.00"));
     let (status, _, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
     assert_eq!(
         status,
@@ -358,27 +363,14 @@ async fn a_known_buyer_who_is_not_signed_in_sees_methods_but_no_balance_until_co
         !html.contains(r#"name="password""#),
         "the final confirmation asks no password again"
     );
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Created
-    );
-    let currency = "EUR".parse().unwrap();
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("20.00")
-    );
+    assert_eq!(state_of(&f, &id).await, PaymentState::Created);
+    assert_eq!(balance_of(&f, user).await, eur("20.00"));
 
     let resp = choose(&app, &id, &cookie, &csrf(&html), "balance").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp), format!("/payments/{id}"));
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Accepted
-    );
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("7.50")
-    );
+    assert_eq!(state_of(&f, &id).await, PaymentState::Accepted);
+    assert_eq!(balance_of(&f, user).await, eur("7.50"));
 }
 
 /// Submits the choice screen with a method and no e-mail or password (what a browser without JavaScript
@@ -432,17 +424,14 @@ async fn without_javascript_choosing_the_account_leads_to_the_e_mail_and_passwor
     assert!(page.contains("Tout payer depuis mon compte Librement (42,00 €)"));
     assert!(page.contains(r#"name="method" value="balance""#));
     assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
+        state_of(&f, &id).await,
         PaymentState::Created,
         "nothing is debited before the password"
     );
 
     let resp = pay(&app, &id, &cookie, &csrf(&page), "ann@example.org", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Accepted
-    );
+    assert_eq!(state_of(&f, &id).await, PaymentState::Accepted);
 }
 
 #[actix_web::test]
@@ -503,11 +492,7 @@ async fn a_known_e_mail_that_is_not_signed_in_pays_by_card_as_a_guest() {
         Some(None),
         "linked to the purchase as a guest payment, not a top-up of Ann's account"
     );
-    let currency = "EUR".parse().unwrap();
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("20.00")
-    );
+    assert_eq!(balance_of(&f, user).await, eur("20.00"));
 }
 
 #[actix_web::test]
@@ -533,12 +518,7 @@ async fn two_tabs_confirming_the_same_purchase_pay_it_once() {
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&resp), format!("/payments/{id}"));
     }
-    let currency = "EUR".parse().unwrap();
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("30.00"),
-        "debited once"
-    );
+    assert_eq!(balance_of(&f, user).await, eur("30.00"), "debited once");
     assert_eq!(f.store.events_for_payment(&id).await.unwrap().len(), 2);
     // Concurrent purchases against one balance never take it below zero: tests/librement_ledger.rs,
     // `concurrent_purchases_never_take_a_balance_below_zero`.
@@ -574,15 +554,8 @@ async fn a_partial_balance_shows_the_exact_split_and_debits_nothing() {
     let resp = pay(&app, &id, &cookie, &csrf(&account), "ann@example.org", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(body(resp).await.contains("Your balance does not cover this price."));
-    let currency = "EUR".parse().unwrap();
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("30.00")
-    );
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Created
-    );
+    assert_eq!(balance_of(&f, user).await, eur("30.00"));
+    assert_eq!(state_of(&f, &id).await, PaymentState::Created);
 }
 
 #[actix_web::test]
@@ -606,10 +579,7 @@ async fn a_wrong_password_and_an_unknown_e_mail_get_the_same_answer_and_nothing_
     let unknown = body(unknown).await.replace("bob@example.org", "ann@example.org");
     assert!(wrong.contains("Wrong e-mail address or password."));
     assert_eq!(wrong, unknown);
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Created
-    );
+    assert_eq!(state_of(&f, &id).await, PaymentState::Created);
 }
 
 #[actix_web::test]
@@ -705,10 +675,7 @@ async fn forms_without_the_session_csrf_token_are_refused() {
         ])
         .to_request();
     assert_eq!(atest::call_service(&app, req).await.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Created
-    );
+    assert_eq!(state_of(&f, &id).await, PaymentState::Created);
 }
 
 #[actix_web::test]
@@ -805,15 +772,8 @@ async fn the_split_method_tops_up_exactly_the_missing_amount_through_the_gateway
     let stored = f.store.payment(&top_up).await.unwrap().unwrap();
     assert_eq!((stored.gateway.as_str(), stored.amount), ("paypal", eur("12.00")));
     // Nothing is debited before the top-up is accepted.
-    let currency = "EUR".parse().unwrap();
-    assert_eq!(
-        f.store.balance(&Account::User(user), currency).await.unwrap(),
-        eur("30.00")
-    );
-    assert_eq!(
-        f.store.payment(&id).await.unwrap().unwrap().state,
-        PaymentState::Created
-    );
+    assert_eq!(balance_of(&f, user).await, eur("30.00"));
+    assert_eq!(state_of(&f, &id).await, PaymentState::Created);
 }
 
 #[actix_web::test]
