@@ -283,30 +283,49 @@ impl<S: Store> Engine<S> {
         Ok(reply)
     }
 
-    /// Processes up to `limit` queued messages that are due, verifying up to [`Engine::concurrency`] at a
-    /// time; returns how many were handled.
+    /// Processes up to `limit` queued messages that are due; returns how many were handled.
     ///
-    /// Two messages about one payment may be verified at the same time; they are still applied one after
-    /// the other (the store locks the payment), and the state machine makes the order of arrival harmless:
-    /// a `Pending` applied after its `Completed` changes nothing.
+    /// Verification (for PayPal a network round trip) runs for up to [`Engine::concurrency`] messages at
+    /// a time, but messages are checked and applied one after the other in the order they were logged:
+    /// a `subscr_signup` is applied before the `subscr_payment` that followed it, a `Pending` before its
+    /// `Completed`, so listeners see every event in the order the gateway sent the messages.
     pub async fn process_due(&self, now: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
-        use futures_util::stream::{self, StreamExt};
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
         let batch = self.store.claim_messages(now, limit).await?;
         let n = batch.len();
-        let results: Vec<Result<Processed, StoreError>> = stream::iter(batch)
-            .map(|queued| self.process(queued, now))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        for result in results {
-            result?;
-        }
+        stream::iter(batch)
+            .map(|queued| async move {
+                let verification = self.verify(&queued).await;
+                (queued, verification)
+            })
+            // `buffered`, not `buffer_unordered`: results come out in claim (= log) order.
+            .buffered(self.concurrency)
+            .then(|(queued, verification)| self.conclude(queued, verification, now))
+            .try_for_each(|_| async { Ok(()) })
+            .await?;
         Ok(n)
     }
 
     /// Verifies, checks and applies one queued message.
     pub async fn process(&self, queued: QueuedMessage, now: DateTime<Utc>) -> Result<Processed, StoreError> {
-        let Some(gw) = self.gateways.get(&queued.gateway) else {
+        let verification = self.verify(&queued).await;
+        self.conclude(queued, verification, now).await
+    }
+
+    /// Asks the message's gateway whether it is genuine; `None` when that gateway is no longer configured.
+    async fn verify(&self, queued: &QueuedMessage) -> Option<Verification> {
+        let gw = self.gateways.get(&queued.gateway)?;
+        Some(gw.verify(&queued.message).await)
+    }
+
+    /// Everything after verification: settle, reschedule, or check against the payment and apply.
+    async fn conclude(
+        &self,
+        queued: QueuedMessage,
+        verification: Option<Verification>,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let (Some(gw), Some(verification)) = (self.gateways.get(&queued.gateway), verification) else {
             let settlement = Settlement {
                 verification: VerificationStatus::Error,
                 flags: vec![],
@@ -316,7 +335,7 @@ impl<S: Store> Engine<S> {
             self.store.settle_message(queued.id, settlement.clone()).await?;
             return Ok(Processed::Settled(settlement));
         };
-        match gw.verify(&queued.message).await {
+        match verification {
             Verification::Verified(notification) => self.check_and_apply(&queued, gw.as_ref(), notification, now).await,
             Verification::Ignored { reason, flags } => {
                 self.settle(

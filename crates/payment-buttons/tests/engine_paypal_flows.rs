@@ -573,3 +573,65 @@ async fn messages_are_verified_concurrently_so_a_slow_postback_does_not_hold_the
         assert_eq!(shop.state(id).await, PaymentState::Accepted);
     }
 }
+
+#[tokio::test]
+async fn messages_verified_together_are_applied_in_the_order_they_were_logged() {
+    /// The postback of the first message (the Pending) answers last.
+    struct PendingIsSlow;
+    #[async_trait::async_trait]
+    impl Postback for PendingIsSlow {
+        async fn validate(&self, body: &[u8]) -> PostbackAnswer {
+            if String::from_utf8_lossy(body).contains("payment_status=Pending") {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            PostbackAnswer::Verified
+        }
+    }
+    let config = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
+            postback_url: Some("http://127.0.0.1:1/postback".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        Gateways::new().with(Arc::new(PaypalGateway::new(config, Arc::new(PendingIsSlow)))),
+        ButtonSigner::new(b"a test secret that is long enough"),
+        ServiceUrls::new("https://pay.example").unwrap(),
+    )
+    .with_concurrency(4);
+    let shop = Shop {
+        engine,
+        postback: Arc::new(ScriptedPostback::default()),
+    };
+    let id = shop.buy(0).await;
+    let mut pending = web_accept(id.as_str(), "TXNO", "Pending", "12.50");
+    pending.push(("pending_reason", "echeck"));
+    for fields in [pending, web_accept(id.as_str(), "TXNO", "Completed", "12.50")] {
+        let message = IncomingMessage {
+            received_at: Utc::now(),
+            remote_addr: None,
+            method: "POST".into(),
+            content_type: None,
+            body: encode_ipn(fields),
+        };
+        shop.engine.receive("paypal", message).await.unwrap();
+    }
+
+    assert_eq!(shop.engine.process_due(Utc::now(), 4).await.unwrap(), 2);
+
+    assert_eq!(shop.state(&id).await, PaymentState::Accepted);
+    assert_eq!(
+        shop.kinds(&id).await,
+        [
+            EventKind::PaymentProcessed,
+            EventKind::PaymentPending,
+            EventKind::PaymentProcessed,
+            EventKind::PaymentAccepted
+        ],
+        "the Pending was logged first, so it is applied first even though its verification finished last"
+    );
+}
