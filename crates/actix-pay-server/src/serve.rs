@@ -222,8 +222,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let public_url = config.public_url(bound);
     let secret = resolve_secret_key(&config, data_dir)?;
 
-    let store =
-        DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
+    let store = DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
     let assembled = assemble(&config, &public_url, secret.as_bytes(), store)?;
     let simulator = assembled.state.simulator;
     let workers =
@@ -267,7 +266,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
 
 /// `librement-server migrate`: runs pending migrations and exits.
 pub fn migrate(config: &Config) -> Result<(), StartError> {
-    DieselStore::open_blocking(&(&config.database.url).into()).map_err(|e| StartError::Database(e.to_string()))?;
+    DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
     println!("migrations applied: {}", config.database.url.redacted());
     Ok(())
 }

@@ -183,6 +183,18 @@ fn an_invalid_value_is_named_by_the_key_that_set_it() {
 }
 
 #[test]
+fn a_database_url_the_server_cannot_run_on_is_refused_without_repeating_it() {
+    assert_eq!(
+        error("", &[("PAY_DATABASE_URL", "mysql://root:s3cret@db/pay")]),
+        "PAY_DATABASE_URL: unsupported scheme \"mysql\" (expected sqlite://path, sqlite::memory:, postgres:// or postgresql://)"
+    );
+    assert_eq!(
+        error("[database]\nurl = \"sqlite::memory:\"\n", &[]),
+        "database.url: sqlite::memory: keeps nothing across restarts and is for tests; use sqlite://<path>"
+    );
+}
+
+#[test]
 fn a_toml_syntax_error_is_one_line_with_its_position() {
     let message = error("[server]\nbind = \n", &[]);
     assert!(message.starts_with("pay.toml:2:"), "{message}");

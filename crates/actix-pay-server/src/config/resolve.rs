@@ -40,7 +40,7 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
     let server = r.server(raw.server.unwrap_or_default(), all_simulated)?;
     let database = DatabaseConfig {
         url: match r.text("database.url", raw.database.and_then(|d| d.url))? {
-            Some(url) => DatabaseUrl::parse(&url).map_err(|p| ConfigError::invalid(r.at("database.url"), p))?,
+            Some(url) => server_database_url(&url).map_err(|p| ConfigError::invalid(r.at("database.url"), p))?,
             None => DatabaseUrl::default(),
         },
     };
@@ -441,4 +441,17 @@ fn check_webhook_secret(secret: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A `database.url` the server can run on. `sqlite::memory:` is the store's, for tests: each connection
+/// would see its own empty database, and everything would be gone at the next start.
+fn server_database_url(text: &str) -> Result<DatabaseUrl, String> {
+    match DatabaseUrl::parse(text) {
+        Ok(DatabaseUrl::SqliteMemory) => {
+            Err("sqlite::memory: keeps nothing across restarts and is for tests; use sqlite://<path>".to_owned())
+        }
+        Ok(url) => Ok(url),
+        Err(crate::store::OpenError::Url(reason)) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
 }

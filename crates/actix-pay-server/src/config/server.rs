@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
@@ -114,100 +113,7 @@ pub struct DatabaseConfig {
     pub url: DatabaseUrl,
 }
 
-/// Which database, and where. A PostgreSQL URL may hold a password: `Debug` and [`DatabaseUrl::redacted`]
-/// hide it.
-///
-/// ```
-/// use actix_pay_server::config::DatabaseUrl;
-/// let url = DatabaseUrl::parse("postgres://shop:s3cret@db.example/pay").unwrap();
-/// assert_eq!(url.redacted(), "postgres://shop:***@db.example/pay");
-/// let url = DatabaseUrl::parse("sqlite://data/librement.sqlite3").unwrap();
-/// assert_eq!(url.sqlite_path().unwrap().to_str(), Some("data/librement.sqlite3"));
-/// ```
-#[derive(Clone)]
-pub enum DatabaseUrl {
-    /// `sqlite://<path>`: a relative path is relative to the working directory; `sqlite:///abs/path` is absolute.
-    Sqlite(PathBuf),
-    /// `postgres://...` or `postgresql://...`, as given (libpq syntax).
-    Postgres(Secret),
-}
-
-impl DatabaseUrl {
-    /// Parses a database URL. The error never quotes the URL, which may hold a password.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        if let Some(path) = text.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err("sqlite:// needs a file path, such as sqlite://data/librement.sqlite3".to_owned());
-            }
-            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
-        }
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Url::parse(text).map_err(|e| format!("is not a valid PostgreSQL URL ({e})"))?;
-            return Ok(DatabaseUrl::Postgres(Secret::new(text)));
-        }
-        let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
-        let scheme = if scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
-            scheme
-        } else {
-            ""
-        };
-        Err(format!(
-            "unsupported database {scheme:?} (expected sqlite://<path> or postgres://...)"
-        ))
-    }
-
-    /// The SQLite file, when the database is SQLite.
-    pub fn sqlite_path(&self) -> Option<&Path> {
-        match self {
-            DatabaseUrl::Sqlite(path) => Some(path),
-            DatabaseUrl::Postgres(_) => None,
-        }
-    }
-
-    /// The URL with any password replaced by `***`, for logs.
-    pub fn redacted(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(secret) => redact_postgres(secret.expose()),
-        }
-    }
-}
-
-fn redact_postgres(text: &str) -> String {
-    let Ok(mut url) = Url::parse(text) else {
-        return "postgres://***".to_owned();
-    };
-    if url.password().is_some() && url.set_password(Some("***")).is_err() {
-        return "postgres://***".to_owned();
-    }
-    if url.query().is_some() {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if k.eq_ignore_ascii_case("password") {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        url.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    url.to_string()
-}
-
-impl Default for DatabaseUrl {
-    fn default() -> Self {
-        DatabaseUrl::Sqlite(PathBuf::from("data/librement.sqlite3"))
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
+pub use crate::store::DatabaseUrl;
 
 #[cfg(test)]
 mod tests {
@@ -230,22 +136,6 @@ mod tests {
         for bad in ["abc", ":8080", "host:", "host:99999", "a b:80", "http://x:80"] {
             assert!(BindAddress::parse(bad).is_err(), "{bad:?} was accepted");
         }
-    }
-
-    #[test]
-    fn a_postgres_password_in_the_query_is_redacted() {
-        let url = DatabaseUrl::parse("postgres://db.example/pay?user=shop&password=s3cret").expect("valid");
-        assert!(!url.redacted().contains("s3cret"));
-        assert!(!format!("{url:?}").contains("s3cret"));
-    }
-
-    #[test]
-    fn an_unsupported_database_is_named_without_quoting_the_url() {
-        let err = DatabaseUrl::parse("mysql://root:s3cret@db/pay").expect_err("refused");
-        assert_eq!(
-            err,
-            "unsupported database \"mysql\" (expected sqlite://<path> or postgres://...)"
-        );
     }
 
     #[test]

@@ -19,8 +19,16 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
-/// Which database a `database.url` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which database a `database.url` names. A PostgreSQL URL may hold a password: `Debug` and
+/// [`DatabaseUrl::redacted`] hide it.
+///
+/// ```
+/// use actix_pay_server::store::DatabaseUrl;
+/// let url = DatabaseUrl::parse("postgres://shop:s3cret@db.example/pay").unwrap();
+/// assert_eq!(url.redacted(), "postgres://shop:***@db.example/pay");
+/// assert!(!format!("{url:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// A SQLite file (created with its parent directory when missing).
     SqliteFile(PathBuf),
@@ -74,6 +82,8 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::SqliteFile(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The parser's message names what is wrong, never the URL (which may hold a password).
+            url::Url::parse(url).map_err(|e| OpenError::Url(format!("is not a valid PostgreSQL URL ({e})")))?;
             return Ok(DatabaseUrl::Postgres(PostgresUrl(url.to_owned())));
         }
         // Only the scheme is repeated: the rest may hold a password.
@@ -89,6 +99,23 @@ impl DatabaseUrl {
     /// True for PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self, DatabaseUrl::Postgres(_))
+    }
+
+    /// The SQLite file, when the database is a SQLite file.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            DatabaseUrl::SqliteFile(path) => Some(path),
+            DatabaseUrl::SqliteMemory | DatabaseUrl::Postgres(_) => None,
+        }
+    }
+
+    /// The URL with any password replaced by `***`, for logs and start-up messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::SqliteFile(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::SqliteMemory => "sqlite::memory:".to_owned(),
+            DatabaseUrl::Postgres(PostgresUrl(url)) => redact_postgres(url),
+        }
     }
 
     /// Opens one connection, creating a SQLite file's directory first.
@@ -111,6 +138,43 @@ impl DatabaseUrl {
                 .map_err(|e| OpenError::Connect(format!("postgresql: {e}"))),
         }
     }
+}
+
+impl Default for DatabaseUrl {
+    /// `sqlite://data/librement.sqlite3`: the zero-configuration database.
+    fn default() -> Self {
+        DatabaseUrl::SqliteFile(PathBuf::from("data/librement.sqlite3"))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+fn redact_postgres(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return "postgres://***".to_owned();
+    };
+    if url.password().is_some() && url.set_password(Some("***")).is_err() {
+        return "postgres://***".to_owned();
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), OpenError> {
@@ -220,14 +284,31 @@ where
     }
 }
 
-impl From<&crate::config::DatabaseUrl> for DatabaseUrl {
-    /// The configuration already checked the URL; only the in-memory SQLite form is the store's own.
-    fn from(url: &crate::config::DatabaseUrl) -> Self {
-        match url {
-            crate::config::DatabaseUrl::Sqlite(path) => DatabaseUrl::SqliteFile(path.clone()),
-            crate::config::DatabaseUrl::Postgres(secret) => {
-                DatabaseUrl::Postgres(PostgresUrl(secret.expose().to_owned()))
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_password_in_the_query_is_redacted() {
+        let url = DatabaseUrl::parse("postgres://db.example/pay?user=shop&password=s3cret").expect("valid");
+        assert!(!url.redacted().contains("s3cret"));
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_malformed_postgres_url_is_refused_without_being_quoted() {
+        let err = DatabaseUrl::parse("postgres://shop:s3cret@[db/pay").expect_err("refused");
+        let err = err.to_string();
+        assert!(err.starts_with("database.url: is not a valid PostgreSQL URL"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn an_unsupported_database_is_named_without_quoting_the_url() {
+        let err = DatabaseUrl::parse("mysql://root:s3cret@db/pay").expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "database.url: unsupported scheme \"mysql\" (expected sqlite://path, sqlite::memory:, postgres:// or postgresql://)"
+        );
     }
 }
