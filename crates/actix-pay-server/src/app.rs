@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use payment_buttons::engine::Engine;
+use payment_buttons::forwarded::TrustedProxies;
 use payment_buttons::store::Store;
 use payment_buttons::tera::ButtonFunction;
 
@@ -52,13 +53,16 @@ pub struct AppState<S: Store> {
     pub api_keys: ApiKeys,
     /// True when every gateway runs in simulator mode (pages show a banner).
     pub simulator: bool,
+    /// `server.trusted_proxies`, offered to every handler (see [`payment_buttons::actix::client_ip`]).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Mounts every route of the server.
 pub fn configure<S: Store>(state: Arc<AppState<S>>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         payment_buttons::actix::configure(state.engine.clone())(cfg);
-        cfg.app_data(web::Data::from(state))
+        cfg.app_data(web::Data::new(state.trusted_proxies.clone()))
+            .app_data(web::Data::from(state))
             .route("/payments/{id}", web::get().to(pages::status::show::<S>))
             .route("/api/buttons", web::post().to(api::create_button::<S>))
             .route("/healthz", web::get().to(health::check::<S>));

@@ -110,6 +110,18 @@ fn lists_come_from_the_environment_comma_separated() {
 }
 
 #[test]
+fn trusted_proxies_are_addresses_or_networks_and_a_bad_one_is_named() {
+    let config = load("", &[("PAY_SERVER_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]).expect("valid");
+    assert!(config.server.trusted_proxies.trusts("10.20.30.40".parse().unwrap()));
+    assert!(!config.server.trusted_proxies.trusts("192.0.2.1".parse().unwrap()));
+    assert!(load("", &[]).expect("valid").server.trusted_proxies.is_empty());
+    assert_eq!(
+        error("[server]\ntrusted_proxies = [\"nginx\"]\n", &[]),
+        "server.trusted_proxies: \"nginx\" is not an IP address or a network such as 10.0.0.0/8"
+    );
+}
+
+#[test]
 fn booleans_come_from_the_environment_as_true_or_false() {
     let config = load("", &[("PAY_SERVER_DEMO", "false")]).expect("valid");
     assert!(!config.server.demo);

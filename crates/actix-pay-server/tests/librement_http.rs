@@ -16,6 +16,7 @@ use librement_pay::web::{Librement, Mode};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::engine::Engine;
 use payment_buttons::event::EventKind;
+use payment_buttons::forwarded::TrustedProxies;
 use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
@@ -46,6 +47,11 @@ struct Fixture {
 }
 
 async fn fixture(mode: Mode) -> Fixture {
+    fixture_behind(mode, TrustedProxies::default()).await
+}
+
+/// The fixture with `server.trusted_proxies` set.
+async fn fixture_behind(mode: Mode, trusted_proxies: TrustedProxies) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
         .await
@@ -78,6 +84,7 @@ async fn fixture(mode: Mode) -> Fixture {
         buttons: ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]),
         api_keys: ApiKeys::default(),
         simulator: true,
+        trusted_proxies,
     });
     let librement = Arc::new(Librement {
         store: Arc::new(store.clone()),
@@ -610,6 +617,71 @@ async fn sign_in_is_throttled_after_five_failures_even_with_the_right_password()
     let resp = atest::call_service(&app, attempt(PASSWORD, "198.51.100.9:1")).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(body(resp).await.contains("wait 15 minutes"));
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own() {
+    let f = fixture_behind(Mode::Embedded, TrustedProxies::parse(["127.0.0.1"]).unwrap()).await;
+    let app = app!(f);
+    sign_up(&app, "ann@example.org").await;
+    let (_, html, cookie) = get(&app, "/librement/sign-in", None).await;
+    let (cookie, token) = (cookie.unwrap(), csrf(&html));
+    let attempt = |email: String, password: &'static str, peer: &'static str, forwarded_for: &'static str| {
+        atest::TestRequest::post()
+            .uri("/librement/sign-in")
+            .insert_header(("cookie", cookie.clone()))
+            .insert_header(("x-forwarded-for", forwarded_for))
+            .peer_addr(peer.parse().unwrap())
+            .set_form([
+                ("csrf", token.as_str()),
+                ("email", email.as_str()),
+                ("password", password),
+            ])
+            .to_request()
+    };
+    // One client behind the proxy guesses at five accounts...
+    for n in 0..5 {
+        let guess = attempt(
+            format!("guess{n}@example.org"),
+            "wrong password!",
+            "127.0.0.1:1",
+            "192.0.2.1",
+        );
+        assert_eq!(atest::call_service(&app, guess).await.status(), StatusCode::OK);
+    }
+    let sixth = attempt(
+        "guess5@example.org".into(),
+        "wrong password!",
+        "127.0.0.1:1",
+        "192.0.2.1",
+    );
+    assert_eq!(
+        atest::call_service(&app, sixth).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...and another client of the same proxy still signs in.
+    let ann = attempt("ann@example.org".into(), PASSWORD, "127.0.0.1:1", "198.51.100.9");
+    assert_eq!(atest::call_service(&app, ann).await.status(), StatusCode::SEE_OTHER);
+    // A client that is not the proxy cannot pick its address by writing the header.
+    for n in 0..5 {
+        let forged = attempt(
+            format!("other{n}@example.org"),
+            "wrong password!",
+            "203.0.113.5:1",
+            "192.0.2.77",
+        );
+        assert_eq!(atest::call_service(&app, forged).await.status(), StatusCode::OK);
+    }
+    let forged = attempt(
+        "other5@example.org".into(),
+        "wrong password!",
+        "203.0.113.5:1",
+        "192.0.2.78",
+    );
+    assert_eq!(
+        atest::call_service(&app, forged).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[actix_web::test]

@@ -21,6 +21,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
 use crate::engine::{Engine, PayError, ReceiveError};
+use crate::forwarded::TrustedProxies;
 use crate::gateway::{HandOff, IncomingMessage, Reply};
 use crate::i18n;
 use crate::store::{Store, StoreError};
@@ -45,6 +46,36 @@ pub fn configure<S: Store>(engine: Arc<Engine<S>>) -> impl FnOnce(&mut web::Serv
                     .route(web::post().to(notify::<S>)),
             );
     }
+}
+
+/// The client's address: the TCP peer, or, when the app registered its reverse proxies as
+/// `web::Data<TrustedProxies>`, the address those proxies say they received the request from
+/// (see [`crate::forwarded`]). `None` only when actix knows no peer (in some tests).
+///
+/// ```
+/// use actix_web::{test::TestRequest, web};
+/// use payment_buttons::actix::client_ip;
+/// use payment_buttons::forwarded::TrustedProxies;
+///
+/// let proxies = TrustedProxies::parse(["127.0.0.1"]).unwrap();
+/// let request = TestRequest::default()
+///     .peer_addr("127.0.0.1:40000".parse().unwrap())
+///     .insert_header(("X-Forwarded-For", "203.0.113.7"))
+///     .app_data(web::Data::new(proxies))
+///     .to_http_request();
+/// assert_eq!(client_ip(&request), Some("203.0.113.7".parse().unwrap()));
+/// ```
+pub fn client_ip(request: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = request.peer_addr()?.ip();
+    let Some(proxies) = request.app_data::<web::Data<TrustedProxies>>() else {
+        return Some(peer);
+    };
+    let forwarded_for = request
+        .headers()
+        .get_all("x-forwarded-for")
+        // Not skipped: a value that is not text stops the walk where it stands.
+        .map(|value| value.to_str().unwrap_or("unreadable"));
+    Some(proxies.client_ip(peer, forwarded_for))
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
@@ -172,7 +203,7 @@ async fn notify<S: Store>(
 ) -> HttpResponse {
     let message = IncomingMessage {
         received_at: Utc::now(),
-        remote_addr: request.peer_addr().map(|a| a.ip().to_string()),
+        remote_addr: client_ip(&request).map(|ip| ip.to_string()),
         method: request.method().as_str().to_owned(),
         content_type: request
             .headers()

@@ -15,6 +15,7 @@ pub mod button;
 pub mod cmcic;
 pub mod engine;
 pub mod event;
+pub mod forwarded;
 pub mod gateway;
 pub mod i18n;
 pub mod memory;

@@ -136,3 +136,47 @@ async fn a_payment_that_cannot_be_recorded_is_a_503_page_without_internals() {
         "{page}"
     );
 }
+
+#[actix_web::test]
+async fn the_log_records_the_address_trusted_proxies_report_and_the_peer_otherwise() {
+    use payment_buttons::forwarded::TrustedProxies;
+    let config = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
+            postback_url: Some("http://127.0.0.1:1/postback".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        Gateways::new().with(Arc::new(PaypalGateway::new(config, Arc::new(AlwaysVerified)))),
+        ButtonSigner::new(b"a test secret that is long enough"),
+        ServiceUrls::new("https://pay.example").unwrap(),
+    ));
+    let app = atest::init_service(
+        App::new()
+            .app_data(actix_web::web::Data::new(
+                TrustedProxies::parse(["10.0.0.0/8"]).unwrap(),
+            ))
+            .configure(payment_buttons::actix::configure(engine)),
+    )
+    .await;
+    for peer in ["10.0.0.2:4000", "203.0.113.5:4000"] {
+        let request = atest::TestRequest::post()
+            .uri("/notify/paypal")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("x-forwarded-for", "1.2.3.4, 173.0.82.126"))
+            .set_payload("txn_type=web_accept")
+            .to_request();
+        assert_eq!(atest::call_service(&app, request).await.status(), StatusCode::OK);
+    }
+    let logged: Vec<Option<String>> = store.messages().into_iter().map(|m| m.message.remote_addr).collect();
+    assert_eq!(
+        logged,
+        [Some("173.0.82.126".to_owned()), Some("203.0.113.5".to_owned())],
+        "through the proxy: the address it saw; straight in: the peer, whatever the header says"
+    );
+}

@@ -26,6 +26,7 @@ pub(crate) struct RawServer {
     pub(crate) button_token_ttl: Option<String>,
     pub(crate) demo: Option<bool>,
     pub(crate) admin_password: Option<String>,
+    pub(crate) trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Default, Deserialize)]

@@ -13,6 +13,8 @@ use super::gateways::{
 use super::raw::{RawCmcic, RawFile, RawPaypal, RawServer, RawWebhook};
 use super::schema::Origins;
 use super::secret::Secret;
+use payment_buttons::forwarded::TrustedProxies;
+
 use super::server::{BindAddress, DatabaseConfig, DatabaseUrl, ServerConfig};
 use super::webhooks::{WebhookConfig, WebhookEvent};
 
@@ -177,6 +179,8 @@ impl Resolver<'_> {
                 .map_err(|p| ConfigError::invalid(self.at("server.api_keys"), format!("key {}: {p}", n + 1)))?;
             api_keys.push(Secret::new(key));
         }
+        let trusted_proxies = TrustedProxies::parse(raw.trusted_proxies.unwrap_or_default())
+            .map_err(|e| ConfigError::invalid(self.at("server.trusted_proxies"), e.to_string()))?;
         Ok(ServerConfig {
             bind,
             public_url,
@@ -185,6 +189,7 @@ impl Resolver<'_> {
             button_token_ttl: self.duration("server.button_token_ttl", raw.button_token_ttl, 30 * DAY)?,
             demo: raw.demo.unwrap_or(all_simulated),
             admin_password: self.secret("server.admin_password", raw.admin_password, MIN_ADMIN_PASSWORD_CHARS)?,
+            trusted_proxies,
         })
     }
 

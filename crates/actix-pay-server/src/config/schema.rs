@@ -55,6 +55,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("server", "button_token_ttl", Kind::Text),
     setting("server", "demo", Kind::Bool),
     setting("server", "admin_password", Kind::Text),
+    setting("server", "trusted_proxies", Kind::List),
     setting("database", "url", Kind::Text),
     setting("paypal", "mode", Kind::Text),
     setting("paypal", "business", Kind::Text),

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use payment_buttons::forwarded::TrustedProxies;
+
 use super::secret::Secret;
 
 /// `[server]`, resolved.
@@ -27,6 +29,8 @@ pub struct ServerConfig {
     pub demo: bool,
     /// `admin_password`: `None` disables `/admin`.
     pub admin_password: Option<Secret>,
+    /// `trusted_proxies`: reverse proxies whose `X-Forwarded-For` is believed. Default: none.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ServerConfig {
@@ -151,6 +155,7 @@ mod tests {
             button_token_ttl: Duration::from_secs(1),
             demo: false,
             admin_password: None,
+            trusted_proxies: TrustedProxies::default(),
         };
         assert!(server.accepts_api_key("second-key-0123456789"));
         assert!(!server.accepts_api_key("second-key-012345678"));

@@ -259,10 +259,11 @@ fn insert_next(ctx: &mut tera::Context, next: &str) {
     ctx.insert("next_q", &query_value(next));
 }
 
-/// The peer's address for throttling. Forwarded headers are not trusted: they can be forged.
+/// The client's address for throttling: the TCP peer, or what the app's trusted reverse proxies say
+/// (`X-Forwarded-For` from anyone else can be forged and is ignored).
 fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
+    payment_buttons::actix::client_ip(req)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
