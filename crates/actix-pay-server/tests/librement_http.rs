@@ -411,7 +411,7 @@ async fn without_javascript_choosing_the_account_leads_to_the_e_mail_and_passwor
     // An older session: the password was typed more than five minutes ago, so it is asked again.
     let key = SessionKey::derive(b"test secret");
     let then = Utc::now() - chrono::Duration::minutes(6);
-    let old = librement_pay::session::Session::anonymous(then).signed_in(user, then);
+    let old = librement_pay::session::Session::anonymous(then).signed_in(user, 0, then);
     let cookie = format!("librement_session={}", key.encode(&old));
 
     let id = press(&app, &f, &button("42.00", None, "fr")).await;
@@ -727,6 +727,57 @@ async fn sign_in_then_sign_out_with_secure_cookie_attributes() {
         .find(|c| c.name() == "librement_session")
         .unwrap();
     assert_eq!(removal.value(), "");
+}
+
+#[actix_web::test]
+async fn signing_out_ends_the_session_everywhere_including_copies_of_the_cookie() {
+    let f = fixture(Mode::Embedded).await;
+    let app = app!(f);
+    let first_browser = sign_up(&app, "ann@example.org").await;
+    let copied = first_browser.clone();
+    let (status, html, _) = get(&app, "/librement/account", Some(&first_browser)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let sign_out = atest::TestRequest::post()
+        .uri("/librement/sign-out")
+        .insert_header(("cookie", first_browser.clone()))
+        .set_form([("csrf", csrf(&html).as_str())])
+        .to_request();
+    assert_eq!(
+        atest::call_service(&app, sign_out).await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let resp = atest::call_service(
+        &app,
+        atest::TestRequest::get()
+            .uri("/librement/account")
+            .insert_header(("cookie", copied))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "the copied cookie no longer signs in"
+    );
+    assert_eq!(location(&resp), "/librement/sign-in");
+
+    // Signing in again starts a session that works.
+    let (_, html, cookie) = get(&app, "/librement/sign-in", None).await;
+    let sign_in = atest::TestRequest::post()
+        .uri("/librement/sign-in")
+        .insert_header(("cookie", cookie.unwrap()))
+        .set_form([
+            ("csrf", csrf(&html).as_str()),
+            ("email", "ann@example.org"),
+            ("password", PASSWORD),
+        ])
+        .to_request();
+    let resp = atest::call_service(&app, sign_in).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let fresh = session_cookie(&resp).unwrap();
+    assert_eq!(get(&app, "/librement/account", Some(&fresh)).await.0, StatusCode::OK);
 }
 
 #[actix_web::test]

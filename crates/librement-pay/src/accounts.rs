@@ -204,6 +204,8 @@ pub struct User {
     pub display_name: String,
     /// PHC string. Never shown.
     pub password_hash: String,
+    /// Sessions issued with another value have ended (see [`UserStore::end_sessions`]).
+    pub session_epoch: i64,
 }
 
 /// A user to create.
@@ -268,6 +270,9 @@ pub trait UserStore: Send + Sync + 'static {
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, AccountError>;
     /// Replaces a user's password hash (rehash after a parameter change).
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), AccountError>;
+    /// Ends every session of the user, in every browser: raises `session_epoch`, which the sessions
+    /// issued so far no longer match.
+    async fn end_sessions(&self, id: UserId) -> Result<(), AccountError>;
     /// Records a failed sign-in.
     async fn record_failure(&self, email: &Email, ip: &str, at: DateTime<Utc>) -> Result<(), AccountError>;
     /// Failures since `since`: (for this e-mail, from this address).

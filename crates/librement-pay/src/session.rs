@@ -1,13 +1,14 @@
 //! Sessions in signed cookies: who is signed in (if anyone) and the CSRF token of every form.
 //!
 //! The cookie holds `base64url(json) . base64url(HMAC-SHA256(key, json))`. Nothing in it is secret; the
-//! MAC makes it unforgeable. A session older than [`MAX_AGE`] is ignored.
+//! MAC makes it unforgeable. A session older than [`MAX_AGE`] is ignored, and a signed-in one ends
+//! earlier when its user signs out anywhere (its `epoch` no longer matches the user's).
 //!
 //! ```
 //! use librement_pay::session::{Session, SessionKey};
 //! let key = SessionKey::derive(b"the server secret");
 //! let now = chrono::Utc::now();
-//! let session = Session::anonymous(now).signed_in(7, now);
+//! let session = Session::anonymous(now).signed_in(7, 0, now);
 //! let cookie = key.encode(&session);
 //! assert_eq!(key.decode(&cookie, now).unwrap().user, Some(7));
 //! assert!(key.decode(&cookie.replace('.', "x."), now).is_none());
@@ -43,6 +44,9 @@ pub struct Session {
     /// When it was issued (Unix seconds).
     #[serde(rename = "t")]
     pub issued: i64,
+    /// The user's `session_epoch` when it was issued; the session is over once they differ.
+    #[serde(rename = "e", default)]
+    pub epoch: i64,
 }
 
 impl Session {
@@ -52,16 +56,25 @@ impl Session {
             user: None,
             csrf: random_token(),
             issued: now.timestamp(),
+            epoch: 0,
         }
     }
 
-    /// The same browser, now signed in as `user`: a new CSRF token and a new lifetime.
-    pub fn signed_in(&self, user: UserId, now: DateTime<Utc>) -> Self {
+    /// The same browser, now signed in as `user` (whose `session_epoch` is `epoch`): a new CSRF token
+    /// and a new lifetime.
+    pub fn signed_in(&self, user: UserId, epoch: i64, now: DateTime<Utc>) -> Self {
         Session {
             user: Some(user),
             csrf: random_token(),
             issued: now.timestamp(),
+            epoch,
         }
+    }
+
+    /// The same browser, no longer signed in (its user signed out elsewhere): the CSRF token is kept
+    /// so that a form already on screen can still be sent.
+    pub fn without_user(self) -> Self {
+        Session { user: None, ..self }
     }
 
     /// True when a user is signed in and typed the password less than [`CONFIRMATION_WINDOW`] ago.
@@ -69,7 +82,7 @@ impl Session {
     /// ```
     /// use librement_pay::session::{Session, CONFIRMATION_WINDOW};
     /// let now = chrono::Utc::now();
-    /// let session = Session::anonymous(now).signed_in(7, now);
+    /// let session = Session::anonymous(now).signed_in(7, 0, now);
     /// assert!(session.recently_confirmed(now));
     /// assert!(!session.recently_confirmed(now + CONFIRMATION_WINDOW + chrono::Duration::seconds(1)));
     /// assert!(!Session::anonymous(now).recently_confirmed(now));
@@ -148,7 +161,7 @@ mod tests {
     fn a_tampered_cookie_is_refused() {
         let key = SessionKey::derive(b"secret");
         let now = Utc::now();
-        let cookie = key.encode(&Session::anonymous(now).signed_in(1, now));
+        let cookie = key.encode(&Session::anonymous(now).signed_in(1, 0, now));
         let (payload, tag) = cookie.split_once('.').unwrap();
         let forged_json = br#"{"u":2,"c":"x","t":0}"#;
         assert!(key.decode(&format!("{}.{tag}", B64.encode(forged_json)), now).is_none());
@@ -168,7 +181,7 @@ mod tests {
     fn signing_in_changes_the_csrf_token() {
         let now = Utc::now();
         let a = Session::anonymous(now);
-        let b = a.signed_in(3, now);
+        let b = a.signed_in(3, 0, now);
         assert_ne!(a.csrf, b.csrf);
         assert!(b.csrf_matches(&b.csrf));
         assert!(!b.csrf_matches(&a.csrf));

@@ -324,6 +324,7 @@ struct UserRow {
     email: String,
     display_name: String,
     password_hash: String,
+    session_epoch: i64,
 }
 
 impl UserRow {
@@ -334,6 +335,7 @@ impl UserRow {
                 .map_err(|_| AccountError::Store(format!("corrupt e-mail of user {}", self.id)))?,
             display_name: self.display_name,
             password_hash: self.password_hash,
+            session_epoch: self.session_epoch,
         })
     }
 }
@@ -343,11 +345,13 @@ const USER_COLUMNS: (
     librement_users::email,
     librement_users::display_name,
     librement_users::password_hash,
+    librement_users::session_epoch,
 ) = (
     librement_users::id,
     librement_users::email,
     librement_users::display_name,
     librement_users::password_hash,
+    librement_users::session_epoch,
 );
 
 #[async_trait::async_trait]
@@ -413,6 +417,17 @@ impl UserStore for DieselStore {
         self.run_librement(move |conn| {
             diesel::update(librement_users::table.find(id))
                 .set(librement_users::password_hash.eq(hash))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn end_sessions(&self, id: UserId) -> Result<(), AccountError> {
+        self.run_librement(move |conn| {
+            diesel::update(librement_users::table.find(id))
+                .set(librement_users::session_epoch.eq(librement_users::session_epoch + 1))
                 .execute(conn)?;
             Ok(())
         })

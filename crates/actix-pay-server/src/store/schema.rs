@@ -138,6 +138,7 @@ diesel::table! {
         display_name -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        session_epoch -> BigInt,
     }
 }
 

@@ -122,7 +122,10 @@ pub async fn sign_in<S: LibrementBackend>(
         state.render(status, "librement/sign_in.html", &ctx, None)
     };
     match authenticate(&state, &form.email, form.password.clone(), &client_ip(&req), now).await {
-        Ok(user) => see_other(&next, Some(state.cookie(&session.signed_in(user.id, now)))),
+        Ok(user) => see_other(
+            &next,
+            Some(state.cookie(&session.signed_in(user.id, user.session_epoch, now))),
+        ),
         Err(AuthFailure::Wrong) => failed(StatusCode::OK, t.wrong_credentials),
         Err(AuthFailure::Throttled) => failed(StatusCode::TOO_MANY_REQUESTS, t.too_many_attempts),
         Err(AuthFailure::Store(e)) => state.store_failed(lang, &e),
@@ -200,7 +203,8 @@ pub async fn sign_up<S: LibrementBackend>(
         created_at: now,
     };
     match state.store.create_user(new).await {
-        Ok(id) => see_other(&next, Some(state.cookie(&session.signed_in(id, now)))),
+        // A new account starts at epoch 0.
+        Ok(id) => see_other(&next, Some(state.cookie(&session.signed_in(id, 0, now)))),
         Err(AccountError::EmailTaken) => refused(AccountError::EmailTaken),
         Err(e) => state.store_failed(lang, &e),
     }
@@ -213,7 +217,7 @@ pub struct SignOutForm {
     lang: Option<String>,
 }
 
-/// `POST /librement/sign-out`: forgets the session in this browser.
+/// `POST /librement/sign-out`: ends the account's sessions in every browser and clears this one's cookie.
 pub async fn sign_out<S: LibrementBackend>(
     state: web::Data<Librement<S>>,
     req: HttpRequest,
@@ -221,8 +225,19 @@ pub async fn sign_out<S: LibrementBackend>(
 ) -> HttpResponse {
     let now = Utc::now();
     let lang = language(form.lang.as_deref());
-    if state.checked_session(&req, &form.csrf, now).is_none() {
+    let Some(session) = state.checked_session(&req, &form.csrf, now) else {
         return state.stale_form(lang, now);
+    };
+    // Ends the account's sessions everywhere, not only this cookie: a copy of it (another device, a
+    // stolen cookie) is signed out too.
+    match state.signed_in_user(session).await {
+        Ok((_, Some(user))) => {
+            if let Err(e) = state.store.end_sessions(user.id).await {
+                return state.store_failed(lang, &e);
+            }
+        }
+        Ok((_, None)) => {}
+        Err(e) => return state.store_failed(lang, &e),
     }
     let target = if lang == "fr" {
         "/librement/sign-in?lang=fr"
@@ -240,13 +255,12 @@ pub async fn account<S: LibrementBackend>(
 ) -> HttpResponse {
     let now = Utc::now();
     let lang = language(q.lang.as_deref());
-    let session = match state.session(&req, now) {
-        Some(s) if s.user.is_some() => s,
-        _ => return see_other("/librement/sign-in", None),
+    let Some(session) = state.session(&req, now).filter(|s| s.user.is_some()) else {
+        return see_other("/librement/sign-in", None);
     };
-    let user = match state.store.user_by_id(session.user.unwrap_or_default()).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return see_other("/librement/sign-in", Some(state.removal_cookie())),
+    let (session, user) = match state.signed_in_user(session).await {
+        Ok((session, Some(user))) => (session, user),
+        Ok((_, None)) => return see_other("/librement/sign-in", Some(state.removal_cookie())),
         Err(e) => return state.store_failed(lang, &e),
     };
     let mut ctx = state.context(lang, &session);

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use payment_buttons::engine::Engine;
 use payment_buttons::store::Store;
 
-use crate::accounts::{PasswordHashing, Throttle, UserStore};
+use crate::accounts::{AccountError, PasswordHashing, Throttle, User, UserStore};
 use crate::ledger::LedgerStore;
 use crate::purchase::BalancePayments;
 use crate::session::{COOKIE, Session, SessionKey};
@@ -99,6 +99,19 @@ pub fn configure<S: LibrementBackend>(state: Arc<Librement<S>>) -> impl FnOnce(&
 }
 
 impl<S: LibrementBackend> Librement<S> {
+    /// The user a session is signed in as, with the session itself. A session whose user is gone or
+    /// has signed out since it was issued comes back without a user: every page then treats the
+    /// browser as signed out, copied cookies included.
+    async fn signed_in_user(&self, session: Session) -> Result<(Session, Option<User>), AccountError> {
+        let Some(id) = session.user else {
+            return Ok((session, None));
+        };
+        match self.store.user_by_id(id).await? {
+            Some(user) if user.session_epoch == session.epoch => Ok((session, Some(user))),
+            _ => Ok((session.without_user(), None)),
+        }
+    }
+
     /// The session in the request's cookie, when valid.
     fn session(&self, req: &HttpRequest, now: DateTime<Utc>) -> Option<Session> {
         req.cookie(COOKIE).and_then(|c| self.key.decode(c.value(), now))

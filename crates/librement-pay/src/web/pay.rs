@@ -257,12 +257,9 @@ pub async fn choose<S: LibrementBackend>(
     }
     let (session, new) = state.session_or_new(&req, now);
     let lang = payment.button.language().as_str().to_owned();
-    let signed_in = match session.user {
-        Some(id) => match state.store.user_by_id(id).await {
-            Ok(u) => u,
-            Err(e) => return state.store_failed(&lang, &e),
-        },
-        None => None,
+    let (session, signed_in) = match state.signed_in_user(session).await {
+        Ok(found) => found,
+        Err(e) => return state.store_failed(&lang, &e),
     };
     let button_email = payment.button.email().and_then(|e| Email::parse(e.as_str()).ok());
     let button_user = match (&signed_in, &button_email) {
@@ -348,12 +345,9 @@ pub async fn submit<S: LibrementBackend>(
     if payment.state != PaymentState::Created {
         return see_other(&status_path(&payment), None);
     }
-    let signed_in = match session.user {
-        Some(id) => match state.store.user_by_id(id).await {
-            Ok(u) => u,
-            Err(e) => return state.store_failed(&lang, &e),
-        },
-        None => None,
+    let (session, signed_in) = match state.signed_in_user(session).await {
+        Ok(found) => found,
+        Err(e) => return state.store_failed(&lang, &e),
     };
     let prefill = signed_in
         .as_ref()
@@ -439,7 +433,7 @@ pub async fn submit<S: LibrementBackend>(
     if session.user != Some(user.id) {
         // Confirmed by someone who was not signed in as this user: sign in (a new CSRF token), and show
         // the balance and the exact split before anything is debited.
-        let session = session.signed_in(user.id, now);
+        let session = session.signed_in(user.id, user.session_epoch, now);
         let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
         screen.set_session = true;
         screen.notice = Some(t.now_confirmed);

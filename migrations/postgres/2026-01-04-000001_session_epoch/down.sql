@@ -1,0 +1,1 @@
+ALTER TABLE librement_users DROP COLUMN session_epoch;
