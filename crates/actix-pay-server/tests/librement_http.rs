@@ -639,49 +639,42 @@ async fn behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own() {
             ])
             .to_request()
     };
-    // One client behind the proxy guesses at five accounts...
-    for n in 0..5 {
-        let guess = attempt(
-            format!("guess{n}@example.org"),
-            "wrong password!",
-            "127.0.0.1:1",
-            "192.0.2.1",
-        );
-        assert_eq!(atest::call_service(&app, guess).await.status(), StatusCode::OK);
+    // Wrong guesses at six accounts, one after the other, from `peer` claiming to be `forwarded_for`
+    // (a different claim each time): five are answered, the sixth is throttled.
+    let six_guesses = |prefix: &'static str, peer: &'static str, forwarded_for: [&'static str; 6]| {
+        (0..6).map(move |n| {
+            attempt(
+                format!("{prefix}{n}@example.org"),
+                "wrong password!",
+                peer,
+                forwarded_for[n],
+            )
+        })
+    };
+    let expected = [[StatusCode::OK; 5].as_slice(), &[StatusCode::TOO_MANY_REQUESTS]].concat();
+    // One client behind the proxy guesses at six accounts...
+    let mut answers = Vec::new();
+    for guess in six_guesses("guess", "127.0.0.1:1", ["192.0.2.1"; 6]) {
+        answers.push(atest::call_service(&app, guess).await.status());
     }
-    let sixth = attempt(
-        "guess5@example.org".into(),
-        "wrong password!",
-        "127.0.0.1:1",
-        "192.0.2.1",
-    );
-    assert_eq!(
-        atest::call_service(&app, sixth).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(answers, expected);
     // ...and another client of the same proxy still signs in.
     let ann = attempt("ann@example.org".into(), PASSWORD, "127.0.0.1:1", "198.51.100.9");
     assert_eq!(atest::call_service(&app, ann).await.status(), StatusCode::SEE_OTHER);
     // A client that is not the proxy cannot pick its address by writing the header.
-    for n in 0..5 {
-        let forged = attempt(
-            format!("other{n}@example.org"),
-            "wrong password!",
-            "203.0.113.5:1",
-            "192.0.2.77",
-        );
-        assert_eq!(atest::call_service(&app, forged).await.status(), StatusCode::OK);
+    let claims = [
+        "192.0.2.71",
+        "192.0.2.72",
+        "192.0.2.73",
+        "192.0.2.74",
+        "192.0.2.75",
+        "192.0.2.76",
+    ];
+    let mut answers = Vec::new();
+    for forged in six_guesses("other", "203.0.113.5:1", claims) {
+        answers.push(atest::call_service(&app, forged).await.status());
     }
-    let forged = attempt(
-        "other5@example.org".into(),
-        "wrong password!",
-        "203.0.113.5:1",
-        "192.0.2.78",
-    );
-    assert_eq!(
-        atest::call_service(&app, forged).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(answers, expected);
 }
 
 #[actix_web::test]

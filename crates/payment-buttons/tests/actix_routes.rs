@@ -74,6 +74,11 @@ impl Postback for AlwaysVerified {
 }
 
 fn engine() -> Arc<Engine<DownForWrites>> {
+    engine_over(Arc::new(DownForWrites(MemoryStore::new())))
+}
+
+/// An engine over `store`, with PayPal (simulator) whose postbacks always answer VERIFIED.
+fn engine_over<S: Store>(store: Arc<S>) -> Arc<Engine<S>> {
     let config = PaypalConfig::new(
         PaypalMode::Simulator,
         PaypalOverrides {
@@ -84,7 +89,7 @@ fn engine() -> Arc<Engine<DownForWrites>> {
     )
     .unwrap();
     Arc::new(Engine::new(
-        Arc::new(DownForWrites(MemoryStore::new())),
+        store,
         Gateways::new().with(Arc::new(PaypalGateway::new(config, Arc::new(AlwaysVerified)))),
         ButtonSigner::new(b"a test secret that is long enough"),
         ServiceUrls::new("https://pay.example").unwrap(),
@@ -140,22 +145,8 @@ async fn a_payment_that_cannot_be_recorded_is_a_503_page_without_internals() {
 #[actix_web::test]
 async fn the_log_records_the_address_trusted_proxies_report_and_the_peer_otherwise() {
     use payment_buttons::forwarded::TrustedProxies;
-    let config = PaypalConfig::new(
-        PaypalMode::Simulator,
-        PaypalOverrides {
-            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
-            postback_url: Some("http://127.0.0.1:1/postback".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
     let store = Arc::new(MemoryStore::new());
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        Gateways::new().with(Arc::new(PaypalGateway::new(config, Arc::new(AlwaysVerified)))),
-        ButtonSigner::new(b"a test secret that is long enough"),
-        ServiceUrls::new("https://pay.example").unwrap(),
-    ));
+    let engine = engine_over(store.clone());
     let app = atest::init_service(
         App::new()
             .app_data(actix_web::web::Data::new(

@@ -46,6 +46,14 @@ const SELLER: &str = "seller@example.com";
 
 fn shop(mode: PaypalMode) -> Shop {
     let postback = Arc::new(ScriptedPostback::default());
+    Shop {
+        engine: engine(mode, postback.clone()),
+        postback,
+    }
+}
+
+/// An engine over the in-memory store with PayPal answering its postbacks through `postback`.
+fn engine(mode: PaypalMode, postback: Arc<dyn Postback>) -> Engine<MemoryStore> {
     let config = PaypalConfig::new(
         mode,
         PaypalOverrides {
@@ -55,14 +63,20 @@ fn shop(mode: PaypalMode) -> Shop {
         },
     )
     .unwrap();
-    let gateway = PaypalGateway::new(config, postback.clone());
-    let engine = Engine::new(
+    Engine::new(
         Arc::new(MemoryStore::new()),
-        Gateways::new().with(Arc::new(gateway)),
+        Gateways::new().with(Arc::new(PaypalGateway::new(config, postback))),
         ButtonSigner::new(b"a test secret that is long enough"),
         ServiceUrls::new("https://pay.example").unwrap(),
-    );
-    Shop { engine, postback }
+    )
+}
+
+/// A shop whose postbacks are answered by `postback`, verifying up to four messages at a time.
+fn concurrent_shop(postback: Arc<dyn Postback>) -> Shop {
+    Shop {
+        engine: engine(PaypalMode::Simulator, postback).with_concurrency(4),
+        postback: Arc::new(ScriptedPostback::default()),
+    }
 }
 
 fn button() -> ButtonConfig {
@@ -526,27 +540,7 @@ async fn messages_are_verified_concurrently_so_a_slow_postback_does_not_hold_the
             PostbackAnswer::Verified
         }
     }
-    let config = PaypalConfig::new(
-        PaypalMode::Simulator,
-        PaypalOverrides {
-            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
-            postback_url: Some("http://127.0.0.1:1/postback".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let gateway = PaypalGateway::new(config, Arc::new(Together(tokio::sync::Barrier::new(4))));
-    let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
-        Gateways::new().with(Arc::new(gateway)),
-        ButtonSigner::new(b"a test secret that is long enough"),
-        ServiceUrls::new("https://pay.example").unwrap(),
-    )
-    .with_concurrency(4);
-    let shop = Shop {
-        engine,
-        postback: Arc::new(ScriptedPostback::default()),
-    };
+    let shop = concurrent_shop(Arc::new(Together(tokio::sync::Barrier::new(4))));
     let mut ids = Vec::new();
     for i in 0..4 {
         let id = shop.buy(0).await;
@@ -587,26 +581,7 @@ async fn messages_verified_together_are_applied_in_the_order_they_were_logged() 
             PostbackAnswer::Verified
         }
     }
-    let config = PaypalConfig::new(
-        PaypalMode::Simulator,
-        PaypalOverrides {
-            webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
-            postback_url: Some("http://127.0.0.1:1/postback".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
-        Gateways::new().with(Arc::new(PaypalGateway::new(config, Arc::new(PendingIsSlow)))),
-        ButtonSigner::new(b"a test secret that is long enough"),
-        ServiceUrls::new("https://pay.example").unwrap(),
-    )
-    .with_concurrency(4);
-    let shop = Shop {
-        engine,
-        postback: Arc::new(ScriptedPostback::default()),
-    };
+    let shop = concurrent_shop(Arc::new(PendingIsSlow));
     let id = shop.buy(0).await;
     let mut pending = web_accept(id.as_str(), "TXNO", "Pending", "12.50");
     pending.push(("pending_reason", "echeck"));
