@@ -269,6 +269,16 @@ async fn state_of(f: &Fixture, id: &PaymentId) -> PaymentState {
     f.store.payment(id).await.unwrap().unwrap().state
 }
 
+/// Gives the user `email` a balance of `amount` euros, as a top-up through `gateway`; returns the user's id.
+async fn seed_balance(f: &Fixture, email: &str, gateway: &str, amount: &str) -> i64 {
+    let user = user_id(f, email).await;
+    f.store
+        .post(NewTransaction::top_up("topup:seed", user, gateway, eur(amount)).unwrap())
+        .await
+        .unwrap();
+    user
+}
+
 async fn user_id(f: &Fixture, email: &str) -> i64 {
     use librement_pay::accounts::{Email, UserStore};
     f.store
@@ -284,11 +294,7 @@ async fn paying_from_the_balance_accepts_the_payment_in_one_go_with_its_events()
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     let cookie = sign_up(&app, "Ann@Example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
 
     let id = press(&app, &f, &button("42.00", None, "en")).await;
     let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
@@ -342,11 +348,7 @@ async fn a_known_buyer_who_is_not_signed_in_sees_methods_but_no_balance_until_co
     let f = fixture(Mode::NonEmbedded).await;
     let app = app!(f);
     sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "paypal", eur("20.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "paypal", "20.00").await;
 
     let id = press(&app, &f, &button("12.50", Some("ann@example.org"), "en")).await;
     let (status, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
@@ -403,11 +405,7 @@ async fn without_javascript_choosing_the_account_leads_to_the_e_mail_and_passwor
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
     // An older session: the password was typed more than five minutes ago, so it is asked again.
     let key = SessionKey::derive(b"test secret");
     let then = Utc::now() - chrono::Duration::minutes(6);
@@ -480,11 +478,7 @@ async fn a_known_e_mail_that_is_not_signed_in_pays_by_card_as_a_guest() {
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("20.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "cmcic", "20.00").await;
     let id = press(&app, &f, &button("12.50", Some("ann@example.org"), "en")).await;
     let (_, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
     assert!(html.contains("you pay as a guest"), "{html}");
@@ -507,11 +501,7 @@ async fn two_tabs_confirming_the_same_purchase_pay_it_once() {
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
     let id = press(&app, &f, &button("20.00", None, "en")).await;
     let (_, first_tab, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
     let (_, second_tab, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
@@ -537,11 +527,7 @@ async fn a_partial_balance_shows_the_exact_split_and_debits_nothing() {
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("30.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "cmcic", "30.00").await;
 
     let id = press(&app, &f, &button("42.00", None, "en")).await;
     let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
@@ -570,11 +556,7 @@ async fn a_wrong_password_and_an_unknown_e_mail_get_the_same_answer_and_nothing_
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("50.00")).unwrap())
-        .await
-        .unwrap();
+    seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
     let id = press(&app, &f, &button("10.00", None, "en")).await;
     let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
     let token = csrf(&html);
@@ -857,11 +839,7 @@ async fn the_split_method_tops_up_exactly_the_missing_amount_through_the_gateway
     let f = fixture(Mode::Embedded).await;
     let app = app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
-    let user = user_id(&f, "ann@example.org").await;
-    f.store
-        .post(NewTransaction::top_up("topup:seed", user, "cmcic", eur("30.00")).unwrap())
-        .await
-        .unwrap();
+    let user = seed_balance(&f, "ann@example.org", "cmcic", "30.00").await;
     let id = press(&app, &f, &button("42.00", None, "en")).await;
     let (_, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;
 
