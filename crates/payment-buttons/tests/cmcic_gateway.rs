@@ -443,6 +443,26 @@ async fn a_sealed_message_without_a_known_code_retour_is_not_a_return() {
 }
 
 #[tokio::test]
+async fn a_sealed_message_with_fields_of_our_payment_form_is_not_a_return_even_with_a_code_retour() {
+    let gateway = gateway(CmcicMode::Test);
+    for field in [
+        "url_retour_ok",
+        "contexte_commande",
+        "lgue",
+        "societe",
+        "mail",
+        "aliascb",
+    ] {
+        let msg = bank_return(&gateway, &[(field, b"x")]);
+        assert_eq!(gateway.acknowledge(&msg).body, ACK_BAD_SEAL.as_bytes(), "{field}");
+        assert!(
+            matches!(gateway.verify(&msg).await, Verification::Rejected { ref flags, .. } if flags == &[Flag::NotAReturn]),
+            "{field}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn our_own_payment_form_posted_back_is_sealed_but_not_a_return() {
     // The hand-off form is sealed with the merchant key, over every field as the bank's returns are.
     let gateway = gateway(CmcicMode::Test);
