@@ -115,7 +115,9 @@ impl Harness {
         )
         .unwrap();
         let now = chrono::Utc::now();
-        let token = ButtonSigner::new(SECRET).sign(&button, std::time::Duration::from_secs(60), now);
+        let token = ButtonSigner::new(SECRET)
+            .sign(&button, std::time::Duration::from_secs(60), now)
+            .unwrap();
         let started = self
             .assembled
             .state
