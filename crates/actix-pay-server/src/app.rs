@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, middleware, web};
 use payment_buttons::engine::Engine;
 use payment_buttons::forwarded::TrustedProxies;
 use payment_buttons::store::Store;
 use payment_buttons::tera::ButtonFunction;
 
+use crate::rate_limits::{self, RateLimits};
 use crate::{api, health, pages};
 
 /// Bearer keys for `POST /api/buttons`, compared in constant time.
@@ -64,9 +67,36 @@ pub fn configure<S: Store>(state: Arc<AppState<S>>) -> impl FnOnce(&mut web::Ser
         cfg.app_data(web::Data::new(state.trusted_proxies.clone()))
             .app_data(web::Data::from(state))
             .route("/payments/{id}", web::get().to(pages::status::show::<S>))
+            .route("/static/{name}", web::get().to(pages::assets::serve))
             .route("/api/buttons", web::post().to(api::create_button::<S>))
             .route("/healthz", web::get().to(health::check::<S>));
     }
+}
+
+/// The whole application as `librement-server serve` runs it: the routes of `mount`, behind (outermost
+/// first) path normalization, the security headers of every page (429s included) and the per-address
+/// `limits`.
+pub fn application<F>(
+    mount: F,
+    limits: Arc<RateLimits>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+>
+where
+    F: FnOnce(&mut web::ServiceConfig),
+{
+    App::new()
+        .app_data(web::Data::from(limits))
+        .wrap(middleware::from_fn(rate_limits::limit))
+        .wrap(payment_buttons::actix::security_headers())
+        .wrap(middleware::NormalizePath::trim())
+        .configure(mount)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 mod duration;
 mod error;
 mod gateways;
+mod limits;
 mod raw;
 mod resolve;
 mod schema;
@@ -40,6 +41,7 @@ pub use gateways::{
     PaypalConfig, PaypalMode, SIMULATOR_CMCIC_PAYMENT_PATH, SIMULATOR_PAYPAL_POSTBACK_PATH,
     SIMULATOR_PAYPAL_WEBSCR_PATH,
 };
+pub use limits::{LimitsConfig, MAX_NOTIFY_BODY_BYTES, MIN_NOTIFY_BODY_BYTES};
 pub use secret::{Secret, SecretKey};
 pub use secret_key::{SECRET_KEY_FILE, resolve_secret_key};
 pub use server::{BindAddress, DatabaseConfig, DatabaseUrl, ServerConfig};
@@ -58,6 +60,8 @@ pub struct Config {
     pub cmcic: Option<CmcicConfig>,
     /// `[librement]`.
     pub librement: LibrementConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
     /// `[[webhooks]]`, in file order.
     pub webhooks: Vec<WebhookConfig>,
 }
@@ -178,13 +182,14 @@ mod tests {
     #[test]
     fn every_setting_is_a_field_of_the_file_shape() {
         let mut text = String::new();
-        for section in ["server", "database", "paypal", "cmcic", "librement"] {
+        for section in ["server", "database", "paypal", "cmcic", "librement", "limits"] {
             text.push_str(&format!("[{section}]\n"));
             for setting in schema::SETTINGS.iter().filter(|s| s.section == section) {
                 let value = match setting.kind {
                     schema::Kind::Text => "\"x\"",
                     schema::Kind::List => "[\"x\"]",
                     schema::Kind::Bool => "true",
+                    schema::Kind::Integer => "5000",
                 };
                 text.push_str(&format!("{} = {value}\n", setting.key));
             }

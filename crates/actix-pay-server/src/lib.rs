@@ -9,6 +9,7 @@ pub mod demo;
 pub mod gateways;
 pub mod health;
 pub mod pages;
+pub mod rate_limits;
 pub mod serve;
 pub mod simulator;
 pub mod store;

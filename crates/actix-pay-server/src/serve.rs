@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, middleware};
+use actix_web::HttpServer;
 use payment_buttons::engine::Engine;
 use payment_buttons::gateway::ServiceUrls;
 use payment_buttons::tera::ButtonFunction;
@@ -14,6 +14,7 @@ use payment_buttons::token::ButtonSigner;
 use crate::app::{ApiKeys, AppState};
 use crate::config::{CmcicMode, Config, ConfigError, PaypalMode, resolve_secret_key};
 use crate::demo::{Demo, EventFeed, Offered};
+use crate::rate_limits::RateLimits;
 use crate::simulator::cmcic::CmcicSimulator;
 use crate::simulator::paypal::PaypalSimulator;
 use crate::store::DieselStore;
@@ -47,6 +48,8 @@ pub enum StartError {
 
 /// How often workers look for due retries when nothing wakes them.
 const WORKER_POLL: Duration = Duration::from_secs(2);
+/// How often the rate limiters forget addresses whose quota is full again.
+const LIMITS_CLEANUP: Duration = Duration::from_secs(60);
 
 /// Everything the HTTP server mounts, built from the configuration: the app state (engine, templates,
 /// buttons) and, in simulator mode, the gateway simulators.
@@ -65,6 +68,8 @@ pub struct Assembled {
     pub librement: Arc<librement_pay::web::Librement<DieselStore>>,
     /// The demo shop, when `server.demo` is on.
     pub demo: Option<Arc<Demo>>,
+    /// The per-address limits of `[limits]`.
+    pub limits: Arc<RateLimits>,
 }
 
 impl Assembled {
@@ -117,6 +122,7 @@ pub fn assemble(
     )
     .with_token_ttl(config.server.button_token_ttl)
     .with_abandon_after(config.server.abandon_after)
+    .with_notify_body_limit(config.limits.notify_body_bytes)
     .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {
@@ -208,6 +214,7 @@ pub fn assemble(
         webhooks,
         librement,
         demo,
+        limits: Arc::new(RateLimits::new(&config.limits)),
     })
 }
 
@@ -236,15 +243,13 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         ),
         None => None,
     };
+    let limits_cleanup = assembled.limits.spawn_cleanup(LIMITS_CLEANUP);
     let mount = assembled.configure();
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(middleware::NormalizePath::trim())
-            .configure(mount.clone())
-    })
-    .listen(listener)
-    .map_err(|e| StartError::Other(format!("HTTP server: {e}")))?
-    .run();
+    let limits = assembled.limits.clone();
+    let server = HttpServer::new(move || crate::app::application(mount.clone(), limits.clone()))
+        .listen(listener)
+        .map_err(|e| StartError::Other(format!("HTTP server: {e}")))?
+        .run();
 
     let modes: Vec<String> = config
         .cmcic
@@ -262,6 +267,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     println!("public URL: {public_url}; database: {}", config.database.url.redacted());
     let result = server.await.map_err(|e| StartError::Other(format!("HTTP server: {e}")));
     workers.abort();
+    limits_cleanup.abort();
     drop(webhook_worker);
     result
 }

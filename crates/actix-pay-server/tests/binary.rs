@@ -416,3 +416,44 @@ async fn killing_the_server_mid_delivery_loses_no_event() {
         200
     );
 }
+
+#[tokio::test]
+async fn the_binary_sets_the_security_headers_limits_pay_and_answers_413_to_an_oversize_notification() {
+    let server = start(&[("PAY_LIMITS_PAY_PER_MINUTE", "2")]);
+    let http = client();
+
+    let shop = http.get(format!("{}/", server.base)).send().await.unwrap();
+    assert_eq!(shop.headers()["x-frame-options"], "DENY");
+    let csp = shop.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(shop.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(shop.headers()["referrer-policy"], "strict-origin-when-cross-origin");
+
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let answer = http
+            .post(format!("{}/pay", server.base))
+            .form(&[("button", "forged")])
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            assert!(answer.headers().contains_key("retry-after"));
+        }
+        statuses.push(answer.status().as_u16());
+    }
+    assert_eq!(statuses, [400, 400, 429, 429]);
+
+    // 250 KB to the CM-CIC route: the sender reads a 413 (it is not cut off mid-request).
+    let answer = http
+        .post(format!("{}/notify/cmcic", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'x'; 250_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+}

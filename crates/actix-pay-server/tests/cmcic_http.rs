@@ -116,7 +116,9 @@ impl Harness {
         )
         .unwrap();
         let now = chrono::Utc::now();
-        let token = ButtonSigner::new(SECRET).sign(&button, std::time::Duration::from_secs(60), now);
+        let token = ButtonSigner::new(SECRET)
+            .sign(&button, std::time::Duration::from_secs(60), now)
+            .unwrap();
         let started = self
             .assembled
             .state
@@ -340,7 +342,9 @@ async fn separators_and_non_ascii_bytes_in_values_keep_the_seal_valid() {
 /// Posts a CM-CIC button for `config` to the real `/pay` route and returns the hand-off page.
 async fn pay_page(h: &Harness, config: serde_json::Value) -> String {
     let button = ButtonConfig::from_json(&config.to_string()).unwrap();
-    let token = ButtonSigner::new(SECRET).sign(&button, std::time::Duration::from_secs(60), chrono::Utc::now());
+    let token = ButtonSigner::new(SECRET)
+        .sign(&button, std::time::Duration::from_secs(60), chrono::Utc::now())
+        .unwrap();
     let app = atest::init_service(App::new().configure(h.assembled.configure())).await;
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("button", &token)

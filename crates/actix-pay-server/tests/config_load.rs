@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use actix_pay_server::config::{Config, ConfigError, DatabaseUrl, Gateway, LibrementMode, ModeKind, WebhookEvent};
+use actix_pay_server::config::{
+    Config, ConfigError, DatabaseUrl, Gateway, LibrementMode, LimitsConfig, ModeKind, WebhookEvent,
+};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -297,4 +299,57 @@ fn librement_gateways_must_be_enabled_gateways() {
     .expect("valid");
     assert_eq!(config.librement.gateways, vec![Gateway::Paypal, Gateway::Cmcic]);
     assert_eq!(config.librement.mode, LibrementMode::NonEmbedded);
+}
+
+#[test]
+fn limits_default_to_the_contract_and_come_from_the_file_or_the_environment() {
+    let defaults = Config::load(None, Vec::new()).unwrap().limits;
+    assert_eq!(
+        defaults,
+        LimitsConfig {
+            pay_per_minute: 60,
+            sign_in_per_minute: 20,
+            sign_up_per_hour: 20,
+            notify_body_bytes: 65_536,
+        }
+    );
+    let file = "[limits]\npay_per_minute = 120\nsign_in_per_minute = 0\nnotify_body_bytes = 8192\n";
+    let limits = load(
+        file,
+        &[
+            ("PAY_LIMITS_SIGN_UP_PER_HOUR", "5"),
+            ("PAY_LIMITS_PAY_PER_MINUTE", "30"),
+        ],
+    )
+    .unwrap()
+    .limits;
+    assert_eq!(
+        limits,
+        LimitsConfig {
+            pay_per_minute: 30,
+            sign_in_per_minute: 0,
+            sign_up_per_hour: 5,
+            notify_body_bytes: 8192,
+        }
+    );
+}
+
+#[test]
+fn a_limit_that_is_not_a_whole_number_in_range_is_refused_naming_it() {
+    assert_eq!(
+        error("[limits]\npay_per_minute = \"60\"\n", &[]),
+        "limits.pay_per_minute: expected an integer, found a string"
+    );
+    assert_eq!(
+        error("", &[("PAY_LIMITS_PAY_PER_MINUTE", "sixty")]),
+        "PAY_LIMITS_PAY_PER_MINUTE: expected an integer"
+    );
+    assert!(
+        error("[limits]\nsign_up_per_hour = -1\n", &[]).starts_with("limits.sign_up_per_hour: must be a whole number")
+    );
+    assert!(
+        error("", &[("PAY_LIMITS_NOTIFY_BODY_BYTES", "100")])
+            .starts_with("PAY_LIMITS_NOTIFY_BODY_BYTES: must be from 4096 to 1048576 bytes")
+    );
+    assert!(error("[limits]\nnotify_body_bytes = 2000000\n", &[]).contains("must be from 4096 to 1048576 bytes"));
 }

@@ -125,7 +125,11 @@ async fn a_button_rendered_by_the_tera_function_is_paid_with_its_whole_configura
         hand_off.contains("action=\"http://pay.test/simulator/paypal\""),
         "{hand_off}"
     );
-    assert!(hand_off.contains("document.forms[0].submit()") && hand_off.contains("<button type=\"submit\">"));
+    assert!(
+        hand_off.contains("<script src=\"/pay/hand-off.js\"></script>")
+            && hand_off.contains("<button type=\"submit\">"),
+        "the form is submitted by the served script, or by its button: {hand_off}"
+    );
     let id = PaymentId::parse(&hidden(&hand_off, "invoice").unwrap()).unwrap();
 
     let payment = h.store().payment(&id).await.unwrap().expect("the payment is recorded");
@@ -155,7 +159,9 @@ async fn post_pay(h: &Harness, fields: &[(&str, &str)]) -> (StatusCode, String) 
 
 fn sign(secret: &[u8], ttl_secs: u64, at: chrono::DateTime<chrono::Utc>) -> String {
     let config: ButtonConfig = serde_json::from_value(two_option_button()).unwrap();
-    ButtonSigner::new(secret).sign(&config, std::time::Duration::from_secs(ttl_secs), at)
+    ButtonSigner::new(secret)
+        .sign(&config, std::time::Duration::from_secs(ttl_secs), at)
+        .unwrap()
 }
 
 #[actix_web::test]
@@ -240,6 +246,24 @@ async fn api(h: &Harness, key: Option<&str>, body: &str) -> (StatusCode, serde_j
     let status = resp.status();
     let json: serde_json::Value = serde_json::from_slice(&atest::read_body(resp).await).unwrap();
     (status, json)
+}
+
+#[actix_web::test]
+async fn the_button_api_refuses_a_button_too_large_to_be_paid_naming_the_limit() {
+    let h = harness().await;
+    let mut body = two_option_button();
+    // 20 buying options with 10 custom fields of 256 characters each: valid, but a token of about 70 KB,
+    // which `/pay` would refuse.
+    let custom: serde_json::Map<String, serde_json::Value> = (0..10)
+        .map(|k| (format!("field{k}"), serde_json::Value::String("v".repeat(256))))
+        .collect();
+    body["options"] = (0..20)
+        .map(|i| serde_json::json!({ "description": format!("Option {i}"), "amount": "1.00", "currency": "EUR", "custom": custom }))
+        .collect();
+    let (status, json) = api(&h, Some(API_KEY), &body.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    let error = json["error"].as_str().unwrap();
+    assert!(error.contains("65536 bytes (64 KiB)"), "{error}");
 }
 
 #[actix_web::test]

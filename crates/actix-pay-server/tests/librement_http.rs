@@ -878,7 +878,9 @@ async fn an_unknown_buyer_in_embedded_mode_goes_straight_to_the_first_gateway_as
     let (status, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains(r#"value="gateway:paypal""#) && html.contains(".submit()"),
+        html.contains(r#"value="gateway:paypal""#)
+            && html.contains("data-auto-submit")
+            && html.contains(r#"<script src="/pay/hand-off.js"></script>"#),
         "{html}"
     );
     assert!(html.contains("€9.90 by PayPal"), "a visible button without JavaScript");

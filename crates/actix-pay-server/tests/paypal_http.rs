@@ -212,7 +212,9 @@ impl Harness {
         )
         .unwrap();
         let now = chrono::Utc::now();
-        let token = ButtonSigner::new(SECRET).sign(&button, std::time::Duration::from_secs(60), now);
+        let token = ButtonSigner::new(SECRET)
+            .sign(&button, std::time::Duration::from_secs(60), now)
+            .unwrap();
         self.assembled
             .state
             .engine

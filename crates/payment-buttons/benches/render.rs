@@ -84,7 +84,9 @@ fn monetico(c: &mut Criterion) {
             created_at,
         };
         match gateway.hand_off(&request).expect("the hand-off builds") {
-            HandOff::Form { action, fields } => payment_buttons::actix::hand_off_page(&action, &fields, "fr"),
+            HandOff::Form { action, fields } => {
+                payment_buttons::actix::hand_off_page(&action, &fields, "fr", "/pay/hand-off.js")
+            }
             other => panic!("a CM-CIC hand-off is a form, got {other:?}"),
         }
     };

@@ -8,7 +8,9 @@
 //! # }
 //! ```
 //!
-//! Routes: `POST /pay` (the button's target) and `POST /notify/{gateway}` (server-to-server messages).
+//! Routes: `POST /pay` (the button's target), `GET /pay/hand-off.js` (the script that submits the
+//! hand-off form) and `POST /notify/{gateway}` (server-to-server messages). Every response of these
+//! routes carries the [`security_headers`]; wrap the whole app in them too (`App::new().wrap(...)`).
 //! Processing of logged messages is the caller's: run [`Engine::process_due`] and
 //! [`Engine::dispatch_events`] in a background task (see [`spawn_workers`]).
 
@@ -22,30 +24,67 @@ use chrono::Utc;
 
 use crate::engine::{Engine, PayError, ReceiveError};
 use crate::forwarded::TrustedProxies;
-use crate::gateway::{HandOff, IncomingMessage, Reply};
+use crate::gateway::{HandOff, IncomingMessage, Reply, ServiceUrls};
 use crate::i18n;
 use crate::store::{Store, StoreError};
 
-/// Largest notification body accepted (gateway messages are a few kilobytes).
-pub const MAX_NOTIFICATION_BYTES: usize = 256 * 1024;
+mod headers;
+
+pub use headers::{CONTENT_SECURITY_POLICY, HAND_OFF_SCRIPT, HAND_OFF_SCRIPT_PATH, REFERRER_POLICY, security_headers};
+
+/// How much of a notification body beyond [`Engine::notify_body_limit`] is read and thrown away, so that
+/// a client that sent a little too much still reads its 413; past this the connection is closed.
+const DRAIN_BYTES: usize = 1024 * 1024;
 /// Largest `/pay` body accepted.
 pub const MAX_PAY_BYTES: usize = 128 * 1024;
 
-/// Mounts `/pay` and `/notify/{gateway}` for `engine`.
+/// Mounts `/pay`, `/pay/hand-off.js` and `/notify/{gateway}` for `engine`, each wrapped in the
+/// [`security_headers`] (so that a hand-off page has them even in an app that does not wrap them).
 pub fn configure<S: Store>(engine: Arc<Engine<S>>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::from(engine))
             .service(
                 web::resource("/pay")
+                    .wrap(security_headers())
                     .app_data(web::PayloadConfig::new(MAX_PAY_BYTES))
                     .route(web::post().to(pay::<S>)),
             )
             .service(
+                web::resource(HAND_OFF_SCRIPT_PATH)
+                    .wrap(security_headers())
+                    .route(web::get().to(hand_off_script)),
+            )
+            .service(
                 web::resource("/notify/{gateway}")
-                    .app_data(web::PayloadConfig::new(MAX_NOTIFICATION_BYTES))
+                    .wrap(security_headers())
                     .route(web::post().to(notify::<S>)),
             );
     }
+}
+
+/// `GET /pay/hand-off.js`: [`HAND_OFF_SCRIPT`]. Cached for a day: it changes only with this library.
+async fn hand_off_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(HAND_OFF_SCRIPT)
+}
+
+/// The address of the hand-off script for a service at `urls`: its path only (same origin whatever host
+/// name the buyer used), under the path of the service's base URL when it has one.
+///
+/// ```
+/// use payment_buttons::actix::hand_off_script_src;
+/// use payment_buttons::gateway::ServiceUrls;
+///
+/// let urls = ServiceUrls::new("https://shop.example/payments").unwrap();
+/// assert_eq!(hand_off_script_src(&urls), "/payments/pay/hand-off.js");
+/// ```
+pub fn hand_off_script_src(urls: &ServiceUrls) -> String {
+    let base = url::Url::parse(urls.base())
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    format!("{base}{HAND_OFF_SCRIPT_PATH}")
 }
 
 /// The client's address: the TCP peer, or, when the app registered its reverse proxies as
@@ -115,8 +154,10 @@ fn error_page(status: StatusCode, title: &str, reason: &str) -> HttpResponse {
     HttpResponse::build(status).content_type(ContentType::html()).body(html)
 }
 
-/// The hand-off page: an auto-submitting form to the gateway, with a visible button when scripts are off.
-pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str) -> String {
+/// The hand-off page: a form to the gateway that `script_src` (see [`hand_off_script_src`]) submits at
+/// once, with a visible button when scripts are off. Nothing inline: it works under
+/// [`CONTENT_SECURITY_POLICY`].
+pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str, script_src: &str) -> String {
     let words = i18n::words(language);
     let inputs: String = fields
         .iter()
@@ -130,13 +171,15 @@ pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str) 
         .collect();
     format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body onload=\"document.forms[0].submit()\">\n<p>{text}</p>\n\
-         <form method=\"post\" action=\"{action}\" accept-charset=\"utf-8\">\n{inputs}\
-         <button type=\"submit\">{title}</button>\n</form>\n</body></html>\n",
+         <body>\n<p>{text}</p>\n\
+         <form method=\"post\" action=\"{action}\" accept-charset=\"utf-8\" data-auto-submit>\n{inputs}\
+         <button type=\"submit\">{title}</button>\n</form>\n\
+         <script src=\"{script}\"></script>\n</body></html>\n",
         lang = escape_html(language),
         title = escape_html(words.continue_to_payment),
         text = escape_html(words.redirecting),
         action = escape_html(action),
+        script = escape_html(script_src),
     )
 }
 
@@ -173,7 +216,12 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
                 HttpResponse::Ok()
                     .content_type(ContentType::html())
                     .insert_header((header::CACHE_CONTROL, "no-store"))
-                    .body(hand_off_page(&action, &fields, &language))
+                    .body(hand_off_page(
+                        &action,
+                        &fields,
+                        &language,
+                        &hand_off_script_src(engine.urls()),
+                    ))
             }
         },
         Err(PayError::Store(e)) => {
@@ -196,12 +244,35 @@ fn reply_response(reply: Reply) -> HttpResponse {
     builder.body(reply.body)
 }
 
+/// Reads at most `keep + 1` bytes of `payload` (so that the engine sees that a body is too large without
+/// holding more of it), then discards up to [`DRAIN_BYTES`] more. `None` when the client broke off.
+async fn read_bounded(mut payload: web::Payload, keep: usize) -> Option<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        let room = (keep + 1).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        seen = seen.saturating_add(chunk.len());
+        if seen > keep.saturating_add(DRAIN_BYTES) {
+            break;
+        }
+    }
+    Some(body)
+}
+
 async fn notify<S: Store>(
     engine: web::Data<Engine<S>>,
     gateway: web::Path<String>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let Some(body) = read_bounded(payload, engine.notify_body_limit()).await else {
+        return HttpResponse::BadRequest()
+            .content_type(ContentType::plaintext())
+            .body("the request body could not be read\n");
+    };
     let message = IncomingMessage {
         received_at: Utc::now(),
         remote_addr: client_ip(&request).map(|ip| ip.to_string()),
@@ -211,7 +282,7 @@ async fn notify<S: Store>(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        body: body.to_vec(),
+        body,
     };
     match engine.receive(&gateway, message).await {
         Ok(reply) => reply_response(reply),

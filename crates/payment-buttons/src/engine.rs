@@ -34,6 +34,9 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// How long a payment stays `created` before it is marked `abandoned`, unless configured otherwise.
 pub const DEFAULT_ABANDON_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The default largest notification body, in bytes (gateway messages are a few kilobytes): see
+/// [`Engine::with_notify_body_limit`].
+pub const DEFAULT_NOTIFY_BODY_BYTES: usize = 64 * 1024;
 
 /// Why `/pay` refused to start a payment. Display texts are safe to show to the buyer.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +111,7 @@ pub struct Engine<S: Store> {
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
     concurrency: usize,
     abandon_after: Duration,
+    notify_body_limit: usize,
 }
 
 impl<S: Store> Engine<S> {
@@ -124,6 +128,7 @@ impl<S: Store> Engine<S> {
             wakeup: None,
             concurrency: DEFAULT_CONCURRENCY,
             abandon_after: DEFAULT_ABANDON_AFTER,
+            notify_body_limit: DEFAULT_NOTIFY_BODY_BYTES,
         }
     }
 
@@ -180,6 +185,20 @@ impl<S: Store> Engine<S> {
         self
     }
 
+    /// Sets the largest notification body (default [`DEFAULT_NOTIFY_BODY_BYTES`]). A larger one is logged
+    /// truncated to this size, flagged `oversize`, answered 413 and never verified: a flood of large posts
+    /// cannot fill the log, which is never deleted, and the log still shows that they came.
+    pub fn with_notify_body_limit(mut self, bytes: usize) -> Self {
+        self.notify_body_limit = bytes;
+        self
+    }
+
+    /// The largest notification body: a front end reads at most one byte more before calling
+    /// [`Engine::receive`].
+    pub fn notify_body_limit(&self) -> usize {
+        self.notify_body_limit
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<S> {
         &self.store
@@ -200,7 +219,7 @@ impl<S: Store> Engine<S> {
     /// Checks a button against the offered gateways and signs it.
     pub fn sign_button(&self, config: &ButtonConfig, now: DateTime<Utc>) -> Result<String, ButtonError> {
         self.gateways.check_button(config, &self.extra_methods)?;
-        Ok(self.signer.sign(config, self.token_ttl, now))
+        self.signer.sign(config, self.token_ttl, now)
     }
 
     /// Verifies a `/pay` submission, records the payment and builds the gateway hand-off.
@@ -287,6 +306,9 @@ impl<S: Store> Engine<S> {
             .gateways
             .get(gateway)
             .ok_or_else(|| ReceiveError::UnknownGateway(truncate(gateway, 32)))?;
+        if message.body.len() > self.notify_body_limit {
+            return self.receive_oversize(gateway, message).await;
+        }
         // Decoding only fills the log's `fields` column, written in the same insert as the raw bytes. It is
         // pure parsing; should it ever panic, the raw message is still logged, flagged, with no fields.
         let decoded =
@@ -301,6 +323,7 @@ impl<S: Store> Engine<S> {
                 gateway: gateway.to_owned(),
                 message: message.clone(),
                 decoded,
+                refused: None,
             })
             .await?;
         // Only now, with the message safely logged, is it looked at (CM-CIC checks its seal here).
@@ -309,6 +332,32 @@ impl<S: Store> Engine<S> {
             wakeup();
         }
         Ok(reply)
+    }
+
+    /// Logs the first [`Engine::notify_body_limit`] bytes of a message that is larger, flagged `oversize`
+    /// and settled at once (never queued, so never verified: its seal or postback would be about other
+    /// bytes than the gateway sent), and answers 413.
+    async fn receive_oversize(&self, gateway: &str, mut message: IncomingMessage) -> Result<Reply, ReceiveError> {
+        let limit = self.notify_body_limit;
+        message.body.truncate(limit);
+        self.store
+            .log_message(NewMessage {
+                gateway: gateway.to_owned(),
+                message,
+                decoded: crate::gateway::DecodedFields {
+                    fields: Default::default(),
+                    flags: vec![Flag::Oversize],
+                },
+                refused: Some(format!(
+                    "refused: the body is larger than {limit} bytes; logged truncated to that size, never verified"
+                )),
+            })
+            .await?;
+        Ok(Reply {
+            status: 413,
+            content_type: Some("text/plain; charset=utf-8"),
+            body: format!("notification larger than {limit} bytes\n").into_bytes(),
+        })
     }
 
     /// Processes up to `limit` queued messages that are due; returns how many were handled.

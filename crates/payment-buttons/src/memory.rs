@@ -111,12 +111,18 @@ impl Store for MemoryStore {
             gateway: m.gateway,
             message: m.message,
             fields: m.decoded.fields,
-            verification: VerificationStatus::Pending,
+            verification: if m.refused.is_some() {
+                VerificationStatus::Error
+            } else {
+                VerificationStatus::Pending
+            },
             flags,
             payment_id: None,
-            outcome: None,
+            outcome: m.refused.clone(),
         });
-        inner.queue.insert(id, Queued::default());
+        if m.refused.is_none() {
+            inner.queue.insert(id, Queued::default());
+        }
         Ok(id)
     }
 

@@ -85,6 +85,8 @@ pub enum Flag {
     MalformedDate,
     /// A field longer than the gateway documents.
     OverlongField,
+    /// The body was larger than the notification limit: logged truncated, never verified.
+    Oversize,
     /// A required field is missing or malformed.
     MalformedField,
     /// The gateway said the message is not genuine.
@@ -122,6 +124,7 @@ impl Flag {
             Flag::UnknownType => "unknown_type",
             Flag::MalformedDate => "malformed_date",
             Flag::OverlongField => "overlong_field",
+            Flag::Oversize => "oversize",
             Flag::MalformedField => "malformed_field",
             Flag::Invalid => "invalid",
             Flag::BadMac => "bad_mac",

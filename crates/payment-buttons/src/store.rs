@@ -120,6 +120,9 @@ pub struct NewMessage {
     pub message: IncomingMessage,
     /// Its fields decoded for reading (the raw body stays the reference).
     pub decoded: DecodedFields,
+    /// `Some(why)`: the message is logged only, already settled (verification `error`, `why` as its outcome)
+    /// and never queued, so it is never verified nor applied (a body over the size limit, logged truncated).
+    pub refused: Option<String>,
 }
 
 /// A logged message waiting for verification and application.

@@ -138,7 +138,7 @@ impl ButtonFunction {
         if let Some(check) = &self.check {
             check(config)?;
         }
-        let token = self.signer.sign(config, self.ttl, now);
+        let token = self.signer.sign(config, self.ttl, now)?;
         let html = self.render_with_token(config, &token)?;
         Ok(Rendered { token, html })
     }

@@ -14,7 +14,7 @@
 //!   "payment_options": {"paypal": {}},
 //!   "urls": {"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}"#).unwrap();
 //! let now = chrono::Utc::now();
-//! let token = signer.sign(&config, Duration::from_secs(3600), now);
+//! let token = signer.sign(&config, Duration::from_secs(3600), now).unwrap();
 //! assert_eq!(signer.verify(&token, now).unwrap(), config);
 //!
 //! let other = ButtonSigner::new(b"another secret..................");
@@ -32,8 +32,9 @@ use sha2::Sha256;
 use crate::button::{ButtonConfig, ButtonError};
 
 const PREFIX: &str = "v1.";
-/// Tokens larger than this are refused before any work (a button is a few kilobytes at most).
-const MAX_TOKEN_LEN: usize = 64 * 1024;
+/// Tokens larger than this are refused by `/pay` before any work (a button is a few kilobytes at most), so
+/// [`ButtonSigner::sign`] refuses to sign a configuration whose token would be larger.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
 /// Why a token was refused. Display texts are safe to show to the buyer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,8 +92,9 @@ impl ButtonSigner {
         mac
     }
 
-    /// Signs `config`, valid for `ttl` from `now`.
-    pub fn sign(&self, config: &ButtonConfig, ttl: Duration, now: DateTime<Utc>) -> String {
+    /// Signs `config`, valid for `ttl` from `now`. Refused when the token would be longer than
+    /// [`MAX_TOKEN_LEN`]: `/pay` would refuse it, so the button could never be paid.
+    pub fn sign(&self, config: &ButtonConfig, ttl: Duration, now: DateTime<Utc>) -> Result<String, ButtonError> {
         let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(3650));
         let payload = Payload {
             exp: (now + ttl).timestamp(),
@@ -101,7 +103,18 @@ impl ButtonSigner {
         let json = serde_json::to_vec(&payload).unwrap_or_default();
         let signed_part = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(json));
         let signature = self.mac(&signed_part).finalize().into_bytes();
-        format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(signature))
+        let token = format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(signature));
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(ButtonError::new(
+                "",
+                format!(
+                    "the signed button would be {} bytes, more than the {MAX_TOKEN_LEN} bytes (64 KiB) a button \
+                     token may have: shorten its descriptions, custom fields or options",
+                    token.len()
+                ),
+            ));
+        }
+        Ok(token)
     }
 
     /// Verifies a token and returns the configuration it carries.
@@ -155,14 +168,14 @@ mod tests {
     fn a_signed_button_comes_back_identical() {
         let now = Utc::now();
         let config = config();
-        let token = signer().sign(&config, Duration::from_secs(60), now);
+        let token = signer().sign(&config, Duration::from_secs(60), now).unwrap();
         assert_eq!(signer().verify(&token, now).unwrap(), config);
     }
 
     #[test]
     fn a_changed_amount_is_refused() {
         let now = Utc::now();
-        let token = signer().sign(&config(), Duration::from_secs(60), now);
+        let token = signer().sign(&config(), Duration::from_secs(60), now).unwrap();
         let (head, sig) = token.rsplit_once('.').unwrap();
         let json = String::from_utf8(URL_SAFE_NO_PAD.decode(&head[3..]).unwrap()).unwrap();
         let forged = json.replace("12.50", "0.01");
@@ -174,7 +187,7 @@ mod tests {
     #[test]
     fn truncated_and_garbage_tokens_are_malformed_or_bad() {
         let now = Utc::now();
-        let token = signer().sign(&config(), Duration::from_secs(60), now);
+        let token = signer().sign(&config(), Duration::from_secs(60), now).unwrap();
         for cut in [1, 5, 43] {
             let refused = signer().verify(&token[..token.len() - cut], now);
             assert!(
@@ -191,15 +204,16 @@ mod tests {
     #[test]
     fn an_expired_token_is_refused() {
         let then = Utc::now() - chrono::Duration::hours(2);
-        let token = signer().sign(&config(), Duration::from_secs(3600), then);
+        let token = signer().sign(&config(), Duration::from_secs(3600), then).unwrap();
         assert_eq!(signer().verify(&token, Utc::now()), Err(TokenError::Expired));
     }
 
     #[test]
     fn a_token_from_another_key_is_refused() {
         let now = Utc::now();
-        let token =
-            ButtonSigner::new(b"someone else's secret key.......").sign(&config(), Duration::from_secs(60), now);
+        let token = ButtonSigner::new(b"someone else's secret key.......")
+            .sign(&config(), Duration::from_secs(60), now)
+            .unwrap();
         assert_eq!(signer().verify(&token, now), Err(TokenError::BadSignature));
     }
 }

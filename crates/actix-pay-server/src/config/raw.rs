@@ -12,6 +12,7 @@ pub(crate) struct RawFile {
     pub(crate) paypal: Option<RawPaypal>,
     pub(crate) cmcic: Option<RawCmcic>,
     pub(crate) librement: Option<RawLibrement>,
+    pub(crate) limits: Option<RawLimits>,
     #[serde(default)]
     pub(crate) webhooks: Vec<RawWebhook>,
 }
@@ -62,6 +63,15 @@ pub(crate) struct RawCmcic {
 pub(crate) struct RawLibrement {
     pub(crate) mode: Option<String>,
     pub(crate) gateways: Option<Vec<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    pub(crate) pay_per_minute: Option<i64>,
+    pub(crate) sign_in_per_minute: Option<i64>,
+    pub(crate) sign_up_per_hour: Option<i64>,
+    pub(crate) notify_body_bytes: Option<i64>,
 }
 
 #[derive(Default, Deserialize)]

@@ -51,6 +51,7 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         .filter_map(|(gateway, on)| on.then_some(gateway))
         .collect();
     let librement = r.librement(raw.librement.unwrap_or_default(), &enabled)?;
+    let limits = super::limits::resolve(raw.limits.unwrap_or_default(), origins)?;
     let webhooks = raw
         .webhooks
         .into_iter()
@@ -63,6 +64,7 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         paypal,
         cmcic,
         librement,
+        limits,
         webhooks,
     })
 }

@@ -16,6 +16,8 @@ pub(crate) enum Kind {
     List,
     /// `true` or `false`.
     Bool,
+    /// A TOML integer; in the environment, decimal digits.
+    Integer,
 }
 
 /// One key of one section.
@@ -71,6 +73,10 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("cmcic", "payment_url", Kind::Text),
     setting("librement", "mode", Kind::Text),
     setting("librement", "gateways", Kind::List),
+    setting("limits", "pay_per_minute", Kind::Integer),
+    setting("limits", "sign_in_per_minute", Kind::Integer),
+    setting("limits", "sign_up_per_hour", Kind::Integer),
+    setting("limits", "notify_body_bytes", Kind::Integer),
 ];
 
 /// The keys of one `[[webhooks]]` entry.
@@ -81,7 +87,7 @@ pub(crate) const WEBHOOK_KEYS: &[(&str, Kind)] = &[
     ("retry_for", Kind::Text),
 ];
 
-const SECTIONS: &[&str] = &["server", "database", "paypal", "cmcic", "librement"];
+const SECTIONS: &[&str] = &["server", "database", "paypal", "cmcic", "librement", "limits"];
 
 /// Names each value by where it came from: the environment variable when one set it, else the file's key.
 #[derive(Debug, Default)]
@@ -153,6 +159,7 @@ fn check_kind(path: &str, kind: Kind, value: &Value) -> Result<(), ConfigError> 
     let fits = match kind {
         Kind::Text => value.is_str(),
         Kind::Bool => value.is_bool(),
+        Kind::Integer => value.is_integer(),
         Kind::List => value.as_array().is_some_and(|items| items.iter().all(Value::is_str)),
     };
     if fits {
@@ -162,6 +169,7 @@ fn check_kind(path: &str, kind: Kind, value: &Value) -> Result<(), ConfigError> 
         Kind::Text => "a string",
         Kind::Bool => "true or false",
         Kind::List => "a list of strings",
+        Kind::Integer => "an integer",
     };
     Err(ConfigError::invalid(
         path,
@@ -216,6 +224,10 @@ pub(crate) fn apply_env(
                 "true" => Value::Boolean(true),
                 "false" => Value::Boolean(false),
                 _ => return Err(ConfigError::invalid(name, "expected true or false")),
+            },
+            Kind::Integer => match raw.trim().parse::<i64>() {
+                Ok(n) => Value::Integer(n),
+                Err(_) => return Err(ConfigError::invalid(name, "expected an integer")),
             },
         };
         let section = table

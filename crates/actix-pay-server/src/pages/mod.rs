@@ -1,6 +1,7 @@
 //! The server's own pages, rendered from the Tera templates under the repository's `templates/`,
 //! embedded in the binary at build time so that it runs from any directory.
 
+pub mod assets;
 pub mod status;
 
 use actix_web::HttpResponse;

@@ -17,11 +17,14 @@ use super::{Fail, backend};
 /// postback has a much shorter timeout), short enough that a crashed worker's messages come back soon.
 pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Writes the log row and its queue row, inside the caller's transaction.
+/// Writes the log row and its queue row (none for a refused message), inside the caller's transaction.
 pub fn insert(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageId, Fail> {
     let row = NewLogRow::new(message)?;
     let next_attempt_at = row.received_at;
     let id = backend::insert_log_row(conn, &row)?;
+    if message.refused.is_some() {
+        return Ok(id);
+    }
     diesel::insert_into(message_queue::table)
         .values(NewQueueRow {
             message_id: id,

@@ -125,11 +125,18 @@ pub struct NewLogRow {
     pub fields: String,
     pub verification: String,
     pub flags: String,
+    pub outcome: Option<String>,
 }
 
 impl NewLogRow {
-    /// The log row of a message just received: pending, with the decoder's flags.
+    /// The log row of a message just received: pending, with the decoder's flags; or, for a message
+    /// refused on arrival, settled as `error` with the refusal as its outcome.
     pub fn new(m: &NewMessage) -> Result<Self, StoreError> {
+        let verification = if m.refused.is_some() {
+            VerificationStatus::Error
+        } else {
+            VerificationStatus::Pending
+        };
         Ok(NewLogRow {
             received_at: db_time(m.message.received_at),
             gateway: m.gateway.clone(),
@@ -138,8 +145,9 @@ impl NewLogRow {
             content_type: m.message.content_type.clone(),
             body: m.message.body.clone(),
             fields: to_json_text("fields", &m.decoded.fields)?,
-            verification: VerificationStatus::Pending.as_str().to_owned(),
+            verification: verification.as_str().to_owned(),
             flags: merge_flags("[]", &m.decoded.flags)?,
+            outcome: m.refused.clone(),
         })
     }
 }

@@ -152,6 +152,7 @@ pub fn new_message(body: &[u8], at: DateTime<Utc>) -> NewMessage {
             fields: [("txn_id".to_owned(), "4RT73920XK118345L".to_owned())].into(),
             flags: vec![],
         },
+        refused: None,
     }
 }
 

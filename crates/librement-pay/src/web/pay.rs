@@ -19,7 +19,7 @@ use crate::purchase::{BalancePayment, METHOD, PurchaseError};
 use crate::session::Session;
 use crate::topup::top_up_button;
 use crate::words::words;
-use payment_buttons::actix::hand_off_page;
+use payment_buttons::actix::{hand_off_page, hand_off_script_src};
 use payment_buttons::gateway::HandOff;
 
 /// One method as the template shows it.
@@ -571,7 +571,12 @@ async fn start_gateway_payment<S: LibrementBackend>(
         HandOff::Form { action, fields } => HttpResponse::Ok()
             .content_type(actix_web::http::header::ContentType::html())
             .insert_header(("Cache-Control", "no-store"))
-            .body(hand_off_page(&action, &fields, &lang)),
+            .body(hand_off_page(
+                &action,
+                &fields,
+                &lang,
+                &hand_off_script_src(state.engine.urls()),
+            )),
         HandOff::Redirect { location } => see_other(&location, None),
     }
 }
