@@ -405,3 +405,66 @@ async fn a_chargeback_of_a_top_up_left_on_the_balance_takes_what_is_left_and_nev
     })
     .await;
 }
+
+/// A refund made at PayPal of `amount` of the top-up (its own `txn_id`).
+fn refunded(top_up: &PaymentId, txn_id: &'static str, amount: &'static str) -> Vec<(&'static str, String)> {
+    let fields = [
+        ("payment_status", "Refunded"),
+        ("reason_code", "refund"),
+        ("txn_id", txn_id),
+        ("parent_txn_id", ORIGINAL_TXN),
+        ("mc_gross", amount),
+    ];
+    about(top_up, &fields)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_refunds_of_a_top_up_are_taken_back_and_never_more_than_the_top_up() {
+    on_every_backend(|db| async move {
+        let engine = engine(&db);
+        let ann = user(&db, Some("30.00")).await;
+        let purchase = purchase(&db, "42.50").await;
+        let top_up = top_up(&db, &purchase, Some(ann)).await;
+        ipn(&engine, &completed(&top_up)).await;
+
+        let events = events_of(
+            ipn(&engine, &refunded(&top_up, "1RF00000000000001", "-5.00")).await,
+            &purchase,
+        );
+        assert_eq!(events[1].kind, EventKind::PaymentRefunded, "{}", db.backend);
+        assert_eq!(events[1].details["refunded_amount"], "5.00");
+        assert_eq!(balance(&db, seller()).await, eur("37.50"));
+
+        let events = events_of(
+            ipn(&engine, &refunded(&top_up, "1RF00000000000002", "-7.50")).await,
+            &purchase,
+        );
+        assert_eq!(events[1].details["refunded_amount"], "7.50", "{}", db.backend);
+        assert_eq!(
+            balance(&db, seller()).await,
+            eur("30.00"),
+            "the whole card part is back"
+        );
+        assert_eq!(balance(&db, Account::Disputes).await, eur("0.00"));
+        assert_eq!(
+            balance(&db, Account::GatewayClearing("paypal".into())).await,
+            eur("0.00")
+        );
+
+        // One more would make more than the top-up: whether the core flags it or applies it to the
+        // top-up, the ledger takes nothing more and the shop hears nothing more.
+        let applied = ipn(&engine, &refunded(&top_up, "1RF00000000000003", "-1.00")).await;
+        assert!(
+            matches!(&applied, Applied::Applied { events, .. } if events.is_empty())
+                || matches!(applied, Applied::Unchanged { .. }),
+            "{}: {applied:?}",
+            db.backend
+        );
+        assert_eq!(balance(&db, seller()).await, eur("30.00"));
+        assert_eq!(balance(&db, Account::User(ann)).await, eur("0.00"));
+        assert_eq!(balance(&db, Account::Disputes).await, eur("0.00"));
+        assert_eq!(kinds_len(&db, &purchase).await, 6);
+        assert_healthy(&db).await;
+    })
+    .await;
+}
