@@ -4,70 +4,18 @@
 
 #[path = "common/store.rs"]
 mod common;
+#[path = "common/librement.rs"]
+mod librement;
 
 use chrono::Utc;
 use common::*;
-use librement_pay::accounts::{Email, NewUser, UserStore};
-use librement_pay::ledger::{Account, Audit, LedgerStore, NewTransaction};
+use librement::*;
+use librement_pay::ledger::{Account, Audit, LedgerStore};
 use librement_pay::topup::TopUps;
-use payment_buttons::button::ButtonConfig;
 use payment_buttons::event::EventKind;
-use payment_buttons::money::Money;
 use payment_buttons::notification::{Outcome, Target};
-use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::store::{Applied, NewPayment, Store};
-
-fn eur(s: &str) -> Money {
-    Money::parse(s, "EUR").unwrap()
-}
-
-/// A Librement purchase of `amount`.
-async fn purchase(db: &TestDb, amount: &str) -> PaymentId {
-    let button = ButtonConfig::from_json(&format!(
-        r#"{{"order_reference": "ORDER-9",
-          "options": [{{"description": "Book", "amount": "{amount}", "currency": "EUR"}}],
-          "payment_options": {{"librement": {{"seller": "author@example.org"}}}},
-          "urls": {{"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}}}"#
-    ))
-    .unwrap();
-    let p = NewPayment {
-        id: PaymentId::generate(),
-        gateway: "librement".into(),
-        button,
-        option_index: 0,
-        amount: eur(amount),
-        receiver: Some("author@example.org".into()),
-        subscription_id: None,
-        created_at: t0(),
-    };
-    let id = p.id.clone();
-    db.store.create_payment(p).await.unwrap();
-    id
-}
-
-async fn user(db: &TestDb, balance: Option<&str>) -> i64 {
-    let id = db
-        .store
-        .create_user(NewUser {
-            email: Email::parse("ann@example.org").unwrap(),
-            display_name: "Ann".into(),
-            password_hash: "$argon2id$unused".into(),
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
-    if let Some(b) = balance {
-        db.store
-            .post(NewTransaction::top_up("seed", id, "cmcic", eur(b)).unwrap())
-            .await
-            .unwrap();
-    }
-    id
-}
-
-async fn balance(db: &TestDb, account: Account) -> Money {
-    db.store.balance(&account, "EUR".parse().unwrap()).await.unwrap()
-}
+use payment_buttons::payment::PaymentState;
+use payment_buttons::store::{Applied, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_top_up_pays_the_whole_purchase_from_the_account_with_the_purchase_events() {

@@ -71,15 +71,21 @@ pub enum Account {
     Fees,
     /// Purchases by buyers without an account.
     GuestClearing,
+    /// Money that left through a gateway (a chargeback, a refund of a top-up) and that could not be taken
+    /// back from the seller's or the buyer's balance: negative by what an operator has to recover.
+    Disputes,
 }
 
 impl Account {
-    /// True for accounts whose balance may never go below zero.
+    /// True for accounts whose balance may never go below zero: a user's (what the service holds for
+    /// the user) and a seller's (what it owes the seller; a chargeback takes back only what is there, the
+    /// rest goes to [`Account::Disputes`]).
     pub fn must_stay_non_negative(&self) -> bool {
-        matches!(self, Account::User(_))
+        matches!(self, Account::User(_) | Account::Seller(_))
     }
 
-    /// The stored key: `user:7`, `seller:author@example.org`, `clearing:cmcic`, `fees`, `guest`.
+    /// The stored key: `user:7`, `seller:author@example.org`, `clearing:cmcic`, `fees`, `guest`,
+    /// `disputes`.
     pub fn key(&self) -> String {
         self.to_string()
     }
@@ -93,6 +99,7 @@ impl fmt::Display for Account {
             Account::GatewayClearing(gateway) => write!(f, "clearing:{gateway}"),
             Account::Fees => f.write_str("fees"),
             Account::GuestClearing => f.write_str("guest"),
+            Account::Disputes => f.write_str("disputes"),
         }
     }
 }
@@ -104,6 +111,7 @@ impl FromStr for Account {
         match s {
             "fees" => return Ok(Account::Fees),
             "guest" => return Ok(Account::GuestClearing),
+            "disputes" => return Ok(Account::Disputes),
             _ => {}
         }
         match s.split_once(':') {
@@ -133,6 +141,11 @@ pub enum TransactionKind {
     Purchase,
     /// A purchase by a buyer without an account, paid through a gateway.
     GuestPurchase,
+    /// Money of a top-up or guest payment that went back through its gateway (a chargeback or a refund),
+    /// taken back from the accounts it had reached.
+    Reversal,
+    /// A [`TransactionKind::Reversal`] undone, entry by entry, because the gateway gave the money back.
+    ReversalCancelled,
 }
 
 impl TransactionKind {
@@ -142,6 +155,8 @@ impl TransactionKind {
             TransactionKind::TopUp => "top_up",
             TransactionKind::Purchase => "purchase",
             TransactionKind::GuestPurchase => "guest_purchase",
+            TransactionKind::Reversal => "reversal",
+            TransactionKind::ReversalCancelled => "reversal_cancelled",
         }
     }
 }
@@ -463,6 +478,7 @@ mod tests {
             Account::GatewayClearing("cmcic".into()),
             Account::Fees,
             Account::GuestClearing,
+            Account::Disputes,
         ] {
             assert_eq!(a.key().parse::<Account>().unwrap(), a);
         }

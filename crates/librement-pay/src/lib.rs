@@ -10,6 +10,7 @@ pub mod choice;
 pub mod gateway;
 pub mod ledger;
 pub mod purchase;
+pub mod reversal;
 pub mod session;
 pub mod topup;
 pub mod web;

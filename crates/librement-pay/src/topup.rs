@@ -19,6 +19,9 @@ use payment_buttons::transition::{events_for, next_state};
 use crate::ledger::{Account, Entry, NewTransaction, TransactionKind, UserId};
 use crate::purchase::{PurchaseError, purchase_key, seller};
 
+/// The purchase's detail naming the top-up (or guest payment) that paid it.
+pub const TOP_UP_DETAIL: &str = "librement_top_up";
+
 /// The configuration of the gateway payment for `purchase`: one option of `amount`, paid through
 /// `gateway`, sending the buyer back to the purchase's status page whatever happens.
 pub fn top_up_button(
@@ -76,7 +79,7 @@ pub fn plan_completion(
     now: DateTime<Utc>,
 ) -> Result<Completion, PurchaseError> {
     let mut details = serde_json::Map::new();
-    details.insert("librement_top_up".into(), top_up.id.as_str().into());
+    details.insert(TOP_UP_DETAIL.into(), top_up.id.as_str().into());
     details.insert("paid_through".into(), top_up.gateway.clone().into());
     let mut completion = Completion {
         top_up: None,
@@ -89,7 +92,8 @@ pub fn plan_completion(
         PaymentState::Accepted => Outcome::Accepted,
         PaymentState::Declined => Outcome::Declined,
         PaymentState::Pending => Outcome::Pending,
-        // Refunds and cancellations of a top-up are operators' work: nothing automatic.
+        // Refunds and reversals are planned by `crate::reversal`; cancellations do not happen to one-off
+        // payments.
         _ => return Ok(completion),
     };
     completion.purchase_state = next_state(purchase.state, &outcome);

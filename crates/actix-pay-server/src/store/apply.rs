@@ -55,9 +55,11 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
                 .values(PaymentRow::new(new)?)
                 .execute(conn)?;
         }
+        let mut previous = None;
         if plan.new_state.is_some() || !plan.events.is_empty() {
             let current = payments::load(conn, target_id.as_str())?
                 .ok_or_else(|| StoreError::NotFound(format!("payment {target_id}")))?;
+            previous = Some(current.state);
             let mut details = current.details;
             details.extend(plan.details.clone());
             let details = serde_json::to_string(&details)
@@ -75,14 +77,8 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
             )?;
         }
         // A Librement top-up emits no events of its own: its purchase's, completed here, replace them.
-        let events = super::librement::after_apply(
-            conn,
-            target_id.as_str(),
-            plan.new_state,
-            request.message_id(),
-            request.now(),
-        )?
-        .unwrap_or_else(|| plan.events.clone());
+        let events = super::librement::after_apply(conn, target_id.as_str(), previous, plan.new_state, request)?
+            .unwrap_or_else(|| plan.events.clone());
         outbox::insert(conn, &events)?;
 
         let flags: Vec<Flag> = request.flags().iter().chain(&plan.flags).copied().collect();

@@ -16,8 +16,10 @@ use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, pl
 use librement_pay::topup::{TopUps, plan_completion};
 use payment_buttons::event::Event;
 use payment_buttons::money::{Currency, Money};
+use payment_buttons::notification::Outcome;
 use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::store::StoreError;
+use payment_buttons::store::{StoreError, StoredPayment};
+use payment_buttons::transition::ApplyRequest;
 
 use super::connection::{AnyConnection, write_transaction};
 use super::models::db_time;
@@ -26,6 +28,8 @@ use super::schema::{
     librement_users,
 };
 use super::{DieselStore, Fail, backend, outbox, payments};
+
+mod reversal;
 
 /// A failure inside a Librement transaction: the database's, or a refusal that rolls it back.
 #[derive(Debug)]
@@ -492,15 +496,17 @@ fn link_top_up(
     Ok(())
 }
 
-/// Called by [`super::apply`] inside its transaction, after a payment's state changed: when that payment
-/// is a Librement top-up, completes its purchase (ledger, state, events) and returns the events to write
-/// instead of the top-up's. `None` for every other payment.
+/// Called by [`super::apply`] inside its transaction, after a payment's state changed from `previous`:
+/// when that payment is a Librement top-up (or a guest's payment), completes its purchase (ledger, state,
+/// events), or takes back a refund or reversal of it, or undoes that reversal when the gateway gave the
+/// money back ([`reversal`]); returns the events to write instead of the top-up's. `None` for every
+/// other payment.
 pub(super) fn after_apply(
     conn: &mut AnyConnection,
     payment_id: &str,
+    previous: Option<PaymentState>,
     new_state: Option<PaymentState>,
-    message_id: i64,
-    now: DateTime<Utc>,
+    request: &ApplyRequest,
 ) -> Result<Option<Vec<Event>>, Fail> {
     let Some(state) = new_state else {
         return Ok(None);
@@ -513,14 +519,51 @@ pub(super) fn after_apply(
     let Some((purchase_id, user)) = link else {
         return Ok(None);
     };
-    complete_purchase(conn, payment_id, state, &purchase_id, user, message_id, now)
-        .map(Some)
-        .map_err(|e| {
-            Fail(StoreError::Database(format!(
-                "librement top-up {payment_id}: {}",
-                LedgerError::from(e)
-            )))
-        })
+    let (message_id, now) = (request.message_id(), request.now());
+    let done = match (previous, state) {
+        (_, PaymentState::Refunded) => {
+            let requested = match &request.notification().outcome {
+                Some(Outcome::Refunded { amount }) => *amount,
+                _ => None,
+            };
+            reversal::take_back(conn, payment_id, &purchase_id, user, requested, message_id, now)
+        }
+        (Some(PaymentState::Refunded), PaymentState::Accepted) => {
+            reversal::give_back(conn, payment_id, &purchase_id, message_id, now)
+        }
+        _ => complete_purchase(conn, payment_id, state, &purchase_id, user, message_id, now),
+    };
+    done.map(Some).map_err(|e| {
+        Fail(StoreError::Database(format!(
+            "librement top-up {payment_id}: {}",
+            LedgerError::from(e)
+        )))
+    })
+}
+
+/// Sets the purchase's state and merges `extra` into its details.
+fn set_purchase_state(
+    conn: &mut AnyConnection,
+    purchase: &StoredPayment,
+    state: PaymentState,
+    extra: &serde_json::Map<String, serde_json::Value>,
+    at: NaiveDateTime,
+) -> Result<(), LFail> {
+    let mut details = purchase.details.clone();
+    details.extend(extra.clone());
+    let details = serde_json::to_string(&details).map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
+    payments::update(
+        conn,
+        purchase.id.as_str(),
+        &payments::PaymentChange {
+            state: Some(state),
+            gateway_reference: None,
+            details,
+            refunded: None,
+            now: at,
+        },
+    )?;
+    Ok(())
 }
 
 fn complete_purchase(
@@ -560,21 +603,7 @@ fn complete_purchase(
         }
     }
     if let Some(new_state) = plan.purchase_state {
-        let mut details = purchase.details.clone();
-        details.extend(plan.details.clone());
-        let details =
-            serde_json::to_string(&details).map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
-        payments::update(
-            conn,
-            purchase_id,
-            &payments::PaymentChange {
-                state: Some(new_state),
-                gateway_reference: None,
-                details,
-                refunded: None,
-                now: at,
-            },
-        )?;
+        set_purchase_state(conn, &purchase, new_state, &plan.details, at)?;
     }
     Ok(plan.events)
 }

@@ -1,0 +1,22 @@
+-- Refunds and reversals (chargebacks) of top-ups and guest payments, and their cancellation, are ledger
+-- transactions of their own kinds (docs/librement.md, "Chargebacks and refunds of top-ups"). SQLite
+-- cannot alter a CHECK constraint: the table is rebuilt (the procedure of SQLite's ALTER TABLE page), rows,
+-- ids and the append-only triggers kept; the entries' foreign key names the table, not its storage.
+PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
+CREATE TABLE librement_transactions_rebuilt (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('top_up', 'purchase', 'guest_purchase', 'reversal', 'reversal_cancelled')),
+    created_at      TIMESTAMP NOT NULL
+);
+INSERT INTO librement_transactions_rebuilt (id, idempotency_key, kind, created_at)
+    SELECT id, idempotency_key, kind, created_at FROM librement_transactions;
+DROP TABLE librement_transactions;
+ALTER TABLE librement_transactions_rebuilt RENAME TO librement_transactions;
+CREATE TRIGGER librement_transactions_no_update BEFORE UPDATE ON librement_transactions
+BEGIN SELECT RAISE(ABORT, 'librement ledger transactions are append-only'); END;
+CREATE TRIGGER librement_transactions_no_delete BEFORE DELETE ON librement_transactions
+BEGIN SELECT RAISE(ABORT, 'librement ledger transactions are append-only'); END;
+COMMIT;
+PRAGMA foreign_keys = ON;
