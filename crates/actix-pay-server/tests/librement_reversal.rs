@@ -269,6 +269,10 @@ async fn a_chargeback_of_a_split_payment_takes_the_card_part_back_and_a_cancelle
             events[1].details["refunded_amount"], "12.50",
             "the reversed part, not the price"
         );
+        assert_eq!(
+            events[1].payment.refunded_amount, "12.50",
+            "the purchase's running refunded sum"
+        );
         assert_eq!(state(&db, &purchase).await, PaymentState::Refunded);
         assert_eq!(
             balance(&db, seller()).await,

@@ -196,6 +196,8 @@ pub fn paid_by(purchase: &StoredPayment, top_up: &PaymentId) -> bool {
 pub struct PurchaseChange {
     /// The purchase's new state.
     pub state: PaymentState,
+    /// The purchase's refunded sum after the change (never more than its amount).
+    pub refunded: Money,
     /// Details merged into the purchase's.
     pub details: serde_json::Map<String, serde_json::Value>,
     /// `payment_processed` and the outcome's event.
@@ -221,7 +223,14 @@ pub fn refund_purchase(
             details.insert((*name).into(), value.clone());
         }
     }
-    Some(change(purchase, state, details, message_id, now))
+    // The purchase's running refunded sum, capped at what it cost (the split's card part is less).
+    let total = purchase.refunded.checked_add(reversed).unwrap_or(purchase.amount);
+    let refunded = if total.minor_units() > purchase.amount.minor_units() {
+        purchase.amount
+    } else {
+        total
+    };
+    Some(change(purchase, state, refunded, details, message_id, now))
 }
 
 /// What the purchase refunded by a reversal of `top_up` becomes when the gateway gave the money back:
@@ -235,7 +244,7 @@ pub fn reinstate_purchase(
     if purchase.state != PaymentState::Refunded {
         return None;
     }
-    let state = next_state(purchase.state, &Outcome::Accepted)?;
+    let state = next_state(purchase.state, &Outcome::ReversalCancelled { amount: None })?;
     let mut details = serde_json::Map::new();
     details.insert(TOP_UP_DETAIL.into(), top_up.id.as_str().into());
     details.insert("paid_through".into(), top_up.gateway.clone().into());
@@ -243,18 +252,29 @@ pub fn reinstate_purchase(
     if let Some(status) = top_up.details.get("payment_status") {
         details.insert("payment_status".into(), status.clone());
     }
-    Some(change(purchase, state, details, message_id, now))
+    // Every open reversal of the top-up is undone at once (see `give_back`): nothing stays refunded.
+    let refunded = Money::from_minor(0, purchase.amount.currency());
+    Some(change(purchase, state, refunded, details, message_id, now))
 }
 
 fn change(
     purchase: &StoredPayment,
     state: PaymentState,
+    refunded: Money,
     details: serde_json::Map<String, serde_json::Value>,
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> PurchaseChange {
-    let events = events_for(purchase, state, None, &details, Some(message_id), now);
-    PurchaseChange { state, details, events }
+    // The events carry the purchase as it is after the change.
+    let mut changed = purchase.clone();
+    changed.refunded = refunded;
+    let events = events_for(&changed, state, None, &details, Some(message_id), now);
+    PurchaseChange {
+        state,
+        refunded,
+        details,
+        events,
+    }
 }
 
 #[cfg(test)]

@@ -546,6 +546,7 @@ fn set_purchase_state(
     conn: &mut AnyConnection,
     purchase: &StoredPayment,
     state: PaymentState,
+    refunded: Option<Money>,
     extra: &serde_json::Map<String, serde_json::Value>,
     at: NaiveDateTime,
 ) -> Result<(), LFail> {
@@ -559,7 +560,7 @@ fn set_purchase_state(
             state: Some(state),
             gateway_reference: None,
             details,
-            refunded: None,
+            refunded,
             now: at,
         },
     )?;
@@ -603,7 +604,7 @@ fn complete_purchase(
         }
     }
     if let Some(new_state) = plan.purchase_state {
-        set_purchase_state(conn, &purchase, new_state, &plan.details, at)?;
+        set_purchase_state(conn, &purchase, new_state, None, &plan.details, at)?;
     }
     Ok(plan.events)
 }

@@ -201,6 +201,13 @@ fn write(
     let Some(change) = change else {
         return Ok(Vec::new());
     };
-    set_purchase_state(conn, purchase, change.state, &change.details, db_time(now))?;
+    set_purchase_state(
+        conn,
+        purchase,
+        change.state,
+        Some(change.refunded),
+        &change.details,
+        db_time(now),
+    )?;
     Ok(change.events)
 }
