@@ -12,7 +12,7 @@ use librement_pay::accounts::{PasswordHashing, Throttle};
 use librement_pay::gateway::LibrementGateway;
 use librement_pay::ledger::{Account, Audit, LedgerStore, NewTransaction};
 use librement_pay::session::SessionKey;
-use librement_pay::web::{Librement, Mode};
+use librement_pay::web::{HashingSlots, Librement, Mode};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::engine::Engine;
 use payment_buttons::event::EventKind;
@@ -92,6 +92,7 @@ async fn fixture_behind(mode: Mode, trusted_proxies: TrustedProxies) -> Fixture 
         templates,
         key: SessionKey::derive(b"test secret"),
         hashing: PasswordHashing::owasp().unwrap(),
+        slots: Arc::new(HashingSlots::for_this_machine()),
         throttle: Throttle::default(),
         mode,
         gateways: vec!["paypal".into()],

@@ -27,6 +27,7 @@ mod outbox_claims;
 mod payments;
 mod postgres;
 mod schema;
+mod sign_in_attempts;
 mod sqlite;
 mod webhook_deliveries;
 
