@@ -2,21 +2,32 @@
 //! without a bound, a burst of sign-ups or sign-ins takes the server's memory with it (100 at once took
 //! 2.3 GB). With one, a burst queues; a request that waits longer than the bound's patience is answered
 //! 503 with `Retry-After` instead of piling up.
+//!
+//! The hashes run on threads of their own, one per slot, not on the shared blocking pool: glibc's
+//! allocator keeps a freed 19 MiB block in the arena of the thread that freed it, and jobs that roam
+//! over the pool's many threads left one such block in each of up to 16 arenas (100 concurrent sign-ups
+//! peaked at 231 MiB with two slots on the pool; see docs/security.md for the figure with these threads).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::accounts::AccountError;
 
 /// How long a password waits for a slot before the answer is 503.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The slots: at most `slots` hashes at once, in arrival order (tokio's semaphore is fair).
 #[derive(Debug)]
 pub struct HashingSlots {
     semaphore: Semaphore,
+    /// To the hashing threads; they end when it is dropped.
+    jobs: Mutex<mpsc::Sender<Job>>,
     slots: usize,
     wait: Duration,
     in_flight: AtomicUsize,
@@ -24,11 +35,30 @@ pub struct HashingSlots {
 }
 
 impl HashingSlots {
-    /// `slots` hashes at once (at least one); a password waits at most `wait` for one.
+    /// `slots` hashes at once (at least one), each on a thread of its own; a password waits at most
+    /// `wait` for one.
     pub fn new(slots: usize, wait: Duration) -> Self {
         let slots = slots.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = std::sync::Arc::new(Mutex::new(queue));
+        for n in 0..slots {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                loop {
+                    // The lock is held only to take the next job, not while it runs.
+                    let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                    let Ok(job) = next else { break };
+                    // A panicking job must not take its slot's thread with it.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "librement: a hashing thread could not start");
+            }
+        }
         HashingSlots {
             semaphore: Semaphore::new(slots),
+            jobs: Mutex::new(jobs),
             slots,
             wait,
             in_flight: AtomicUsize::new(0),
@@ -59,7 +89,7 @@ impl HashingSlots {
         self.peak.load(Ordering::Relaxed)
     }
 
-    /// Runs `work` (a hash or a verification) on the blocking pool once a slot is free;
+    /// Runs `work` (a hash or a verification) on a hashing thread once a slot is free;
     /// [`AccountError::Busy`] when none came within the wait.
     pub async fn run<T, F>(&self, work: F) -> Result<T, AccountError>
     where
@@ -71,11 +101,37 @@ impl HashingSlots {
             // Timed out, or (never here: the semaphore is not closed) closed.
             _ => return Err(AccountError::Busy),
         };
-        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak.fetch_max(now, Ordering::Relaxed);
-        let result = tokio::task::spawn_blocking(work).await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        result.map_err(|e| AccountError::Store(format!("hashing task failed: {e}")))
+        let _counted = InFlight::count(&self.in_flight, &self.peak);
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        // With one permit per thread, a thread is free for every job sent.
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .is_ok();
+        let result = if sent { result.await.ok() } else { None };
+        result.ok_or_else(|| AccountError::Store("a hashing thread failed".to_owned()))
+    }
+}
+
+/// One hash counted in flight until dropped (also when the request is dropped while waiting for it).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn count(in_flight: &'a AtomicUsize, peak: &AtomicUsize) -> Self {
+        let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
