@@ -119,23 +119,32 @@ async fn a_known_browser_gets_five_wrong_passwords_of_its_own_and_no_more() {
     .await;
 }
 
+/// One answer to a sign-up: its status, its `Retry-After`, its page.
+type Answer = (StatusCode, Option<String>, String);
+
+/// `n` sign-ups at once, each from a fresh browser with its own e-mail, in `lang`.
+async fn sign_up_concurrently(app: &impl TestApp, n: usize, lang: &str) -> Vec<Answer> {
+    join_all((0..n).map(|i| async move {
+        let mut browser = Browser::at(&format!("198.51.100.{}", i + 1));
+        let resp = browser
+            .sign_up(app, &format!("reader{i}@example.org"), PASSWORD, lang)
+            .await;
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (resp.status(), retry_after, body(resp).await)
+    }))
+    .await
+}
+
 #[actix_web::test]
 async fn argon2_hashes_in_flight_never_exceed_the_slots() {
     on_every_backend(|db| async move {
         let pages = pages(&db.store, HashingSlots::new(2, Duration::from_secs(60)));
         let app = librement_app!(pages);
-        let answers = join_all((0..12).map(|i| {
-            let app = &app;
-            async move {
-                let mut browser = Browser::at(&format!("198.51.100.{}", i + 1));
-                browser
-                    .sign_up(app, &format!("reader{i}@example.org"), PASSWORD, "en")
-                    .await
-                    .status()
-            }
-        }))
-        .await;
-        assert!(answers.iter().all(|s| *s == StatusCode::SEE_OTHER), "{answers:?}");
+        let answers = sign_up_concurrently(&app, 12, "en").await;
+        assert!(answers.iter().all(|(s, ..)| *s == StatusCode::SEE_OTHER), "{answers:?}");
         let peak = pages.librement.slots.peak_in_flight();
         assert!((1..=2).contains(&peak), "{}: {peak} hashes at once", db.backend);
     })
@@ -147,21 +156,7 @@ async fn a_password_that_waits_too_long_for_a_hashing_slot_is_answered_503_with_
     on_every_backend(|db| async move {
         let pages = pages(&db.store, HashingSlots::new(1, Duration::from_millis(1)));
         let app = librement_app!(pages);
-        let answers = join_all((0..8).map(|i| {
-            let app = &app;
-            async move {
-                let mut browser = Browser::at(&format!("198.51.100.{}", i + 1));
-                let resp = browser
-                    .sign_up(app, &format!("reader{i}@example.org"), PASSWORD, "fr")
-                    .await;
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                (resp.status(), retry_after, body(resp).await)
-            }
-        }))
-        .await;
+        let answers = sign_up_concurrently(&app, 8, "fr").await;
         let busy: Vec<_> = answers
             .iter()
             .filter(|(s, ..)| *s == StatusCode::SERVICE_UNAVAILABLE)

@@ -35,14 +35,22 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// The core's state and the Librement pages over one store.
 pub struct Pages {
+    /// The core's engine (to sign buttons).
+    pub engine: Arc<Engine<DieselStore>>,
     /// The core's routes.
     pub state: Arc<AppState<DieselStore>>,
     /// The Librement pages.
     pub librement: Arc<Librement<DieselStore>>,
 }
 
-/// The pages over `store`, hashing with the service's parameters, `slots` bounding the hashes in flight.
+/// The pages over `store` in embedded mode, hashing with the service's parameters, `slots` bounding the
+/// hashes in flight.
 pub fn pages(store: &DieselStore, slots: HashingSlots) -> Pages {
+    pages_with(store, Mode::Embedded, TrustedProxies::default(), slots)
+}
+
+/// The pages over `store` in `mode`, behind `trusted_proxies`.
+pub fn pages_with(store: &DieselStore, mode: Mode, trusted_proxies: TrustedProxies, slots: HashingSlots) -> Pages {
     let signer = ButtonSigner::new(b"test secret");
     let urls = ServiceUrls::new(BASE).unwrap();
     let paypal = PaypalConfig::new(
@@ -71,22 +79,26 @@ pub fn pages(store: &DieselStore, slots: HashingSlots) -> Pages {
         buttons: ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]),
         api_keys: ApiKeys::default(),
         simulator: true,
-        trusted_proxies: TrustedProxies::default(),
+        trusted_proxies,
     });
     let librement = Arc::new(Librement {
         store: Arc::new(store.clone()),
-        engine,
+        engine: engine.clone(),
         templates,
         key: SessionKey::derive(b"test secret"),
         hashing: PasswordHashing::owasp().unwrap(),
         slots: Arc::new(slots),
         throttle: Throttle::default(),
-        mode: Mode::Embedded,
+        mode,
         gateways: vec!["paypal".into()],
         secure_cookies: false,
         simulator: true,
     });
-    Pages { state, librement }
+    Pages {
+        engine,
+        state,
+        librement,
+    }
 }
 
 /// The app of `pages`, as `actix_web::test` serves it (the module is included with `#[macro_use]`).
