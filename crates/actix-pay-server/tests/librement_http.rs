@@ -698,6 +698,8 @@ async fn forms_without_the_session_csrf_token_are_refused() {
     let id = press(&app, &f, &button("1.00", None, "en")).await;
     let resp = pay(&app, &id, &cookie, "forged", "ann@example.org", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(session_cookie(&resp), None, "the session is left alone");
+    assert_eq!(get(&app, "/librement/account", Some(&cookie)).await.0, StatusCode::OK);
     let req = atest::TestRequest::post()
         .uri("/librement/sign-up")
         .set_form([
