@@ -150,6 +150,8 @@ pub fn assemble(
         key: librement_pay::session::SessionKey::derive(secret),
         hashing: librement_pay::accounts::PasswordHashing::owasp()
             .map_err(|e| StartError::Other(format!("librement: {e}")))?,
+        // One argon2 hash per core at a time (19 MiB each); a burst queues, then gets 503.
+        slots: Arc::new(librement_pay::web::HashingSlots::for_this_machine()),
         throttle: librement_pay::accounts::Throttle::default(),
         mode: match config.librement.mode {
             crate::config::LibrementMode::Embedded => librement_pay::web::Mode::Embedded,

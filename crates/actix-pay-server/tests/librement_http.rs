@@ -1,42 +1,29 @@
 //! The Librement pages over HTTP, with the real Diesel store on SQLite: sign-up, sign-in, sign-out,
 //! throttling, CSRF, the choice screen and paying from the balance.
 
+#[macro_use]
+#[path = "common/librement_pages.rs"]
+mod librement;
+
 use std::sync::Arc;
 
-use actix_pay_server::app::{ApiKeys, AppState};
+use actix_pay_server::app::AppState;
 use actix_pay_server::store::DieselStore;
 use actix_web::http::StatusCode;
-use actix_web::{App, test as atest};
+use actix_web::test as atest;
 use chrono::Utc;
-use librement_pay::accounts::{PasswordHashing, Throttle};
-use librement_pay::gateway::LibrementGateway;
 use librement_pay::ledger::{Account, Audit, LedgerStore, NewTransaction};
 use librement_pay::session::SessionKey;
-use librement_pay::web::{Librement, Mode};
+use librement_pay::web::{HashingSlots, Librement, Mode};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::engine::Engine;
 use payment_buttons::event::EventKind;
 use payment_buttons::forwarded::TrustedProxies;
-use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 use payment_buttons::store::Store;
-use payment_buttons::tera::ButtonFunction;
-use payment_buttons::token::ButtonSigner;
 
-/// These tests never verify an IPN.
-struct NeverAsked;
-
-#[async_trait::async_trait]
-impl Postback for NeverAsked {
-    async fn validate(&self, _body: &[u8]) -> PostbackAnswer {
-        PostbackAnswer::Retry("not used in these tests".into())
-    }
-}
-
-const BASE: &str = "http://127.0.0.1:8080";
-const PASSWORD: &str = "correct horse battery";
+use librement::{BASE, PASSWORD, pages_with};
 
 struct Fixture {
     store: DieselStore,
@@ -56,66 +43,14 @@ async fn fixture_behind(mode: Mode, trusted_proxies: TrustedProxies) -> Fixture 
     let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
         .await
         .unwrap();
-    let signer = ButtonSigner::new(b"test secret");
-    let urls = ServiceUrls::new(BASE).unwrap();
-    let paypal = PaypalConfig::new(
-        PaypalMode::Simulator,
-        PaypalOverrides {
-            business: Some("seller@example.com".into()),
-            webscr_url: Some(format!("{BASE}/simulator/paypal/webscr")),
-            postback_url: Some(format!("{BASE}/simulator/paypal/postback")),
-            logo_url: None,
-        },
-    )
-    .unwrap();
-    let gateways = Gateways::new()
-        .with(Arc::new(LibrementGateway))
-        .with(Arc::new(PaypalGateway::new(paypal, Arc::new(NeverAsked))));
-    let engine = Arc::new(Engine::new(
-        Arc::new(store.clone()),
-        gateways.clone(),
-        signer.clone(),
-        urls.clone(),
-    ));
-    let templates = Arc::new(actix_pay_server::pages::templates().unwrap());
-    let state = Arc::new(AppState {
-        engine: engine.clone(),
-        templates: templates.clone(),
-        buttons: ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]),
-        api_keys: ApiKeys::default(),
-        simulator: true,
-        trusted_proxies,
-    });
-    let librement = Arc::new(Librement {
-        store: Arc::new(store.clone()),
-        engine: engine.clone(),
-        templates,
-        key: SessionKey::derive(b"test secret"),
-        hashing: PasswordHashing::owasp().unwrap(),
-        throttle: Throttle::default(),
-        mode,
-        gateways: vec!["paypal".into()],
-        secure_cookies: false,
-        simulator: true,
-    });
+    let pages = pages_with(&store, mode, trusted_proxies, HashingSlots::for_this_machine());
     Fixture {
         store,
-        engine,
-        state,
-        librement,
+        engine: pages.engine,
+        state: pages.state,
+        librement: pages.librement,
         _dir: dir,
     }
-}
-
-macro_rules! app {
-    ($f:expr) => {
-        atest::init_service(
-            App::new()
-                .configure(actix_pay_server::app::configure($f.state.clone()))
-                .configure(librement_pay::web::configure($f.librement.clone())),
-        )
-        .await
-    };
 }
 
 fn button(amount: &str, email: Option<&str>, language: &str) -> ButtonConfig {
@@ -292,7 +227,7 @@ async fn user_id(f: &Fixture, email: &str) -> i64 {
 #[actix_web::test]
 async fn paying_from_the_balance_accepts_the_payment_in_one_go_with_its_events() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "Ann@Example.org").await;
     let user = seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
 
@@ -346,7 +281,7 @@ async fn paying_from_the_balance_accepts_the_payment_in_one_go_with_its_events()
 #[actix_web::test]
 async fn a_known_buyer_who_is_not_signed_in_sees_methods_but_no_balance_until_confirming() {
     let f = fixture(Mode::NonEmbedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let user = seed_balance(&f, "ann@example.org", "paypal", "20.00").await;
 
@@ -403,7 +338,7 @@ where
 #[actix_web::test]
 async fn without_javascript_choosing_the_account_leads_to_the_e_mail_and_password_form() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let user = seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
     // An older session: the password was typed more than five minutes ago, so it is asked again.
@@ -442,7 +377,7 @@ async fn without_javascript_choosing_the_account_leads_to_the_e_mail_and_passwor
 #[actix_web::test]
 async fn a_form_sent_without_a_method_asks_for_one() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     let id = press(&app, &f, &button("3.00", None, "en")).await;
     let (_, account, _) = get(&app, "/librement/account", Some(&cookie)).await;
@@ -476,7 +411,7 @@ fn top_up_user(f: &Fixture, top_up: &PaymentId) -> Option<Option<i64>> {
 #[actix_web::test]
 async fn a_known_e_mail_that_is_not_signed_in_pays_by_card_as_a_guest() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let user = seed_balance(&f, "ann@example.org", "cmcic", "20.00").await;
     let id = press(&app, &f, &button("12.50", Some("ann@example.org"), "en")).await;
@@ -499,7 +434,7 @@ async fn a_known_e_mail_that_is_not_signed_in_pays_by_card_as_a_guest() {
 #[actix_web::test]
 async fn two_tabs_confirming_the_same_purchase_pay_it_once() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     let user = seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
     let id = press(&app, &f, &button("20.00", None, "en")).await;
@@ -525,7 +460,7 @@ async fn two_tabs_confirming_the_same_purchase_pay_it_once() {
 #[actix_web::test]
 async fn a_partial_balance_shows_the_exact_split_and_debits_nothing() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     let user = seed_balance(&f, "ann@example.org", "cmcic", "30.00").await;
 
@@ -554,7 +489,7 @@ async fn a_partial_balance_shows_the_exact_split_and_debits_nothing() {
 #[actix_web::test]
 async fn a_wrong_password_and_an_unknown_e_mail_get_the_same_answer_and_nothing_is_paid() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     seed_balance(&f, "ann@example.org", "cmcic", "50.00").await;
     let id = press(&app, &f, &button("10.00", None, "en")).await;
@@ -574,7 +509,7 @@ async fn a_wrong_password_and_an_unknown_e_mail_get_the_same_answer_and_nothing_
 #[actix_web::test]
 async fn sign_in_is_throttled_after_five_failures_even_with_the_right_password() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let (_, html, cookie) = get(&app, "/librement/sign-in", None).await;
     let (cookie, token) = (cookie.unwrap(), csrf(&html));
@@ -604,7 +539,7 @@ async fn sign_in_is_throttled_after_five_failures_even_with_the_right_password()
 #[actix_web::test]
 async fn behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own() {
     let f = fixture_behind(Mode::Embedded, TrustedProxies::parse(["127.0.0.1"]).unwrap()).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let (_, html, cookie) = get(&app, "/librement/sign-in", None).await;
     let (cookie, token) = (cookie.unwrap(), csrf(&html));
@@ -662,7 +597,7 @@ async fn behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own() {
 #[actix_web::test]
 async fn sign_in_then_sign_out_with_secure_cookie_attributes() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let (_, html, cookie) = get(&app, "/librement/sign-in?lang=fr", None).await;
     assert!(html.contains("Se connecter") && html.contains(r#"<html lang="fr">"#));
@@ -707,7 +642,7 @@ async fn sign_in_then_sign_out_with_secure_cookie_attributes() {
 #[actix_web::test]
 async fn signing_out_ends_the_session_everywhere_including_copies_of_the_cookie() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let first_browser = sign_up(&app, "ann@example.org").await;
     let copied = first_browser.clone();
     let (status, html, _) = get(&app, "/librement/account", Some(&first_browser)).await;
@@ -758,11 +693,13 @@ async fn signing_out_ends_the_session_everywhere_including_copies_of_the_cookie(
 #[actix_web::test]
 async fn forms_without_the_session_csrf_token_are_refused() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     let id = press(&app, &f, &button("1.00", None, "en")).await;
     let resp = pay(&app, &id, &cookie, "forged", "ann@example.org", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(session_cookie(&resp), None, "the session is left alone");
+    assert_eq!(get(&app, "/librement/account", Some(&cookie)).await.0, StatusCode::OK);
     let req = atest::TestRequest::post()
         .uri("/librement/sign-up")
         .set_form([
@@ -779,7 +716,7 @@ async fn forms_without_the_session_csrf_token_are_refused() {
 #[actix_web::test]
 async fn an_e_mail_is_taken_whatever_its_case() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     sign_up(&app, "ann@example.org").await;
     let (_, html, cookie) = get(&app, "/librement/sign-up", None).await;
     let req = atest::TestRequest::post()
@@ -800,7 +737,7 @@ async fn an_e_mail_is_taken_whatever_its_case() {
 #[actix_web::test]
 async fn an_unknown_buyer_in_non_embedded_mode_is_offered_sign_in_or_an_account_in_french() {
     let f = fixture(Mode::NonEmbedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let id = press(&app, &f, &button("5.00", Some("new@example.org"), "fr")).await;
     let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -837,7 +774,7 @@ fn form_field(html: &str, name: &str) -> Option<String> {
 #[actix_web::test]
 async fn the_split_method_tops_up_exactly_the_missing_amount_through_the_gateway() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     let user = seed_balance(&f, "ann@example.org", "cmcic", "30.00").await;
     let id = press(&app, &f, &button("42.00", None, "en")).await;
@@ -873,7 +810,7 @@ async fn the_split_method_tops_up_exactly_the_missing_amount_through_the_gateway
 #[actix_web::test]
 async fn an_unknown_buyer_in_embedded_mode_goes_straight_to_the_first_gateway_as_a_guest() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let id = press(&app, &f, &button("9.90", None, "en")).await;
     let (status, html, cookie) = get(&app, &format!("/librement/pay/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -900,7 +837,7 @@ async fn an_unknown_buyer_in_embedded_mode_goes_straight_to_the_first_gateway_as
 #[actix_web::test]
 async fn a_signed_in_user_with_an_empty_balance_skips_the_choice_screen() {
     let f = fixture(Mode::Embedded).await;
-    let app = app!(f);
+    let app = librement_app!(f);
     let cookie = sign_up(&app, "ann@example.org").await;
     let id = press(&app, &f, &button("5.00", None, "fr")).await;
     let (status, html, _) = get(&app, &format!("/librement/pay/{id}"), Some(&cookie)).await;

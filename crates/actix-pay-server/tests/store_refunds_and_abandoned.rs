@@ -141,13 +141,13 @@ async fn created_payments_nobody_paid_become_abandoned_and_still_take_a_late_pay
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_the_previous_release_keeps_every_payment_and_counts_refunded_ones_as_wholly_refunded() {
-    use actix_pay_server::store::{DatabaseUrl, revert_last_migration, run_migrations};
+    use actix_pay_server::store::{DatabaseUrl, revert_migrations_after, run_migrations};
     use diesel::RunQueryDsl;
     on_every_backend(|db| async move {
         let url = db.url.clone();
         tokio::task::spawn_blocking(move || {
             // The schema as the previous release left it, with one refunded and one created payment.
-            revert_last_migration(&url).unwrap();
+            revert_migrations_after(&url, "2026-01-04-000001").unwrap();
             let mut conn = DatabaseUrl::parse(&url).unwrap().connect().unwrap();
             let button = button(false).to_json_value().to_string().replace('\'', "''");
             for (id, state) in [("RefundedPay1", "refunded"), ("CreatedPay01", "created")] {

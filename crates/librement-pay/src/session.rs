@@ -98,6 +98,43 @@ impl Session {
     }
 }
 
+/// The device cookie's name.
+pub const DEVICE_COOKIE: &str = "librement_device";
+/// How long a browser stays known to an account after a sign-in there.
+pub const DEVICE_MAX_AGE: Duration = Duration::days(365);
+
+/// A browser where a user typed the right password: a "device cookie" (OWASP, *Slow down online
+/// guessing attacks with device cookies*). It lets nobody in by itself; it only gives that browser a
+/// sign-in throttle bucket of its own for that account, so that failures from elsewhere never lock the
+/// owner out of a browser they used before.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Device {
+    /// The user who signed in.
+    #[serde(rename = "u")]
+    pub user: UserId,
+    /// Random: the name of the browser's throttle bucket.
+    #[serde(rename = "d")]
+    pub id: String,
+    /// When it was issued (Unix seconds).
+    #[serde(rename = "t")]
+    pub issued: i64,
+}
+
+impl Device {
+    /// A new device cookie for `user`.
+    pub fn new(user: UserId, now: DateTime<Utc>) -> Self {
+        Device {
+            user,
+            id: random_token(),
+            issued: now.timestamp(),
+        }
+    }
+}
+
+/// What the MAC of a device cookie starts with. A session's MAC covers its JSON alone, which starts
+/// with `{`: neither cookie can be passed off as the other.
+const DEVICE_DOMAIN: &[u8] = b"device\0";
+
 fn random_token() -> String {
     let bytes: [u8; 24] = rand::random();
     B64.encode(bytes)
@@ -131,25 +168,50 @@ impl SessionKey {
         <HmacSha256 as KeyInit>::new_from_slice(&self.0).expect("a 32-byte HMAC key")
     }
 
-    /// The cookie value.
-    pub fn encode(&self, session: &Session) -> String {
-        let json = serde_json::to_vec(session).unwrap_or_default();
+    /// `base64url(json) . base64url(HMAC(key, domain || json))`.
+    fn seal(&self, domain: &[u8], value: &impl serde::Serialize) -> String {
+        let json = serde_json::to_vec(value).unwrap_or_default();
         let mut mac = self.mac();
+        mac.update(domain);
         mac.update(&json);
         format!("{}.{}", B64.encode(&json), B64.encode(mac.finalize().into_bytes()))
     }
 
-    /// The session in a cookie value, when its MAC is right and it has not expired.
-    pub fn decode(&self, value: &str, now: DateTime<Utc>) -> Option<Session> {
-        let (payload, tag) = value.split_once('.')?;
+    /// The value sealed by [`SessionKey::seal`] with the same `domain`, when its MAC is right.
+    fn open<T: serde::de::DeserializeOwned>(&self, domain: &[u8], sealed: &str) -> Option<T> {
+        let (payload, tag) = sealed.split_once('.')?;
         let json = B64.decode(payload).ok()?;
         let tag = B64.decode(tag).ok()?;
         let mut mac = self.mac();
+        mac.update(domain);
         mac.update(&json);
         mac.verify_slice(&tag).ok()?;
-        let session: Session = serde_json::from_slice(&json).ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+
+    /// The cookie value.
+    pub fn encode(&self, session: &Session) -> String {
+        self.seal(b"", session)
+    }
+
+    /// The session in a cookie value, when its MAC is right and it has not expired.
+    pub fn decode(&self, value: &str, now: DateTime<Utc>) -> Option<Session> {
+        let session: Session = self.open(b"", value)?;
         let age = now.timestamp() - session.issued;
         (0..=MAX_AGE.num_seconds()).contains(&age).then_some(session)
+    }
+
+    /// The device cookie's value.
+    pub fn encode_device(&self, device: &Device) -> String {
+        self.seal(DEVICE_DOMAIN, device)
+    }
+
+    /// The device in a device cookie's value, when its MAC is right and it is younger than
+    /// [`DEVICE_MAX_AGE`].
+    pub fn decode_device(&self, value: &str, now: DateTime<Utc>) -> Option<Device> {
+        let device: Device = self.open(DEVICE_DOMAIN, value)?;
+        let age = now.timestamp() - device.issued;
+        (0..=DEVICE_MAX_AGE.num_seconds()).contains(&age).then_some(device)
     }
 }
 
@@ -175,6 +237,22 @@ mod tests {
         let then = Utc::now() - MAX_AGE - Duration::seconds(1);
         let cookie = key.encode(&Session::anonymous(then));
         assert!(key.decode(&cookie, Utc::now()).is_none());
+    }
+
+    #[test]
+    fn a_device_cookie_and_a_session_cookie_cannot_stand_for_each_other() {
+        let key = SessionKey::derive(b"secret");
+        let now = Utc::now();
+        let device = Device::new(4, now);
+        let cookie = key.encode_device(&device);
+        assert_eq!(key.decode_device(&cookie, now), Some(device));
+        assert!(key.decode(&cookie, now).is_none());
+        let session = key.encode(&Session::anonymous(now).signed_in(4, 0, now));
+        assert!(key.decode_device(&session, now).is_none());
+        assert!(
+            key.decode_device(&cookie, now + DEVICE_MAX_AGE + Duration::seconds(1))
+                .is_none()
+        );
     }
 
     #[test]

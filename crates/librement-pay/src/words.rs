@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::accounts::{AccountError, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Weakness};
+
 /// Every text of the Librement pages in one language.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Words {
@@ -69,6 +71,14 @@ pub struct Words {
     pub other_method: &'static str,
     /// What paying by card or PayPal means for a buyer who is not signed in.
     pub guest_hint: &'static str,
+    /// The start of the answer to a password the strength estimator refused (the reason follows).
+    pub weak_password: &'static str,
+    /// What to do instead, after the reason.
+    pub weak_password_advice: &'static str,
+    /// Title of the answer when every password-hashing slot stayed busy.
+    pub busy_title: &'static str,
+    /// Text of that answer.
+    pub busy: &'static str,
 }
 
 /// English.
@@ -79,7 +89,7 @@ pub const EN: Words = Words {
     sign_out: "Sign out",
     email: "E-mail address",
     password: "Password",
-    password_hint: "At least 10 characters.",
+    password_hint: "At least 10 characters, and hard to guess: a few uncommon words together work well.",
     display_name: "Your name",
     pay_title: "Pay with Librement",
     order: "Order",
@@ -105,6 +115,10 @@ pub const EN: Words = Words {
     choose_method: "Choose how you would like to pay.",
     other_method: "Choose another way to pay",
     guest_hint: "Paying by card or PayPal without confirming your password does not use your Librement account: you pay as a guest.",
+    weak_password: "This password is too easy to guess:",
+    weak_password_advice: "Use a few uncommon words together, for example a short sentence.",
+    busy_title: "Try again",
+    busy: "The service is busy; please try again in a moment.",
 };
 
 /// French.
@@ -115,7 +129,7 @@ pub const FR: Words = Words {
     sign_out: "Se déconnecter",
     email: "Adresse e-mail",
     password: "Mot de passe",
-    password_hint: "Au moins 10 caractères.",
+    password_hint: "Au moins 10 caractères, et difficile à deviner : quelques mots peu courants mis ensemble conviennent bien.",
     display_name: "Votre nom",
     pay_title: "Payer avec Librement",
     order: "Commande",
@@ -141,9 +155,88 @@ pub const FR: Words = Words {
     choose_method: "Choisissez votre façon de payer.",
     other_method: "Choisir une autre façon de payer",
     guest_hint: "Payer par carte ou PayPal sans confirmer votre mot de passe n'utilise pas votre compte Librement : vous payez en tant qu'invité.",
+    weak_password: "Ce mot de passe est trop facile à deviner :",
+    weak_password_advice: "Mettez ensemble quelques mots peu courants, par exemple une courte phrase.",
+    busy_title: "Réessayez",
+    busy: "Le service est occupé ; réessayez dans un instant.",
 };
 
 /// The words for `language` (French, else English).
 pub fn words(language: &str) -> &'static Words {
     if language == "fr" { &FR } else { &EN }
+}
+
+/// Why the strength estimator refused a password, in `language` (French, else English).
+pub fn weakness_words(language: &str, weakness: &Weakness) -> &'static str {
+    let fr = language == "fr";
+    let (en, fr_text) = match weakness {
+        Weakness::KeyboardRow => (
+            "straight rows of keys are easy to guess.",
+            "les rangées de touches sont faciles à deviner.",
+        ),
+        Weakness::KeyboardPattern => (
+            "short keyboard patterns are easy to guess.",
+            "les motifs courts sur le clavier sont faciles à deviner.",
+        ),
+        Weakness::Repeats => (
+            "a character repeated, like “aaa”, is easy to guess.",
+            "un caractère répété, comme « aaa », est facile à deviner.",
+        ),
+        Weakness::RepeatedGroups => (
+            "repeats like “abcabcabc” are hardly harder to guess than “abc”.",
+            "une répétition comme « abcabcabc » n'est guère plus difficile à deviner que « abc ».",
+        ),
+        Weakness::Common => (
+            "it is one of the most common passwords.",
+            "c'est l'un des mots de passe les plus courants.",
+        ),
+        Weakness::SimilarToCommon => (
+            "it is close to a common password.",
+            "il ressemble à un mot de passe courant.",
+        ),
+        Weakness::Sequence => (
+            "sequences like abc or 6543 are easy to guess.",
+            "les suites comme abc ou 6543 sont faciles à deviner.",
+        ),
+        Weakness::RecentYear => (
+            "recent years are easy to guess.",
+            "les années récentes sont faciles à deviner.",
+        ),
+        Weakness::SingleWord => (
+            "a word by itself is easy to guess.",
+            "un mot seul est facile à deviner.",
+        ),
+        Weakness::Date => ("dates are easy to guess.", "les dates sont faciles à deviner."),
+        Weakness::Names => (
+            "first names and surnames are easy to guess.",
+            "les prénoms et les noms de famille sont faciles à deviner.",
+        ),
+        Weakness::Guessable => (
+            "it is made of parts that are easy to guess, such as your e-mail address or your name.",
+            "il est fait de parties faciles à deviner, comme votre adresse e-mail ou votre nom.",
+        ),
+    };
+    if fr { fr_text } else { en }
+}
+
+/// The answer to a refused sign-up, in `language`: English is the error's own text.
+pub fn account_error(language: &str, error: &AccountError) -> String {
+    if language != "fr" {
+        return error.to_string();
+    }
+    match error {
+        AccountError::BadEmail => "ce n'est pas une adresse e-mail".to_owned(),
+        AccountError::EmailTaken => "un compte utilise déjà cette adresse e-mail".to_owned(),
+        AccountError::BadPassword => {
+            format!("le mot de passe doit avoir de {MIN_PASSWORD_CHARS} à {MAX_PASSWORD_CHARS} caractères")
+        }
+        AccountError::WeakPassword(w) => format!(
+            "{} {} {}",
+            FR.weak_password,
+            weakness_words("fr", w),
+            FR.weak_password_advice
+        ),
+        AccountError::BadName => "le nom doit avoir de 1 à 100 caractères".to_owned(),
+        AccountError::Hashing | AccountError::Busy | AccountError::Store(_) => FR.busy.to_owned(),
+    }
 }

@@ -10,7 +10,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use librement_pay::accounts::{AccountError, Email, NewUser, User, UserStore};
+use librement_pay::accounts::{
+    AccountError, Attempt, AttemptId, Email, NewUser, Reservation, Throttle, User, UserStore,
+};
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
 use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key};
 use librement_pay::topup::{TopUps, plan_completion};
@@ -24,10 +26,9 @@ use payment_buttons::transition::ApplyRequest;
 use super::connection::{AnyConnection, write_transaction};
 use super::models::db_time;
 use super::schema::{
-    librement_accounts, librement_entries, librement_sign_in_failures, librement_top_ups, librement_transactions,
-    librement_users,
+    librement_accounts, librement_entries, librement_top_ups, librement_transactions, librement_users,
 };
-use super::{DieselStore, Fail, backend, outbox, payments};
+use super::{DieselStore, Fail, backend, outbox, payments, sign_in_attempts};
 
 mod reversal;
 
@@ -440,39 +441,24 @@ impl UserStore for DieselStore {
         Ok(())
     }
 
-    async fn record_failure(&self, email: &Email, ip: &str, at: DateTime<Utc>) -> Result<(), AccountError> {
-        let (email, ip) = (email.as_str().to_owned(), ip.to_owned());
-        self.run_librement(move |conn| {
-            diesel::insert_into(librement_sign_in_failures::table)
-                .values((
-                    librement_sign_in_failures::email.eq(email),
-                    librement_sign_in_failures::ip.eq(ip),
-                    librement_sign_in_failures::failed_at.eq(db_time(at)),
-                ))
-                .execute(conn)?;
-            Ok(())
-        })
-        .await?;
-        Ok(())
-    }
-
-    async fn failures_since(&self, email: &Email, ip: &str, since: DateTime<Utc>) -> Result<(i64, i64), AccountError> {
-        let (email, ip) = (email.as_str().to_owned(), ip.to_owned());
+    async fn reserve_attempt(
+        &self,
+        attempt: Attempt,
+        throttle: Throttle,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, AccountError> {
         Ok(self
             .run_librement(move |conn| {
-                let since = db_time(since);
-                let by_email: i64 = librement_sign_in_failures::table
-                    .filter(librement_sign_in_failures::email.eq(email))
-                    .filter(librement_sign_in_failures::failed_at.ge(since))
-                    .count()
-                    .get_result(conn)?;
-                let by_ip: i64 = librement_sign_in_failures::table
-                    .filter(librement_sign_in_failures::ip.eq(ip))
-                    .filter(librement_sign_in_failures::failed_at.ge(since))
-                    .count()
-                    .get_result(conn)?;
-                Ok((by_email, by_ip))
+                Ok(write_transaction(conn, |conn| {
+                    sign_in_attempts::reserve(conn, &attempt, throttle, now)
+                })?)
             })
+            .await?)
+    }
+
+    async fn release_attempt(&self, id: AttemptId) -> Result<(), AccountError> {
+        Ok(self
+            .run_librement(move |conn| Ok(sign_in_attempts::release(conn, id)?))
             .await?)
     }
 }

@@ -47,19 +47,31 @@ pub fn revert_all(conn: &mut AnyConnection) -> Result<(), OpenError> {
     result.map_err(failed)
 }
 
-/// Connects to `url` and reverts the newest applied migration: rolling back one release, and the upgrade
-/// tests, which make a database as the previous release left it.
-pub fn revert_last_migration(url: &str) -> Result<(), OpenError> {
+/// Connects to `url` and reverts, newest first, every applied migration newer than `version` (a migration's
+/// folder date, `2026-01-04-000001`): rolling back releases, and the upgrade tests, which make a database as
+/// an earlier release left it.
+pub fn revert_migrations_after(url: &str, version: &str) -> Result<(), OpenError> {
+    fn newer(applied: Vec<diesel::migration::MigrationVersion<'static>>, than: &str) -> bool {
+        applied
+            .iter()
+            .any(|v| v.to_string().replace('-', "") > than.replace('-', ""))
+    }
     let mut conn = DatabaseUrl::parse(url)?.connect()?;
-    let result: Result<(), HarnessError> = match &mut conn {
-        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map(drop),
-        AnyConnection::Postgresql(c) => {
-            postgres::lock_migrations(c).map_err(failed)?;
-            let result = c.revert_last_migration(POSTGRES).map(drop);
-            postgres::unlock_migrations(c).map_err(failed)?;
-            result
+    let result: Result<(), HarnessError> = (|| {
+        match &mut conn {
+            AnyConnection::Sqlite(c) => {
+                while newer(c.applied_migrations()?, version) {
+                    c.revert_last_migration(SQLITE)?;
+                }
+            }
+            AnyConnection::Postgresql(c) => {
+                while newer(c.applied_migrations()?, version) {
+                    c.revert_last_migration(POSTGRES)?;
+                }
+            }
         }
-    };
+        Ok(())
+    })();
     result.map_err(failed)
 }
 

@@ -27,6 +27,7 @@ mod outbox_claims;
 mod payments;
 mod postgres;
 mod schema;
+mod sign_in_attempts;
 mod sqlite;
 mod webhook_deliveries;
 
@@ -42,7 +43,7 @@ use payment_buttons::transition::ApplyRequest;
 
 pub use connection::{AnyConnection, DatabaseUrl, PostgresUrl};
 pub use messages::CLAIM_LEASE;
-pub use migrate::{revert_all_migrations, revert_last_migration, run_migrations};
+pub use migrate::{revert_all_migrations, revert_migrations_after, run_migrations};
 pub use models::LogRow;
 pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};
 

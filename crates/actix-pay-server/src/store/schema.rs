@@ -175,6 +175,7 @@ diesel::table! {
         email -> Text,
         ip -> Text,
         failed_at -> Timestamp,
+        device -> Nullable<Text>,
     }
 }
 

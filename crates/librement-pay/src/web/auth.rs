@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{Librement, LibrementBackend, client_ip, insert_next, language, safe_next, see_other};
-use crate::accounts::{AccountError, Email, NewUser, Password, PasswordCheck, User, display_name};
-use crate::words::words;
+use crate::accounts::{
+    AccountError, Attempt, Email, NewUser, Password, PasswordCheck, Reservation, User, display_name,
+};
+use crate::words::{account_error, words};
 
 /// Why a password confirmation failed.
 pub(super) enum AuthFailure {
@@ -15,40 +17,57 @@ pub(super) enum AuthFailure {
     Wrong,
     /// Too many failures for this account or from this address.
     Throttled,
+    /// No hashing slot came in time: the password was not checked (and not counted).
+    Busy,
     /// Storage failed.
     Store(AccountError),
 }
 
-/// Checks an e-mail and password, with throttling. An unknown or malformed e-mail costs the same
-/// argon2 work as a wrong password (a dummy hash is verified), and gets the same answer.
+/// Checks an e-mail and password, with throttling. The attempt is reserved in the database before
+/// argon2 runs, so that concurrent guesses cannot all be checked against one count; a right password
+/// releases its reservation, a wrong one leaves it as the failure. An unknown or malformed e-mail costs
+/// the same argon2 work as a wrong password (a dummy hash is verified), and gets the same answer.
 pub(super) async fn authenticate<S: LibrementBackend>(
     state: &Librement<S>,
+    req: &HttpRequest,
     email: &str,
     password: String,
-    ip: &str,
     now: DateTime<Utc>,
 ) -> Result<User, AuthFailure> {
     // A malformed address is counted under its raw (bounded) text, so that it is throttled too.
     let email = Email::parse(email).unwrap_or_else(|_| Email::raw_for_throttling(email));
-    let since = now - state.throttle.window;
-    let (for_account, from_ip) = state
-        .store
-        .failures_since(&email, ip, since)
-        .await
-        .map_err(AuthFailure::Store)?;
-    if !state.throttle.allows(for_account, from_ip) {
-        return Err(AuthFailure::Throttled);
-    }
     let user = state.store.user_by_email(&email).await.map_err(AuthFailure::Store)?;
+    // A browser where this account signed in before has a throttle bucket of its own.
+    let device = state
+        .device(req, now)
+        .filter(|d| user.as_ref().is_some_and(|u| u.id == d.user))
+        .map(|d| d.id);
+    let attempt = Attempt {
+        email,
+        ip: client_ip(req),
+        device,
+    };
+    let reserved = match state.store.reserve_attempt(attempt, state.throttle, now).await {
+        Ok(Reservation::Granted(id)) => id,
+        Ok(Reservation::Throttled) => return Err(AuthFailure::Throttled),
+        Err(e) => return Err(AuthFailure::Store(e)),
+    };
     let hashing = state.hashing.clone();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let password = Password::new(password);
-    // argon2 takes tens of milliseconds of CPU: off the async workers.
-    let check = web::block(move || hashing.check(&password, stored.as_deref()))
-        .await
-        .map_err(|e| AuthFailure::Store(AccountError::Store(e.to_string())))?;
+    let check = state
+        .slots
+        .run(move || hashing.check(&password, stored.as_deref()))
+        .await;
+    let release = || async {
+        if let Err(e) = state.store.release_attempt(reserved).await {
+            // The attempt stays counted as a failure: the safe side.
+            tracing::warn!(error = %e, "librement: a sign-in reservation was not released");
+        }
+    };
     match (check, user) {
-        (PasswordCheck::Right { rehash }, Some(user)) => {
+        (Ok(PasswordCheck::Right { rehash }), Some(user)) => {
+            release().await;
             if let Some(hash) = rehash
                 && let Err(e) = state.store.set_password_hash(user.id, &hash).await
             {
@@ -57,13 +76,14 @@ pub(super) async fn authenticate<S: LibrementBackend>(
             }
             Ok(user)
         }
-        _ => {
-            state
-                .store
-                .record_failure(&email, ip, now)
-                .await
-                .map_err(AuthFailure::Store)?;
-            Err(AuthFailure::Wrong)
+        (Ok(_), _) => Err(AuthFailure::Wrong),
+        (Err(e), _) => {
+            // Never checked: not a guess.
+            release().await;
+            Err(match e {
+                AccountError::Busy => AuthFailure::Busy,
+                e => AuthFailure::Store(e),
+            })
         }
     }
 }
@@ -110,7 +130,7 @@ pub async fn sign_in<S: LibrementBackend>(
     let form = form.into_inner();
     let lang = language(form.lang.as_deref());
     let Some(session) = state.checked_session(&req, &form.csrf, now) else {
-        return state.stale_form(lang, now);
+        return state.stale_form(&req, lang, now);
     };
     let next = safe_next(form.next.as_deref());
     let t = words(lang);
@@ -121,13 +141,15 @@ pub async fn sign_in<S: LibrementBackend>(
         ctx.insert("error", error);
         state.render(status, "librement/sign_in.html", &ctx, None)
     };
-    match authenticate(&state, &form.email, form.password.clone(), &client_ip(&req), now).await {
-        Ok(user) => see_other(
-            &next,
-            Some(state.cookie(&session.signed_in(user.id, user.session_epoch, now))),
-        ),
+    match authenticate(&state, &req, &form.email, form.password.clone(), now).await {
+        Ok(user) => {
+            let session = state.cookie(&session.signed_in(user.id, user.session_epoch, now));
+            let device = state.device_cookie_after_sign_in(&req, user.id, now);
+            see_other(&next, [Some(session), device].into_iter().flatten())
+        }
         Err(AuthFailure::Wrong) => failed(StatusCode::OK, t.wrong_credentials),
         Err(AuthFailure::Throttled) => failed(StatusCode::TOO_MANY_REQUESTS, t.too_many_attempts),
+        Err(AuthFailure::Busy) => state.busy(lang),
         Err(AuthFailure::Store(e)) => state.store_failed(lang, &e),
     }
 }
@@ -169,7 +191,7 @@ pub async fn sign_up<S: LibrementBackend>(
     let form = form.into_inner();
     let lang = language(form.lang.as_deref());
     let Some(session) = state.checked_session(&req, &form.csrf, now) else {
-        return state.stale_form(lang, now);
+        return state.stale_form(&req, lang, now);
     };
     let next = safe_next(form.next.as_deref());
     let refused = |e: AccountError| {
@@ -177,24 +199,34 @@ pub async fn sign_up<S: LibrementBackend>(
         insert_next(&mut ctx, &next);
         ctx.insert("email", form.email.trim());
         ctx.insert("display_name", form.display_name.trim());
-        ctx.insert("error", &e.to_string());
+        ctx.insert("error", &account_error(lang, &e));
         state.render(StatusCode::UNPROCESSABLE_ENTITY, "librement/sign_up.html", &ctx, None)
     };
     let checked = Email::parse(&form.email).and_then(|email| {
         let name = display_name(&form.display_name)?;
-        let password = Password::new(form.password.clone());
-        password.check_new()?;
-        Ok((email, name, password))
+        Ok((email, name))
     });
-    let (email, name, password) = match checked {
+    let (email, name) = match checked {
         Ok(v) => v,
         Err(e) => return refused(e),
     };
+    // The strength estimate costs milliseconds of CPU, the hash tens: both in one hashing slot.
+    let password = Password::new(form.password.clone());
+    let personal = [email.as_str().to_owned(), name.clone()];
     let hashing = state.hashing.clone();
-    let hash = match web::block(move || hashing.hash(&password)).await {
+    let hashed = state
+        .slots
+        .run(move || {
+            let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
+            password.check_new(&personal)?;
+            hashing.hash(&password)
+        })
+        .await;
+    let hash = match hashed {
         Ok(Ok(h)) => h,
-        Ok(Err(e)) => return state.store_failed(lang, &e),
-        Err(e) => return state.store_failed(lang, &e),
+        Ok(Err(e @ (AccountError::WeakPassword(_) | AccountError::BadPassword))) => return refused(e),
+        Err(AccountError::Busy) => return state.busy(lang),
+        Ok(Err(e)) | Err(e) => return state.store_failed(lang, &e),
     };
     let new = NewUser {
         email,
@@ -204,7 +236,11 @@ pub async fn sign_up<S: LibrementBackend>(
     };
     match state.store.create_user(new).await {
         // A new account starts at epoch 0.
-        Ok(id) => see_other(&next, Some(state.cookie(&session.signed_in(id, 0, now)))),
+        Ok(id) => {
+            let session = state.cookie(&session.signed_in(id, 0, now));
+            let device = state.device_cookie_after_sign_in(&req, id, now);
+            see_other(&next, [Some(session), device].into_iter().flatten())
+        }
         Err(AccountError::EmailTaken) => refused(AccountError::EmailTaken),
         Err(e) => state.store_failed(lang, &e),
     }
@@ -226,7 +262,7 @@ pub async fn sign_out<S: LibrementBackend>(
     let now = Utc::now();
     let lang = language(form.lang.as_deref());
     let Some(session) = state.checked_session(&req, &form.csrf, now) else {
-        return state.stale_form(lang, now);
+        return state.stale_form(&req, lang, now);
     };
     // Ends the account's sessions everywhere, not only this cookie: a copy of it (another device, a
     // stolen cookie) is signed out too.

@@ -6,6 +6,9 @@
 
 mod auth;
 mod pay;
+mod slots;
+
+pub use slots::{DEFAULT_WAIT, HashingSlots};
 
 use std::sync::Arc;
 
@@ -18,9 +21,9 @@ use payment_buttons::engine::Engine;
 use payment_buttons::store::Store;
 
 use crate::accounts::{AccountError, PasswordHashing, Throttle, User, UserStore};
-use crate::ledger::LedgerStore;
+use crate::ledger::{LedgerStore, UserId};
 use crate::purchase::BalancePayments;
-use crate::session::{COOKIE, Session, SessionKey};
+use crate::session::{COOKIE, DEVICE_COOKIE, DEVICE_MAX_AGE, Device, Session, SessionKey};
 use crate::topup::TopUps;
 use crate::words::words;
 
@@ -49,6 +52,8 @@ pub struct Librement<S: LibrementBackend> {
     pub key: SessionKey,
     /// Password hashing parameters.
     pub hashing: PasswordHashing,
+    /// The bound on hashes in flight, shared by sign-up, sign-in and password confirmation.
+    pub slots: Arc<HashingSlots>,
     /// Sign-in throttling.
     pub throttle: Throttle,
     /// `librement.mode`.
@@ -123,6 +128,36 @@ impl<S: LibrementBackend> Librement<S> {
             Some(s) => (s, false),
             None => (Session::anonymous(now), true),
         }
+    }
+
+    /// The device cookie of the request, when valid.
+    fn device(&self, req: &HttpRequest, now: DateTime<Utc>) -> Option<Device> {
+        req.cookie(DEVICE_COOKIE)
+            .and_then(|c| self.key.decode_device(c.value(), now))
+    }
+
+    /// The device cookie to set after `user` typed the right password in this browser: none when the
+    /// browser already carries one for this user (it keeps its bucket), a new one otherwise.
+    fn device_cookie_after_sign_in(
+        &self,
+        req: &HttpRequest,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Option<Cookie<'static>> {
+        if self.device(req, now).is_some_and(|d| d.user == user) {
+            return None;
+        }
+        let value = self.key.encode_device(&Device::new(user, now));
+        Some(
+            Cookie::build(DEVICE_COOKIE, value)
+                .path("/librement")
+                .http_only(true)
+                .secure(self.secure_cookies)
+                // Only ever needed by our own forms: never sent along a request another site starts.
+                .same_site(SameSite::Strict)
+                .max_age(actix_web::cookie::time::Duration::seconds(DEVICE_MAX_AGE.num_seconds()))
+                .finish(),
+        )
     }
 
     /// The session of a form submission, when its CSRF token matches.
@@ -207,14 +242,40 @@ impl<S: LibrementBackend> Librement<S> {
         self.render(status, "librement/message.html", &ctx, None)
     }
 
-    /// The 403 answer to a form without a valid session or CSRF token.
-    fn stale_form(&self, language: &str, now: DateTime<Utc>) -> HttpResponse {
-        let session = Session::anonymous(now);
+    /// The 403 answer to a form without a valid session or CSRF token. A valid session is left as it
+    /// is: a forged form from another site must not sign its victim out. Only a browser without one
+    /// gets a new anonymous session, so that the form works once reloaded.
+    fn stale_form(&self, req: &HttpRequest, language: &str, now: DateTime<Utc>) -> HttpResponse {
+        let (session, new) = self.session_or_new(req, now);
         let t = words(language);
         let mut ctx = self.context(language, &session);
         ctx.insert("title", t.pay_title);
         ctx.insert("text", t.stale_form);
-        self.render(StatusCode::FORBIDDEN, "librement/message.html", &ctx, Some(&session))
+        self.render(
+            StatusCode::FORBIDDEN,
+            "librement/message.html",
+            &ctx,
+            new.then_some(&session),
+        )
+    }
+
+    /// The 503 answer when no password-hashing slot came in time, with `Retry-After`.
+    fn busy(&self, language: &str) -> HttpResponse {
+        let t = words(language);
+        let session = Session::anonymous(Utc::now());
+        let mut answer = self.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            language,
+            &session,
+            t.busy_title,
+            t.busy,
+            None,
+        );
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&self.slots.retry_after_seconds().to_string())
+        {
+            answer.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        answer
     }
 
     fn store_failed(&self, language: &str, what: &dyn std::fmt::Display) -> HttpResponse {
@@ -236,20 +297,28 @@ fn language(value: Option<&str>) -> &'static str {
     if value == Some("fr") { "fr" } else { "en" }
 }
 
-/// A 303 to `location`, optionally setting the session cookie.
-fn see_other(location: &str, cookie: Option<Cookie<'static>>) -> HttpResponse {
+/// A 303 to `location`, setting `cookies`.
+fn see_other(location: &str, cookies: impl IntoIterator<Item = Cookie<'static>>) -> HttpResponse {
     let mut b = HttpResponse::SeeOther();
     b.insert_header(("Location", location));
-    if let Some(c) = cookie {
+    for c in cookies {
         b.cookie(c);
     }
     b.finish()
 }
 
-/// Only our own Librement pages are valid `next` targets (no open redirect).
+/// Only our own Librement pages are valid `next` targets (no open redirect), written in visible ASCII
+/// only: a control character (CR/LF, NUL, tab, DEL), a space or a non-ASCII one cannot be put in a
+/// `Location` header, and our own links percent-encode them anyway.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/librement/") && !n.contains("//") && !n.contains('\\') && !n.contains("..") => {
+        Some(n)
+            if n.starts_with("/librement/")
+                && n.chars().all(|c| c.is_ascii_graphic())
+                && !n.contains("//")
+                && !n.contains('\\')
+                && !n.contains("..") =>
+        {
             n.to_owned()
         }
         _ => "/librement/account".to_owned(),
@@ -296,6 +365,12 @@ mod tests {
             "/librement//evil",
             "/admin",
             "/librement/../x",
+            "/librement/pay/x\r\nSet-Cookie: a=b",
+            "/librement/account\0",
+            "/librement/\tx",
+            "/librement/\x7f",
+            "/librement/a b",
+            "/librement/caf\u{e9}",
         ] {
             assert_eq!(safe_next(Some(bad)), "/librement/account", "{bad}");
         }

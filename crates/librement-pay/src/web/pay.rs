@@ -11,7 +11,7 @@ use payment_buttons::store::StoredPayment;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{AuthFailure, authenticate};
-use super::{Librement, LibrementBackend, Mode, client_ip, insert_next, see_other};
+use super::{Librement, LibrementBackend, Mode, insert_next, see_other};
 use crate::accounts::{Email, User};
 use crate::choice::{Method, gateway_words, methods, split_words};
 use crate::ledger::{Account, LedgerError};
@@ -340,7 +340,7 @@ pub async fn submit<S: LibrementBackend>(
     let t = words(&lang);
     let form = form.into_inner();
     let Some(session) = state.checked_session(&req, &form.csrf, now) else {
-        return state.stale_form(&lang, now);
+        return state.stale_form(&req, &lang, now);
     };
     // A second submit (double click, back button, another tab) finds the payment paid.
     if payment.state != PaymentState::Created {
@@ -408,12 +408,13 @@ pub async fn submit<S: LibrementBackend>(
         }
         (Some(password), _) => {
             let email = form.email.unwrap_or_default();
-            match authenticate(&state, &email, password, &client_ip(&req), now).await {
+            match authenticate(&state, &req, &email, password, now).await {
                 Ok(u) => u,
                 Err(failure) => {
                     let (error, status) = match failure {
                         AuthFailure::Wrong => (t.wrong_credentials, StatusCode::OK),
                         AuthFailure::Throttled => (t.too_many_attempts, StatusCode::TOO_MANY_REQUESTS),
+                        AuthFailure::Busy => return state.busy(&lang),
                         AuthFailure::Store(e) => return state.store_failed(&lang, &e),
                     };
                     return confirm_page(
@@ -438,7 +439,14 @@ pub async fn submit<S: LibrementBackend>(
         let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
         screen.set_session = true;
         screen.notice = Some(t.now_confirmed);
-        return choice_screen(&state, &payment, screen).await;
+        let mut answer = choice_screen(&state, &payment, screen).await;
+        if let Some(device) = state.device_cookie_after_sign_in(&req, user.id, now)
+            && let Err(e) = answer.add_cookie(&device)
+        {
+            // Only the browser's own throttle bucket is lost; the sign-in itself stands.
+            tracing::warn!(error = %e, "librement: device cookie not set");
+        }
+        return answer;
     }
     if let Some(gateway) = &gateway {
         // The balance and the rest through the gateway: a top-up of exactly the missing amount.
