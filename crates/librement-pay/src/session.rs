@@ -88,8 +88,9 @@ impl Session {
     /// assert!(!Session::anonymous(now).recently_confirmed(now));
     /// ```
     pub fn recently_confirmed(&self, now: DateTime<Utc>) -> bool {
-        let age = now.timestamp() - self.issued;
-        self.user.is_some() && (0..=CONFIRMATION_WINDOW.num_seconds()).contains(&age)
+        // Checked: no issue time, however absurd, may overflow the subtraction (found by fuzzing).
+        let age = now.timestamp().checked_sub(self.issued);
+        self.user.is_some() && age.is_some_and(|age| (0..=CONFIRMATION_WINDOW.num_seconds()).contains(&age))
     }
 
     /// True when `token` (from a form) is this session's CSRF token. Constant time.
@@ -148,7 +149,8 @@ impl SessionKey {
         mac.update(&json);
         mac.verify_slice(&tag).ok()?;
         let session: Session = serde_json::from_slice(&json).ok()?;
-        let age = now.timestamp() - session.issued;
+        // Checked: an issue time near `i64::MIN` overflowed here (a panic in debug builds; found by fuzzing).
+        let age = now.timestamp().checked_sub(session.issued)?;
         (0..=MAX_AGE.num_seconds()).contains(&age).then_some(session)
     }
 }
@@ -175,6 +177,22 @@ mod tests {
         let then = Utc::now() - MAX_AGE - Duration::seconds(1);
         let cookie = key.encode(&Session::anonymous(then));
         assert!(key.decode(&cookie, Utc::now()).is_none());
+    }
+
+    #[test]
+    fn an_absurd_issue_time_is_refused_without_overflow() {
+        let key = SessionKey::derive(b"secret");
+        let now = Utc::now();
+        for issued in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let session = Session {
+                user: Some(1),
+                csrf: "x".into(),
+                issued,
+                epoch: 0,
+            };
+            assert!(key.decode(&key.encode(&session), now).is_none(), "issued {issued}");
+            assert!(!session.recently_confirmed(now), "issued {issued}");
+        }
     }
 
     #[test]
