@@ -35,8 +35,9 @@ pub struct BuiltGateways {
     pub cmcic: Option<Arc<CmcicGateway>>,
 }
 
-/// Builds every enabled gateway. `public_url` is the resolved base of our URLs.
-pub fn build(config: &Config, public_url: &Url) -> Result<BuiltGateways, GatewaySetupError> {
+/// Builds every enabled gateway. `public_url` is the resolved base of our URLs; `secret` is the server's
+/// secret key, which keys the CM-CIC saved-card aliases (so they survive a change of merchant key).
+pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGateways, GatewaySetupError> {
     let mut all = Gateways::new();
     if let Some(p) = &config.paypal {
         let mode = match p.mode {
@@ -74,6 +75,7 @@ pub fn build(config: &Config, public_url: &Url) -> Result<BuiltGateways, Gateway
         let core = CoreCmcicConfig::new(mode, tpe, key, societe)
             .map_err(|e| GatewaySetupError(e.to_string()))?
             .with_protocol(protocol)
+            .with_alias_secret(secret)
             .with_payment_url(c.payment_url(public_url).as_str())
             .map_err(|e| GatewaySetupError(e.to_string()))?;
         let gateway = Arc::new(CmcicGateway::new(core));

@@ -98,7 +98,7 @@ pub fn assemble(
     secret: &[u8],
     store: DieselStore,
 ) -> Result<Assembled, StartError> {
-    let built = gateways::build(config, public_url)?;
+    let built = gateways::build(config, public_url, secret)?;
     // Librement is a payment option of ordinary buttons: a gateway whose hand-off leads to its pages.
     let all_gateways = built
         .all
@@ -116,6 +116,7 @@ pub fn assemble(
         urls.clone(),
     )
     .with_token_ttl(config.server.button_token_ttl)
+    .with_abandon_after(config.server.abandon_after)
     .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {

@@ -103,10 +103,11 @@ impl Harness {
         self.assembled.state.engine.store()
     }
 
-    async fn buy(&self, amount: &str, email: Option<&str>) -> (PaymentId, Vec<(String, String)>) {
+    /// Starts a card payment of `amount` for the shop's signed-in `customer` (a `customer_id`), if any.
+    async fn buy(&self, amount: &str, customer: Option<&str>) -> (PaymentId, Vec<(String, String)>) {
         let button = ButtonConfig::from_json(
             &serde_json::json!({
-                "order_reference": "ORDER-7", "email": email,
+                "order_reference": "ORDER-7", "email": "buyer@example.org", "customer_id": customer,
                 "options": [{ "description": "Manual", "amount": amount, "currency": "EUR", "custom": { "sku": "m-7" } }],
                 "payment_options": { "cmcic": {} },
                 "urls": { "back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko" }
@@ -120,7 +121,7 @@ impl Harness {
             .assembled
             .state
             .engine
-            .start_payment(&token, None, None, None, now)
+            .start_payment(&token, None, None, None, None, now)
             .await
             .unwrap();
         let HandOff::Form { fields, .. } = started.hand_off else {
@@ -248,12 +249,12 @@ async fn a_filter_in_information_mode_does_not_decline() {
 #[actix_web::test]
 async fn express_payment_sends_a_stable_keyed_alias_and_keeps_the_masked_card() {
     let h = harness().await;
-    let (first, fields) = h.buy("12.50", Some("buyer@example.org")).await;
-    let (_, again) = h.buy("30.00", Some("Buyer@Example.org")).await;
+    let (first, fields) = h.buy("12.50", Some("customer-7")).await;
+    let (_, again) = h.buy("30.00", Some("customer-7")).await;
     let alias = |f: &[(String, String)]| f.iter().find(|(k, _)| k == "aliascb").map(|(_, v)| v.clone());
-    let a1 = alias(&fields).expect("an identified buyer gets an alias");
-    assert_eq!(Some(a1.clone()), alias(&again), "the same buyer, the same alias");
-    assert!(!a1.contains('@') && a1.chars().all(|c| c.is_ascii_alphanumeric()) && a1.len() <= 64);
+    let a1 = alias(&fields).expect("a vouched customer gets an alias");
+    assert_eq!(Some(a1.clone()), alias(&again), "the same customer, the same alias");
+    assert!(!a1.contains("customer") && a1.chars().all(|c| c.is_ascii_alphanumeric()) && a1.len() <= 64);
     assert!(
         fields.iter().any(|(k, v)| k == "forcesaisiecb" && v == "1"),
         "another card can be used"
@@ -334,4 +335,124 @@ async fn separators_and_non_ascii_bytes_in_values_keep_the_seal_valid() {
         assert_eq!(row.verification, VerificationStatus::Verified);
         assert_eq!(h.state(&id).await, PaymentState::Accepted);
     }
+}
+
+/// Posts a CM-CIC button for `config` to the real `/pay` route and returns the hand-off page.
+async fn pay_page(h: &Harness, config: serde_json::Value) -> String {
+    let button = ButtonConfig::from_json(&config.to_string()).unwrap();
+    let token = ButtonSigner::new(SECRET).sign(&button, std::time::Duration::from_secs(60), chrono::Utc::now());
+    let app = atest::init_service(App::new().configure(h.assembled.configure())).await;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("button", &token)
+        .finish();
+    let request = atest::TestRequest::post()
+        .uri("/pay")
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(body)
+        .to_request();
+    let response = atest::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    String::from_utf8(atest::read_body(response).await.to_vec()).unwrap()
+}
+
+fn card_button(extra: serde_json::Value) -> serde_json::Value {
+    let mut config = serde_json::json!({
+        "order_reference": "ORDER-9",
+        "options": [{ "description": "Ticket", "amount": "45.00", "currency": "EUR" }],
+        "payment_options": { "cmcic": {} },
+        "urls": { "back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko" }
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    config
+}
+
+fn aliascb(page: &str) -> Option<String> {
+    let marker = r#"name="aliascb" value=""#;
+    let start = page.find(marker)? + marker.len();
+    Some(page[start..start + page[start..].find('"')?].to_owned())
+}
+
+#[actix_web::test]
+async fn a_victims_e_mail_typed_into_a_checkout_never_offers_their_saved_card() {
+    let h = harness().await;
+    // The victim's own purchase, from a shop that vouches for them: the bank gets an alias.
+    let victim = pay_page(
+        &h,
+        card_button(serde_json::json!({ "email": "victim@example.org", "customer_id": "shop-customer-42" })),
+    )
+    .await;
+    assert!(aliascb(&victim).is_some(), "a vouched customer gets Express Payment");
+    // The attacker types the victim's e-mail into a checkout: no alias at all, so no saved card.
+    let attacker = pay_page(&h, card_button(serde_json::json!({ "email": "victim@example.org" }))).await;
+    assert_eq!(aliascb(&attacker), None, "{attacker}");
+    assert!(!attacker.contains("forcesaisiecb"));
+}
+
+#[actix_web::test]
+async fn the_same_customer_id_always_gets_the_same_alias_and_another_one_another() {
+    let h = harness().await;
+    let alias = |page: String| aliascb(&page).expect("an alias");
+    let first = alias(pay_page(&h, card_button(serde_json::json!({ "customer_id": "c-1" }))).await);
+    let again = alias(
+        pay_page(
+            &h,
+            card_button(serde_json::json!({ "customer_id": "c-1", "email": "x@example.org" })),
+        )
+        .await,
+    );
+    let other = alias(pay_page(&h, card_button(serde_json::json!({ "customer_id": "c-2" }))).await);
+    assert_eq!(first, again, "the e-mail plays no part");
+    assert_ne!(first, other);
+    assert!(!first.contains("c-1"));
+}
+
+#[actix_web::test]
+async fn our_own_sealed_payment_form_posted_back_as_a_return_is_refused_and_changes_nothing() {
+    let h = harness().await;
+    // The attack: the hand-off form the buyer's browser can read is sealed with the merchant key.
+    let (id, form) = h.buy("12.50", Some("customer-7")).await;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish()
+        .into_bytes();
+    let (ack, row) = h.post(&body).await;
+    assert_eq!(ack, ACK_BAD, "not a return: cdr=1, as for a bad seal");
+    assert_eq!(row.verification, VerificationStatus::Invalid);
+    assert!(row.flags.contains(&"not_a_return".to_owned()), "{:?}", row.flags);
+    assert_eq!(h.state(&id).await, PaymentState::Created);
+    assert!(h.events(&id).await.is_empty());
+    let details = h.store().payment(&id).await.unwrap().unwrap().details;
+    assert!(details.is_empty(), "the payment's details are untouched: {details:?}");
+}
+
+#[actix_web::test]
+async fn a_sealed_message_without_a_valid_code_retour_is_not_a_return() {
+    let h = harness().await;
+    let (id, _) = h.buy("12.50", None).await;
+    for code in ["", "paid", "PAIEMENT"] {
+        let body = Return::paid(id.as_str(), "12.50EUR")
+            .set("code-retour", code)
+            .sealed(&h.bank);
+        let (ack, row) = h.post(&body).await;
+        assert_eq!(ack, ACK_BAD, "{code:?}");
+        assert!(
+            row.flags.contains(&"not_a_return".to_owned()),
+            "{code:?}: {:?}",
+            row.flags
+        );
+    }
+    assert_eq!(h.state(&id).await, PaymentState::Created);
+}
+
+#[actix_web::test]
+async fn an_amount_with_more_places_than_the_currency_is_not_rounded_into_a_match() {
+    let h = harness().await;
+    let (id, _) = h.buy("12.50", None).await;
+    // 12.4999…9 with 30 nines: a 28-digit decimal would round it to 12.50 and accept it.
+    let montant = format!("12.4{}EUR", "9".repeat(30));
+    let (_, row) = h.post(&Return::paid(id.as_str(), &montant).sealed(&h.bank)).await;
+    assert_eq!(h.state(&id).await, PaymentState::Created, "{row:?}");
+    assert!(h.events(&id).await.is_empty());
 }

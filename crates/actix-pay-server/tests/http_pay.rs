@@ -364,7 +364,7 @@ async fn the_status_page_waits_for_news_then_stops_waiting_and_knows_a_cancellat
     let engine = &h.assembled.state.engine;
     let now = chrono::Utc::now();
     let fresh = engine
-        .start_payment(&sign(SECRET, 3600, now), None, Some("paypal"), None, now)
+        .start_payment(&sign(SECRET, 3600, now), None, Some("paypal"), None, None, now)
         .await
         .unwrap();
     let page = status_page(&h, &format!("/payments/{}", fresh.payment_id)).await;
@@ -388,7 +388,7 @@ async fn the_status_page_waits_for_news_then_stops_waiting_and_knows_a_cancellat
 
     let then = now - chrono::Duration::minutes(20);
     let old = engine
-        .start_payment(&sign(SECRET, 3600, then), None, Some("paypal"), None, then)
+        .start_payment(&sign(SECRET, 3600, then), None, Some("paypal"), None, None, then)
         .await
         .unwrap();
     let page = status_page(&h, &format!("/payments/{}", old.payment_id)).await;

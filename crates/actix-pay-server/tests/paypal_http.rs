@@ -216,7 +216,7 @@ impl Harness {
         self.assembled
             .state
             .engine
-            .start_payment(&token, None, None, None, now)
+            .start_payment(&token, None, None, None, None, now)
             .await
             .unwrap()
             .payment_id

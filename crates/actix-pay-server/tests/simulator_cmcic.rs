@@ -12,13 +12,14 @@ use actix_web::http::{StatusCode, header};
 use actix_web::test as atest;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use chrono::Datelike;
-use payment_buttons::button::ButtonConfig;
+use payment_buttons::button::{ButtonConfig, CustomerId};
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::cmcic::{CmcicGateway, request};
 use payment_buttons::gateway::{Gateway, HandOff, IncomingMessage, PaymentRequest, ServiceUrls};
+use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::notification::{Notification, Outcome, Verification};
 use payment_buttons::payment::PaymentId;
 
@@ -130,16 +131,18 @@ fn button(language: &str) -> ButtonConfig {
 fn payment_form(
     gateway: &CmcicGateway,
     urls: &ServiceUrls,
-    buyer_email: Option<&str>,
+    customer: Option<&str>,
     language: &str,
 ) -> Vec<(String, String)> {
     let id = PaymentId::generate();
     let button = button(language);
+    let identity = customer.map(|c| VouchedIdentity::customer(&CustomerId::parse(c).unwrap()));
     let request = PaymentRequest {
         payment_id: &id,
         button: &button,
         option_index: 0,
-        buyer_email,
+        buyer_email: None,
+        identity: identity.as_ref(),
         urls,
         created_at: chrono::Utc::now(),
     };
@@ -426,7 +429,7 @@ async fn express_payment_saves_the_card_then_asks_only_for_its_security_code() {
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
-    let buyer = Some("buyer@example.org");
+    let buyer = Some("customer-1");
 
     // First purchase: the full form, with the offer to remember the card.
     let first = payment_form(&gw, &merchant.urls, buyer, "en");
@@ -454,7 +457,7 @@ async fn express_payment_saves_the_card_then_asks_only_for_its_security_code() {
     );
     assert!(!html.contains(r#"name="expiry""#));
     assert!(unescaped(&html).contains("?card=new"), "a link offers another card");
-    let (_, location, _) = submit!(app, pay_path(&html), &[("saved", "1"), ("cvv", "456")]);
+    let (_, location, _) = submit!(app, pay_path(&html), &[("saved", "1"), ("cvv", "123")]);
     assert_eq!(location.as_deref(), Some(URL_OK));
     let body = merchant.last_return();
     let sent = FormFields::parse(&body);
@@ -464,7 +467,7 @@ async fn express_payment_saves_the_card_then_asks_only_for_its_security_code() {
     assert_eq!(verified(&gw, body).await.outcome, Some(Outcome::Accepted));
 
     // Another buyer has no saved card.
-    let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, Some("other@example.org"), "en"));
+    let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, Some("customer-2"), "en"));
     assert!(html.contains(r#"name="card_number""#));
 
     for body in merchant.returns() {
@@ -475,12 +478,42 @@ async fn express_payment_saves_the_card_then_asks_only_for_its_security_code() {
 }
 
 #[actix_web::test]
+async fn a_saved_card_with_another_security_code_is_declined_as_at_the_bank() {
+    let gw = gateway(KEY, Protocol::Monetico);
+    let merchant = merchant(gw.clone()).await;
+    let sim = simulator(gw.clone(), &merchant);
+    let app = app!(sim);
+    let buyer = Some("customer-1");
+    let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, buyer, "en"));
+    let mut remembered = card(ACCEPTED); // saved with the security code 123
+    remembered.push(("remember".into(), "1".into()));
+    submit!(app, pay_path(&html), &remembered);
+
+    // Someone who reaches the saved card guesses its code.
+    let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, buyer, "en"));
+    assert!(html.contains("Pay with your saved card"), "{html}");
+    let (_, location, _) = submit!(app, pay_path(&html), &[("saved", "1"), ("cvv", "999")]);
+    assert_eq!(location.as_deref(), Some(URL_ERR));
+    let body = merchant.last_return();
+    let sent = FormFields::parse(&body);
+    assert_eq!(sent.get_str("code-retour"), Some("Annulation"));
+    assert_eq!(sent.get_str("numauto"), Some(""));
+    assert_eq!(verified(&gw, body).await.outcome, Some(Outcome::Declined));
+
+    // The owner, with the right code, still pays with it.
+    let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, buyer, "en"));
+    let (_, location, _) = submit!(app, pay_path(&html), &[("saved", "1"), ("cvv", "123")]);
+    assert_eq!(location.as_deref(), Some(URL_OK));
+    merchant.handle.stop(true).await;
+}
+
+#[actix_web::test]
 async fn another_card_can_replace_the_saved_one_and_a_declined_card_is_not_saved() {
     let gw = gateway(KEY, Protocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
-    let buyer = Some("buyer@example.org");
+    let buyer = Some("customer-1");
 
     let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, buyer, "en"));
     let mut declined = card(DECLINED);
@@ -624,7 +657,7 @@ async fn a_legacy_protocol_form_gets_a_return_sealed_in_the_legacy_protocol() {
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
-    let form = payment_form(&gw, &merchant.urls, Some("buyer@example.org"), "en");
+    let form = payment_form(&gw, &merchant.urls, Some("customer-1"), "en");
     assert!(field(&form, "options").starts_with("aliascb="));
 
     let (status, html) = open!(app, &form);

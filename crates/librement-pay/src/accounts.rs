@@ -30,6 +30,10 @@ pub enum AccountError {
     Store(String),
 }
 
+/// The origin of a Librement account's identity where a gateway keys something on it (a saved card):
+/// `librement-user:<id>`, never the e-mail.
+pub const IDENTITY_ORIGIN: &str = "librement-user";
+
 /// Shortest accepted password (OWASP: at least 8 with multi-factor, 15 without; 10 is our compromise
 /// for a payment account that also needs the e-mail).
 pub const MIN_PASSWORD_CHARS: usize = 10;

@@ -69,7 +69,7 @@ fn pipeline(c: &mut Criterion) {
             runtime.block_on(async {
                 n += 1;
                 let id = engine
-                    .start_payment(&token, None, None, None, Utc::now())
+                    .start_payment(&token, None, None, None, None, Utc::now())
                     .await
                     .expect("a payment")
                     .payment_id;

@@ -7,11 +7,12 @@ use std::hint::black_box;
 
 use chrono::TimeZone;
 use criterion::{Criterion, criterion_group, criterion_main};
-use payment_buttons::button::ButtonConfig;
+use payment_buttons::button::{ButtonConfig, CustomerId};
 use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::gateway::{Gateway, HandOff, PaymentRequest, ServiceUrls};
+use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::payment::PaymentId;
 use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
@@ -71,12 +72,14 @@ fn monetico(c: &mut Criterion) {
         .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
         .single()
         .expect("a valid time");
+    let customer = VouchedIdentity::customer(&CustomerId::parse("customer-42").expect("a valid customer id"));
     let render = || {
         let request = PaymentRequest {
             payment_id: &id,
             button: &button,
             option_index: 0,
             buyer_email: Some("buyer@example.org"),
+            identity: Some(&customer),
             urls: &urls,
             created_at,
         };

@@ -155,6 +155,7 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
             field(&fields, "option"),
             field(&fields, "gateway"),
             None,
+            None,
             Utc::now(),
         )
         .await;
@@ -242,8 +243,9 @@ impl Workers {
     }
 }
 
-/// Starts two background tasks on the current tokio runtime: one processes queued messages (woken by
-/// `wake`, and polling every `poll` for retries), one hands outbox events to listeners.
+/// Starts three background tasks on the current tokio runtime: one processes queued messages (woken by
+/// `wake`, and polling every `poll` for retries), one hands outbox events to listeners, and one marks
+/// created payments nobody paid as abandoned, once a minute (see [`Engine::with_abandon_after`]).
 pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::Notify>, poll: Duration) -> Workers {
     let events_wake = Arc::new(tokio::sync::Notify::new());
     let messages = {
@@ -262,15 +264,32 @@ pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::No
             }
         })
     };
-    let events = work_loop("event dispatch", events_wake, poll, move || {
+    let events = {
         let engine = engine.clone();
-        async move { engine.dispatch_events(100).await }
+        work_loop("event dispatch", events_wake, poll, move || {
+            let engine = engine.clone();
+            async move { engine.dispatch_events(100).await }
+        })
+    };
+    let abandon = tokio::spawn(async move {
+        let mut every = tokio::time::interval(ABANDON_SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            match engine.abandon_unpaid(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(payments = n, "created payments nobody paid are now abandoned"),
+                Err(e) => log_store_error("marking abandoned payments", &e),
+            }
+        }
     });
     Workers {
         wake,
-        tasks: vec![messages, events],
+        tasks: vec![messages, events, abandon],
     }
 }
+
+/// How often [`spawn_workers`] looks for created payments to mark abandoned.
+const ABANDON_SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs `step` again at once while it finds work, otherwise when woken or after `poll`.
 fn work_loop<F, Fut>(

@@ -48,6 +48,8 @@ pub mod limits {
     pub const EMAIL: usize = 254;
     /// Longest recurrence, in months.
     pub const RECURRENCE_MONTHS: u8 = 24;
+    /// Longest shop customer identifier.
+    pub const CUSTOMER_ID: usize = 64;
 }
 
 /// Why a button configuration was refused. Each error names the field (a JSON path).
@@ -99,6 +101,39 @@ impl Email {
     }
 
     /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The shop's own stable identifier of a signed-in customer: 1 to 64 characters of `[A-Za-z0-9._:@-]`.
+///
+/// The shop vouches for it by signing it into the button, so it is the one thing, besides an account this
+/// service signed in, that a saved card may be keyed on — never the e-mail, which anyone can type.
+///
+/// ```
+/// use payment_buttons::button::CustomerId;
+/// assert!(CustomerId::parse("customer-42").is_ok());
+/// assert!(CustomerId::parse("").is_err());
+/// assert!(CustomerId::parse("a b").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    /// Accepts 1 to 64 characters of `[A-Za-z0-9._:@-]`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-');
+        if s.is_empty() || s.len() > limits::CUSTOMER_ID {
+            return Err(format!("must have 1 to {} characters", limits::CUSTOMER_ID));
+        }
+        if !s.bytes().all(allowed) {
+            return Err("only letters, digits and . _ : @ - are allowed".into());
+        }
+        Ok(CustomerId(s.to_owned()))
+    }
+
+    /// The identifier as the shop gave it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -217,6 +252,7 @@ pub struct ButtonConfig {
     order_date: DateTime<Utc>,
     order_reference: String,
     email: Option<Email>,
+    customer_id: Option<CustomerId>,
     language: Language,
     options: Vec<BuyingOption>,
     payment_options: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
@@ -246,6 +282,10 @@ impl ButtonConfig {
     /// The buyer's e-mail, when the shop knows it.
     pub fn email(&self) -> Option<&Email> {
         self.email.as_ref()
+    }
+    /// The shop's identifier of the signed-in customer, when the shop vouches for one.
+    pub fn customer_id(&self) -> Option<&CustomerId> {
+        self.customer_id.as_ref()
     }
     /// The language of the button and of the gateway pages.
     pub fn language(&self) -> &Language {
@@ -297,6 +337,9 @@ pub(crate) mod wire {
         pub order_reference: String,
         #[serde(default)]
         pub email: Option<String>,
+        // Skipped when absent so that buttons without one serialize exactly as before.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub customer_id: Option<String>,
         #[serde(default)]
         pub language: Option<String>,
         pub options: Vec<BuyingOptionWire>,
@@ -401,6 +444,12 @@ pub(crate) mod wire {
                 .map(Email::parse)
                 .transpose()
                 .map_err(|r| ButtonError::new("email", r))?;
+            let customer_id = w
+                .customer_id
+                .as_deref()
+                .map(CustomerId::parse)
+                .transpose()
+                .map_err(|r| ButtonError::new("customer_id", r))?;
             let language = match w.language.as_deref() {
                 None => Language::english(),
                 Some(l) => Language::parse(l).map_err(|r| ButtonError::new("language", r))?,
@@ -470,6 +519,7 @@ pub(crate) mod wire {
                 order_date: w.order_date.unwrap_or_else(Utc::now),
                 order_reference,
                 email,
+                customer_id,
                 language,
                 options,
                 payment_options,
@@ -486,6 +536,7 @@ pub(crate) mod wire {
                 order_date: Some(c.order_date),
                 order_reference: c.order_reference,
                 email: c.email.map(|e| e.0),
+                customer_id: c.customer_id.map(|c| c.0),
                 language: Some(c.language.0),
                 options: c
                     .options
@@ -512,5 +563,44 @@ pub(crate) mod wire {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_customer_id(id: serde_json::Value) -> Result<ButtonConfig, ButtonError> {
+        ButtonConfig::from_json(
+            &serde_json::json!({
+                "order_reference": "O-1", "customer_id": id,
+                "options": [{ "description": "A", "amount": "1.00", "currency": "EUR" }],
+                "payment_options": { "cmcic": {} },
+                "urls": { "back": "https://s.example/", "accepted": "https://s.example/", "declined": "https://s.example/" }
+            })
+            .to_string(),
+        )
+    }
+
+    #[test]
+    fn a_customer_id_is_kept_and_written_back() {
+        let button = with_customer_id("shop:42@eu-1.a_b".into()).unwrap();
+        assert_eq!(button.customer_id().map(CustomerId::as_str), Some("shop:42@eu-1.a_b"));
+        assert_eq!(button.to_json_value()["customer_id"], "shop:42@eu-1.a_b");
+    }
+
+    #[test]
+    fn a_malformed_customer_id_is_refused_by_name() {
+        for bad in ["", "a b", "é", "<script>", &"x".repeat(65)] {
+            let err = with_customer_id(bad.into()).unwrap_err();
+            assert_eq!(err.field, "customer_id", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_button_without_customer_id_serializes_without_the_key() {
+        let button = with_customer_id(serde_json::Value::Null).unwrap();
+        assert_eq!(button.customer_id(), None);
+        assert!(button.to_json_value().get("customer_id").is_none());
     }
 }

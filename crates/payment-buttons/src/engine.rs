@@ -18,6 +18,7 @@ use rand::Rng;
 use crate::button::{ButtonConfig, ButtonError};
 use crate::event::Listener;
 use crate::gateway::{Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls};
+use crate::identity::VouchedIdentity;
 use crate::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus, Verified};
 use crate::payment::PaymentId;
 use crate::store::{Applied, NewMessage, NewPayment, QueuedMessage, Settlement, Store, StoreError, StoredPayment};
@@ -30,6 +31,9 @@ pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;
 /// How many messages are verified at once by default. A PayPal postback takes a round trip to PayPal
 /// (hundreds of milliseconds): one at a time, a worker would verify only a few messages a second.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// How long a payment stays `created` before it is marked `abandoned`, unless configured otherwise.
+pub const DEFAULT_ABANDON_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Why `/pay` refused to start a payment. Display texts are safe to show to the buyer.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +107,7 @@ pub struct Engine<S: Store> {
     listeners: Vec<Arc<dyn Listener>>,
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
     concurrency: usize,
+    abandon_after: Duration,
 }
 
 impl<S: Store> Engine<S> {
@@ -118,7 +123,25 @@ impl<S: Store> Engine<S> {
             listeners: Vec::new(),
             wakeup: None,
             concurrency: DEFAULT_CONCURRENCY,
+            abandon_after: DEFAULT_ABANDON_AFTER,
         }
+    }
+
+    /// How long a payment may stay `created` before [`Engine::abandon_unpaid`] marks it `abandoned`
+    /// (default 7 days).
+    pub fn with_abandon_after(mut self, after: Duration) -> Self {
+        self.abandon_after = after;
+        self
+    }
+
+    /// Marks the payments still `created` longer than the configured time as `abandoned`: they stay, and
+    /// a late notification still applies to them. Returns how many were marked.
+    pub async fn abandon_unpaid(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let after = chrono::Duration::from_std(self.abandon_after).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = now.checked_sub_signed(after) else {
+            return Ok(0);
+        };
+        self.store.abandon_created_before(cutoff, now).await
     }
 
     /// How many messages [`Engine::process_due`] verifies at once (at least 1).
@@ -183,13 +206,16 @@ impl<S: Store> Engine<S> {
     /// Verifies a `/pay` submission, records the payment and builds the gateway hand-off.
     ///
     /// `option` and `gateway` are the raw form fields (absent = option 0; gateway absent is only allowed
-    /// when the button offers exactly one method).
+    /// when the button offers exactly one method). `buyer_email` only prefills the gateway's pages;
+    /// `signed_in` is an account the calling application signed in itself. A saved card is offered only to
+    /// `signed_in` or, without one, to the button's signed `customer_id`.
     pub async fn start_payment(
         &self,
         token: &str,
         option: Option<&str>,
         gateway: Option<&str>,
         buyer_email: Option<&str>,
+        signed_in: Option<&VouchedIdentity>,
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
         let button = self.signer.verify(token, now)?;
@@ -216,11 +242,13 @@ impl<S: Store> Engine<S> {
         gw.check_button(&button)?;
         let payment_id = PaymentId::generate();
         let receiver = gw.receiver(&button)?;
+        let customer = button.customer_id().map(VouchedIdentity::customer);
         let request = PaymentRequest {
             payment_id: &payment_id,
             button: &button,
             option_index,
             buyer_email: buyer_email.or(button.email().map(|e| e.as_str())),
+            identity: signed_in.or(customer.as_ref()),
             urls: &self.urls,
             created_at: now,
         };
@@ -493,7 +521,7 @@ fn check_against_payment(n: &Notification, payment: &StoredPayment, gw: &dyn Gat
     }
     match (&n.outcome, &n.amount) {
         (None | Some(Outcome::SubscriptionCancelled), _) => Ok(()),
-        (Some(Outcome::Refunded { amount }), stated) => {
+        (Some(Outcome::Refunded { amount } | Outcome::ReversalCancelled { amount }), stated) => {
             let refunded = amount.or(stated.map(|m| m.abs()));
             match refunded {
                 Some(r) if r.currency() != payment.amount.currency() => Err((

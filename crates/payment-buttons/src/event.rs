@@ -52,7 +52,8 @@ impl EventKind {
     /// The outcome event for a payment entering `state`, if any.
     pub fn for_state(state: PaymentState) -> Option<EventKind> {
         match state {
-            PaymentState::Created => None,
+            // Becoming abandoned is bookkeeping of ours, not news from the gateway: no event.
+            PaymentState::Created | PaymentState::Abandoned => None,
             PaymentState::Pending => Some(EventKind::PaymentPending),
             PaymentState::Accepted => Some(EventKind::PaymentAccepted),
             PaymentState::Declined => Some(EventKind::PaymentDeclined),
@@ -101,6 +102,8 @@ pub struct PaymentSnapshot {
     pub subscription_id: Option<PaymentId>,
     /// The gateway's transaction reference.
     pub gateway_reference: Option<String>,
+    /// How much of the payment has been refunded or reversed so far, with the currency's places.
+    pub refunded_amount: String,
 }
 
 /// One event, exactly as webhooks send it.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::button::{ButtonConfig, ButtonError, BuyingOption};
+use crate::identity::VouchedIdentity;
 use crate::notification::Verification;
 use crate::payment::PaymentId;
 
@@ -81,8 +82,12 @@ pub struct PaymentRequest<'a> {
     pub button: &'a ButtonConfig,
     /// Index of the chosen buying option.
     pub option_index: usize,
-    /// The buyer when identified (the button's e-mail, or a Librement account's).
+    /// The buyer's e-mail when known (the button's, or a signed-in account's), to prefill the gateway's
+    /// pages. It proves nothing: never key anything on it.
     pub buyer_email: Option<&'a str>,
+    /// The buyer when someone vouched for who they are (the shop's signed `customer_id`, or an account
+    /// the application signed in): the only thing a saved card may be keyed on.
+    pub identity: Option<&'a VouchedIdentity>,
     /// Our URLs.
     pub urls: &'a ServiceUrls,
     /// When the payment was recorded.

@@ -18,6 +18,7 @@ pub mod event;
 pub mod forwarded;
 pub mod gateway;
 pub mod i18n;
+pub mod identity;
 pub mod memory;
 pub mod money;
 pub mod notification;

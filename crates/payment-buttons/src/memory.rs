@@ -122,21 +122,9 @@ impl Store for MemoryStore {
 
     async fn create_payment(&self, p: NewPayment) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        let stored = StoredPayment {
-            id: p.id.clone(),
-            gateway: p.gateway,
-            button: p.button,
-            option_index: p.option_index,
-            amount: p.amount,
-            state: crate::payment::PaymentState::Created,
-            receiver: p.receiver,
-            subscription_id: p.subscription_id,
-            gateway_reference: None,
-            details: serde_json::Map::new(),
-            created_at: p.created_at,
-            updated_at: p.created_at,
-        };
-        inner.payments.insert(p.id, stored);
+        let id = p.id.clone();
+        let stored = StoredPayment::created(p);
+        inner.payments.insert(id, stored);
         Ok(())
     }
 
@@ -238,22 +226,8 @@ impl Store for MemoryStore {
         let target_id = match &plan.target {
             PlanTarget::Existing(id) => id.clone(),
             PlanTarget::NewCycle(new) => {
-                let new = (**new).clone();
                 let id = new.id.clone();
-                let stored = StoredPayment {
-                    id: new.id.clone(),
-                    gateway: new.gateway,
-                    button: new.button,
-                    option_index: new.option_index,
-                    amount: new.amount,
-                    state: crate::payment::PaymentState::Created,
-                    receiver: new.receiver,
-                    subscription_id: new.subscription_id,
-                    gateway_reference: None,
-                    details: serde_json::Map::new(),
-                    created_at: new.created_at,
-                    updated_at: new.created_at,
-                };
+                let stored = StoredPayment::created((**new).clone());
                 inner.payments.insert(id.clone(), stored);
                 id
             }
@@ -266,6 +240,9 @@ impl Store for MemoryStore {
             }
             if plan.gateway_reference.is_some() {
                 p.gateway_reference = plan.gateway_reference.clone();
+            }
+            if let Some(refunded) = plan.refunded {
+                p.refunded = refunded;
             }
             p.details.extend(plan.details.clone());
             p.updated_at = request.now();
@@ -369,5 +346,18 @@ impl Store for MemoryStore {
 
     async fn healthy(&self) -> bool {
         self.inner.lock().is_ok()
+    }
+
+    async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut inner = self.lock()?;
+        let mut marked = 0;
+        for p in inner.payments.values_mut() {
+            if p.state == crate::payment::PaymentState::Created && p.created_at < cutoff {
+                p.state = crate::payment::PaymentState::Abandoned;
+                p.updated_at = now;
+                marked += 1;
+            }
+        }
+        Ok(marked)
     }
 }

@@ -194,20 +194,45 @@ impl Money {
     }
 
     /// From a decimal string and a currency code, as found in JSON and in gateway messages.
+    ///
+    /// The digits are read exactly, without any conversion that can round: an amount with more
+    /// (non-zero) decimal places than the currency has is refused, however many places it has
+    /// (`12.4999…9` with 30 nines is not 12.50).
     pub fn parse(amount: &str, currency: &str) -> Result<Self, MoneyError> {
         let currency: Currency = currency.parse()?;
+        let not_a_number = || MoneyError::NotANumber(amount.chars().take(32).collect());
         let trimmed = amount.trim();
-        // Decimal::from_str accepts forms such as "1e3" or "_"; gateways and JSON send plain decimals only.
-        let plain = !trimmed.is_empty()
-            && trimmed
-                .chars()
-                .enumerate()
-                .all(|(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'));
-        if !plain {
-            return Err(MoneyError::NotANumber(amount.chars().take(32).collect()));
+        // Plain decimals only: no exponent, sign `+`, separators or spaces inside.
+        let (negative, unsigned) = match trimmed.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !digits_only(whole) || !digits_only(fraction) {
+            return Err(not_a_number());
         }
-        let d = Decimal::from_str(trimmed).map_err(|_| MoneyError::NotANumber(amount.chars().take(32).collect()))?;
-        Money::from_decimal(d, currency)
+        let places = fraction.trim_end_matches('0');
+        if places.len() > currency.minor_units() as usize {
+            return Err(MoneyError::TooPrecise {
+                amount: amount.chars().take(40).collect(),
+                currency,
+                minor_units: currency.minor_units(),
+            });
+        }
+        let pad = currency.minor_units() as usize - places.len();
+        let minor = whole
+            .bytes()
+            .chain(places.bytes())
+            .chain(std::iter::repeat_n(b'0', pad))
+            .try_fold(0i64, |acc, digit| {
+                acc.checked_mul(10)?.checked_add(i64::from(digit - b'0'))
+            })
+            .ok_or(MoneyError::TooLarge)?;
+        Ok(Money {
+            minor: if negative { -minor } else { minor },
+            currency,
+        })
     }
 
     /// Integer minor units.
@@ -228,6 +253,24 @@ impl Money {
     /// True when strictly greater than zero.
     pub fn is_positive(&self) -> bool {
         self.minor > 0
+    }
+
+    /// The sum, or `None` when the currencies differ or it would overflow.
+    pub fn checked_add(&self, other: Money) -> Option<Money> {
+        (self.currency == other.currency).then_some(())?;
+        Some(Money {
+            minor: self.minor.checked_add(other.minor)?,
+            currency: self.currency,
+        })
+    }
+
+    /// The difference, or `None` when the currencies differ or it would overflow.
+    pub fn checked_sub(&self, other: Money) -> Option<Money> {
+        (self.currency == other.currency).then_some(())?;
+        Some(Money {
+            minor: self.minor.checked_sub(other.minor)?,
+            currency: self.currency,
+        })
     }
 
     /// The absolute value (refunds arrive negative).
@@ -260,7 +303,9 @@ mod tests {
 
     #[test]
     fn exotic_number_forms_are_refused() {
-        for bad in ["1e3", "", " ", "12,50", "1_000", "+1", "abc", "1.2.3"] {
+        for bad in [
+            "1e3", "", " ", "12,50", "1_000", "+1", "abc", "1.2.3", "-", ".", "--1", "1 000", "1.-5",
+        ] {
             assert!(Money::parse(bad, "EUR").is_err(), "{bad:?} accepted");
         }
     }
@@ -270,6 +315,34 @@ mod tests {
         assert!(matches!(Money::parse("1.5", "JPY"), Err(MoneyError::TooPrecise { .. })));
         // trailing zeros are not extra precision
         assert_eq!(Money::parse("1.500", "EUR").unwrap().minor_units(), 150);
+    }
+
+    #[test]
+    fn more_places_than_the_decimal_type_holds_are_refused_not_rounded() {
+        // 12.4999…9 with 30 nines: a 28-digit decimal type would round it to 12.50.
+        let sneaky = format!("12.4{}", "9".repeat(30));
+        assert!(
+            matches!(Money::parse(&sneaky, "EUR"), Err(MoneyError::TooPrecise { .. })),
+            "{sneaky} accepted"
+        );
+        assert!(matches!(
+            Money::parse("0.0000000000000000000000000000001", "EUR"),
+            Err(MoneyError::TooPrecise { .. })
+        ));
+        let zeros = format!("12.50{}", "0".repeat(40));
+        assert_eq!(Money::parse(&zeros, "EUR").unwrap().minor_units(), 1250);
+    }
+
+    #[test]
+    fn huge_amounts_are_too_large_not_wrapped() {
+        assert_eq!(Money::parse(&"9".repeat(40), "EUR"), Err(MoneyError::TooLarge));
+        assert_eq!(Money::parse("92233720368547758.08", "EUR"), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::parse("92233720368547758.07", "EUR").unwrap().minor_units(),
+            i64::MAX
+        );
+        let leading = format!("{}12.50", "0".repeat(40));
+        assert_eq!(Money::parse(&leading, "EUR").unwrap().minor_units(), 1250);
     }
 
     #[test]

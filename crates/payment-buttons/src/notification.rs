@@ -97,6 +97,15 @@ pub enum Flag {
     WrongGateway,
     /// A transition that makes no sense for the payment's state (e.g. pending after accepted).
     StaleStatus,
+    /// Sealed with the merchant key but not a return from the bank (our own payment form posted back, or
+    /// no valid `code-retour`).
+    NotAReturn,
+    /// A subscription message about a payment that started no subscription.
+    NotASubscription,
+    /// A subscription message naming another subscription than the one recorded at sign-up.
+    SubscriptionMismatch,
+    /// A refund or reversal that would take back more than was paid.
+    RefundExceedsAmount,
 }
 
 impl Flag {
@@ -119,6 +128,10 @@ impl Flag {
             Flag::VerificationFailed => "verification_failed",
             Flag::WrongGateway => "wrong_gateway",
             Flag::StaleStatus => "stale_status",
+            Flag::NotAReturn => "not_a_return",
+            Flag::NotASubscription => "not_a_subscription",
+            Flag::SubscriptionMismatch => "subscription_mismatch",
+            Flag::RefundExceedsAmount => "refund_exceeds_amount",
         }
     }
 }
@@ -132,7 +145,7 @@ impl fmt::Display for Flag {
 /// What a notification means for a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Money received (also a reversal cancelled).
+    /// Money received.
     Accepted,
     /// Refused, failed, expired (not always final).
     Declined,
@@ -141,6 +154,12 @@ pub enum Outcome {
     /// Money returned; `amount` is the refunded amount (positive) when the gateway says it.
     Refunded {
         /// How much was refunded, as a positive amount.
+        amount: Option<Money>,
+    },
+    /// A reversal (chargeback) was decided in the seller's favour: the money comes back (PayPal
+    /// `Canceled_Reversal`). Only a refunded or reversed payment can receive it.
+    ReversalCancelled {
+        /// How much comes back, as a positive amount, when the gateway says it (else all that was reversed).
         amount: Option<Money>,
     },
     /// A subscription was cancelled or reached its end of term.
@@ -157,6 +176,17 @@ pub enum Target {
     SubscriptionCycle,
 }
 
+/// The subscription a message names, and whether that message may be the one that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRef {
+    /// The gateway's id of the subscription (PayPal `subscr_id`).
+    pub id: String,
+    /// True for the messages that start a subscription (a sign-up, a cycle's payment): when the payment has
+    /// no subscription recorded yet, such a message records this one. Any other message (a cancellation,
+    /// a failure, a modification, a refund) needs the recorded one to match.
+    pub may_record: bool,
+}
+
 /// A gateway message, parsed into gateway-independent terms. Only meaningful inside [`Verified`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
@@ -170,6 +200,10 @@ pub struct Notification {
     pub idempotency_key: String,
     /// The gateway's reference of the transaction (`txn_id`, `numauto`), kept on the payment.
     pub gateway_reference: Option<String>,
+    /// For a message about a subscription, the gateway's id of the subscription it names (PayPal
+    /// `subscr_id`): it applies only to a payment that started a subscription, and only when this matches
+    /// the one recorded at sign-up.
+    pub subscription: Option<SubscriptionRef>,
     /// The amount and currency the message states, compared with the stored payment.
     pub amount: Option<Money>,
     /// The account that received the money (PayPal `receiver_email`, CM-CIC `TPE`).
@@ -186,6 +220,7 @@ pub struct Notification {
 
 /// The result of verifying one message.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // One per message, built and consumed once: a box would buy nothing.
 pub enum Verification {
     /// Genuine; here is what it says.
     Verified(Verified<Notification>),

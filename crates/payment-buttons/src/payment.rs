@@ -97,17 +97,21 @@ pub enum PaymentState {
     Refunded,
     /// A subscription that was cancelled or reached its end of term.
     Cancelled,
+    /// Created and never paid within the configured time (`server.abandon_after`). Never deleted: a late
+    /// notification still applies to it as to a created payment.
+    Abandoned,
 }
 
 impl PaymentState {
     /// Every state, in life order.
-    pub const ALL: [PaymentState; 6] = [
+    pub const ALL: [PaymentState; 7] = [
         PaymentState::Created,
         PaymentState::Pending,
         PaymentState::Accepted,
         PaymentState::Declined,
         PaymentState::Refunded,
         PaymentState::Cancelled,
+        PaymentState::Abandoned,
     ];
 
     /// The name stored in the database and sent in events.
@@ -119,6 +123,7 @@ impl PaymentState {
             PaymentState::Declined => "declined",
             PaymentState::Refunded => "refunded",
             PaymentState::Cancelled => "cancelled",
+            PaymentState::Abandoned => "abandoned",
         }
     }
 }

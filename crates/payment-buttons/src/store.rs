@@ -74,6 +74,8 @@ pub struct StoredPayment {
     pub gateway_reference: Option<String>,
     /// Gateway facts accumulated from notifications (merged, latest wins).
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// The sum of the refunds and reversals applied, never more than [`StoredPayment::amount`].
+    pub refunded: Money,
     /// When recorded.
     pub created_at: DateTime<Utc>,
     /// Last state change.
@@ -81,6 +83,25 @@ pub struct StoredPayment {
 }
 
 impl StoredPayment {
+    /// A payment as it is stored when `new` is recorded: created, nothing refunded, no news yet.
+    pub fn created(new: NewPayment) -> Self {
+        StoredPayment {
+            refunded: Money::from_minor(0, new.amount.currency()),
+            id: new.id,
+            gateway: new.gateway,
+            button: new.button,
+            option_index: new.option_index,
+            amount: new.amount,
+            state: crate::payment::PaymentState::Created,
+            receiver: new.receiver,
+            subscription_id: new.subscription_id,
+            gateway_reference: None,
+            details: serde_json::Map::new(),
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        }
+    }
+
     /// Months between charges when the chosen option is a subscription.
     pub fn recurrence_months(&self) -> Option<u8> {
         self.button
@@ -239,4 +260,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// True when the database answers.
     async fn healthy(&self) -> bool;
+
+    /// Marks every payment still `created` that was recorded before `cutoff` as `abandoned` (never deleted:
+    /// a late notification still applies to it). Returns how many were marked.
+    async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }

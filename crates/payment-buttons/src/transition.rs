@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::event::{Event, EventKind, PaymentSnapshot};
+use crate::money::Money;
 use crate::notification::{Flag, Notification, Outcome, Target, Verified};
 use crate::payment::{PaymentId, PaymentState};
 use crate::store::{MessageId, NewPayment, StoredPayment};
@@ -112,6 +113,8 @@ pub struct Plan {
     pub gateway_reference: Option<String>,
     /// Details to merge into the payment's details.
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// The payment's new refunded sum, when the message refunds, reverses or gives back money.
+    pub refunded: Option<Money>,
     /// Events to write to the outbox, in order. Empty when nothing changes.
     pub events: Vec<Event>,
     /// What happened, for the log's `outcome` column.
@@ -121,7 +124,7 @@ pub struct Plan {
 }
 
 /// The state a payment in `current` moves to on `outcome`, or `None` when the outcome changes nothing
-/// (a pending after an accepted, a second accepted).
+/// (a pending after an accepted, a second accepted). The table is written out in `docs/security.md`.
 ///
 /// ```
 /// use payment_buttons::notification::Outcome;
@@ -130,17 +133,89 @@ pub struct Plan {
 /// assert_eq!(next_state(Pending, &Outcome::Accepted), Some(Accepted));
 /// assert_eq!(next_state(Accepted, &Outcome::Pending), None);
 /// assert_eq!(next_state(Declined, &Outcome::Accepted), Some(Accepted)); // CM-CIC may accept later
+/// assert_eq!(next_state(Abandoned, &Outcome::Accepted), Some(Accepted)); // a late payment still counts
+/// assert_eq!(next_state(Refunded, &Outcome::Accepted), None); // only a cancelled reversal undoes a refund
 /// ```
 pub fn next_state(current: PaymentState, outcome: &Outcome) -> Option<PaymentState> {
     use PaymentState::*;
     match (outcome, current) {
-        (Outcome::Accepted, Created | Pending | Declined | Refunded) => Some(Accepted),
-        (Outcome::Pending, Created) => Some(Pending),
-        (Outcome::Declined, Created | Pending) => Some(Declined),
+        (Outcome::Accepted, Created | Pending | Declined | Abandoned) => Some(Accepted),
+        (Outcome::ReversalCancelled { .. }, Refunded) => Some(Accepted),
+        (Outcome::Pending, Created | Abandoned) => Some(Pending),
+        (Outcome::Declined, Created | Pending | Abandoned) => Some(Declined),
         // A second partial refund is a state change of its own (its own event), hence Refunded -> Refunded.
         (Outcome::Refunded { .. }, Accepted | Refunded) => Some(Refunded),
-        (Outcome::SubscriptionCancelled, Created | Pending | Accepted | Declined) => Some(Cancelled),
+        (Outcome::SubscriptionCancelled, Created | Pending | Accepted | Declined | Abandoned) => Some(Cancelled),
         _ => None,
+    }
+}
+
+/// The key of [`StoredPayment::details`] under which the planner records the gateway's id of the
+/// subscription a payment started (written by the first sign-up or payment that names one).
+pub const SUBSCRIPTION_DETAIL: &str = "subscription_reference";
+
+/// Why a subscription message may not touch `named`, or `None` when it may. Also says whether it records
+/// the subscription's id.
+fn subscription_check(named: &StoredPayment, n: &Notification) -> Result<bool, (Flag, String)> {
+    let Some(named_sub) = &n.subscription else {
+        return Ok(false);
+    };
+    if named.recurrence_months().is_none() {
+        return Err((
+            Flag::NotASubscription,
+            format!("payment {} started no subscription ({})", named.id, n.summary),
+        ));
+    }
+    match named.details.get(SUBSCRIPTION_DETAIL).and_then(|v| v.as_str()) {
+        Some(recorded) if recorded == named_sub.id => Ok(false),
+        Some(recorded) => Err((
+            Flag::SubscriptionMismatch,
+            format!(
+                "names subscription {:?}, payment {} has {recorded:?} ({})",
+                truncate(&named_sub.id, 64),
+                named.id,
+                n.summary
+            ),
+        )),
+        None if named_sub.may_record => Ok(true),
+        None => Err((
+            Flag::SubscriptionMismatch,
+            format!("payment {} has no subscription recorded yet ({})", named.id, n.summary),
+        )),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// The refunded sum after `outcome` on `payment`, or why it is refused; `None` for outcomes that move no
+/// refunded money.
+fn refunded_after(payment: &StoredPayment, outcome: &Outcome) -> Result<Option<Money>, String> {
+    let paid = payment.amount;
+    let before = payment.refunded;
+    match outcome {
+        Outcome::Refunded { amount } => {
+            // Without an amount, a refund is of everything that is left.
+            let refund = amount.unwrap_or_else(|| paid.checked_sub(before).unwrap_or(paid));
+            match before.checked_add(refund) {
+                Some(total) if total.minor_units() <= paid.minor_units() && refund.is_positive() => Ok(Some(total)),
+                Some(_) if !refund.is_positive() => Err(format!("nothing left to refund of {paid}")),
+                _ => Err(format!(
+                    "a refund of {refund} after {before} refunded would exceed the {paid} paid"
+                )),
+            }
+        }
+        Outcome::ReversalCancelled { amount } => {
+            let back = amount.unwrap_or(before);
+            match before.checked_sub(back) {
+                Some(total) if total.minor_units() >= 0 => Ok(Some(total)),
+                _ => Err(format!(
+                    "{back} cannot come back: only {before} was refunded or reversed"
+                )),
+            }
+        }
+        _ => Ok(None),
     }
 }
 
@@ -156,6 +231,7 @@ fn snapshot(p: &StoredPayment, state: PaymentState, gateway_reference: Option<St
         recurrence_months: p.recurrence_months(),
         subscription_id: p.subscription_id.clone(),
         gateway_reference,
+        refunded_amount: p.refunded.to_string(),
     }
 }
 
@@ -189,9 +265,18 @@ pub fn events_for(
 /// to `existing_cycle` (a later cycle already recorded with the same gateway reference).
 pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Option<&StoredPayment>) -> Plan {
     let n = &request.notification;
+    // A subscription message touches only the subscription it names (an attacker's own subscription to
+    // the same seller may name any invoice).
+    let records_subscription = match subscription_check(named, n) {
+        Ok(records) => records,
+        Err((flag, reason)) => return refused(named, flag, format!("not applied: {reason}")),
+    };
     let mut details = n.details.clone();
     if let Some(Outcome::Refunded { amount: Some(refunded) }) = &n.outcome {
         details.insert("refunded_amount".into(), refunded.to_string().into());
+    }
+    if let (true, Some(sub)) = (records_subscription, &n.subscription) {
+        details.insert(SUBSCRIPTION_DETAIL.into(), sub.id.clone().into());
     }
 
     // Which payment row: for a later subscription cycle, a new payment of its own.
@@ -208,20 +293,7 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
                 subscription_id: Some(named.id.clone()),
                 created_at: request.now,
             };
-            let as_stored = StoredPayment {
-                id: new.id.clone(),
-                gateway: new.gateway.clone(),
-                button: new.button.clone(),
-                option_index: new.option_index,
-                amount: new.amount,
-                state: PaymentState::Created,
-                receiver: new.receiver.clone(),
-                subscription_id: new.subscription_id.clone(),
-                gateway_reference: None,
-                details: serde_json::Map::new(),
-                created_at: request.now,
-                updated_at: request.now,
-            };
+            let as_stored = StoredPayment::created(new.clone());
             (PlanTarget::NewCycle(Box::new(new)), as_stored)
         }
         _ => (PlanTarget::Existing(named.id.clone()), named.clone()),
@@ -247,42 +319,70 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
             new_state: None,
             gateway_reference,
             details,
+            refunded: None,
             events: snap_events,
             outcome: format!("recorded: {}", n.summary),
             flags: Vec::new(),
         };
     };
 
-    match next_state(payment.state, outcome) {
-        Some(state) => Plan {
-            events: events_for(
-                &payment,
-                state,
-                gateway_reference.clone(),
-                &details,
-                Some(request.message_id),
-                request.now,
-            ),
-            target,
-            new_state: Some(state),
-            gateway_reference,
-            details,
-            outcome: format!("applied: {} -> {} ({})", payment.state, state, n.summary),
-            flags: Vec::new(),
-        },
-        None => Plan {
-            // A new cycle that changes nothing is not recorded at all.
-            target: match target {
-                PlanTarget::NewCycle(_) => PlanTarget::Existing(named.id.clone()),
-                existing => existing,
-            },
-            new_state: None,
-            gateway_reference: None,
-            details: serde_json::Map::new(),
-            events: Vec::new(),
-            outcome: format!("unchanged: payment is already {} ({})", payment.state, n.summary),
-            flags: vec![Flag::StaleStatus],
-        },
+    let Some(state) = next_state(payment.state, outcome) else {
+        let mut unchanged = refused(
+            named,
+            Flag::StaleStatus,
+            format!("unchanged: payment is already {} ({})", payment.state, n.summary),
+        );
+        if let PlanTarget::Existing(id) = target {
+            unchanged.target = PlanTarget::Existing(id);
+        }
+        return unchanged;
+    };
+    // The refunds and reversals of a payment never add up to more than was paid.
+    let refunded = match refunded_after(&payment, outcome) {
+        Ok(refunded) => refunded,
+        Err(reason) => {
+            return refused(
+                named,
+                Flag::RefundExceedsAmount,
+                format!("not applied: {reason} ({})", n.summary),
+            );
+        }
+    };
+    // The events carry the payment as it is after the change.
+    let mut changed = payment.clone();
+    if let Some(total) = refunded {
+        changed.refunded = total;
+    }
+    Plan {
+        events: events_for(
+            &changed,
+            state,
+            gateway_reference.clone(),
+            &details,
+            Some(request.message_id),
+            request.now,
+        ),
+        target,
+        new_state: Some(state),
+        gateway_reference,
+        details,
+        refunded,
+        outcome: format!("applied: {} -> {} ({})", payment.state, state, n.summary),
+        flags: Vec::new(),
+    }
+}
+
+/// A plan that changes nothing (a new cycle is not recorded at all), with the flag and the reason for the log.
+fn refused(named: &StoredPayment, flag: Flag, outcome: String) -> Plan {
+    Plan {
+        target: PlanTarget::Existing(named.id.clone()),
+        new_state: None,
+        gateway_reference: None,
+        details: serde_json::Map::new(),
+        refunded: None,
+        events: Vec::new(),
+        outcome,
+        flags: vec![flag],
     }
 }
 
@@ -307,16 +407,37 @@ mod tests {
     }
 
     #[test]
-    fn money_received_accepts_anything_not_yet_final_or_refunded() {
-        for from in [Created, Pending, Declined, Refunded] {
+    fn money_received_accepts_anything_not_yet_final() {
+        for from in [Created, Pending, Declined, Abandoned] {
             assert_eq!(next_state(from, &Outcome::Accepted), Some(Accepted), "{from}");
         }
+        assert_eq!(
+            next_state(Refunded, &Outcome::Accepted),
+            None,
+            "a late Completed does not undo a refund"
+        );
         assert_eq!(
             next_state(Accepted, &Outcome::Accepted),
             None,
             "a second acceptance changes nothing"
         );
         assert_eq!(next_state(Cancelled, &Outcome::Accepted), None);
+    }
+
+    #[test]
+    fn only_a_cancelled_reversal_brings_refunded_money_back() {
+        let back = Outcome::ReversalCancelled { amount: None };
+        assert_eq!(next_state(Refunded, &back), Some(Accepted));
+        for from in [Created, Pending, Accepted, Declined, Cancelled, Abandoned] {
+            assert_eq!(next_state(from, &back), None, "{from}");
+        }
+    }
+
+    #[test]
+    fn an_abandoned_payment_still_takes_a_late_notification() {
+        assert_eq!(next_state(Abandoned, &Outcome::Pending), Some(Pending));
+        assert_eq!(next_state(Abandoned, &Outcome::Declined), Some(Declined));
+        assert_eq!(next_state(Abandoned, &refund()), None, "nothing was paid");
     }
 
     #[test]

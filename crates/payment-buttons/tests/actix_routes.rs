@@ -63,6 +63,9 @@ impl Store for DownForWrites {
     async fn healthy(&self) -> bool {
         false
     }
+    async fn abandon_created_before(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, StoreError> {
+        Err(down())
+    }
 }
 
 struct AlwaysVerified;

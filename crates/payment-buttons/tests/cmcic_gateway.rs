@@ -3,13 +3,14 @@
 
 use base64::Engine;
 use chrono::TimeZone;
-use payment_buttons::button::ButtonConfig;
+use payment_buttons::button::{ButtonConfig, CustomerId};
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode, ConfigError};
 use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway};
 use payment_buttons::gateway::{Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, ServiceUrls};
+use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus};
 use payment_buttons::payment::PaymentId;
 
@@ -52,6 +53,7 @@ fn hand_off_fields(
     button: &ButtonConfig,
     option: usize,
     buyer: Option<&str>,
+    identity: Option<&VouchedIdentity>,
 ) -> Result<(String, Vec<(String, String)>), GatewayError> {
     let urls = ServiceUrls::new("https://pay.example").unwrap();
     let id = PaymentId::parse("Xk3f9QpL2mZa").unwrap();
@@ -60,6 +62,7 @@ fn hand_off_fields(
         button,
         option_index: option,
         buyer_email: buyer,
+        identity,
         urls: &urls,
         created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 3).unwrap(),
     };
@@ -128,7 +131,7 @@ async fn verified(gateway: &CmcicGateway, msg: &IncomingMessage) -> Notification
 #[test]
 fn the_payment_form_carries_the_monetico_fields_sealed_and_ascii() {
     let gateway = gateway(CmcicMode::Test);
-    let (action, fields) = hand_off_fields(&gateway, &button(BILLING, "de"), 0, None).unwrap();
+    let (action, fields) = hand_off_fields(&gateway, &button(BILLING, "de"), 0, None, None).unwrap();
     assert_eq!(action, "https://p.monetico-services.com/test/paiement.cgi");
     assert_eq!(value(&fields, "TPE"), Some("1234567"));
     assert_eq!(value(&fields, "date"), Some("26/11/2026:10:00:03"));
@@ -171,8 +174,14 @@ fn without_a_billing_address_the_context_falls_back_to_the_configured_country() 
     let config = config(CmcicMode::Test, Protocol::Monetico)
         .with_default_country("BE")
         .unwrap();
-    let (_, fields) =
-        hand_off_fields(&CmcicGateway::new(config), &button(r#"{ "cmcic": {} }"#, "nl"), 0, None).unwrap();
+    let (_, fields) = hand_off_fields(
+        &CmcicGateway::new(config),
+        &button(r#"{ "cmcic": {} }"#, "nl"),
+        0,
+        None,
+        None,
+    )
+    .unwrap();
     let context = base64::engine::general_purpose::STANDARD
         .decode(value(&fields, "contexte_commande").unwrap())
         .unwrap();
@@ -181,29 +190,63 @@ fn without_a_billing_address_the_context_falls_back_to_the_configured_country() 
 }
 
 #[test]
-fn an_identified_buyer_gets_a_stable_keyed_alias_and_forced_card_entry() {
+fn an_e_mail_alone_never_names_a_saved_card() {
+    // The attack: anyone can type a victim's e-mail into a shop's checkout; it must not offer their card.
+    let gateway = gateway(CmcicMode::Test);
+    let (_, fields) = hand_off_fields(&gateway, &button(BILLING, "fr"), 0, Some("victim@example.org"), None).unwrap();
+    assert_eq!(value(&fields, "aliascb"), None);
+    assert_eq!(value(&fields, "forcesaisiecb"), None);
+    assert_eq!(
+        value(&fields, "mail"),
+        Some("victim@example.org"),
+        "the e-mail still prefills the bank's page"
+    );
+}
+
+#[test]
+fn a_vouched_buyer_gets_a_stable_keyed_alias_and_forced_card_entry() {
     let gateway = gateway(CmcicMode::Test);
     let button = button(BILLING, "fr");
-    let (_, first) = hand_off_fields(&gateway, &button, 0, Some("Buyer@Example.org")).unwrap();
-    let (_, again) = hand_off_fields(&gateway, &button, 0, Some("buyer@example.org")).unwrap();
+    let customer = VouchedIdentity::customer(&CustomerId::parse("customer-42").unwrap());
+    let (_, first) = hand_off_fields(&gateway, &button, 0, Some("Buyer@Example.org"), Some(&customer)).unwrap();
+    let (_, again) = hand_off_fields(&gateway, &button, 0, Some("other@example.org"), Some(&customer)).unwrap();
     let alias = value(&first, "aliascb").expect("aliascb");
-    assert_eq!(Some(alias), value(&again, "aliascb"), "same buyer, same alias");
+    assert_eq!(
+        Some(alias),
+        value(&again, "aliascb"),
+        "same customer, same alias, whatever e-mail is typed"
+    );
     assert!((1..=64).contains(&alias.len()) && alias.bytes().all(|b| b.is_ascii_alphanumeric()));
-    assert!(!alias.to_ascii_lowercase().contains("buyer"));
+    assert!(!alias.contains("42"));
     assert_eq!(value(&first, "forcesaisiecb"), Some("1"));
     assert_eq!(value(&first, "mail"), Some("Buyer@Example.org"));
     assert!(gateway.request_seal_matches(&first));
 
+    let account = VouchedIdentity::signed_in("librement-user", "customer-42").unwrap();
+    let (_, other_origin) = hand_off_fields(&gateway, &button, 0, None, Some(&account)).unwrap();
+    assert_ne!(
+        value(&other_origin, "aliascb"),
+        Some(alias),
+        "the origin is part of the identity"
+    );
+
     let keyed_otherwise =
         CmcicGateway::new(config(CmcicMode::Test, Protocol::Monetico).with_alias_secret(b"own secret"));
-    let (_, other) = hand_off_fields(&keyed_otherwise, &button, 0, Some("buyer@example.org")).unwrap();
+    let (_, other) = hand_off_fields(&keyed_otherwise, &button, 0, None, Some(&customer)).unwrap();
     assert_ne!(value(&other, "aliascb"), Some(alias), "the alias depends on the key");
 }
 
 #[test]
 fn the_legacy_form_seals_19_positions_and_carries_express_options_inside_options() {
     let gateway = CmcicGateway::new(config(CmcicMode::Production, Protocol::Legacy));
-    let (action, fields) = hand_off_fields(&gateway, &button(BILLING, "it"), 0, Some("buyer@example.org")).unwrap();
+    let (action, fields) = hand_off_fields(
+        &gateway,
+        &button(BILLING, "it"),
+        0,
+        None,
+        Some(&VouchedIdentity::customer(&CustomerId::parse("7").unwrap())),
+    )
+    .unwrap();
     assert_eq!(action, "https://ssl.paiement.cic-banques.fr/paiement.cgi");
     let options = value(&fields, "options").unwrap();
     let alias = options
@@ -228,7 +271,7 @@ fn a_recurring_option_is_refused_by_name() {
     assert_eq!(err.field, "options[1].recurrence_months");
     assert!(err.reason.contains("cmcic has no subscriptions in this protocol"));
     assert!(matches!(
-        hand_off_fields(&gateway, &button, 1, None),
+        hand_off_fields(&gateway, &button, 1, None, None),
         Err(GatewayError::Unsupported(_))
     ));
 }
@@ -384,11 +427,59 @@ async fn instalments_are_accepted_or_declined_with_their_number() {
 }
 
 #[tokio::test]
-async fn an_unknown_code_retour_is_verified_without_outcome_and_flagged() {
+async fn a_sealed_message_without_a_known_code_retour_is_not_a_return() {
     let gateway = gateway(CmcicMode::Test);
-    let n = verified(&gateway, &bank_return(&gateway, &[("code-retour", b"peut-etre")])).await;
-    assert_eq!(n.outcome, None);
-    assert!(n.flags.contains(&Flag::UnknownStatus));
+    for code in [&b"peut-etre"[..], b""] {
+        let msg = bank_return(&gateway, &[("code-retour", code)]);
+        assert_eq!(gateway.acknowledge(&msg).body, ACK_BAD_SEAL.as_bytes());
+        match gateway.verify(&msg).await {
+            Verification::Rejected { status, flags, .. } => {
+                assert_eq!(status, VerificationStatus::Invalid);
+                assert_eq!(flags, vec![Flag::NotAReturn]);
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_message_with_fields_of_our_payment_form_is_not_a_return_even_with_a_code_retour() {
+    let gateway = gateway(CmcicMode::Test);
+    for field in [
+        "url_retour_ok",
+        "contexte_commande",
+        "lgue",
+        "societe",
+        "mail",
+        "aliascb",
+    ] {
+        let msg = bank_return(&gateway, &[(field, b"x")]);
+        assert_eq!(gateway.acknowledge(&msg).body, ACK_BAD_SEAL.as_bytes(), "{field}");
+        assert!(
+            matches!(gateway.verify(&msg).await, Verification::Rejected { ref flags, .. } if flags == &[Flag::NotAReturn]),
+            "{field}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn our_own_payment_form_posted_back_is_sealed_but_not_a_return() {
+    // The hand-off form is sealed with the merchant key, over every field as the bank's returns are.
+    let gateway = gateway(CmcicMode::Test);
+    let (_, fields) = hand_off_fields(&gateway, &button(BILLING, "fr"), 0, Some("buyer@example.org"), None).unwrap();
+    let mut form = FormFields::new();
+    for (name, value) in &fields {
+        form.push(name.as_str(), value.as_bytes().to_vec());
+    }
+    let msg = message(form.to_body());
+    assert_eq!(gateway.acknowledge(&msg).body, ACK_BAD_SEAL.as_bytes());
+    assert!(matches!(
+        gateway.verify(&msg).await,
+        Verification::Rejected {
+            status: VerificationStatus::Invalid,
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -470,6 +561,6 @@ fn the_gateway_names_itself_and_its_receiver_and_is_live_only_with_the_bank() {
     assert!(gateway(CmcicMode::Production).is_live());
     assert!(gateway(CmcicMode::Test).is_live());
     assert!(!gateway(CmcicMode::Simulator).is_live());
-    let (action, _) = hand_off_fields(&gateway(CmcicMode::Simulator), &button, 0, None).unwrap();
+    let (action, _) = hand_off_fields(&gateway(CmcicMode::Simulator), &button, 0, None, None).unwrap();
     assert_eq!(action, "https://pay.example/simulator/cmcic");
 }

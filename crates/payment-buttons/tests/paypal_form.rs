@@ -55,6 +55,7 @@ fn hand_off(gateway: &PaypalGateway, button: &ButtonConfig, option_index: usize)
         button,
         option_index,
         buyer_email: Some("buyer@example.net"),
+        identity: None,
         urls: &urls,
         created_at: Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap(),
     };

@@ -67,6 +67,7 @@ fn payment(
         subscription_id: None,
         gateway_reference: reference.map(str::to_owned),
         details: Map::new(),
+        refunded: Money::from_minor(0, amount.currency()),
         created_at: time("2026-11-26T10:00:00Z"),
         updated_at: time("2026-11-26T10:00:00Z"),
     }
@@ -188,13 +189,15 @@ fn paypal_refunded() -> Event {
         "parent_txn_id": "4RT73920XK118345L",
         "refunded_amount": refunded.to_string(),
     });
-    let paid = payment(
+    let mut paid = payment(
         "Xk3f9QpL2mZa",
         "paypal",
         0,
         PaymentState::Accepted,
         Some("4RT73920XK118345L"),
     );
+    // Events carry the payment as it is after the change: 5.00 refunded so far.
+    paid.refunded = refunded;
     let events = events_for(
         &paid,
         PaymentState::Refunded,

@@ -27,6 +27,7 @@ pub(crate) struct RawServer {
     pub(crate) demo: Option<bool>,
     pub(crate) admin_password: Option<String>,
     pub(crate) trusted_proxies: Option<Vec<String>>,
+    pub(crate) abandon_after: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

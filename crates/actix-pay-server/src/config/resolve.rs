@@ -190,6 +190,7 @@ impl Resolver<'_> {
             demo: raw.demo.unwrap_or(all_simulated),
             admin_password: self.secret("server.admin_password", raw.admin_password, MIN_ADMIN_PASSWORD_CHARS)?,
             trusted_proxies,
+            abandon_after: self.duration("server.abandon_after", raw.abandon_after, 7 * DAY)?,
         })
     }
 

@@ -56,6 +56,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("server", "demo", Kind::Bool),
     setting("server", "admin_password", Kind::Text),
     setting("server", "trusted_proxies", Kind::List),
+    setting("server", "abandon_after", Kind::Text),
     setting("database", "url", Kind::Text),
     setting("paypal", "mode", Kind::Text),
     setting("paypal", "business", Kind::Text),

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub admin_password: Option<Secret>,
     /// `trusted_proxies`: reverse proxies whose `X-Forwarded-For` is believed. Default: none.
     pub trusted_proxies: TrustedProxies,
+    /// `abandon_after`: a payment still `created` this long after it was recorded becomes `abandoned`
+    /// (never deleted; a late notification still applies). Default 7 days.
+    pub abandon_after: Duration,
 }
 
 impl ServerConfig {
@@ -156,6 +159,7 @@ mod tests {
             demo: false,
             admin_password: None,
             trusted_proxies: TrustedProxies::default(),
+            abandon_after: Duration::from_secs(7 * 86_400),
         };
         assert!(server.accepts_api_key("second-key-0123456789"));
         assert!(!server.accepts_api_key("second-key-012345678"));

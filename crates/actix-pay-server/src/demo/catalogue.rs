@@ -4,9 +4,13 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// The e-mail of the demo's buyer. A card button that carries it asks CM-CIC for Express Payment (`aliascb`),
-/// so a second card purchase only asks for the security code.
+/// The e-mail of the demo's buyer. It only prefills the gateways' pages: an e-mail proves nothing, so it never
+/// names a saved card.
 pub const DEMO_BUYER_EMAIL: &str = "demo-buyer@example.org";
+
+/// The demo shop's identifier of its signed-in customer. The card button carries it (signed), so CM-CIC offers
+/// Express Payment (`aliascb`) and a second card purchase only asks for the security code.
+pub const DEMO_CUSTOMER_ID: &str = "demo-customer-1";
 
 /// The PayPal account the demo shop is paid on (each shop names its own in `payment_options.paypal`).
 pub const DEMO_SELLER_EMAIL: &str = "demo-seller@example.com";
@@ -150,13 +154,14 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "Card payment (Monetico)"
             },
             blurb: if fr {
-                "Carte bancaire avec CM-CIC / Monetico ; la carte peut être enregistrée pour la fois suivante."
+                "Carte bancaire avec CM-CIC / Monetico. La boutique signe l'identifiant de son client connecté (customer_id) dans le bouton : la carte peut donc être enregistrée pour la fois suivante."
             } else {
-                "Bank card through CM-CIC / Monetico; the card can be remembered for next time."
+                "Bank card through CM-CIC / Monetico. The shop signs its signed-in customer's id (customer_id) into the button, so the card can be remembered for next time."
             },
             config: json!({
                 "order_reference": order("ticket"),
                 "email": DEMO_BUYER_EMAIL,
+                "customer_id": DEMO_CUSTOMER_ID,
                 "language": language,
                 "options": [{ "description": if fr { "Billet pour les rencontres" } else { "Conference ticket" },
                               "amount": "45.00", "currency": "EUR" }],

@@ -120,6 +120,7 @@ mod tests {
                 recurrence_months: None,
                 subscription_id: None,
                 gateway_reference: None,
+                refunded_amount: "0.00".to_owned(),
             },
             button: serde_json::Value::Null,
             details: serde_json::Value::Null,

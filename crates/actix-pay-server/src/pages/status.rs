@@ -22,11 +22,12 @@ struct Texts {
 fn texts(state: PaymentState, french: bool) -> Texts {
     use PaymentState::*;
     let (headline, next_label) = match (state, french) {
-        (Created, false) => (
+        // An abandoned payment's headline is replaced below: nothing was confirmed.
+        (Created | Abandoned, false) => (
             "Waiting for the payment service to confirm your payment…",
             "Back to the shop",
         ),
-        (Created, true) => (
+        (Created | Abandoned, true) => (
             "En attente de la confirmation du service de paiement…",
             "Retour à la boutique",
         ),
@@ -101,9 +102,10 @@ pub async fn show<S: Store>(
     let cancelled = query.cancelled.is_some() && payment.state == PaymentState::Created;
     let mut t = texts(payment.state, french);
     // Nothing heard for a long time (the buyer closed the gateway's page, say): stop reloading, say so.
-    let abandoned = payment.state == PaymentState::Created
-        && !cancelled
-        && chrono::Utc::now() - payment.created_at > STOP_WAITING_AFTER;
+    let abandoned = payment.state == PaymentState::Abandoned
+        || (payment.state == PaymentState::Created
+            && !cancelled
+            && chrono::Utc::now() - payment.created_at > STOP_WAITING_AFTER);
     if cancelled {
         t.headline = if french {
             "Vous avez annulé le paiement : rien n'a été débité."

@@ -35,7 +35,7 @@ use rand::Rng;
 
 use crate::pages;
 use bank_return::Attempt;
-use cards::{CardError, CardFacts, CardNumber, Expiry};
+use cards::{CardBehaviour, CardError, CardFacts, CardNumber, CvvDigest, Expiry};
 use form::PaymentForm;
 use words::Words;
 
@@ -68,11 +68,13 @@ struct Session {
     opened: Instant,
 }
 
-/// A card saved under an alias: what the bank reports about it, never its full number.
+/// A card saved under an alias: what the bank reports about it, never its full number, and the digest of
+/// the security code given when it was saved.
 #[derive(Clone)]
 struct SavedCard {
     facts: CardFacts,
     vld: String,
+    cvv: CvvDigest,
 }
 
 /// The simulated bank: its configuration, its pending payments and its saved cards.
@@ -321,17 +323,24 @@ async fn pay(
     let use_saved = typed("saved") == "1";
 
     let card = match (use_saved, saved) {
-        (true, Some(saved)) => {
-            if let Err(e) = cards::check_cvv(&typed("cvv")) {
-                let page = CardForm::Saved(&saved.facts);
-                return card_page(
-                    &sim,
-                    &session,
-                    &form,
-                    page,
-                    Some(w.error(e)),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                );
+        (true, Some(mut saved)) => {
+            let typed_cvv = match CvvDigest::of(&typed("cvv"), &sim.card_hash_key) {
+                Ok(cvv) => cvv,
+                Err(e) => {
+                    let page = CardForm::Saved(&saved.facts);
+                    return card_page(
+                        &sim,
+                        &session,
+                        &form,
+                        page,
+                        Some(w.error(e)),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    );
+                }
+            };
+            // As at the bank: the saved card is paid only with its own security code; another one declines.
+            if !saved.cvv.matches(&typed_cvv) {
+                saved.facts.behaviour = CardBehaviour::Declined;
             }
             saved
         }
@@ -407,10 +416,11 @@ async fn pay(
 fn read_new_card(typed: &impl Fn(&str) -> String, hash_key: &UsableKey) -> Result<SavedCard, CardError> {
     let number = CardNumber::parse(&typed("card_number"))?;
     let expiry = Expiry::parse(&typed("expiry"), chrono::Utc::now().date_naive())?;
-    cards::check_cvv(&typed("cvv"))?;
+    let cvv = CvvDigest::of(&typed("cvv"), hash_key)?;
     Ok(SavedCard {
         facts: CardFacts::of(&number, hash_key),
         vld: expiry.vld(),
+        cvv,
     })
 }
 

@@ -69,6 +69,7 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
                     state: plan.new_state,
                     gateway_reference: plan.gateway_reference.as_deref(),
                     details,
+                    refunded: plan.refunded,
                     now,
                 },
             )?;

@@ -307,6 +307,7 @@ impl BalancePayments for DieselStore {
                             state: Some(plan.new_state),
                             gateway_reference: None,
                             details,
+                            refunded: None,
                             now: db_time(now),
                         },
                     )?;
@@ -570,6 +571,7 @@ fn complete_purchase(
                 state: Some(new_state),
                 gateway_reference: None,
                 details,
+                refunded: None,
                 now: at,
             },
         )?;

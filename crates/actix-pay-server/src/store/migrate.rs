@@ -47,6 +47,22 @@ pub fn revert_all(conn: &mut AnyConnection) -> Result<(), OpenError> {
     result.map_err(failed)
 }
 
+/// Connects to `url` and reverts the newest applied migration: rolling back one release, and the upgrade
+/// tests, which make a database as the previous release left it.
+pub fn revert_last_migration(url: &str) -> Result<(), OpenError> {
+    let mut conn = DatabaseUrl::parse(url)?.connect()?;
+    let result: Result<(), HarnessError> = match &mut conn {
+        AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map(drop),
+        AnyConnection::Postgresql(c) => {
+            postgres::lock_migrations(c).map_err(failed)?;
+            let result = c.revert_last_migration(POSTGRES).map(drop);
+            postgres::unlock_migrations(c).map_err(failed)?;
+            result
+        }
+    };
+    result.map_err(failed)
+}
+
 /// Connects to `url` and applies pending migrations: the `migrate` subcommand.
 pub fn run_migrations(url: &str) -> Result<(), OpenError> {
     let mut conn = DatabaseUrl::parse(url)?.connect()?;

@@ -42,7 +42,7 @@ use payment_buttons::transition::ApplyRequest;
 
 pub use connection::{AnyConnection, DatabaseUrl, PostgresUrl};
 pub use messages::CLAIM_LEASE;
-pub use migrate::{revert_all_migrations, run_migrations};
+pub use migrate::{revert_all_migrations, revert_last_migration, run_migrations};
 pub use models::LogRow;
 pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};
 
@@ -279,5 +279,11 @@ impl Store for DieselStore {
         self.run(|conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?))
             .await
             .is_ok()
+    }
+
+    async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (cutoff, now) = (models::db_time(cutoff), models::db_time(now));
+        self.run(move |conn| payments::abandon_created_before(conn, cutoff, now))
+            .await
     }
 }

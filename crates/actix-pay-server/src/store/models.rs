@@ -55,6 +55,7 @@ pub struct PaymentRow {
     pub details: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub refunded_minor: i64,
 }
 
 impl PaymentRow {
@@ -78,6 +79,7 @@ impl PaymentRow {
             details: "{}".to_owned(),
             created_at,
             updated_at: created_at,
+            refunded_minor: 0,
         })
     }
 
@@ -103,6 +105,7 @@ impl PaymentRow {
             subscription_id,
             gateway_reference: self.gateway_reference,
             details: json_object("payments.details", &self.details)?,
+            refunded: Money::from_minor(self.refunded_minor, currency),
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
         })

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::{NewPayment, StoredPayment};
 
@@ -51,6 +52,8 @@ pub struct PaymentChange<'a> {
     pub gateway_reference: Option<&'a str>,
     /// The complete details after merging.
     pub details: String,
+    /// The new refunded sum, or `None` to keep it.
+    pub refunded: Option<Money>,
     /// When.
     pub now: NaiveDateTime,
 }
@@ -70,6 +73,11 @@ pub fn update(conn: &mut AnyConnection, id: &str, change: &PaymentChange<'_>) ->
             .set(payments::details.eq(&change.details))
             .execute(conn)?,
     };
+    if let Some(refunded) = change.refunded {
+        diesel::update(payments::table.find(id))
+            .set(payments::refunded_minor.eq(refunded.minor_units()))
+            .execute(conn)?;
+    }
     if let Some(reference) = change.gateway_reference {
         diesel::update(payments::table.find(id))
             .set(payments::gateway_reference.eq(reference))
@@ -80,6 +88,25 @@ pub fn update(conn: &mut AnyConnection, id: &str, change: &PaymentChange<'_>) ->
     } else {
         Err(payment_buttons::store::StoreError::NotFound(format!("payment {id}")).into())
     }
+}
+
+/// Marks the payments still `created` before `cutoff` as `abandoned`; how many.
+pub fn abandon_created_before(
+    conn: &mut AnyConnection,
+    cutoff: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<u64, Fail> {
+    let n = diesel::update(
+        payments::table
+            .filter(payments::state.eq(PaymentState::Created.as_str()))
+            .filter(payments::created_at.lt(cutoff)),
+    )
+    .set((
+        payments::state.eq(PaymentState::Abandoned.as_str()),
+        payments::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n as u64)
 }
 
 /// How many payments there are.

@@ -18,6 +18,7 @@ diesel::table! {
         details -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        refunded_minor -> BigInt,
     }
 }
 

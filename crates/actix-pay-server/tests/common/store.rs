@@ -177,6 +177,7 @@ pub fn notification(
         outcome,
         idempotency_key: key.into(),
         gateway_reference: Some(reference.into()),
+        subscription: None,
         amount: Some(Money::parse("12.50", "EUR").unwrap()),
         receiver: Some("seller@example.com".into()),
         test: false,

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use payment_buttons::i18n::price;
+use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::StoredPayment;
@@ -540,13 +541,19 @@ async fn start_gateway_payment<S: LibrementBackend>(
         Ok(b) => b,
         Err(e) => return refused(e.to_string()),
     };
+    // A saved card is keyed on who someone vouched for: the signed-in account (never its e-mail), or for a
+    // guest the shop's signed customer id.
+    let identity = match user {
+        Some(u) => VouchedIdentity::signed_in(crate::accounts::IDENTITY_ORIGIN, u.id).ok(),
+        None => payment.button.customer_id().map(VouchedIdentity::customer),
+    };
     let token = match state.engine.sign_button(&button, now) {
         Ok(t) => t,
         Err(e) => return refused(e.to_string()),
     };
     let started = match state
         .engine
-        .start_payment(&token, None, Some(gateway), email.as_deref(), now)
+        .start_payment(&token, None, Some(gateway), email.as_deref(), identity.as_ref(), now)
         .await
     {
         Ok(s) => s,

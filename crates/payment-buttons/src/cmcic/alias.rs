@@ -1,8 +1,9 @@
 //! `aliascb`: the name under which the bank keeps a buyer's card for Express Payment.
 //!
 //! The alias is sent to the bank and comes back in its pages' logs, so it must not reveal who the buyer
-//! is: it is a keyed hash (HMAC-SHA256) of the lower-cased e-mail, never the e-mail itself. Keyed, so that
-//! someone who knows an e-mail cannot compute the alias and cannot test guesses offline.
+//! is: it is a keyed hash (HMAC-SHA256) of a [`VouchedIdentity`] and its origin (`customer:42`,
+//! `librement-user:42`), never of an e-mail, which anyone can type into a checkout. Keyed, so that someone
+//! who knows an identity cannot compute the alias and cannot test guesses offline.
 
 use std::fmt;
 
@@ -10,11 +11,14 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::key::UsableKey;
+use crate::identity::VouchedIdentity;
 
-/// Context string separating the alias key from every other use of the merchant key.
-const DERIVATION_LABEL: &[u8] = b"librement-pay cmcic aliascb v1";
+/// Context string separating the alias key from every other use of the secret. v2: aliases of vouched
+/// identities; no v1 alias (keyed on an e-mail) can be computed any more, so no card saved under one is
+/// ever offered again.
+const DERIVATION_LABEL: &[u8] = b"librement-pay cmcic aliascb v2";
 
-/// The secret that turns e-mails into aliases. Its `Debug` never shows it.
+/// The secret that turns vouched identities into aliases. Its `Debug` never shows it.
 #[derive(Clone)]
 pub struct AliasKey([u8; 32]);
 
@@ -29,19 +33,22 @@ impl AliasKey {
         AliasKey(hmac_sha256(secret, DERIVATION_LABEL))
     }
 
-    /// The alias of a buyer: 64 lower-case hex digits (`[a-zA-Z0-9]{1,64}` as the bank requires), the
-    /// same for every spelling of the address that differs only in case or surrounding spaces.
+    /// The alias of a buyer: 64 lower-case hex digits (`[a-zA-Z0-9]{1,64}` as the bank requires). The
+    /// origin is hashed with the identifier, so a shop's customer `42` and an account `42` differ.
     ///
     /// ```
+    /// use payment_buttons::button::CustomerId;
     /// use payment_buttons::cmcic::alias::AliasKey;
-    /// let key = AliasKey::from_secret(b"merchant secret");
-    /// let alias = key.alias_for("Buyer@Example.org");
-    /// assert_eq!(alias, key.alias_for(" buyer@example.org"));
+    /// use payment_buttons::identity::VouchedIdentity;
+    /// let key = AliasKey::from_secret(b"server secret");
+    /// let customer = VouchedIdentity::customer(&CustomerId::parse("42").unwrap());
+    /// let account = VouchedIdentity::signed_in("librement-user", 42).unwrap();
+    /// let alias = key.alias_for(&customer);
     /// assert_eq!(alias.len(), 64);
-    /// assert!(!alias.contains("buyer"));
+    /// assert_ne!(alias, key.alias_for(&account));
     /// ```
-    pub fn alias_for(&self, email: &str) -> String {
-        hex::encode(hmac_sha256(&self.0, email.trim().to_lowercase().as_bytes()))
+    pub fn alias_for(&self, identity: &VouchedIdentity) -> String {
+        hex::encode(hmac_sha256(&self.0, identity.to_string().as_bytes()))
     }
 }
 
@@ -60,17 +67,29 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::button::CustomerId;
+
+    fn customer(id: &str) -> VouchedIdentity {
+        VouchedIdentity::customer(&CustomerId::parse(id).unwrap())
+    }
 
     #[test]
     fn aliases_are_stable_alphanumeric_and_depend_on_the_key() {
         let a = AliasKey::from_secret(b"one");
         let b = AliasKey::from_secret(b"two");
-        let alias = a.alias_for("buyer@example.org");
-        assert_eq!(alias, a.alias_for("BUYER@example.ORG"));
-        assert_ne!(alias, b.alias_for("buyer@example.org"));
-        assert_ne!(alias, a.alias_for("other@example.org"));
+        let alias = a.alias_for(&customer("42"));
+        assert_eq!(alias, a.alias_for(&customer("42")));
+        assert_ne!(alias, b.alias_for(&customer("42")));
+        assert_ne!(alias, a.alias_for(&customer("43")));
         assert!((1..=64).contains(&alias.len()));
         assert!(alias.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn a_shop_customer_and_an_account_with_the_same_number_never_share_a_card() {
+        let key = AliasKey::from_secret(b"server secret");
+        let account = VouchedIdentity::signed_in("librement-user", "42").unwrap();
+        assert_ne!(key.alias_for(&customer("42")), key.alias_for(&account));
     }
 
     #[test]
@@ -79,10 +98,10 @@ mod tests {
         let derived = AliasKey::derived_from(&merchant);
         let same_bytes_as_secret = AliasKey::from_secret(merchant.as_bytes());
         assert_eq!(
-            derived.alias_for("x@example.org"),
-            same_bytes_as_secret.alias_for("x@example.org")
+            derived.alias_for(&customer("x")),
+            same_bytes_as_secret.alias_for(&customer("x"))
         );
-        assert_ne!(derived.alias_for("x@example.org"), hex::encode(merchant.as_bytes()));
+        assert_ne!(derived.alias_for(&customer("x")), hex::encode(merchant.as_bytes()));
         assert_eq!(format!("{derived:?}"), "AliasKey(***)");
     }
 }

@@ -176,7 +176,7 @@ impl CmcicConfig {
     pub(crate) fn key(&self) -> &UsableKey {
         &self.key
     }
-    /// The key that turns buyer e-mails into `aliascb`.
+    /// The key that turns vouched identities into `aliascb`.
     pub(crate) fn alias_key(&self) -> &AliasKey {
         &self.alias_key
     }

@@ -42,7 +42,7 @@ use crate::notification::{Flag, Verification, VerificationStatus, Verified};
 use config::{CmcicConfig, CmcicMode};
 use form::FormFields;
 use mac::MAC_FIELD;
-use retour::SealCheck;
+use retour::{ReturnCheck, SealCheck};
 
 /// The gateway's identifier in routes, configuration, `payment_options` and events.
 pub const NAME: &str = "cmcic";
@@ -87,9 +87,9 @@ impl CmcicGateway {
         request::request_seal_matches(&self.config, fields)
     }
 
-    fn seal_of(&self, message: &IncomingMessage) -> (FormFields, SealCheck) {
+    fn seal_of(&self, message: &IncomingMessage) -> (FormFields, ReturnCheck) {
         let form = FormFields::parse(&message.body);
-        let check = retour::check_seal(&self.config, &form);
+        let check = retour::check_return(&self.config, &form);
         (form, check)
     }
 }
@@ -135,20 +135,28 @@ impl Gateway for CmcicGateway {
     }
 
     fn acknowledge(&self, message: &IncomingMessage) -> Reply {
+        // The protocol has one answer for anything that is not a valid return: cdr=1.
         match self.seal_of(message).1 {
-            SealCheck::Valid => Reply::text(ACK_VALID),
-            SealCheck::Missing | SealCheck::Mismatch => Reply::text(ACK_BAD_SEAL),
+            ReturnCheck::Genuine => Reply::text(ACK_VALID),
+            ReturnCheck::BadSeal(_) | ReturnCheck::NotAReturn(_) => Reply::text(ACK_BAD_SEAL),
         }
     }
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
         let (form, check) = self.seal_of(message);
         let reason = match check {
-            SealCheck::Valid => {
+            ReturnCheck::Genuine => {
                 return Verification::Verified(Verified::new(retour::notification(&self.config, &form)));
             }
-            SealCheck::Missing => "no MAC field in the return",
-            SealCheck::Mismatch => "the MAC does not seal the fields received",
+            ReturnCheck::NotAReturn(reason) => {
+                return Verification::Rejected {
+                    status: VerificationStatus::Invalid,
+                    reason: reason.into(),
+                    flags: vec![Flag::NotAReturn],
+                };
+            }
+            ReturnCheck::BadSeal(SealCheck::Missing) => "no MAC field in the return",
+            ReturnCheck::BadSeal(_) => "the MAC does not seal the fields received",
         };
         Verification::Rejected {
             status: VerificationStatus::BadMac,

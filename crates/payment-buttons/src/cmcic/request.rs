@@ -63,7 +63,8 @@ pub fn build(config: &CmcicConfig, request: &PaymentRequest<'_>) -> Result<Vec<(
         .buyer_email
         .or(button.email().map(|e| e.as_str()))
         .filter(|e| e.is_ascii());
-    let express = request.buyer_email.map(|e| config.alias_key().alias_for(e));
+    // Express Payment only for a buyer someone vouched for: an e-mail anyone can type never names a card.
+    let express = request.identity.map(|who| config.alias_key().alias_for(who));
 
     let mut fields: Vec<(String, String)> = vec![
         ("TPE".into(), config.tpe().to_owned()),

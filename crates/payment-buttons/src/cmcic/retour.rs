@@ -43,6 +43,50 @@ pub enum SealCheck {
     Mismatch,
 }
 
+/// Fields that only our payment form carries, never the bank's return. The form the buyer's browser posts
+/// to the bank is sealed with the same key and, in the current protocol, the same way (every field, sorted),
+/// so a buyer could post it unchanged to `/notify/cmcic`: these fields tell it apart.
+pub const REQUEST_ONLY_FIELDS: [&str; 11] = [
+    "url_retour",
+    "url_retour_ok",
+    "url_retour_err",
+    "contexte_commande",
+    "lgue",
+    "societe",
+    "mail",
+    "aliascb",
+    "forcesaisiecb",
+    "options",
+    "nbrech",
+];
+
+/// Whether a message sealed with the merchant key is the bank's return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnCheck {
+    /// Sealed, with a `code-retour` this library reads, and none of our form's own fields.
+    Genuine,
+    /// The seal is missing or does not match.
+    BadSeal(SealCheck),
+    /// Sealed, but not a return: the reason, for the log.
+    NotAReturn(&'static str),
+}
+
+/// Checks the seal, then that the sealed message is a return from the bank and not something else the key
+/// seals (our own payment form).
+pub fn check_return(config: &CmcicConfig, form: &FormFields) -> ReturnCheck {
+    match check_seal(config, form) {
+        SealCheck::Valid => {}
+        other => return ReturnCheck::BadSeal(other),
+    }
+    if REQUEST_ONLY_FIELDS.iter().any(|name| form.get(name).is_some()) {
+        return ReturnCheck::NotAReturn("sealed fields of our payment form, not a return from the bank");
+    }
+    match form.text("code-retour").as_deref().and_then(CodeRetour::parse) {
+        Some(_) => ReturnCheck::Genuine,
+        None => ReturnCheck::NotAReturn("no code-retour the protocol defines"),
+    }
+}
+
 /// What `code-retour` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeRetour {
@@ -213,6 +257,7 @@ pub fn notification(config: &CmcicConfig, form: &FormFields) -> Notification {
         target: Target::Payment,
         outcome: code.map(|c| c.outcome()),
         gateway_reference: form.non_empty("numauto").map(str::to_owned),
+        subscription: None,
         amount,
         receiver: form.non_empty("TPE").map(str::to_owned),
         test,

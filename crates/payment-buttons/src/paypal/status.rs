@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::money::Money;
-use crate::notification::{Flag, Notification, Outcome, Target};
+use crate::notification::{Flag, Notification, Outcome, SubscriptionRef, Target};
 
 use super::date::parse_paypal_date;
 
@@ -27,6 +27,7 @@ const DETAIL_FIELDS: &[&str] = &[
 
 /// The meaning of a genuine IPN.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // One per message, built and consumed once: a box would buy nothing.
 pub(crate) enum Interpretation {
     /// Something to apply (possibly with no outcome, such as a sign-up).
     Notification(Notification),
@@ -53,11 +54,13 @@ enum StatusKind {
     Pending,
     Declined,
     Refunded,
+    ReversalCancelled,
 }
 
 fn status_kind(payment_status: &str) -> Option<StatusKind> {
     match payment_status {
-        "Completed" | "Canceled_Reversal" => Some(StatusKind::Accepted),
+        "Completed" => Some(StatusKind::Accepted),
+        "Canceled_Reversal" => Some(StatusKind::ReversalCancelled),
         "Pending" | "Created" | "Processed" => Some(StatusKind::Pending),
         "Denied" | "Declined" | "Failed" | "Expired" | "Voided" => Some(StatusKind::Declined),
         "Refunded" | "Reversed" => Some(StatusKind::Refunded),
@@ -145,6 +148,9 @@ impl Reader<'_> {
     }
 
     fn subscription_payment(mut self, test: bool) -> Interpretation {
+        if self.get("subscr_id").is_none() {
+            return self.unusable("subscr_payment without subscr_id");
+        }
         let Some(status) = self.get("payment_status").map(str::to_owned) else {
             self.flag(Flag::UnknownStatus);
             let reason = "subscr_payment without payment_status".to_owned();
@@ -188,13 +194,21 @@ impl Reader<'_> {
             StatusKind::Refunded => Outcome::Refunded {
                 amount: Some(amount.abs()),
             },
+            StatusKind::ReversalCancelled => Outcome::ReversalCancelled {
+                amount: Some(amount.abs()),
+            },
         };
+        // Money of a subscription (its cycles' payments, their refunds) names the subscription; only a
+        // cycle's payment may be the first to record it.
+        let records = matches!(kind, StatusKind::Accepted | StatusKind::Pending) && target == Target::SubscriptionCycle;
+        let subscription = self.subscription(records);
         Interpretation::Notification(Notification {
             payment_ref: self.get("invoice").map(str::to_owned),
             target,
             outcome: Some(outcome),
             idempotency_key: format!("{txn_id}:{status}"),
             gateway_reference: Some(gateway_reference),
+            subscription,
             amount: Some(amount),
             receiver: self.receiver(),
             test,
@@ -213,6 +227,9 @@ impl Reader<'_> {
         else {
             return self.unusable("subscr_failed without ipn_track_id or txn_id");
         };
+        let Some(subscription) = self.subscription(false) else {
+            return self.unusable("subscr_failed without subscr_id");
+        };
         let amount = self.optional_money("mc_gross", "mc_currency");
         Interpretation::Notification(Notification {
             payment_ref: self.get("invoice").map(str::to_owned),
@@ -220,6 +237,7 @@ impl Reader<'_> {
             outcome: Some(Outcome::Declined),
             idempotency_key: format!("subscr_failed:{id}"),
             gateway_reference: self.get("txn_id").map(str::to_owned),
+            subscription: Some(subscription),
             amount,
             receiver: self.receiver(),
             test,
@@ -246,6 +264,10 @@ impl Reader<'_> {
             outcome: None,
             idempotency_key,
             gateway_reference: None,
+            subscription: Some(SubscriptionRef {
+                id: subscr_id.clone(),
+                may_record: kind == "subscr_signup",
+            }),
             amount,
             receiver: self.receiver(),
             test,
@@ -266,12 +288,24 @@ impl Reader<'_> {
             outcome: Some(Outcome::SubscriptionCancelled),
             idempotency_key: format!("{kind}:{subscr_id}"),
             gateway_reference: None,
+            subscription: Some(SubscriptionRef {
+                id: subscr_id.clone(),
+                may_record: false,
+            }),
             amount: None,
             receiver: self.receiver(),
             test,
             details: self.details(),
             summary: format!("{kind} {subscr_id}"),
             flags: self.flags,
+        })
+    }
+
+    /// The subscription the message names (`subscr_id`), when it names one.
+    fn subscription(&self, may_record: bool) -> Option<SubscriptionRef> {
+        self.get("subscr_id").map(|id| SubscriptionRef {
+            id: id.to_owned(),
+            may_record,
         })
     }
 
@@ -364,7 +398,12 @@ mod tests {
     fn each_documented_status_has_its_outcome() {
         let cases = [
             ("Completed", Outcome::Accepted),
-            ("Canceled_Reversal", Outcome::Accepted),
+            (
+                "Canceled_Reversal",
+                Outcome::ReversalCancelled {
+                    amount: Some(Money::parse("25.00", "EUR").unwrap()),
+                },
+            ),
             ("Pending", Outcome::Pending),
             ("Created", Outcome::Pending),
             ("Processed", Outcome::Pending),
@@ -468,6 +507,7 @@ mod tests {
     fn an_unreadable_failed_amount_is_flagged_but_the_failure_counts() {
         let f = fields(&[
             ("txn_type", "subscr_failed"),
+            ("subscr_id", "I-4WJ9TNR2KQ7B"),
             ("ipn_track_id", "e3f4"),
             ("mc_gross", "9,99"),
             ("mc_currency", "EUR"),
@@ -476,6 +516,43 @@ mod tests {
         assert_eq!(n.outcome, Some(Outcome::Declined));
         assert_eq!(n.amount, None);
         assert_eq!(n.flags, vec![Flag::MalformedField]);
+    }
+
+    #[test]
+    fn every_subscription_message_must_name_its_subscription() {
+        for kind in [
+            "subscr_payment",
+            "subscr_failed",
+            "subscr_signup",
+            "subscr_modify",
+            "subscr_cancel",
+            "subscr_eot",
+        ] {
+            let mut f = with("Completed");
+            f.insert("txn_type".into(), kind.into());
+            f.insert("ipn_track_id".into(), "e3f4".into());
+            assert!(
+                matches!(interpret(&f, &[], false), Interpretation::Unusable { .. }),
+                "{kind} without subscr_id"
+            );
+            f.insert("subscr_id".into(), "I-4WJ9TNR2KQ7B".into());
+            let n = notification(interpret(&f, &[], false));
+            let sub = n.subscription.expect("the subscription it names");
+            assert_eq!(sub.id, "I-4WJ9TNR2KQ7B");
+            assert_eq!(
+                sub.may_record,
+                matches!(kind, "subscr_payment" | "subscr_signup"),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_one_off_payment_names_no_subscription() {
+        assert_eq!(
+            notification(interpret(&with("Completed"), &[], false)).subscription,
+            None
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use chrono::Datelike;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac;
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 
 /// What the simulated bank does with a card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -201,13 +202,37 @@ impl Expiry {
     }
 }
 
-/// Checks a security code: exactly 3 digits. It is never kept.
+/// Checks a security code: exactly 3 digits. It is never kept as typed.
 pub fn check_cvv(typed: &str) -> Result<(), CardError> {
     let typed = typed.trim();
     if typed.len() == 3 && typed.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
         Err(CardError::Cvv)
+    }
+}
+
+/// What the simulated bank keeps of a saved card's security code: a keyed hash, so that a saved card is
+/// paid only with the code given when it was saved (as at the bank), while the code itself is not stored.
+#[derive(Clone)]
+pub struct CvvDigest(String);
+
+impl CvvDigest {
+    /// The digest of a well-formed code typed by the buyer.
+    pub fn of(typed: &str, hash_key: &UsableKey) -> Result<Self, CardError> {
+        check_cvv(typed)?;
+        Ok(CvvDigest(mac::seal_hex(hash_key, typed.trim().as_bytes())))
+    }
+
+    /// True when `other` is the digest of the same code (compared in constant time).
+    pub fn matches(&self, other: &CvvDigest) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for CvvDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CvvDigest(***)")
     }
 }
 
@@ -257,6 +282,15 @@ mod tests {
         assert_ne!(facts.hashed, CardFacts::of(&card, &other_key).hashed);
         let other_card = CardNumber::parse("4000000000000010").unwrap();
         assert_ne!(facts.hashed, CardFacts::of(&other_card, &hash_key()).hashed);
+    }
+
+    #[test]
+    fn a_saved_security_code_matches_only_itself() {
+        let key = hash_key();
+        let saved = CvvDigest::of("123", &key).unwrap();
+        assert!(saved.matches(&CvvDigest::of(" 123 ", &key).unwrap()));
+        assert!(!saved.matches(&CvvDigest::of("124", &key).unwrap()));
+        assert_eq!(format!("{saved:?}"), "CvvDigest(***)");
     }
 
     #[test]
