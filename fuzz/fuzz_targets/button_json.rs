@@ -90,6 +90,7 @@ fuzz_target!(|data: &[u8]| {
                 button: &button,
                 option_index,
                 buyer_email: button.email().map(|e| e.as_str()),
+                identity: None,
                 urls: &service.urls,
                 created_at: librement_pay_fuzz::now(),
             };
