@@ -18,7 +18,7 @@
 //! transaction, and writes what they return.
 
 use chrono::{DateTime, Utc};
-use payment_buttons::event::Event;
+use payment_buttons::event::{Event, EventKind};
 use payment_buttons::money::Money;
 use payment_buttons::notification::Outcome;
 use payment_buttons::payment::{PaymentId, PaymentState};
@@ -254,7 +254,10 @@ pub fn reinstate_purchase(
     }
     // Every open reversal of the top-up is undone at once (see `give_back`): nothing stays refunded.
     let refunded = Money::from_minor(0, purchase.amount.currency());
-    Some(change(purchase, state, refunded, details, message_id, now))
+    let mut reinstated = change(purchase, state, refunded, details, message_id, now);
+    // As in the core's planner: the purchase was announced accepted once; `payment_processed` says it is again.
+    reinstated.events.retain(|e| e.kind == EventKind::PaymentProcessed);
+    Some(reinstated)
 }
 
 fn change(

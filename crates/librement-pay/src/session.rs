@@ -88,8 +88,9 @@ impl Session {
     /// assert!(!Session::anonymous(now).recently_confirmed(now));
     /// ```
     pub fn recently_confirmed(&self, now: DateTime<Utc>) -> bool {
-        let age = now.timestamp() - self.issued;
-        self.user.is_some() && (0..=CONFIRMATION_WINDOW.num_seconds()).contains(&age)
+        // Checked: no issue time, however absurd, may overflow the subtraction (found by fuzzing).
+        let age = now.timestamp().checked_sub(self.issued);
+        self.user.is_some() && age.is_some_and(|age| (0..=CONFIRMATION_WINDOW.num_seconds()).contains(&age))
     }
 
     /// True when `token` (from a form) is this session's CSRF token. Constant time.
@@ -197,7 +198,8 @@ impl SessionKey {
     /// The session in a cookie value, when its MAC is right and it has not expired.
     pub fn decode(&self, value: &str, now: DateTime<Utc>) -> Option<Session> {
         let session: Session = self.open(b"", value)?;
-        let age = now.timestamp() - session.issued;
+        // Checked: an issue time near `i64::MIN` overflowed here (a panic in debug builds; found by fuzzing).
+        let age = now.timestamp().checked_sub(session.issued)?;
         (0..=MAX_AGE.num_seconds()).contains(&age).then_some(session)
     }
 
@@ -210,7 +212,7 @@ impl SessionKey {
     /// [`DEVICE_MAX_AGE`].
     pub fn decode_device(&self, value: &str, now: DateTime<Utc>) -> Option<Device> {
         let device: Device = self.open(DEVICE_DOMAIN, value)?;
-        let age = now.timestamp() - device.issued;
+        let age = now.timestamp().checked_sub(device.issued)?;
         (0..=DEVICE_MAX_AGE.num_seconds()).contains(&age).then_some(device)
     }
 }
@@ -253,6 +255,22 @@ mod tests {
             key.decode_device(&cookie, now + DEVICE_MAX_AGE + Duration::seconds(1))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn an_absurd_issue_time_is_refused_without_overflow() {
+        let key = SessionKey::derive(b"secret");
+        let now = Utc::now();
+        for issued in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let session = Session {
+                user: Some(1),
+                csrf: "x".into(),
+                issued,
+                epoch: 0,
+            };
+            assert!(key.decode(&key.encode(&session), now).is_none(), "issued {issued}");
+            assert!(!session.recently_confirmed(now), "issued {issued}");
+        }
     }
 
     #[test]

@@ -189,7 +189,12 @@ impl Money {
         }
         let mut scaled = normalized;
         scaled.rescale(currency.minor_units());
-        let minor = i64::try_from(scaled.mantissa()).map_err(|_| MoneyError::TooLarge)?;
+        // `i64::MIN` is refused too, as `parse` refuses it: every amount then has an exact opposite, so
+        // `abs` of a refund never saturates (found by fuzzing, `fuzz/fuzz_targets/money_parse.rs`).
+        let minor = i64::try_from(scaled.mantissa())
+            .ok()
+            .filter(|minor| *minor != i64::MIN)
+            .ok_or(MoneyError::TooLarge)?;
         Ok(Money { minor, currency })
     }
 
@@ -343,6 +348,20 @@ mod tests {
         );
         let leading = format!("{}12.50", "0".repeat(40));
         assert_eq!(Money::parse(&leading, "EUR").unwrap().minor_units(), 1250);
+    }
+
+    #[test]
+    fn decimals_and_strings_have_the_same_range() {
+        let clp: Currency = "CLP".parse().unwrap();
+        let most_negative = Decimal::from(i64::MIN);
+        assert_eq!(
+            Money::parse(&most_negative.to_string(), "CLP"),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(Money::from_decimal(most_negative, clp), Err(MoneyError::TooLarge));
+        let lowest = Money::from_decimal(Decimal::from(i64::MIN + 1), clp).unwrap();
+        assert_eq!(Money::parse(&lowest.to_string(), "CLP"), Ok(lowest));
+        assert_eq!(lowest.abs().minor_units(), i64::MAX, "exact, not saturated");
     }
 
     #[test]

@@ -353,15 +353,21 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
     if let Some(total) = refunded {
         changed.refunded = total;
     }
+    let mut events = events_for(
+        &changed,
+        state,
+        gateway_reference.clone(),
+        &details,
+        Some(request.message_id),
+        request.now,
+    );
+    if let Outcome::ReversalCancelled { .. } = outcome {
+        // The payment was announced accepted once already: a shop that ships on `payment_accepted` must not
+        // ship twice. `payment_processed` carries the state (accepted again) and the lowered refunded sum.
+        events.retain(|e| e.kind == EventKind::PaymentProcessed);
+    }
     Plan {
-        events: events_for(
-            &changed,
-            state,
-            gateway_reference.clone(),
-            &details,
-            Some(request.message_id),
-            request.now,
-        ),
+        events,
         target,
         new_state: Some(state),
         gateway_reference,
