@@ -322,21 +322,22 @@ async fn pay(
     let saved = sim.saved_card(form.alias.as_deref());
     let use_saved = typed("saved") == "1";
 
+    // What the buyer typed is unusable: the same form again, with the reason.
+    let refused = |page: CardForm<'_>, e: CardError| {
+        card_page(
+            &sim,
+            &session,
+            &form,
+            page,
+            Some(w.error(e)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
     let card = match (use_saved, saved) {
         (true, Some(mut saved)) => {
             let typed_cvv = match CvvDigest::of(&typed("cvv"), &sim.card_hash_key) {
                 Ok(cvv) => cvv,
-                Err(e) => {
-                    let page = CardForm::Saved(&saved.facts);
-                    return card_page(
-                        &sim,
-                        &session,
-                        &form,
-                        page,
-                        Some(w.error(e)),
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                    );
-                }
+                Err(e) => return refused(CardForm::Saved(&saved.facts), e),
             };
             // As at the bank: the saved card is paid only with its own security code; another one declines.
             if !saved.cvv.matches(&typed_cvv) {
@@ -347,17 +348,7 @@ async fn pay(
         // A saved card that is gone (or a forged `saved`) falls back to the full form.
         (true, None) | (false, _) => match read_new_card(&typed, &sim.card_hash_key) {
             Ok(card) => card,
-            Err(e) => {
-                let page = CardForm::New;
-                return card_page(
-                    &sim,
-                    &session,
-                    &form,
-                    page,
-                    Some(w.error(e)),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                );
-            }
+            Err(e) => return refused(CardForm::New, e),
         },
     };
     let Some(form) = sim.close_session(&session) else {
