@@ -17,7 +17,7 @@ use crate::demo::{Demo, EventFeed, Offered};
 use crate::rate_limits::RateLimits;
 use crate::simulator::cmcic::CmcicSimulator;
 use crate::simulator::paypal::PaypalSimulator;
-use crate::store::DieselStore;
+use crate::store::ServerStore;
 use crate::webhooks::{Webhooks, WorkerOptions};
 use crate::{gateways, pages, simulator};
 
@@ -55,7 +55,7 @@ const LIMITS_CLEANUP: Duration = Duration::from_secs(60);
 /// buttons) and, in simulator mode, the gateway simulators.
 pub struct Assembled {
     /// The shared state of every route.
-    pub state: Arc<AppState<DieselStore>>,
+    pub state: Arc<AppState<ServerStore>>,
     /// Wakes the message worker (see [`payment_buttons::actix::spawn_workers`]).
     pub wake: Arc<tokio::sync::Notify>,
     /// The CM-CIC simulator, in simulator mode.
@@ -65,7 +65,7 @@ pub struct Assembled {
     /// Webhook delivery, when `[[webhooks]]` names endpoints.
     pub webhooks: Option<Webhooks>,
     /// The Librement pages under `/librement`.
-    pub librement: Arc<librement_pay::web::Librement<DieselStore>>,
+    pub librement: Arc<librement_pay::web::Librement<ServerStore>>,
     /// The demo shop, when `server.demo` is on.
     pub demo: Option<Arc<Demo>>,
     /// The per-address limits of `[limits]`.
@@ -101,7 +101,7 @@ pub fn assemble(
     config: &Config,
     public_url: &url::Url,
     secret: &[u8],
-    store: DieselStore,
+    store: ServerStore,
 ) -> Result<Assembled, StartError> {
     let built = gateways::build(config, public_url, secret)?;
     // Librement is a payment option of ordinary buttons: a gateway whose hand-off leads to its pages.
@@ -233,7 +233,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let public_url = config.public_url(bound);
     let secret = resolve_secret_key(&config, data_dir)?;
 
-    let store = DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
+    let store = ServerStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
     let assembled = assemble(&config, &public_url, secret.as_bytes(), store)?;
     let simulator = assembled.state.simulator;
     let workers =
@@ -276,7 +276,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
 
 /// `librement-server migrate`: runs pending migrations and exits.
 pub fn migrate(config: &Config) -> Result<(), StartError> {
-    DieselStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
+    ServerStore::open_blocking(&config.database.url).map_err(|e| StartError::Database(e.to_string()))?;
     println!("migrations applied: {}", config.database.url.redacted());
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix_pay_server::gateways::{SIMULATOR_CMCIC_KEY, SIMULATOR_CMCIC_SOCIETE, SIMULATOR_CMCIC_TPE};
 use actix_pay_server::serve::Assembled;
-use actix_pay_server::store::{DieselStore, LogRow};
+use actix_pay_server::store::{LogRow, ServerStore};
 use actix_web::test as atest;
 use actix_web::{App, http::StatusCode};
 use payment_buttons::button::ButtonConfig;
@@ -99,7 +99,7 @@ impl Return {
 }
 
 impl Harness {
-    fn store(&self) -> &Arc<DieselStore> {
+    fn store(&self) -> &Arc<ServerStore> {
         self.assembled.state.engine.store()
     }
 

@@ -8,7 +8,7 @@ mod common_app;
 use std::sync::Arc;
 
 use actix_pay_server::serve::Assembled;
-use actix_pay_server::store::DieselStore;
+use actix_pay_server::store::ServerStore;
 use actix_web::test as atest;
 use actix_web::{App, http::StatusCode};
 use base64::Engine as _;
@@ -32,7 +32,7 @@ async fn harness() -> Harness {
 }
 
 impl Harness {
-    fn store(&self) -> &Arc<DieselStore> {
+    fn store(&self) -> &Arc<ServerStore> {
         self.assembled.state.engine.store()
     }
 }

@@ -8,7 +8,7 @@ mod librement;
 use std::sync::Arc;
 
 use actix_pay_server::app::AppState;
-use actix_pay_server::store::DieselStore;
+use actix_pay_server::store::ServerStore;
 use actix_web::http::StatusCode;
 use actix_web::test as atest;
 use chrono::Utc;
@@ -26,10 +26,10 @@ use payment_buttons::store::Store;
 use librement::{BASE, PASSWORD, pages_with};
 
 struct Fixture {
-    store: DieselStore,
-    engine: Arc<Engine<DieselStore>>,
-    state: Arc<AppState<DieselStore>>,
-    librement: Arc<Librement<DieselStore>>,
+    store: ServerStore,
+    engine: Arc<Engine<ServerStore>>,
+    state: Arc<AppState<ServerStore>>,
+    librement: Arc<Librement<ServerStore>>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,7 +40,7 @@ async fn fixture(mode: Mode) -> Fixture {
 /// The fixture with `server.trusted_proxies` set.
 async fn fixture_behind(mode: Mode, trusted_proxies: TrustedProxies) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+    let store = ServerStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
         .await
         .unwrap();
     let pages = pages_with(&store, mode, trusted_proxies, HashingSlots::for_this_machine());

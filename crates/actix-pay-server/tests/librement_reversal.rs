@@ -10,7 +10,7 @@ mod librement;
 
 use std::sync::Arc;
 
-use actix_pay_server::store::DieselStore;
+use actix_pay_server::store::ServerStore;
 use chrono::Utc;
 use common::*;
 use librement::*;
@@ -40,7 +40,7 @@ impl Postback for Genuine {
     }
 }
 
-fn engine(db: &TestDb) -> Engine<DieselStore> {
+fn engine(db: &TestDb) -> Engine<ServerStore> {
     let config = PaypalConfig::new(
         PaypalMode::Simulator,
         PaypalOverrides {
@@ -106,7 +106,7 @@ fn canceled_reversal(top_up: &PaymentId) -> Vec<(&'static str, String)> {
 }
 
 /// Posts an IPN to the engine and processes the queue, as the worker does; returns what applying did.
-async fn ipn(engine: &Engine<DieselStore>, fields: &[(&'static str, String)]) -> Applied {
+async fn ipn(engine: &Engine<ServerStore>, fields: &[(&'static str, String)]) -> Applied {
     let message = IncomingMessage {
         received_at: Utc::now(),
         remote_addr: Some("192.0.2.7".into()),

@@ -5,7 +5,7 @@
 #[path = "common/store.rs"]
 mod common;
 
-use actix_pay_server::store::DieselStore;
+use actix_pay_server::store::ServerStore;
 use common::*;
 use payment_buttons::notification::{Outcome, Target};
 use payment_buttons::payment::PaymentId;
@@ -32,7 +32,7 @@ async fn a_claimed_event_is_not_offered_again_and_a_later_event_of_its_payment_w
     on_every_backend(|db| async move {
         let p1 = accepted_payment(&db).await;
         let p2 = accepted_payment(&db).await;
-        let other = DieselStore::open(&db.url).await.unwrap();
+        let other = ServerStore::open(&db.url).await.unwrap();
         let now = t0();
 
         let first = db.store.claim_undispatched_events(now, 1).await.unwrap();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use actix_pay_server::serve::Assembled;
-use actix_pay_server::store::{DieselStore, LogRow};
+use actix_pay_server::store::{LogRow, ServerStore};
 use actix_web::test as atest;
 use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
 use payment_buttons::button::ButtonConfig;
@@ -158,7 +158,7 @@ fn with_invoice(body: &[u8], invoice: &str) -> Vec<u8> {
 }
 
 impl Harness {
-    fn store(&self) -> &Arc<DieselStore> {
+    fn store(&self) -> &Arc<ServerStore> {
         self.assembled.state.engine.store()
     }
 

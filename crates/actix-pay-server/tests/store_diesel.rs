@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use actix_pay_server::store::{DieselStore, revert_all_migrations, run_migrations};
+use actix_pay_server::store::{ServerStore, revert_all_migrations, run_migrations};
 use common::*;
 use payment_buttons::event::EventKind;
 use payment_buttons::gateway::DecodedFields;
@@ -182,7 +182,7 @@ async fn two_concurrent_claimers_never_get_the_same_message() {
         for i in 0..40 {
             logged.insert(log(&db, format!("m{i}").as_bytes()).await);
         }
-        let claimer = |store: DieselStore| async move {
+        let claimer = |store: ServerStore| async move {
             let mut mine = Vec::new();
             loop {
                 let batch = store.claim_messages(t0(), 3).await.expect("claim");
@@ -522,7 +522,7 @@ async fn migrations_go_down_and_up_again() {
             .unwrap();
         assert_eq!(db.store.payment_count().await.unwrap(), 0);
         // Running them again finds nothing to do.
-        DieselStore::migrate_only(&db.url).await.unwrap();
+        ServerStore::migrate_only(&db.url).await.unwrap();
         create_payment(&db, false).await;
         assert_eq!(db.store.payment_count().await.unwrap(), 1);
     })
@@ -531,19 +531,19 @@ async fn migrations_go_down_and_up_again() {
 
 #[tokio::test]
 async fn a_database_url_of_another_kind_is_refused_without_repeating_it() {
-    let err = DieselStore::open("mysql://root:hunter2@db/pay")
+    let err = ServerStore::open("mysql://root:hunter2@db/pay")
         .await
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("database.url: unsupported scheme \"mysql\""), "{err}");
     assert!(!err.contains("hunter2"));
-    let err = DieselStore::open("sqlite://").await.unwrap_err().to_string();
+    let err = ServerStore::open("sqlite://").await.unwrap_err().to_string();
     assert!(err.starts_with("database.url:"), "{err}");
 }
 
 #[tokio::test]
 async fn an_in_memory_sqlite_database_works_for_quick_tests() {
-    let store = DieselStore::open("sqlite::memory:").await.unwrap();
+    let store = ServerStore::open("sqlite::memory:").await.unwrap();
     assert!(store.healthy().await);
     assert_eq!(store.payment_count().await.unwrap(), 0);
 }

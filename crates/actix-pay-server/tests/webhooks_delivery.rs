@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_pay_server::store::{DeliveryRow, DeliveryStatus, DieselStore};
+use actix_pay_server::store::{DeliveryRow, DeliveryStatus, ServerStore};
 use actix_pay_server::webhooks::{Backoff, Endpoint, WorkerOptions};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::Utc;
@@ -196,7 +196,7 @@ pub fn fast() -> WorkerOptions {
 }
 
 /// An engine over `store` with no gateway, whose only job here is to run the outbox listeners.
-pub fn engine(store: &DieselStore, listeners: Vec<Arc<dyn Listener>>) -> Engine<DieselStore> {
+pub fn engine(store: &ServerStore, listeners: Vec<Arc<dyn Listener>>) -> Engine<ServerStore> {
     let mut engine = Engine::new(
         Arc::new(store.clone()),
         Gateways::new(),
@@ -210,7 +210,7 @@ pub fn engine(store: &DieselStore, listeners: Vec<Arc<dyn Listener>>) -> Engine<
 }
 
 /// Runs the outbox until it is empty.
-pub async fn dispatch_all(engine: &Engine<DieselStore>) {
+pub async fn dispatch_all(engine: &Engine<ServerStore>) {
     for _ in 0..1000 {
         if engine.dispatch_events(100).await.unwrap() == 0 {
             return;
@@ -221,7 +221,7 @@ pub async fn dispatch_all(engine: &Engine<DieselStore>) {
 
 /// Waits (up to `limit`) until `done` holds for the deliveries; returns them.
 pub async fn wait_for_deliveries(
-    store: &DieselStore,
+    store: &ServerStore,
     limit: Duration,
     done: impl Fn(&[DeliveryRow]) -> bool,
 ) -> Vec<DeliveryRow> {
@@ -612,7 +612,7 @@ async fn two_instances_on_postgresql_deliver_each_of_200_events_exactly_once_in_
             payments.push(accepted_payment(&db).await);
         }
         // Two instances: their own connection pools, engines, listeners and workers, one database.
-        let other = DieselStore::open(&db.url).await.unwrap();
+        let other = ServerStore::open(&db.url).await.unwrap();
         let mut instances = Vec::new();
         for store in [db.store.clone(), other] {
             let webhooks =

@@ -31,5 +31,7 @@ pub mod webhook;
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "diesel")]
+pub mod diesel;
 #[cfg(feature = "tera")]
 pub mod tera;

@@ -129,7 +129,7 @@ impl Store for MemoryStore {
     async fn create_payment(&self, p: NewPayment) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
         let id = p.id.clone();
-        let stored = StoredPayment::created(p);
+        let stored = StoredPayment::from(p);
         inner.payments.insert(id, stored);
         Ok(())
     }
@@ -233,7 +233,7 @@ impl Store for MemoryStore {
             PlanTarget::Existing(id) => id.clone(),
             PlanTarget::NewCycle(new) => {
                 let id = new.id.clone();
-                let stored = StoredPayment::created((**new).clone());
+                let stored = StoredPayment::from((**new).clone());
                 inner.payments.insert(id.clone(), stored);
                 id
             }

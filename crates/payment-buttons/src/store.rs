@@ -1,5 +1,7 @@
-//! What the engine needs from storage. The server implements it with Diesel on SQLite and PostgreSQL;
-//! another application can implement it over its own database.
+//! What the engine needs from storage: [`Store`]. Two implementations ship with this crate:
+//! [`crate::memory::MemoryStore`] (tests, examples) and, with feature `diesel`, `diesel::DieselStore`
+//! (SQLite or PostgreSQL, durable). Another application can implement it over its own database; feature
+//! `test-support` holds the behavioural tests every implementation must pass (`store::conformance`).
 //!
 //! Every method that changes several rows does so in one transaction.
 
@@ -25,6 +27,17 @@ pub enum StoreError {
     /// A stored value could not be read back (corruption or an incompatible version).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+#[cfg(feature = "diesel")]
+impl From<::diesel::result::Error> for StoreError {
+    fn from(e: ::diesel::result::Error) -> Self {
+        match e {
+            ::diesel::result::Error::NotFound => StoreError::NotFound("row".into()),
+            // Diesel's messages hold the database's message, never bound values.
+            other => StoreError::Database(other.to_string()),
+        }
+    }
 }
 
 /// The id of a row of `gateway_messages`.
@@ -82,9 +95,9 @@ pub struct StoredPayment {
     pub updated_at: DateTime<Utc>,
 }
 
-impl StoredPayment {
+impl From<NewPayment> for StoredPayment {
     /// A payment as it is stored when `new` is recorded: created, nothing refunded, no news yet.
-    pub fn created(new: NewPayment) -> Self {
+    fn from(new: NewPayment) -> Self {
         StoredPayment {
             refunded: Money::from_minor(0, new.amount.currency()),
             id: new.id,
@@ -101,7 +114,9 @@ impl StoredPayment {
             updated_at: new.created_at,
         }
     }
+}
 
+impl StoredPayment {
     /// Months between charges when the chosen option is a subscription.
     pub fn recurrence_months(&self) -> Option<u8> {
         self.button
@@ -170,6 +185,11 @@ pub enum Applied {
     },
 }
 
+/// How long [`Store::claim_messages`] hides a claimed message from other claimers. Longer than any
+/// verification (the PayPal postback has a much shorter timeout), short enough that a crashed worker's
+/// messages come back soon.
+pub const MESSAGE_CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
 /// How long [`Store::claim_undispatched_events`] keeps events for the claiming process. Longer than
 /// listeners take for a batch; after a crash, the events are offered again once it has passed.
 pub const OUTBOX_CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
@@ -196,11 +216,14 @@ pub trait Store: Send + Sync + 'static {
     /// A payment by id.
     async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError>;
 
-    /// Up to `limit` queued messages due at `now`, oldest first. Claimed messages are invisible to other
-    /// callers until settled, applied or rescheduled (or until a claim lease expires after a crash).
+    /// Up to `limit` queued messages due at `now`, oldest first. A claimed message is invisible to other
+    /// callers until it is settled, applied or rescheduled, or until `now + `[`MESSAGE_CLAIM_LEASE`] has
+    /// passed (its worker crashed): then the next claim takes it again.
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError>;
 
-    /// Puts a message back in the queue for another verification attempt at `next_attempt_at`.
+    /// Puts a message back in the queue for another verification attempt at `next_attempt_at` (its log row
+    /// says `pending` again, with the reason). A message that is no longer queued (another worker finished
+    /// it after this one's lease expired) is left as it is; an unknown message is [`StoreError::NotFound`].
     async fn reschedule_message(
         &self,
         id: MessageId,
@@ -210,13 +233,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Ends processing of a message that is not applied (invalid, unknown payment, mismatch...): updates
-    /// its log row and removes it from the queue.
+    /// its log row and removes it from the queue. A message that is no longer queued is left as it is; an
+    /// unknown message is [`StoreError::NotFound`].
     async fn settle_message(&self, id: MessageId, settlement: Settlement) -> Result<(), StoreError>;
 
     /// Applies a verified, checked notification in one transaction: records its idempotency key (a
     /// duplicate changes nothing but the log row), plans the change with [`crate::transition::plan`]
     /// against the payment as locked in the transaction, updates or creates the payment, writes the
     /// events to the outbox, updates the log row and removes it from the queue.
+    ///
+    /// All or nothing: when it fails (an unknown payment, a database error), nothing is written, the
+    /// idempotency key included, and the message stays queued for another attempt.
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError>;
 
     /// Up to `limit` outbox events not yet handed to in-process listeners, oldest first, claimed or not.

@@ -293,7 +293,7 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
                 subscription_id: Some(named.id.clone()),
                 created_at: request.now,
             };
-            let as_stored = StoredPayment::created(new.clone());
+            let as_stored = StoredPayment::from(new.clone());
             (PlanTarget::NewCycle(Box::new(new)), as_stored)
         }
         _ => (PlanTarget::Existing(named.id.clone()), named.clone()),

@@ -1,11 +1,6 @@
--- librement-pay, PostgreSQL: outbox claims and webhook delivery. Keep in step with ../../sqlite.
+-- librement-pay, PostgreSQL: webhook delivery. Keep in step with ../../sqlite.
 
--- Which instance holds an undispatched event for its in-process listeners, until when. A row whose lease
--- has passed is free again; rows are removed when the event is dispatched or released.
-CREATE TABLE outbox_claims (
-    seq           BIGINT PRIMARY KEY NOT NULL REFERENCES events (seq),
-    claimed_until TIMESTAMP NOT NULL
-);
+-- (outbox_claims, created here until 0.1, belongs to the core: payment-buttons/migrations, 2026-12-03-120000.)
 
 -- Webhook endpoints the server has something to remember about (today: that a 410 disabled it).
 -- Endpoints are identified by their URL; configured endpoints without a row are enabled.

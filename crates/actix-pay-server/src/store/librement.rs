@@ -4,8 +4,12 @@
 //!
 //! A posting locks every account it debits that must stay non-negative before summing its entries: on
 //! PostgreSQL with `SELECT ... FOR UPDATE` on the account row (in key order, so two postings never wait
-//! for each other in a cycle); on SQLite the `BEGIN IMMEDIATE` of [`write_transaction`] already holds the
-//! database's only write lock.
+//! for each other in a cycle); on SQLite the `BEGIN IMMEDIATE` of the core's write transaction
+//! ([`ServerStore::write`](payment_buttons::diesel::ServerStore::write)) already holds the database's only
+//! write lock.
+//!
+//! [`LibrementHook`] is the server's [`ApplyHook`]: when the core applies an outcome to a top-up (or a
+//! guest's payment), it completes, refunds or reinstates the purchase in the same transaction.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -16,19 +20,17 @@ use librement_pay::accounts::{
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
 use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key};
 use librement_pay::topup::{TopUps, plan_completion};
+use payment_buttons::diesel::{AnyConnection, AppliedChange, ApplyHook, HookOutcome, PaymentChange, Tx, db_time};
 use payment_buttons::event::Event;
 use payment_buttons::money::{Currency, Money};
 use payment_buttons::notification::Outcome;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::{StoreError, StoredPayment};
-use payment_buttons::transition::ApplyRequest;
 
-use super::connection::{AnyConnection, write_transaction};
-use super::models::db_time;
 use super::schema::{
     librement_accounts, librement_entries, librement_top_ups, librement_transactions, librement_users,
 };
-use super::{DieselStore, Fail, backend, outbox, payments, sign_in_attempts};
+use super::{ServerStore, sign_in_attempts};
 
 mod reversal;
 
@@ -51,8 +53,8 @@ impl From<LedgerError> for LFail {
         LFail::Ledger(e)
     }
 }
-impl From<Fail> for LFail {
-    fn from(Fail(e): Fail) -> Self {
+impl From<StoreError> for LFail {
+    fn from(e: StoreError) -> Self {
         LFail::Db(e.to_string())
     }
 }
@@ -80,22 +82,23 @@ impl From<LFail> for AccountError {
     }
 }
 
-impl DieselStore {
+impl ServerStore {
     /// Runs Librement work with a pooled connection on the blocking pool.
-    async fn run_librement<T, F>(&self, work: F) -> Result<T, LFail>
+    async fn read_librement<T, F>(&self, work: F) -> Result<T, LFail>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, LFail> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| LFail::Db(format!("no database connection: {e}")))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| LFail::Db(format!("database task failed: {e}")))?
+        self.with_connection(work).await
+    }
+
+    /// Runs Librement work in one write transaction.
+    async fn write_librement<T, F>(&self, work: F) -> Result<T, LFail>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, LFail> + Send + 'static,
+    {
+        self.write(work).await
     }
 }
 
@@ -230,25 +233,25 @@ fn post_in(conn: &mut AnyConnection, tx: &NewTransaction, now: NaiveDateTime) ->
 }
 
 #[async_trait::async_trait]
-impl LedgerStore for DieselStore {
+impl LedgerStore for ServerStore {
     async fn post(&self, transaction: NewTransaction) -> Result<Posted, LedgerError> {
         let now = db_time(Utc::now());
         Ok(self
-            .run_librement(move |conn| write_transaction(conn, |conn| post_in(conn, &transaction, now)))
+            .write_librement(move |tx| post_in(tx.conn(), &transaction, now))
             .await?)
     }
 
     async fn balance(&self, account: &Account, currency: Currency) -> Result<Money, LedgerError> {
         let key = account.key();
         let minor = self
-            .run_librement(move |conn| balance_of(conn, &key, currency.code()))
+            .read_librement(move |conn| balance_of(conn, &key, currency.code()))
             .await?;
         Ok(Money::from_minor(minor, currency))
     }
 
     async fn all_entries(&self) -> Result<Vec<StoredEntry>, LedgerError> {
         let rows: Vec<(i64, String, String, i64)> = self
-            .run_librement(|conn| {
+            .read_librement(|conn| {
                 Ok(librement_entries::table
                     .order(librement_entries::id.asc())
                     .select((
@@ -276,7 +279,7 @@ impl LedgerStore for DieselStore {
 }
 
 #[async_trait::async_trait]
-impl BalancePayments for DieselStore {
+impl BalancePayments for ServerStore {
     async fn pay_from_balance(
         &self,
         payment: &PaymentId,
@@ -285,40 +288,30 @@ impl BalancePayments for DieselStore {
     ) -> Result<BalancePayment, PurchaseError> {
         let id = payment.clone();
         Ok(self
-            .run_librement(move |conn| {
-                write_transaction(conn, |conn| {
-                    // Locked first: a double submit or a second tab waits here, then finds it paid.
-                    if !backend::lock_payment(conn, id.as_str())? {
-                        return Err(LFail::Purchase(PurchaseError::NotFound));
-                    }
-                    let stored = payments::load(conn, id.as_str())?.ok_or(LFail::Purchase(PurchaseError::NotFound))?;
-                    let already: i64 = librement_transactions::table
-                        .filter(librement_transactions::idempotency_key.eq(purchase_key(&id)))
-                        .count()
-                        .get_result(conn)?;
-                    if already > 0 {
-                        return Ok(BalancePayment::AlreadyPaid);
-                    }
-                    let plan = plan_balance_payment(&stored, user, now).map_err(LFail::Purchase)?;
-                    post_in(conn, &plan.transaction, db_time(now))?;
-                    let mut details = stored.details.clone();
-                    details.extend(plan.details.clone());
-                    let details = serde_json::to_string(&details)
-                        .map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
-                    payments::update(
-                        conn,
-                        id.as_str(),
-                        &payments::PaymentChange {
-                            state: Some(plan.new_state),
-                            gateway_reference: None,
-                            details,
-                            refunded: None,
-                            now: db_time(now),
-                        },
-                    )?;
-                    outbox::insert(conn, &plan.events)?;
-                    Ok(BalancePayment::Paid { events: plan.events })
-                })
+            .write_librement(move |tx| {
+                // Locked first: a double submit or a second tab waits here, then finds it paid.
+                let stored = tx.lock_payment(&id)?.ok_or(LFail::Purchase(PurchaseError::NotFound))?;
+                let already: i64 = librement_transactions::table
+                    .filter(librement_transactions::idempotency_key.eq(purchase_key(&id)))
+                    .count()
+                    .get_result(tx.conn())?;
+                if already > 0 {
+                    return Ok(BalancePayment::AlreadyPaid);
+                }
+                let plan = plan_balance_payment(&stored, user, now).map_err(LFail::Purchase)?;
+                post_in(tx.conn(), &plan.transaction, db_time(now))?;
+                tx.update_payment(
+                    &stored,
+                    &PaymentChange {
+                        state: Some(plan.new_state),
+                        gateway_reference: None,
+                        details: &plan.details,
+                        refunded: None,
+                        at: now,
+                    },
+                )?;
+                tx.insert_events(&plan.events)?;
+                Ok(BalancePayment::Paid { events: plan.events })
             })
             .await?)
     }
@@ -361,10 +354,10 @@ const USER_COLUMNS: (
 );
 
 #[async_trait::async_trait]
-impl UserStore for DieselStore {
+impl UserStore for ServerStore {
     async fn create_user(&self, user: NewUser) -> Result<UserId, AccountError> {
         let result = self
-            .run_librement(move |conn| {
+            .read_librement(move |conn| {
                 let row = (
                     librement_users::email.eq(user.email.as_str().to_owned()),
                     librement_users::display_name.eq(user.display_name),
@@ -394,7 +387,7 @@ impl UserStore for DieselStore {
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, AccountError> {
         let email = email.as_str().to_owned();
         let row: Option<UserRow> = self
-            .run_librement(move |conn| {
+            .read_librement(move |conn| {
                 Ok(librement_users::table
                     .filter(librement_users::email.eq(email))
                     .select(USER_COLUMNS)
@@ -407,7 +400,7 @@ impl UserStore for DieselStore {
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, AccountError> {
         let row: Option<UserRow> = self
-            .run_librement(move |conn| {
+            .read_librement(move |conn| {
                 Ok(librement_users::table
                     .find(id)
                     .select(USER_COLUMNS)
@@ -420,7 +413,7 @@ impl UserStore for DieselStore {
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), AccountError> {
         let hash = hash.to_owned();
-        self.run_librement(move |conn| {
+        self.read_librement(move |conn| {
             diesel::update(librement_users::table.find(id))
                 .set(librement_users::password_hash.eq(hash))
                 .execute(conn)?;
@@ -431,7 +424,7 @@ impl UserStore for DieselStore {
     }
 
     async fn end_sessions(&self, id: UserId) -> Result<(), AccountError> {
-        self.run_librement(move |conn| {
+        self.read_librement(move |conn| {
             diesel::update(librement_users::table.find(id))
                 .set(librement_users::session_epoch.eq(librement_users::session_epoch + 1))
                 .execute(conn)?;
@@ -448,17 +441,13 @@ impl UserStore for DieselStore {
         now: DateTime<Utc>,
     ) -> Result<Reservation, AccountError> {
         Ok(self
-            .run_librement(move |conn| {
-                Ok(write_transaction(conn, |conn| {
-                    sign_in_attempts::reserve(conn, &attempt, throttle, now)
-                })?)
-            })
+            .write_librement(move |tx| Ok(sign_in_attempts::reserve(tx.conn(), &attempt, throttle, now)?))
             .await?)
     }
 
     async fn release_attempt(&self, id: AttemptId) -> Result<(), AccountError> {
         Ok(self
-            .run_librement(move |conn| Ok(sign_in_attempts::release(conn, id)?))
+            .read_librement(move |conn| Ok(sign_in_attempts::release(conn, id)?))
             .await?)
     }
 }
@@ -482,106 +471,97 @@ fn link_top_up(
     Ok(())
 }
 
-/// Called by [`super::apply`] inside its transaction, after a payment's state changed from `previous`:
-/// when that payment is a Librement top-up (or a guest's payment), completes its purchase (ledger, state,
-/// events), or takes back a refund or reversal of it, or undoes that reversal when the gateway gave the
-/// money back ([`reversal`]); returns the events to write instead of the top-up's. `None` for every
-/// other payment.
-pub(super) fn after_apply(
-    conn: &mut AnyConnection,
-    payment_id: &str,
-    previous: Option<PaymentState>,
-    new_state: Option<PaymentState>,
-    request: &ApplyRequest,
-) -> Result<Option<Vec<Event>>, Fail> {
-    let Some(state) = new_state else {
-        return Ok(None);
-    };
-    let link: Option<(String, Option<i64>)> = librement_top_ups::table
-        .find(payment_id)
-        .select((librement_top_ups::purchase_id, librement_top_ups::user_id))
-        .first(conn)
-        .optional()?;
-    let Some((purchase_id, user)) = link else {
-        return Ok(None);
-    };
-    let (message_id, now) = (request.message_id(), request.now());
-    let done = match (previous, state) {
-        (_, PaymentState::Refunded) => {
-            let requested = match &request.notification().outcome {
-                Some(Outcome::Refunded { amount }) => *amount,
-                _ => None,
-            };
-            reversal::take_back(conn, payment_id, &purchase_id, user, requested, message_id, now)
-        }
-        (Some(PaymentState::Refunded), PaymentState::Accepted) => {
-            reversal::give_back(conn, payment_id, &purchase_id, message_id, now)
-        }
-        _ => complete_purchase(conn, payment_id, state, &purchase_id, user, message_id, now),
-    };
-    done.map(Some).map_err(|e| {
-        Fail(StoreError::Database(format!(
-            "librement top-up {payment_id}: {}",
-            LedgerError::from(e)
-        )))
-    })
+/// The server's part of applying a notification (see [`ApplyHook`]): when the payment changed is a
+/// Librement top-up (or a guest's payment), completes its purchase (ledger, state, events), or takes back a
+/// refund or reversal of it, or undoes that reversal when the gateway gave the money back ([`reversal`]);
+/// the purchase's events replace the top-up's. Every other payment keeps the core's events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LibrementHook;
+
+impl ApplyHook for LibrementHook {
+    fn after_change(&self, tx: &mut Tx<'_>, change: &AppliedChange<'_>) -> Result<HookOutcome, StoreError> {
+        let Some(state) = change.new_state else {
+            return Ok(HookOutcome::KeepEvents);
+        };
+        let payment_id = change.payment_id;
+        let link: Option<(String, Option<i64>)> = librement_top_ups::table
+            .find(payment_id.as_str())
+            .select((librement_top_ups::purchase_id, librement_top_ups::user_id))
+            .first(tx.conn())
+            .optional()?;
+        let Some((purchase_id, user)) = link else {
+            return Ok(HookOutcome::KeepEvents);
+        };
+        let purchase_id = PaymentId::parse(&purchase_id)
+            .map_err(|e| StoreError::Corrupt(format!("librement_top_ups.purchase_id: {e}")))?;
+        let request = change.request;
+        let (message_id, now) = (request.message_id(), request.now());
+        let done = match (change.previous, state) {
+            (_, PaymentState::Refunded) => {
+                let requested = match &request.notification().outcome {
+                    Some(Outcome::Refunded { amount }) => *amount,
+                    _ => None,
+                };
+                reversal::take_back(tx, payment_id, &purchase_id, user, requested, message_id, now)
+            }
+            (PaymentState::Refunded, PaymentState::Accepted) => {
+                reversal::give_back(tx, payment_id, &purchase_id, message_id, now)
+            }
+            _ => complete_purchase(tx, payment_id, state, &purchase_id, user, message_id, now),
+        };
+        done.map(HookOutcome::ReplaceEvents)
+            .map_err(|e| StoreError::Database(format!("librement top-up {payment_id}: {}", LedgerError::from(e))))
+    }
 }
 
 /// Sets the purchase's state and merges `extra` into its details.
 fn set_purchase_state(
-    conn: &mut AnyConnection,
+    tx: &mut Tx<'_>,
     purchase: &StoredPayment,
     state: PaymentState,
     refunded: Option<Money>,
     extra: &serde_json::Map<String, serde_json::Value>,
-    at: NaiveDateTime,
+    at: DateTime<Utc>,
 ) -> Result<(), LFail> {
-    let mut details = purchase.details.clone();
-    details.extend(extra.clone());
-    let details = serde_json::to_string(&details).map_err(|e| LFail::Db(format!("cannot serialize details: {e}")))?;
-    payments::update(
-        conn,
-        purchase.id.as_str(),
-        &payments::PaymentChange {
+    tx.update_payment(
+        purchase,
+        &PaymentChange {
             state: Some(state),
             gateway_reference: None,
-            details,
+            details: extra,
             refunded,
-            now: at,
+            at,
         },
     )?;
     Ok(())
 }
 
 fn complete_purchase(
-    conn: &mut AnyConnection,
-    top_up_id: &str,
+    tx: &mut Tx<'_>,
+    top_up_id: &PaymentId,
     state: PaymentState,
-    purchase_id: &str,
+    purchase_id: &PaymentId,
     user: Option<UserId>,
     message_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, LFail> {
     let missing = |what: &str| LFail::Db(format!("{what} is missing"));
-    if !backend::lock_payment(conn, purchase_id)? {
-        return Err(missing("the purchase"));
-    }
-    let top_up = payments::load(conn, top_up_id)?.ok_or_else(|| missing("the top-up"))?;
-    let purchase = payments::load(conn, purchase_id)?.ok_or_else(|| missing("the purchase"))?;
+    let purchase = tx.lock_payment(purchase_id)?.ok_or_else(|| missing("the purchase"))?;
+    let top_up = tx.payment(top_up_id)?.ok_or_else(|| missing("the top-up"))?;
     let plan = plan_completion(&top_up, state, &purchase, user, Some(message_id), now)
         .map_err(|e| LFail::Db(e.to_string()))?;
     let at = db_time(now);
-    if let Some(tx) = &plan.top_up {
-        post_in(conn, tx, at)?;
+    if let Some(posting) = &plan.top_up {
+        post_in(tx.conn(), posting, at)?;
     }
-    if let Some(tx) = &plan.purchase {
+    if let Some(posting) = &plan.purchase {
         // In a savepoint: if the balance was spent meanwhile, the purchase stays unpaid but the top-up
         // stays in the user's account.
-        match conn.transaction(|conn| post_in(conn, tx, at)) {
+        match tx.savepoint(|tx| post_in(tx.conn(), posting, at)) {
             Ok(_) => {}
             Err(LFail::Ledger(LedgerError::InsufficientFunds { .. })) => {
                 tracing::warn!(
-                    purchase = purchase_id,
+                    purchase = %purchase_id,
                     "librement: top-up accepted but the balance was spent meanwhile"
                 );
                 return Ok(Vec::new());
@@ -590,13 +570,13 @@ fn complete_purchase(
         }
     }
     if let Some(new_state) = plan.purchase_state {
-        set_purchase_state(conn, &purchase, new_state, None, &plan.details, at)?;
+        set_purchase_state(tx, &purchase, new_state, None, &plan.details, now)?;
     }
     Ok(plan.events)
 }
 
 #[async_trait::async_trait]
-impl TopUps for DieselStore {
+impl TopUps for ServerStore {
     async fn link_top_up(
         &self,
         top_up: &PaymentId,
@@ -606,7 +586,7 @@ impl TopUps for DieselStore {
     ) -> Result<(), LedgerError> {
         let (top_up, purchase) = (top_up.as_str().to_owned(), purchase.as_str().to_owned());
         Ok(self
-            .run_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
+            .read_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
             .await?)
     }
 }

@@ -1,38 +1,35 @@
-//! The Diesel implementation of [`Store`], on SQLite or PostgreSQL through one code path.
+//! The server's storage: the core's durable store ([`payment_buttons::diesel::DieselStore`], MIT: payments,
+//! the gateway log and its queue, idempotency keys, the outbox) with the server's own tables on the same
+//! database and pool: Librement (accounts, ledger, top-ups, sign-in attempts) and webhook deliveries.
 //!
-//! The backend is chosen by `database.url` (`sqlite://path`, `postgres://...`). Queries in the common
-//! subset of SQL are written once against [`AnyConnection`]; row locks, `SKIP LOCKED` claims, advisory
-//! locks and SQLite pragmas live in one small module per backend. Every [`Store`] method runs its
-//! database work on tokio's blocking pool with a pooled connection. See `docs/schema.md` for the tables.
+//! The server adds three things to the core's store, each through the core's public API:
+//! - its migrations ([`MIGRATIONS`], the repository's `migrations/`), run after the core's;
+//! - its part of applying a notification, [`LibrementHook`], run inside the core's apply transaction;
+//! - its queries, on the core's pool ([`DieselStore::with_connection`], [`DieselStore::write`]).
+//!
+//! [`ServerStore`] dereferences to the core's [`DieselStore`] (log rows, counts, the pool) and implements
+//! [`Store`] by handing every call to it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use actix_pay_server::store::DieselStore;
+//! use actix_pay_server::store::ServerStore;
 //! use payment_buttons::store::Store;
-//! let store = DieselStore::open("sqlite://data/librement.sqlite3").await?;
+//! let store = ServerStore::open("sqlite://data/librement.sqlite3").await?;
 //! assert!(store.healthy().await);
 //! # Ok(()) }
 //! ```
 
-mod apply;
-mod backend;
-mod connection;
 mod librement;
-mod log_writer;
-mod messages;
-mod migrate;
-mod models;
-mod outbox;
-mod outbox_claims;
-mod payments;
-mod postgres;
-mod schema;
+pub mod schema;
 mod sign_in_attempts;
-mod sqlite;
 mod webhook_deliveries;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel_migrations::embed_migrations;
+use payment_buttons::diesel::migrations::{self, MigrationSet};
+use payment_buttons::diesel::{DieselStore, StoreOptions};
 use payment_buttons::event::Event;
 use payment_buttons::payment::PaymentId;
 use payment_buttons::store::{
@@ -41,167 +38,105 @@ use payment_buttons::store::{
 };
 use payment_buttons::transition::ApplyRequest;
 
-pub use connection::{AnyConnection, DatabaseUrl, PostgresUrl};
-pub use messages::CLAIM_LEASE;
-pub use migrate::{revert_all_migrations, revert_migrations_after, run_migrations};
-pub use models::LogRow;
+pub use librement::LibrementHook;
+pub use payment_buttons::diesel::{AnyConnection, DatabaseUrl, LogRow, OpenError, PostgresUrl};
 pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};
 
-/// Why the store could not be opened or migrated. Never contains the database password.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// `database.url` is not one this server understands.
-    #[error("database.url: {0}")]
-    Url(String),
-    /// The database could not be reached or created.
-    #[error("database: cannot connect: {0}")]
-    Connect(String),
-    /// A migration failed.
-    #[error("database: migration failed: {0}")]
-    Migrate(String),
-    /// The blocking task running the work failed.
-    #[error("database: {0}")]
-    Task(String),
+/// The server's own migrations (the repository's `migrations/`; paths are relative to this crate's
+/// manifest directory). They run after the core's, in the same database; their versions never repeat a
+/// core version (`docs/schema.md`, "Migrations").
+pub static MIGRATIONS: MigrationSet = MigrationSet::new(
+    "librement-server",
+    embed_migrations!("../../migrations/sqlite"),
+    embed_migrations!("../../migrations/postgres"),
+);
+
+/// The core's store with the server's migrations and [`LibrementHook`]. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct ServerStore {
+    core: DieselStore,
 }
 
-/// An error inside the store: Diesel's, or one of the core's [`StoreError`]s. Lets `?` work on both
-/// inside transactions; callers only ever see a [`StoreError`].
-#[derive(Debug)]
-struct Fail(StoreError);
-
-impl From<diesel::result::Error> for Fail {
-    fn from(e: diesel::result::Error) -> Self {
-        Fail(match e {
-            diesel::result::Error::NotFound => StoreError::NotFound("row".into()),
-            // Diesel's messages hold the database's message, never bound values.
-            other => StoreError::Database(other.to_string()),
-        })
+impl std::ops::Deref for ServerStore {
+    type Target = DieselStore;
+    fn deref(&self) -> &DieselStore {
+        &self.core
     }
 }
 
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail(e)
-    }
+/// How the server opens the core's store: its migrations after the core's, Librement's hook.
+fn options() -> StoreOptions {
+    StoreOptions::new()
+        .migrations(&MIGRATIONS)
+        .apply_hook(Arc::new(LibrementHook))
 }
 
-/// Payments, the gateway log, its queue, applied notifications and the event outbox, in a SQLite or
-/// PostgreSQL database.
-#[derive(Clone)]
-pub struct DieselStore {
-    pool: connection::Pool,
-    postgres: bool,
-    log_writer: log_writer::LogWriter,
-}
-
-impl std::fmt::Debug for DieselStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DieselStore")
-            .field("backend", &if self.postgres { "postgresql" } else { "sqlite" })
-            .finish_non_exhaustive()
-    }
-}
-
-impl DieselStore {
-    /// Connects to `url`, applies pending migrations and builds the connection pool. A SQLite file and its
-    /// directory are created when missing.
+impl ServerStore {
+    /// Connects to `url`, applies pending migrations (the core's, then the server's) and builds the pool.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
-        let url = DatabaseUrl::parse(url)?;
-        tokio::task::spawn_blocking(move || Self::open_blocking(&url))
-            .await
-            .map_err(|e| OpenError::Task(e.to_string()))?
+        Ok(ServerStore {
+            core: options().open(url).await?,
+        })
     }
 
-    /// [`DieselStore::open`] for callers outside an async runtime.
+    /// [`ServerStore::open`] for callers outside an async runtime.
     pub fn open_blocking(url: &DatabaseUrl) -> Result<Self, OpenError> {
-        // A connection of our own reports a bad URL or a down server at once, where the pool would
-        // retry until its timeout.
-        drop(url.connect()?);
-        let pool = connection::pool(url)?;
-        // Migrated through the pool: an in-memory database exists only in the pool's one connection.
-        let mut conn = pool
-            .get()
-            .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))?;
-        migrate::run_pending(&mut conn)?;
-        drop(conn);
-        let log_writer = log_writer::LogWriter::start(pool.clone())
-            .map_err(|e| OpenError::Connect(format!("cannot start the gateway log writer: {e}")))?;
-        Ok(DieselStore {
-            pool,
-            postgres: url.is_postgres(),
-            log_writer,
+        Ok(ServerStore {
+            core: options().open_blocking(url)?,
         })
     }
 
-    /// Applies pending migrations to `url` and returns: the `migrate` subcommand.
+    /// Applies pending migrations (the core's, then the server's) to `url` and returns: the `migrate`
+    /// subcommand.
     pub async fn migrate_only(url: &str) -> Result<(), OpenError> {
-        let url = url.to_owned();
-        tokio::task::spawn_blocking(move || run_migrations(&url))
+        let url = DatabaseUrl::parse(url)?;
+        tokio::task::spawn_blocking(move || options().migrate_blocking(&url))
             .await
             .map_err(|e| OpenError::Task(e.to_string()))?
     }
 
-    /// True on PostgreSQL, false on SQLite.
-    pub fn is_postgres(&self) -> bool {
-        self.postgres
+    /// The core's store.
+    pub fn core(&self) -> &DieselStore {
+        &self.core
     }
+}
 
-    /// Runs `work` with a pooled connection on the blocking pool.
-    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut AnyConnection) -> Result<T, Fail> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| StoreError::Database(format!("no database connection: {e}")))?;
-            work(&mut conn).map_err(|Fail(e)| e)
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
-    }
+/// Connects to `url` and applies pending migrations, the core's then the server's.
+pub fn run_migrations(url: &str) -> Result<(), OpenError> {
+    options().migrate_blocking(&DatabaseUrl::parse(url)?)
+}
 
-    /// One row of the gateway log.
-    pub async fn message(&self, id: MessageId) -> Result<Option<LogRow>, StoreError> {
-        self.run(move |conn| messages::message(conn, id)).await
-    }
+/// Connects to `url` and reverts every migration: the server's set, then the core's.
+pub fn revert_all_migrations(url: &str) -> Result<(), OpenError> {
+    migrations::revert_all(&mut DatabaseUrl::parse(url)?.connect()?, Some(&MIGRATIONS))
+}
 
-    /// The gateway log rows about one payment, oldest first.
-    pub async fn messages_for_payment(&self, id: &PaymentId) -> Result<Vec<LogRow>, StoreError> {
-        let id = id.as_str().to_owned();
-        self.run(move |conn| messages::for_payment(conn, &id)).await
-    }
-
-    /// How many payments are recorded.
-    pub async fn payment_count(&self) -> Result<i64, StoreError> {
-        self.run(payments::count).await
-    }
-
-    /// How many messages wait in the queue, claimed or not.
-    pub async fn queued_count(&self) -> Result<i64, StoreError> {
-        self.run(messages::queued_count).await
-    }
+/// Connects to `url` and reverts, per set (the server's first), every applied migration newer than
+/// `version` (a migration's folder date, `2026-01-04-000001`): rolling back a release, and the upgrade
+/// tests, which make a database as an earlier release left it.
+pub fn revert_migrations_after(url: &str, version: &str) -> Result<(), OpenError> {
+    let mut conn = DatabaseUrl::parse(url)?.connect()?;
+    migrations::revert(&mut conn, &MIGRATIONS, Some(version))?;
+    migrations::revert(&mut conn, &migrations::CORE, Some(version))?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
-impl Store for DieselStore {
+impl Store for ServerStore {
     async fn log_message(&self, message: NewMessage) -> Result<MessageId, StoreError> {
-        self.log_writer.log(message).await
+        self.core.log_message(message).await
     }
 
     async fn create_payment(&self, payment: NewPayment) -> Result<(), StoreError> {
-        self.run(move |conn| payments::create(conn, &payment)).await
+        self.core.create_payment(payment).await
     }
 
     async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError> {
-        let id = id.as_str().to_owned();
-        self.run(move |conn| payments::load(conn, &id)).await
+        self.core.payment(id).await
     }
 
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
-        self.run(move |conn| messages::claim(conn, now, limit)).await
+        self.core.claim_messages(now, limit).await
     }
 
     async fn reschedule_message(
@@ -211,22 +146,21 @@ impl Store for DieselStore {
         next_attempt_at: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let reason = reason.to_owned();
-        self.run(move |conn| messages::reschedule(conn, id, attempts, next_attempt_at, &reason))
+        self.core
+            .reschedule_message(id, attempts, next_attempt_at, reason)
             .await
     }
 
     async fn settle_message(&self, id: MessageId, settlement: Settlement) -> Result<(), StoreError> {
-        self.run(move |conn| messages::settle(conn, id, &settlement)).await
+        self.core.settle_message(id, settlement).await
     }
 
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError> {
-        self.run(move |conn| apply::apply(conn, &request)).await
+        self.core.apply(request).await
     }
 
     async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |conn| outbox::undispatched(conn, limit)).await
+        self.core.undispatched_events(limit).await
     }
 
     async fn claim_undispatched_events(
@@ -234,57 +168,30 @@ impl Store for DieselStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let lease_until = models::db_time(now + payment_buttons::store::OUTBOX_CLAIM_LEASE);
-        let now = models::db_time(now);
-        self.run(move |conn| outbox_claims::claim(conn, now, lease_until, limit))
-            .await
+        self.core.claim_undispatched_events(now, limit).await
     }
 
     async fn release_events(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        let seqs = seqs.to_vec();
-        self.run(move |conn| seqs.iter().try_for_each(|seq| outbox_claims::release(conn, *seq)))
-            .await
+        self.core.release_events(seqs).await
     }
 
     async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError> {
-        let now = models::db_time(Utc::now());
-        self.run(move |conn| {
-            outbox::mark_dispatched(conn, seq, now)?;
-            outbox_claims::release(conn, seq)
-        })
-        .await
+        self.core.mark_dispatched(seq).await
     }
 
     async fn mark_all_dispatched(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        let seqs = seqs.to_vec();
-        let now = models::db_time(Utc::now());
-        self.run(move |conn| {
-            connection::write_transaction(conn, |conn| {
-                outbox::mark_all_dispatched(conn, &seqs, now)?;
-                outbox_claims::release_all(conn, &seqs)
-            })
-        })
-        .await
+        self.core.mark_all_dispatched(seqs).await
     }
 
     async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError> {
-        let id = id.as_str().to_owned();
-        self.run(move |conn| outbox::for_payment(conn, &id)).await
+        self.core.events_for_payment(id).await
     }
 
     async fn healthy(&self) -> bool {
-        self.run(|conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?))
-            .await
-            .is_ok()
+        self.core.healthy().await
     }
 
     async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let (cutoff, now) = (models::db_time(cutoff), models::db_time(now));
-        self.run(move |conn| payments::abandon_created_before(conn, cutoff, now))
-            .await
+        self.core.abandon_created_before(cutoff, now).await
     }
 }

@@ -1,88 +1,12 @@
-//! The tables, as both migration sets create them (`migrations/sqlite`, `migrations/postgres`). Written by
-//! hand to match; only SQL types that mean the same on both backends are used.
+//! The server's own tables, as `migrations/sqlite` and `migrations/postgres` create them, and the core's
+//! (re-exported from [`payment_buttons::diesel::schema`], which the core's migrations create), so that one
+//! `schema::` names every table. Written by hand to match; `tests/schema_drift.rs` compares every column
+//! with the migrated databases.
 #![allow(missing_docs)]
 
-diesel::table! {
-    payments (id) {
-        id -> Text,
-        gateway -> Text,
-        order_reference -> Text,
-        button -> Text,
-        option_index -> Integer,
-        amount_minor -> BigInt,
-        currency -> Text,
-        state -> Text,
-        receiver -> Nullable<Text>,
-        subscription_id -> Nullable<Text>,
-        gateway_reference -> Nullable<Text>,
-        details -> Text,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
-        refunded_minor -> BigInt,
-    }
-}
+pub use payment_buttons::diesel::schema::*;
 
-diesel::table! {
-    gateway_messages (id) {
-        id -> BigInt,
-        received_at -> Timestamp,
-        gateway -> Text,
-        remote_addr -> Nullable<Text>,
-        method -> Text,
-        content_type -> Nullable<Text>,
-        body -> Binary,
-        fields -> Text,
-        verification -> Text,
-        flags -> Text,
-        payment_id -> Nullable<Text>,
-        outcome -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    message_queue (message_id) {
-        message_id -> BigInt,
-        attempts -> Integer,
-        next_attempt_at -> Timestamp,
-        claimed_until -> Nullable<Timestamp>,
-        last_error -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    applied_notifications (gateway, idempotency_key) {
-        gateway -> Text,
-        idempotency_key -> Text,
-        message_id -> BigInt,
-        payment_id -> Text,
-        applied_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    events (seq) {
-        seq -> BigInt,
-        id -> Text,
-        payment_id -> Text,
-        kind -> Text,
-        payload -> Text,
-        gateway_message_id -> Nullable<BigInt>,
-        created_at -> Timestamp,
-        dispatched_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::joinable!(message_queue -> gateway_messages (message_id));
-diesel::allow_tables_to_appear_in_same_query!(payments, gateway_messages, message_queue, applied_notifications, events);
-
-// Outbox claims and webhook delivery (migration 2026-01-02-000001_webhooks).
-
-diesel::table! {
-    outbox_claims (seq) {
-        seq -> BigInt,
-        claimed_until -> Timestamp,
-    }
-}
+// Webhook delivery (migration 2026-01-02-000001_webhooks).
 
 diesel::table! {
     webhook_endpoints (url) {
@@ -122,15 +46,10 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(webhook_deliveries -> events (event_seq));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    events,
-    outbox_claims,
-    webhook_endpoints,
-    webhook_deliveries,
-    webhook_attempts
-);
+diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries, webhook_attempts);
+// Diesel cannot let a table of another crate (the core's) appear in one query with these: a query that
+// needs both reads them one after the other, or is written as SQL.
 
 diesel::table! {
     librement_users (id) {

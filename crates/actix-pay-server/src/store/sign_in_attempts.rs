@@ -2,7 +2,7 @@
 //! [`librement_pay::accounts::UserStore::reserve_attempt`]).
 //!
 //! Counting and recording happen in one write transaction that holds a lock on each bucket it counts:
-//! on SQLite the `BEGIN IMMEDIATE` of [`super::connection::write_transaction`] holds the database's only
+//! on SQLite the `BEGIN IMMEDIATE` of the core's write transaction holds the database's only
 //! write lock; on PostgreSQL a transaction-scoped advisory lock per bucket (account, address), taken in
 //! one order, makes a second reservation of the same bucket wait until the first has committed its row,
 //! and then count it. No row exists per bucket to lock with `FOR UPDATE`, and an unknown e-mail must be
@@ -13,9 +13,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use librement_pay::accounts::{Attempt, AttemptId, Reservation, Throttle};
 
-use super::connection::AnyConnection;
-use super::models::db_time;
 use super::schema::librement_sign_in_failures as attempts;
+use payment_buttons::diesel::{AnyConnection, db_time};
 
 /// Reserves `attempt` inside the caller's write transaction.
 pub(super) fn reserve(

@@ -4,13 +4,11 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
+use payment_buttons::diesel::{AnyConnection, Tx, db_time, sqlite_params, utc};
 use payment_buttons::store::StoreError;
 
-use super::connection::{AnyConnection, write_transaction};
-use super::models::{db_time, utc};
-use super::outbox_claims::sqlite_params;
+use super::ServerStore;
 use super::schema::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
-use super::{DieselStore, Fail};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -207,133 +205,130 @@ fn row(t: RowTuple) -> Result<DeliveryRow, StoreError> {
     })
 }
 
-fn fan_out(conn: &mut AnyConnection, event_id: &str, endpoints: &[String], now: NaiveDateTime) -> Result<usize, Fail> {
-    write_transaction(conn, |conn| {
-        let mut inserted = 0;
-        for endpoint in endpoints {
-            inserted += match conn {
-                AnyConnection::Postgresql(c) => diesel::sql_query(FAN_OUT)
-                    .bind::<Text, _>(event_id)
-                    .bind::<Text, _>(endpoint)
-                    .bind::<Timestamp, _>(now)
-                    .execute(c)?,
-                AnyConnection::Sqlite(c) => diesel::sql_query(sqlite_params(FAN_OUT))
-                    .bind::<Text, _>(event_id)
-                    .bind::<Text, _>(endpoint)
-                    .bind::<Timestamp, _>(now)
-                    .execute(c)?,
-            };
-        }
-        Ok(inserted)
-    })
+fn fan_out(tx: &mut Tx<'_>, event_id: &str, endpoints: &[String], now: NaiveDateTime) -> Result<usize, StoreError> {
+    let conn = tx.conn();
+    let mut inserted = 0;
+    for endpoint in endpoints {
+        inserted += match conn {
+            AnyConnection::Postgresql(c) => diesel::sql_query(FAN_OUT)
+                .bind::<Text, _>(event_id)
+                .bind::<Text, _>(endpoint)
+                .bind::<Timestamp, _>(now)
+                .execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::sql_query(sqlite_params(FAN_OUT))
+                .bind::<Text, _>(event_id)
+                .bind::<Text, _>(endpoint)
+                .bind::<Timestamp, _>(now)
+                .execute(c)?,
+        };
+    }
+    Ok(inserted)
 }
 
 fn claim(
-    conn: &mut AnyConnection,
+    tx: &mut Tx<'_>,
     endpoint: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> Result<Vec<ClaimedDelivery>, Fail> {
-    write_transaction(conn, |conn| {
-        let update = format!("UPDATE webhook_deliveries SET claimed_until = $1 WHERE id IN ({CLAIMABLE}");
-        let ids: Vec<Id> = match conn {
-            // SKIP LOCKED: two instances claiming at once never wait for each other nor take the same row.
-            AnyConnection::Postgresql(c) => {
-                diesel::sql_query(format!("{update} FOR UPDATE OF d SKIP LOCKED) RETURNING id"))
-                    .bind::<Timestamp, _>(lease_until)
-                    .bind::<Timestamp, _>(now)
-                    .bind::<Text, _>(endpoint)
-                    .bind::<BigInt, _>(limit)
-                    .load(c)?
-            }
-            // The immediate transaction holds SQLite's write lock: nobody claims in between.
-            AnyConnection::Sqlite(c) => diesel::sql_query(sqlite_params(&format!("{update}) RETURNING id")))
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    let conn = tx.conn();
+    let update = format!("UPDATE webhook_deliveries SET claimed_until = $1 WHERE id IN ({CLAIMABLE}");
+    let ids: Vec<Id> = match conn {
+        // SKIP LOCKED: two instances claiming at once never wait for each other nor take the same row.
+        AnyConnection::Postgresql(c) => {
+            diesel::sql_query(format!("{update} FOR UPDATE OF d SKIP LOCKED) RETURNING id"))
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
                 .bind::<Text, _>(endpoint)
                 .bind::<BigInt, _>(limit)
-                .load(c)?,
-        };
-        let mut claimed = Vec::with_capacity(ids.len());
-        for Id { id } in ids {
-            let (event_id, endpoint, attempts, created_at, payload): (String, String, i32, NaiveDateTime, String) =
-                webhook_deliveries::table
-                    .inner_join(events::table)
-                    .filter(webhook_deliveries::id.eq(id))
-                    .select((
-                        webhook_deliveries::event_id,
-                        webhook_deliveries::endpoint,
-                        webhook_deliveries::attempts,
-                        webhook_deliveries::created_at,
-                        events::payload,
-                    ))
-                    .first(conn)?;
-            claimed.push(ClaimedDelivery {
-                id,
-                event_id,
-                endpoint,
-                attempts: u32::try_from(attempts).unwrap_or(0),
-                created_at: utc(created_at),
-                payload,
-            });
+                .load(c)?
         }
-        claimed.sort_by_key(|c| c.id);
-        Ok(claimed)
-    })
+        // The immediate transaction holds SQLite's write lock: nobody claims in between.
+        AnyConnection::Sqlite(c) => diesel::sql_query(sqlite_params(&format!("{update}) RETURNING id")))
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<Text, _>(endpoint)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+    };
+    let mut claimed = Vec::with_capacity(ids.len());
+    for Id { id } in ids {
+        let (event_seq, event_id, endpoint, attempts, created_at): (i64, String, String, i32, NaiveDateTime) =
+            webhook_deliveries::table
+                .find(id)
+                .select((
+                    webhook_deliveries::event_seq,
+                    webhook_deliveries::event_id,
+                    webhook_deliveries::endpoint,
+                    webhook_deliveries::attempts,
+                    webhook_deliveries::created_at,
+                ))
+                .first(conn)?;
+        let payload: String = events::table.find(event_seq).select(events::payload).first(conn)?;
+        claimed.push(ClaimedDelivery {
+            id,
+            event_id,
+            endpoint,
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            created_at: utc(created_at),
+            payload,
+        });
+    }
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
 }
 
-fn record(conn: &mut AnyConnection, r: &AttemptRecord) -> Result<(), Fail> {
+fn record(tx: &mut Tx<'_>, r: &AttemptRecord) -> Result<(), StoreError> {
     let at = db_time(r.attempted_at);
     let status = r.http_status.map(i32::from);
-    write_transaction(conn, |conn| {
-        diesel::insert_into(webhook_attempts::table)
-            .values((
-                webhook_attempts::delivery_id.eq(r.delivery_id),
-                webhook_attempts::attempted_at.eq(at),
-                webhook_attempts::http_status.eq(status),
-                webhook_attempts::latency_ms.eq(i64::try_from(r.latency_ms).unwrap_or(i64::MAX)),
-                webhook_attempts::error.eq(r.error.as_deref()),
-            ))
+    let conn = tx.conn();
+    diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::delivery_id.eq(r.delivery_id),
+            webhook_attempts::attempted_at.eq(at),
+            webhook_attempts::http_status.eq(status),
+            webhook_attempts::latency_ms.eq(i64::try_from(r.latency_ms).unwrap_or(i64::MAX)),
+            webhook_attempts::error.eq(r.error.as_deref()),
+        ))
+        .execute(conn)?;
+    let target = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(r.delivery_id))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()));
+    let (new_status, next, finished) = match r.result {
+        AttemptResult::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
+        AttemptResult::Retry(next) => (DeliveryStatus::Pending, Some(db_time(next)), None),
+        AttemptResult::GaveUp => (DeliveryStatus::Failed, None, Some(at)),
+        AttemptResult::Gone => (DeliveryStatus::Disabled, None, Some(at)),
+    };
+    diesel::update(target)
+        .set((
+            webhook_deliveries::status.eq(new_status.as_str()),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::last_attempt_at.eq(Some(at)),
+            webhook_deliveries::last_status.eq(status),
+            webhook_deliveries::last_error.eq(r.error.as_deref()),
+            webhook_deliveries::finished_at.eq(finished),
+        ))
+        .execute(conn)?;
+    if let Some(next) = next {
+        diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq(r.delivery_id)))
+            .set(webhook_deliveries::next_attempt_at.eq(next))
             .execute(conn)?;
-        let target = webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq(r.delivery_id))
-            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()));
-        let (new_status, next, finished) = match r.result {
-            AttemptResult::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
-            AttemptResult::Retry(next) => (DeliveryStatus::Pending, Some(db_time(next)), None),
-            AttemptResult::GaveUp => (DeliveryStatus::Failed, None, Some(at)),
-            AttemptResult::Gone => (DeliveryStatus::Disabled, None, Some(at)),
-        };
-        diesel::update(target)
-            .set((
-                webhook_deliveries::status.eq(new_status.as_str()),
-                webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-                webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
-                webhook_deliveries::last_attempt_at.eq(Some(at)),
-                webhook_deliveries::last_status.eq(status),
-                webhook_deliveries::last_error.eq(r.error.as_deref()),
-                webhook_deliveries::finished_at.eq(finished),
-            ))
-            .execute(conn)?;
-        if let Some(next) = next {
-            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq(r.delivery_id)))
-                .set(webhook_deliveries::next_attempt_at.eq(next))
-                .execute(conn)?;
-        }
-        if r.result == AttemptResult::Gone {
-            let endpoint: String = webhook_deliveries::table
-                .find(r.delivery_id)
-                .select(webhook_deliveries::endpoint)
-                .first(conn)?;
-            disable(conn, &endpoint, at, "the endpoint answered 410 Gone")?;
-        }
-        Ok(())
-    })
+    }
+    if r.result == AttemptResult::Gone {
+        let endpoint: String = webhook_deliveries::table
+            .find(r.delivery_id)
+            .select(webhook_deliveries::endpoint)
+            .first(conn)?;
+        disable(conn, &endpoint, at, "the endpoint answered 410 Gone")?;
+    }
+    Ok(())
 }
 
 /// Marks an endpoint disabled and every pending delivery to it `disabled`.
-fn disable(conn: &mut AnyConnection, endpoint: &str, at: NaiveDateTime, reason: &str) -> Result<(), Fail> {
+fn disable(conn: &mut AnyConnection, endpoint: &str, at: NaiveDateTime, reason: &str) -> Result<(), StoreError> {
     match conn {
         AnyConnection::Postgresql(c) => diesel::sql_query(DISABLE_ENDPOINT)
             .bind::<Text, _>(endpoint)
@@ -360,7 +355,7 @@ fn disable(conn: &mut AnyConnection, endpoint: &str, at: NaiveDateTime, reason: 
     Ok(())
 }
 
-impl DieselStore {
+impl ServerStore {
     /// Writes one pending delivery of event `event_id` per endpoint URL (or a `disabled` one for a disabled
     /// endpoint). Idempotent: a delivery that exists is left alone. Returns how many rows were written.
     pub async fn fan_out_webhook(
@@ -371,7 +366,8 @@ impl DieselStore {
     ) -> Result<usize, StoreError> {
         let event_id = event_id.to_owned();
         let now = db_time(now);
-        self.run(move |conn| fan_out(conn, &event_id, &endpoints, now)).await
+        self.write(move |tx: &mut Tx<'_>| fan_out(tx, &event_id, &endpoints, now))
+            .await
     }
 
     /// Claims up to `limit` deliveries to `endpoint` that are due at `now`, until `lease_until`, oldest
@@ -387,7 +383,7 @@ impl DieselStore {
         let endpoint = endpoint.to_owned();
         let (now, lease_until) = (db_time(now), db_time(lease_until));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |conn| claim(conn, &endpoint, now, lease_until, limit))
+        self.write(move |tx: &mut Tx<'_>| claim(tx, &endpoint, now, lease_until, limit))
             .await
     }
 
@@ -395,12 +391,12 @@ impl DieselStore {
     /// every pending delivery to it. A delivery that is no longer pending is not changed (the attempt row is
     /// still written).
     pub async fn record_webhook_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
-        self.run(move |conn| record(conn, &attempt)).await
+        self.write(move |tx: &mut Tx<'_>| record(tx, &attempt)).await
     }
 
     /// Every delivery, in row order (for operator pages and tests).
     pub async fn webhook_deliveries(&self) -> Result<Vec<DeliveryRow>, StoreError> {
-        self.run(|conn| {
+        self.with_connection(|conn: &mut AnyConnection| {
             let rows: Vec<RowTuple> = webhook_deliveries::table
                 .order(webhook_deliveries::id.asc())
                 .select((
@@ -419,14 +415,14 @@ impl DieselStore {
                     webhook_deliveries::finished_at,
                 ))
                 .load(conn)?;
-            Ok(rows.into_iter().map(row).collect::<Result<_, _>>()?)
+            rows.into_iter().map(row).collect()
         })
         .await
     }
 
     /// The attempts of one delivery, oldest first.
     pub async fn webhook_attempts(&self, delivery_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
-        self.run(move |conn| {
+        self.with_connection(move |conn: &mut AnyConnection| {
             let rows: Vec<AttemptTuple> = webhook_attempts::table
                 .filter(webhook_attempts::delivery_id.eq(delivery_id))
                 .order(webhook_attempts::id.asc())
@@ -455,7 +451,7 @@ impl DieselStore {
     /// When and why an endpoint was disabled, if it is.
     pub async fn webhook_endpoint_disabled(&self, url: &str) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
         let url = url.to_owned();
-        self.run(move |conn| {
+        self.with_connection(move |conn: &mut AnyConnection| {
             let found: Option<(Option<NaiveDateTime>, Option<String>)> = webhook_endpoints::table
                 .find(&url)
                 .select((webhook_endpoints::disabled_at, webhook_endpoints::disabled_reason))

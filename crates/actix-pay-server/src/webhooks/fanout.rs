@@ -7,7 +7,7 @@ use chrono::Utc;
 use payment_buttons::event::{Event, Listener, ListenerError};
 
 use super::Endpoint;
-use crate::store::DieselStore;
+use crate::store::ServerStore;
 
 /// Registered with the engine like any in-process listener: the engine calls it from the outbox after
 /// the payment change is committed and marks the event dispatched only once it succeeded. Writing the
@@ -15,13 +15,13 @@ use crate::store::DieselStore;
 /// duplicates nothing.
 #[derive(Debug)]
 pub struct WebhookFanout {
-    store: DieselStore,
+    store: ServerStore,
     endpoints: Arc<[Endpoint]>,
     wake: Arc<tokio::sync::Notify>,
 }
 
 impl WebhookFanout {
-    pub(super) fn new(store: DieselStore, endpoints: Arc<[Endpoint]>, wake: Arc<tokio::sync::Notify>) -> Self {
+    pub(super) fn new(store: ServerStore, endpoints: Arc<[Endpoint]>, wake: Arc<tokio::sync::Notify>) -> Self {
         WebhookFanout { store, endpoints, wake }
     }
 }

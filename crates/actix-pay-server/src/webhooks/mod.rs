@@ -13,7 +13,7 @@
 //! killed worker's deliveries are taken up again once the lease has passed, by this or another instance.
 //!
 //! ```no_run
-//! # async fn demo(store: actix_pay_server::store::DieselStore,
+//! # async fn demo(store: actix_pay_server::store::ServerStore,
 //! #     config: Vec<actix_pay_server::config::WebhookConfig>) -> Result<(), Box<dyn std::error::Error>> {
 //! use actix_pay_server::webhooks::{Webhooks, WorkerOptions};
 //! let webhooks = Webhooks::new(store, &config)?;
@@ -37,7 +37,7 @@ pub use send::{Sender, USER_AGENT};
 pub use worker::{WorkerHandle, WorkerOptions};
 
 use crate::config::WebhookConfig;
-use crate::store::DieselStore;
+use crate::store::ServerStore;
 
 /// Why webhook delivery could not be set up. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -64,14 +64,14 @@ pub enum WebhookSetupError {
 /// The configured endpoints over a store: makes the fan-out listener and the delivery worker.
 #[derive(Debug, Clone)]
 pub struct Webhooks {
-    store: DieselStore,
+    store: ServerStore,
     endpoints: Arc<[Endpoint]>,
     wake: Arc<tokio::sync::Notify>,
 }
 
 impl Webhooks {
     /// Reads the `[[webhooks]]` entries (secrets parsed, URLs unique).
-    pub fn new(store: DieselStore, config: &[WebhookConfig]) -> Result<Self, WebhookSetupError> {
+    pub fn new(store: ServerStore, config: &[WebhookConfig]) -> Result<Self, WebhookSetupError> {
         let mut endpoints: Vec<Endpoint> = Vec::with_capacity(config.len());
         for (index, entry) in config.iter().enumerate() {
             let endpoint = Endpoint::from_config(index, entry)?;
@@ -84,7 +84,7 @@ impl Webhooks {
     }
 
     /// Endpoints built in code (tests, embedding applications). URLs must be unique.
-    pub fn with_endpoints(store: DieselStore, endpoints: Vec<Endpoint>) -> Self {
+    pub fn with_endpoints(store: ServerStore, endpoints: Vec<Endpoint>) -> Self {
         Webhooks {
             store,
             endpoints: endpoints.into(),

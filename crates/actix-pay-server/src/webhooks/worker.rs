@@ -10,7 +10,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::send::Answer;
 use super::{Backoff, Endpoint, Sender};
-use crate::store::{AttemptRecord, AttemptResult, ClaimedDelivery, DieselStore};
+use crate::store::{AttemptRecord, AttemptResult, ClaimedDelivery, ServerStore};
 
 /// How the worker paces itself. The defaults suit production; tests shorten `poll` and `backoff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,14 +64,14 @@ impl Drop for WorkerHandle {
 }
 
 struct Context {
-    store: DieselStore,
+    store: ServerStore,
     endpoint: Endpoint,
     sender: Sender,
     options: WorkerOptions,
 }
 
 pub(super) fn spawn(
-    store: DieselStore,
+    store: ServerStore,
     endpoints: Arc<[Endpoint]>,
     sender: Sender,
     mut options: WorkerOptions,

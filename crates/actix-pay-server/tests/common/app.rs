@@ -4,7 +4,7 @@
 
 use actix_pay_server::config::Config;
 use actix_pay_server::serve::{Assembled, assemble};
-use actix_pay_server::store::{DieselStore, LogRow};
+use actix_pay_server::store::{LogRow, ServerStore};
 
 /// The service secret every app test signs with.
 pub const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
@@ -16,7 +16,7 @@ pub const PUBLIC_URL: &str = "http://pay.test";
 pub async fn assembled_app(env: &[(&str, &str)]) -> (Assembled, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))).unwrap();
-    let store = DieselStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+    let store = ServerStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
         .await
         .unwrap();
     let assembled = assemble(&config, &url::Url::parse(PUBLIC_URL).unwrap(), SECRET, store).unwrap();
@@ -24,7 +24,7 @@ pub async fn assembled_app(env: &[(&str, &str)]) -> (Assembled, tempfile::TempDi
 }
 
 /// The newest row of the gateway log.
-pub async fn last_row(store: &DieselStore) -> LogRow {
+pub async fn last_row(store: &ServerStore) -> LogRow {
     let mut id = 1;
     let mut last = None;
     while let Some(row) = store.message(id).await.unwrap() {

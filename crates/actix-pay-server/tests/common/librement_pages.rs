@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_pay_server::app::{ApiKeys, AppState};
-use actix_pay_server::store::DieselStore;
+use actix_pay_server::store::ServerStore;
 use actix_web::test as atest;
 use librement_pay::accounts::{PasswordHashing, Throttle};
 use librement_pay::gateway::LibrementGateway;
@@ -36,21 +36,21 @@ pub const PASSWORD: &str = "correct horse battery";
 /// The core's state and the Librement pages over one store.
 pub struct Pages {
     /// The core's engine (to sign buttons).
-    pub engine: Arc<Engine<DieselStore>>,
+    pub engine: Arc<Engine<ServerStore>>,
     /// The core's routes.
-    pub state: Arc<AppState<DieselStore>>,
+    pub state: Arc<AppState<ServerStore>>,
     /// The Librement pages.
-    pub librement: Arc<Librement<DieselStore>>,
+    pub librement: Arc<Librement<ServerStore>>,
 }
 
 /// The pages over `store` in embedded mode, hashing with the service's parameters, `slots` bounding the
 /// hashes in flight.
-pub fn pages(store: &DieselStore, slots: HashingSlots) -> Pages {
+pub fn pages(store: &ServerStore, slots: HashingSlots) -> Pages {
     pages_with(store, Mode::Embedded, TrustedProxies::default(), slots)
 }
 
 /// The pages over `store` in `mode`, behind `trusted_proxies`.
-pub fn pages_with(store: &DieselStore, mode: Mode, trusted_proxies: TrustedProxies, slots: HashingSlots) -> Pages {
+pub fn pages_with(store: &ServerStore, mode: Mode, trusted_proxies: TrustedProxies, slots: HashingSlots) -> Pages {
     let signer = ButtonSigner::new(b"test secret");
     let urls = ServiceUrls::new(BASE).unwrap();
     let paypal = PaypalConfig::new(

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use actix_pay_server::store::DieselStore;
+use actix_pay_server::store::ServerStore;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use payment_buttons::button::ButtonConfig;
@@ -21,7 +21,7 @@ use rand::Rng;
 /// `async move` block captures it whole instead of only the fields it reads).
 pub struct TestDb {
     /// The store, migrated.
-    pub store: DieselStore,
+    pub store: ServerStore,
     /// Its URL.
     pub url: String,
     /// `sqlite` or `postgresql`, for assertion messages.
@@ -51,7 +51,7 @@ async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     // A directory that does not exist yet: opening creates it.
     let url = format!("sqlite://{}/data/pay.sqlite3", dir.path().display());
-    let store = DieselStore::open(&url).await.expect("open sqlite store");
+    let store = ServerStore::open(&url).await.expect("open sqlite store");
     TestDb {
         store,
         url,
@@ -70,7 +70,7 @@ async fn postgres(admin_url: String) -> TestDb {
     url.set_path(&name);
     let url = url.to_string();
     let cleanup = Cleanup::Postgres { admin_url, name };
-    let store = DieselStore::open(&url).await.expect("open postgres store");
+    let store = ServerStore::open(&url).await.expect("open postgres store");
     TestDb {
         store,
         url,

@@ -10,25 +10,24 @@ use librement_pay::reversal::{
     OpenReversal, PurchaseChange, ReversalFacts, cancellation_key, cancellations, paid_by, refund_purchase,
     reinstate_purchase, reversal_key, reversal_prefix,
 };
+use payment_buttons::diesel::{AnyConnection, Tx, db_time};
 use payment_buttons::event::Event;
 use payment_buttons::money::{Currency, Money};
 use payment_buttons::payment::PaymentId;
 use payment_buttons::store::{MessageId, StoredPayment};
 
-use super::super::connection::AnyConnection;
-use super::super::models::db_time;
 use super::super::schema::{librement_entries, librement_transactions};
-use super::super::{backend, payments};
 use super::{LFail, balance_of, ensure_account, lock_account, post_in, set_purchase_state};
 
 /// The top-up and its purchase, the purchase locked.
-fn load_pair(conn: &mut AnyConnection, top_up: &str, purchase: &str) -> Result<(StoredPayment, StoredPayment), LFail> {
+fn load_pair(
+    tx: &mut Tx<'_>,
+    top_up: &PaymentId,
+    purchase: &PaymentId,
+) -> Result<(StoredPayment, StoredPayment), LFail> {
     let missing = |what: &str| LFail::Db(format!("{what} is missing"));
-    if !backend::lock_payment(conn, purchase)? {
-        return Err(missing("the purchase"));
-    }
-    let top_up = payments::load(conn, top_up)?.ok_or_else(|| missing("the top-up"))?;
-    let purchase = payments::load(conn, purchase)?.ok_or_else(|| missing("the purchase"))?;
+    let purchase = tx.lock_payment(purchase)?.ok_or_else(|| missing("the purchase"))?;
+    let top_up = tx.payment(top_up)?.ok_or_else(|| missing("the top-up"))?;
     Ok((top_up, purchase))
 }
 
@@ -101,16 +100,17 @@ fn locked_balances(
 /// `requested` (or all) of the top-up `top_up_id` went back through its gateway: takes it back from the
 /// buyer's balance (what of the top-up is still there), then from the seller if the top-up paid the
 /// purchase, the rest to `disputes`; refunds the purchase it paid. Returns the purchase's events.
-pub(in crate::store) fn take_back(
-    conn: &mut AnyConnection,
-    top_up_id: &str,
-    purchase_id: &str,
+pub(super) fn take_back(
+    tx: &mut Tx<'_>,
+    top_up_id: &PaymentId,
+    purchase_id: &PaymentId,
     user: Option<UserId>,
     requested: Option<Money>,
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, LFail> {
-    let (top_up, purchase) = load_pair(conn, top_up_id, purchase_id)?;
+    let (top_up, purchase) = load_pair(tx, top_up_id, purchase_id)?;
+    let conn = tx.conn();
     let paid = paid_by(&purchase, &top_up.id);
     let source = user.map_or(Account::GuestClearing, Account::User);
     let seller = if paid {
@@ -141,7 +141,7 @@ pub(in crate::store) fn take_back(
     };
     let Some((transaction, split)) = facts.transaction(reversal_key(&top_up.id, message_id))? else {
         tracing::warn!(
-            top_up = top_up_id,
+            top_up = %top_up_id,
             "librement: a refund or reversal of a top-up that went back in full already; nothing taken"
         );
         return Ok(Vec::new());
@@ -149,8 +149,8 @@ pub(in crate::store) fn take_back(
     post_in(conn, &transaction, db_time(now))?;
     if split.to_disputes > 0 {
         tracing::warn!(
-            top_up = top_up_id,
-            purchase = purchase_id,
+            top_up = %top_up_id,
+            purchase = %purchase_id,
             disputes = %Money::from_minor(split.to_disputes, currency),
             "librement: money went back through the gateway that no balance covers; carried by the disputes account"
         );
@@ -160,7 +160,7 @@ pub(in crate::store) fn take_back(
     }
     let reversed = Money::from_minor(split.reversed, currency);
     write(
-        conn,
+        tx,
         &purchase,
         refund_purchase(&purchase, &top_up, reversed, message_id, now),
         now,
@@ -169,22 +169,22 @@ pub(in crate::store) fn take_back(
 
 /// The gateway gave the money of `top_up_id` back (a cancelled reversal): undoes every open reversal of it
 /// and brings the purchase it had refunded back to `accepted`. Returns the purchase's events.
-pub(in crate::store) fn give_back(
-    conn: &mut AnyConnection,
-    top_up_id: &str,
-    purchase_id: &str,
+pub(super) fn give_back(
+    tx: &mut Tx<'_>,
+    top_up_id: &PaymentId,
+    purchase_id: &PaymentId,
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, LFail> {
-    let (top_up, purchase) = load_pair(conn, top_up_id, purchase_id)?;
-    for transaction in cancellations(&open_reversals(conn, &top_up.id)?)? {
-        post_in(conn, &transaction, db_time(now))?;
+    let (top_up, purchase) = load_pair(tx, top_up_id, purchase_id)?;
+    for transaction in cancellations(&open_reversals(tx.conn(), &top_up.id)?)? {
+        post_in(tx.conn(), &transaction, db_time(now))?;
     }
     if !paid_by(&purchase, &top_up.id) {
         return Ok(Vec::new());
     }
     write(
-        conn,
+        tx,
         &purchase,
         reinstate_purchase(&purchase, &top_up, message_id, now),
         now,
@@ -193,7 +193,7 @@ pub(in crate::store) fn give_back(
 
 /// Writes the purchase's change, if any; returns its events.
 fn write(
-    conn: &mut AnyConnection,
+    tx: &mut Tx<'_>,
     purchase: &StoredPayment,
     change: Option<PurchaseChange>,
     now: DateTime<Utc>,
@@ -201,13 +201,6 @@ fn write(
     let Some(change) = change else {
         return Ok(Vec::new());
     };
-    set_purchase_state(
-        conn,
-        purchase,
-        change.state,
-        Some(change.refunded),
-        &change.details,
-        db_time(now),
-    )?;
+    set_purchase_state(tx, purchase, change.state, Some(change.refunded), &change.details, now)?;
     Ok(change.events)
 }

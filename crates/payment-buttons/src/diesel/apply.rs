@@ -1,31 +1,35 @@
 //! Applying a verified, checked notification: one write transaction from the idempotency key to the
-//! outbox.
+//! outbox, with the application's [`ApplyHook`] inside it.
 
 use diesel::prelude::*;
-use payment_buttons::notification::{Flag, VerificationStatus};
-use payment_buttons::store::{Applied, StoreError};
-use payment_buttons::transition::{self, ApplyRequest, PlanTarget};
+
+use crate::notification::{Flag, VerificationStatus};
+use crate::store::{Applied, StoreError};
+use crate::transition::{self, ApplyRequest, PlanTarget};
 
 use super::connection::{AnyConnection, write_transaction};
+use super::hook::{AppliedChange, ApplyHook, HookOutcome};
 use super::messages::{LogUpdate, dequeue, update_log};
-use super::models::{AppliedRow, PaymentRow, db_time};
-use super::payments::PaymentChange;
+use super::models::{AppliedRow, db_time};
 use super::schema::applied_notifications;
-use super::{Fail, backend, outbox, payments};
+use super::tx::{PaymentChange, Tx};
+use super::{backend, payments};
 
-/// See [`payment_buttons::store::Store::apply`].
-pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied, Fail> {
+/// See [`crate::store::Store::apply`].
+pub(crate) fn apply(
+    conn: &mut AnyConnection,
+    request: &ApplyRequest,
+    hook: Option<&dyn ApplyHook>,
+) -> Result<Applied, StoreError> {
     write_transaction(conn, |conn| {
-        let named_id = request.payment_id().as_str();
+        let mut tx = Tx::new(conn);
         // Locked first: notifications about one payment are planned one after the other, each seeing
         // what the previous one committed.
-        if !backend::lock_payment(conn, named_id)? {
-            return Err(StoreError::NotFound(format!("payment {named_id}")).into());
-        }
-        let named =
-            payments::load(conn, named_id)?.ok_or_else(|| StoreError::NotFound(format!("payment {named_id}")))?;
+        let named = tx
+            .lock_payment(request.payment_id())?
+            .ok_or_else(|| StoreError::NotFound(format!("payment {}", request.payment_id())))?;
         let cycle = match request.cycle_reference() {
-            Some(reference) => payments::load_cycle(conn, &named.id, reference)?,
+            Some(reference) => payments::load_cycle(tx.conn(), &named.id, reference)?,
             None => None,
         };
         let plan = transition::plan(request, &named, cycle.as_ref());
@@ -33,57 +37,58 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
             PlanTarget::Existing(id) => id.clone(),
             PlanTarget::NewCycle(new) => new.id.clone(),
         };
-        let now = db_time(request.now());
 
         // The key goes in before anything else is written: if it is there already, nothing else is.
         let recorded = backend::insert_applied_key(
-            conn,
+            tx.conn(),
             &AppliedRow {
                 gateway: request.gateway().to_owned(),
                 idempotency_key: request.idempotency_key().to_owned(),
                 message_id: request.message_id(),
                 payment_id: target_id.as_str().to_owned(),
-                applied_at: now,
+                applied_at: db_time(request.now()),
             },
         )?;
         if !recorded {
-            return duplicate(conn, request);
+            return duplicate(tx.conn(), request);
         }
 
         if let PlanTarget::NewCycle(new) = &plan.target {
-            diesel::insert_into(super::schema::payments::table)
-                .values(PaymentRow::new(new)?)
-                .execute(conn)?;
+            payments::create(tx.conn(), new)?;
         }
-        let mut previous = None;
+        let mut events = plan.events.clone();
         if plan.new_state.is_some() || !plan.events.is_empty() {
-            let current = payments::load(conn, target_id.as_str())?
+            let current = tx
+                .payment(&target_id)?
                 .ok_or_else(|| StoreError::NotFound(format!("payment {target_id}")))?;
-            previous = Some(current.state);
-            let mut details = current.details;
-            details.extend(plan.details.clone());
-            let details = serde_json::to_string(&details)
-                .map_err(|e| StoreError::Database(format!("cannot serialize details: {e}")))?;
-            payments::update(
-                conn,
-                target_id.as_str(),
+            tx.update_payment(
+                &current,
                 &PaymentChange {
                     state: plan.new_state,
                     gateway_reference: plan.gateway_reference.as_deref(),
-                    details,
+                    details: &plan.details,
                     refunded: plan.refunded,
-                    now,
+                    at: request.now(),
                 },
             )?;
+            if let Some(hook) = hook {
+                let change = AppliedChange {
+                    payment_id: &target_id,
+                    previous: current.state,
+                    new_state: plan.new_state,
+                    events: &plan.events,
+                    request,
+                };
+                if let HookOutcome::ReplaceEvents(replaced) = hook.after_change(&mut tx, &change)? {
+                    events = replaced;
+                }
+            }
         }
-        // A Librement top-up emits no events of its own: its purchase's, completed here, replace them.
-        let events = super::librement::after_apply(conn, target_id.as_str(), previous, plan.new_state, request)?
-            .unwrap_or_else(|| plan.events.clone());
-        outbox::insert(conn, &events)?;
+        tx.insert_events(&events)?;
 
         let flags: Vec<Flag> = request.flags().iter().chain(&plan.flags).copied().collect();
         update_log(
-            conn,
+            tx.conn(),
             request.message_id(),
             &LogUpdate {
                 verification: VerificationStatus::Verified,
@@ -92,7 +97,7 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
                 outcome: &plan.outcome,
             },
         )?;
-        dequeue(conn, request.message_id())?;
+        dequeue(tx.conn(), request.message_id())?;
 
         Ok(if plan.events.is_empty() {
             Applied::Unchanged { reason: plan.outcome }
@@ -106,7 +111,7 @@ pub fn apply(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
 }
 
 /// The key was applied before: the message is recorded as a resend and changes nothing else.
-fn duplicate(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied, Fail> {
+fn duplicate(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied, StoreError> {
     let first: i64 = applied_notifications::table
         .find((request.gateway(), request.idempotency_key()))
         .select(applied_notifications::message_id)

@@ -1,18 +1,17 @@
 //! The event outbox: events are written in the transaction that changes the payment, and handed to
 //! in-process listeners afterwards, in `seq` order.
 
+use crate::event::Event;
+use crate::store::{OutboxEvent, StoreError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use payment_buttons::event::Event;
-use payment_buttons::store::{OutboxEvent, StoreError};
 
-use super::Fail;
 use super::connection::AnyConnection;
 use super::models::{NewEventRow, event_from_payload};
 use super::schema::events;
 
 /// Appends events, in order.
-pub fn insert(conn: &mut AnyConnection, new: &[Event]) -> Result<(), Fail> {
+pub(crate) fn insert(conn: &mut AnyConnection, new: &[Event]) -> Result<(), StoreError> {
     for event in new {
         diesel::insert_into(events::table)
             .values(NewEventRow::new(event)?)
@@ -22,7 +21,7 @@ pub fn insert(conn: &mut AnyConnection, new: &[Event]) -> Result<(), Fail> {
 }
 
 /// The oldest events not yet dispatched.
-pub fn undispatched(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OutboxEvent>, Fail> {
+pub(crate) fn undispatched(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OutboxEvent>, StoreError> {
     let rows: Vec<(i64, String)> = events::table
         .filter(events::dispatched_at.is_null())
         .order(events::seq.asc())
@@ -40,21 +39,25 @@ pub fn undispatched(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OutboxEv
 }
 
 /// Marks one event dispatched. Marking it twice is harmless; an unknown `seq` is an error.
-pub fn mark_dispatched(conn: &mut AnyConnection, seq: i64, now: NaiveDateTime) -> Result<(), Fail> {
+pub(crate) fn mark_dispatched(conn: &mut AnyConnection, seq: i64, now: NaiveDateTime) -> Result<(), StoreError> {
     let n = diesel::update(events::table.find(seq).filter(events::dispatched_at.is_null()))
         .set(events::dispatched_at.eq(Some(now)))
         .execute(conn)?;
     if n == 0 {
         let exists: i64 = events::table.find(seq).count().get_result(conn)?;
         if exists == 0 {
-            return Err(StoreError::NotFound(format!("outbox event {seq}")).into());
+            return Err(StoreError::NotFound(format!("outbox event {seq}")));
         }
     }
     Ok(())
 }
 
 /// Marks these events dispatched (those not already) in one statement.
-pub fn mark_all_dispatched(conn: &mut AnyConnection, seqs: &[i64], now: NaiveDateTime) -> Result<(), Fail> {
+pub(crate) fn mark_all_dispatched(
+    conn: &mut AnyConnection,
+    seqs: &[i64],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::update(
         events::table
             .filter(events::seq.eq_any(seqs))
@@ -66,14 +69,11 @@ pub fn mark_all_dispatched(conn: &mut AnyConnection, seqs: &[i64], now: NaiveDat
 }
 
 /// Every event about one payment, in order.
-pub fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<Event>, Fail> {
+pub(crate) fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<Event>, StoreError> {
     let payloads: Vec<String> = events::table
         .filter(events::payment_id.eq(payment_id))
         .order(events::seq.asc())
         .select(events::payload)
         .load(conn)?;
-    Ok(payloads
-        .iter()
-        .map(|p| event_from_payload(p))
-        .collect::<Result<_, _>>()?)
+    payloads.iter().map(|p| event_from_payload(p)).collect()
 }

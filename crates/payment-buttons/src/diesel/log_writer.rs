@@ -4,10 +4,9 @@
 //! transaction, and only then answers each caller: at low load a message is written alone and at once, under
 //! load the commits are shared. Nothing is answered before its row is committed.
 
-use payment_buttons::store::{MessageId, NewMessage, StoreError};
+use crate::store::{MessageId, NewMessage, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::Fail;
 use super::connection::{AnyConnection, Pool, write_transaction};
 use super::messages;
 
@@ -20,7 +19,7 @@ type Reply = oneshot::Sender<Result<MessageId, StoreError>>;
 
 /// The handle callers log through. Cloning shares the one writer thread.
 #[derive(Clone)]
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     jobs: mpsc::Sender<(NewMessage, Reply)>,
 }
 
@@ -59,7 +58,7 @@ fn run(pool: Pool, mut queue: mpsc::Receiver<(NewMessage, Reply)>) {
         let outcome = pool
             .get()
             .map_err(|e| StoreError::Database(format!("no database connection: {e}")))
-            .and_then(|mut conn| write_batch(&mut conn, &batch).map_err(|Fail(e)| e));
+            .and_then(|mut conn| write_batch(&mut conn, &batch));
         match outcome {
             Ok(ids) => {
                 for ((_, reply), id) in batch.into_iter().zip(ids) {
@@ -78,7 +77,7 @@ fn run(pool: Pool, mut queue: mpsc::Receiver<(NewMessage, Reply)>) {
     }
 }
 
-fn write_batch(conn: &mut AnyConnection, batch: &[(NewMessage, Reply)]) -> Result<Vec<MessageId>, Fail> {
+fn write_batch(conn: &mut AnyConnection, batch: &[(NewMessage, Reply)]) -> Result<Vec<MessageId>, StoreError> {
     write_transaction(conn, |conn| {
         batch
             .iter()

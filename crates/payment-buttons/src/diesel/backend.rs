@@ -20,7 +20,7 @@ macro_rules! on_backend {
 }
 
 /// Inserts a log row and returns its id.
-pub fn insert_log_row(conn: &mut AnyConnection, row: &NewLogRow) -> QueryResult<i64> {
+pub(crate) fn insert_log_row(conn: &mut AnyConnection, row: &NewLogRow) -> QueryResult<i64> {
     on_backend!(conn, c => diesel::insert_into(gateway_messages::table)
         .values(row)
         .returning(gateway_messages::id)
@@ -29,7 +29,7 @@ pub fn insert_log_row(conn: &mut AnyConnection, row: &NewLogRow) -> QueryResult<
 
 /// Records an applied idempotency key; false when the key was already recorded. On PostgreSQL a concurrent
 /// transaction inserting the same key makes this wait for its outcome instead of failing.
-pub fn insert_applied_key(conn: &mut AnyConnection, row: &AppliedRow) -> QueryResult<bool> {
+pub(crate) fn insert_applied_key(conn: &mut AnyConnection, row: &AppliedRow) -> QueryResult<bool> {
     on_backend!(conn, c => diesel::insert_into(applied_notifications::table)
         .values(row)
         .on_conflict_do_nothing()
@@ -39,7 +39,7 @@ pub fn insert_applied_key(conn: &mut AnyConnection, row: &AppliedRow) -> QueryRe
 
 /// Locks a payment for the rest of the transaction (PostgreSQL); SQLite's immediate transaction already
 /// holds the database's write lock. Returns false when there is no such payment.
-pub fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
+pub(crate) fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
     match conn {
         AnyConnection::Postgresql(c) => postgres::lock_payment(c, id),
         AnyConnection::Sqlite(c) => {
@@ -51,7 +51,7 @@ pub fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
 }
 
 /// Claims due queue rows until `lease_until`; returns their ids in ascending order.
-pub fn claim_ids(
+pub(crate) fn claim_ids(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,

@@ -3,22 +3,18 @@
 //! A log row is written once and afterwards only its `verification`, `flags`, `payment_id` and `outcome`
 //! change. The queue row exists while the message still has to be verified and applied.
 
+use crate::notification::{Flag, VerificationStatus};
+use crate::store::{MESSAGE_CLAIM_LEASE, MessageId, NewMessage, QueuedMessage, Settlement, StoreError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use payment_buttons::notification::{Flag, VerificationStatus};
-use payment_buttons::store::{MessageId, NewMessage, QueuedMessage, Settlement, StoreError};
 
+use super::backend;
 use super::connection::{AnyConnection, write_transaction};
 use super::models::{LogRecord, LogRow, NewLogRow, NewQueueRow, db_time, merge_flags};
 use super::schema::{gateway_messages, message_queue};
-use super::{Fail, backend};
-
-/// How long a claim hides a message from other workers. Longer than any verification (the PayPal
-/// postback has a much shorter timeout), short enough that a crashed worker's messages come back soon.
-pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Writes the log row and its queue row (none for a refused message), inside the caller's transaction.
-pub fn insert(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageId, Fail> {
+pub(crate) fn insert(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageId, StoreError> {
     let row = NewLogRow::new(message)?;
     let next_attempt_at = row.received_at;
     let id = backend::insert_log_row(conn, &row)?;
@@ -35,13 +31,17 @@ pub fn insert(conn: &mut AnyConnection, message: &NewMessage) -> Result<MessageI
     Ok(id)
 }
 
-/// Claims due messages (see [`CLAIM_LEASE`]) and reads them.
-pub fn claim(conn: &mut AnyConnection, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, Fail> {
+/// Claims due messages (see [`MESSAGE_CLAIM_LEASE`]) and reads them.
+pub(crate) fn claim(
+    conn: &mut AnyConnection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<QueuedMessage>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let lease_until = db_time(now + CLAIM_LEASE);
+    let lease_until = db_time(now + MESSAGE_CLAIM_LEASE);
     let now = db_time(now);
     write_transaction(conn, |conn| {
         let ids = backend::claim_ids(conn, now, lease_until, limit)?;
@@ -66,14 +66,14 @@ pub fn claim(conn: &mut AnyConnection, now: DateTime<Utc>, limit: usize) -> Resu
 }
 
 /// True when the log row exists.
-fn logged(conn: &mut AnyConnection, id: MessageId) -> Result<bool, Fail> {
+fn logged(conn: &mut AnyConnection, id: MessageId) -> Result<bool, StoreError> {
     let n: i64 = gateway_messages::table.find(id).count().get_result(conn)?;
     Ok(n == 1)
 }
 
 /// A message that is no longer queued was finished by another worker (after this one's lease expired):
 /// its log row already tells what happened and is left alone.
-fn already_finished(conn: &mut AnyConnection, id: MessageId, what: &str) -> Result<(), Fail> {
+fn already_finished(conn: &mut AnyConnection, id: MessageId, what: &str) -> Result<(), StoreError> {
     if logged(conn, id)? {
         tracing::warn!(
             message_id = id,
@@ -81,18 +81,18 @@ fn already_finished(conn: &mut AnyConnection, id: MessageId, what: &str) -> Resu
         );
         Ok(())
     } else {
-        Err(StoreError::NotFound(format!("gateway message {id}")).into())
+        Err(StoreError::NotFound(format!("gateway message {id}")))
     }
 }
 
 /// Puts a message back in the queue for another verification attempt.
-pub fn reschedule(
+pub(crate) fn reschedule(
     conn: &mut AnyConnection,
     id: MessageId,
     attempts: u32,
     next_attempt_at: DateTime<Utc>,
     reason: &str,
-) -> Result<(), Fail> {
+) -> Result<(), StoreError> {
     let attempts_column =
         i32::try_from(attempts).map_err(|_| StoreError::Database("attempt count out of range".into()))?;
     let next_attempt_at = db_time(next_attempt_at);
@@ -121,7 +121,7 @@ pub fn reschedule(
 }
 
 /// The fields of a log row that processing writes.
-pub struct LogUpdate<'a> {
+pub(crate) struct LogUpdate<'a> {
     /// The verification result.
     pub verification: VerificationStatus,
     /// Flags to add to the stored ones.
@@ -133,14 +133,14 @@ pub struct LogUpdate<'a> {
 }
 
 /// Updates the log row of a message; an unknown id is an error.
-pub fn update_log(conn: &mut AnyConnection, id: MessageId, update: &LogUpdate<'_>) -> Result<(), Fail> {
+pub(crate) fn update_log(conn: &mut AnyConnection, id: MessageId, update: &LogUpdate<'_>) -> Result<(), StoreError> {
     let stored_flags: Option<String> = gateway_messages::table
         .find(id)
         .select(gateway_messages::flags)
         .first(conn)
         .optional()?;
     let Some(stored_flags) = stored_flags else {
-        return Err(StoreError::NotFound(format!("gateway message {id}")).into());
+        return Err(StoreError::NotFound(format!("gateway message {id}")));
     };
     let flags = merge_flags(&stored_flags, update.flags)?;
     let target = gateway_messages::table.find(id);
@@ -159,13 +159,13 @@ pub fn update_log(conn: &mut AnyConnection, id: MessageId, update: &LogUpdate<'_
 }
 
 /// Removes a message from the queue; false when it was not queued.
-pub fn dequeue(conn: &mut AnyConnection, id: MessageId) -> Result<bool, Fail> {
+pub(crate) fn dequeue(conn: &mut AnyConnection, id: MessageId) -> Result<bool, StoreError> {
     let n = diesel::delete(message_queue::table.find(id)).execute(conn)?;
     Ok(n == 1)
 }
 
 /// Ends processing of a message that is not applied.
-pub fn settle(conn: &mut AnyConnection, id: MessageId, settlement: &Settlement) -> Result<(), Fail> {
+pub(crate) fn settle(conn: &mut AnyConnection, id: MessageId, settlement: &Settlement) -> Result<(), StoreError> {
     write_transaction(conn, |conn| {
         if !dequeue(conn, id)? {
             return already_finished(conn, id, "settle");
@@ -184,26 +184,26 @@ pub fn settle(conn: &mut AnyConnection, id: MessageId, settlement: &Settlement) 
 }
 
 /// One log row.
-pub fn message(conn: &mut AnyConnection, id: MessageId) -> Result<Option<LogRow>, Fail> {
+pub(crate) fn message(conn: &mut AnyConnection, id: MessageId) -> Result<Option<LogRow>, StoreError> {
     let record: Option<LogRecord> = gateway_messages::table
         .find(id)
         .select(LogRecord::as_select())
         .first(conn)
         .optional()?;
-    Ok(record.map(LogRow::try_from).transpose()?)
+    record.map(LogRow::try_from).transpose()
 }
 
 /// The log rows about one payment, oldest first.
-pub fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<LogRow>, Fail> {
+pub(crate) fn for_payment(conn: &mut AnyConnection, payment_id: &str) -> Result<Vec<LogRow>, StoreError> {
     let records: Vec<LogRecord> = gateway_messages::table
         .filter(gateway_messages::payment_id.eq(payment_id))
         .order(gateway_messages::id.asc())
         .select(LogRecord::as_select())
         .load(conn)?;
-    Ok(records.into_iter().map(LogRow::try_from).collect::<Result<_, _>>()?)
+    records.into_iter().map(LogRow::try_from).collect()
 }
 
 /// How many messages wait in the queue (claimed or not).
-pub fn queued_count(conn: &mut AnyConnection) -> Result<i64, Fail> {
+pub(crate) fn queued_count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(message_queue::table.count().get_result(conn)?)
 }

@@ -6,15 +6,15 @@
 //! rule reads other claims: two claimers running side by side could otherwise each take a different event
 //! of the same payment. Claiming is a short query, so the serialization costs nothing noticeable.
 
+use crate::store::OutboxEvent;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
-use payment_buttons::store::OutboxEvent;
 
-use super::Fail;
 use super::connection::{AnyConnection, write_transaction};
 use super::models::event_from_payload;
 use super::schema::outbox_claims;
+use crate::store::StoreError;
 
 /// Arbitrary but fixed, distinct from the migration lock: every instance takes it to claim events.
 const CLAIM_LOCK: i64 = 0x6c70_6f75_7462; // "lpoutb"
@@ -38,12 +38,12 @@ struct Candidate {
 }
 
 /// Claims up to `limit` events until `lease_until` and reads them, oldest first.
-pub fn claim(
+pub(crate) fn claim(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> Result<Vec<OutboxEvent>, Fail> {
+) -> Result<Vec<OutboxEvent>, StoreError> {
     write_transaction(conn, |conn| {
         let found: Vec<Candidate> = match conn {
             AnyConnection::Postgresql(c) => {
@@ -80,18 +80,23 @@ pub fn claim(
 }
 
 /// Removes the claim on one event, if any.
-pub fn release(conn: &mut AnyConnection, seq: i64) -> Result<(), Fail> {
+pub(crate) fn release(conn: &mut AnyConnection, seq: i64) -> Result<(), StoreError> {
     diesel::delete(outbox_claims::table.filter(outbox_claims::seq.eq(seq))).execute(conn)?;
     Ok(())
 }
 
 /// Drops the claims of these events.
-pub fn release_all(conn: &mut AnyConnection, seqs: &[i64]) -> Result<(), Fail> {
+pub(crate) fn release_all(conn: &mut AnyConnection, seqs: &[i64]) -> Result<(), StoreError> {
     diesel::delete(outbox_claims::table.filter(outbox_claims::seq.eq_any(seqs))).execute(conn)?;
     Ok(())
 }
 
-/// The same statement for SQLite: `?N` is its numbered parameter, `$N` PostgreSQL's.
+/// The same raw statement for SQLite: `?N` is its numbered parameter, `$N` PostgreSQL's. For an
+/// application's own `sql_query` text written once for both backends (it must hold no other `$`).
+///
+/// ```
+/// assert_eq!(payment_buttons::diesel::sqlite_params("WHERE a = $1 AND b < $2"), "WHERE a = ?1 AND b < ?2");
+/// ```
 pub fn sqlite_params(sql: &str) -> String {
     sql.replace('$', "?")
 }

@@ -9,7 +9,7 @@ use super::schema::message_queue;
 /// WAL lets readers work while one connection writes; `synchronous=NORMAL` is durable in WAL mode except
 /// for the last transactions on power loss (not on a process crash); the busy timeout makes a writer wait
 /// for another instead of failing; foreign keys are off by default in SQLite.
-pub fn set_pragmas(conn: &mut SqliteConnection) -> QueryResult<()> {
+pub(crate) fn set_pragmas(conn: &mut SqliteConnection) -> QueryResult<()> {
     conn.batch_execute(
         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
          PRAGMA foreign_keys = ON;",
@@ -18,7 +18,7 @@ pub fn set_pragmas(conn: &mut SqliteConnection) -> QueryResult<()> {
 
 /// Claims up to `limit` due messages until `lease_until`. The caller holds an immediate transaction, so
 /// no other connection can claim between the select and the update.
-pub fn claim_ids(
+pub(crate) fn claim_ids(
     conn: &mut SqliteConnection,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,

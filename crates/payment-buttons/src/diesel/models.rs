@@ -1,20 +1,27 @@
 //! Rows as stored, and their conversions to and from the core's types. Reading a row back never
 //! panics: anything that does not parse is a [`StoreError::Corrupt`].
 
+use crate::button::ButtonConfig;
+use crate::event::Event;
+use crate::gateway::IncomingMessage;
+use crate::money::{Currency, Money};
+use crate::notification::{Flag, VerificationStatus};
+use crate::payment::PaymentId;
+use crate::store::{NewMessage, NewPayment, StoreError, StoredPayment};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
-use payment_buttons::button::ButtonConfig;
-use payment_buttons::event::Event;
-use payment_buttons::gateway::IncomingMessage;
-use payment_buttons::money::{Currency, Money};
-use payment_buttons::notification::{Flag, VerificationStatus};
-use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::store::{NewMessage, NewPayment, StoreError, StoredPayment};
 
 use super::schema::{applied_notifications, events, gateway_messages, message_queue, payments};
 
 /// A time as stored: UTC without zone, to the microsecond (PostgreSQL's precision, kept on SQLite too so
-/// that a value reads back the same on both).
+/// that a value reads back the same on both). Use it for every `Timestamp` column of an application's own
+/// tables too.
+///
+/// ```
+/// use payment_buttons::diesel::{db_time, utc};
+/// let t = chrono::DateTime::parse_from_rfc3339("2026-11-26T10:00:03.123456789Z").unwrap().to_utc();
+/// assert_eq!(utc(db_time(t)).to_rfc3339(), "2026-11-26T10:00:03.123456+00:00");
+/// ```
 pub fn db_time(t: DateTime<Utc>) -> NaiveDateTime {
     t.trunc_subsecs(6).naive_utc()
 }
@@ -33,14 +40,15 @@ fn to_json_text<T: serde::Serialize>(what: &str, value: &T) -> Result<String, St
 }
 
 /// Reads a stored JSON object (payment details).
-pub fn json_object(what: &str, text: &str) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+pub(crate) fn json_object(what: &str, text: &str) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
 /// A `payments` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments)]
-pub struct PaymentRow {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct PaymentRow {
     pub id: String,
     pub gateway: String,
     pub order_reference: String,
@@ -59,11 +67,15 @@ pub struct PaymentRow {
 }
 
 impl PaymentRow {
-    /// The row of a new payment, in state `created`.
+    /// The row of a new payment, in state `created` (as [`StoredPayment::from`] a [`NewPayment`] says).
     pub fn new(p: &NewPayment) -> Result<Self, StoreError> {
+        Self::of(&StoredPayment::from(p.clone()))
+    }
+
+    /// The row holding `p`.
+    pub fn of(p: &StoredPayment) -> Result<Self, StoreError> {
         let option_index =
             i32::try_from(p.option_index).map_err(|_| StoreError::Database("option index out of range".into()))?;
-        let created_at = db_time(p.created_at);
         Ok(PaymentRow {
             id: p.id.as_str().to_owned(),
             gateway: p.gateway.clone(),
@@ -72,14 +84,14 @@ impl PaymentRow {
             option_index,
             amount_minor: p.amount.minor_units(),
             currency: p.amount.currency().code().to_owned(),
-            state: PaymentState::Created.as_str().to_owned(),
+            state: p.state.as_str().to_owned(),
             receiver: p.receiver.clone(),
             subscription_id: p.subscription_id.as_ref().map(|id| id.as_str().to_owned()),
-            gateway_reference: None,
-            details: "{}".to_owned(),
-            created_at,
-            updated_at: created_at,
-            refunded_minor: 0,
+            gateway_reference: p.gateway_reference.clone(),
+            details: to_json_text("details", &p.details)?,
+            created_at: db_time(p.created_at),
+            updated_at: db_time(p.updated_at),
+            refunded_minor: p.refunded.minor_units(),
         })
     }
 
@@ -115,7 +127,8 @@ impl PaymentRow {
 /// A new `gateway_messages` row (the id is assigned by the database).
 #[derive(Debug, Insertable)]
 #[diesel(table_name = gateway_messages)]
-pub struct NewLogRow {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct NewLogRow {
     pub received_at: NaiveDateTime,
     pub gateway: String,
     pub remote_addr: Option<String>,
@@ -155,7 +168,8 @@ impl NewLogRow {
 /// A new `message_queue` row.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = message_queue)]
-pub struct NewQueueRow {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct NewQueueRow {
     pub message_id: i64,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
@@ -164,7 +178,8 @@ pub struct NewQueueRow {
 /// A `gateway_messages` row as read.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = gateway_messages)]
-pub struct LogRecord {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct LogRecord {
     pub id: i64,
     pub received_at: NaiveDateTime,
     pub gateway: String,
@@ -247,7 +262,7 @@ fn parse_flags(text: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// The union of stored flags (a JSON array of names) and `new`, sorted and deduplicated, as JSON text.
-pub fn merge_flags(stored: &str, new: &[Flag]) -> Result<String, StoreError> {
+pub(crate) fn merge_flags(stored: &str, new: &[Flag]) -> Result<String, StoreError> {
     let mut names = parse_flags(stored)?;
     names.extend(new.iter().map(|f| f.as_str().to_owned()));
     names.sort();
@@ -258,7 +273,8 @@ pub fn merge_flags(stored: &str, new: &[Flag]) -> Result<String, StoreError> {
 /// A new `applied_notifications` row.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = applied_notifications)]
-pub struct AppliedRow {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct AppliedRow {
     pub gateway: String,
     pub idempotency_key: String,
     pub message_id: i64,
@@ -269,7 +285,8 @@ pub struct AppliedRow {
 /// A new `events` row.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = events)]
-pub struct NewEventRow {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct NewEventRow {
     pub id: String,
     pub payment_id: String,
     pub kind: String,
@@ -293,7 +310,7 @@ impl NewEventRow {
 }
 
 /// An event read back from its payload.
-pub fn event_from_payload(payload: &str) -> Result<Event, StoreError> {
+pub(crate) fn event_from_payload(payload: &str) -> Result<Event, StoreError> {
     serde_json::from_str(payload).map_err(|e| corrupt("events.payload", e))
 }
 
@@ -313,13 +330,5 @@ mod tests {
     #[test]
     fn unreadable_stored_flags_are_corruption_not_a_panic() {
         assert!(matches!(merge_flags("not json", &[]), Err(StoreError::Corrupt(_))));
-    }
-
-    #[test]
-    fn stored_times_keep_microseconds() {
-        let t = DateTime::parse_from_rfc3339("2026-11-26T10:00:03.123456789Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(utc(db_time(t)).to_rfc3339(), "2026-11-26T10:00:03.123456+00:00");
     }
 }

@@ -10,7 +10,8 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use super::OpenError;
 
 /// A connection to either database. Queries in the common subset of SQL are written once against it;
-/// the rest lives in [`super::sqlite`] and [`super::postgres`].
+/// what only one backend needs is written per variant (`match conn { AnyConnection::Postgresql(c) => ...,
+/// AnyConnection::Sqlite(c) => ... }`).
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     /// PostgreSQL.
@@ -23,7 +24,7 @@ pub enum AnyConnection {
 /// [`DatabaseUrl::redacted`] hide it.
 ///
 /// ```
-/// use actix_pay_server::store::DatabaseUrl;
+/// use crate::diesel::DatabaseUrl;
 /// let url = DatabaseUrl::parse("postgres://shop:s3cret@db.example/pay").unwrap();
 /// assert_eq!(url.redacted(), "postgres://shop:***@db.example/pay");
 /// assert!(!format!("{url:?}").contains("s3cret"));
@@ -54,7 +55,7 @@ impl DatabaseUrl {
     ///
     /// ```
     /// use std::path::PathBuf;
-    /// use actix_pay_server::store::DatabaseUrl;
+    /// use crate::diesel::DatabaseUrl;
     /// assert_eq!(
     ///     DatabaseUrl::parse("sqlite://data/pay.sqlite3").unwrap(),
     ///     DatabaseUrl::SqliteFile(PathBuf::from("data/pay.sqlite3"))
@@ -187,7 +188,7 @@ fn create_parent_dir(path: &Path) -> Result<(), OpenError> {
 
 /// Opens pooled connections for one [`DatabaseUrl`].
 #[derive(Debug)]
-pub struct Manager {
+pub(crate) struct Manager {
     url: DatabaseUrl,
 }
 
@@ -225,10 +226,10 @@ impl r2d2::CustomizeConnection<AnyConnection, r2d2::Error> for SqlitePragmas {
 }
 
 /// The pool of the store.
-pub type Pool = r2d2::Pool<Manager>;
+pub(crate) type Pool = r2d2::Pool<Manager>;
 
 /// Builds the pool. Call after one direct connection succeeded, so that errors are already reported.
-pub fn pool(url: &DatabaseUrl) -> Result<Pool, OpenError> {
+pub(crate) fn pool(url: &DatabaseUrl) -> Result<Pool, OpenError> {
     let size = match url {
         // Each in-memory connection would be a database of its own.
         DatabaseUrl::SqliteMemory => 1,
@@ -258,7 +259,7 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// before trying again, which shows as tail latency under load. Writers of this process therefore queue on
 /// a mutex first and start as soon as the writer before them commits. (A work closure holds one pooled
 /// connection and never nests write transactions, so the mutex cannot deadlock.)
-pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+pub(crate) fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,

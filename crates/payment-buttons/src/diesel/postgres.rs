@@ -10,7 +10,7 @@ use super::schema::payments;
 const MIGRATION_LOCK: i64 = 0x6c70_6d69_6772; // "lpmigr"
 
 /// Takes the migration lock, waiting for another instance that is migrating.
-pub fn lock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
+pub(crate) fn lock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_lock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK)
         .execute(conn)
@@ -18,7 +18,7 @@ pub fn lock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
 }
 
 /// Releases the migration lock.
-pub fn unlock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
+pub(crate) fn unlock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK)
         .execute(conn)
@@ -27,7 +27,7 @@ pub fn unlock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
 
 /// Locks a payment row until the end of the transaction, so that notifications about one payment are
 /// planned one after the other. Returns false when there is no such payment.
-pub fn lock_payment(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
+pub(crate) fn lock_payment(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
     payments::table
         .find(id)
         .select(payments::id)
@@ -45,7 +45,7 @@ struct Claimed {
 
 /// Claims up to `limit` due messages until `lease_until`. `SKIP LOCKED` lets two instances claim at the
 /// same time without waiting for each other and without ever taking the same row.
-pub fn claim_ids(
+pub(crate) fn claim_ids(
     conn: &mut PgConnection,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
