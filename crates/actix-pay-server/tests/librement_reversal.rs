@@ -5,15 +5,12 @@
 
 #[path = "common/store.rs"]
 mod common;
-#[path = "common/librement.rs"]
-mod librement;
 
 use std::sync::Arc;
 
 use actix_pay_server::store::ServerStore;
 use chrono::Utc;
 use common::*;
-use librement::*;
 use librement_pay::ledger::{Account, Audit, Entry, LedgerStore, NewTransaction, TransactionKind};
 use librement_pay::purchase::BalancePayments;
 use librement_pay::topup::TopUps;

@@ -4,12 +4,9 @@
 
 #[path = "common/store.rs"]
 mod common;
-#[path = "common/librement.rs"]
-mod librement;
 
 use chrono::Utc;
 use common::*;
-use librement::*;
 use librement_pay::ledger::{Account, Audit, LedgerStore};
 use librement_pay::topup::TopUps;
 use payment_buttons::event::EventKind;

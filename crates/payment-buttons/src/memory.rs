@@ -11,8 +11,8 @@ use crate::gateway::IncomingMessage;
 use crate::notification::{Flag, VerificationStatus};
 use crate::payment::PaymentId;
 use crate::store::{
-    Applied, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store, StoreError,
-    StoredPayment,
+    Applied, MESSAGE_CLAIM_LEASE, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store,
+    StoreError, StoredPayment, duplicate_outcome, retry_outcome,
 };
 use crate::transition::{ApplyRequest, PlanTarget, plan};
 
@@ -41,7 +41,8 @@ pub struct LoggedMessage {
 struct Queued {
     attempts: u32,
     next_attempt_at: Option<DateTime<Utc>>,
-    claimed: bool,
+    /// The end of the current claim's lease, if claimed.
+    claimed_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +54,16 @@ struct Inner {
     events: Vec<(i64, Event, bool)>,
     /// Outbox claims: event seq -> end of the lease.
     event_claims: HashMap<i64, DateTime<Utc>>,
+}
+
+impl Inner {
+    fn message_mut(&mut self, id: MessageId) -> Result<&mut LoggedMessage, StoreError> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| self.messages.get_mut(i))
+            .ok_or_else(|| StoreError::NotFound(format!("gateway message {id}")))
+    }
 }
 
 /// See the module documentation.
@@ -128,9 +139,10 @@ impl Store for MemoryStore {
 
     async fn create_payment(&self, p: NewPayment) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        let id = p.id.clone();
-        let stored = StoredPayment::from(p);
-        inner.payments.insert(id, stored);
+        if inner.payments.contains_key(&p.id) {
+            return Err(StoreError::Database(format!("payment {} exists already", p.id)));
+        }
+        inner.payments.insert(p.id.clone(), StoredPayment::from(p));
         Ok(())
     }
 
@@ -140,27 +152,26 @@ impl Store for MemoryStore {
 
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
         let mut inner = self.lock()?;
+        let lease_until = now + MESSAGE_CLAIM_LEASE;
         let due: Vec<MessageId> = inner
             .queue
             .iter()
-            .filter(|(_, q)| !q.claimed && q.next_attempt_at.is_none_or(|t| t <= now))
+            .filter(|(_, q)| q.next_attempt_at.is_none_or(|t| t <= now) && q.claimed_until.is_none_or(|t| t < now))
             .map(|(id, _)| *id)
             .take(limit)
             .collect();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(due.len());
         for id in due {
-            let attempts = inner.queue.get_mut(&id).map(|q| {
-                q.claimed = true;
-                q.attempts
+            let Some(q) = inner.queue.get_mut(&id) else { continue };
+            q.claimed_until = Some(lease_until);
+            let attempts = q.attempts;
+            let m = inner.message_mut(id)?;
+            out.push(QueuedMessage {
+                id,
+                gateway: m.gateway.clone(),
+                message: m.message.clone(),
+                attempts,
             });
-            if let (Some(attempts), Some(m)) = (attempts, inner.messages.get(id as usize - 1)) {
-                out.push(QueuedMessage {
-                    id,
-                    gateway: m.gateway.clone(),
-                    message: m.message.clone(),
-                    attempts,
-                });
-            }
         }
         Ok(out)
     }
@@ -170,31 +181,38 @@ impl Store for MemoryStore {
         id: MessageId,
         attempts: u32,
         next_attempt_at: DateTime<Utc>,
-        _reason: &str,
+        reason: &str,
     ) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        let q = inner
-            .queue
-            .get_mut(&id)
-            .ok_or_else(|| StoreError::NotFound(format!("queued message {id}")))?;
+        inner.message_mut(id)?;
+        let Some(q) = inner.queue.get_mut(&id) else {
+            // Finished by another worker after this one's lease expired: its log row stays as it is.
+            return Ok(());
+        };
         *q = Queued {
             attempts,
             next_attempt_at: Some(next_attempt_at),
-            claimed: false,
+            claimed_until: None,
         };
+        let m = inner.message_mut(id)?;
+        m.verification = VerificationStatus::Pending;
+        m.outcome = Some(retry_outcome(attempts, reason));
         Ok(())
     }
 
     async fn settle_message(&self, id: MessageId, s: Settlement) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        inner.queue.remove(&id);
-        let m = inner
-            .messages
-            .get_mut(id as usize - 1)
-            .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
+        inner.message_mut(id)?;
+        if inner.queue.remove(&id).is_none() {
+            // Finished by another worker after this one's lease expired: its log row stays as it is.
+            return Ok(());
+        }
+        let m = inner.message_mut(id)?;
         m.verification = s.verification;
         merge_flags(&mut m.flags, &s.flags);
-        m.payment_id = s.payment_id;
+        if s.payment_id.is_some() {
+            m.payment_id = s.payment_id;
+        }
         m.outcome = Some(s.outcome);
         Ok(())
     }
@@ -202,25 +220,27 @@ impl Store for MemoryStore {
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError> {
         let mut inner = self.lock()?;
         let id = request.message_id();
-        inner.queue.remove(&id);
-        let key = (request.gateway().to_owned(), request.idempotency_key().to_owned());
-        if let Some(first) = inner.applied.get(&key).copied() {
-            let m = inner
-                .messages
-                .get_mut(id as usize - 1)
-                .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
-            m.verification = VerificationStatus::Verified;
-            merge_flags(&mut m.flags, &[Flag::Duplicate]);
-            m.payment_id = Some(request.payment_id().clone());
-            m.outcome = Some(format!("duplicate: already applied by message {first}"));
-            return Ok(Applied::Duplicate);
-        }
-        inner.applied.insert(key, id);
+        // Everything is checked before anything is written: a failed apply changes nothing, and the message
+        // stays queued for another attempt.
+        inner.message_mut(id)?;
         let named = inner
             .payments
             .get(request.payment_id())
             .cloned()
             .ok_or_else(|| StoreError::NotFound(format!("payment {}", request.payment_id())))?;
+        let key = (request.gateway().to_owned(), request.idempotency_key().to_owned());
+        if let Some(first) = inner.applied.get(&key).copied() {
+            inner.queue.remove(&id);
+            // The same message again was applied by a worker whose claim had expired: its row says so.
+            if first != id {
+                let m = inner.message_mut(id)?;
+                m.verification = VerificationStatus::Verified;
+                merge_flags(&mut m.flags, &[Flag::Duplicate]);
+                m.payment_id = Some(request.payment_id().clone());
+                m.outcome = Some(duplicate_outcome(&request.notification().summary, first));
+            }
+            return Ok(Applied::Duplicate);
+        }
         let cycle = request.cycle_reference().and_then(|r| {
             inner
                 .payments
@@ -231,18 +251,21 @@ impl Store for MemoryStore {
         let plan = plan(&request, &named, cycle.as_ref());
         let target_id = match &plan.target {
             PlanTarget::Existing(id) => id.clone(),
-            PlanTarget::NewCycle(new) => {
-                let id = new.id.clone();
-                let stored = StoredPayment::from((**new).clone());
-                inner.payments.insert(id.clone(), stored);
-                id
-            }
+            PlanTarget::NewCycle(new) => new.id.clone(),
         };
-        if !plan.events.is_empty()
+        inner.applied.insert(key, id);
+        inner.queue.remove(&id);
+        if let PlanTarget::NewCycle(new) = &plan.target {
+            inner
+                .payments
+                .insert(target_id.clone(), StoredPayment::from((**new).clone()));
+        }
+        if (plan.new_state.is_some() || !plan.events.is_empty())
             && let Some(p) = inner.payments.get_mut(&target_id)
         {
             if let Some(state) = plan.new_state {
                 p.state = state;
+                p.updated_at = request.now();
             }
             if plan.gateway_reference.is_some() {
                 p.gateway_reference = plan.gateway_reference.clone();
@@ -251,16 +274,12 @@ impl Store for MemoryStore {
                 p.refunded = refunded;
             }
             p.details.extend(plan.details.clone());
-            p.updated_at = request.now();
         }
         for e in &plan.events {
             let seq = inner.events.len() as i64 + 1;
             inner.events.push((seq, e.clone(), false));
         }
-        let m = inner
-            .messages
-            .get_mut(id as usize - 1)
-            .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
+        let m = inner.message_mut(id)?;
         m.verification = VerificationStatus::Verified;
         merge_flags(&mut m.flags, request.flags());
         merge_flags(&mut m.flags, &plan.flags);
@@ -333,9 +352,12 @@ impl Store for MemoryStore {
 
     async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        if let Some(e) = inner.events.iter_mut().find(|(s, _, _)| *s == seq) {
-            e.2 = true;
-        }
+        let event = inner
+            .events
+            .iter_mut()
+            .find(|(s, _, _)| *s == seq)
+            .ok_or_else(|| StoreError::NotFound(format!("outbox event {seq}")))?;
+        event.2 = true;
         inner.event_claims.remove(&seq);
         Ok(())
     }

@@ -15,6 +15,9 @@ use crate::notification::{Flag, VerificationStatus};
 use crate::payment::{PaymentId, PaymentState};
 use crate::transition::ApplyRequest;
 
+#[cfg(feature = "test-support")]
+pub mod conformance;
+
 /// A storage failure. The text is for operators' logs; it never holds request data or secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -183,6 +186,16 @@ pub enum Applied {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// The log row's `outcome` of a message put back in the queue by [`Store::reschedule_message`].
+pub(crate) fn retry_outcome(attempts: u32, reason: &str) -> String {
+    format!("verification attempt {attempts} failed, will retry: {reason}")
+}
+
+/// The log row's `outcome` of a resend whose idempotency key message `first` applied before.
+pub(crate) fn duplicate_outcome(summary: &str, first: MessageId) -> String {
+    format!("duplicate: {summary} already applied by message {first}")
 }
 
 /// How long [`Store::claim_messages`] hides a claimed message from other claimers. Longer than any

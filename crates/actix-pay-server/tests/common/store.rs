@@ -1,81 +1,48 @@
-//! Shared set-up of the store tests: a fresh database per test on SQLite (a temporary file) and, when
-//! `TEST_DATABASE_URL` names a PostgreSQL server, on PostgreSQL (a database created for the test and
-//! dropped after it), plus fixtures built through the core's public API.
-#![allow(dead_code)]
+//! Shared set-up of the server's store tests: a [`ServerStore`] on a database of its own per scenario
+//! (SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set; made and dropped by the core's
+//! `TestDatabase`), the core's fixtures (`payment_buttons::store::conformance`), and the Librement ledger
+//! fixtures (a purchase through `librement`, a user with a balance).
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 
 use actix_pay_server::store::ServerStore;
-use chrono::{DateTime, TimeZone, Utc};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use librement_pay::accounts::{Email, NewUser, UserStore};
+use librement_pay::ledger::{Account, LedgerStore, NewTransaction};
 use payment_buttons::button::ButtonConfig;
-use payment_buttons::gateway::{DecodedFields, IncomingMessage};
 use payment_buttons::money::Money;
-use payment_buttons::notification::{Flag, Notification, Outcome, Target};
+use payment_buttons::notification::Notification;
 use payment_buttons::payment::PaymentId;
-use payment_buttons::store::{MessageId, NewMessage, NewPayment, Store};
-use payment_buttons::transition::ApplyRequest;
-use rand::Rng;
+use payment_buttons::store::conformance::TestDatabase;
+use payment_buttons::store::{MessageId, NewPayment, Store};
 
-/// One test database with its store. It is dropped with the value (it implements `Drop`, so a scenario's
-/// `async move` block captures it whole instead of only the fields it reads).
+pub use payment_buttons::store::conformance::{button, new_message, new_payment, notification, request, t0};
+
+/// One test database with the server's store on it. The database goes with the value.
 pub struct TestDb {
-    /// The store, migrated.
+    /// The store, migrated (the core's migrations, then the server's).
     pub store: ServerStore,
     /// Its URL.
     pub url: String,
     /// `sqlite` or `postgresql`, for assertion messages.
     pub backend: &'static str,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    /// Removed with the directory.
-    Sqlite(tempfile::TempDir),
-    /// Dropped through the administration connection.
-    Postgres { admin_url: String, name: String },
+    _database: TestDatabase,
 }
 
 impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, name } = &self.cleanup
-            && let Ok(mut conn) = PgConnection::establish(admin_url)
-        {
-            // FORCE ends the store's pooled connections, which are still open here.
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
-        }
-    }
+    // Empty, but it makes a scenario's `async move` block capture the value whole, database included,
+    // instead of only the fields it reads (which would drop the database at once).
+    fn drop(&mut self) {}
 }
 
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    // A directory that does not exist yet: opening creates it.
-    let url = format!("sqlite://{}/data/pay.sqlite3", dir.path().display());
-    let store = ServerStore::open(&url).await.expect("open sqlite store");
+async fn open(database: TestDatabase) -> TestDb {
+    let url = database.url().to_owned();
+    let store = ServerStore::open(&url).await.expect("open the server's store");
     TestDb {
         store,
         url,
-        backend: "sqlite",
-        cleanup: Cleanup::Sqlite(dir),
-    }
-}
-
-async fn postgres(admin_url: String) -> TestDb {
-    let name = format!("lp_test_{:016x}", rand::rng().random::<u64>());
-    let mut admin = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .expect("create test database");
-    let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
-    url.set_path(&name);
-    let url = url.to_string();
-    let cleanup = Cleanup::Postgres { admin_url, name };
-    let store = ServerStore::open(&url).await.expect("open postgres store");
-    TestDb {
-        store,
-        url,
-        backend: "postgresql",
-        cleanup,
+        backend: database.backend(),
+        _database: database,
     }
 }
 
@@ -86,74 +53,19 @@ where
     F: Fn(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
-    scenario(sqlite().await).await;
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => scenario(postgres(url).await).await,
-        _ => eprintln!("TEST_DATABASE_URL is not set: PostgreSQL not tested"),
+    scenario(open(TestDatabase::sqlite()).await).await;
+    match TestDatabase::postgres() {
+        Some(database) => scenario(open(database).await).await,
+        None => eprintln!("TEST_DATABASE_URL is not set: PostgreSQL not tested"),
     }
 }
 
-/// A fixed time, with microseconds (what both databases keep).
-pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap() + chrono::Duration::microseconds(123_456)
-}
-
-/// A button selling one thing, or a monthly subscription.
-pub fn button(recurring: bool) -> ButtonConfig {
-    let recurrence = if recurring { "1" } else { "null" };
-    ButtonConfig::from_json(&format!(
-        r#"{{
-          "order_date": "2026-11-26T09:00:00Z",
-          "order_reference": "ORDER-1042",
-          "options": [{{ "description": "Manual, PDF", "amount": "12.50", "currency": "EUR",
-                         "recurrence_months": {recurrence}, "custom": {{ "sku": "manual-pdf" }} }}],
-          "payment_options": {{ "paypal": {{ "paypal_email": "seller@example.com" }} }},
-          "urls": {{ "back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
-                     "declined": "https://shop.example/sorry" }}
-        }}"#
-    ))
-    .expect("valid button")
-}
-
-/// A new payment of 12.50 EUR through `paypal`.
-pub fn new_payment(recurring: bool) -> NewPayment {
-    NewPayment {
-        id: PaymentId::generate(),
-        gateway: "paypal".into(),
-        button: button(recurring),
-        option_index: 0,
-        amount: Money::parse("12.50", "EUR").unwrap(),
-        receiver: Some("seller@example.com".into()),
-        subscription_id: None,
-        created_at: t0(),
-    }
-}
-
-/// Records a new payment and returns its id.
+/// Records a new payment of 12.50 EUR through `paypal` and returns its id.
 pub async fn create_payment(db: &TestDb, recurring: bool) -> PaymentId {
     let payment = new_payment(recurring);
     let id = payment.id.clone();
     db.store.create_payment(payment).await.expect("create payment");
     id
-}
-
-/// A message as a gateway would post it.
-pub fn new_message(body: &[u8], at: DateTime<Utc>) -> NewMessage {
-    NewMessage {
-        gateway: "paypal".into(),
-        message: IncomingMessage {
-            received_at: at,
-            remote_addr: Some("192.0.2.7".into()),
-            method: "POST".into(),
-            content_type: Some("application/x-www-form-urlencoded".into()),
-            body: body.to_vec(),
-        },
-        decoded: DecodedFields {
-            fields: [("txn_id".to_owned(), "4RT73920XK118345L".to_owned())].into(),
-            flags: vec![],
-        },
-        refused: None,
-    }
 }
 
 /// Logs a message received at [`t0`].
@@ -162,44 +74,6 @@ pub async fn log(db: &TestDb, body: &[u8]) -> MessageId {
         .log_message(new_message(body, t0()))
         .await
         .expect("log message")
-}
-
-/// A verified notification about `payment`.
-pub fn notification(
-    payment: &PaymentId,
-    target: Target,
-    outcome: Option<Outcome>,
-    key: &str,
-    reference: &str,
-) -> Notification {
-    Notification {
-        payment_ref: Some(payment.to_string()),
-        target,
-        outcome,
-        idempotency_key: key.into(),
-        gateway_reference: Some(reference.into()),
-        subscription: None,
-        amount: Some(Money::parse("12.50", "EUR").unwrap()),
-        receiver: Some("seller@example.com".into()),
-        test: false,
-        details: [("payer_status".to_owned(), serde_json::json!("verified"))]
-            .into_iter()
-            .collect(),
-        flags: vec![],
-        summary: format!("web_accept {key}"),
-    }
-}
-
-/// An apply request for a logged message.
-pub fn request(message: MessageId, payment: &PaymentId, n: Notification, flags: Vec<Flag>) -> ApplyRequest {
-    ApplyRequest::for_tests(
-        message,
-        "paypal",
-        payment.clone(),
-        n,
-        flags,
-        t0() + chrono::Duration::seconds(3),
-    )
 }
 
 /// Logs a message and applies `n` as its content.
@@ -211,4 +85,64 @@ pub async fn log_and_apply(
     let id = log(db, n.idempotency_key.as_bytes()).await;
     let applied = db.store.apply(request(id, payment, n, vec![])).await.expect("apply");
     (id, applied)
+}
+
+// Librement ledger fixtures (the top-up hook, reversals).
+
+/// The seller every Librement purchase pays.
+pub const SELLER: &str = "author@example.org";
+
+/// An amount in euros.
+pub fn eur(s: &str) -> Money {
+    Money::parse(s, "EUR").unwrap()
+}
+
+/// A Librement purchase of `amount` from [`SELLER`].
+pub async fn purchase(db: &TestDb, amount: &str) -> PaymentId {
+    let button = ButtonConfig::from_json(&format!(
+        r#"{{"order_reference": "ORDER-9",
+          "options": [{{"description": "Book", "amount": "{amount}", "currency": "EUR"}}],
+          "payment_options": {{"librement": {{"seller": "{SELLER}"}}}},
+          "urls": {{"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}}}"#
+    ))
+    .unwrap();
+    let p = NewPayment {
+        id: PaymentId::generate(),
+        gateway: "librement".into(),
+        button,
+        option_index: 0,
+        amount: eur(amount),
+        receiver: Some(SELLER.into()),
+        subscription_id: None,
+        created_at: t0(),
+    };
+    let id = p.id.clone();
+    db.store.create_payment(p).await.unwrap();
+    id
+}
+
+/// The user Ann, with `balance` on her account (a top-up through CM-CIC keyed `seed`), or none.
+pub async fn user(db: &TestDb, balance: Option<&str>) -> i64 {
+    let id = db
+        .store
+        .create_user(NewUser {
+            email: Email::parse("ann@example.org").unwrap(),
+            display_name: "Ann".into(),
+            password_hash: "$argon2id$unused".into(),
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    if let Some(b) = balance {
+        db.store
+            .post(NewTransaction::top_up("seed", id, "cmcic", eur(b)).unwrap())
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// An account's balance in euros.
+pub async fn balance(db: &TestDb, account: Account) -> Money {
+    db.store.balance(&account, "EUR".parse().unwrap()).await.unwrap()
 }

@@ -119,10 +119,7 @@ fn duplicate(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
     // The same message again means it was applied by a worker whose claim had expired: its log row
     // already says so.
     if first != request.message_id() {
-        let outcome = format!(
-            "duplicate: {} already applied by message {first}",
-            request.notification().summary
-        );
+        let outcome = crate::store::duplicate_outcome(&request.notification().summary, first);
         update_log(
             conn,
             request.message_id(),

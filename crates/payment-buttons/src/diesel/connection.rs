@@ -24,7 +24,7 @@ pub enum AnyConnection {
 /// [`DatabaseUrl::redacted`] hide it.
 ///
 /// ```
-/// use crate::diesel::DatabaseUrl;
+/// use payment_buttons::diesel::DatabaseUrl;
 /// let url = DatabaseUrl::parse("postgres://shop:s3cret@db.example/pay").unwrap();
 /// assert_eq!(url.redacted(), "postgres://shop:***@db.example/pay");
 /// assert!(!format!("{url:?}").contains("s3cret"));
@@ -55,7 +55,7 @@ impl DatabaseUrl {
     ///
     /// ```
     /// use std::path::PathBuf;
-    /// use crate::diesel::DatabaseUrl;
+    /// use payment_buttons::diesel::DatabaseUrl;
     /// assert_eq!(
     ///     DatabaseUrl::parse("sqlite://data/pay.sqlite3").unwrap(),
     ///     DatabaseUrl::SqliteFile(PathBuf::from("data/pay.sqlite3"))

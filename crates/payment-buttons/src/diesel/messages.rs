@@ -111,9 +111,7 @@ pub(crate) fn reschedule(
         diesel::update(gateway_messages::table.find(id))
             .set((
                 gateway_messages::verification.eq(VerificationStatus::Pending.as_str()),
-                gateway_messages::outcome.eq(Some(format!(
-                    "verification attempt {attempts} failed, will retry: {reason}"
-                ))),
+                gateway_messages::outcome.eq(Some(crate::store::retry_outcome(attempts, reason))),
             ))
             .execute(conn)?;
         Ok(())

@@ -83,11 +83,12 @@ fn failed(set: &MigrationSet, e: impl std::fmt::Display) -> OpenError {
     OpenError::Migrate(format!("{} migrations: {e}", set.name))
 }
 
-/// The versions of `set` (for SQLite; both backends have the same), oldest first.
+/// The versions of `set` (for SQLite; both backends have the same), oldest first, as Diesel records them
+/// in `__diesel_schema_migrations`: the folder's date without its dashes.
 ///
 /// ```
 /// let core = payment_buttons::diesel::migrations::versions(&payment_buttons::diesel::migrations::CORE);
-/// assert_eq!(core.first().map(String::as_str), Some("2026-01-01-000001"));
+/// assert_eq!(core.first().map(String::as_str), Some("20260101000001")); // 2026-01-01-000001_initial
 /// ```
 pub fn versions(set: &MigrationSet) -> Vec<String> {
     let migrations: Vec<Box<dyn Migration<Sqlite>>> =

@@ -30,7 +30,8 @@
 //! # let store: DieselStore = unimplemented!();
 //! let accepted: i64 = store
 //!     .with_connection(|conn| {
-//!         Ok(payments::table.filter(payments::state.eq("accepted")).count().get_result(conn)?)
+//!         let n = payments::table.filter(payments::state.eq("accepted")).count().get_result(conn)?;
+//!         Ok::<_, payment_buttons::store::StoreError>(n)
 //!     })
 //!     .await?;
 //! # Ok(()) }
@@ -156,7 +157,7 @@ impl StoreOptions {
             .map_err(|e| OpenError::Connect(format!("cannot start the gateway log writer: {e}")))?;
         Ok(DieselStore {
             pool,
-            postgres: url.is_postgres(),
+            url: url.clone(),
             log_writer,
             hook: self.hook,
         })
@@ -174,7 +175,7 @@ impl StoreOptions {
 #[derive(Clone)]
 pub struct DieselStore {
     pool: connection::Pool,
-    postgres: bool,
+    url: DatabaseUrl,
     log_writer: log_writer::LogWriter,
     hook: Option<Arc<dyn ApplyHook>>,
 }
@@ -182,7 +183,7 @@ pub struct DieselStore {
 impl std::fmt::Debug for DieselStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DieselStore")
-            .field("backend", &if self.postgres { "postgresql" } else { "sqlite" })
+            .field("url", &self.url)
             .field("apply_hook", &self.hook.is_some())
             .finish_non_exhaustive()
     }
@@ -196,7 +197,12 @@ impl DieselStore {
 
     /// True on PostgreSQL, false on SQLite.
     pub fn is_postgres(&self) -> bool {
-        self.postgres
+        self.url.is_postgres()
+    }
+
+    /// The database it was opened on (its `Debug` and [`DatabaseUrl::redacted`] hide any password).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
     }
 
     /// Runs `work` with a pooled connection on tokio's blocking pool: reads, and single statements on the

@@ -1,7 +1,8 @@
-//! The Diesel store keeps a payment's refunded sum and marks unpaid payments abandoned. Each scenario runs
+//! `DieselStore` keeps a payment's refunded sum and marks unpaid payments abandoned. Each scenario runs
 //! on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
+#![cfg(all(feature = "diesel", feature = "test-support"))]
 
-#[path = "common/store.rs"]
+#[path = "common/diesel.rs"]
 mod common;
 
 use common::*;
@@ -141,14 +142,15 @@ async fn created_payments_nobody_paid_become_abandoned_and_still_take_a_late_pay
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_the_previous_release_keeps_every_payment_and_counts_refunded_ones_as_wholly_refunded() {
-    use actix_pay_server::store::{DatabaseUrl, revert_migrations_after, run_migrations};
     use diesel::RunQueryDsl;
+    use payment_buttons::diesel::{DatabaseUrl, StoreOptions, migrations};
     on_every_backend(|db| async move {
         let url = db.url.clone();
         tokio::task::spawn_blocking(move || {
             // The schema as the previous release left it, with one refunded and one created payment.
-            revert_migrations_after(&url, "2026-01-04-000001").unwrap();
-            let mut conn = DatabaseUrl::parse(&url).unwrap().connect().unwrap();
+            let url = DatabaseUrl::parse(&url).unwrap();
+            let mut conn = url.connect().unwrap();
+            migrations::revert(&mut conn, &migrations::CORE, Some("2026-01-04-000001")).unwrap();
             let button = button(false).to_json_value().to_string().replace('\'', "''");
             for (id, state) in [("RefundedPay1", "refunded"), ("CreatedPay01", "created")] {
                 diesel::sql_query(format!(
@@ -159,7 +161,7 @@ async fn a_database_of_the_previous_release_keeps_every_payment_and_counts_refun
                 .execute(&mut conn)
                 .unwrap();
             }
-            run_migrations(&url).unwrap();
+            StoreOptions::new().migrate_blocking(&url).unwrap();
         })
         .await
         .unwrap();
