@@ -46,7 +46,11 @@ use crate::transition::ApplyRequest;
 #[cfg(feature = "diesel")]
 mod database;
 #[cfg(feature = "diesel")]
-pub use database::{DieselSubject, TestDatabase};
+mod schema_drift;
+#[cfg(feature = "diesel")]
+pub use database::{DieselSubject, TEST_DATABASE_URL, TestDatabase};
+#[cfg(feature = "diesel")]
+pub use schema_drift::{CORE_SCHEMA_RS, schema_drift};
 
 /// A log row as the scenarios read it (a store's own row type, reduced to what the contract says).
 #[derive(Debug, Clone, PartialEq)]
