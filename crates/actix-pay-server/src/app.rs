@@ -1,4 +1,5 @@
-//! The actix application: the core's routes (`/pay`, `/notify/{gateway}`), the server's pages and API.
+//! The actix application: the core's routes (`/pay`, `/notify/{gateway}`, the status page `/payments/{id}`
+//! in the server's style), the server's pages and API.
 
 use std::sync::Arc;
 
@@ -63,10 +64,10 @@ pub struct AppState<S: Store> {
 /// Mounts every route of the server.
 pub fn configure<S: Store>(state: Arc<AppState<S>>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
-        payment_buttons::actix::configure(state.engine.clone())(cfg);
+        let status_page = pages::status::ServerStatusPage::new(state.templates.clone(), state.simulator);
+        payment_buttons::actix::configure_with(state.engine.clone(), Arc::new(status_page))(cfg);
         cfg.app_data(web::Data::new(state.trusted_proxies.clone()))
             .app_data(web::Data::from(state))
-            .route("/payments/{id}", web::get().to(pages::status::show::<S>))
             .route("/static/{name}", web::get().to(pages::assets::serve))
             .route("/api/buttons", web::post().to(api::create_button::<S>))
             .route("/healthz", web::get().to(health::check::<S>));

@@ -9,8 +9,10 @@
 //! ```
 //!
 //! Routes: `POST /pay` (the button's target), `GET /pay/hand-off.js` (the script that submits the
-//! hand-off form) and `POST /notify/{gateway}` (server-to-server messages). Every response of these
-//! routes carries the [`security_headers`]; wrap the whole app in them too (`App::new().wrap(...)`).
+//! hand-off form), `POST /notify/{gateway}` (server-to-server messages) and `GET /payments/{id}` (the
+//! buyer's status page, where every gateway sends the buyer back: see [`crate::status`]; your own look
+//! with [`configure_with`]). Every response of these routes carries the [`security_headers`]; wrap the
+//! whole app in them too (`App::new().wrap(...)`).
 //! Processing of logged messages is the caller's: run [`Engine::process_due`] and
 //! [`Engine::dispatch_events`] in a background task (see [`spawn_workers`]).
 
@@ -26,6 +28,8 @@ use crate::engine::{Engine, PayError, ReceiveError};
 use crate::forwarded::TrustedProxies;
 use crate::gateway::{HandOff, IncomingMessage, Reply, ServiceUrls};
 use crate::i18n;
+use crate::payment::PaymentId;
+use crate::status::{PlainStatusPage, StatusError, StatusPage, StatusView};
 use crate::store::{Store, StoreError};
 
 mod headers;
@@ -38,11 +42,27 @@ const DRAIN_BYTES: usize = 1024 * 1024;
 /// Largest `/pay` body accepted.
 pub const MAX_PAY_BYTES: usize = 128 * 1024;
 
-/// Mounts `/pay`, `/pay/hand-off.js` and `/notify/{gateway}` for `engine`, each wrapped in the
-/// [`security_headers`] (so that a hand-off page has them even in an app that does not wrap them).
+/// Mounts `/pay`, `/pay/hand-off.js`, `/notify/{gateway}` and `/payments/{id}` for `engine`, each wrapped
+/// in the [`security_headers`] (so that a hand-off page has them even in an app that does not wrap them).
+/// The status page is [`PlainStatusPage`]: see [`configure_with`] for your own.
 pub fn configure<S: Store>(engine: Arc<Engine<S>>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+    configure_with(engine, Arc::new(PlainStatusPage))
+}
+
+/// [`configure`], with the status page rendered by `status_page` (your template, your style: for
+/// instance `tera::TeraStatusPage` with feature `tera`).
+pub fn configure_with<S: Store>(
+    engine: Arc<Engine<S>>,
+    status_page: Arc<dyn StatusPage>,
+) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::from(engine))
+            .app_data(web::Data::new(StatusPages(status_page)))
+            .service(
+                web::resource("/payments/{id}")
+                    .wrap(security_headers())
+                    .route(web::get().to(status::<S>)),
+            )
             .service(
                 web::resource("/pay")
                     .wrap(security_headers())
@@ -117,21 +137,7 @@ pub fn client_ip(request: &HttpRequest) -> Option<std::net::IpAddr> {
     Some(proxies.client_ip(peer, forwarded_for))
 }
 
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::html::escape_html;
 
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body)
@@ -145,13 +151,9 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// An error page for the buyer: the reason, no internals.
 fn error_page(status: StatusCode, title: &str, reason: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body><h1>{t}</h1><p>{r}</p></body></html>",
-        t = escape_html(title),
-        r = escape_html(reason)
-    );
-    HttpResponse::build(status).content_type(ContentType::html()).body(html)
+    HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(crate::html::error_page(title, reason))
 }
 
 /// The hand-off page: a form to the gateway that `script_src` (see [`hand_off_script_src`]) submits at
@@ -233,6 +235,56 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
             )
         }
         Err(e) => error_page(StatusCode::BAD_REQUEST, "Payment not started", &e.to_string()),
+    }
+}
+
+/// The status page renderer of [`configure_with`] (a newtype: `web::Data` of a trait object).
+struct StatusPages(Arc<dyn StatusPage>);
+
+/// `?cancelled=1`: the gateway sent the buyer back after a cancellation (PayPal's `cancel_return`).
+#[derive(Debug, serde::Deserialize)]
+struct StatusQuery {
+    #[serde(default)]
+    cancelled: Option<String>,
+}
+
+/// `GET /payments/{id}`: the buyer's status page. Public (the id is unguessable) and free of secrets.
+async fn status<S: Store>(
+    engine: web::Data<Engine<S>>,
+    page: web::Data<StatusPages>,
+    id: web::Path<String>,
+    query: web::Query<StatusQuery>,
+) -> HttpResponse {
+    let page = &page.0;
+    let failed = |error: StatusError| {
+        HttpResponse::build(StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::NOT_FOUND))
+            .content_type(ContentType::html())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(page.error(error))
+    };
+    let Ok(id) = PaymentId::parse(&id) else {
+        return failed(StatusError::NotFound);
+    };
+    let payment = match engine.store().payment(&id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return failed(StatusError::NotFound),
+        Err(e) => {
+            tracing::error!(error = %e, "status page: store failed");
+            return failed(StatusError::Unavailable);
+        }
+    };
+    let view = StatusView::of(&payment, query.cancelled.is_some(), engine.urls(), Utc::now());
+    match page.render(&view) {
+        Ok(html) => HttpResponse::Ok()
+            .content_type(ContentType::html())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "status page: rendering failed");
+            HttpResponse::InternalServerError()
+                .content_type(ContentType::plaintext())
+                .body("internal error\n")
+        }
     }
 }
 

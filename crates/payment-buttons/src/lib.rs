@@ -17,6 +17,7 @@ pub mod engine;
 pub mod event;
 pub mod forwarded;
 pub mod gateway;
+pub mod html;
 pub mod i18n;
 pub mod identity;
 pub mod memory;
@@ -24,6 +25,7 @@ pub mod money;
 pub mod notification;
 pub mod payment;
 pub mod paypal;
+pub mod status;
 pub mod store;
 pub mod token;
 pub mod transition;
@@ -35,3 +37,5 @@ pub mod actix;
 pub mod diesel;
 #[cfg(feature = "tera")]
 pub mod tera;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -227,3 +227,63 @@ impl tera::Function for ButtonFunction {
         true
     }
 }
+
+/// A [`StatusPage`](crate::status::StatusPage) rendered from the application's own Tera template: the
+/// template sees the [`StatusView`](crate::status::StatusView) as `view` (`view.headline`, `view.next_url`,
+/// `view.refresh_url`...). Errors (an unknown payment) use `error_template` when given, with `title` and
+/// `reason`, else the plain page.
+///
+/// ```
+/// use std::sync::Arc;
+/// use payment_buttons::tera::TeraStatusPage;
+/// let mut tera = tera::Tera::default();
+/// tera.add_raw_template("status.html", "<h1>{{ view.title }}</h1><p>{{ view.headline }}</p>").unwrap();
+/// let page = TeraStatusPage::new(Arc::new(tera), "status.html");
+/// // mounted with payment_buttons::actix::configure_with(engine, Arc::new(page))
+/// ```
+#[derive(Debug, Clone)]
+pub struct TeraStatusPage {
+    tera: Arc<tera::Tera>,
+    template: String,
+    error_template: Option<String>,
+}
+
+impl TeraStatusPage {
+    /// Renders `template` of `tera`.
+    pub fn new(tera: Arc<tera::Tera>, template: impl Into<String>) -> Self {
+        TeraStatusPage {
+            tera,
+            template: template.into(),
+            error_template: None,
+        }
+    }
+
+    /// Renders errors with `template` too (context: `title`, `reason`).
+    pub fn with_error_template(mut self, template: impl Into<String>) -> Self {
+        self.error_template = Some(template.into());
+        self
+    }
+}
+
+impl crate::status::StatusPage for TeraStatusPage {
+    fn render(&self, view: &crate::status::StatusView) -> Result<String, String> {
+        let mut ctx = tera::Context::new();
+        ctx.insert("view", view);
+        // Debug: a template error's cause is in its source chain, not in its Display.
+        self.tera.render(&self.template, &ctx).map_err(|e| format!("{e:?}"))
+    }
+
+    fn error(&self, error: crate::status::StatusError) -> String {
+        let (title, reason) = error.words();
+        let rendered = self.error_template.as_ref().and_then(|template| {
+            let mut ctx = tera::Context::new();
+            ctx.insert("title", title);
+            ctx.insert("reason", reason);
+            self.tera
+                .render(template, &ctx)
+                .inspect_err(|e| tracing::error!(template, error = ?e, "status error page failed"))
+                .ok()
+        });
+        rendered.unwrap_or_else(|| crate::html::error_page(title, reason))
+    }
+}

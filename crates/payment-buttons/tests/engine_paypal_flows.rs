@@ -50,7 +50,7 @@ async fn buy_now_completed_is_accepted_with_processed_then_accepted() {
     assert_eq!(log.verification, VerificationStatus::Verified);
     assert_eq!(log.payment_id.as_ref(), Some(&id));
     assert_eq!(
-        shop.postback.seen.lock().unwrap()[0],
+        shop.postback.seen()[0],
         log.message.body,
         "the postback gets the body byte for byte"
     );
@@ -165,7 +165,7 @@ async fn an_unknown_invoice_is_logged_verified_and_flagged() {
 async fn an_invalid_postback_is_flagged_and_never_applied() {
     let shop = shop(PaypalMode::Simulator);
     let id = shop.buy(0).await;
-    shop.postback.answers.lock().unwrap().push(PostbackAnswer::Invalid);
+    shop.postback.next(PostbackAnswer::Invalid);
     shop.ipn(&web_accept(id.as_str(), "TXNI", "Completed", "12.50")).await;
     let log = shop.last_log();
     assert_eq!(log.verification, VerificationStatus::Invalid);
@@ -177,11 +177,7 @@ async fn an_invalid_postback_is_flagged_and_never_applied() {
 async fn a_postback_error_is_retried_later_then_applied() {
     let shop = shop(PaypalMode::Simulator);
     let id = shop.buy(0).await;
-    shop.postback
-        .answers
-        .lock()
-        .unwrap()
-        .push(PostbackAnswer::Retry("HTTP 503".into()));
+    shop.postback.next(PostbackAnswer::Retry("HTTP 503".into()));
     let first = shop.ipn(&web_accept(id.as_str(), "TXNE", "Completed", "12.50")).await;
     assert!(matches!(first[0], Processed::Rescheduled { attempts: 1, .. }));
     assert_eq!(shop.last_log().verification, VerificationStatus::Pending);

@@ -81,21 +81,17 @@ pub fn templates() -> Result<tera::Tera, tera::Error> {
 pub struct PageWords {
     /// The simulator-mode banner.
     pub simulator_banner: &'static str,
-    /// Status page title.
-    pub status_title: &'static str,
     /// "Order".
     pub order: &'static str,
 }
 
 const EN: PageWords = PageWords {
     simulator_banner: "Simulator mode: no real payment is made. The gateways are stand-ins that speak the real protocols.",
-    status_title: "Your payment",
     order: "Order",
 };
 
 const FR: PageWords = PageWords {
     simulator_banner: "Mode simulateur : aucun paiement réel n'est effectué. Les passerelles sont simulées avec leurs vrais protocoles.",
-    status_title: "Votre paiement",
     order: "Commande",
 };
 

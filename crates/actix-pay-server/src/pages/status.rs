@@ -1,150 +1,40 @@
-//! `GET /payments/{id}`: the buyer's status page. Public (the id is unguessable) and free of secrets.
+//! The server's look of the buyer's status page (`GET /payments/{id}`, served by the core's routes):
+//! what the page says is the core's [`StatusView`]; this renders it with the server's templates
+//! (`status.html` on `base.html`, the simulator banner) and its error page.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
-use payment_buttons::i18n;
-use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::store::Store;
+use std::sync::Arc;
 
-use crate::app::AppState;
+use payment_buttons::status::{StatusError, StatusPage, StatusView};
 
-/// How long the page keeps reloading itself for a payment the gateway has said nothing about.
-const STOP_WAITING_AFTER: chrono::Duration = chrono::Duration::minutes(15);
-
-/// Seconds before a known outcome sends the buyer on, and between refreshes while waiting.
-const REFRESH_SECONDS: u32 = 3;
-
-struct Texts {
-    headline: &'static str,
-    next_label: &'static str,
+/// The status page in the server's style.
+#[derive(Debug, Clone)]
+pub struct ServerStatusPage {
+    templates: Arc<tera::Tera>,
+    simulator: bool,
 }
 
-fn texts(state: PaymentState, french: bool) -> Texts {
-    use PaymentState::*;
-    let (headline, next_label) = match (state, french) {
-        // An abandoned payment's headline is replaced below: nothing was confirmed.
-        (Created | Abandoned, false) => (
-            "Waiting for the payment service to confirm your payment…",
-            "Back to the shop",
-        ),
-        (Created | Abandoned, true) => (
-            "En attente de la confirmation du service de paiement…",
-            "Retour à la boutique",
-        ),
-        (Pending, false) => (
-            "Your payment is pending: the payment service has not completed it yet.",
-            "Back to the shop",
-        ),
-        (Pending, true) => (
-            "Votre paiement est en attente : le service de paiement ne l'a pas encore finalisé.",
-            "Retour à la boutique",
-        ),
-        (Accepted, false) => ("Thank you: your payment was accepted.", "Continue"),
-        (Accepted, true) => ("Merci : votre paiement a été accepté.", "Continuer"),
-        (Declined, false) => ("Your payment was declined. No money was taken.", "Continue"),
-        (Declined, true) => (
-            "Votre paiement a été refusé. Aucun montant n'a été débité.",
-            "Continuer",
-        ),
-        (Refunded, false) => ("This payment was refunded.", "Back to the shop"),
-        (Refunded, true) => ("Ce paiement a été remboursé.", "Retour à la boutique"),
-        (Cancelled, false) => ("This subscription was cancelled.", "Back to the shop"),
-        (Cancelled, true) => ("Cet abonnement a été annulé.", "Retour à la boutique"),
-    };
-    Texts { headline, next_label }
-}
-
-/// `?cancelled=1`: the gateway sent the buyer back after a cancellation (PayPal's `cancel_return`).
-#[derive(Debug, serde::Deserialize)]
-pub struct StatusQuery {
-    #[serde(default)]
-    cancelled: Option<String>,
-}
-
-/// The status page handler.
-pub async fn show<S: Store>(
-    state: web::Data<AppState<S>>,
-    id: web::Path<String>,
-    query: web::Query<StatusQuery>,
-) -> HttpResponse {
-    let simulator = state.simulator;
-    let not_found = |language: &str| {
-        super::error(
-            &state.templates,
-            StatusCode::NOT_FOUND,
-            language,
-            simulator,
-            "Payment not found",
-            "There is no payment with this number.",
-        )
-    };
-    let Ok(id) = PaymentId::parse(&id) else {
-        return not_found("en");
-    };
-    let payment = match state.engine.store().payment(&id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return not_found("en"),
-        Err(e) => {
-            tracing::error!(error = %e, "status page: store failed");
-            return super::error(
-                &state.templates,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "en",
-                simulator,
-                "Try again",
-                "The service is busy; please reload this page in a moment.",
-            );
-        }
-    };
-    let language = payment.button.language().as_str().to_owned();
-    let french = language == "fr";
-    // A buyer who cancelled at the gateway, for a payment still untouched, goes back to the shop.
-    let cancelled = query.cancelled.is_some() && payment.state == PaymentState::Created;
-    let mut t = texts(payment.state, french);
-    // Nothing heard for a long time (the buyer closed the gateway's page, say): stop reloading, say so.
-    let abandoned = payment.state == PaymentState::Abandoned
-        || (payment.state == PaymentState::Created
-            && !cancelled
-            && chrono::Utc::now() - payment.created_at > STOP_WAITING_AFTER);
-    if cancelled {
-        t.headline = if french {
-            "Vous avez annulé le paiement : rien n'a été débité."
-        } else {
-            "You cancelled the payment: nothing was charged."
-        };
-    } else if abandoned {
-        t.headline = if french {
-            "Le service de paiement ne nous a rien confirmé pour ce paiement. Si vous avez payé, cette page le dira dès la confirmation reçue."
-        } else {
-            "The payment service has confirmed nothing for this payment. If you did pay, this page will say so as soon as the confirmation arrives."
-        };
+impl ServerStatusPage {
+    /// Over the server's templates; `simulator` shows the simulator banner.
+    pub fn new(templates: Arc<tera::Tera>, simulator: bool) -> Self {
+        ServerStatusPage { templates, simulator }
     }
-    let urls = payment.button.urls();
-    let next_url = match payment.state {
-        PaymentState::Accepted => urls.accepted().as_str(),
-        PaymentState::Declined => urls.declined().as_str(),
-        _ => urls.back().as_str(),
-    };
-    // A known outcome sends the buyer on; while waiting, the page reloads itself.
-    let refresh_url = match payment.state {
-        _ if cancelled => next_url.to_owned(),
-        _ if abandoned => String::new(),
-        PaymentState::Created | PaymentState::Pending => state.engine.urls().status(&payment.id),
-        _ => next_url.to_owned(),
-    };
-    let option = payment.button.options().get(payment.option_index);
-    let mut ctx = super::context(&language, simulator);
-    ctx.insert("state", payment.state.as_str());
-    ctx.insert("headline", t.headline);
-    ctx.insert("description", option.map(|o| o.description()).unwrap_or(""));
-    ctx.insert(
-        "price",
-        &i18n::price(&payment.amount, payment.recurrence_months(), &language),
-    );
-    ctx.insert("order_reference", payment.button.order_reference());
-    ctx.insert("next_url", next_url);
-    ctx.insert("next_label", t.next_label);
-    ctx.insert("refresh_url", &refresh_url);
-    ctx.insert("refresh_seconds", &REFRESH_SECONDS);
-    super::render(&state.templates, "status.html", &ctx, StatusCode::OK)
+}
+
+impl StatusPage for ServerStatusPage {
+    fn render(&self, view: &StatusView) -> Result<String, String> {
+        let mut ctx = super::context(&view.lang, self.simulator);
+        ctx.insert("view", view);
+        self.templates.render("status.html", &ctx).map_err(|e| format!("{e:?}"))
+    }
+
+    fn error(&self, error: StatusError) -> String {
+        let (title, reason) = error.words();
+        let mut ctx = super::context("en", self.simulator);
+        ctx.insert("title", title);
+        ctx.insert("reason", reason);
+        self.templates.render("error.html", &ctx).unwrap_or_else(|e| {
+            tracing::error!(error = ?e, "error template failed");
+            payment_buttons::html::error_page(title, reason)
+        })
+    }
 }

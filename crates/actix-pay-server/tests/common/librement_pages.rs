@@ -14,19 +14,10 @@ use librement_pay::web::{HashingSlots, Librement, Mode};
 use payment_buttons::engine::Engine;
 use payment_buttons::forwarded::TrustedProxies;
 use payment_buttons::gateway::{Gateways, ServiceUrls};
-use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+use payment_buttons::paypal::testing::ScriptedPostback;
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
 use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
-
-/// These tests never verify an IPN.
-struct NeverAsked;
-
-#[async_trait::async_trait]
-impl Postback for NeverAsked {
-    async fn validate(&self, _body: &[u8]) -> PostbackAnswer {
-        PostbackAnswer::Retry("not used in these tests".into())
-    }
-}
 
 /// The public URL of these tests.
 pub const BASE: &str = "http://127.0.0.1:8080";
@@ -65,7 +56,11 @@ pub fn pages_with(store: &ServerStore, mode: Mode, trusted_proxies: TrustedProxi
     .unwrap();
     let gateways = Gateways::new()
         .with(Arc::new(LibrementGateway))
-        .with(Arc::new(PaypalGateway::new(paypal, Arc::new(NeverAsked))));
+        // These tests never verify an IPN.
+        .with(Arc::new(PaypalGateway::new(
+            paypal,
+            ScriptedPostback::failing("not used in these tests").shared(),
+        )));
     let engine = Arc::new(Engine::new(
         Arc::new(store.clone()),
         gateways.clone(),

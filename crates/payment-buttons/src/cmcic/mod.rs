@@ -34,6 +34,8 @@ pub mod key;
 pub mod mac;
 pub mod request;
 pub mod retour;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use crate::button::{ButtonConfig, ButtonError};
 use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};

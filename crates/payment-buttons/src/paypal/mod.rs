@@ -32,6 +32,8 @@ mod http;
 mod ipn;
 mod postback;
 mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! A shop on the engine with PayPal, for the engine's tests: buttons of our own, IPNs as PayPal sends
-//! them, a postback that answers as told, and the in-memory store.
+//! them, the test kit's postback that answers as told, and the in-memory store.
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use payment_buttons::button::ButtonConfig;
@@ -11,31 +11,10 @@ use payment_buttons::event::EventKind;
 use payment_buttons::gateway::{Gateways, HandOff, IncomingMessage, ServiceUrls};
 use payment_buttons::memory::MemoryStore;
 use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::paypal::{
-    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, encode_ipn,
-};
+use payment_buttons::paypal::testing::ScriptedPostback;
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, encode_ipn};
 use payment_buttons::store::Store;
 use payment_buttons::token::ButtonSigner;
-
-/// Answers the postback as the test says, and records what it was asked.
-#[derive(Default)]
-pub struct ScriptedPostback {
-    pub answers: Mutex<Vec<PostbackAnswer>>,
-    pub seen: Mutex<Vec<Vec<u8>>>,
-}
-
-#[async_trait::async_trait]
-impl Postback for ScriptedPostback {
-    async fn validate(&self, body: &[u8]) -> PostbackAnswer {
-        self.seen.lock().unwrap().push(body.to_vec());
-        let mut answers = self.answers.lock().unwrap();
-        if answers.is_empty() {
-            PostbackAnswer::Verified
-        } else {
-            answers.remove(0)
-        }
-    }
-}
 
 pub struct Shop {
     pub engine: Engine<MemoryStore>,
@@ -45,7 +24,7 @@ pub struct Shop {
 pub const SELLER: &str = "seller@example.com";
 
 pub fn shop(mode: PaypalMode) -> Shop {
-    let postback = Arc::new(ScriptedPostback::default());
+    let postback = ScriptedPostback::verified().shared();
     Shop {
         engine: engine(mode, postback.clone()),
         postback,
@@ -75,7 +54,7 @@ pub fn engine(mode: PaypalMode, postback: Arc<dyn Postback>) -> Engine<MemorySto
 pub fn concurrent_shop(postback: Arc<dyn Postback>) -> Shop {
     Shop {
         engine: engine(PaypalMode::Simulator, postback).with_concurrency(4),
-        postback: Arc::new(ScriptedPostback::default()),
+        postback: ScriptedPostback::verified().shared(),
     }
 }
 
