@@ -2,13 +2,57 @@
 //!
 //! A shop describes what it sells in a [`button::ButtonConfig`]; this crate signs it into a token, renders
 //! the button (feature `tera`), hands the buyer to a payment gateway, receives the gateway's
-//! server-to-server messages, verifies them and turns them into events.
+//! server-to-server messages, logs them raw before anything else, verifies them, applies them once and turns
+//! them into [`event::Event`]s for the shop's listeners.
 //!
 //! Gateways: CM-CIC paiement / Monetico ([`cmcic`]) and PayPal Payments Standard with IPN ([`paypal`]).
+//! The [`engine::Engine`] runs the pipeline over a [`store::Store`]; [`transition`] decides, as a pure
+//! function, what each verified notification does to a payment; [`status`] decides what the buyer's status
+//! page says.
 //!
-//! Features: `actix` (handlers mountable in any actix-web app), `tera` (the `payment_button` function),
-//! `reqwest` (the PayPal postback client). The default build has no web framework and no database:
-//! storage is the [`store::Store`] trait.
+//! Features (the default build has no web framework and no database):
+//! - `actix`: [`actix::configure`] mounts `/pay`, `/notify/{gateway}` and the status page `/payments/{id}`
+//!   in any actix-web app; [`actix::spawn_workers`] runs the background work;
+//! - `tera`: the `payment_button` Tera function and a status page from your own template;
+//! - `reqwest`: PayPal's verification postback over HTTPS;
+//! - `diesel`: `diesel::DieselStore`, the durable store on SQLite or PostgreSQL, migrations embedded;
+//! - `testing`: the test kit (PayPal and the bank played in your tests, one call from `/pay` to the events);
+//! - `test-support`: the conformance suite every [`store::Store`] must pass.
+//!
+//! The crate's README walks through a complete shop (`examples/shop.rs`). The core, in a few lines:
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use payment_buttons::button::ButtonConfig;
+//! use payment_buttons::engine::Engine;
+//! use payment_buttons::gateway::{Gateways, HandOff, ServiceUrls};
+//! use payment_buttons::memory::MemoryStore;
+//! use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+//! use payment_buttons::token::ButtonSigner;
+//!
+//! struct Verified; // in production: ReqwestPostback (feature reqwest)
+//! #[async_trait::async_trait]
+//! impl Postback for Verified { async fn validate(&self, _: &[u8]) -> PostbackAnswer { PostbackAnswer::Verified } }
+//!
+//! let paypal = PaypalGateway::new(PaypalConfig::new(PaypalMode::Sandbox, PaypalOverrides::default())?, Arc::new(Verified));
+//! let engine = Engine::new(
+//!     Arc::new(MemoryStore::new()), // durable: diesel::DieselStore (feature diesel)
+//!     Gateways::new().with(Arc::new(paypal)),
+//!     ButtonSigner::new(b"the shop's secret, 32 bytes or more"),
+//!     ServiceUrls::new("https://shop.example")?,
+//! );
+//! let button = ButtonConfig::from_json(r#"{"order_reference": "ORDER-1",
+//!     "options": [{"description": "Manual", "amount": "12.50", "currency": "EUR"}],
+//!     "payment_options": {"paypal": {"paypal_email": "seller@example.com"}},
+//!     "urls": {"back": "https://shop.example/", "accepted": "https://shop.example/ok", "declined": "https://shop.example/ko"}}"#)?;
+//! let token = engine.sign_button(&button, chrono::Utc::now())?;
+//! // What `/pay` does when the buyer presses the button: record the payment, hand the buyer to PayPal.
+//! let started = engine.start_payment(&token, None, None, None, None, chrono::Utc::now()).await?;
+//! assert!(matches!(started.hand_off, HandOff::Form { .. }));
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 #![warn(missing_docs)]
 
 pub mod button;
