@@ -179,8 +179,12 @@ pub trait EmailTokens: Send + Sync + 'static {
     /// In ONE transaction: marks the reset `token` used, replaces the password hash, ends every session of
     /// the user (raises `session_epoch`) and, since the link proved the mailbox, verifies the address as
     /// [`EmailTokens::verify_email`] does. `false` when the token was refused (nothing changed).
-    async fn reset_password(&self, token: &EmailToken, password_hash: &str, now: DateTime<Utc>)
-    -> Result<bool, AccountError>;
+    async fn reset_password(
+        &self,
+        token: &EmailToken,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, AccountError>;
 
     /// Atomically counts the requests of `purpose` for `email` and from `ip` within the throttle's window
     /// and, when both counts allow one more, records this one. However many arrive at once, no more than

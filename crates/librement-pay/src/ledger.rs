@@ -204,7 +204,12 @@ impl FromStr for TransactionKind {
         TransactionKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| LedgerError::Store(format!("unknown transaction kind {:?}", s.chars().take(40).collect::<String>())))
+            .ok_or_else(|| {
+                LedgerError::Store(format!(
+                    "unknown transaction kind {:?}",
+                    s.chars().take(40).collect::<String>()
+                ))
+            })
     }
 }
 
@@ -266,7 +271,12 @@ impl NewTransaction {
 
     /// `amount` from `user`'s account to `payee`: the seller's own user account when the seller has a
     /// verified one, else `seller:{email}` (see [`payee`]).
-    pub fn purchase_to(key: impl Into<String>, user: UserId, payee: Account, amount: Money) -> Result<Self, LedgerError> {
+    pub fn purchase_to(
+        key: impl Into<String>,
+        user: UserId,
+        payee: Account,
+        amount: Money,
+    ) -> Result<Self, LedgerError> {
         Self::new(
             key,
             TransactionKind::Purchase,

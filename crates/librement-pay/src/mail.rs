@@ -99,12 +99,7 @@ pub trait MailQueue: Send + Sync + 'static {
     /// Records a delivery; erases the text when `erase_text`.
     async fn mark_mail_sent(&self, id: i64, erase_text: bool, now: DateTime<Utc>) -> Result<(), MailError>;
     /// Records a failure and when to try again (`None`: never; the message stays unsent).
-    async fn mark_mail_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), MailError>;
+    async fn mark_mail_failed(&self, id: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<(), MailError>;
     /// The newest messages first, for the simulator's mailbox.
     async fn mailbox(&self, limit: usize) -> Result<Vec<MailboxEntry>, MailError>;
 }
@@ -280,7 +275,11 @@ pub fn receipt(to: &Email, r: &Receipt<'_>) -> Mail {
         });
     }
     if let Some((gateway, amount)) = r.by_gateway {
-        how.push(format!("{} {}", price(&amount, None, lang), gateway_words(gateway, lang)));
+        how.push(format!(
+            "{} {}",
+            price(&amount, None, lang),
+            gateway_words(gateway, lang)
+        ));
     }
     let how = how.join(if fr(lang) { " et " } else { " and " });
     let mut lines = Vec::new();
@@ -303,9 +302,7 @@ pub fn receipt(to: &Email, r: &Receipt<'_>) -> Mail {
         }
     };
     lines.push(String::new());
-    let row = |en: &str, fr_label: &str, value: &str| {
-        format!("{}: {value}", if fr(lang) { fr_label } else { en })
-    };
+    let row = |en: &str, fr_label: &str, value: &str| format!("{}: {value}", if fr(lang) { fr_label } else { en });
     lines.push(row("Paid", "Payé", &how));
     if let Some(seller) = r.seller {
         lines.push(row("Paid to", "Payé à", seller));
@@ -353,11 +350,15 @@ pub fn payout_decided(
         ),
         (false, false) => (
             format!("Your Librement payout of {a} was not made"),
-            format!("Your payout request no. {payout_id} of {a} was rejected: the amount is back on your Librement balance."),
+            format!(
+                "Your payout request no. {payout_id} of {a} was rejected: the amount is back on your Librement balance."
+            ),
         ),
         (false, true) => (
             format!("Votre retrait Librement de {a} n'a pas été effectué"),
-            format!("Votre demande de retrait n° {payout_id} de {a} a été refusée : le montant est de nouveau sur votre solde Librement."),
+            format!(
+                "Votre demande de retrait n° {payout_id} de {a} a été refusée : le montant est de nouveau sur votre solde Librement."
+            ),
         ),
     };
     if let Some(note) = note.filter(|n| !n.trim().is_empty()) {
@@ -403,7 +404,8 @@ mod tests {
         assert_eq!(m.key, "receipt:Xk3f9QpL2mZa");
         assert!(m.subject.contains("Manual, PDF"), "{}", m.subject);
         assert!(
-            m.text.contains("Paid: €30.00 from your Librement account and €12.00 by card"),
+            m.text
+                .contains("Paid: €30.00 from your Librement account and €12.00 by card"),
             "{}",
             m.text
         );
@@ -429,7 +431,11 @@ mod tests {
         assert!(m.text.contains("Vous avez ajouté 20,00 €"), "{}", m.text);
         assert!(m.text.contains("20,00 € par PayPal"), "{}", m.text);
         let n = payout_decided(&ann(), 4, eur("10.00"), false, Some("IBAN inconnu"), "fr");
-        assert!(n.text.contains("refusée") && n.text.contains("IBAN inconnu"), "{}", n.text);
+        assert!(
+            n.text.contains("refusée") && n.text.contains("IBAN inconnu"),
+            "{}",
+            n.text
+        );
         assert_eq!(n.key, "payout-rejected:4");
     }
 

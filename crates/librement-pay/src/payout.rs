@@ -223,12 +223,7 @@ pub trait Payouts: Send + Sync + 'static {
 
     /// Rejects a requested payout (the amount back to the user's balance) and e-mails the user. Refused
     /// with [`PayoutError::AlreadyDecided`] when it was decided before.
-    async fn reject_payout(
-        &self,
-        id: PayoutId,
-        decision: Decision,
-        now: DateTime<Utc>,
-    ) -> Result<Payout, PayoutError>;
+    async fn reject_payout(&self, id: PayoutId, decision: Decision, now: DateTime<Utc>) -> Result<Payout, PayoutError>;
 }
 
 #[cfg(test)]

@@ -171,8 +171,12 @@ pub trait Statements: Send + Sync + 'static {
 
     /// Up to `limit` transactions that touched `user:{user}`, newest first, older than `before` (a
     /// transaction id) when given, each with the account's balance after it.
-    async fn statement_lines(&self, user: UserId, before: Option<i64>, limit: usize)
-    -> Result<Vec<RawLine>, LedgerError>;
+    async fn statement_lines(
+        &self,
+        user: UserId,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RawLine>, LedgerError>;
 
     /// The purchase a top-up (or a guest's payment) paid, or `None` for money added to an account alone.
     async fn purchase_of_top_up(&self, top_up: &PaymentId) -> Result<Option<PaymentId>, LedgerError>;
@@ -220,7 +224,10 @@ pub async fn statement<S: Store + Statements + Payouts>(
         };
         if let Some(id) = purchase {
             if !payments.contains_key(&id) {
-                let found = store.payment(&id).await.map_err(|e| LedgerError::Store(e.to_string()))?;
+                let found = store
+                    .payment(&id)
+                    .await
+                    .map_err(|e| LedgerError::Store(e.to_string()))?;
                 payments.insert(id.clone(), found);
             }
             if let Some(Some(p)) = payments.get(&id) {
@@ -273,9 +280,27 @@ fn field(cell: &str) -> String {
 pub fn csv(lines: &[Line], language: &str) -> String {
     let fr = language == "fr";
     let header = if fr {
-        ["date", "opération", "commande", "vendeur", "description", "montant", "devise", "solde après"]
+        [
+            "date",
+            "opération",
+            "commande",
+            "vendeur",
+            "description",
+            "montant",
+            "devise",
+            "solde après",
+        ]
     } else {
-        ["date", "kind", "order", "seller", "description", "amount", "currency", "balance after"]
+        [
+            "date",
+            "kind",
+            "order",
+            "seller",
+            "description",
+            "amount",
+            "currency",
+            "balance after",
+        ]
     };
     let mut out = header.join(",") + "\r\n";
     for l in lines {
@@ -323,7 +348,10 @@ mod tests {
         assert_eq!(LineKind::of(TransactionKind::Reversal, -100), LineKind::Refund);
         assert_eq!(LineKind::of(TransactionKind::Earnings, 100), LineKind::Earnings);
         assert_eq!(LineKind::of(TransactionKind::Payout, -100), LineKind::Payout);
-        assert_eq!(LineKind::of(TransactionKind::PayoutRejected, 100), LineKind::PayoutReturned);
+        assert_eq!(
+            LineKind::of(TransactionKind::PayoutRejected, 100),
+            LineKind::PayoutReturned
+        );
         assert_eq!(LineKind::Refund.words("fr"), "Remboursement");
     }
 
@@ -353,7 +381,10 @@ mod tests {
         };
         let text = csv(&[line], "en");
         let row = text.lines().nth(1).unwrap();
-        assert!(row.contains(",'=cmd|' /C calc'!A0,'@evil,\"Book, \"\"signed\"\"\",-12.50,EUR,17.50"), "{row}");
+        assert!(
+            row.contains(",'=cmd|' /C calc'!A0,'@evil,\"Book, \"\"signed\"\"\",-12.50,EUR,17.50"),
+            "{row}"
+        );
         for bad in ["+1+1", "-1+1", "\t=1", "\r=1"] {
             assert!(neutralized(bad).starts_with('\''), "{bad:?}");
         }

@@ -14,7 +14,9 @@ use librement_pay::accounts::{
     AccountError, Attempt, AttemptId, Email, NewUser, Reservation, Throttle, User, UserStore,
 };
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
-use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key, seller};
+use librement_pay::purchase::{
+    BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key, seller,
+};
 use librement_pay::topup::{TopUps, plan_completion};
 use payment_buttons::event::Event;
 use payment_buttons::money::{Currency, Money};
@@ -309,7 +311,8 @@ impl BalancePayments for DieselStore {
                     if already > 0 {
                         return Ok(BalancePayment::AlreadyPaid);
                     }
-                    let seller = seller(&stored.button).map_err(|e| LFail::Purchase(PurchaseError::Button(e.to_string())))?;
+                    let seller =
+                        seller(&stored.button).map_err(|e| LFail::Purchase(PurchaseError::Button(e.to_string())))?;
                     let payee = earnings::payee_for(conn, seller.as_str(), now)?;
                     let plan = plan_balance_payment(&stored, user, payee, now).map_err(LFail::Purchase)?;
                     post_in(conn, &plan.transaction, db_time(now))?;

@@ -93,6 +93,7 @@ pub fn pages_with(store: &DieselStore, mode: Mode, trusted_proxies: TrustedProxi
         gateways: vec!["paypal".into()],
         secure_cookies: false,
         simulator: true,
+        accounts: librement_pay::web::AccountSettings::default(),
     });
     Pages {
         engine,

@@ -107,7 +107,11 @@ pub(super) fn verify_and_claim(
             continue;
         }
         let key = format!("earnings:{user}:{tag}:{}", amount.currency().code());
-        post_in(conn, &NewTransaction::earnings(key, email.as_str(), user, amount)?, db_time(now))?;
+        post_in(
+            conn,
+            &NewTransaction::earnings(key, email.as_str(), user, amount)?,
+            db_time(now),
+        )?;
         claimed.push(amount);
     }
     Ok(claimed)

@@ -111,7 +111,11 @@ impl MailQueue for DieselStore {
             let at = Some(db_time(now));
             if erase_text {
                 diesel::update(target)
-                    .set((mail::sent_at.eq(at), mail::last_error.eq(None::<String>), mail::body.eq("")))
+                    .set((
+                        mail::sent_at.eq(at),
+                        mail::last_error.eq(None::<String>),
+                        mail::body.eq(""),
+                    ))
                     .execute(conn)?;
             } else {
                 diesel::update(target)
@@ -142,7 +146,14 @@ impl MailQueue for DieselStore {
 
     async fn mailbox(&self, limit: usize) -> Result<Vec<MailboxEntry>, MailError> {
         let limit = i64::try_from(limit).unwrap_or(100);
-        type Entry = (i64, String, String, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>);
+        type Entry = (
+            i64,
+            String,
+            String,
+            String,
+            chrono::NaiveDateTime,
+            Option<chrono::NaiveDateTime>,
+        );
         let rows: Vec<Entry> = self
             .run_librement(move |conn| {
                 Ok(mail::table

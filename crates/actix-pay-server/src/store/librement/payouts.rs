@@ -6,19 +6,19 @@ use diesel::prelude::*;
 use librement_pay::ledger::{Account, LedgerError, NewTransaction, TransactionKind, UserId};
 use librement_pay::mail::payout_decided;
 use librement_pay::payout::{
-    Decision, Payout, PayoutError, PayoutFilter, PayoutId, PayoutState, Payouts, Withdrawable, checked_note,
-    hold_key, paid_key, rejected_key,
+    Decision, Payout, PayoutError, PayoutFilter, PayoutId, PayoutState, Payouts, Withdrawable, checked_note, hold_key,
+    paid_key, rejected_key,
 };
 use payment_buttons::money::{Currency, Money};
 
 use super::super::DieselStore;
 use super::super::connection::{AnyConnection, write_transaction};
 use super::super::models::{db_time, utc};
-use diesel::sql_types::{Text, Timestamp};
 use super::earnings::user_email;
 use super::mail_queue::enqueue_in;
 use super::schema::librement_payouts as payouts;
 use super::{LFail, Total, balance_of, ensure_account, lock_account, post_in};
+use diesel::sql_types::{Text, Timestamp};
 
 impl From<LFail> for PayoutError {
     fn from(e: LFail) -> Self {
@@ -79,7 +79,11 @@ fn withdrawable_in(
 ) -> Result<Money, LFail> {
     let account = Account::User(user).key();
     let code = currency.code();
-    let earning = [TransactionKind::Purchase, TransactionKind::GuestPurchase, TransactionKind::Earnings];
+    let earning = [
+        TransactionKind::Purchase,
+        TransactionKind::GuestPurchase,
+        TransactionKind::Earnings,
+    ];
     let earnings = sum(conn, &account, code, &earning, None, true)?;
     let on_hold = sum(conn, &account, code, &earning, Some(db_time(now - hold)), true)?;
     let payouts = sum(
@@ -146,27 +150,32 @@ fn load(conn: &mut AnyConnection, filter: &PayoutFilter, id: Option<PayoutId>) -
         .limit(limit)
         .load(conn)?;
     rows.into_iter()
-        .map(|(id, user, currency, minor, state, requested_at, decided_at, decided_by, note, language)| {
-            let email = user_email(conn, user)?.map(|e| e.as_str().to_owned()).unwrap_or_default();
-            let currency: Currency = currency
-                .parse()
-                .map_err(|_| LFail::Db(format!("corrupt currency of payout {id}")))?;
-            let state = PayoutState::parse(&state).ok_or_else(|| LFail::Db(format!("corrupt state of payout {id}")))?;
-            Ok((
-                Payout {
-                    id,
-                    user,
-                    email,
-                    amount: Money::from_minor(minor, currency),
-                    state,
-                    requested_at: utc(requested_at),
-                    decided_at: decided_at.map(utc),
-                    decided_by,
-                    note,
-                },
-                language,
-            ))
-        })
+        .map(
+            |(id, user, currency, minor, state, requested_at, decided_at, decided_by, note, language)| {
+                let email = user_email(conn, user)?
+                    .map(|e| e.as_str().to_owned())
+                    .unwrap_or_default();
+                let currency: Currency = currency
+                    .parse()
+                    .map_err(|_| LFail::Db(format!("corrupt currency of payout {id}")))?;
+                let state =
+                    PayoutState::parse(&state).ok_or_else(|| LFail::Db(format!("corrupt state of payout {id}")))?;
+                Ok((
+                    Payout {
+                        id,
+                        user,
+                        email,
+                        amount: Money::from_minor(minor, currency),
+                        state,
+                        requested_at: utc(requested_at),
+                        decided_at: decided_at.map(utc),
+                        decided_by,
+                        note,
+                    },
+                    language,
+                ))
+            },
+        )
         .collect()
 }
 
@@ -189,7 +198,12 @@ fn decide(
     let note = checked_note(decision.note.as_deref()).map_err(LFail::Payout)?;
     // Locked: a second decision, on this instance or another, waits here and then finds it decided.
     if let AnyConnection::Postgresql(c) = conn {
-        payouts::table.find(id).select(payouts::id).for_update().first::<i64>(c).optional()?;
+        payouts::table
+            .find(id)
+            .select(payouts::id)
+            .for_update()
+            .first::<i64>(c)
+            .optional()?;
     }
     let (payout, language) = one(conn, id)?.ok_or(LFail::Payout(PayoutError::NotFound))?;
     if payout.state != PayoutState::Requested {
@@ -284,7 +298,9 @@ impl Payouts for DieselStore {
     }
 
     async fn payout(&self, id: PayoutId) -> Result<Option<Payout>, PayoutError> {
-        Ok(self.run_librement(move |conn| Ok(one(conn, id)?.map(|(p, _)| p))).await?)
+        Ok(self
+            .run_librement(move |conn| Ok(one(conn, id)?.map(|(p, _)| p)))
+            .await?)
     }
 
     async fn payouts(&self, filter: PayoutFilter) -> Result<Vec<Payout>, PayoutError> {
@@ -293,7 +309,12 @@ impl Payouts for DieselStore {
             .await?)
     }
 
-    async fn mark_payout_paid(&self, id: PayoutId, decision: Decision, now: DateTime<Utc>) -> Result<Payout, PayoutError> {
+    async fn mark_payout_paid(
+        &self,
+        id: PayoutId,
+        decision: Decision,
+        now: DateTime<Utc>,
+    ) -> Result<Payout, PayoutError> {
         Ok(self
             .run_librement(move |conn| write_transaction(conn, |conn| decide(conn, id, true, &decision, now)))
             .await?)

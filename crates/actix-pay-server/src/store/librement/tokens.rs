@@ -15,9 +15,9 @@ use super::super::DieselStore;
 use super::super::connection::{AnyConnection, write_transaction};
 use super::super::models::db_time;
 use super::super::schema::librement_users;
+use super::LFail;
 use super::earnings::verify_and_claim;
 use super::schema::{librement_email_tokens as tokens, librement_mail_requests as requests};
-use super::LFail;
 
 /// Marks `token` used when it is recorded for its user and purpose, unused and unexpired; `false` otherwise.
 fn redeem(conn: &mut AnyConnection, token: &EmailToken, now: DateTime<Utc>) -> Result<bool, LFail> {
@@ -153,7 +153,10 @@ impl EmailTokens for DieselStore {
                     // PostgreSQL: one advisory lock per bucket, in order (the pattern of sign-in attempts):
                     // a concurrent request of the same bucket waits for this one's row, then counts it.
                     if let AnyConnection::Postgresql(c) = conn {
-                        let mut buckets = [format!("librement mail {p} email {email}"), format!("librement mail {p} ip {ip}")];
+                        let mut buckets = [
+                            format!("librement mail {p} email {email}"),
+                            format!("librement mail {p} ip {ip}"),
+                        ];
                         buckets.sort();
                         for bucket in &buckets {
                             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
