@@ -140,8 +140,9 @@ pub struct Withdrawable {
 }
 
 impl Withdrawable {
-    /// `min(balance − earnings on hold, earnings − payouts)`, never below zero: money still on hold stays
-    /// (a chargeback may take it back), money that did not come from sales stays (it was added to pay).
+    /// `min(balance − earnings on hold, earnings past the hold − payouts)`, never below zero: money still
+    /// on hold stays (a chargeback may take it back), money that did not come from sales stays (it was
+    /// added to pay).
     ///
     /// ```
     /// use librement_pay::payout::Withdrawable;
@@ -154,7 +155,7 @@ impl Withdrawable {
     pub fn amount(&self) -> Money {
         let currency = self.balance.currency();
         let free = self.balance.minor_units() - self.earnings_on_hold.minor_units();
-        let earned = self.earnings.minor_units() - self.paid_out.minor_units();
+        let earned = self.earnings.minor_units() - self.earnings_on_hold.minor_units() - self.paid_out.minor_units();
         Money::from_minor(free.min(earned).max(0), currency)
     }
 }
@@ -249,7 +250,7 @@ mod tests {
         assert_eq!(w("30.00", "30.00", "0.00", "0.00"), eur("30.00"));
         assert_eq!(w("30.00", "30.00", "30.00", "0.00"), eur("0.00"), "all on hold");
         assert_eq!(w("50.00", "0.00", "0.00", "0.00"), eur("0.00"), "money added by card");
-        assert_eq!(w("80.00", "30.00", "10.00", "0.00"), eur("30.00"));
+        assert_eq!(w("80.00", "30.00", "10.00", "0.00"), eur("20.00"), "part on hold");
         assert_eq!(w("20.00", "30.00", "0.00", "10.00"), eur("20.00"), "one payout held");
         assert_eq!(w("0.00", "30.00", "0.00", "0.00"), eur("0.00"), "spent or charged back");
         assert_eq!(w("5.00", "30.00", "30.00", "0.00"), eur("0.00"), "never negative");
