@@ -79,10 +79,14 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
     })
 }
 
+/// The simulated PayPal account of a configuration without gateway sections: what Librement's top-ups by
+/// PayPal are paid to (they name no receiver of their own; a real mode sets `paypal.business`).
+pub(crate) const SIMULATED_PAYPAL_BUSINESS: &str = "librement-simulator@example.org";
+
 fn simulated_paypal() -> PaypalConfig {
     PaypalConfig {
         mode: PaypalMode::Simulator,
-        business: None,
+        business: Some(SIMULATED_PAYPAL_BUSINESS.to_owned()),
         webscr_url_override: None,
         postback_url_override: None,
         logo_url: None,
