@@ -116,17 +116,28 @@ struct WithdrawView {
     plain: String,
 }
 
+/// What the account page shows besides the account: which page of the statement, and what just happened.
+struct Shown<'a> {
+    before: Option<i64>,
+    notice: Option<&'a str>,
+    error: Option<String>,
+    status: StatusCode,
+}
+
 /// Renders the account page.
 async fn render_account<S: LibrementBackend>(
     state: &Librement<S>,
     session: &Session,
     user: &User,
     lang: &str,
-    before: Option<i64>,
-    notice: Option<&str>,
-    error: Option<String>,
-    status: StatusCode,
+    shown: Shown<'_>,
 ) -> HttpResponse {
+    let Shown {
+        before,
+        notice,
+        error,
+        status,
+    } = shown;
     let now = Utc::now();
     let t = words(lang);
     let balances = match state.store.balances(user.id).await {
@@ -197,17 +208,13 @@ pub async fn show<S: LibrementBackend>(
         Ok(v) => v,
         Err(answer) => return answer,
     };
-    render_account(
-        &state,
-        &session,
-        &user,
-        lang,
-        q.before,
-        q.notice.as_deref(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let shown = Shown {
+        before: q.before,
+        notice: q.notice.as_deref(),
+        error: None,
+        status: StatusCode::OK,
+    };
+    render_account(&state, &session, &user, lang, shown).await
 }
 
 /// Query of the CSV download.
@@ -473,17 +480,13 @@ pub async fn payout<S: LibrementBackend>(
         let state = state.clone();
         let (session, user) = (session.clone(), user.clone());
         async move {
-            render_account(
-                &state,
-                &session,
-                &user,
-                lang,
-                None,
-                None,
-                Some(error),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let shown = Shown {
+                before: None,
+                notice: None,
+                error: Some(error),
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            render_account(&state, &session, &user, lang, shown).await
         }
     };
     let Ok(amount) = Money::parse(&typed, form.currency.trim()) else {
