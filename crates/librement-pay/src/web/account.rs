@@ -9,7 +9,7 @@ use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 
-use super::{Librement, LibrementBackend, language, query_value, see_other};
+use super::{LangQuery, Librement, LibrementBackend, language, query_value, see_other};
 use crate::accounts::User;
 use crate::choice::gateway_words;
 use crate::payout::{PayoutError, PayoutState};
@@ -33,6 +33,20 @@ pub(super) fn account_path(lang: &str, extra: &str) -> String {
     }
 }
 
+/// The sign-in page in `lang`, leading back to the page of `req` (its path and query).
+pub(super) fn sign_in_and_back(req: &HttpRequest, lang: &str) -> String {
+    let here = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/librement/account");
+    format!(
+        "/librement/sign-in?{}next={}",
+        if lang == "fr" { "lang=fr&" } else { "" },
+        query_value(here)
+    )
+}
+
 /// The signed-in user of the request, or the answer that sends the browser to sign in and back to
 /// `here` (the page's own path and query, so that `lang` and the page survive the sign-in).
 pub(super) async fn signed_in<S: LibrementBackend>(
@@ -41,16 +55,7 @@ pub(super) async fn signed_in<S: LibrementBackend>(
     lang: &str,
 ) -> Result<(Session, User), HttpResponse> {
     let now = Utc::now();
-    let here = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/librement/account");
-    let sign_in = format!(
-        "/librement/sign-in?{}next={}",
-        if lang == "fr" { "lang=fr&" } else { "" },
-        query_value(here)
-    );
+    let sign_in = sign_in_and_back(req, lang);
     let Some(session) = state.session(req, now).filter(|s| s.user.is_some()) else {
         return Err(see_other(&sign_in, None));
     };
@@ -217,17 +222,11 @@ pub async fn show<S: LibrementBackend>(
     render_account(&state, &session, &user, lang, shown).await
 }
 
-/// Query of the CSV download.
-#[derive(Debug, Deserialize)]
-pub struct CsvQuery {
-    lang: Option<String>,
-}
-
 /// `GET /librement/account/statement.csv`: the whole statement, newest first.
 pub async fn csv<S: LibrementBackend>(
     state: web::Data<Librement<S>>,
     req: HttpRequest,
-    q: web::Query<CsvQuery>,
+    q: web::Query<LangQuery>,
 ) -> HttpResponse {
     let lang = language(q.lang.as_deref());
     let (_, user) = match signed_in(&state, &req, lang).await {
@@ -312,12 +311,6 @@ async fn currencies<S: LibrementBackend>(state: &Librement<S>, user: &User) -> V
         }
     }
     all
-}
-
-/// Query of the top-up page.
-#[derive(Debug, Deserialize)]
-pub struct LangQuery {
-    lang: Option<String>,
 }
 
 /// `GET /librement/account/top-up`.

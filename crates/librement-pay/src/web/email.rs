@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use payment_buttons::i18n::price;
 use serde::Deserialize;
 
-use super::account::{account_path, signed_in};
-use super::{Librement, LibrementBackend, client_ip, language, query_value, see_other};
+use super::account::{account_path, sign_in_and_back, signed_in};
+use super::{LangQuery, Librement, LibrementBackend, client_ip, language, query_value, see_other};
 use crate::accounts::{AccountError, Email, Password, User};
 use crate::email_tokens::{EmailToken, Purpose, Verified};
 use crate::mail;
@@ -147,19 +147,7 @@ pub async fn verify<S: LibrementBackend>(
     };
     if user.id != token.user {
         // Another account is signed in here: the link is for the account it was sent to.
-        return see_other(
-            &format!(
-                "/librement/sign-in?{}next={}",
-                if lang == "fr" { "lang=fr&" } else { "" },
-                query_value(
-                    req.uri()
-                        .path_and_query()
-                        .map(|p| p.as_str())
-                        .unwrap_or("/librement/account")
-                )
-            ),
-            None,
-        );
+        return see_other(&sign_in_and_back(&req, lang), None);
     }
     match state.store.verify_email(&token, now).await {
         Ok(Verified::Now { claimed }) => {
@@ -180,12 +168,6 @@ pub async fn verify<S: LibrementBackend>(
         Ok(Verified::Refused) => refused(&session),
         Err(e) => state.store_failed(lang, &e),
     }
-}
-
-/// Query of the reset pages.
-#[derive(Debug, Deserialize)]
-pub struct LangQuery {
-    lang: Option<String>,
 }
 
 fn reset_form<S: LibrementBackend>(

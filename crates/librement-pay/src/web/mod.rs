@@ -381,6 +381,12 @@ fn hand_off<S: LibrementBackend>(
     }
 }
 
+/// The query of pages that take only the language.
+#[derive(Debug, serde::Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
 /// `en` or `fr` from a form or query value.
 fn language(value: Option<&str>) -> &'static str {
     if value == Some("fr") { "fr" } else { "en" }
