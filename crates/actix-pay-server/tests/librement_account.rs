@@ -333,3 +333,95 @@ async fn the_choice_stays_chosen_after_password_confirmed_and_a_top_ups_status_p
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_asks_for_a_payout_on_the_account_page_and_sees_it_paid() {
+    use librement_pay::email_tokens::{EmailToken, EmailTokens, Purpose};
+    use librement_pay::payout::{Decision, PayoutFilter, PayoutState, Payouts};
+    on_every_backend(|db| async move {
+        let p = pages::pages(&db.store, HashingSlots::for_this_machine());
+        let app = librement_app!(p);
+        let long_ago = Utc::now() - chrono::Duration::days(20);
+        let mut author = Browser::at("10.1.4.1");
+        author.sign_up(&app, "author@example.org", PASSWORD, "en").await;
+        let seller = user_id(&db, "author@example.org").await;
+        let (_, page) = author.get(&app, "/librement/account").await;
+        assert!(!page.contains(r#"id="payouts""#), "nothing to withdraw yet");
+        let token = EmailToken::new(Purpose::Verify, seller, long_ago);
+        db.store.record_token(&token, long_ago).await.unwrap();
+        db.store.verify_email(&token, long_ago).await.unwrap();
+        let buyer = {
+            let mut b = Browser::at("10.1.4.2");
+            b.sign_up(&app, "buyer@example.org", PASSWORD, "en").await;
+            user_id(&db, "buyer@example.org").await
+        };
+        db.store
+            .post(NewTransaction::top_up("seed", buyer, "cmcic", eur("50.00")).unwrap())
+            .await
+            .unwrap();
+        let sold = purchase(&db, "30.00", "ORDER-30", None).await;
+        db.store.pay_from_balance(&sold, buyer, long_ago).await.unwrap();
+
+        let (_, page) = author.get(&app, "/librement/account").await;
+        assert!(
+            page.contains(r#"id="payouts""#) && page.contains(r#"data-currency="EUR">€30.00<"#),
+            "{page}"
+        );
+        let token = csrf(&page);
+        let too_much = author
+            .post(
+                &app,
+                "/librement/account/payout",
+                &[("csrf", &token), ("amount", "30.01"), ("currency", "EUR")],
+            )
+            .await;
+        assert_eq!(too_much.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(too_much).await.contains("You can withdraw at most €30.00 now."));
+        let asked = author
+            .post(
+                &app,
+                "/librement/account/payout",
+                &[("csrf", &token), ("amount", "20.00"), ("currency", "EUR")],
+            )
+            .await;
+        assert_eq!(location(&asked), "/librement/account?notice=payout");
+        let (_, page) = author.get(&app, "/librement/account?notice=payout").await;
+        assert!(page.contains("Your payout request is recorded"), "{page}");
+        assert!(
+            page.contains(r#"data-kind="payout""#) && page.contains("(waiting)"),
+            "{page}"
+        );
+        assert_eq!(
+            db.store
+                .balance(&Account::PayoutsPending, eur("1.00").currency())
+                .await
+                .unwrap(),
+            eur("20.00")
+        );
+
+        let waiting = db
+            .store
+            .payouts(PayoutFilter {
+                state: Some(PayoutState::Requested),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(waiting.len(), 1);
+        db.store
+            .mark_payout_paid(
+                waiting[0].id,
+                Decision {
+                    operator: "ops".into(),
+                    note: None,
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let (_, page) = author.get(&app, "/librement/account").await;
+        assert!(page.contains("(paid)") && page.contains("€10.00"), "{page}");
+    })
+    .await;
+}
