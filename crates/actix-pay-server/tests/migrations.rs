@@ -1,7 +1,7 @@
 //! The two migration sets in one database: the core's (`payment-buttons/migrations`) and the server's
 //! (`migrations/`). A database made by release 0.1.0 (one set, every table filled) upgrades without losing
-//! a row; the server's set reverts alone although the newest applied version is the core's; the migrated
-//! schema matches both `schema.rs`. Each on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
+//! a row; each set reverts by its own versions although they interleave with the other's; the migrated
+//! schema matches the `schema.rs` files. Each on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 use actix_pay_server::store::{MIGRATIONS, ServerStore};
 use diesel::RunQueryDsl;
@@ -17,9 +17,14 @@ use payment_buttons::store::conformance::{CORE_SCHEMA_RS, TestDatabase, button, 
 const RELEASE_0_1_SQLITE: EmbeddedMigrations = embed_migrations!("tests/fixtures/migrations-0.1.0/sqlite");
 const RELEASE_0_1_POSTGRES: EmbeddedMigrations = embed_migrations!("tests/fixtures/migrations-0.1.0/postgres");
 
-/// The server's set as Diesel's own API takes it.
+/// The server's Librement tables added after 0.1.0 are described beside their code.
+const LIBREMENT_SCHEMA_RS: &str = include_str!("../src/store/librement/schema.rs");
+
+/// Both sets as Diesel's own API takes them.
 const SERVER_SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const SERVER_POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const CORE_SQLITE: EmbeddedMigrations = embed_migrations!("../payment-buttons/migrations/sqlite");
+const CORE_POSTGRES: EmbeddedMigrations = embed_migrations!("../payment-buttons/migrations/postgres");
 
 /// Every table of 0.1.0.
 const TABLES: [&str; 15] = [
@@ -186,7 +191,15 @@ async fn a_database_made_by_release_0_1_upgrades_to_the_two_sets_without_losing_
             versions.contains(&"20261203120000".to_owned()),
             "{backend}: the core's outbox_claims migration is recorded: {versions:?}"
         );
-        let drift = schema_drift(&mut conn, &[CORE_SCHEMA_RS, include_str!("../src/store/schema.rs")]).unwrap();
+        let drift = schema_drift(
+            &mut conn,
+            &[
+                CORE_SCHEMA_RS,
+                include_str!("../src/store/schema.rs"),
+                LIBREMENT_SCHEMA_RS,
+            ],
+        )
+        .unwrap();
         assert!(drift.is_empty(), "{backend}: upgraded schema:\n{}", drift.join("\n"));
 
         // The rows read back through the stores.
@@ -206,33 +219,37 @@ async fn a_database_made_by_release_0_1_upgrades_to_the_two_sets_without_losing_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_servers_set_reverts_alone_although_the_newest_version_is_the_cores() {
+async fn each_set_reverts_by_its_own_versions_although_they_interleave_with_the_others() {
     for database in databases() {
         let backend = database.backend();
         drop(ServerStore::open(database.url()).await.expect("migrate"));
         let mut conn = connect(&database);
-        let newest = applied(&mut conn).first().cloned().unwrap();
+        let (core, server) = (migrations::versions(&CORE), migrations::versions(&MIGRATIONS));
+        // The sets interleave: a core version lies between two of the server's.
         assert!(
-            migrations::versions(&CORE).contains(&newest),
-            "{backend}: the newest applied version ({newest}) is a core migration"
+            core.iter()
+                .any(|c| server.iter().any(|s| s < c) && server.iter().any(|s| s > c)),
+            "{backend}: core {core:?}, server {server:?}"
         );
-        // Diesel's own "revert the last migration" of the server's set refuses: the last one is not its.
-        let diesel_way = match &mut conn {
-            AnyConnection::Sqlite(c) => c.revert_last_migration(SERVER_SQLITE).map(drop),
-            AnyConnection::Postgresql(c) => c.revert_last_migration(SERVER_POSTGRES).map(drop),
+        // Diesel's own "revert the last migration" of a set refuses when the newest version is the other's.
+        let newest = applied(&mut conn).first().cloned().unwrap();
+        let diesel_way = match (&mut conn, server.contains(&newest)) {
+            (AnyConnection::Sqlite(c), true) => c.revert_last_migration(CORE_SQLITE).map(drop),
+            (AnyConnection::Sqlite(c), false) => c.revert_last_migration(SERVER_SQLITE).map(drop),
+            (AnyConnection::Postgresql(c), true) => c.revert_last_migration(CORE_POSTGRES).map(drop),
+            (AnyConnection::Postgresql(c), false) => c.revert_last_migration(SERVER_POSTGRES).map(drop),
         };
-        assert!(diesel_way.is_err(), "{backend}");
+        assert!(diesel_way.is_err(), "{backend}: newest {newest}");
 
         let reverted = migrations::revert(&mut conn, &MIGRATIONS, None).expect("revert the server's set");
-        assert_eq!(
-            reverted.len(),
-            migrations::versions(&MIGRATIONS).len(),
-            "{backend}: {reverted:?}"
-        );
+        assert_eq!(reverted.len(), server.len(), "{backend}: {reverted:?}");
         let left = applied(&mut conn);
-        let mut core = migrations::versions(&CORE);
-        core.reverse();
-        assert_eq!(left, core, "{backend}: only the core's migrations are left");
+        let mut core_newest_first = core.clone();
+        core_newest_first.reverse();
+        assert_eq!(
+            left, core_newest_first,
+            "{backend}: only the core's migrations are left"
+        );
         let drift = schema_drift(&mut conn, &[CORE_SCHEMA_RS]).unwrap();
         assert!(
             drift.is_empty(),
@@ -257,7 +274,15 @@ fn the_server_schema_matches_every_migrated_backend() {
         let url = DatabaseUrl::parse(database.url()).unwrap();
         actix_pay_server::store::run_migrations(database.url()).expect("migrate");
         let mut conn = url.connect().unwrap();
-        let drift = schema_drift(&mut conn, &[CORE_SCHEMA_RS, include_str!("../src/store/schema.rs")]).unwrap();
+        let drift = schema_drift(
+            &mut conn,
+            &[
+                CORE_SCHEMA_RS,
+                include_str!("../src/store/schema.rs"),
+                LIBREMENT_SCHEMA_RS,
+            ],
+        )
+        .unwrap();
         assert!(drift.is_empty(), "{}:\n{}", database.backend(), drift.join("\n"));
     }
 }

@@ -273,6 +273,17 @@ async fn status<S: Store>(
             return failed(StatusError::Unavailable);
         }
     };
+    if let Some(target) = crate::status::paid_for(&payment, engine.urls()) {
+        let target = if query.cancelled.is_some() {
+            format!("{target}?cancelled=1")
+        } else {
+            target
+        };
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, target))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
     let view = StatusView::of(&payment, query.cancelled.is_some(), engine.urls(), Utc::now());
     match page.render(&view) {
         Ok(html) => HttpResponse::Ok()

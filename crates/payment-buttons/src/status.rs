@@ -166,6 +166,23 @@ impl StatusView {
     }
 }
 
+/// The status page of the payment that `payment` pays for, when every one of its return URLs is that page
+/// (a payment made to pay another payment of this service, such as a balance top-up paying a purchase):
+/// the buyer pays that other payment, so is sent to its page at once, which follows this one's outcome.
+/// The target must be another status page of this service.
+pub fn paid_for(payment: &StoredPayment, urls: &ServiceUrls) -> Option<String> {
+    let own = urls.status(&payment.id);
+    let shop = payment.button.urls();
+    let target = shop.accepted().as_str();
+    let prefix = own.rsplit_once('/').map(|(p, _)| format!("{p}/"))?;
+    let id = target.strip_prefix(&prefix)?;
+    (shop.declined().as_str() == target
+        && shop.back().as_str() == target
+        && target != own
+        && crate::payment::PaymentId::parse(id).is_ok())
+    .then(|| target.to_owned())
+}
+
 /// Why there is no status to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusError {

@@ -67,6 +67,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "librement/confirm.html",
         include_str!("../../../../templates/librement/confirm.html"),
     ),
+    (
+        "librement/top_up.html",
+        include_str!("../../../../templates/librement/top_up.html"),
+    ),
+    (
+        "librement/password_reset.html",
+        include_str!("../../../../templates/librement/password_reset.html"),
+    ),
+    (
+        "librement/password_new.html",
+        include_str!("../../../../templates/librement/password_new.html"),
+    ),
+    (
+        "simulator/mail.html",
+        include_str!("../../../../templates/simulator/mail.html"),
+    ),
 ];
 
 /// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.

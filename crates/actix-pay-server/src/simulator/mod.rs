@@ -5,4 +5,5 @@
 //! is sent to.
 
 pub mod cmcic;
+pub mod mail;
 pub mod paypal;

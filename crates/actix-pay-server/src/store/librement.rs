@@ -5,11 +5,12 @@
 //! A posting locks every account it debits that must stay non-negative before summing its entries: on
 //! PostgreSQL with `SELECT ... FOR UPDATE` on the account row (in key order, so two postings never wait
 //! for each other in a cycle); on SQLite the `BEGIN IMMEDIATE` of the core's write transaction
-//! ([`ServerStore::write`](payment_buttons::diesel::ServerStore::write)) already holds the database's only
+//! ([`DieselStore::write`](payment_buttons::diesel::DieselStore::write)) already holds the database's only
 //! write lock.
 //!
 //! [`LibrementHook`] is the server's [`ApplyHook`]: when the core applies an outcome to a top-up (or a
-//! guest's payment), it completes, refunds or reinstates the purchase in the same transaction.
+//! guest's payment, or money added to an account), it completes, refunds or reinstates what the payment
+//! paid for, in the same transaction.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -18,7 +19,9 @@ use librement_pay::accounts::{
     AccountError, Attempt, AttemptId, Email, NewUser, Reservation, Throttle, User, UserStore,
 };
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
-use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key};
+use librement_pay::purchase::{
+    BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key, seller,
+};
 use librement_pay::topup::{TopUps, plan_completion};
 use payment_buttons::diesel::{AnyConnection, AppliedChange, ApplyHook, HookOutcome, PaymentChange, Tx, db_time};
 use payment_buttons::event::Event;
@@ -32,7 +35,14 @@ use super::schema::{
 };
 use super::{ServerStore, sign_in_attempts};
 
+mod account_top_ups;
+mod earnings;
+mod mail_queue;
+mod payouts;
 mod reversal;
+mod schema;
+mod statement;
+mod tokens;
 
 /// A failure inside a Librement transaction: the database's, or a refusal that rolls it back.
 #[derive(Debug)]
@@ -40,6 +50,7 @@ enum LFail {
     Db(String),
     Ledger(LedgerError),
     Purchase(PurchaseError),
+    Payout(librement_pay::payout::PayoutError),
 }
 
 impl From<diesel::result::Error> for LFail {
@@ -64,6 +75,7 @@ impl From<LFail> for LedgerError {
             LFail::Db(s) => LedgerError::Store(s),
             LFail::Ledger(l) => l,
             LFail::Purchase(p) => LedgerError::Store(p.to_string()),
+            LFail::Payout(p) => LedgerError::Store(p.to_string()),
         }
     }
 }
@@ -73,6 +85,7 @@ impl From<LFail> for PurchaseError {
             LFail::Db(s) => PurchaseError::Ledger(LedgerError::Store(s)),
             LFail::Ledger(l) => PurchaseError::Ledger(l),
             LFail::Purchase(p) => p,
+            LFail::Payout(p) => PurchaseError::Ledger(LedgerError::Store(p.to_string())),
         }
     }
 }
@@ -84,7 +97,7 @@ impl From<LFail> for AccountError {
 
 impl ServerStore {
     /// Runs Librement work with a pooled connection on the blocking pool.
-    async fn read_librement<T, F>(&self, work: F) -> Result<T, LFail>
+    async fn run_librement<T, F>(&self, work: F) -> Result<T, LFail>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, LFail> + Send + 'static,
@@ -244,14 +257,14 @@ impl LedgerStore for ServerStore {
     async fn balance(&self, account: &Account, currency: Currency) -> Result<Money, LedgerError> {
         let key = account.key();
         let minor = self
-            .read_librement(move |conn| balance_of(conn, &key, currency.code()))
+            .run_librement(move |conn| balance_of(conn, &key, currency.code()))
             .await?;
         Ok(Money::from_minor(minor, currency))
     }
 
     async fn all_entries(&self) -> Result<Vec<StoredEntry>, LedgerError> {
         let rows: Vec<(i64, String, String, i64)> = self
-            .read_librement(|conn| {
+            .run_librement(|conn| {
                 Ok(librement_entries::table
                     .order(librement_entries::id.asc())
                     .select((
@@ -291,15 +304,22 @@ impl BalancePayments for ServerStore {
             .write_librement(move |tx| {
                 // Locked first: a double submit or a second tab waits here, then finds it paid.
                 let stored = tx.lock_payment(&id)?.ok_or(LFail::Purchase(PurchaseError::NotFound))?;
+                let conn = tx.conn();
                 let already: i64 = librement_transactions::table
                     .filter(librement_transactions::idempotency_key.eq(purchase_key(&id)))
                     .count()
-                    .get_result(tx.conn())?;
+                    .get_result(conn)?;
                 if already > 0 {
                     return Ok(BalancePayment::AlreadyPaid);
                 }
-                let plan = plan_balance_payment(&stored, user, now).map_err(LFail::Purchase)?;
-                post_in(tx.conn(), &plan.transaction, db_time(now))?;
+                let seller =
+                    seller(&stored.button).map_err(|e| LFail::Purchase(PurchaseError::Button(e.to_string())))?;
+                let payee = earnings::payee_for(conn, seller.as_str(), now)?;
+                let plan = plan_balance_payment(&stored, user, payee, now).map_err(LFail::Purchase)?;
+                post_in(conn, &plan.transaction, db_time(now))?;
+                if let Some(to) = earnings::user_email(conn, user)? {
+                    send_receipt(conn, &to, &stored, Some(stored.amount), None, now)?;
+                }
                 tx.update_payment(
                     &stored,
                     &PaymentChange {
@@ -327,7 +347,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> Result<User, AccountError> {
+    fn into_user(self, email_verified: bool) -> Result<User, AccountError> {
         Ok(User {
             id: self.id,
             email: Email::parse(&self.email)
@@ -335,6 +355,7 @@ impl UserRow {
             display_name: self.display_name,
             password_hash: self.password_hash,
             session_epoch: self.session_epoch,
+            email_verified,
         })
     }
 }
@@ -353,11 +374,53 @@ const USER_COLUMNS: (
     librement_users::session_epoch,
 );
 
+/// A user row with whether its address is verified.
+fn with_verification(conn: &mut AnyConnection, row: Option<UserRow>) -> Result<Option<(UserRow, bool)>, LFail> {
+    match row {
+        Some(r) => {
+            let verified = earnings::is_verified(conn, r.id)?;
+            Ok(Some((r, verified)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Queues the buyer's receipt for `purchase`, paid `from_balance` and/or `by_gateway`.
+fn send_receipt(
+    conn: &mut AnyConnection,
+    to: &Email,
+    purchase: &StoredPayment,
+    from_balance: Option<Money>,
+    by_gateway: Option<(&str, Money)>,
+    now: DateTime<Utc>,
+) -> Result<(), LFail> {
+    let seller = seller(&purchase.button).ok();
+    let mail = librement_pay::mail::receipt(
+        to,
+        &librement_pay::mail::Receipt {
+            payment_id: purchase.id.as_str(),
+            description: purchase
+                .button
+                .options()
+                .get(purchase.option_index)
+                .map(|o| o.description()),
+            order_reference: Some(purchase.button.order_reference()),
+            seller: seller.as_ref().map(Email::as_str),
+            amount: purchase.amount,
+            from_balance,
+            by_gateway,
+            language: purchase.button.language().as_str(),
+        },
+    );
+    mail_queue::enqueue_in(conn, &mail, now)?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl UserStore for ServerStore {
     async fn create_user(&self, user: NewUser) -> Result<UserId, AccountError> {
         let result = self
-            .read_librement(move |conn| {
+            .run_librement(move |conn| {
                 let row = (
                     librement_users::email.eq(user.email.as_str().to_owned()),
                     librement_users::display_name.eq(user.display_name),
@@ -386,34 +449,36 @@ impl UserStore for ServerStore {
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, AccountError> {
         let email = email.as_str().to_owned();
-        let row: Option<UserRow> = self
-            .read_librement(move |conn| {
-                Ok(librement_users::table
+        let row: Option<(UserRow, bool)> = self
+            .run_librement(move |conn| {
+                let row: Option<UserRow> = librement_users::table
                     .filter(librement_users::email.eq(email))
                     .select(USER_COLUMNS)
                     .first(conn)
-                    .optional()?)
+                    .optional()?;
+                with_verification(conn, row)
             })
             .await?;
-        row.map(UserRow::into_user).transpose()
+        row.map(|(r, v)| r.into_user(v)).transpose()
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, AccountError> {
-        let row: Option<UserRow> = self
-            .read_librement(move |conn| {
-                Ok(librement_users::table
+        let row: Option<(UserRow, bool)> = self
+            .run_librement(move |conn| {
+                let row: Option<UserRow> = librement_users::table
                     .find(id)
                     .select(USER_COLUMNS)
                     .first(conn)
-                    .optional()?)
+                    .optional()?;
+                with_verification(conn, row)
             })
             .await?;
-        row.map(UserRow::into_user).transpose()
+        row.map(|(r, v)| r.into_user(v)).transpose()
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), AccountError> {
         let hash = hash.to_owned();
-        self.read_librement(move |conn| {
+        self.run_librement(move |conn| {
             diesel::update(librement_users::table.find(id))
                 .set(librement_users::password_hash.eq(hash))
                 .execute(conn)?;
@@ -424,7 +489,7 @@ impl UserStore for ServerStore {
     }
 
     async fn end_sessions(&self, id: UserId) -> Result<(), AccountError> {
-        self.read_librement(move |conn| {
+        self.run_librement(move |conn| {
             diesel::update(librement_users::table.find(id))
                 .set(librement_users::session_epoch.eq(librement_users::session_epoch + 1))
                 .execute(conn)?;
@@ -447,7 +512,7 @@ impl UserStore for ServerStore {
 
     async fn release_attempt(&self, id: AttemptId) -> Result<(), AccountError> {
         Ok(self
-            .read_librement(move |conn| Ok(sign_in_attempts::release(conn, id)?))
+            .run_librement(move |conn| Ok(sign_in_attempts::release(conn, id)?))
             .await?)
     }
 }
@@ -471,10 +536,11 @@ fn link_top_up(
     Ok(())
 }
 
-/// The server's part of applying a notification (see [`ApplyHook`]): when the payment changed is a
-/// Librement top-up (or a guest's payment), completes its purchase (ledger, state, events), or takes back a
-/// refund or reversal of it, or undoes that reversal when the gateway gave the money back ([`reversal`]);
-/// the purchase's events replace the top-up's. Every other payment keeps the core's events.
+/// The server's part of applying a notification (see [`ApplyHook`]): when the payment changed is money
+/// added to a Librement account, posts it (or takes it back); when it is a Librement top-up (or a guest's
+/// payment), completes its purchase (ledger, state, events), or takes back a refund or reversal of it, or
+/// undoes that reversal when the gateway gave the money back ([`reversal`]); the purchase's events replace
+/// the top-up's. Every other payment keeps the core's events.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LibrementHook;
 
@@ -484,6 +550,14 @@ impl ApplyHook for LibrementHook {
             return Ok(HookOutcome::KeepEvents);
         };
         let payment_id = change.payment_id;
+        let failed =
+            |e: LFail| StoreError::Database(format!("librement top-up {payment_id}: {}", LedgerError::from(e)));
+        let (previous, request) = (change.previous, change.request);
+        if let Some(user) = account_top_ups::owner(tx.conn(), payment_id.as_str()).map_err(failed)? {
+            return account_top_ups::applied(tx, payment_id, user, previous, state, request)
+                .map(HookOutcome::ReplaceEvents)
+                .map_err(failed);
+        }
         let link: Option<(String, Option<i64>)> = librement_top_ups::table
             .find(payment_id.as_str())
             .select((librement_top_ups::purchase_id, librement_top_ups::user_id))
@@ -494,23 +568,21 @@ impl ApplyHook for LibrementHook {
         };
         let purchase_id = PaymentId::parse(&purchase_id)
             .map_err(|e| StoreError::Corrupt(format!("librement_top_ups.purchase_id: {e}")))?;
-        let request = change.request;
         let (message_id, now) = (request.message_id(), request.now());
-        let done = match (change.previous, state) {
+        let done = match (previous, state) {
             (_, PaymentState::Refunded) => {
                 let requested = match &request.notification().outcome {
                     Some(Outcome::Refunded { amount }) => *amount,
                     _ => None,
                 };
-                reversal::take_back(tx, payment_id, &purchase_id, user, requested, message_id, now)
+                reversal::take_back(tx, payment_id, Some(&purchase_id), user, requested, message_id, now)
             }
             (PaymentState::Refunded, PaymentState::Accepted) => {
-                reversal::give_back(tx, payment_id, &purchase_id, message_id, now)
+                reversal::give_back(tx, payment_id, Some(&purchase_id), message_id, now)
             }
             _ => complete_purchase(tx, payment_id, state, &purchase_id, user, message_id, now),
         };
-        done.map(HookOutcome::ReplaceEvents)
-            .map_err(|e| StoreError::Database(format!("librement top-up {payment_id}: {}", LedgerError::from(e))))
+        done.map(HookOutcome::ReplaceEvents).map_err(failed)
     }
 }
 
@@ -548,7 +620,9 @@ fn complete_purchase(
     let missing = |what: &str| LFail::Db(format!("{what} is missing"));
     let purchase = tx.lock_payment(purchase_id)?.ok_or_else(|| missing("the purchase"))?;
     let top_up = tx.payment(top_up_id)?.ok_or_else(|| missing("the top-up"))?;
-    let plan = plan_completion(&top_up, state, &purchase, user, Some(message_id), now)
+    let seller = seller(&purchase.button).map_err(|e| LFail::Db(format!("the purchase's button: {e}")))?;
+    let payee = earnings::payee_for(tx.conn(), seller.as_str(), now)?;
+    let plan = plan_completion(&top_up, state, &purchase, user, payee, Some(message_id), now)
         .map_err(|e| LFail::Db(e.to_string()))?;
     let at = db_time(now);
     if let Some(posting) = &plan.top_up {
@@ -568,6 +642,40 @@ fn complete_purchase(
             }
             Err(e) => return Err(e),
         }
+        // The buyer's receipt: the whole purchase, what came from the balance and what through the gateway.
+        let to = match user {
+            Some(u) => earnings::user_email(tx.conn(), u)?,
+            None => purchase.button.email().and_then(|e| Email::parse(e.as_str()).ok()),
+        };
+        if let Some(to) = to {
+            let from_balance = user.and_then(|_| account_top_ups::from_balance(purchase.amount, top_up.amount));
+            send_receipt(
+                tx.conn(),
+                &to,
+                &purchase,
+                from_balance,
+                Some((&top_up.gateway, top_up.amount)),
+                now,
+            )?;
+        }
+    } else if let (Some(_), Some(u)) = (&plan.top_up, user) {
+        // The purchase was paid otherwise (another tab): the money stays on the account; say so.
+        if let Some(to) = earnings::user_email(tx.conn(), u)? {
+            let mail = librement_pay::mail::receipt(
+                &to,
+                &librement_pay::mail::Receipt {
+                    payment_id: top_up.id.as_str(),
+                    description: None,
+                    order_reference: None,
+                    seller: None,
+                    amount: top_up.amount,
+                    from_balance: None,
+                    by_gateway: Some((&top_up.gateway, top_up.amount)),
+                    language: top_up.button.language().as_str(),
+                },
+            );
+            mail_queue::enqueue_in(tx.conn(), &mail, now)?;
+        }
     }
     if let Some(new_state) = plan.purchase_state {
         set_purchase_state(tx, &purchase, new_state, None, &plan.details, now)?;
@@ -586,7 +694,19 @@ impl TopUps for ServerStore {
     ) -> Result<(), LedgerError> {
         let (top_up, purchase) = (top_up.as_str().to_owned(), purchase.as_str().to_owned());
         Ok(self
-            .read_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
+            .run_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
+            .await?)
+    }
+
+    async fn link_account_top_up(
+        &self,
+        top_up: &PaymentId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let top_up = top_up.as_str().to_owned();
+        Ok(self
+            .run_librement(move |conn| account_top_ups::link(conn, &top_up, user, db_time(now)))
             .await?)
     }
 }

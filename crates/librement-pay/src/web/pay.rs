@@ -19,8 +19,6 @@ use crate::purchase::{BalancePayment, METHOD, PurchaseError};
 use crate::session::Session;
 use crate::topup::top_up_button;
 use crate::words::words;
-use payment_buttons::actix::{hand_off_page, hand_off_script_src};
-use payment_buttons::gateway::HandOff;
 
 /// One method as the template shows it.
 #[derive(Serialize)]
@@ -100,6 +98,8 @@ struct Screen<'a> {
     prefill_email: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// The method the buyer chose before (it stays chosen: after "Password confirmed", say).
+    chosen: Option<&'a str>,
     status: StatusCode,
 }
 
@@ -112,6 +112,7 @@ impl<'a> Screen<'a> {
             prefill_email,
             error: None,
             notice: None,
+            chosen: None,
             status: StatusCode::OK,
         }
     }
@@ -199,6 +200,9 @@ async fn choice_screen<S: LibrementBackend>(
     if let Some(n) = screen.notice {
         ctx.insert("notice", n);
     }
+    // A method still offered stays chosen; a split whose amounts changed is offered anew.
+    let chosen = screen.chosen.filter(|c| views.iter().any(|v| v.value == *c));
+    ctx.insert("chosen", chosen.unwrap_or(""));
     state.render(
         screen.status,
         "librement/choose.html",
@@ -439,6 +443,7 @@ pub async fn submit<S: LibrementBackend>(
         let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
         screen.set_session = true;
         screen.notice = Some(t.now_confirmed);
+        screen.chosen = Some(method);
         let mut answer = choice_screen(&state, &payment, screen).await;
         if let Some(device) = state.device_cookie_after_sign_in(&req, user.id, now)
             && let Err(e) = answer.add_cookie(&device)
@@ -461,7 +466,8 @@ pub async fn submit<S: LibrementBackend>(
         let missing = payment.amount.minor_units() - balance.minor_units();
         if balance.minor_units() <= 0 || missing <= 0 {
             // The balance changed since the page was shown: show the methods that apply now.
-            let screen = Screen::new(&session, Some(&user), user.email.as_str());
+            let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
+            screen.chosen = Some(method);
             return choice_screen(&state, &payment, screen).await;
         }
         let missing = Money::from_minor(missing, payment.amount.currency());
@@ -474,6 +480,7 @@ pub async fn submit<S: LibrementBackend>(
         Err(PurchaseError::Ledger(LedgerError::InsufficientFunds { .. })) => {
             let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
             screen.error = Some(t.insufficient);
+            screen.chosen = Some(method);
             choice_screen(&state, &payment, screen).await
         }
         Err(e @ (PurchaseError::Recurring | PurchaseError::Button(_) | PurchaseError::NotLibrement)) => state.message(
@@ -575,16 +582,5 @@ async fn start_gateway_payment<S: LibrementBackend>(
         // Never hand the buyer over for a payment that could not be linked to its purchase.
         return state.store_failed(&lang, &e);
     }
-    match started.hand_off {
-        HandOff::Form { action, fields } => HttpResponse::Ok()
-            .content_type(actix_web::http::header::ContentType::html())
-            .insert_header(("Cache-Control", "no-store"))
-            .body(hand_off_page(
-                &action,
-                &fields,
-                &lang,
-                &hand_off_script_src(state.engine.urls()),
-            )),
-        HandOff::Redirect { location } => see_other(&location, None),
-    }
+    super::hand_off(state, &lang, started.hand_off)
 }

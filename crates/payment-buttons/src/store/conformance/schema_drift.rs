@@ -97,6 +97,7 @@ fn diesel_type(declared: &str, primary_key: bool) -> String {
         "integer" => "Integer",
         "timestamp" | "timestamp without time zone" => "Timestamp",
         "blob" | "bytea" => "Binary",
+        "boolean" | "bool" => "Bool",
         other => return format!("unknown SQL type {other:?}"),
     }
     .to_owned()
