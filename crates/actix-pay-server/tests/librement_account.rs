@@ -225,7 +225,7 @@ async fn money_added_through_a_gateway_shows_in_the_statement_once_accepted() {
         );
 
         let n = notification(&top_up, Target::Payment, Some(Outcome::Accepted), "k1", "4RT7");
-        let (_, applied) = log_and_apply(&db, &top_up, n).await;
+        let (_, applied) = log_and_apply(&db.store, &top_up, n).await;
         assert!(
             matches!(&applied, payment_buttons::store::Applied::Applied { events, .. } if events.is_empty()),
             "{}: money added to an account emits no event: {applied:?}",

@@ -122,7 +122,7 @@ async fn ipn(engine: &Engine<ServerStore>, fields: &[(&'static str, String)]) ->
 
 /// The 12.50 EUR PayPal payment that pays (part of) `purchase` for `user` (`None`: a guest).
 async fn top_up(db: &TestDb, purchase: &PaymentId, user: Option<i64>) -> PaymentId {
-    let top_up = create_payment(db, false).await;
+    let top_up = create_payment(&db.store, false).await;
     db.store.link_top_up(&top_up, purchase, user, Utc::now()).await.unwrap();
     top_up
 }

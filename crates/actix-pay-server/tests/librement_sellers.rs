@@ -432,10 +432,10 @@ async fn the_statement_names_top_ups_purchases_and_refunds_with_the_balance_afte
         let ann = account(&db, "ann@example.org", None).await;
         // Money added through a gateway for a purchase (the hook in apply), then the purchase from it.
         let first = purchase(&db, "12.50").await;
-        let top_up = create_payment(&db, false).await;
+        let top_up = create_payment(&db.store, false).await;
         db.store.link_top_up(&top_up, &first, Some(ann), now).await.unwrap();
         let n = notification(&top_up, Target::Payment, Some(Outcome::Accepted), "k1", "4RT7");
-        log_and_apply(&db, &top_up, n).await;
+        log_and_apply(&db.store, &top_up, n).await;
         db.store
             .post(NewTransaction::top_up("seed:ann", ann, "cmcic", eur("20.00")).unwrap())
             .await

@@ -20,14 +20,14 @@ async fn an_accepted_top_up_pays_the_whole_purchase_from_the_account_with_the_pu
         let ann = user(&db, Some("30.00")).await;
         let purchase = purchase(&db, "42.50").await;
         // The common fixture: a 12.50 EUR PayPal payment, the missing part.
-        let top_up = create_payment(&db, false).await;
+        let top_up = create_payment(&db.store, false).await;
         db.store
             .link_top_up(&top_up, &purchase, Some(ann), Utc::now())
             .await
             .unwrap();
 
         let n = notification(&top_up, Target::Payment, Some(Outcome::Accepted), "k1", "4RT7");
-        let (message, applied) = log_and_apply(&db, &top_up, n.clone()).await;
+        let (message, applied) = log_and_apply(&db.store, &top_up, n.clone()).await;
 
         let Applied::Applied { events, .. } = applied else {
             panic!("{}: {applied:?}", db.backend)
@@ -66,7 +66,7 @@ async fn an_accepted_top_up_pays_the_whole_purchase_from_the_account_with_the_pu
         );
 
         // The same notification again changes nothing.
-        let (_, again) = log_and_apply(&db, &top_up, n).await;
+        let (_, again) = log_and_apply(&db.store, &top_up, n).await;
         assert_eq!(again, Applied::Duplicate);
         assert_eq!(
             balance(&db, Account::Seller("author@example.org".into())).await,
@@ -82,14 +82,14 @@ async fn a_declined_top_up_declines_the_purchase_and_leaves_the_balance() {
     on_every_backend(|db| async move {
         let ann = user(&db, Some("30.00")).await;
         let purchase = purchase(&db, "42.50").await;
-        let top_up = create_payment(&db, false).await;
+        let top_up = create_payment(&db.store, false).await;
         db.store
             .link_top_up(&top_up, &purchase, Some(ann), Utc::now())
             .await
             .unwrap();
 
         let n = notification(&top_up, Target::Payment, Some(Outcome::Declined), "k1", "4RT7");
-        log_and_apply(&db, &top_up, n).await;
+        log_and_apply(&db.store, &top_up, n).await;
 
         assert_eq!(
             db.store.payment(&purchase).await.unwrap().unwrap().state,
@@ -119,14 +119,14 @@ async fn a_declined_top_up_declines_the_purchase_and_leaves_the_balance() {
 async fn a_guest_payment_goes_through_the_guest_clearing_account_to_the_seller() {
     on_every_backend(|db| async move {
         let purchase = purchase(&db, "12.50").await;
-        let top_up = create_payment(&db, false).await;
+        let top_up = create_payment(&db.store, false).await;
         db.store
             .link_top_up(&top_up, &purchase, None, Utc::now())
             .await
             .unwrap();
 
         let n = notification(&top_up, Target::Payment, Some(Outcome::Accepted), "k1", "4RT7");
-        log_and_apply(&db, &top_up, n).await;
+        log_and_apply(&db.store, &top_up, n).await;
 
         assert_eq!(
             db.store.payment(&purchase).await.unwrap().unwrap().state,
@@ -158,7 +158,7 @@ async fn a_top_up_for_a_purchase_paid_meanwhile_stays_in_the_account() {
         use librement_pay::purchase::BalancePayments;
         let ann = user(&db, Some("50.00")).await;
         let purchase = purchase(&db, "42.50").await;
-        let top_up = create_payment(&db, false).await;
+        let top_up = create_payment(&db.store, false).await;
         db.store
             .link_top_up(&top_up, &purchase, Some(ann), Utc::now())
             .await
@@ -167,7 +167,7 @@ async fn a_top_up_for_a_purchase_paid_meanwhile_stays_in_the_account() {
         db.store.pay_from_balance(&purchase, ann, Utc::now()).await.unwrap();
 
         let n = notification(&top_up, Target::Payment, Some(Outcome::Accepted), "k1", "4RT7");
-        log_and_apply(&db, &top_up, n).await;
+        log_and_apply(&db.store, &top_up, n).await;
 
         assert_eq!(
             db.store.events_for_payment(&purchase).await.unwrap().len(),

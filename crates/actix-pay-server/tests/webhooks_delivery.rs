@@ -258,10 +258,10 @@ pub fn button_json(button: &ButtonConfig) -> serde_json::Value {
 
 /// A payment accepted through the real apply path: two events (`payment_processed`, `payment_accepted`).
 async fn accepted_payment(db: &TestDb) -> PaymentId {
-    let p = create_payment(db, false).await;
+    let p = create_payment(&db.store, false).await;
     let key = format!("{p}:Completed");
     log_and_apply(
-        db,
+        &db.store,
         &p,
         notification(&p, Target::Payment, Some(Outcome::Accepted), &key, &key),
     )
@@ -273,7 +273,12 @@ async fn accepted_payment(db: &TestDb) -> PaymentId {
 async fn refund(db: &TestDb, p: &PaymentId) {
     let key = format!("{p}:Refunded");
     let outcome = Outcome::Refunded { amount: None };
-    log_and_apply(db, p, notification(p, Target::Payment, Some(outcome), &key, &key)).await;
+    log_and_apply(
+        &db.store,
+        p,
+        notification(p, Target::Payment, Some(outcome), &key, &key),
+    )
+    .await;
 }
 
 /// Outbox event ids in outbox order, per payment.

@@ -266,3 +266,72 @@ impl StatusPage for PlainStatusPage {
         crate::html::error_page(title, reason)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::button::ButtonConfig;
+    use crate::money::Money;
+    use crate::payment::PaymentId;
+    use crate::store::NewPayment;
+
+    fn payment_returning_to(accepted: &str, declined: &str, back: &str) -> StoredPayment {
+        let button = ButtonConfig::from_json(&format!(
+            r#"{{"order_reference": "ORDER-1", "options": [{{"description": "Top-up", "amount": "5.00", "currency": "EUR"}}],
+              "payment_options": {{"paypal": {{}}}},
+              "urls": {{"accepted": "{accepted}", "declined": "{declined}", "back": "{back}"}}}}"#
+        ))
+        .unwrap();
+        StoredPayment::from(NewPayment {
+            id: PaymentId::parse("TopUp0000001").unwrap(),
+            gateway: "paypal".into(),
+            button,
+            option_index: 0,
+            amount: Money::parse("5.00", "EUR").unwrap(),
+            receiver: None,
+            subscription_id: None,
+            created_at: Utc::now(),
+        })
+    }
+
+    #[test]
+    fn a_payment_made_for_another_of_ours_leads_to_that_ones_page_and_nothing_else_does() {
+        let urls = ServiceUrls::new("https://pay.example").unwrap();
+        let purchase = "https://pay.example/payments/Purchase0001";
+        assert_eq!(
+            paid_for(&payment_returning_to(purchase, purchase, purchase), &urls).as_deref(),
+            Some(purchase)
+        );
+        let shop = "https://shop.example/thanks";
+        assert_eq!(paid_for(&payment_returning_to(purchase, purchase, shop), &urls), None);
+        let elsewhere = "https://evil.example/payments/Purchase0001";
+        assert_eq!(
+            paid_for(&payment_returning_to(elsewhere, elsewhere, elsewhere), &urls),
+            None
+        );
+        let itself = "https://pay.example/payments/TopUp0000001";
+        assert_eq!(paid_for(&payment_returning_to(itself, itself, itself), &urls), None);
+        let not_an_id = "https://pay.example/payments/x";
+        assert_eq!(
+            paid_for(&payment_returning_to(not_an_id, not_an_id, not_an_id), &urls),
+            None
+        );
+    }
+
+    #[test]
+    fn a_cancelled_payment_goes_back_to_the_shop_and_an_old_silent_one_stops_reloading() {
+        let urls = ServiceUrls::new("https://pay.example").unwrap();
+        let payment = payment_returning_to("https://s.example/ok", "https://s.example/ko", "https://s.example/cart");
+        let waiting = StatusView::of(&payment, false, &urls, payment.created_at);
+        assert_eq!(
+            waiting.refresh_url,
+            Some(urls.status(&payment.id)),
+            "reloads while waiting"
+        );
+        let cancelled = StatusView::of(&payment, true, &urls, payment.created_at);
+        assert_eq!(cancelled.refresh_url.as_deref(), Some("https://s.example/cart"));
+        assert!(cancelled.headline.starts_with("You cancelled"));
+        let later = payment.created_at + STOP_WAITING_AFTER + chrono::Duration::seconds(1);
+        assert_eq!(StatusView::of(&payment, false, &urls, later).refresh_url, None);
+    }
+}

@@ -25,19 +25,19 @@ fn refund(amount: &str) -> Option<Outcome> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refunds_that_would_exceed_the_payment_are_refused_and_the_sum_is_kept() {
     on_every_backend(|db| async move {
-        let payment = create_payment(&db, false).await;
+        let payment = create_payment(&db.store, false).await;
         let paid = notification(&payment, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
-        log_and_apply(&db, &payment, paid).await;
+        log_and_apply(&db.store, &payment, paid).await;
 
         let first = notification(&payment, Target::Payment, refund("10.00"), "R1:Refunded", "T1");
-        let (_, applied) = log_and_apply(&db, &payment, first).await;
+        let (_, applied) = log_and_apply(&db.store, &payment, first).await;
         assert!(matches!(applied, Applied::Applied { .. }), "{}", db.backend);
         let stored = db.store.payment(&payment).await.unwrap().unwrap();
         assert_eq!(stored.refunded, eur("10.00"), "{}", db.backend);
 
         // Two partial refunds of 10.00 on 12.50: the second is flagged and changes nothing.
         let second = notification(&payment, Target::Payment, refund("10.00"), "R2:Refunded", "T1");
-        let (message, applied) = log_and_apply(&db, &payment, second).await;
+        let (message, applied) = log_and_apply(&db.store, &payment, second).await;
         assert!(
             matches!(applied, Applied::Unchanged { .. }),
             "{}: {applied:?}",
@@ -49,7 +49,7 @@ async fn refunds_that_would_exceed_the_payment_are_refused_and_the_sum_is_kept()
         assert_eq!(stored.refunded, eur("10.00"), "{}", db.backend);
 
         let rest = notification(&payment, Target::Payment, refund("2.50"), "R3:Refunded", "T1");
-        log_and_apply(&db, &payment, rest).await;
+        log_and_apply(&db.store, &payment, rest).await;
         let events = db.store.events_for_payment(&payment).await.unwrap();
         let refunds: Vec<_> = events
             .iter()
@@ -69,13 +69,13 @@ async fn refunds_that_would_exceed_the_payment_are_refused_and_the_sum_is_kept()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_refunds_of_one_payment_are_capped_together() {
     on_every_backend(|db| async move {
-        let payment = create_payment(&db, false).await;
+        let payment = create_payment(&db.store, false).await;
         let paid = notification(&payment, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
-        log_and_apply(&db, &payment, paid).await;
+        log_and_apply(&db.store, &payment, paid).await;
         let mut requests = Vec::new();
         for i in 0..6 {
             let key = format!("R{i}:Refunded");
-            let message = log(&db, key.as_bytes()).await;
+            let message = log(&db.store, key.as_bytes()).await;
             let n = notification(&payment, Target::Payment, refund("5.00"), &key, "T1");
             requests.push(request(message, &payment, n, vec![]));
         }
@@ -103,10 +103,10 @@ async fn concurrent_refunds_of_one_payment_are_capped_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn created_payments_nobody_paid_become_abandoned_and_still_take_a_late_payment() {
     on_every_backend(|db| async move {
-        let unpaid = create_payment(&db, false).await;
-        let paid = create_payment(&db, false).await;
+        let unpaid = create_payment(&db.store, false).await;
+        let paid = create_payment(&db.store, false).await;
         let n = notification(&paid, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
-        log_and_apply(&db, &paid, n).await;
+        log_and_apply(&db.store, &paid, n).await;
 
         let now = t0() + chrono::Duration::days(8);
         let cutoff = now - chrono::Duration::days(7);
@@ -129,7 +129,7 @@ async fn created_payments_nobody_paid_become_abandoned_and_still_take_a_late_pay
         );
 
         let late = notification(&unpaid, Target::Payment, Some(Outcome::Accepted), "T2:Completed", "T2");
-        log_and_apply(&db, &unpaid, late).await;
+        log_and_apply(&db.store, &unpaid, late).await;
         assert_eq!(
             db.store.payment(&unpaid).await.unwrap().unwrap().state,
             PaymentState::Accepted,

@@ -112,8 +112,8 @@ async fn a_new_payment_reads_back_as_recorded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_notification_changes_the_payment_writes_two_events_and_settles_the_message() {
     on_every_backend(|db| async move {
-        let payment = create_payment(&db, false).await;
-        let message = log(&db, b"payment_status=Completed").await;
+        let payment = create_payment(&db.store, false).await;
+        let message = log(&db.store, b"payment_status=Completed").await;
         db.store.claim_messages(t0(), 10).await.unwrap();
         let n = notification(&payment, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
 
@@ -156,12 +156,12 @@ async fn an_accepted_notification_changes_the_payment_writes_two_events_and_sett
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_after_accepted_is_recorded_but_changes_nothing() {
     on_every_backend(|db| async move {
-        let payment = create_payment(&db, false).await;
+        let payment = create_payment(&db.store, false).await;
         let accepted = notification(&payment, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
-        log_and_apply(&db, &payment, accepted).await;
+        log_and_apply(&db.store, &payment, accepted).await;
 
         let pending = notification(&payment, Target::Payment, Some(Outcome::Pending), "T1:Pending", "T1");
-        let (message, applied) = log_and_apply(&db, &payment, pending).await;
+        let (message, applied) = log_and_apply(&db.store, &payment, pending).await;
 
         assert!(
             matches!(applied, Applied::Unchanged { ref reason } if reason.contains("already accepted")),
@@ -184,18 +184,18 @@ async fn a_pending_after_accepted_is_recorded_but_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_subscription_cycle_becomes_a_payment_of_its_own() {
     on_every_backend(|db| async move {
-        let first = create_payment(&db, true).await;
+        let first = create_payment(&db.store, true).await;
         let cycle = |outcome, key: &str, reference: &str| {
             notification(&first, Target::SubscriptionCycle, Some(outcome), key, reference)
         };
-        let (_, applied) = log_and_apply(&db, &first, cycle(Outcome::Accepted, "P1:Completed", "P1")).await;
+        let (_, applied) = log_and_apply(&db.store, &first, cycle(Outcome::Accepted, "P1:Completed", "P1")).await;
         assert!(
             matches!(applied, Applied::Applied { ref payment_id, .. } if *payment_id == first),
             "{}",
             db.backend
         );
 
-        let (message, applied) = log_and_apply(&db, &first, cycle(Outcome::Accepted, "P2:Completed", "P2")).await;
+        let (message, applied) = log_and_apply(&db.store, &first, cycle(Outcome::Accepted, "P2:Completed", "P2")).await;
         let Applied::Applied {
             payment_id: second,
             events,
@@ -218,7 +218,7 @@ async fn a_later_subscription_cycle_becomes_a_payment_of_its_own() {
 
         // A refund of that cycle finds it, instead of starting yet another one.
         let (_, applied) = log_and_apply(
-            &db,
+            &db.store,
             &first,
             cycle(Outcome::Refunded { amount: None }, "P2:Refunded", "P2"),
         )
@@ -240,9 +240,9 @@ async fn a_later_subscription_cycle_becomes_a_payment_of_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_up_without_outcome_records_its_facts_and_one_event() {
     on_every_backend(|db| async move {
-        let payment = create_payment(&db, true).await;
+        let payment = create_payment(&db.store, true).await;
         let n = notification(&payment, Target::Payment, None, "S-1:subscr_signup", "S-1");
-        let (_, applied) = log_and_apply(&db, &payment, n).await;
+        let (_, applied) = log_and_apply(&db.store, &payment, n).await;
         let Applied::Applied { events, .. } = applied else {
             panic!("{}: {applied:?}", db.backend)
         };
@@ -262,7 +262,7 @@ async fn a_sign_up_without_outcome_records_its_facts_and_one_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_go_down_and_up_again() {
     on_every_backend(|db| async move {
-        create_payment(&db, false).await;
+        create_payment(&db.store, false).await;
         assert!(db.store.healthy().await);
 
         let url = db.url.clone();
@@ -286,7 +286,7 @@ async fn migrations_go_down_and_up_again() {
         StoreOptions::new()
             .migrate_blocking(&DatabaseUrl::parse(&db.url).unwrap())
             .unwrap();
-        create_payment(&db, false).await;
+        create_payment(&db.store, false).await;
         assert_eq!(db.store.payment_count().await.unwrap(), 1);
     })
     .await;
@@ -314,10 +314,10 @@ async fn an_in_memory_sqlite_database_works_for_quick_tests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_copies_applied_at_the_same_time_are_applied_once() {
     on_every_backend(|db| async move {
-        let payment = create_payment(&db, false).await;
+        let payment = create_payment(&db.store, false).await;
         let n = notification(&payment, Target::Payment, Some(Outcome::Accepted), "T1:Completed", "T1");
-        let first = log(&db, b"copy 1").await;
-        let second = log(&db, b"copy 2").await;
+        let first = log(&db.store, b"copy 1").await;
+        let second = log(&db.store, b"copy 2").await;
 
         let (a, b) = tokio::join!(
             tokio::spawn({

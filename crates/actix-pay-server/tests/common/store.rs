@@ -11,40 +11,16 @@ use librement_pay::accounts::{Email, NewUser, UserStore};
 use librement_pay::ledger::{Account, LedgerStore, NewTransaction};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::money::Money;
-use payment_buttons::notification::Notification;
 use payment_buttons::payment::PaymentId;
-use payment_buttons::store::conformance::TestDatabase;
-use payment_buttons::store::{MessageId, NewPayment, Store};
+use payment_buttons::store::conformance::OnDatabase;
+use payment_buttons::store::{NewPayment, Store};
 
-pub use payment_buttons::store::conformance::{button, new_message, new_payment, notification, request, t0};
+pub use payment_buttons::store::conformance::{
+    button, create_payment, log, log_and_apply, new_message, new_payment, notification, request, t0,
+};
 
-/// One test database with the server's store on it. The database goes with the value.
-pub struct TestDb {
-    /// The store, migrated (the core's migrations, then the server's).
-    pub store: ServerStore,
-    /// Its URL.
-    pub url: String,
-    /// `sqlite` or `postgresql`, for assertion messages.
-    pub backend: &'static str,
-    _database: TestDatabase,
-}
-
-impl Drop for TestDb {
-    // Empty, but it makes a scenario's `async move` block capture the value whole, database included,
-    // instead of only the fields it reads (which would drop the database at once).
-    fn drop(&mut self) {}
-}
-
-async fn open(database: TestDatabase) -> TestDb {
-    let url = database.url().to_owned();
-    let store = ServerStore::open(&url).await.expect("open the server's store");
-    TestDb {
-        store,
-        url,
-        backend: database.backend(),
-        _database: database,
-    }
-}
+/// One test database with the server's store on it (the core's migrations, then the server's).
+pub type TestDb = OnDatabase<ServerStore>;
 
 /// Runs `scenario` on a fresh SQLite database, then on a fresh PostgreSQL one when `TEST_DATABASE_URL`
 /// is set.
@@ -53,38 +29,11 @@ where
     F: Fn(TestDb) -> Fut,
     Fut: Future<Output = ()>,
 {
-    scenario(open(TestDatabase::sqlite()).await).await;
-    match TestDatabase::postgres() {
-        Some(database) => scenario(open(database).await).await,
-        None => eprintln!("TEST_DATABASE_URL is not set: PostgreSQL not tested"),
-    }
-}
-
-/// Records a new payment of 12.50 EUR through `paypal` and returns its id.
-pub async fn create_payment(db: &TestDb, recurring: bool) -> PaymentId {
-    let payment = new_payment(recurring);
-    let id = payment.id.clone();
-    db.store.create_payment(payment).await.expect("create payment");
-    id
-}
-
-/// Logs a message received at [`t0`].
-pub async fn log(db: &TestDb, body: &[u8]) -> MessageId {
-    db.store
-        .log_message(new_message(body, t0()))
-        .await
-        .expect("log message")
-}
-
-/// Logs a message and applies `n` as its content.
-pub async fn log_and_apply(
-    db: &TestDb,
-    payment: &PaymentId,
-    n: Notification,
-) -> (MessageId, payment_buttons::store::Applied) {
-    let id = log(db, n.idempotency_key.as_bytes()).await;
-    let applied = db.store.apply(request(id, payment, n, vec![])).await.expect("apply");
-    (id, applied)
+    payment_buttons::store::conformance::on_every_backend(
+        |url| async move { ServerStore::open(&url).await.expect("open the server's store") },
+        scenario,
+    )
+    .await
 }
 
 // Librement ledger fixtures (the top-up hook, reversals).

@@ -48,7 +48,7 @@ mod database;
 #[cfg(feature = "diesel")]
 mod schema_drift;
 #[cfg(feature = "diesel")]
-pub use database::{DieselSubject, TEST_DATABASE_URL, TestDatabase};
+pub use database::{DieselSubject, OnDatabase, TEST_DATABASE_URL, TestDatabase, on_every_backend};
 #[cfg(feature = "diesel")]
 pub use schema_drift::{CORE_SCHEMA_RS, schema_drift};
 
@@ -260,6 +260,26 @@ fn accepted(payment: &PaymentId, key: &str) -> Notification {
         key,
         "4RT73920XK118345L",
     )
+}
+
+/// Records [`new_payment`] in `store` and returns its id.
+pub async fn create_payment<S: Store>(store: &S, recurring: bool) -> PaymentId {
+    let payment = new_payment(recurring);
+    let id = payment.id.clone();
+    store.create_payment(payment).await.expect("create payment");
+    id
+}
+
+/// Logs a message received at [`t0`] in `store`.
+pub async fn log<S: Store>(store: &S, body: &[u8]) -> MessageId {
+    store.log_message(new_message(body, t0())).await.expect("log message")
+}
+
+/// Logs a message in `store` and applies `n` as its content.
+pub async fn log_and_apply<S: Store>(store: &S, payment: &PaymentId, n: Notification) -> (MessageId, Applied) {
+    let id = log(store, n.idempotency_key.as_bytes()).await;
+    let applied = store.apply(request(id, payment, n, vec![])).await.expect("apply");
+    (id, applied)
 }
 
 fn secs(n: i64) -> Duration {

@@ -94,6 +94,59 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A store opened on a [`TestDatabase`] of its own, for tests that run one scenario on each backend
+/// ([`on_every_backend`]). The database goes with the value.
+pub struct OnDatabase<S> {
+    /// The store, migrated.
+    pub store: S,
+    /// Its URL.
+    pub url: String,
+    /// `sqlite` or `postgresql`, for assertion messages.
+    pub backend: &'static str,
+    database: TestDatabase,
+}
+
+impl<S> OnDatabase<S> {
+    /// The database under the store.
+    pub fn database(&self) -> &TestDatabase {
+        &self.database
+    }
+}
+
+impl<S> Drop for OnDatabase<S> {
+    // Empty, but it makes a scenario's `async move` block capture the value whole, database included,
+    // instead of only the fields it reads (which would drop the database at once).
+    fn drop(&mut self) {}
+}
+
+/// Runs `scenario` on a store `open`ed on a fresh SQLite database, then on a fresh PostgreSQL one when
+/// [`TEST_DATABASE_URL`] is set (saying so when it is not).
+pub async fn on_every_backend<S, O, OpenFut, F, Fut>(open: O, scenario: F)
+where
+    O: Fn(String) -> OpenFut,
+    OpenFut: std::future::Future<Output = S>,
+    F: Fn(OnDatabase<S>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let with_store = |database: TestDatabase| {
+        let url = database.url().to_owned();
+        let store = open(url.clone());
+        async move {
+            OnDatabase {
+                store: store.await,
+                url,
+                backend: database.backend(),
+                database,
+            }
+        }
+    };
+    scenario(with_store(TestDatabase::sqlite()).await).await;
+    match TestDatabase::postgres() {
+        Some(database) => scenario(with_store(database).await).await,
+        None => eprintln!("{TEST_DATABASE_URL} is not set: PostgreSQL not tested"),
+    }
+}
+
 /// Which database a [`DieselSubject`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
