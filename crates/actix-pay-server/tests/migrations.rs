@@ -45,15 +45,6 @@ const TABLES: [&str; 15] = [
     "librement_top_ups",
 ];
 
-fn databases() -> Vec<TestDatabase> {
-    let mut all = vec![TestDatabase::sqlite()];
-    match TestDatabase::postgres() {
-        Some(pg) => all.push(pg),
-        None => eprintln!("TEST_DATABASE_URL is not set: PostgreSQL not tested"),
-    }
-    all
-}
-
 fn connect(database: &TestDatabase) -> AnyConnection {
     DatabaseUrl::parse(database.url()).unwrap().connect().unwrap()
 }
@@ -169,7 +160,7 @@ fn applied(conn: &mut AnyConnection) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_made_by_release_0_1_upgrades_to_the_two_sets_without_losing_a_row() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let backend = database.backend();
         let mut conn = connect(&database);
         match &mut conn {
@@ -220,7 +211,7 @@ async fn a_database_made_by_release_0_1_upgrades_to_the_two_sets_without_losing_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_set_reverts_by_its_own_versions_although_they_interleave_with_the_others() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let backend = database.backend();
         drop(ServerStore::open(database.url()).await.expect("migrate"));
         let mut conn = connect(&database);
@@ -270,7 +261,7 @@ async fn each_set_reverts_by_its_own_versions_although_they_interleave_with_the_
 
 #[test]
 fn the_server_schema_matches_every_migrated_backend() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let url = DatabaseUrl::parse(database.url()).unwrap();
         actix_pay_server::store::run_migrations(database.url()).expect("migrate");
         let mut conn = url.connect().unwrap();

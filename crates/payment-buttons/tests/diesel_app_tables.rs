@@ -61,12 +61,6 @@ impl ApplyHook for UnlockOrder {
     }
 }
 
-fn databases() -> Vec<TestDatabase> {
-    let mut all = vec![TestDatabase::sqlite()];
-    all.extend(TestDatabase::postgres());
-    all
-}
-
 async fn open(database: &TestDatabase, hook: Arc<UnlockOrder>) -> DieselStore {
     StoreOptions::new()
         .migrations(&SHOP)
@@ -90,7 +84,7 @@ async fn unlocked(store: &DieselStore) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hook_commits_with_the_payment_or_not_at_all() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let backend = database.backend();
         let hook = Arc::new(UnlockOrder::default());
         let store = open(&database, hook.clone()).await;
@@ -132,7 +126,7 @@ async fn the_hook_commits_with_the_payment_or_not_at_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_writes_payments_and_events_in_one_transaction_of_its_own() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let backend = database.backend();
         let store = open(&database, Arc::default()).await;
         let payment = new_payment(false);

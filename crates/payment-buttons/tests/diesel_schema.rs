@@ -12,18 +12,9 @@ fn drift_of(database: &TestDatabase, schema: &str) -> Vec<String> {
     schema_drift(&mut conn, &[schema]).expect("read the database's columns")
 }
 
-fn databases() -> Vec<TestDatabase> {
-    let mut all = vec![TestDatabase::sqlite()];
-    match TestDatabase::postgres() {
-        Some(pg) => all.push(pg),
-        None => eprintln!("TEST_DATABASE_URL is not set: PostgreSQL not tested"),
-    }
-    all
-}
-
 #[test]
 fn every_migrated_backend_matches_schema_rs() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let drift = drift_of(&database, CORE_SCHEMA_RS);
         assert!(drift.is_empty(), "{}:\n{}", database.backend(), drift.join("\n"));
     }
@@ -31,7 +22,7 @@ fn every_migrated_backend_matches_schema_rs() {
 
 #[test]
 fn a_column_described_with_another_type_or_nullability_is_drift() {
-    for database in databases() {
+    for database in TestDatabase::every_backend() {
         let wrong_type = CORE_SCHEMA_RS.replace("option_index -> Integer", "option_index -> BigInt");
         let drift = drift_of(&database, &wrong_type);
         assert!(

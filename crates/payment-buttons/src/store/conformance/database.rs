@@ -66,6 +66,17 @@ impl TestDatabase {
         })
     }
 
+    /// A SQLite database, and a PostgreSQL one when [`TEST_DATABASE_URL`] is set (saying so when it is
+    /// not): one of each backend to run a scenario on.
+    pub fn every_backend() -> Vec<Self> {
+        let mut all = vec![Self::sqlite()];
+        match Self::postgres() {
+            Some(pg) => all.push(pg),
+            None => eprintln!("{TEST_DATABASE_URL} is not set: PostgreSQL not tested"),
+        }
+        all
+    }
+
     /// Its URL, for [`DieselStore::open`].
     pub fn url(&self) -> &str {
         &self.url
@@ -140,10 +151,8 @@ where
             }
         }
     };
-    scenario(with_store(TestDatabase::sqlite()).await).await;
-    match TestDatabase::postgres() {
-        Some(database) => scenario(with_store(database).await).await,
-        None => eprintln!("{TEST_DATABASE_URL} is not set: PostgreSQL not tested"),
+    for database in TestDatabase::every_backend() {
+        scenario(with_store(database).await).await;
     }
 }
 
