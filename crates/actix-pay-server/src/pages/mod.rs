@@ -37,35 +37,35 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "librement/sign_in.html",
-        include_str!("../../../../templates/librement/sign_in.html"),
+        include_str!("../../../librement-pay/templates/sign_in.html"),
     ),
     (
         "librement/sign_up.html",
-        include_str!("../../../../templates/librement/sign_up.html"),
+        include_str!("../../../librement-pay/templates/sign_up.html"),
     ),
     (
         "librement/account.html",
-        include_str!("../../../../templates/librement/account.html"),
+        include_str!("../../../librement-pay/templates/account.html"),
     ),
     (
         "librement/message.html",
-        include_str!("../../../../templates/librement/message.html"),
+        include_str!("../../../librement-pay/templates/message.html"),
     ),
     (
         "librement/start.html",
-        include_str!("../../../../templates/librement/start.html"),
+        include_str!("../../../librement-pay/templates/start.html"),
     ),
     (
         "librement/forward.html",
-        include_str!("../../../../templates/librement/forward.html"),
+        include_str!("../../../librement-pay/templates/forward.html"),
     ),
     (
         "librement/choose.html",
-        include_str!("../../../../templates/librement/choose.html"),
+        include_str!("../../../librement-pay/templates/choose.html"),
     ),
     (
         "librement/confirm.html",
-        include_str!("../../../../templates/librement/confirm.html"),
+        include_str!("../../../librement-pay/templates/confirm.html"),
     ),
 ];
 
