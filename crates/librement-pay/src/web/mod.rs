@@ -7,8 +7,10 @@
 mod auth;
 mod pay;
 mod slots;
+mod templates;
 
 pub use slots::{DEFAULT_WAIT, HashingSlots};
+pub use templates::TEMPLATES;
 
 use std::sync::Arc;
 
@@ -46,7 +48,7 @@ pub struct Librement<S: LibrementBackend> {
     pub store: Arc<S>,
     /// The core's engine: top-ups and guest payments are ordinary payments through its gateways.
     pub engine: Arc<Engine<S>>,
-    /// The server's templates, holding `librement/*.html` and `base.html`.
+    /// Templates holding this crate's [`TEMPLATES`] and the host's `base.html` (see [`TEMPLATES`]).
     pub templates: Arc<tera::Tera>,
     /// Signs session cookies.
     pub key: SessionKey,
@@ -62,7 +64,7 @@ pub struct Librement<S: LibrementBackend> {
     pub gateways: Vec<String>,
     /// Whether cookies get `Secure` (false only when the public URL is on localhost over http).
     pub secure_cookies: bool,
-    /// Show the simulator banner.
+    /// Every gateway runs as a simulator: given to the host's layout, which says so on every page.
     pub simulator: bool,
 }
 
