@@ -20,7 +20,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("librement/account.html", include_str!("../../templates/account.html")),
     ("librement/choose.html", include_str!("../../templates/choose.html")),
     ("librement/confirm.html", include_str!("../../templates/confirm.html")),
-    ("librement/forward.html", include_str!("../../templates/forward.html")),
     ("librement/message.html", include_str!("../../templates/message.html")),
     ("librement/sign_in.html", include_str!("../../templates/sign_in.html")),
     ("librement/sign_up.html", include_str!("../../templates/sign_up.html")),
