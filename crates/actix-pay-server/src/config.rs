@@ -105,8 +105,8 @@ impl Config {
 
     /// The enabled gateways and their modes, CM-CIC first.
     pub fn enabled_gateways(&self) -> Vec<(Gateway, ModeKind)> {
-        let cmcic = self.cmcic.as_ref().map(|c| (Gateway::Cmcic, c.mode.kind()));
-        let paypal = self.paypal.as_ref().map(|p| (Gateway::Paypal, p.mode.kind()));
+        let cmcic = self.cmcic.as_ref().map(|c| (Gateway::Cmcic, ModeKind::from(c.mode)));
+        let paypal = self.paypal.as_ref().map(|p| (Gateway::Paypal, ModeKind::from(p.mode)));
         cmcic.into_iter().chain(paypal).collect()
     }
 

@@ -21,6 +21,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
 use payment_buttons::engine::Engine;
 use payment_buttons::store::Store;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountError, PasswordHashing, Throttle, User, UserStore};
 use crate::ledger::{LedgerStore, UserId};
@@ -33,10 +34,13 @@ use crate::words::words;
 pub trait LibrementBackend: Store + LedgerStore + UserStore + BalancePayments + TopUps {}
 impl<T: Store + LedgerStore + UserStore + BalancePayments + TopUps> LibrementBackend for T {}
 
-/// `librement.mode`: what a buyer without a known account sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `librement.mode`: what a buyer without a known account sees. Serialized as the configuration writes
+/// it: `embedded` or `non_embedded`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Straight on to the first gateway.
+    /// Straight on to the first gateway (the default).
+    #[default]
     Embedded,
     /// A page offering to sign in, create an account or continue without one.
     NonEmbedded,
