@@ -240,7 +240,8 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
         let button = self.signer.verify(token, now)?;
-        self.record_payment(button, option, gateway, buyer_email, signed_in, now).await
+        self.record_payment(button, option, gateway, buyer_email, signed_in, now)
+            .await
     }
 
     /// [`Engine::start_payment`] for a button the calling application built itself, on the server (a
@@ -258,7 +259,8 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
         self.gateways.check_button(&button, &self.extra_methods)?;
-        self.record_payment(button, option, gateway, buyer_email, signed_in, now).await
+        self.record_payment(button, option, gateway, buyer_email, signed_in, now)
+            .await
     }
 
     /// Checks the chosen option and gateway, records the payment and builds the hand-off.

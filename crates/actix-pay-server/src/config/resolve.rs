@@ -491,7 +491,10 @@ mod tests {
             assert_eq!(spelled::<CmcicProtocol>(protocol.as_str()), Some(protocol));
         }
         assert_eq!(spelled::<LibrementMode>("embedded"), Some(LibrementMode::Embedded));
-        assert_eq!(spelled::<LibrementMode>("non_embedded"), Some(LibrementMode::NonEmbedded));
+        assert_eq!(
+            spelled::<LibrementMode>("non_embedded"),
+            Some(LibrementMode::NonEmbedded)
+        );
         for wrong in ["", "Live", "production ", "nonembedded"] {
             assert_eq!(spelled::<PaypalMode>(wrong), None, "{wrong:?}");
             assert_eq!(spelled::<LibrementMode>(wrong), None, "{wrong:?}");

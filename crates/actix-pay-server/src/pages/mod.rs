@@ -139,7 +139,10 @@ mod tests {
             ctx.insert("title", "T");
             ctx.insert("reason", "R");
             let html = tera.render("error.html", &ctx).unwrap();
-            assert!(html.contains(&tera::escape_html(words(language).simulator_banner)), "{html}");
+            assert!(
+                html.contains(&tera::escape_html(words(language).simulator_banner)),
+                "{html}"
+            );
         }
         let html = tera.render("error.html", &{
             let mut ctx = context("en", false);
