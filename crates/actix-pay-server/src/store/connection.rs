@@ -10,7 +10,7 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use super::OpenError;
 
 /// A connection to either database. Queries in the common subset of SQL are written once against it;
-/// the rest lives in [`super::sqlite`] and [`super::postgres`].
+/// the rest lives in the `sqlite` and `postgres` modules beside this one.
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     /// PostgreSQL.
