@@ -1,7 +1,8 @@
 //! The button configuration: what a shop says it sells, for how much, through which gateways.
 //!
 //! Parsing is validation: a [`ButtonConfig`] that exists is a valid one. It (de)serializes with serde in
-//! the JSON form of CONTRACT.md, so services in other languages can send it.
+//! the JSON form that `POST /api/buttons` of the server takes (the repository's `docs/api.md` lists it
+//! field by field), so services in other languages can send it.
 //!
 //! ```
 //! use payment_buttons::button::ButtonConfig;
