@@ -1,53 +1,64 @@
-//! `POST /api/buttons`: a button for services not written in Rust. JSON configuration in (CONTRACT.md),
-//! `{"token", "html"}` out; 400 `{"error", "field"}`; 401 for a missing or wrong bearer key.
+//! `POST /api/buttons`: a signed button for a service not written in Rust. The button configuration in,
+//! its token and its HTML out.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web;
+use chrono::Utc;
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::store::Store;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::{ApiError, Authorized, ErrorBody};
 use crate::app::AppState;
 
-fn bearer(request: &HttpRequest) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+/// A signed button, ready to be put in a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ButtonCreated {
+    /// The signed button token: what the button's form posts to `/pay` as `button`. Valid for
+    /// `server.button_token_ttl` (30 days unless configured); opaque.
+    #[schema(example = "eyJ2IjoxLCJjIjp7Im9yZGVy…")]
+    pub token: String,
+    /// The button's HTML: a `<form>` posting to this service's absolute `/pay` URL, with one submit per
+    /// payment method, to put as it is in any page.
+    #[schema(example = "<form method=\"post\" action=\"https://pay.example.com/pay\" …")]
+    pub html: String,
 }
 
-fn bad_request(error: &str, field: &str) -> HttpResponse {
-    HttpResponse::BadRequest().json(json!({ "error": error, "field": field }))
-}
-
-/// The handler.
+/// Signs a button configuration and renders its HTML.
+///
+/// The configuration is checked against the gateways this service runs, signed (the token is valid for
+/// `server.button_token_ttl`), and rendered: a `<form>` posting to this service's absolute `/pay` URL, to
+/// put as it is in any page.
+#[utoipa::path(
+    post,
+    path = "/api/buttons",
+    tag = "buttons",
+    operation_id = "create_button",
+    security(("api_key" = [])),
+    request_body(content = ButtonConfig, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The signed button", body = ButtonCreated),
+        (status = 400, description = "The configuration is refused: `field` names where (a JSON path)", body = ErrorBody),
+        (status = 401, description = "No API key, or not one of `server.api_keys`", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+    )
+)]
 pub async fn create_button<S: Store>(
+    _key: Authorized,
     state: web::Data<AppState<S>>,
-    request: HttpRequest,
     body: web::Bytes,
-) -> HttpResponse {
-    if !bearer(&request).is_some_and(|key| state.api_keys.accepts(key)) {
-        return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-            .json(json!({ "error": "missing or wrong API key", "field": null }));
-    }
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return bad_request("the body is not UTF-8 JSON", "");
-    };
-    let config = match ButtonConfig::from_json(text) {
-        Ok(c) => c,
-        Err(e) => return bad_request(&e.reason, &e.field),
-    };
-    let now = chrono::Utc::now();
-    let token = match state.engine.sign_button(&config, now) {
-        Ok(t) => t,
-        Err(e) => return bad_request(&e.reason, &e.field),
-    };
+) -> Result<web::Json<ButtonCreated>, ApiError> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8 JSON", ""))?;
+    let config = ButtonConfig::from_json(text).map_err(|e| ApiError::bad_request(e.reason, e.field))?;
+    let token = state
+        .engine
+        .sign_button(&config, Utc::now())
+        .map_err(|e| ApiError::bad_request(e.reason, e.field))?;
     match state.buttons.render_with_token(&config, &token) {
-        Ok(html) => HttpResponse::Ok().json(json!({ "token": token, "html": html })),
+        Ok(html) => Ok(web::Json(ButtonCreated { token, html })),
         Err(e) => {
             tracing::error!(error = %e, "button template failed");
-            HttpResponse::InternalServerError()
-                .json(json!({ "error": "the button could not be rendered", "field": null }))
+            Err(ApiError::internal("the button could not be rendered"))
         }
     }
 }
