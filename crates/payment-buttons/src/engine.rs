@@ -85,6 +85,14 @@ pub struct StartedPayment {
     pub language: Language,
 }
 
+/// What the buyer chose on the button (the raw `/pay` fields), and who they are when known.
+struct Choice<'a> {
+    option: Option<&'a str>,
+    gateway: Option<&'a str>,
+    buyer_email: Option<&'a str>,
+    signed_in: Option<&'a VouchedIdentity>,
+}
+
 /// What processing one queued message did (for logs and tests).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Processed {
@@ -240,39 +248,51 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
         let button = self.signer.verify(token, now)?;
-        self.record_payment(button, option, gateway, buyer_email, signed_in, now)
-            .await
+        let choice = Choice {
+            option,
+            gateway,
+            buyer_email,
+            signed_in,
+        };
+        self.record_payment(button, choice, now).await
     }
 
     /// [`Engine::start_payment`] for a button the calling application built itself, on the server (a
-    /// Librement top-up, say), instead of one coming back signed from a browser: the token only proves that
-    /// a button is one this service signed, so a button that never left the server needs none. It is
-    /// checked against the gateways as [`Engine::sign_button`] checks a button. Never pass it a button
-    /// that came from outside.
+    /// Librement top-up, say), paid with its first option through `gateway`, instead of one coming back
+    /// signed from a browser: the token only proves that a button is one this service signed, so a button
+    /// that never left the server needs none. It is checked against the gateways as
+    /// [`Engine::sign_button`] checks a button. Never pass it a button that came from outside.
     pub async fn start_payment_of(
         &self,
         button: ButtonConfig,
-        option: Option<&str>,
-        gateway: Option<&str>,
+        gateway: &str,
         buyer_email: Option<&str>,
         signed_in: Option<&VouchedIdentity>,
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
         self.gateways.check_button(&button, &self.extra_methods)?;
-        self.record_payment(button, option, gateway, buyer_email, signed_in, now)
-            .await
+        let choice = Choice {
+            option: None,
+            gateway: Some(gateway),
+            buyer_email,
+            signed_in,
+        };
+        self.record_payment(button, choice, now).await
     }
 
     /// Checks the chosen option and gateway, records the payment and builds the hand-off.
     async fn record_payment(
         &self,
         button: ButtonConfig,
-        option: Option<&str>,
-        gateway: Option<&str>,
-        buyer_email: Option<&str>,
-        signed_in: Option<&VouchedIdentity>,
+        choice: Choice<'_>,
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
+        let Choice {
+            option,
+            gateway,
+            buyer_email,
+            signed_in,
+        } = choice;
         let option_index = match option.map(str::trim) {
             None | Some("") => 0,
             Some(s) => s.parse::<usize>().map_err(|_| PayError::BadOption)?,

@@ -557,7 +557,7 @@ async fn start_gateway_payment<S: LibrementBackend>(
     };
     let started = match state
         .engine
-        .start_payment_of(button, None, Some(gateway), email.as_deref(), identity.as_ref(), now)
+        .start_payment_of(button, gateway, email.as_deref(), identity.as_ref(), now)
         .await
     {
         Ok(s) => s,
