@@ -119,8 +119,8 @@ impl PaypalConfig {
     pub fn webscr_url(&self, public_url: &Url) -> Url {
         self.webscr_url_override.clone().unwrap_or_else(|| match self.mode {
             PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_WEBSCR_PATH),
-            PaypalMode::Sandbox => fixed_url("https://www.sandbox.paypal.com/cgi-bin/webscr"),
-            PaypalMode::Live => fixed_url("https://www.paypal.com/cgi-bin/webscr"),
+            PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_WEBSCR_URL),
+            PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_WEBSCR_URL),
         })
     }
 
@@ -128,8 +128,8 @@ impl PaypalConfig {
     pub fn postback_url(&self, public_url: &Url) -> Url {
         self.postback_url_override.clone().unwrap_or_else(|| match self.mode {
             PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_POSTBACK_PATH),
-            PaypalMode::Sandbox => fixed_url("https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"),
-            PaypalMode::Live => fixed_url("https://ipnpb.paypal.com/cgi-bin/webscr"),
+            PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_POSTBACK_URL),
+            PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_POSTBACK_URL),
         })
     }
 }
@@ -200,9 +200,9 @@ fn under(public_url: &Url, path: &str) -> Url {
     url
 }
 
-/// One of the gateways' published URLs, all written out above.
+/// One of the gateways' published URLs (PayPal's are the core's constants).
 fn fixed_url(text: &'static str) -> Url {
-    // These literals are valid absolute URLs; the test below parses every one of them.
+    // These are valid absolute URLs; the test below parses every one of them.
     Url::parse(text).unwrap_or_else(|_| unreachable!("invalid built-in gateway URL {text}"))
 }
 
