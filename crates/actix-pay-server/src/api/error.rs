@@ -25,37 +25,31 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// 400: the request is wrong, `field` says where.
-    pub fn bad_request(error: impl Into<String>, field: impl Into<String>) -> Self {
+    /// An answer with any `status` (404, 409, 422...): say in the operation's `#[utoipa::path]` that it
+    /// can be answered, with `body = ErrorBody`.
+    pub fn new(status: StatusCode, error: impl Into<String>, field: Option<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
+            status,
             body: ErrorBody {
                 error: error.into(),
-                field: Some(field.into()),
+                field,
             },
         }
+    }
+
+    /// 400: the request is wrong, `field` says where.
+    pub fn bad_request(error: impl Into<String>, field: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, error, Some(field.into()))
     }
 
     /// 401: no API key, or not one of the configured keys (answered with `WWW-Authenticate: Bearer`).
     pub fn unauthorized() -> Self {
-        ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            body: ErrorBody {
-                error: "missing or wrong API key".to_owned(),
-                field: None,
-            },
-        }
+        ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong API key", None)
     }
 
     /// 500: our failure; `error` must say nothing of internals (log them where it happens).
     pub fn internal(error: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            body: ErrorBody {
-                error: error.into(),
-                field: None,
-            },
-        }
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error, None)
     }
 
     /// The body.
