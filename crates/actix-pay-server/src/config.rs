@@ -20,6 +20,7 @@ mod duration;
 mod error;
 mod gateways;
 mod limits;
+mod mail;
 mod raw;
 mod resolve;
 mod schema;
@@ -42,6 +43,7 @@ pub use gateways::{
     SIMULATOR_PAYPAL_WEBSCR_PATH,
 };
 pub use limits::{LimitsConfig, MAX_NOTIFY_BODY_BYTES, MIN_NOTIFY_BODY_BYTES};
+pub use mail::{MailConfig, MailTls};
 pub use secret::{Secret, SecretKey};
 pub use secret_key::{SECRET_KEY_FILE, resolve_secret_key};
 pub use server::{BindAddress, DatabaseConfig, DatabaseUrl, ServerConfig};
@@ -62,6 +64,9 @@ pub struct Config {
     pub librement: LibrementConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[mail]`: `None` in simulator mode without it (mail goes to `/simulator/mail`), or when Librement is
+    /// not enabled.
+    pub mail: Option<MailConfig>,
     /// `[[webhooks]]`, in file order.
     pub webhooks: Vec<WebhookConfig>,
 }
@@ -182,7 +187,7 @@ mod tests {
     #[test]
     fn every_setting_is_a_field_of_the_file_shape() {
         let mut text = String::new();
-        for section in ["server", "database", "paypal", "cmcic", "librement", "limits"] {
+        for section in ["server", "database", "paypal", "cmcic", "librement", "limits", "mail"] {
             text.push_str(&format!("[{section}]\n"));
             for setting in schema::SETTINGS.iter().filter(|s| s.section == section) {
                 let value = match setting.kind {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod gateways;
 pub mod health;
+pub mod mail;
 pub mod pages;
 pub mod rate_limits;
 pub mod serve;

@@ -64,8 +64,16 @@ pub struct Assembled {
     pub paypal_simulator: Option<Arc<PaypalSimulator>>,
     /// Webhook delivery, when `[[webhooks]]` names endpoints.
     pub webhooks: Option<Webhooks>,
-    /// The Librement pages under `/librement`.
-    pub librement: Arc<librement_pay::web::Librement<DieselStore>>,
+    /// The Librement pages under `/librement`, when Librement is enabled.
+    pub librement: Option<Arc<librement_pay::web::Librement<DieselStore>>>,
+    /// Sends Librement's e-mail: SMTP (`[mail]`) or the simulator's mailbox.
+    pub mailer: Arc<dyn librement_pay::mail::Mailer>,
+    /// The simulator's mailbox page, in simulator mode.
+    pub mailbox: Option<Arc<simulator::mail::MailboxPage<DieselStore>>>,
+    /// Wakes the mail worker when a message is queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
+    /// The store, for the workers.
+    pub store: DieselStore,
     /// The demo shop, when `server.demo` is on.
     pub demo: Option<Arc<Demo>>,
     /// The per-address limits of `[limits]`.
@@ -80,9 +88,15 @@ impl Assembled {
         let paypal = self.paypal_simulator.clone();
         let librement = self.librement.clone();
         let demo = self.demo.clone();
+        let mailbox = self.mailbox.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
-            librement_pay::web::configure(librement)(cfg);
+            if let Some(librement) = librement {
+                librement_pay::web::configure(librement)(cfg);
+            }
+            if let Some(mailbox) = mailbox {
+                simulator::mail::configure(mailbox)(cfg);
+            }
             if let Some(sim) = cmcic {
                 simulator::cmcic::configure(sim)(cfg);
             }
@@ -105,10 +119,14 @@ pub fn assemble(
 ) -> Result<Assembled, StartError> {
     let built = gateways::build(config, public_url, secret)?;
     // Librement is a payment option of ordinary buttons: a gateway whose hand-off leads to its pages.
-    let all_gateways = built
-        .all
-        .clone()
-        .with(Arc::new(librement_pay::gateway::LibrementGateway));
+    let all_gateways = if config.librement.enabled {
+        built
+            .all
+            .clone()
+            .with(Arc::new(librement_pay::gateway::LibrementGateway))
+    } else {
+        built.all.clone()
+    };
     let urls =
         ServiceUrls::new(public_url.as_str()).map_err(|e| StartError::Other(format!("server.public_url: {e}")))?;
     let signer = ButtonSigner::new(secret);
@@ -143,8 +161,19 @@ pub fn assemble(
         .with_gateways(all_gateways, &[])
         .with_ttl(config.server.button_token_ttl);
     let simulator = config.is_simulator();
+    let mail_wake = Arc::new(tokio::sync::Notify::new());
+    let mailer = crate::mail::mailer(config.mail.as_ref()).map_err(StartError::Other)?;
+    let mailbox = simulator.then(|| {
+        Arc::new(simulator::mail::MailboxPage::new(
+            Arc::new(store.clone()),
+            templates.clone(),
+            urls.base(),
+        ))
+    });
+    let payout_hold = chrono::Duration::from_std(config.librement.payout_hold)
+        .map_err(|_| StartError::Other("librement.payout_hold: too long".into()))?;
     let librement = Arc::new(librement_pay::web::Librement {
-        store: Arc::new(store),
+        store: Arc::new(store.clone()),
         engine: engine.clone(),
         templates: templates.clone(),
         key: librement_pay::session::SessionKey::derive(secret),
@@ -162,6 +191,15 @@ pub fn assemble(
             .collect(),
         secure_cookies: librement_pay::web::needs_secure_cookies(public_url.as_str()),
         simulator: config.is_simulator(),
+        accounts: librement_pay::web::AccountSettings {
+            top_up: librement_pay::web::TopUpBounds {
+                min: config.librement.top_up_min,
+                max: config.librement.top_up_max,
+            },
+            payout_hold,
+            mail_throttle: librement_pay::email_tokens::MailThrottle::default(),
+            mail_wake: mail_wake.clone(),
+        },
     });
     let demo = match demo_feed {
         Some(feed) => {
@@ -211,7 +249,11 @@ pub fn assemble(
         cmcic_simulator,
         paypal_simulator,
         webhooks,
-        librement,
+        librement: config.librement.enabled.then_some(librement),
+        mailer,
+        mailbox,
+        mail_wake,
+        store,
         demo,
         limits: Arc::new(RateLimits::new(&config.limits)),
     })
@@ -243,6 +285,12 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         None => None,
     };
     let limits_cleanup = assembled.limits.spawn_cleanup(LIMITS_CLEANUP);
+    let mail_worker = tokio::spawn(librement_pay::mail::run_worker(
+        Arc::new(assembled.store.clone()),
+        assembled.mailer.clone(),
+        assembled.mail_wake.clone(),
+        WORKER_POLL,
+    ));
     let mount = assembled.configure();
     let limits = assembled.limits.clone();
     let server = HttpServer::new(move || crate::app::application(mount.clone(), limits.clone()))
@@ -267,6 +315,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     let result = server.await.map_err(|e| StartError::Other(format!("HTTP server: {e}")));
     workers.abort();
     limits_cleanup.abort();
+    mail_worker.abort();
     drop(webhook_worker);
     result
 }

@@ -235,7 +235,16 @@ async fn a_known_user_tops_up_pays_from_the_balance_then_splits_the_rest_by_card
         ensure!(!e2e.has("#password").await, "the password is not asked twice");
         ensure!(state_of(e2e, &coffee) == "created" && e2e.server.ledger_balance(&user) == 1200);
         ensure!(method_label(e2e, "balance").await? == "Pay everything from my Librement account (€5.00)");
-        e2e.click("input[name=method][value=balance]").await?;
+        // The choice made before the password stays chosen.
+        ensure!(
+            e2e.find("input[name=method][value=balance]")
+                .await?
+                .prop("checked")
+                .await?
+                .as_deref()
+                == Some("true"),
+            "the method chosen before the password is still chosen"
+        );
         ensure!(e2e.text("#continue").await? == "Confirm the payment");
         e2e.click("#continue").await?;
         let landing = e2e.follow_status_page("/demo/thanks").await?;
@@ -260,7 +269,13 @@ async fn a_known_user_tops_up_pays_from_the_balance_then_splits_the_rest_by_card
         );
         e2e.click("input[name=method][value='split:cmcic']").await?;
         e2e.click("#continue").await?;
-        pay_purchase_by_card(e2e, &ebook, "5.00").await?;
+        // Back from the card page the buyer sees the purchase's status page only, never the top-up's.
+        let seen = pay_card_to_thanks(e2e, "5.00").await?;
+        ensure!(
+            seen == vec![ebook.clone()],
+            "status pages seen: {seen:?}, expected the purchase {ebook}"
+        );
+        ensure!(state_of(e2e, &ebook) == "accepted");
         wait_balance(e2e, SELLER, 2900).await?;
         ensure!(e2e.server.ledger_balance(&user) == 0);
         e2e.wait_for_events(&ebook, &["payment_processed", "payment_accepted"])
@@ -368,5 +383,148 @@ async fn an_unknown_buyer_in_non_embedded_mode_creates_an_account_on_the_way_in_
             Ok(())
         },
     )
+    .await;
+}
+
+/// Waits until the mailbox shows a message whose subject contains `subject`; its first link to `path`.
+async fn mailbox_link(e2e: &E2e, subject: &str, path: &str) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        e2e.goto("/simulator/mail").await?;
+        for mail in e2e
+            .browser
+            .client
+            .find_all(fantoccini::Locator::Css("article.mail"))
+            .await?
+        {
+            let title = mail.find(fantoccini::Locator::Css(".subject")).await?.text().await?;
+            if title.contains(subject)
+                && let Ok(a) = mail.find(fantoccini::Locator::Css(&format!("a[href*='{path}']"))).await
+            {
+                return Ok(a.attr("href").await?.unwrap_or_default());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no e-mail {subject:?} with a link to {path} in the mailbox");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Adds `amount` on the top-up page through `gateway`, pays on its simulator, and comes back to the account.
+async fn add_money(e2e: &E2e, amount: &str, gateway: &str) -> anyhow::Result<()> {
+    e2e.goto("/librement/account").await?;
+    e2e.click("#add-money").await?;
+    e2e.wait_for_path("/librement/account/top-up").await?;
+    e2e.fill("#amount", amount).await?;
+    e2e.click(&format!("#gateway-{gateway}")).await?;
+    e2e.click("#add").await?;
+    match gateway {
+        "cmcic" => {
+            e2e.wait_for_path("/simulator/cmcic").await?;
+            ensure!(e2e.text("#amount").await?.contains(amount));
+            e2e.pay_by_card(GOOD_CARD, false).await?;
+        }
+        _ => {
+            e2e.wait_for_path("/simulator/paypal").await?;
+            ensure!(e2e.text("#amount").await?.contains(amount));
+            e2e.click("#pay").await?;
+        }
+    }
+    // The top-up's status page sends the buyer back to the account.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !e2e.path().await?.starts_with("/librement/account") {
+        if Instant::now() > deadline {
+            bail!("never back on the account page (at {})", e2e.path().await?);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn money_added_through_each_simulator_shows_in_the_statement_with_a_receipt() {
+    scenario("librement_top_up", async |e2e| {
+        // The demo's sign-up link pre-fills the demo buyer.
+        e2e.goto("/").await?;
+        e2e.click("#product-librement a[href^='/librement/sign-up']").await?;
+        e2e.wait_for_path("/librement/sign-up").await?;
+        ensure!(e2e.find("#email").await?.prop("value").await?.as_deref() == Some(BUYER));
+        e2e.fill("#display_name", "Demo Buyer").await?;
+        e2e.fill("#password", PASSWORD).await?;
+        e2e.click("form button[type=submit]").await?;
+        e2e.wait_for_path("/librement/account").await?;
+        let user = format!("user:{}", e2e.server.librement_user(BUYER).unwrap_or_default());
+        ensure!(e2e.has("#statement-empty").await);
+
+        add_money(e2e, "20.00", "cmcic").await?;
+        wait_balance(e2e, &user, 2000).await?;
+        add_money(e2e, "15.00", "paypal").await?;
+        wait_balance(e2e, &user, 3500).await?;
+        e2e.goto("/librement/account").await?;
+        ensure!(e2e.text("#balances").await?.contains("€35.00"));
+        let lines = e2e
+            .browser
+            .client
+            .find_all(fantoccini::Locator::Css("#statement tr.line[data-kind=top_up]"))
+            .await?;
+        ensure!(lines.len() == 2, "{} top-up lines", lines.len());
+        let newest = lines[0].text().await?;
+        ensure!(newest.contains("+€15.00") && newest.contains("€35.00"), "{newest:?}");
+        ensure!(e2e.server.ledger_balance("clearing:cmcic") == -2000);
+        ensure!(e2e.server.ledger_balance("clearing:paypal") == -1500);
+        // Each top-up's receipt is in the mailbox.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            e2e.goto("/simulator/mail").await?;
+            let mailbox = e2e.text("body").await?;
+            if mailbox.contains("You added €20.00 to your Librement account.")
+                && mailbox.contains("You added €15.00 to your Librement account.")
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("no receipts in the mailbox: {mailbox}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_verification_and_reset_links_of_the_simulated_mailbox_work() {
+    scenario("librement_mail_links", async |e2e| {
+        sign_up(e2e, "en").await?;
+        ensure!(e2e.has("#not-verified").await, "not verified yet");
+        let verify = mailbox_link(e2e, "Confirm your Librement e-mail address", "/librement/verify").await?;
+        e2e.browser.client.goto(&verify).await?;
+        ensure!(
+            e2e.text("#message")
+                .await?
+                .contains("Your e-mail address is confirmed.")
+        );
+        e2e.goto("/librement/account").await?;
+        ensure!(!e2e.has("#not-verified").await, "verified");
+
+        sign_out(e2e).await?;
+        e2e.click("#forgot-password").await?;
+        e2e.wait_for_path("/librement/password-reset").await?;
+        e2e.fill("#email", BUYER).await?;
+        submit(e2e, "form button[type=submit]").await?;
+        ensure!(e2e.text("#message").await?.contains("If an account uses this address"));
+        let reset = mailbox_link(e2e, "Reset your Librement password", "/librement/password-reset/").await?;
+        e2e.browser.client.goto(&reset).await?;
+        e2e.fill("#password", "a brand new passphrase").await?;
+        submit(e2e, "form button[type=submit]").await?;
+        e2e.wait_for_path("/librement/sign-in").await?;
+        ensure!(e2e.text("#notice").await?.contains("Your password is changed"));
+        e2e.fill("#email", BUYER).await?;
+        e2e.fill("#password", "a brand new passphrase").await?;
+        e2e.click("form button[type=submit]").await?;
+        e2e.wait_for_path("/librement/account").await?;
+        Ok(())
+    })
     .await;
 }

@@ -671,7 +671,7 @@ async fn signing_out_ends_the_session_everywhere_including_copies_of_the_cookie(
         StatusCode::SEE_OTHER,
         "the copied cookie no longer signs in"
     );
-    assert_eq!(location(&resp), "/librement/sign-in");
+    assert_eq!(location(&resp), "/librement/sign-in?next=%2Flibrement%2Faccount");
 
     // Signing in again starts a session that works.
     let (_, html, cookie) = get(&app, "/librement/sign-in", None).await;

@@ -294,6 +294,9 @@ pub struct User {
     pub password_hash: String,
     /// Sessions issued with another value have ended (see [`UserStore::end_sessions`]).
     pub session_epoch: i64,
+    /// True once the user followed the link of the verification e-mail (or of a password-reset e-mail):
+    /// only then is the address proven, and only then does the account receive a seller's earnings.
+    pub email_verified: bool,
 }
 
 /// A user to create.

@@ -74,18 +74,25 @@ pub enum Account {
     /// Money that left through a gateway (a chargeback, a refund of a top-up) and that could not be taken
     /// back from the seller's or the buyer's balance: negative by what an operator has to recover.
     Disputes,
+    /// Payouts a user asked for and an operator has not decided yet: positive by what is held.
+    PayoutsPending,
+    /// Money paid out to sellers (their bank accounts): positive by what left the service.
+    PaidOut,
 }
 
 impl Account {
     /// True for accounts whose balance may never go below zero: a user's (what the service holds for
     /// the user) and a seller's (what it owes the seller; a chargeback takes back only what is there, the
     /// rest goes to [`Account::Disputes`]).
+    ///
+    /// `payouts_pending` too: it holds exactly what was requested, so a payout decided twice (paid and
+    /// rejected, or paid twice) would take it below zero and is refused.
     pub fn must_stay_non_negative(&self) -> bool {
-        matches!(self, Account::User(_) | Account::Seller(_))
+        matches!(self, Account::User(_) | Account::Seller(_) | Account::PayoutsPending)
     }
 
     /// The stored key: `user:7`, `seller:author@example.org`, `clearing:cmcic`, `fees`, `guest`,
-    /// `disputes`.
+    /// `disputes`, `payouts_pending`, `paid_out`.
     pub fn key(&self) -> String {
         self.to_string()
     }
@@ -100,6 +107,8 @@ impl fmt::Display for Account {
             Account::Fees => f.write_str("fees"),
             Account::GuestClearing => f.write_str("guest"),
             Account::Disputes => f.write_str("disputes"),
+            Account::PayoutsPending => f.write_str("payouts_pending"),
+            Account::PaidOut => f.write_str("paid_out"),
         }
     }
 }
@@ -112,6 +121,8 @@ impl FromStr for Account {
             "fees" => return Ok(Account::Fees),
             "guest" => return Ok(Account::GuestClearing),
             "disputes" => return Ok(Account::Disputes),
+            "payouts_pending" => return Ok(Account::PayoutsPending),
+            "paid_out" => return Ok(Account::PaidOut),
             _ => {}
         }
         match s.split_once(':') {
@@ -146,6 +157,15 @@ pub enum TransactionKind {
     Reversal,
     /// A [`TransactionKind::Reversal`] undone, entry by entry, because the gateway gave the money back.
     ReversalCancelled,
+    /// A seller's earnings made before the seller's account was verified, moved from `seller:{email}` to
+    /// the account when its e-mail address is verified.
+    Earnings,
+    /// A payout request: the amount held at once, from the user's account to `payouts_pending`.
+    Payout,
+    /// A payout an operator paid: from `payouts_pending` to `paid_out`.
+    PayoutPaid,
+    /// A payout an operator rejected: from `payouts_pending` back to the user's account.
+    PayoutRejected,
 }
 
 impl TransactionKind {
@@ -157,7 +177,39 @@ impl TransactionKind {
             TransactionKind::GuestPurchase => "guest_purchase",
             TransactionKind::Reversal => "reversal",
             TransactionKind::ReversalCancelled => "reversal_cancelled",
+            TransactionKind::Earnings => "earnings",
+            TransactionKind::Payout => "payout",
+            TransactionKind::PayoutPaid => "payout_paid",
+            TransactionKind::PayoutRejected => "payout_rejected",
         }
+    }
+
+    /// Every kind.
+    pub const ALL: [TransactionKind; 9] = [
+        TransactionKind::TopUp,
+        TransactionKind::Purchase,
+        TransactionKind::GuestPurchase,
+        TransactionKind::Reversal,
+        TransactionKind::ReversalCancelled,
+        TransactionKind::Earnings,
+        TransactionKind::Payout,
+        TransactionKind::PayoutPaid,
+        TransactionKind::PayoutRejected,
+    ];
+}
+
+impl FromStr for TransactionKind {
+    type Err = LedgerError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TransactionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                LedgerError::Store(format!(
+                    "unknown transaction kind {:?}",
+                    s.chars().take(40).collect::<String>()
+                ))
+            })
     }
 }
 
@@ -214,6 +266,17 @@ impl NewTransaction {
 
     /// `amount` from `user`'s account to `seller`'s.
     pub fn purchase(key: impl Into<String>, user: UserId, seller: &str, amount: Money) -> Result<Self, LedgerError> {
+        Self::purchase_to(key, user, Account::Seller(seller.to_owned()), amount)
+    }
+
+    /// `amount` from `user`'s account to `payee`: the seller's own user account when the seller has a
+    /// verified one, else `seller:{email}` (see [`payee`]).
+    pub fn purchase_to(
+        key: impl Into<String>,
+        user: UserId,
+        payee: Account,
+        amount: Money,
+    ) -> Result<Self, LedgerError> {
         Self::new(
             key,
             TransactionKind::Purchase,
@@ -222,8 +285,77 @@ impl NewTransaction {
                     account: Account::User(user),
                     amount: negate(amount),
                 },
+                Entry { account: payee, amount },
+            ],
+        )
+    }
+
+    /// The earnings `amount` waiting on `seller:{email}` moved to `user`, whose verified address it is.
+    pub fn earnings(key: impl Into<String>, email: &str, user: UserId, amount: Money) -> Result<Self, LedgerError> {
+        Self::new(
+            key,
+            TransactionKind::Earnings,
+            vec![
                 Entry {
-                    account: Account::Seller(seller.to_owned()),
+                    account: Account::Seller(email.to_owned()),
+                    amount: negate(amount),
+                },
+                Entry {
+                    account: Account::User(user),
+                    amount,
+                },
+            ],
+        )
+    }
+
+    /// A payout request of `amount`, held at once: from `user` to `payouts_pending`.
+    pub fn payout(key: impl Into<String>, user: UserId, amount: Money) -> Result<Self, LedgerError> {
+        Self::new(
+            key,
+            TransactionKind::Payout,
+            vec![
+                Entry {
+                    account: Account::User(user),
+                    amount: negate(amount),
+                },
+                Entry {
+                    account: Account::PayoutsPending,
+                    amount,
+                },
+            ],
+        )
+    }
+
+    /// A held payout paid by an operator: from `payouts_pending` to `paid_out`.
+    pub fn payout_paid(key: impl Into<String>, amount: Money) -> Result<Self, LedgerError> {
+        Self::new(
+            key,
+            TransactionKind::PayoutPaid,
+            vec![
+                Entry {
+                    account: Account::PayoutsPending,
+                    amount: negate(amount),
+                },
+                Entry {
+                    account: Account::PaidOut,
+                    amount,
+                },
+            ],
+        )
+    }
+
+    /// A held payout rejected by an operator: from `payouts_pending` back to `user`.
+    pub fn payout_rejected(key: impl Into<String>, user: UserId, amount: Money) -> Result<Self, LedgerError> {
+        Self::new(
+            key,
+            TransactionKind::PayoutRejected,
+            vec![
+                Entry {
+                    account: Account::PayoutsPending,
+                    amount: negate(amount),
+                },
+                Entry {
+                    account: Account::User(user),
                     amount,
                 },
             ],
@@ -236,6 +368,16 @@ impl NewTransaction {
         key: impl Into<String>,
         gateway: &str,
         seller: &str,
+        amount: Money,
+    ) -> Result<Self, LedgerError> {
+        Self::guest_purchase_to(key, gateway, Account::Seller(seller.to_owned()), amount)
+    }
+
+    /// [`NewTransaction::guest_purchase`] paying `payee` (see [`payee`]).
+    pub fn guest_purchase_to(
+        key: impl Into<String>,
+        gateway: &str,
+        payee: Account,
         amount: Money,
     ) -> Result<Self, LedgerError> {
         Self::new(
@@ -254,10 +396,7 @@ impl NewTransaction {
                     account: Account::GuestClearing,
                     amount: negate(amount),
                 },
-                Entry {
-                    account: Account::Seller(seller.to_owned()),
-                    amount,
-                },
+                Entry { account: payee, amount },
             ],
         )
     }
@@ -290,7 +429,24 @@ impl NewTransaction {
     }
 }
 
-fn negate(m: Money) -> Money {
+/// The account a sale by `seller` credits: the user whose **verified** e-mail address is the seller's
+/// (`verified_user`, as the store found it with the seller's account locked), else `seller:{email}`, where
+/// it waits until such an account is verified (then [`NewTransaction::earnings`] moves it). An account whose
+/// address is not verified never receives a seller's money: anyone can type an address.
+///
+/// ```
+/// use librement_pay::ledger::{payee, Account};
+/// assert_eq!(payee("a@b.co", Some(7)), Account::User(7));
+/// assert_eq!(payee("a@b.co", None), Account::Seller("a@b.co".into()));
+/// ```
+pub fn payee(seller: &str, verified_user: Option<UserId>) -> Account {
+    match verified_user {
+        Some(id) => Account::User(id),
+        None => Account::Seller(seller.to_owned()),
+    }
+}
+
+pub(crate) fn negate(m: Money) -> Money {
     Money::from_minor(-m.minor_units(), m.currency())
 }
 
@@ -479,6 +635,8 @@ mod tests {
             Account::Fees,
             Account::GuestClearing,
             Account::Disputes,
+            Account::PayoutsPending,
+            Account::PaidOut,
         ] {
             assert_eq!(a.key().parse::<Account>().unwrap(), a);
         }

@@ -7,11 +7,15 @@
 
 pub mod accounts;
 pub mod choice;
+pub mod email_tokens;
 pub mod gateway;
 pub mod ledger;
+pub mod mail;
+pub mod payout;
 pub mod purchase;
 pub mod reversal;
 pub mod session;
+pub mod statement;
 pub mod topup;
 pub mod web;
 pub mod words;

@@ -9,7 +9,7 @@ use payment_buttons::store::StoredPayment;
 use payment_buttons::transition::events_for;
 
 use crate::accounts::Email;
-use crate::ledger::{LedgerError, NewTransaction, UserId};
+use crate::ledger::{Account, LedgerError, NewTransaction, UserId};
 
 /// The payment-method name, in `payment_options`, routes and events.
 pub const METHOD: &str = "librement";
@@ -83,10 +83,12 @@ pub fn purchase_key(payment: &PaymentId) -> String {
     format!("purchase:{payment}")
 }
 
-/// Plans paying `payment` (as locked in the caller's transaction) from `user`'s balance.
+/// Plans paying `payment` (as locked in the caller's transaction) from `user`'s balance to `payee` (the
+/// account [`crate::ledger::payee`] names for the button's seller).
 pub fn plan_balance_payment(
     payment: &StoredPayment,
     user: UserId,
+    payee: Account,
     now: DateTime<Utc>,
 ) -> Result<BalancePlan, PurchaseError> {
     if payment.gateway != METHOD {
@@ -98,8 +100,8 @@ pub fn plan_balance_payment(
     if payment.recurrence_months().is_some() {
         return Err(PurchaseError::Recurring);
     }
-    let seller = seller(&payment.button).map_err(|e| PurchaseError::Button(e.to_string()))?;
-    let transaction = NewTransaction::purchase(purchase_key(&payment.id), user, seller.as_str(), payment.amount)?;
+    seller(&payment.button).map_err(|e| PurchaseError::Button(e.to_string()))?;
+    let transaction = NewTransaction::purchase_to(purchase_key(&payment.id), user, payee, payment.amount)?;
     let mut details = serde_json::Map::new();
     details.insert("paid_from".into(), "librement_balance".into());
     details.insert("librement_user".into(), user.into());

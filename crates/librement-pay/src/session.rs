@@ -203,6 +203,17 @@ impl SessionKey {
         (0..=MAX_AGE.num_seconds()).contains(&age).then_some(session)
     }
 
+    /// `value` sealed under `domain` (a purpose of its own, so that no sealed value of one purpose can
+    /// stand for another's): for the links of the e-mails ([`crate::email_tokens`]).
+    pub(crate) fn seal_for(&self, domain: &[u8], value: &impl serde::Serialize) -> String {
+        self.seal(domain, value)
+    }
+
+    /// The value sealed by [`SessionKey::seal_for`] with `domain`, when its MAC is right.
+    pub(crate) fn open_for<T: serde::de::DeserializeOwned>(&self, domain: &[u8], sealed: &str) -> Option<T> {
+        self.open(domain, sealed)
+    }
+
     /// The device cookie's value.
     pub fn encode_device(&self, device: &Device) -> String {
         self.seal(DEVICE_DOMAIN, device)

@@ -69,12 +69,15 @@ pub struct Completion {
 }
 
 /// Plans the purchase's completion after `top_up` (as just updated) moved to `top_up_state`. `user`
-/// is `None` for a guest. `gateway_message_id` is the log row that changed the top-up.
+/// is `None` for a guest; `payee` is the account the sale credits ([`crate::ledger::payee`]).
+/// `gateway_message_id` is the log row that changed the top-up.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_completion(
     top_up: &StoredPayment,
     top_up_state: PaymentState,
     purchase: &StoredPayment,
     user: Option<UserId>,
+    payee: Account,
     gateway_message_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Completion, PurchaseError> {
@@ -98,26 +101,26 @@ pub fn plan_completion(
     };
     completion.purchase_state = next_state(purchase.state, &outcome);
     if top_up_state == PaymentState::Accepted {
-        let seller = seller(&purchase.button).map_err(|e| PurchaseError::Button(e.to_string()))?;
+        seller(&purchase.button).map_err(|e| PurchaseError::Button(e.to_string()))?;
         let key = format!("topup:{}", top_up.id);
         let open = completion.purchase_state.is_some();
         match user {
             Some(user) => {
                 completion.top_up = Some(NewTransaction::top_up(key, user, &top_up.gateway, top_up.amount)?);
                 if open {
-                    completion.purchase = Some(NewTransaction::purchase(
+                    completion.purchase = Some(NewTransaction::purchase_to(
                         purchase_key(&purchase.id),
                         user,
-                        seller.as_str(),
+                        payee,
                         purchase.amount,
                     )?);
                 }
             }
             None if open => {
-                completion.purchase = Some(NewTransaction::guest_purchase(
+                completion.purchase = Some(NewTransaction::guest_purchase_to(
                     purchase_key(&purchase.id),
                     &top_up.gateway,
-                    seller.as_str(),
+                    payee,
                     purchase.amount,
                 )?)
             }
@@ -155,6 +158,15 @@ pub trait TopUps: Send + Sync + 'static {
         top_up: &payment_buttons::payment::PaymentId,
         purchase: &payment_buttons::payment::PaymentId,
         user: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::ledger::LedgerError>;
+
+    /// Records that `top_up` adds money to `user`'s account, with no purchase
+    /// (`/librement/account/top-up`). Written before the buyer is handed to the gateway.
+    async fn link_account_top_up(
+        &self,
+        top_up: &payment_buttons::payment::PaymentId,
+        user: UserId,
         now: DateTime<Utc>,
     ) -> Result<(), crate::ledger::LedgerError>;
 }

@@ -77,6 +77,96 @@ pub struct Words {
     pub busy_title: &'static str,
     /// Text of that answer.
     pub busy: &'static str,
+    /// Heading of the balances.
+    pub balances: &'static str,
+    /// An account that never held money.
+    pub no_balance: &'static str,
+    /// Heading of the statement.
+    pub statement: &'static str,
+    /// A statement without lines.
+    pub statement_empty: &'static str,
+    /// Column: date.
+    pub col_date: &'static str,
+    /// Column: what.
+    pub col_kind: &'static str,
+    /// Column: order and seller.
+    pub col_order: &'static str,
+    /// Column: amount.
+    pub col_amount: &'static str,
+    /// Column: balance after.
+    pub col_balance: &'static str,
+    /// Before the seller's address.
+    pub seller_word: &'static str,
+    /// Link to older lines.
+    pub older: &'static str,
+    /// Link back to the first page.
+    pub newest: &'static str,
+    /// The CSV download link.
+    pub download_csv: &'static str,
+    /// The top-up link and page title.
+    pub add_money: &'static str,
+    /// What the top-up page says.
+    pub add_money_hint: &'static str,
+    /// Label of an amount field.
+    pub amount: &'static str,
+    /// Label of a currency field.
+    pub currency: &'static str,
+    /// Label of the gateway choice.
+    pub how_to_pay: &'static str,
+    /// The bounds of a top-up (`{min}` and `{max}` are replaced).
+    pub top_up_bounds: &'static str,
+    /// An amount that is not one.
+    pub bad_amount: &'static str,
+    /// An amount outside the bounds.
+    pub amount_out_of_bounds: &'static str,
+    /// The account page, address not verified.
+    pub not_verified: &'static str,
+    /// Button: send the verification link again.
+    pub resend_link: &'static str,
+    /// Said after sign-up or a resend.
+    pub verification_sent: &'static str,
+    /// The address is now verified.
+    pub verified: &'static str,
+    /// Earnings moved at verification (the amounts follow).
+    pub verified_earnings: &'static str,
+    /// A used, expired or superseded link.
+    pub link_refused: &'static str,
+    /// Why the verification link asks to sign in.
+    pub sign_in_to_verify: &'static str,
+    /// Link to the reset page.
+    pub forgot_password: &'static str,
+    /// Title of the reset pages.
+    pub reset_title: &'static str,
+    /// What the reset request page says.
+    pub reset_hint: &'static str,
+    /// Submit of the reset request.
+    pub reset_send: &'static str,
+    /// The same answer whether or not the address has an account.
+    pub reset_sent: &'static str,
+    /// Throttled e-mail requests.
+    pub too_many_mails: &'static str,
+    /// Label of the new password.
+    pub new_password: &'static str,
+    /// Submit of the new password.
+    pub set_password: &'static str,
+    /// After a reset.
+    pub password_changed: &'static str,
+    /// Heading of payouts.
+    pub payouts: &'static str,
+    /// What can be withdrawn (the amount follows).
+    pub payout_hint: &'static str,
+    /// Submit of a payout request.
+    pub payout_request: &'static str,
+    /// After a payout request.
+    pub payout_requested: &'static str,
+    /// A payout waiting.
+    pub payout_requested_state: &'static str,
+    /// A payout paid.
+    pub payout_paid_state: &'static str,
+    /// A payout rejected.
+    pub payout_rejected_state: &'static str,
+    /// The description of a top-up payment.
+    pub top_up_title: &'static str,
 }
 
 /// English.
@@ -116,6 +206,51 @@ pub const EN: Words = Words {
     weak_password_advice: "Use a few uncommon words together, for example a short sentence.",
     busy_title: "Try again",
     busy: "The service is busy; please try again in a moment.",
+    balances: "Balance",
+    no_balance: "Your account holds no money yet.",
+    statement: "Statement",
+    statement_empty: "No transaction yet.",
+    col_date: "Date",
+    col_kind: "What",
+    col_order: "Order",
+    col_amount: "Amount",
+    col_balance: "Balance after",
+    seller_word: "seller",
+    older: "Older transactions",
+    newest: "Newest transactions",
+    download_csv: "Download the statement (CSV)",
+    add_money: "Add money",
+    add_money_hint: "Add money to your Librement account by card or PayPal, then pay from it.",
+    amount: "Amount",
+    currency: "Currency",
+    how_to_pay: "Pay",
+    top_up_bounds: "From {min} to {max}.",
+    bad_amount: "Enter an amount such as 20.00.",
+    amount_out_of_bounds: "The amount must be between the limits shown.",
+    not_verified: "Your e-mail address is not confirmed yet: open the link we sent you. Until then, sales credit nothing to this account.",
+    resend_link: "Send the link again",
+    verification_sent: "We sent a link to confirm your e-mail address.",
+    verified: "Your e-mail address is confirmed.",
+    verified_earnings: "Earnings that were waiting for it are now on your account:",
+    link_refused: "This link has expired or was already used. Ask for a new one.",
+    sign_in_to_verify: "Sign in to confirm your e-mail address.",
+    forgot_password: "Forgot your password?",
+    reset_title: "Reset your password",
+    reset_hint: "Type the e-mail address of your account: we will send it a link to choose a new password.",
+    reset_send: "Send the link",
+    reset_sent: "If an account uses this address, a link to choose a new password is on its way. It is valid for one hour.",
+    too_many_mails: "Too many requests for this address. Wait an hour before asking again.",
+    new_password: "New password",
+    set_password: "Change the password",
+    password_changed: "Your password is changed and every session of your account is ended. Sign in with the new password.",
+    payouts: "Withdraw your earnings",
+    payout_hint: "Earnings older than the holding period can be paid out to you. Withdrawable now:",
+    payout_request: "Ask for a payout",
+    payout_requested: "Your payout request is recorded: the amount is held until an operator pays it.",
+    payout_requested_state: "waiting",
+    payout_paid_state: "paid",
+    payout_rejected_state: "rejected",
+    top_up_title: "Money added to your Librement account",
 };
 
 /// French.
@@ -155,6 +290,51 @@ pub const FR: Words = Words {
     weak_password_advice: "Mettez ensemble quelques mots peu courants, par exemple une courte phrase.",
     busy_title: "Réessayez",
     busy: "Le service est occupé ; réessayez dans un instant.",
+    balances: "Solde",
+    no_balance: "Votre compte ne contient pas encore d'argent.",
+    statement: "Relevé",
+    statement_empty: "Aucune opération pour l'instant.",
+    col_date: "Date",
+    col_kind: "Opération",
+    col_order: "Commande",
+    col_amount: "Montant",
+    col_balance: "Solde après",
+    seller_word: "vendeur",
+    older: "Opérations plus anciennes",
+    newest: "Opérations les plus récentes",
+    download_csv: "Télécharger le relevé (CSV)",
+    add_money: "Ajouter de l'argent",
+    add_money_hint: "Ajoutez de l'argent à votre compte Librement par carte ou PayPal, puis payez avec.",
+    amount: "Montant",
+    currency: "Devise",
+    how_to_pay: "Payer",
+    top_up_bounds: "De {min} à {max}.",
+    bad_amount: "Saisissez un montant comme 20,00.",
+    amount_out_of_bounds: "Le montant doit être compris entre les limites indiquées.",
+    not_verified: "Votre adresse e-mail n'est pas encore confirmée : ouvrez le lien que nous vous avons envoyé. D'ici là, aucune vente n'est créditée sur ce compte.",
+    resend_link: "Renvoyer le lien",
+    verification_sent: "Nous vous avons envoyé un lien pour confirmer votre adresse e-mail.",
+    verified: "Votre adresse e-mail est confirmée.",
+    verified_earnings: "Les gains qui l'attendaient sont maintenant sur votre compte :",
+    link_refused: "Ce lien a expiré ou a déjà servi. Demandez-en un nouveau.",
+    sign_in_to_verify: "Connectez-vous pour confirmer votre adresse e-mail.",
+    forgot_password: "Mot de passe oublié ?",
+    reset_title: "Réinitialiser votre mot de passe",
+    reset_hint: "Saisissez l'adresse e-mail de votre compte : nous y enverrons un lien pour choisir un nouveau mot de passe.",
+    reset_send: "Envoyer le lien",
+    reset_sent: "Si un compte utilise cette adresse, un lien pour choisir un nouveau mot de passe est en route. Il est valable une heure.",
+    too_many_mails: "Trop de demandes pour cette adresse. Attendez une heure avant de redemander.",
+    new_password: "Nouveau mot de passe",
+    set_password: "Changer le mot de passe",
+    password_changed: "Votre mot de passe est changé et toutes les sessions de votre compte sont fermées. Connectez-vous avec le nouveau mot de passe.",
+    payouts: "Retirer vos gains",
+    payout_hint: "Les gains plus anciens que la période de garde peuvent vous être versés. Retirable maintenant :",
+    payout_request: "Demander un retrait",
+    payout_requested: "Votre demande de retrait est enregistrée : le montant est réservé jusqu'à ce qu'un opérateur le verse.",
+    payout_requested_state: "en attente",
+    payout_paid_state: "payé",
+    payout_rejected_state: "refusé",
+    top_up_title: "Argent ajouté à votre compte Librement",
 };
 
 /// The words for `language` (French, else English).

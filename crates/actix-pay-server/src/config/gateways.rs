@@ -190,6 +190,15 @@ pub struct LibrementConfig {
     /// `gateways`: what "by card or PayPal" offers, in order; every one is enabled. Default: the enabled
     /// gateways among `cmcic`, `paypal`, in that order.
     pub gateways: Vec<Gateway>,
+    /// Whether Librement runs: always in simulator mode; in a real mode only when the configuration has a
+    /// `[librement]` section (or a `PAY_LIBREMENT_*` variable), which then needs `[mail]`.
+    pub enabled: bool,
+    /// `top_up_min`: the least amount added to an account at once (default 5.00, in the currency added).
+    pub top_up_min: rust_decimal::Decimal,
+    /// `top_up_max`: the most (default 500.00).
+    pub top_up_max: rust_decimal::Decimal,
+    /// `payout_hold`: earnings become withdrawable this long after the sale (default 14d).
+    pub payout_hold: std::time::Duration,
 }
 
 /// `public_url` with `path` appended to its own path.

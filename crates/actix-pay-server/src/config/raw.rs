@@ -13,6 +13,7 @@ pub(crate) struct RawFile {
     pub(crate) cmcic: Option<RawCmcic>,
     pub(crate) librement: Option<RawLibrement>,
     pub(crate) limits: Option<RawLimits>,
+    pub(crate) mail: Option<RawMail>,
     #[serde(default)]
     pub(crate) webhooks: Vec<RawWebhook>,
 }
@@ -63,6 +64,20 @@ pub(crate) struct RawCmcic {
 pub(crate) struct RawLibrement {
     pub(crate) mode: Option<String>,
     pub(crate) gateways: Option<Vec<String>>,
+    pub(crate) top_up_min: Option<String>,
+    pub(crate) top_up_max: Option<String>,
+    pub(crate) payout_hold: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMail {
+    pub(crate) host: Option<String>,
+    pub(crate) port: Option<i64>,
+    pub(crate) tls: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) from: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

@@ -62,8 +62,17 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         .into_iter()
         .filter_map(|(gateway, on)| on.then_some(gateway))
         .collect();
-    let librement = r.librement(raw.librement.unwrap_or_default(), &enabled)?;
+    let librement_section = raw.librement.is_some();
+    let mut librement = r.librement(raw.librement.unwrap_or_default(), &enabled)?;
+    librement.enabled = all_simulated || librement_section;
     let limits = super::limits::resolve(raw.limits.unwrap_or_default(), origins)?;
+    let mail = raw.mail.map(|m| super::mail::resolve(m, origins)).transpose()?;
+    if librement.enabled && !all_simulated && mail.is_none() {
+        return Err(ConfigError::missing(
+            "mail.host",
+            "Librement sends e-mail (address verification, password reset, receipts): add a [mail] section, or remove [librement] to run without Librement",
+        ));
+    }
     let webhooks = raw
         .webhooks
         .into_iter()
@@ -77,14 +86,19 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         cmcic,
         librement,
         limits,
+        mail,
         webhooks,
     })
 }
 
+/// The simulated PayPal account of a configuration without gateway sections: what Librement's top-ups by
+/// PayPal are paid to (they name no receiver of their own; a real mode sets `paypal.business`).
+pub(crate) const SIMULATED_PAYPAL_BUSINESS: &str = "librement-simulator@example.org";
+
 fn simulated_paypal() -> PaypalConfig {
     PaypalConfig {
         mode: PaypalMode::Simulator,
-        business: None,
+        business: Some(SIMULATED_PAYPAL_BUSINESS.to_owned()),
         webscr_url_override: None,
         postback_url_override: None,
         logo_url: None,
@@ -347,11 +361,25 @@ impl Resolver<'_> {
             })?,
             None => LibrementMode::default(),
         };
+        let top_up_min = self.decimal("librement.top_up_min", raw.top_up_min, "5.00")?;
+        let top_up_max = self.decimal("librement.top_up_max", raw.top_up_max, "500.00")?;
+        if top_up_min > top_up_max {
+            return Err(ConfigError::invalid(
+                self.at("librement.top_up_min"),
+                format!("{top_up_min} is more than librement.top_up_max ({top_up_max})"),
+            ));
+        }
+        let payout_hold = self.duration("librement.payout_hold", raw.payout_hold, 14 * DAY)?;
+        let config = |gateways| LibrementConfig {
+            mode,
+            gateways,
+            enabled: true,
+            top_up_min,
+            top_up_max,
+            payout_hold,
+        };
         let Some(names) = raw.gateways else {
-            return Ok(LibrementConfig {
-                mode,
-                gateways: enabled.to_vec(),
-            });
+            return Ok(config(enabled.to_vec()));
         };
         let at = self.at("librement.gateways");
         if names.is_empty() {
@@ -376,7 +404,22 @@ impl Resolver<'_> {
             }
             gateways.push(gateway);
         }
-        Ok(LibrementConfig { mode, gateways })
+        Ok(config(gateways))
+    }
+
+    /// A positive decimal amount such as `5.00` (at most 2 places: the bounds hold in every currency).
+    fn decimal(&self, path: &str, value: Option<String>, default: &str) -> Result<rust_decimal::Decimal, ConfigError> {
+        let text = self.text(path, value)?.unwrap_or_else(|| default.to_owned());
+        text.trim()
+            .parse::<rust_decimal::Decimal>()
+            .ok()
+            .filter(|d| d.is_sign_positive() && !d.is_zero() && d.scale() <= 2)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    self.at(path),
+                    format!("{text:?} is not an amount (expected a positive amount such as 5.00)"),
+                )
+            })
     }
 
     fn webhook(&self, index: usize, raw: RawWebhook) -> Result<WebhookConfig, ConfigError> {

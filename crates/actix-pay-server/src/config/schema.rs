@@ -73,6 +73,15 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("cmcic", "payment_url", Kind::Text),
     setting("librement", "mode", Kind::Text),
     setting("librement", "gateways", Kind::List),
+    setting("librement", "top_up_min", Kind::Text),
+    setting("librement", "top_up_max", Kind::Text),
+    setting("librement", "payout_hold", Kind::Text),
+    setting("mail", "host", Kind::Text),
+    setting("mail", "port", Kind::Integer),
+    setting("mail", "tls", Kind::Text),
+    setting("mail", "username", Kind::Text),
+    setting("mail", "password", Kind::Text),
+    setting("mail", "from", Kind::Text),
     setting("limits", "pay_per_minute", Kind::Integer),
     setting("limits", "sign_in_per_minute", Kind::Integer),
     setting("limits", "sign_up_per_hour", Kind::Integer),
@@ -87,7 +96,7 @@ pub(crate) const WEBHOOK_KEYS: &[(&str, Kind)] = &[
     ("retry_for", Kind::Text),
 ];
 
-const SECTIONS: &[&str] = &["server", "database", "paypal", "cmcic", "librement", "limits"];
+const SECTIONS: &[&str] = &["server", "database", "paypal", "cmcic", "librement", "limits", "mail"];
 
 /// Names each value by where it came from: the environment variable when one set it, else the file's key.
 #[derive(Debug, Default)]

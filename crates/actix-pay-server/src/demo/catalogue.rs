@@ -221,9 +221,9 @@ fn librement(language: &str, urls: &Value, order_reference: &str, offered: Offer
             "Pay with Librement"
         },
         blurb: if fr {
-            "Depuis le solde d'un compte Librement, par carte ou PayPal, ou les deux. Sans compte, vous payez par carte en invité ; créez un compte avec l'adresse demo-buyer@example.org pour voir l'écran de choix."
+            "Depuis le solde d'un compte Librement, par carte ou PayPal, ou les deux. Sans compte, vous payez par carte en invité ; créez un compte avec l'adresse demo-buyer@example.org (déjà saisie) pour voir l'écran de choix. Pour ajouter de l'argent au compte, ouvrez « Ajouter de l'argent » sur la page du compte et payez avec la carte de test 4000 0000 0000 0002 ou le PayPal simulé. Les e-mails envoyés (lien de confirmation, reçus) sont dans la boîte simulée, /simulator/mail."
         } else {
-            "From a Librement account balance, by card or PayPal, or both. Without an account you pay by card as a guest; create an account with demo-buyer@example.org to see the choice screen."
+            "From a Librement account balance, by card or PayPal, or both. Without an account you pay by card as a guest; create an account with demo-buyer@example.org (already filled in) to see the choice screen. To add money to the account, open “Add money” on the account page and pay with the test card 4000 0000 0000 0002 or the simulated PayPal. The e-mails sent (confirmation link, receipts) are in the simulated mailbox, /simulator/mail."
         },
         config: json!({
             "order_reference": order_reference,
@@ -242,7 +242,7 @@ fn librement(language: &str, urls: &Value, order_reference: &str, offered: Offer
             "urls": urls,
         }),
         link: Some(ProductLink {
-            href: format!("/librement/sign-up?next=%2Flibrement%2Faccount{lang_query}"),
+            href: format!("/librement/sign-up?email=demo-buyer%40example.org&next=%2Flibrement%2Faccount{lang_query}"),
             label: if fr {
                 "Créer un compte Librement"
             } else {
@@ -315,7 +315,7 @@ mod tests {
             librement
                 .link
                 .as_ref()
-                .is_some_and(|l| l.href.starts_with("/librement/sign-up"))
+                .is_some_and(|l| l.href.starts_with("/librement/sign-up?email=demo-buyer%40example.org"))
         );
     }
 }

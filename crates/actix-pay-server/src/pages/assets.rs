@@ -15,6 +15,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("site.css", CSS, include_str!("../../../../static/site.css")),
     ("choose.css", CSS, include_str!("../../../../static/choose.css")),
     ("choose.js", JS, include_str!("../../../../static/choose.js")),
+    ("account.css", CSS, include_str!("../../../../static/account.css")),
     ("demo-shop.css", CSS, include_str!("../../../../static/demo-shop.css")),
     ("demo-shop.js", JS, include_str!("../../../../static/demo-shop.js")),
     (

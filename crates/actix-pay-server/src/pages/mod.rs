@@ -40,6 +40,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "simulator/paypal_payments.html",
         include_str!("../../../../templates/simulator/paypal_payments.html"),
     ),
+    (
+        "simulator/mail.html",
+        include_str!("../../../../templates/simulator/mail.html"),
+    ),
 ];
 
 /// The embedded templates, the server's and Librement's, parsed once. Auto-escaping is on for every

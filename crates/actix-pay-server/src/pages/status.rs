@@ -54,6 +54,21 @@ fn texts(state: PaymentState, french: bool) -> Texts {
     Texts { headline, next_label }
 }
 
+/// The status page of the payment that `payment` pays for, when every one of its return URLs is that
+/// page (how a Librement top-up is made: `librement_pay::topup::top_up_button`). `own` is `payment`'s own
+/// status page URL; the target must be another status page of this service.
+fn paid_for(payment: &payment_buttons::store::StoredPayment, own: &str) -> Option<String> {
+    let urls = payment.button.urls();
+    let target = urls.accepted().as_str();
+    let prefix = own.rsplit_once('/').map(|(p, _)| format!("{p}/"))?;
+    let id = target.strip_prefix(&prefix)?;
+    (urls.declined().as_str() == target
+        && urls.back().as_str() == target
+        && target != own
+        && PaymentId::parse(id).is_ok())
+    .then(|| target.to_owned())
+}
+
 /// `?cancelled=1`: the gateway sent the buyer back after a cancellation (PayPal's `cancel_return`).
 #[derive(Debug, serde::Deserialize)]
 pub struct StatusQuery {
@@ -96,6 +111,19 @@ pub async fn show<S: Store>(
             );
         }
     };
+    if let Some(target) = paid_for(&payment, &state.engine.urls().status(&payment.id)) {
+        // A payment made for another of our payments (a Librement top-up paying a purchase): the buyer
+        // pays that purchase, so sees its page straight away, which follows the top-up's outcome.
+        let target = if query.cancelled.is_some() {
+            format!("{target}?cancelled=1")
+        } else {
+            target
+        };
+        return HttpResponse::SeeOther()
+            .insert_header(("Location", target))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish();
+    }
     let language = payment.button.language().as_str().to_owned();
     let french = language == "fr";
     // A buyer who cancelled at the gateway, for a payment still untouched, goes back to the shop.

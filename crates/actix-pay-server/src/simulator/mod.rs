@@ -22,4 +22,5 @@
 //! Only CM-CIC has `cards.rs`, its test cards.
 
 pub mod cmcic;
+pub mod mail;
 pub mod paypal;

@@ -14,7 +14,9 @@ use librement_pay::accounts::{
     AccountError, Attempt, AttemptId, Email, NewUser, Reservation, Throttle, User, UserStore,
 };
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
-use librement_pay::purchase::{BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key};
+use librement_pay::purchase::{
+    BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key, seller,
+};
 use librement_pay::topup::{TopUps, plan_completion};
 use payment_buttons::event::Event;
 use payment_buttons::money::{Currency, Money};
@@ -30,7 +32,14 @@ use super::schema::{
 };
 use super::{DieselStore, Fail, backend, outbox, payments, sign_in_attempts};
 
+mod account_top_ups;
+mod earnings;
+mod mail_queue;
+mod payouts;
 mod reversal;
+mod schema;
+mod statement;
+mod tokens;
 
 /// A failure inside a Librement transaction: the database's, or a refusal that rolls it back.
 #[derive(Debug)]
@@ -38,6 +47,7 @@ enum LFail {
     Db(String),
     Ledger(LedgerError),
     Purchase(PurchaseError),
+    Payout(librement_pay::payout::PayoutError),
 }
 
 impl From<diesel::result::Error> for LFail {
@@ -62,6 +72,7 @@ impl From<LFail> for LedgerError {
             LFail::Db(s) => LedgerError::Store(s),
             LFail::Ledger(l) => l,
             LFail::Purchase(p) => LedgerError::Store(p.to_string()),
+            LFail::Payout(p) => LedgerError::Store(p.to_string()),
         }
     }
 }
@@ -71,6 +82,7 @@ impl From<LFail> for PurchaseError {
             LFail::Db(s) => PurchaseError::Ledger(LedgerError::Store(s)),
             LFail::Ledger(l) => PurchaseError::Ledger(l),
             LFail::Purchase(p) => p,
+            LFail::Payout(p) => PurchaseError::Ledger(LedgerError::Store(p.to_string())),
         }
     }
 }
@@ -299,8 +311,14 @@ impl BalancePayments for DieselStore {
                     if already > 0 {
                         return Ok(BalancePayment::AlreadyPaid);
                     }
-                    let plan = plan_balance_payment(&stored, user, now).map_err(LFail::Purchase)?;
+                    let seller =
+                        seller(&stored.button).map_err(|e| LFail::Purchase(PurchaseError::Button(e.to_string())))?;
+                    let payee = earnings::payee_for(conn, seller.as_str(), now)?;
+                    let plan = plan_balance_payment(&stored, user, payee, now).map_err(LFail::Purchase)?;
                     post_in(conn, &plan.transaction, db_time(now))?;
+                    if let Some(to) = earnings::user_email(conn, user)? {
+                        send_receipt(conn, &to, &stored, Some(stored.amount), None, now)?;
+                    }
                     let mut details = stored.details.clone();
                     details.extend(plan.details.clone());
                     let details = serde_json::to_string(&details)
@@ -334,7 +352,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> Result<User, AccountError> {
+    fn into_user(self, email_verified: bool) -> Result<User, AccountError> {
         Ok(User {
             id: self.id,
             email: Email::parse(&self.email)
@@ -342,6 +360,7 @@ impl UserRow {
             display_name: self.display_name,
             password_hash: self.password_hash,
             session_epoch: self.session_epoch,
+            email_verified,
         })
     }
 }
@@ -359,6 +378,48 @@ const USER_COLUMNS: (
     librement_users::password_hash,
     librement_users::session_epoch,
 );
+
+/// A user row with whether its address is verified.
+fn with_verification(conn: &mut AnyConnection, row: Option<UserRow>) -> Result<Option<(UserRow, bool)>, LFail> {
+    match row {
+        Some(r) => {
+            let verified = earnings::is_verified(conn, r.id)?;
+            Ok(Some((r, verified)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Queues the buyer's receipt for `purchase`, paid `from_balance` and/or `by_gateway`.
+fn send_receipt(
+    conn: &mut AnyConnection,
+    to: &Email,
+    purchase: &StoredPayment,
+    from_balance: Option<Money>,
+    by_gateway: Option<(&str, Money)>,
+    now: DateTime<Utc>,
+) -> Result<(), LFail> {
+    let seller = seller(&purchase.button).ok();
+    let mail = librement_pay::mail::receipt(
+        to,
+        &librement_pay::mail::Receipt {
+            payment_id: purchase.id.as_str(),
+            description: purchase
+                .button
+                .options()
+                .get(purchase.option_index)
+                .map(|o| o.description()),
+            order_reference: Some(purchase.button.order_reference()),
+            seller: seller.as_ref().map(Email::as_str),
+            amount: purchase.amount,
+            from_balance,
+            by_gateway,
+            language: purchase.button.language().as_str(),
+        },
+    );
+    mail_queue::enqueue_in(conn, &mail, now)?;
+    Ok(())
+}
 
 #[async_trait::async_trait]
 impl UserStore for DieselStore {
@@ -393,29 +454,31 @@ impl UserStore for DieselStore {
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, AccountError> {
         let email = email.as_str().to_owned();
-        let row: Option<UserRow> = self
+        let row: Option<(UserRow, bool)> = self
             .run_librement(move |conn| {
-                Ok(librement_users::table
+                let row: Option<UserRow> = librement_users::table
                     .filter(librement_users::email.eq(email))
                     .select(USER_COLUMNS)
                     .first(conn)
-                    .optional()?)
+                    .optional()?;
+                with_verification(conn, row)
             })
             .await?;
-        row.map(UserRow::into_user).transpose()
+        row.map(|(r, v)| r.into_user(v)).transpose()
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, AccountError> {
-        let row: Option<UserRow> = self
+        let row: Option<(UserRow, bool)> = self
             .run_librement(move |conn| {
-                Ok(librement_users::table
+                let row: Option<UserRow> = librement_users::table
                     .find(id)
                     .select(USER_COLUMNS)
                     .first(conn)
-                    .optional()?)
+                    .optional()?;
+                with_verification(conn, row)
             })
             .await?;
-        row.map(UserRow::into_user).transpose()
+        row.map(|(r, v)| r.into_user(v)).transpose()
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), AccountError> {
@@ -497,6 +560,17 @@ pub(super) fn after_apply(
     let Some(state) = new_state else {
         return Ok(None);
     };
+    let failed = |e: LFail| {
+        Fail(StoreError::Database(format!(
+            "librement top-up {payment_id}: {}",
+            LedgerError::from(e)
+        )))
+    };
+    if let Some(user) = account_top_ups::owner(conn, payment_id).map_err(failed)? {
+        return account_top_ups::applied(conn, payment_id, user, previous, state, request)
+            .map(Some)
+            .map_err(failed);
+    }
     let link: Option<(String, Option<i64>)> = librement_top_ups::table
         .find(payment_id)
         .select((librement_top_ups::purchase_id, librement_top_ups::user_id))
@@ -512,19 +586,14 @@ pub(super) fn after_apply(
                 Some(Outcome::Refunded { amount }) => *amount,
                 _ => None,
             };
-            reversal::take_back(conn, payment_id, &purchase_id, user, requested, message_id, now)
+            reversal::take_back(conn, payment_id, Some(&purchase_id), user, requested, message_id, now)
         }
         (Some(PaymentState::Refunded), PaymentState::Accepted) => {
-            reversal::give_back(conn, payment_id, &purchase_id, message_id, now)
+            reversal::give_back(conn, payment_id, Some(&purchase_id), message_id, now)
         }
         _ => complete_purchase(conn, payment_id, state, &purchase_id, user, message_id, now),
     };
-    done.map(Some).map_err(|e| {
-        Fail(StoreError::Database(format!(
-            "librement top-up {payment_id}: {}",
-            LedgerError::from(e)
-        )))
-    })
+    done.map(Some).map_err(failed)
 }
 
 /// Sets the purchase's state and merges `extra` into its details.
@@ -568,7 +637,9 @@ fn complete_purchase(
     }
     let top_up = payments::load(conn, top_up_id)?.ok_or_else(|| missing("the top-up"))?;
     let purchase = payments::load(conn, purchase_id)?.ok_or_else(|| missing("the purchase"))?;
-    let plan = plan_completion(&top_up, state, &purchase, user, Some(message_id), now)
+    let seller = seller(&purchase.button).map_err(|e| LFail::Db(format!("the purchase's button: {e}")))?;
+    let payee = earnings::payee_for(conn, seller.as_str(), now)?;
+    let plan = plan_completion(&top_up, state, &purchase, user, payee, Some(message_id), now)
         .map_err(|e| LFail::Db(e.to_string()))?;
     let at = db_time(now);
     if let Some(tx) = &plan.top_up {
@@ -587,6 +658,41 @@ fn complete_purchase(
                 return Ok(Vec::new());
             }
             Err(e) => return Err(e),
+        }
+        // The buyer's receipt: the whole purchase, what came from the balance and what through the gateway.
+        let to = match user {
+            Some(u) => earnings::user_email(conn, u)?,
+            None => purchase.button.email().and_then(|e| Email::parse(e.as_str()).ok()),
+        };
+        if let Some(to) = to {
+            let from_balance = user.and_then(|_| account_top_ups::from_balance(purchase.amount, top_up.amount));
+            send_receipt(
+                conn,
+                &to,
+                &purchase,
+                from_balance,
+                Some((&top_up.gateway, top_up.amount)),
+                now,
+            )?;
+        }
+    } else if let (Some(tx), Some(u)) = (&plan.top_up, user) {
+        // The purchase was paid otherwise (another tab): the money stays on the account; say so.
+        let _ = tx;
+        if let Some(to) = earnings::user_email(conn, u)? {
+            let mail = librement_pay::mail::receipt(
+                &to,
+                &librement_pay::mail::Receipt {
+                    payment_id: top_up.id.as_str(),
+                    description: None,
+                    order_reference: None,
+                    seller: None,
+                    amount: top_up.amount,
+                    from_balance: None,
+                    by_gateway: Some((&top_up.gateway, top_up.amount)),
+                    language: top_up.button.language().as_str(),
+                },
+            );
+            mail_queue::enqueue_in(conn, &mail, now)?;
         }
     }
     if let Some(new_state) = plan.purchase_state {
@@ -607,6 +713,18 @@ impl TopUps for DieselStore {
         let (top_up, purchase) = (top_up.as_str().to_owned(), purchase.as_str().to_owned());
         Ok(self
             .run_librement(move |conn| link_top_up(conn, &top_up, &purchase, user, db_time(now)))
+            .await?)
+    }
+
+    async fn link_account_top_up(
+        &self,
+        top_up: &PaymentId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let top_up = top_up.as_str().to_owned();
+        Ok(self
+            .run_librement(move |conn| account_top_ups::link(conn, &top_up, user, db_time(now)))
             .await?)
     }
 }

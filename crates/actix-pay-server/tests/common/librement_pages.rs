@@ -93,6 +93,7 @@ pub fn pages_with(store: &DieselStore, mode: Mode, trusted_proxies: TrustedProxi
         gateways: vec!["paypal".into()],
         secure_cookies: false,
         simulator: true,
+        accounts: librement_pay::web::AccountSettings::default(),
     });
     Pages {
         engine,
@@ -102,6 +103,7 @@ pub fn pages_with(store: &DieselStore, mode: Mode, trusted_proxies: TrustedProxi
 }
 
 /// The app of `pages`, as `actix_web::test` serves it (the module is included with `#[macro_use]`).
+#[allow(unused_macros)]
 macro_rules! librement_app {
     ($pages:expr) => {
         actix_web::test::init_service(

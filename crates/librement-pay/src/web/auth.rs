@@ -93,6 +93,10 @@ pub(super) async fn authenticate<S: LibrementBackend>(
 pub struct PageQuery {
     next: Option<String>,
     lang: Option<String>,
+    /// Sign-up: the address to pre-fill (the demo's buyer, a shop's customer).
+    email: Option<String>,
+    /// Sign-in: what just happened, by name (`reset`).
+    notice: Option<String>,
 }
 
 /// `GET /librement/sign-in`.
@@ -105,7 +109,14 @@ pub async fn sign_in_page<S: LibrementBackend>(
     let lang = language(q.lang.as_deref());
     let (session, new) = state.session_or_new(&req, now);
     let mut ctx = state.context(lang, &session);
-    insert_next(&mut ctx, &safe_next(q.next.as_deref()));
+    let next = safe_next(q.next.as_deref());
+    let t = words(lang);
+    if q.notice.as_deref() == Some("reset") {
+        ctx.insert("notice", t.password_changed);
+    } else if next.starts_with("/librement/verify") {
+        ctx.insert("notice", t.sign_in_to_verify);
+    }
+    insert_next(&mut ctx, &next);
     ctx.insert("email", "");
     state.render(StatusCode::OK, "librement/sign_in.html", &ctx, new.then_some(&session))
 }
@@ -165,7 +176,9 @@ pub async fn sign_up_page<S: LibrementBackend>(
     let (session, new) = state.session_or_new(&req, now);
     let mut ctx = state.context(lang, &session);
     insert_next(&mut ctx, &safe_next(q.next.as_deref()));
-    ctx.insert("email", "");
+    // Only a well-formed address is pre-filled; it proves nothing (the link sent to it will).
+    let prefill = q.email.as_deref().and_then(|e| Email::parse(e).ok());
+    ctx.insert("email", prefill.as_ref().map(Email::as_str).unwrap_or(""));
     ctx.insert("display_name", "");
     state.render(StatusCode::OK, "librement/sign_up.html", &ctx, new.then_some(&session))
 }
@@ -229,14 +242,26 @@ pub async fn sign_up<S: LibrementBackend>(
         Ok(Err(e)) | Err(e) => return state.store_failed(lang, &e),
     };
     let new = NewUser {
-        email,
-        display_name: name,
+        email: email.clone(),
+        display_name: name.clone(),
         password_hash: hash,
         created_at: now,
     };
     match state.store.create_user(new).await {
         // A new account starts at epoch 0.
         Ok(id) => {
+            let user = User {
+                id,
+                email,
+                display_name: name,
+                password_hash: String::new(),
+                session_epoch: 0,
+                email_verified: false,
+            };
+            if let Err(e) = super::email::send_verification(&state, &user, lang, now).await {
+                // The account exists; the link can be sent again from the account page.
+                tracing::warn!(error = %e, "librement: verification e-mail not queued");
+            }
             let session = state.cookie(&session.signed_in(id, 0, now));
             let device = state.device_cookie_after_sign_in(&req, id, now);
             see_other(&next, [Some(session), device].into_iter().flatten())
@@ -281,26 +306,4 @@ pub async fn sign_out<S: LibrementBackend>(
         "/librement/sign-in"
     };
     see_other(target, Some(state.removal_cookie()))
-}
-
-/// `GET /librement/account`: who is signed in; a sign-in link otherwise.
-pub async fn account<S: LibrementBackend>(
-    state: web::Data<Librement<S>>,
-    req: HttpRequest,
-    q: web::Query<PageQuery>,
-) -> HttpResponse {
-    let now = Utc::now();
-    let lang = language(q.lang.as_deref());
-    let Some(session) = state.session(&req, now).filter(|s| s.user.is_some()) else {
-        return see_other("/librement/sign-in", None);
-    };
-    let (session, user) = match state.signed_in_user(session).await {
-        Ok((session, Some(user))) => (session, user),
-        Ok((_, None)) => return see_other("/librement/sign-in", Some(state.removal_cookie())),
-        Err(e) => return state.store_failed(lang, &e),
-    };
-    let mut ctx = state.context(lang, &session);
-    ctx.insert("name", &user.display_name);
-    ctx.insert("email", user.email.as_str());
-    state.render(StatusCode::OK, "librement/account.html", &ctx, None)
 }

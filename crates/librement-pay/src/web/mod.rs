@@ -4,7 +4,9 @@
 //! Every form carries the session's CSRF token; sessions live in signed cookies (`HttpOnly`,
 //! `SameSite=Lax`, `Secure` unless the service runs on localhost). Pages work without JavaScript.
 
+mod account;
 mod auth;
+mod email;
 mod pay;
 mod slots;
 mod templates;
@@ -24,15 +26,68 @@ use payment_buttons::store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountError, PasswordHashing, Throttle, User, UserStore};
+use crate::email_tokens::{EmailTokens, MailThrottle};
 use crate::ledger::{LedgerStore, UserId};
+use crate::mail::MailQueue;
+use crate::payout::Payouts;
 use crate::purchase::BalancePayments;
 use crate::session::{COOKIE, DEVICE_COOKIE, DEVICE_MAX_AGE, Device, Session, SessionKey};
+use crate::statement::Statements;
 use crate::topup::TopUps;
 use crate::words::words;
 
 /// What the storage behind the pages must offer.
-pub trait LibrementBackend: Store + LedgerStore + UserStore + BalancePayments + TopUps {}
-impl<T: Store + LedgerStore + UserStore + BalancePayments + TopUps> LibrementBackend for T {}
+pub trait LibrementBackend:
+    Store + LedgerStore + UserStore + BalancePayments + TopUps + Statements + Payouts + EmailTokens + MailQueue
+{
+}
+impl<T> LibrementBackend for T where
+    T: Store + LedgerStore + UserStore + BalancePayments + TopUps + Statements + Payouts + EmailTokens + MailQueue
+{
+}
+
+/// `librement.top_up_min` and `librement.top_up_max`: the bounds of money added to an account, in the
+/// currency added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopUpBounds {
+    /// The least (default 5.00).
+    pub min: rust_decimal::Decimal,
+    /// The most (default 500.00).
+    pub max: rust_decimal::Decimal,
+}
+
+impl Default for TopUpBounds {
+    fn default() -> Self {
+        TopUpBounds {
+            min: rust_decimal::Decimal::new(500, 2),
+            max: rust_decimal::Decimal::new(50_000, 2),
+        }
+    }
+}
+
+/// What the account pages need beyond the payment flow: the bounds of top-ups, the payout hold, e-mail.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// `librement.top_up_min`, `librement.top_up_max`.
+    pub top_up: TopUpBounds,
+    /// `librement.payout_hold`: earnings become withdrawable after this (default 14 days).
+    pub payout_hold: chrono::Duration,
+    /// The throttle on verification and reset e-mails.
+    pub mail_throttle: MailThrottle,
+    /// Woken when a message is queued, so that it leaves at once.
+    pub mail_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            top_up: TopUpBounds::default(),
+            payout_hold: chrono::Duration::days(14),
+            mail_throttle: MailThrottle::default(),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+}
 
 /// `librement.mode`: what a buyer without a known account sees. Serialized as the configuration writes
 /// it: `embedded` or `non_embedded`.
@@ -70,6 +125,8 @@ pub struct Librement<S: LibrementBackend> {
     pub secure_cookies: bool,
     /// Every gateway runs as a simulator: given to the host's layout, which says so on every page.
     pub simulator: bool,
+    /// Top-ups, payouts, e-mail.
+    pub accounts: AccountSettings,
 }
 
 /// True when cookies for `public_url` must be `Secure`: everywhere except plain-http localhost.
@@ -102,7 +159,17 @@ pub fn configure<S: LibrementBackend>(state: Arc<Librement<S>>) -> impl FnOnce(&
                 .route("/sign-up", web::get().to(auth::sign_up_page::<S>))
                 .route("/sign-up", web::post().to(auth::sign_up::<S>))
                 .route("/sign-out", web::post().to(auth::sign_out::<S>))
-                .route("/account", web::get().to(auth::account::<S>))
+                .route("/account", web::get().to(account::show::<S>))
+                .route("/account/statement.csv", web::get().to(account::csv::<S>))
+                .route("/account/top-up", web::get().to(account::top_up_page::<S>))
+                .route("/account/top-up", web::post().to(account::top_up::<S>))
+                .route("/account/payout", web::post().to(account::payout::<S>))
+                .route("/account/verify-email", web::post().to(email::resend_verification::<S>))
+                .route("/verify", web::get().to(email::verify::<S>))
+                .route("/password-reset", web::get().to(email::reset_page::<S>))
+                .route("/password-reset", web::post().to(email::reset_request::<S>))
+                .route("/password-reset/{token}", web::get().to(email::new_password_page::<S>))
+                .route("/password-reset/{token}", web::post().to(email::new_password::<S>))
                 .route("/pay/{id}", web::get().to(pay::choose::<S>))
                 .route("/pay/{id}", web::post().to(pay::submit::<S>)),
         );
@@ -296,6 +363,12 @@ impl<S: LibrementBackend> Librement<S> {
             None,
         )
     }
+}
+
+/// The query of pages that take only the language.
+#[derive(Debug, serde::Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
 }
 
 /// `en` or `fr` from a form or query value.

@@ -100,6 +100,8 @@ struct Screen<'a> {
     prefill_email: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// The method the buyer chose before (it stays chosen: after "Password confirmed", say).
+    chosen: Option<&'a str>,
     status: StatusCode,
 }
 
@@ -112,6 +114,7 @@ impl<'a> Screen<'a> {
             prefill_email,
             error: None,
             notice: None,
+            chosen: None,
             status: StatusCode::OK,
         }
     }
@@ -199,6 +202,9 @@ async fn choice_screen<S: LibrementBackend>(
     if let Some(n) = screen.notice {
         ctx.insert("notice", n);
     }
+    // A method still offered stays chosen; a split whose amounts changed is offered anew.
+    let chosen = screen.chosen.filter(|c| views.iter().any(|v| v.value == *c));
+    ctx.insert("chosen", chosen.unwrap_or(""));
     state.render(
         screen.status,
         "librement/choose.html",
@@ -439,6 +445,7 @@ pub async fn submit<S: LibrementBackend>(
         let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
         screen.set_session = true;
         screen.notice = Some(t.now_confirmed);
+        screen.chosen = Some(method);
         let mut answer = choice_screen(&state, &payment, screen).await;
         if let Some(device) = state.device_cookie_after_sign_in(&req, user.id, now)
             && let Err(e) = answer.add_cookie(&device)
@@ -461,7 +468,8 @@ pub async fn submit<S: LibrementBackend>(
         let missing = payment.amount.minor_units() - balance.minor_units();
         if balance.minor_units() <= 0 || missing <= 0 {
             // The balance changed since the page was shown: show the methods that apply now.
-            let screen = Screen::new(&session, Some(&user), user.email.as_str());
+            let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
+            screen.chosen = Some(method);
             return choice_screen(&state, &payment, screen).await;
         }
         let missing = Money::from_minor(missing, payment.amount.currency());
@@ -474,6 +482,7 @@ pub async fn submit<S: LibrementBackend>(
         Err(PurchaseError::Ledger(LedgerError::InsufficientFunds { .. })) => {
             let mut screen = Screen::new(&session, Some(&user), user.email.as_str());
             screen.error = Some(t.insufficient);
+            screen.chosen = Some(method);
             choice_screen(&state, &payment, screen).await
         }
         Err(e @ (PurchaseError::Recurring | PurchaseError::Button(_) | PurchaseError::NotLibrement)) => state.message(

@@ -21,7 +21,16 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("librement/choose.html", include_str!("../../templates/choose.html")),
     ("librement/confirm.html", include_str!("../../templates/confirm.html")),
     ("librement/message.html", include_str!("../../templates/message.html")),
+    (
+        "librement/password_new.html",
+        include_str!("../../templates/password_new.html"),
+    ),
+    (
+        "librement/password_reset.html",
+        include_str!("../../templates/password_reset.html"),
+    ),
     ("librement/sign_in.html", include_str!("../../templates/sign_in.html")),
     ("librement/sign_up.html", include_str!("../../templates/sign_up.html")),
     ("librement/start.html", include_str!("../../templates/start.html")),
+    ("librement/top_up.html", include_str!("../../templates/top_up.html")),
 ];

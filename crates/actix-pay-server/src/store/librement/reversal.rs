@@ -19,17 +19,25 @@ use super::super::connection::AnyConnection;
 use super::super::models::db_time;
 use super::super::schema::{librement_entries, librement_transactions};
 use super::super::{backend, payments};
-use super::{LFail, balance_of, ensure_account, lock_account, post_in, set_purchase_state};
+use super::{LFail, balance_of, earnings, ensure_account, lock_account, post_in, set_purchase_state};
 
-/// The top-up and its purchase, the purchase locked.
-fn load_pair(conn: &mut AnyConnection, top_up: &str, purchase: &str) -> Result<(StoredPayment, StoredPayment), LFail> {
+/// The top-up and its purchase (none for money added to an account alone), the purchase locked.
+fn load_pair(
+    conn: &mut AnyConnection,
+    top_up: &str,
+    purchase: Option<&str>,
+) -> Result<(StoredPayment, Option<StoredPayment>), LFail> {
     let missing = |what: &str| LFail::Db(format!("{what} is missing"));
+    let Some(purchase) = purchase else {
+        let top_up = payments::load(conn, top_up)?.ok_or_else(|| missing("the top-up"))?;
+        return Ok((top_up, None));
+    };
     if !backend::lock_payment(conn, purchase)? {
         return Err(missing("the purchase"));
     }
     let top_up = payments::load(conn, top_up)?.ok_or_else(|| missing("the top-up"))?;
     let purchase = payments::load(conn, purchase)?.ok_or_else(|| missing("the purchase"))?;
-    Ok((top_up, purchase))
+    Ok((top_up, Some(purchase)))
 }
 
 /// The reversals of `top_up` posted and not cancelled yet, oldest first, with their entries.
@@ -100,33 +108,35 @@ fn locked_balances(
 
 /// `requested` (or all) of the top-up `top_up_id` went back through its gateway: takes it back from the
 /// buyer's balance (what of the top-up is still there), then from the seller if the top-up paid the
-/// purchase, the rest to `disputes`; refunds the purchase it paid. Returns the purchase's events.
+/// purchase, the rest to `disputes`; refunds the purchase it paid. Returns the purchase's events. For money
+/// added to an account alone (`purchase_id` none) only the buyer's balance and `disputes` are concerned.
 pub(in crate::store) fn take_back(
     conn: &mut AnyConnection,
     top_up_id: &str,
-    purchase_id: &str,
+    purchase_id: Option<&str>,
     user: Option<UserId>,
     requested: Option<Money>,
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, LFail> {
     let (top_up, purchase) = load_pair(conn, top_up_id, purchase_id)?;
-    let paid = paid_by(&purchase, &top_up.id);
+    let paid = purchase.as_ref().is_some_and(|p| paid_by(p, &top_up.id));
     let source = user.map_or(Account::GuestClearing, Account::User);
-    let seller = if paid {
-        let email = seller(&purchase.button).map_err(|e| LFail::Db(format!("the purchase's button: {e}")))?;
-        Some(Account::Seller(email.as_str().to_owned()))
-    } else {
-        None
+    let seller = match (&purchase, paid) {
+        (Some(purchase), true) => {
+            let email = seller(&purchase.button).map_err(|e| LFail::Db(format!("the purchase's button: {e}")))?;
+            // Where the sale's money is now: the seller's verified account, else `seller:{email}`.
+            Some(earnings::payee_for(conn, email.as_str(), now)?)
+        }
+        _ => None,
     };
     let currency = top_up.amount.currency();
     let mut accounts = vec![&source];
     accounts.extend(seller.as_ref());
     let balances = locked_balances(conn, &accounts, currency, now)?;
-    let spent = if paid {
-        top_up.amount.minor_units().min(purchase.amount.minor_units())
-    } else {
-        0
+    let spent = match (&purchase, paid) {
+        (Some(purchase), true) => top_up.amount.minor_units().min(purchase.amount.minor_units()),
+        _ => 0,
     };
     let facts = ReversalFacts {
         top_up: top_up.id.clone(),
@@ -150,14 +160,14 @@ pub(in crate::store) fn take_back(
     if split.to_disputes > 0 {
         tracing::warn!(
             top_up = top_up_id,
-            purchase = purchase_id,
+            purchase = purchase_id.unwrap_or("none"),
             disputes = %Money::from_minor(split.to_disputes, currency),
             "librement: money went back through the gateway that no balance covers; carried by the disputes account"
         );
     }
-    if !paid {
+    let Some(purchase) = purchase.filter(|_| paid) else {
         return Ok(Vec::new());
-    }
+    };
     let reversed = Money::from_minor(split.reversed, currency);
     write(
         conn,
@@ -172,7 +182,7 @@ pub(in crate::store) fn take_back(
 pub(in crate::store) fn give_back(
     conn: &mut AnyConnection,
     top_up_id: &str,
-    purchase_id: &str,
+    purchase_id: Option<&str>,
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, LFail> {
@@ -180,9 +190,9 @@ pub(in crate::store) fn give_back(
     for transaction in cancellations(&open_reversals(conn, &top_up.id)?)? {
         post_in(conn, &transaction, db_time(now))?;
     }
-    if !paid_by(&purchase, &top_up.id) {
+    let Some(purchase) = purchase.filter(|p| paid_by(p, &top_up.id)) else {
         return Ok(Vec::new());
-    }
+    };
     write(
         conn,
         &purchase,

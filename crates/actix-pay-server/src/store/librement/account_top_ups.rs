@@ -1,0 +1,105 @@
+//! Money added to an account with no purchase (`/librement/account/top-up`): an ordinary gateway payment
+//! linked to the user in `librement_account_top_ups`. Inside the core's apply transaction, an accepted one
+//! is posted to the account (`topup:{payment}`) with the buyer's receipt; a refund or chargeback is taken
+//! back as for any top-up ([`super::reversal`]). It emits no events of its own: shops have nothing to do
+//! with it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use librement_pay::ledger::{NewTransaction, UserId};
+use librement_pay::mail::{Receipt, receipt};
+use payment_buttons::event::Event;
+use payment_buttons::money::Money;
+use payment_buttons::notification::Outcome;
+use payment_buttons::payment::PaymentState;
+use payment_buttons::transition::ApplyRequest;
+
+use super::super::connection::AnyConnection;
+use super::super::models::db_time;
+use super::super::payments;
+use super::earnings::user_email;
+use super::mail_queue::enqueue_in;
+use super::schema::librement_account_top_ups as links;
+use super::{LFail, post_in, reversal};
+
+/// Links the gateway payment `payment` to `user`'s account.
+pub(super) fn link(conn: &mut AnyConnection, payment: &str, user: UserId, now: NaiveDateTime) -> Result<(), LFail> {
+    diesel::insert_into(links::table)
+        .values((
+            links::payment_id.eq(payment),
+            links::user_id.eq(user),
+            links::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The user whose account the gateway payment `payment` adds money to, if it is such a payment.
+pub(super) fn owner(conn: &mut AnyConnection, payment: &str) -> Result<Option<UserId>, LFail> {
+    Ok(links::table
+        .find(payment)
+        .select(links::user_id)
+        .first(conn)
+        .optional()?)
+}
+
+/// The top-up `payment_id` of `user` moved from `previous` to `state`: posts it, takes it back, or gives
+/// it back. Returns no events (the top-up's own are not written either).
+pub(super) fn applied(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    user: UserId,
+    previous: Option<PaymentState>,
+    state: PaymentState,
+    request: &ApplyRequest,
+) -> Result<Vec<Event>, LFail> {
+    let (message_id, now) = (request.message_id(), request.now());
+    match (previous, state) {
+        (_, PaymentState::Refunded) => {
+            let requested = match &request.notification().outcome {
+                Some(Outcome::Refunded { amount }) => *amount,
+                _ => None,
+            };
+            reversal::take_back(conn, payment_id, None, Some(user), requested, message_id, now)?;
+        }
+        (Some(PaymentState::Refunded), PaymentState::Accepted) => {
+            reversal::give_back(conn, payment_id, None, message_id, now)?;
+        }
+        (_, PaymentState::Accepted) => accepted(conn, payment_id, user, now)?,
+        _ => {}
+    }
+    Ok(Vec::new())
+}
+
+fn accepted(conn: &mut AnyConnection, payment_id: &str, user: UserId, now: DateTime<Utc>) -> Result<(), LFail> {
+    let top_up = payments::load(conn, payment_id)?.ok_or_else(|| LFail::Db("the top-up is missing".into()))?;
+    let key = format!("topup:{payment_id}");
+    post_in(
+        conn,
+        &NewTransaction::top_up(key, user, &top_up.gateway, top_up.amount)?,
+        db_time(now),
+    )?;
+    if let Some(to) = user_email(conn, user)? {
+        let mail = receipt(
+            &to,
+            &Receipt {
+                payment_id,
+                description: None,
+                order_reference: None,
+                seller: None,
+                amount: top_up.amount,
+                from_balance: None,
+                by_gateway: Some((&top_up.gateway, top_up.amount)),
+                language: top_up.button.language().as_str(),
+            },
+        );
+        enqueue_in(conn, &mail, now)?;
+    }
+    Ok(())
+}
+
+/// What of `amount` a top-up of `top_up` leaves for the balance: the part of a purchase not paid by it.
+pub(super) fn from_balance(purchase: Money, top_up: Money) -> Option<Money> {
+    let rest = purchase.minor_units() - top_up.minor_units();
+    (rest > 0).then(|| Money::from_minor(rest, purchase.currency()))
+}
