@@ -14,7 +14,7 @@ use payment_buttons::tera::ButtonFunction;
 use crate::rate_limits::{self, RateLimits};
 use crate::{api, health, pages};
 
-/// Bearer keys for `POST /api/buttons`, compared in constant time.
+/// Bearer keys of the API (`server.api_keys`), compared in constant time (see [`api::Authorized`]).
 #[derive(Clone, Default)]
 pub struct ApiKeys(Vec<Vec<u8>>);
 
@@ -67,10 +67,11 @@ pub fn configure<S: Store>(state: Arc<AppState<S>>) -> impl FnOnce(&mut web::Ser
         let status_page = pages::status::ServerStatusPage::new(state.templates.clone(), state.simulator);
         payment_buttons::actix::configure_with(state.engine.clone(), Arc::new(status_page))(cfg);
         cfg.app_data(web::Data::new(state.trusted_proxies.clone()))
+            .app_data(web::Data::new(state.api_keys.clone()))
             .app_data(web::Data::from(state))
             .route("/static/{name}", web::get().to(pages::assets::serve))
-            .route("/api/buttons", web::post().to(api::create_button::<S>))
-            .route("/healthz", web::get().to(health::check::<S>));
+            .route("/healthz", web::get().to(health::check::<S>))
+            .configure(api::configure::<S>);
     }
 }
 

@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 /// Payment buttons, gateway notifications and Librement accounts, on SQLite or PostgreSQL.
 ///
 /// With no configuration at all it runs every gateway in simulator mode on http://127.0.0.1:8080 with a
-/// demo shop. Every setting of the file can be overridden by a PAY_<SECTION>_<KEY> environment variable.
+/// demo shop. Every setting of the file can be overridden by an environment variable PAY_SECTION_KEY, such
+/// as PAY_DATABASE_URL for `url` in `[database]`.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
 #[command(name = "librement-server", version, about, long_about)]
 pub struct Cli {

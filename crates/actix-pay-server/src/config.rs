@@ -2,9 +2,9 @@
 //!
 //! [`Config::load`] reads the file (optional: with none, every default applies and every gateway is a
 //! simulator), lays the environment over it, refuses any key or variable that matches no setting, checks
-//! every value and applies the mode rules of the contract. The result is typed: addresses, URLs, durations and
-//! modes are parsed, secrets are [`Secret`]s that print as `***`. Every error is a one-line [`ConfigError`]
-//! naming the key at fault. `docs/configuration.md` documents each setting.
+//! every value and applies the mode rules. The result is typed: addresses, URLs, durations and modes are
+//! parsed, secrets are [`Secret`]s that print as `***`. Every error is a one-line [`ConfigError`] naming the
+//! key at fault. `docs/configuration.md` documents each setting and the mode rules.
 //!
 //! ```
 //! use actix_pay_server::config::{Config, ModeKind};
@@ -110,8 +110,8 @@ impl Config {
 
     /// The enabled gateways and their modes, CM-CIC first.
     pub fn enabled_gateways(&self) -> Vec<(Gateway, ModeKind)> {
-        let cmcic = self.cmcic.as_ref().map(|c| (Gateway::Cmcic, c.mode.kind()));
-        let paypal = self.paypal.as_ref().map(|p| (Gateway::Paypal, p.mode.kind()));
+        let cmcic = self.cmcic.as_ref().map(|c| (Gateway::Cmcic, ModeKind::from(c.mode)));
+        let paypal = self.paypal.as_ref().map(|p| (Gateway::Paypal, ModeKind::from(p.mode)));
         cmcic.into_iter().chain(paypal).collect()
     }
 

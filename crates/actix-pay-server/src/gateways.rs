@@ -3,16 +3,13 @@
 use std::sync::Arc;
 
 use payment_buttons::cmcic::CmcicGateway;
-use payment_buttons::cmcic::config::{CmcicConfig as CoreCmcicConfig, CmcicMode as CoreCmcicMode};
+use payment_buttons::cmcic::config::CmcicConfig as CoreCmcicConfig;
 use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::gateway::Gateways;
-use payment_buttons::paypal::{
-    PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalMode as CorePaypalMode, PaypalOverrides,
-};
+use payment_buttons::paypal::{PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalOverrides};
 use url::Url;
 
-use crate::config::{CmcicMode, CmcicProtocol, Config, PaypalMode};
+use crate::config::Config;
 
 /// Credentials of the CM-CIC simulator when `[cmcic]` gives none: the bank's published sample key. The
 /// simulator checks seals with the same key, so the real MAC code runs end to end.
@@ -40,41 +37,27 @@ pub struct BuiltGateways {
 pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGateways, GatewaySetupError> {
     let mut all = Gateways::new();
     if let Some(p) = &config.paypal {
-        let mode = match p.mode {
-            PaypalMode::Simulator => CorePaypalMode::Simulator,
-            PaypalMode::Sandbox => CorePaypalMode::Sandbox,
-            PaypalMode::Live => CorePaypalMode::Live,
-        };
         let overrides = PaypalOverrides {
             business: p.business.clone(),
             webscr_url: Some(p.webscr_url(public_url).to_string()),
             postback_url: Some(p.postback_url(public_url).to_string()),
             logo_url: p.logo_url.as_ref().map(Url::to_string),
         };
-        let core = CorePaypalConfig::new(mode, overrides).map_err(|e| GatewaySetupError(e.to_string()))?;
+        let core = CorePaypalConfig::new(p.mode, overrides).map_err(|e| GatewaySetupError(e.to_string()))?;
         let gateway = PaypalGateway::with_reqwest(core).map_err(|e| GatewaySetupError(e.to_string()))?;
         all = all.with(Arc::new(gateway));
     }
     let mut cmcic = None;
     if let Some(c) = &config.cmcic {
-        let mode = match c.mode {
-            CmcicMode::Simulator => CoreCmcicMode::Simulator,
-            CmcicMode::Test => CoreCmcicMode::Test,
-            CmcicMode::Production => CoreCmcicMode::Production,
-        };
         let (tpe, key, societe) = match &c.credentials {
             Some(cred) => (cred.tpe.as_str(), cred.key.expose(), cred.societe.as_str()),
             None => (SIMULATOR_CMCIC_TPE, SIMULATOR_CMCIC_KEY, SIMULATOR_CMCIC_SOCIETE),
         };
         // The key error says what is wrong with its shape, never the key itself.
         let key = UsableKey::from_merchant_key(key).map_err(|e| GatewaySetupError(format!("cmcic.key: {e}")))?;
-        let protocol = match c.protocol {
-            CmcicProtocol::Monetico => Protocol::Monetico,
-            CmcicProtocol::Legacy => Protocol::Legacy,
-        };
-        let core = CoreCmcicConfig::new(mode, tpe, key, societe)
+        let core = CoreCmcicConfig::new(c.mode, tpe, key, societe)
             .map_err(|e| GatewaySetupError(e.to_string()))?
-            .with_protocol(protocol)
+            .with_protocol(c.protocol)
             .with_alias_secret(secret)
             .with_payment_url(c.payment_url(public_url).as_str())
             .map_err(|e| GatewaySetupError(e.to_string()))?;

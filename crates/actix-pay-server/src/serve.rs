@@ -182,10 +182,7 @@ pub fn assemble(
         // One argon2 hash per core at a time (19 MiB each); a burst queues, then gets 503.
         slots: Arc::new(librement_pay::web::HashingSlots::for_this_machine()),
         throttle: librement_pay::accounts::Throttle::default(),
-        mode: match config.librement.mode {
-            crate::config::LibrementMode::Embedded => librement_pay::web::Mode::Embedded,
-            crate::config::LibrementMode::NonEmbedded => librement_pay::web::Mode::NonEmbedded,
-        },
+        mode: config.librement.mode,
         gateways: config
             .librement
             .gateways

@@ -302,7 +302,7 @@ fn librement_gateways_must_be_enabled_gateways() {
 }
 
 #[test]
-fn limits_default_to_the_contract_and_come_from_the_file_or_the_environment() {
+fn limits_default_to_the_documented_values_and_come_from_the_file_or_the_environment() {
     let defaults = Config::load(None, Vec::new()).unwrap().limits;
     assert_eq!(
         defaults,

@@ -7,8 +7,6 @@ use crate::accounts::{AccountError, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Weak
 /// Every text of the Librement pages in one language.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Words {
-    /// The simulator banner (shared with the server's pages).
-    pub simulator_banner: &'static str,
     /// "Sign in".
     pub sign_in: &'static str,
     /// "Create an account".
@@ -173,7 +171,6 @@ pub struct Words {
 
 /// English.
 pub const EN: Words = Words {
-    simulator_banner: "Simulator mode: no real payment is made. The gateways are stand-ins that speak the real protocols.",
     sign_in: "Sign in",
     sign_up: "Create an account",
     sign_out: "Sign out",
@@ -258,7 +255,6 @@ pub const EN: Words = Words {
 
 /// French.
 pub const FR: Words = Words {
-    simulator_banner: "Mode simulateur : aucun paiement réel n'est effectué. Les passerelles sont simulées avec leurs vrais protocoles.",
     sign_in: "Se connecter",
     sign_up: "Créer un compte",
     sign_out: "Se déconnecter",

@@ -31,7 +31,7 @@ struct Cli {
     /// Growth steps (messages already in the log), comma-separated.
     #[arg(long, default_value = "0,100000,1000000", value_delimiter = ',', global = true)]
     growth: Vec<u64>,
-    /// Where to write the Markdown report (default: bench/results/report-<time>.md in the workspace).
+    /// Where to write the Markdown report (default: `bench/results/report-<time>.md` in the workspace).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
 }

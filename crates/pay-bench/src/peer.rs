@@ -1,5 +1,6 @@
 //! The peer: django-paypal 2.1 under gunicorn, started with its own scripts (`setup.sh`, `run.sh`,
-//! `stop.sh` in `/work/shared/peers/django-paypal`), measured with our generator and the same bodies.
+//! `stop.sh` in the repository's `bench/peer/django-paypal`), measured with our generator and the same
+//! bodies.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,11 +13,11 @@ use crate::load::{self, Mode, Stats, Target};
 use crate::server::{cpu_seconds, peak_rss_kib};
 use crate::{http, ipn};
 
-/// Where the peer's scripts are.
+/// Where the peer's scripts are: `PEER_DIR`, else the repository's `bench/peer/django-paypal`.
 pub fn scripts_dir() -> PathBuf {
     std::env::var_os("PEER_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/peers/django-paypal"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peer/django-paypal"))
 }
 
 /// The peer's venv and database (kept apart from anyone else's peer).

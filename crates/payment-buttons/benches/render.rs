@@ -85,7 +85,7 @@ fn monetico(c: &mut Criterion) {
         };
         match gateway.hand_off(&request).expect("the hand-off builds") {
             HandOff::Form { action, fields } => {
-                payment_buttons::actix::hand_off_page(&action, &fields, "fr", "/pay/hand-off.js")
+                payment_buttons::actix::hand_off_page(&action, &fields, "fr", "/pay/hand-off.js", None)
             }
             other => panic!("a CM-CIC hand-off is a form, got {other:?}"),
         }

@@ -156,10 +156,17 @@ fn error_page(status: StatusCode, title: &str, reason: &str) -> HttpResponse {
         .body(crate::html::error_page(title, reason))
 }
 
-/// The hand-off page: a form to the gateway that `script_src` (see [`hand_off_script_src`]) submits at
-/// once, with a visible button when scripts are off. Nothing inline: it works under
-/// [`CONTENT_SECURITY_POLICY`].
-pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str, script_src: &str) -> String {
+/// The hand-off page: a form to `action` (the gateway's page, or the next step of the calling
+/// application) that `script_src` (see [`hand_off_script_src`]) submits at once, with a visible button
+/// saying `button_label` (by default "Continue to payment") when scripts are off. Nothing inline: it works
+/// under [`CONTENT_SECURITY_POLICY`].
+pub fn hand_off_page(
+    action: &str,
+    fields: &[(String, String)],
+    language: &str,
+    script_src: &str,
+    button_label: Option<&str>,
+) -> String {
     let words = i18n::words(language);
     let inputs: String = fields
         .iter()
@@ -175,14 +182,40 @@ pub fn hand_off_page(action: &str, fields: &[(String, String)], language: &str, 
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
          <body>\n<p>{text}</p>\n\
          <form method=\"post\" action=\"{action}\" accept-charset=\"utf-8\" data-auto-submit>\n{inputs}\
-         <button type=\"submit\">{title}</button>\n</form>\n\
+         <button type=\"submit\">{label}</button>\n</form>\n\
          <script src=\"{script}\"></script>\n</body></html>\n",
         lang = escape_html(language),
         title = escape_html(words.continue_to_payment),
         text = escape_html(words.redirecting),
         action = escape_html(action),
+        label = escape_html(button_label.unwrap_or(words.continue_to_payment)),
         script = escape_html(script_src),
     )
+}
+
+/// The answer that hands the buyer over, for a service at `urls`: a 303 to a redirect's location, or the
+/// auto-submitting [`hand_off_page`] of a form. Never cached: it carries one payment's fields.
+pub fn hand_off_response(
+    hand_off: &HandOff,
+    language: &str,
+    urls: &ServiceUrls,
+    button_label: Option<&str>,
+) -> HttpResponse {
+    match hand_off {
+        HandOff::Redirect { location } => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location.as_str()))
+            .finish(),
+        HandOff::Form { action, fields } => HttpResponse::Ok()
+            .content_type(ContentType::html())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(hand_off_page(
+                action,
+                fields,
+                language,
+                &hand_off_script_src(urls),
+                button_label,
+            )),
+    }
 }
 
 async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpResponse {
@@ -205,27 +238,7 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
         )
         .await;
     match started {
-        Ok(started) => match started.hand_off {
-            HandOff::Redirect { location } => HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, location))
-                .finish(),
-            HandOff::Form { action, fields } => {
-                let language = engine
-                    .signer()
-                    .verify(token, Utc::now())
-                    .map(|b| b.language().as_str().to_owned())
-                    .unwrap_or_else(|_| "en".into());
-                HttpResponse::Ok()
-                    .content_type(ContentType::html())
-                    .insert_header((header::CACHE_CONTROL, "no-store"))
-                    .body(hand_off_page(
-                        &action,
-                        &fields,
-                        &language,
-                        &hand_off_script_src(engine.urls()),
-                    ))
-            }
-        },
+        Ok(started) => hand_off_response(&started.hand_off, started.language.as_str(), engine.urls(), None),
         Err(PayError::Store(e)) => {
             tracing::error!(error = %e, "could not record a payment");
             error_page(

@@ -1,7 +1,8 @@
 //! The button configuration: what a shop says it sells, for how much, through which gateways.
 //!
 //! Parsing is validation: a [`ButtonConfig`] that exists is a valid one. It (de)serializes with serde in
-//! the JSON form of CONTRACT.md, so services in other languages can send it.
+//! the JSON form that `POST /api/buttons` of the server takes (the repository's `docs/api.md` lists it
+//! field by field), so services in other languages can send it.
 //!
 //! ```
 //! use payment_buttons::button::ButtonConfig;
@@ -329,45 +330,96 @@ impl ButtonConfig {
 pub(crate) mod wire {
     use super::*;
 
+    /// A payment button: what the shop sells, for how much, through which payment methods, and where
+    /// the buyer goes afterwards. Unknown keys are refused.
     #[derive(Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ButtonConfig))]
     pub struct ButtonConfigWire {
+        /// When the order was placed, RFC 3339. Default: when the button is signed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub order_date: Option<DateTime<Utc>>,
+        /// The shop's own reference of the order, given back with every event.
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64, example = "ORDER-1042"))]
         pub order_reference: String,
+        /// The buyer's e-mail address when the shop knows it: it prefills the gateways' pages. Never an
+        /// identity: a saved card is never keyed on it.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 254, example = "buyer@example.org"))]
         pub email: Option<String>,
+        /// The shop's own stable identifier of a signed-in customer: the only thing, besides an account
+        /// signed in on this service, that a card saved at CM-CIC (Express Payment) may be keyed on.
         // Skipped when absent so that buttons without one serialize exactly as before.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z0-9._:@-]{1,64}$"))]
         pub customer_id: Option<String>,
+        /// The language of the button and of the gateways' pages: a lower-case primary language tag.
+        /// Default: `en`. The button speaks English and French; other languages get English words.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z]{2,3}$", example = "fr"))]
         pub language: Option<String>,
+        /// What the buyer can choose to buy: at least one option.
+        #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 20))]
         pub options: Vec<BuyingOptionWire>,
+        /// The payment methods offered, by name (`paypal`, `cmcic`, `librement`), each with its own
+        /// settings: an object, possibly empty (`null` is read as empty). At least one.
+        #[cfg_attr(feature = "openapi", schema(schema_with = openapi::payment_options))]
         pub payment_options: BTreeMap<String, serde_json::Value>,
+        /// An image to show instead of a text button (absolute http or https URL).
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
         pub image_url: Option<String>,
+        /// The button's text (the image's alternative text for an image button). Default: the
+        /// language's word for "Pay".
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, example = "Pay"))]
         pub text: Option<String>,
+        /// Where the buyer goes after the payment.
         pub urls: UrlsWire,
     }
 
+    /// One thing the buyer can choose to buy.
     #[derive(Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = BuyingOption))]
     pub struct BuyingOptionWire {
+        /// Shown to the buyer and sent to the gateway.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(min_length = 1, max_length = 127, example = "Manual, PDF")
+        )]
         pub description: String,
+        /// The price (per period for a subscription) as a decimal string, never a JSON number: at most as
+        /// many decimals as the currency has, never rounded.
+        #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "12.50"))]
         pub amount: String,
+        /// ISO 4217 code of the currency.
+        #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Z]{3}$", example = "EUR"))]
         pub currency: String,
+        /// A subscription charged every this many months; `null` or absent for a one-off payment. CM-CIC
+        /// has no subscriptions: a recurring option cannot be offered with `cmcic`.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 24))]
         pub recurrence_months: Option<u32>,
+        /// The shop's own fields identifying the product, passed back verbatim in every event: at most
+        /// 20, names of 1 to 64 characters, string values of at most 256.
         #[serde(default)]
         pub custom: BTreeMap<String, String>,
     }
 
+    /// Where the buyer goes after the payment: absolute http or https URLs.
     #[derive(Deserialize, Serialize)]
     #[serde(deny_unknown_fields)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ButtonUrls))]
     pub struct UrlsWire {
+        /// Back to the shop: the buyer cancelled, or nothing happened.
+        #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
         pub back: String,
+        /// After an accepted payment.
+        #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
         pub accepted: String,
+        /// After a declined payment.
+        #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
         pub declined: String,
     }
 
@@ -566,6 +618,55 @@ pub(crate) mod wire {
     }
 }
 
+/// The OpenAPI schema of the button configuration (feature `openapi`): the schema of its serde form,
+/// named `ButtonConfig`, with `BuyingOption` and `ButtonUrls`.
+#[cfg(feature = "openapi")]
+mod openapi {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::{ButtonConfig, wire::ButtonConfigWire};
+
+    impl PartialSchema for ButtonConfig {
+        fn schema() -> RefOr<Schema> {
+            ButtonConfigWire::schema()
+        }
+    }
+
+    impl ToSchema for ButtonConfig {
+        fn name() -> Cow<'static, str> {
+            ButtonConfigWire::name()
+        }
+
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            ButtonConfigWire::schemas(schemas);
+        }
+    }
+
+    /// `payment_options`: an object of objects (or `null`, read as empty), keyed by method names.
+    pub(super) fn payment_options() -> Schema {
+        let settings = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            .description(Some("This method's settings (see each gateway's documentation)."));
+        let name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[a-z_]{1,32}$"));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .min_properties(Some(1))
+            .property_names(Some(name))
+            .additional_properties(Some(settings))
+            .description(Some(
+                "The payment methods offered, by name (`paypal`, `cmcic`, `librement`), each with its own \
+                 settings: an object, possibly empty (`null` is read as empty). At least one.",
+            ))
+            .into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,5 +703,51 @@ mod tests {
         let button = with_customer_id(serde_json::Value::Null).unwrap();
         assert_eq!(button.customer_id(), None);
         assert!(button.to_json_value().get("customer_id").is_none());
+    }
+
+    /// The schema's bounds are written as literals (utoipa's attributes take no constants): they must be
+    /// the parser's own [`limits`].
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn the_openapi_schema_states_the_parsers_limits() {
+        use utoipa::{PartialSchema, ToSchema};
+        let button = serde_json::to_value(ButtonConfig::schema()).unwrap();
+        let mut parts = Vec::new();
+        ButtonConfig::schemas(&mut parts);
+        let part = |name: &str| {
+            let (_, schema) = parts.iter().find(|(n, _)| n == name).expect(name);
+            serde_json::to_value(schema).unwrap()
+        };
+        let (option, urls) = (part("BuyingOption"), part("ButtonUrls"));
+        let field = |schema: &serde_json::Value, name: &str, bound: &str| schema["properties"][name][bound].as_u64();
+        let size = |n: usize| Some(n as u64);
+        assert_eq!(
+            field(&button, "order_reference", "maxLength"),
+            size(limits::ORDER_REFERENCE)
+        );
+        assert_eq!(field(&button, "email", "maxLength"), size(limits::EMAIL));
+        assert_eq!(field(&button, "text", "maxLength"), size(limits::TEXT));
+        assert_eq!(field(&button, "image_url", "maxLength"), size(limits::URL));
+        assert_eq!(field(&button, "options", "maxItems"), size(limits::OPTIONS));
+        assert_eq!(field(&option, "description", "maxLength"), size(limits::DESCRIPTION));
+        assert_eq!(
+            field(&option, "recurrence_months", "maximum"),
+            Some(u64::from(limits::RECURRENCE_MONTHS))
+        );
+        for url in ["back", "accepted", "declined"] {
+            assert_eq!(field(&urls, url, "maxLength"), size(limits::URL), "{url}");
+        }
+        let customer_id = button["properties"]["customer_id"]["pattern"].as_str().unwrap();
+        assert!(
+            customer_id.ends_with(&format!("{{1,{}}}$", limits::CUSTOMER_ID)),
+            "{customer_id}"
+        );
+        let custom = option["properties"]["custom"]["description"].as_str().unwrap();
+        for limit in [limits::CUSTOM_FIELDS, limits::CUSTOM_KEY, limits::CUSTOM_VALUE] {
+            assert!(custom.contains(&limit.to_string()), "{custom}");
+        }
+        assert_eq!(button["additionalProperties"], false, "unknown keys are refused");
+        assert_eq!(option["additionalProperties"], false);
+        assert_eq!(ButtonConfig::name(), "ButtonConfig");
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-use crate::button::{ButtonConfig, ButtonError};
+use crate::button::{ButtonConfig, ButtonError, Language};
 use crate::event::Listener;
 use crate::gateway::{Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls};
 use crate::identity::VouchedIdentity;
@@ -81,6 +81,16 @@ pub struct StartedPayment {
     pub gateway: String,
     /// The hand-off.
     pub hand_off: HandOff,
+    /// The button's language: the hand-off page speaks it.
+    pub language: Language,
+}
+
+/// What the buyer chose on the button (the raw `/pay` fields), and who they are when known.
+struct Choice<'a> {
+    option: Option<&'a str>,
+    gateway: Option<&'a str>,
+    buyer_email: Option<&'a str>,
+    signed_in: Option<&'a VouchedIdentity>,
 }
 
 /// What processing one queued message did (for logs and tests).
@@ -238,6 +248,51 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
         let button = self.signer.verify(token, now)?;
+        let choice = Choice {
+            option,
+            gateway,
+            buyer_email,
+            signed_in,
+        };
+        self.record_payment(button, choice, now).await
+    }
+
+    /// [`Engine::start_payment`] for a button the calling application built itself, on the server (a
+    /// Librement top-up, say), paid with its first option through `gateway`, instead of one coming back
+    /// signed from a browser: the token only proves that a button is one this service signed, so a button
+    /// that never left the server needs none. It is checked against the gateways as
+    /// [`Engine::sign_button`] checks a button. Never pass it a button that came from outside.
+    pub async fn start_payment_of(
+        &self,
+        button: ButtonConfig,
+        gateway: &str,
+        buyer_email: Option<&str>,
+        signed_in: Option<&VouchedIdentity>,
+        now: DateTime<Utc>,
+    ) -> Result<StartedPayment, PayError> {
+        self.gateways.check_button(&button, &self.extra_methods)?;
+        let choice = Choice {
+            option: None,
+            gateway: Some(gateway),
+            buyer_email,
+            signed_in,
+        };
+        self.record_payment(button, choice, now).await
+    }
+
+    /// Checks the chosen option and gateway, records the payment and builds the hand-off.
+    async fn record_payment(
+        &self,
+        button: ButtonConfig,
+        choice: Choice<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<StartedPayment, PayError> {
+        let Choice {
+            option,
+            gateway,
+            buyer_email,
+            signed_in,
+        } = choice;
         let option_index = match option.map(str::trim) {
             None | Some("") => 0,
             Some(s) => s.parse::<usize>().map_err(|_| PayError::BadOption)?,
@@ -274,6 +329,7 @@ impl<S: Store> Engine<S> {
         // Built before the payment is stored so that a configuration error leaves no orphan row.
         let hand_off = gw.hand_off(&request)?;
         let amount = button.options()[option_index].amount();
+        let language = button.language().clone();
         self.store
             .create_payment(NewPayment {
                 id: payment_id.clone(),
@@ -290,6 +346,7 @@ impl<S: Store> Engine<S> {
             payment_id,
             gateway: name,
             hand_off,
+            language,
         })
     }
 

@@ -1,4 +1,11 @@
-//! Events: what other services hear about payments (CONTRACT.md "Events").
+//! Events: what other services hear about payments. An [`Event`] is what in-process listeners receive
+//! and, as JSON, the body of a webhook: here, the `payment_accepted` that follows a PayPal payment (one
+//! example of each kind ships in this crate's `events/` folder; the tests build them with the code that
+//! builds events).
+//!
+//! ```json
+#![doc = include_str!("../events/payment_accepted.json")]
+//! ```
 
 use std::fmt;
 

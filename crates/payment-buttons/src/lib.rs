@@ -11,8 +11,8 @@
 //! page says.
 //!
 //! Features (the default build has no web framework and no database):
-//! - `actix`: [`actix::configure`] mounts `/pay`, `/notify/{gateway}` and the status page `/payments/{id}`
-//!   in any actix-web app; [`actix::spawn_workers`] runs the background work;
+//! - `actix`: `actix::configure` mounts `/pay`, `/notify/{gateway}` and the status page `/payments/{id}`
+//!   in any actix-web app; `actix::spawn_workers` runs the background work;
 //! - `tera`: the `payment_button` Tera function and a status page from your own template;
 //! - `reqwest`: PayPal's verification postback over HTTPS;
 //! - `diesel`: `diesel::DieselStore`, the durable store on SQLite or PostgreSQL, migrations embedded;

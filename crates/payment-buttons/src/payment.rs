@@ -75,7 +75,7 @@ impl<'de> serde::Deserialize<'de> for PaymentId {
     }
 }
 
-/// The life of a payment (CONTRACT.md "Payments").
+/// The life of a payment: `created` by `/pay`, then what the gateway says.
 ///
 /// ```
 /// use payment_buttons::payment::PaymentState;

@@ -64,41 +64,24 @@ impl ModeKind {
     }
 }
 
-/// `paypal.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaypalMode {
-    /// `simulator`.
-    Simulator,
-    /// `sandbox`: `www.sandbox.paypal.com`.
-    Sandbox,
-    /// `live`: `www.paypal.com`.
-    Live,
-}
+/// `paypal.mode`: the core's own enum, spelled in the file as it serializes (`simulator`, `sandbox`, `live`).
+pub use payment_buttons::paypal::PaypalMode;
 
-impl PaypalMode {
-    pub(crate) const NAMES: &str = "simulator, sandbox or live";
+/// `cmcic.mode`: the core's own enum, spelled in the file as it serializes (`simulator`, `test`,
+/// `production`).
+pub use payment_buttons::cmcic::config::CmcicMode;
 
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "simulator" => Some(PaypalMode::Simulator),
-            "sandbox" => Some(PaypalMode::Sandbox),
-            "live" => Some(PaypalMode::Live),
-            _ => None,
-        }
-    }
+/// `cmcic.protocol`: the core's own enum of the MAC generations, spelled in the file as it serializes
+/// (`monetico`, the default, or `legacy`).
+pub use payment_buttons::cmcic::mac::Protocol as CmcicProtocol;
 
-    /// As written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaypalMode::Simulator => "simulator",
-            PaypalMode::Sandbox => "sandbox",
-            PaypalMode::Live => "live",
-        }
-    }
+/// `librement.mode`: librement-pay's own enum, spelled in the file as it serializes (`embedded`, the
+/// default, or `non_embedded`).
+pub use librement_pay::web::Mode as LibrementMode;
 
-    /// What the mode means for money.
-    pub fn kind(self) -> ModeKind {
-        match self {
+impl From<PaypalMode> for ModeKind {
+    fn from(mode: PaypalMode) -> Self {
+        match mode {
             PaypalMode::Simulator => ModeKind::Simulator,
             PaypalMode::Sandbox => ModeKind::Test,
             PaypalMode::Live => ModeKind::Live,
@@ -106,64 +89,12 @@ impl PaypalMode {
     }
 }
 
-/// `cmcic.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmcicMode {
-    /// `simulator`.
-    Simulator,
-    /// `test`: the bank's `/test/` pages.
-    Test,
-    /// `production`.
-    Production,
-}
-
-impl CmcicMode {
-    pub(crate) const NAMES: &str = "simulator, test or production";
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "simulator" => Some(CmcicMode::Simulator),
-            "test" => Some(CmcicMode::Test),
-            "production" => Some(CmcicMode::Production),
-            _ => None,
-        }
-    }
-
-    /// As written in the configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CmcicMode::Simulator => "simulator",
-            CmcicMode::Test => "test",
-            CmcicMode::Production => "production",
-        }
-    }
-
-    /// What the mode means for money.
-    pub fn kind(self) -> ModeKind {
-        match self {
+impl From<CmcicMode> for ModeKind {
+    fn from(mode: CmcicMode) -> Self {
+        match mode {
             CmcicMode::Simulator => ModeKind::Simulator,
             CmcicMode::Test => ModeKind::Test,
             CmcicMode::Production => ModeKind::Live,
-        }
-    }
-}
-
-/// `cmcic.protocol`: which MAC the bank expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CmcicProtocol {
-    /// `monetico` (default): every field, sorted by name.
-    #[default]
-    Monetico,
-    /// `legacy`: CM-CIC v3.0 positional fields.
-    Legacy,
-}
-
-impl CmcicProtocol {
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "monetico" => Some(CmcicProtocol::Monetico),
-            "legacy" => Some(CmcicProtocol::Legacy),
-            _ => None,
         }
     }
 }
@@ -188,8 +119,8 @@ impl PaypalConfig {
     pub fn webscr_url(&self, public_url: &Url) -> Url {
         self.webscr_url_override.clone().unwrap_or_else(|| match self.mode {
             PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_WEBSCR_PATH),
-            PaypalMode::Sandbox => fixed_url("https://www.sandbox.paypal.com/cgi-bin/webscr"),
-            PaypalMode::Live => fixed_url("https://www.paypal.com/cgi-bin/webscr"),
+            PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_WEBSCR_URL),
+            PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_WEBSCR_URL),
         })
     }
 
@@ -197,8 +128,8 @@ impl PaypalConfig {
     pub fn postback_url(&self, public_url: &Url) -> Url {
         self.postback_url_override.clone().unwrap_or_else(|| match self.mode {
             PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_POSTBACK_PATH),
-            PaypalMode::Sandbox => fixed_url("https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"),
-            PaypalMode::Live => fixed_url("https://ipnpb.paypal.com/cgi-bin/webscr"),
+            PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_POSTBACK_URL),
+            PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_POSTBACK_URL),
         })
     }
 }
@@ -251,26 +182,6 @@ impl CmcicConfig {
     }
 }
 
-/// `librement.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LibrementMode {
-    /// `embedded` (default).
-    #[default]
-    Embedded,
-    /// `non_embedded`.
-    NonEmbedded,
-}
-
-impl LibrementMode {
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "embedded" => Some(LibrementMode::Embedded),
-            "non_embedded" => Some(LibrementMode::NonEmbedded),
-            _ => None,
-        }
-    }
-}
-
 /// `[librement]`, resolved.
 #[derive(Debug, Clone)]
 pub struct LibrementConfig {
@@ -298,9 +209,9 @@ fn under(public_url: &Url, path: &str) -> Url {
     url
 }
 
-/// One of the gateways' published URLs, all written out above.
+/// One of the gateways' published URLs (PayPal's are the core's constants).
 fn fixed_url(text: &'static str) -> Url {
-    // These literals are valid absolute URLs; the test below parses every one of them.
+    // These are valid absolute URLs; the test below parses every one of them.
     Url::parse(text).unwrap_or_else(|_| unreachable!("invalid built-in gateway URL {text}"))
 }
 

@@ -23,6 +23,18 @@ const MIN_SECRET_KEY_CHARS: usize = 32;
 const MIN_API_KEY_CHARS: usize = 16;
 const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
 const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
+/// The spellings of `paypal.mode`, for errors.
+const PAYPAL_MODES: &str = "simulator, sandbox or live";
+/// The spellings of `cmcic.mode`, for errors.
+const CMCIC_MODES: &str = "simulator, test or production";
+
+/// `text` as the enum `T`, spelled as `T` serializes: the crate that owns a mode's enum also owns how
+/// the configuration writes it.
+fn spelled<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    let word: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = text.into_deserializer();
+    T::deserialize(word).ok()
+}
 
 /// Checks every value of `raw` and applies the mode rules.
 pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigError> {
@@ -219,15 +231,12 @@ impl Resolver<'_> {
             return Err(ConfigError::invalid(self.at("paypal.business"), problem));
         }
         let mode = match self.text("paypal.mode", raw.mode)? {
-            Some(text) => PaypalMode::parse(&text).ok_or_else(|| {
-                let problem = format!("{text:?} is not a mode (expected {})", PaypalMode::NAMES);
+            Some(text) => spelled::<PaypalMode>(&text).ok_or_else(|| {
+                let problem = format!("{text:?} is not a mode (expected {PAYPAL_MODES})");
                 ConfigError::invalid(self.at("paypal.mode"), problem)
             })?,
             None if business.is_some() => {
-                let why = format!(
-                    "[paypal] holds credentials (business), so say which mode: {}",
-                    PaypalMode::NAMES
-                );
+                let why = format!("[paypal] holds credentials (business), so say which mode: {PAYPAL_MODES}");
                 return Err(ConfigError::missing("paypal.mode", why));
             }
             None => PaypalMode::Simulator,
@@ -270,12 +279,12 @@ impl Resolver<'_> {
         }
         let holds_credentials = tpe.is_some() || key.is_some() || societe.is_some();
         let mode = match self.text("cmcic.mode", raw.mode)? {
-            Some(text) => CmcicMode::parse(&text).ok_or_else(|| {
-                let problem = format!("{text:?} is not a mode (expected {})", CmcicMode::NAMES);
+            Some(text) => spelled::<CmcicMode>(&text).ok_or_else(|| {
+                let problem = format!("{text:?} is not a mode (expected {CMCIC_MODES})");
                 ConfigError::invalid(self.at("cmcic.mode"), problem)
             })?,
             None if holds_credentials => {
-                let why = format!("[cmcic] holds credentials, so say which mode: {}", CmcicMode::NAMES);
+                let why = format!("[cmcic] holds credentials, so say which mode: {CMCIC_MODES}");
                 return Err(ConfigError::missing("cmcic.mode", why));
             }
             None => CmcicMode::Simulator,
@@ -304,7 +313,7 @@ impl Resolver<'_> {
             }
         };
         let protocol = match self.text("cmcic.protocol", raw.protocol)? {
-            Some(text) => CmcicProtocol::parse(&text).ok_or_else(|| {
+            Some(text) => spelled::<CmcicProtocol>(&text).ok_or_else(|| {
                 ConfigError::invalid(
                     self.at("cmcic.protocol"),
                     format!("{text:?} is not a protocol (expected monetico or legacy)"),
@@ -331,7 +340,7 @@ impl Resolver<'_> {
         let (Some(paypal), Some(cmcic)) = (paypal, cmcic) else {
             return Ok(());
         };
-        let (real, real_mode, simulated) = match (paypal.mode.kind(), cmcic.mode.kind()) {
+        let (real, real_mode, simulated) = match (ModeKind::from(paypal.mode), ModeKind::from(cmcic.mode)) {
             (ModeKind::Simulator, kind) if kind.is_real() => (Gateway::Cmcic, cmcic.mode.as_str(), Gateway::Paypal),
             (kind, ModeKind::Simulator) if kind.is_real() => (Gateway::Paypal, paypal.mode.as_str(), Gateway::Cmcic),
             _ => return Ok(()),
@@ -344,7 +353,7 @@ impl Resolver<'_> {
 
     fn librement(&self, raw: super::raw::RawLibrement, enabled: &[Gateway]) -> Result<LibrementConfig, ConfigError> {
         let mode = match self.text("librement.mode", raw.mode)? {
-            Some(text) => LibrementMode::parse(&text).ok_or_else(|| {
+            Some(text) => spelled::<LibrementMode>(&text).ok_or_else(|| {
                 ConfigError::invalid(
                     self.at("librement.mode"),
                     format!("{text:?} is not a mode (expected embedded or non_embedded)"),
@@ -504,5 +513,34 @@ fn server_database_url(text: &str) -> Result<DatabaseUrl, String> {
         Ok(url) => Ok(url),
         Err(crate::store::OpenError::Url(reason)) => Err(reason),
         Err(other) => Err(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_mode_is_spelled_as_its_own_enum_writes_it() {
+        for mode in [PaypalMode::Simulator, PaypalMode::Sandbox, PaypalMode::Live] {
+            assert_eq!(spelled::<PaypalMode>(mode.as_str()), Some(mode));
+            assert!(PAYPAL_MODES.contains(mode.as_str()));
+        }
+        for mode in [CmcicMode::Simulator, CmcicMode::Test, CmcicMode::Production] {
+            assert_eq!(spelled::<CmcicMode>(mode.as_str()), Some(mode));
+            assert!(CMCIC_MODES.contains(mode.as_str()));
+        }
+        for protocol in [CmcicProtocol::Monetico, CmcicProtocol::Legacy] {
+            assert_eq!(spelled::<CmcicProtocol>(protocol.as_str()), Some(protocol));
+        }
+        assert_eq!(spelled::<LibrementMode>("embedded"), Some(LibrementMode::Embedded));
+        assert_eq!(
+            spelled::<LibrementMode>("non_embedded"),
+            Some(LibrementMode::NonEmbedded)
+        );
+        for wrong in ["", "Live", "production ", "nonembedded"] {
+            assert_eq!(spelled::<PaypalMode>(wrong), None, "{wrong:?}");
+            assert_eq!(spelled::<LibrementMode>(wrong), None, "{wrong:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use url::Url;
 use super::secret::Secret;
 
 /// An event type, as named in the webhook payload's `type` and in `events = [...]`: the core's
-/// [`EventKind`], under the name the configuration uses.
+/// [`EventKind`](payment_buttons::event::EventKind), under the name the configuration uses.
 pub use payment_buttons::event::EventKind as WebhookEvent;
 
 /// One `[[webhooks]]` entry, resolved.

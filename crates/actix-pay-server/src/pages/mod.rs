@@ -1,5 +1,10 @@
 //! The server's own pages, rendered from the Tera templates under the repository's `templates/`,
 //! embedded in the binary at build time so that it runs from any directory.
+//!
+//! `base.html` is the layout of every page, the Librement pages included (their templates are
+//! librement-pay's, [`librement_pay::web::TEMPLATES`]). When every gateway is a simulator it shows a
+//! banner saying so, in the words of [`PageWords::simulator_banner`], through the template function
+//! `simulator_banner(lang=...)`, so that pages rendered by other crates need not carry those words.
 
 pub mod assets;
 pub mod status;
@@ -36,60 +41,24 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/simulator/paypal_payments.html"),
     ),
     (
-        "librement/sign_in.html",
-        include_str!("../../../../templates/librement/sign_in.html"),
-    ),
-    (
-        "librement/sign_up.html",
-        include_str!("../../../../templates/librement/sign_up.html"),
-    ),
-    (
-        "librement/account.html",
-        include_str!("../../../../templates/librement/account.html"),
-    ),
-    (
-        "librement/message.html",
-        include_str!("../../../../templates/librement/message.html"),
-    ),
-    (
-        "librement/start.html",
-        include_str!("../../../../templates/librement/start.html"),
-    ),
-    (
-        "librement/forward.html",
-        include_str!("../../../../templates/librement/forward.html"),
-    ),
-    (
-        "librement/choose.html",
-        include_str!("../../../../templates/librement/choose.html"),
-    ),
-    (
-        "librement/confirm.html",
-        include_str!("../../../../templates/librement/confirm.html"),
-    ),
-    (
-        "librement/top_up.html",
-        include_str!("../../../../templates/librement/top_up.html"),
-    ),
-    (
-        "librement/password_reset.html",
-        include_str!("../../../../templates/librement/password_reset.html"),
-    ),
-    (
-        "librement/password_new.html",
-        include_str!("../../../../templates/librement/password_new.html"),
-    ),
-    (
         "simulator/mail.html",
         include_str!("../../../../templates/simulator/mail.html"),
     ),
 ];
 
-/// The embedded templates, parsed once. Auto-escaping is on for every `.html` template.
+/// The embedded templates, the server's and Librement's, parsed once. Auto-escaping is on for every
+/// `.html` template.
 pub fn templates() -> Result<tera::Tera, tera::Error> {
     let mut tera = tera::Tera::default();
-    tera.add_raw_templates(TEMPLATES.iter().copied())?;
+    tera.register_function("simulator_banner", simulator_banner);
+    tera.add_raw_templates(TEMPLATES.iter().chain(librement_pay::web::TEMPLATES).copied())?;
     Ok(tera)
+}
+
+/// The template function `simulator_banner(lang=...)`: the banner's words in that language.
+fn simulator_banner(args: &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let language = args.get("lang").and_then(tera::Value::as_str).unwrap_or("en");
+    Ok(words(language).simulator_banner.into())
 }
 
 /// Words of the server's pages.
@@ -155,8 +124,32 @@ pub fn error(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn every_template_parses() {
-        super::templates().unwrap();
+        templates().unwrap();
+    }
+
+    #[test]
+    fn the_layout_speaks_the_simulator_banner_in_the_page_language() {
+        let tera = templates().unwrap();
+        for language in ["en", "fr"] {
+            let mut ctx = context(language, true);
+            ctx.insert("title", "T");
+            ctx.insert("reason", "R");
+            let html = tera.render("error.html", &ctx).unwrap();
+            assert!(
+                html.contains(&tera::escape_html(words(language).simulator_banner)),
+                "{html}"
+            );
+        }
+        let html = tera.render("error.html", &{
+            let mut ctx = context("en", false);
+            ctx.insert("title", "T");
+            ctx.insert("reason", "R");
+            ctx
+        });
+        assert!(!html.unwrap().contains(EN.simulator_banner));
     }
 }

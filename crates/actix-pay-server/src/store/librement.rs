@@ -539,8 +539,8 @@ fn link_top_up(
 /// The server's part of applying a notification (see [`ApplyHook`]): when the payment changed is money
 /// added to a Librement account, posts it (or takes it back); when it is a Librement top-up (or a guest's
 /// payment), completes its purchase (ledger, state, events), or takes back a refund or reversal of it, or
-/// undoes that reversal when the gateway gave the money back ([`reversal`]); the purchase's events replace
-/// the top-up's. Every other payment keeps the core's events.
+/// undoes that reversal when the gateway gave the money back (`store/librement/reversal.rs`); the
+/// purchase's events replace the top-up's. Every other payment keeps the core's events.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LibrementHook;
 

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use payment_buttons::actix::hand_off_response;
 use payment_buttons::i18n::price;
 use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::money::{Currency, Money};
@@ -415,21 +416,10 @@ pub async fn top_up<S: LibrementBackend>(
         Ok(b) => b,
         Err(e) => return refuse(&e.to_string()),
     };
-    let token = match state.engine.sign_button(&button, now) {
-        Ok(t) => t,
-        Err(e) => return refuse(&e.to_string()),
-    };
     let identity = VouchedIdentity::signed_in(crate::accounts::IDENTITY_ORIGIN, user.id).ok();
     let started = match state
         .engine
-        .start_payment(
-            &token,
-            None,
-            Some(&gateway),
-            Some(user.email.as_str()),
-            identity.as_ref(),
-            now,
-        )
+        .start_payment_of(button, &gateway, Some(user.email.as_str()), identity.as_ref(), now)
         .await
     {
         Ok(s) => s,
@@ -439,7 +429,7 @@ pub async fn top_up<S: LibrementBackend>(
         // Never hand the buyer over for money that could not be linked to the account.
         return state.store_failed(lang, &e);
     }
-    super::hand_off(&state, lang, started.hand_off)
+    hand_off_response(&started.hand_off, lang, state.engine.urls(), None)
 }
 
 /// The payout form.

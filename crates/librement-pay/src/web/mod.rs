@@ -9,8 +9,10 @@ mod auth;
 mod email;
 mod pay;
 mod slots;
+mod templates;
 
 pub use slots::{DEFAULT_WAIT, HashingSlots};
+pub use templates::TEMPLATES;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
 use payment_buttons::engine::Engine;
 use payment_buttons::store::Store;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountError, PasswordHashing, Throttle, User, UserStore};
 use crate::email_tokens::{EmailTokens, MailThrottle};
@@ -86,10 +89,13 @@ impl Default for AccountSettings {
     }
 }
 
-/// `librement.mode`: what a buyer without a known account sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `librement.mode`: what a buyer without a known account sees. Serialized as the configuration writes
+/// it: `embedded` or `non_embedded`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Straight on to the first gateway.
+    /// Straight on to the first gateway (the default).
+    #[default]
     Embedded,
     /// A page offering to sign in, create an account or continue without one.
     NonEmbedded,
@@ -101,7 +107,7 @@ pub struct Librement<S: LibrementBackend> {
     pub store: Arc<S>,
     /// The core's engine: top-ups and guest payments are ordinary payments through its gateways.
     pub engine: Arc<Engine<S>>,
-    /// The server's templates, holding `librement/*.html` and `base.html`.
+    /// Templates holding this crate's [`TEMPLATES`] and the host's `base.html` (see [`TEMPLATES`]).
     pub templates: Arc<tera::Tera>,
     /// Signs session cookies.
     pub key: SessionKey,
@@ -117,7 +123,7 @@ pub struct Librement<S: LibrementBackend> {
     pub gateways: Vec<String>,
     /// Whether cookies get `Secure` (false only when the public URL is on localhost over http).
     pub secure_cookies: bool,
-    /// Show the simulator banner.
+    /// Every gateway runs as a simulator: given to the host's layout, which says so on every page.
     pub simulator: bool,
     /// Top-ups, payouts, e-mail.
     pub accounts: AccountSettings,
@@ -356,28 +362,6 @@ impl<S: LibrementBackend> Librement<S> {
             "The service is busy; please try again in a moment.",
             None,
         )
-    }
-}
-
-/// The answer that hands the buyer to a gateway: its auto-submitting form (a visible button without
-/// JavaScript), or a redirect.
-fn hand_off<S: LibrementBackend>(
-    state: &Librement<S>,
-    language: &str,
-    hand_off: payment_buttons::gateway::HandOff,
-) -> HttpResponse {
-    use payment_buttons::actix::{hand_off_page, hand_off_script_src};
-    match hand_off {
-        payment_buttons::gateway::HandOff::Form { action, fields } => HttpResponse::Ok()
-            .content_type(ContentType::html())
-            .insert_header(("Cache-Control", "no-store"))
-            .body(hand_off_page(
-                &action,
-                &fields,
-                language,
-                &hand_off_script_src(state.engine.urls()),
-            )),
-        payment_buttons::gateway::HandOff::Redirect { location } => see_other(&location, None),
     }
 }
 

@@ -19,6 +19,8 @@ use crate::purchase::{BalancePayment, METHOD, PurchaseError};
 use crate::session::Session;
 use crate::topup::top_up_button;
 use crate::words::words;
+use payment_buttons::actix::hand_off_response;
+use payment_buttons::gateway::HandOff;
 
 /// One method as the template shows it.
 #[derive(Serialize)]
@@ -495,8 +497,8 @@ pub async fn submit<S: LibrementBackend>(
     }
 }
 
-/// The page that goes straight on to `gateway`: an auto-submitting form (a visible button without
-/// JavaScript), so that nothing is started by a GET.
+/// The page that goes straight on to `gateway`: the core's auto-submitting hand-off page (a visible button
+/// without JavaScript) posting the choice back here, so that nothing is started by a GET.
 fn forward<S: LibrementBackend>(
     state: &Librement<S>,
     payment: &StoredPayment,
@@ -505,23 +507,23 @@ fn forward<S: LibrementBackend>(
     gateway: &str,
 ) -> HttpResponse {
     let lang = payment.button.language().as_str().to_owned();
-    let mut ctx = state.context(&lang, session);
-    ctx.insert("payment_id", payment.id.as_str());
-    ctx.insert("method", &format!("gateway:{gateway}"));
-    ctx.insert(
-        "label",
-        &format!(
-            "{} {}",
-            price(&payment.amount, None, &lang),
-            gateway_words(gateway, &lang)
-        ),
+    let choice = HandOff::Form {
+        action: format!("/librement/pay/{}", payment.id),
+        fields: vec![
+            ("csrf".to_owned(), session.csrf.clone()),
+            ("method".to_owned(), format!("gateway:{gateway}")),
+        ],
+    };
+    let label = format!(
+        "{} {}",
+        price(&payment.amount, None, &lang),
+        gateway_words(gateway, &lang)
     );
-    state.render(
-        StatusCode::OK,
-        "librement/forward.html",
-        &ctx,
-        set_session.then_some(session),
-    )
+    let mut answer = hand_off_response(&choice, &lang, state.engine.urls(), Some(&label));
+    if set_session && let Err(e) = answer.add_cookie(&state.cookie(session)) {
+        tracing::warn!(error = %e, "librement: session cookie not set");
+    }
+    answer
 }
 
 /// Starts the gateway payment of `amount` for `payment`: a top-up of `user`'s account, or a guest's
@@ -562,13 +564,9 @@ async fn start_gateway_payment<S: LibrementBackend>(
         Some(u) => VouchedIdentity::signed_in(crate::accounts::IDENTITY_ORIGIN, u.id).ok(),
         None => payment.button.customer_id().map(VouchedIdentity::customer),
     };
-    let token = match state.engine.sign_button(&button, now) {
-        Ok(t) => t,
-        Err(e) => return refused(e.to_string()),
-    };
     let started = match state
         .engine
-        .start_payment(&token, None, Some(gateway), email.as_deref(), identity.as_ref(), now)
+        .start_payment_of(button, gateway, email.as_deref(), identity.as_ref(), now)
         .await
     {
         Ok(s) => s,
@@ -582,5 +580,5 @@ async fn start_gateway_payment<S: LibrementBackend>(
         // Never hand the buyer over for a payment that could not be linked to its purchase.
         return state.store_failed(&lang, &e);
     }
-    super::hand_off(state, &lang, started.hand_off)
+    hand_off_response(&started.hand_off, &lang, state.engine.urls(), None)
 }

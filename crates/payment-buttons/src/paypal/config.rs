@@ -23,7 +23,8 @@ pub const SANDBOX_POSTBACK_URL: &str = "https://ipnpb.sandbox.paypal.com/cgi-bin
 /// assert_eq!(PaypalMode::Live.as_str(), "live");
 /// assert!("production".parse::<PaypalMode>().is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PaypalMode {
     /// Real money, `www.paypal.com`.
     Live,

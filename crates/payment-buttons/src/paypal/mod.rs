@@ -74,8 +74,9 @@ impl fmt::Debug for PaypalGateway {
 }
 
 impl PaypalGateway {
-    /// A gateway verifying IPNs with `postback` (a [`ReqwestPostback`] to the configuration's
-    /// `postback_url` in production; the simulator's or a test's own otherwise).
+    /// A gateway verifying IPNs with `postback`: in production, the `ReqwestPostback` of the `reqwest`
+    /// feature, to the configuration's `postback_url` (see `PaypalGateway::with_reqwest`); the simulator's
+    /// or a test's own otherwise.
     pub fn new(config: PaypalConfig, postback: Arc<dyn Postback>) -> Self {
         PaypalGateway { config, postback }
     }

@@ -23,7 +23,7 @@
 //! changes nothing and leaves the message queued ([`failed_apply_leaves_the_message_queued`]); the outbox
 //! keeps each payment's order across claimers ([`outbox_order_per_payment`]); two instances never claim the
 //! same message or event ([`two_claimers`], [`two_outbox_claimers`]). [`MemorySubject`] runs them on
-//! [`MemoryStore`](crate::memory::MemoryStore); with feature `diesel`, [`DieselSubject`] on
+//! [`MemoryStore`]; with feature `diesel`, [`DieselSubject`] on
 //! [`DieselStore`](crate::diesel::DieselStore) over SQLite or PostgreSQL.
 
 use std::collections::BTreeSet;

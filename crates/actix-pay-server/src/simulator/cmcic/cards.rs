@@ -236,6 +236,14 @@ impl fmt::Debug for CvvDigest {
     }
 }
 
+/// A fresh random key for `hpancb` (the keyed hash of a card number) and the security codes' digests,
+/// for the life of the process.
+pub(super) fn random_hash_key() -> UsableKey {
+    use rand::Rng;
+    let hex_key = hex::encode_upper(rand::rng().random::<[u8; 20]>());
+    UsableKey::from_merchant_key(&hex_key).expect("40 hexadecimal digits are always a valid key")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,11 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use super::SimulatorError;
+use chrono::Utc;
+
+use super::ledger::{Delivery, SentIpn};
+use super::messages::Ipn;
+use super::{PaypalSimulator, SimulatorError};
 
 /// How long one delivery may take: the buyer's browser waits for it.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -25,8 +29,36 @@ pub fn default_client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+impl PaypalSimulator {
+    /// Delivers the messages in order, each remembered before it leaves (the receiver may post it back
+    /// before answering), stopping at the first failure.
+    pub(super) async fn send(&self, notify_url: &str, ipns: &[Ipn]) -> Result<(), SimulatorError> {
+        for ipn in ipns {
+            let body = ipn.encode();
+            let handle = self.ledger().remember_sent(SentIpn {
+                at: Utc::now(),
+                summary: ipn.summary(),
+                notify_url: notify_url.to_owned(),
+                body: body.clone(),
+                delivery: Delivery::Sending,
+            });
+            let result = deliver(&self.client, notify_url, body).await;
+            let delivery = match &result {
+                Ok(()) => Delivery::Delivered,
+                Err(e) => Delivery::Failed(e.to_string()),
+            };
+            self.ledger().set_delivery(handle, delivery);
+            if let Err(e) = result {
+                tracing::warn!(notify_url, error = %e, "simulated IPN not delivered");
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Posts `body` to `url`; anything but a 200 is a failure, as for PayPal.
-pub(super) async fn deliver(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Result<(), SimulatorError> {
+async fn deliver(client: &reqwest::Client, url: &str, body: Vec<u8>) -> Result<(), SimulatorError> {
     let failure = |reason: String| SimulatorError::Delivery {
         url: url.to_owned(),
         reason,

@@ -1,19 +1,12 @@
 //! The HTTP side of the simulator: forms in, pages, redirects and plain-text postback answers out.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, web};
 use payment_buttons::paypal::PostbackAnswer;
 use url::form_urlencoded;
 
-use super::checkout::Checkout;
-use super::views::{CheckoutView, PaymentsView};
-use super::words::checkout_words;
+use super::views::{checkout_page, error_page, payments_page};
 use super::{PAYMENTS_PATH, PaypalSimulator, SimulatorError};
-use crate::pages;
-
-const CHECKOUT_TEMPLATE: &str = "simulator/paypal_checkout.html";
-const PAYMENTS_TEMPLATE: &str = "simulator/paypal_payments.html";
 
 /// `POST /simulator/paypal`: the hand-off form arrives; show the payment page.
 pub async fn checkout(sim: web::Data<PaypalSimulator>, form: web::Bytes) -> HttpResponse {
@@ -90,35 +83,4 @@ fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
-}
-
-fn checkout_page(sim: &PaypalSimulator, id: &str, checkout: &Checkout, error: Option<&SimulatorError>) -> HttpResponse {
-    let mut ctx = pages::context(checkout.language.tag(), true);
-    ctx.insert("w", checkout_words(checkout.language));
-    ctx.insert("c", &CheckoutView::new(id, checkout));
-    ctx.insert("error", &error.map(ToString::to_string));
-    let status = error.map_or(StatusCode::OK, SimulatorError::status);
-    pages::render(&sim.templates, CHECKOUT_TEMPLATE, &ctx, status)
-}
-
-fn payments_page(sim: &PaypalSimulator, error: Option<&SimulatorError>) -> HttpResponse {
-    let view = PaymentsView::new(&sim.ledger());
-    let mut ctx = pages::context("en", true);
-    ctx.insert("view", &view);
-    ctx.insert("error_title", &error.map(SimulatorError::title));
-    ctx.insert("error", &error.map(ToString::to_string));
-    let status = error.map_or(StatusCode::OK, SimulatorError::status);
-    pages::render(&sim.templates, PAYMENTS_TEMPLATE, &ctx, status)
-}
-
-/// An error page. In English: the simulator's own pages are for the developer, not the buyer.
-fn error_page(sim: &PaypalSimulator, error: &SimulatorError) -> HttpResponse {
-    pages::error(
-        &sim.templates,
-        error.status(),
-        "en",
-        true,
-        error.title(),
-        &error.to_string(),
-    )
 }

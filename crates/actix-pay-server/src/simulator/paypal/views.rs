@@ -1,11 +1,18 @@
-//! What the simulator's templates see: plain serializable rows built from the ledger.
+//! The simulator's pages: what their templates see (plain serializable rows built from the ledger) and
+//! how they are rendered.
 
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use serde::Serialize;
 
 use super::checkout::{Checkout, Language};
 use super::ledger::{Delivery, Ledger, TxnStatus};
-use super::words::every;
-use super::{BASE_PATH, PAYMENTS_PATH};
+use super::words::{checkout_words, every};
+use super::{BASE_PATH, PAYMENTS_PATH, PaypalSimulator, SimulatorError};
+use crate::pages;
+
+const CHECKOUT_TEMPLATE: &str = "simulator/paypal_checkout.html";
+const PAYMENTS_TEMPLATE: &str = "simulator/paypal_payments.html";
 
 /// At most this many sent IPNs are listed, newest first.
 const SENT_LISTED: usize = 50;
@@ -158,4 +165,40 @@ impl PaymentsView {
             sent,
         }
     }
+}
+
+pub(super) fn checkout_page(
+    sim: &PaypalSimulator,
+    id: &str,
+    checkout: &Checkout,
+    error: Option<&SimulatorError>,
+) -> HttpResponse {
+    let mut ctx = pages::context(checkout.language.tag(), true);
+    ctx.insert("w", checkout_words(checkout.language));
+    ctx.insert("c", &CheckoutView::new(id, checkout));
+    ctx.insert("error", &error.map(ToString::to_string));
+    let status = error.map_or(StatusCode::OK, SimulatorError::status);
+    pages::render(&sim.templates, CHECKOUT_TEMPLATE, &ctx, status)
+}
+
+pub(super) fn payments_page(sim: &PaypalSimulator, error: Option<&SimulatorError>) -> HttpResponse {
+    let view = PaymentsView::new(&sim.ledger());
+    let mut ctx = pages::context("en", true);
+    ctx.insert("view", &view);
+    ctx.insert("error_title", &error.map(SimulatorError::title));
+    ctx.insert("error", &error.map(ToString::to_string));
+    let status = error.map_or(StatusCode::OK, SimulatorError::status);
+    pages::render(&sim.templates, PAYMENTS_TEMPLATE, &ctx, status)
+}
+
+/// An error page. In English: the simulator's own pages are for the developer, not the buyer.
+pub(super) fn error_page(sim: &PaypalSimulator, error: &SimulatorError) -> HttpResponse {
+    pages::error(
+        &sim.templates,
+        error.status(),
+        "en",
+        true,
+        error.title(),
+        &error.to_string(),
+    )
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use payment_buttons::cmcic::form::FormFields;
 
 use super::cards::{CardBehaviour, CardFacts};
-use super::form::PaymentForm;
+use super::checkout::PaymentForm;
 
 /// The fraud filters that block [`CardBehaviour::FraudRefused`]: 4 (card country) and 6 (card country vs IP
 /// country), with the values that fired them in the same order.

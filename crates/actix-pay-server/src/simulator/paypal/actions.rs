@@ -1,97 +1,21 @@
-//! A stand-in for PayPal Payments Standard that speaks the real protocol to the real code paths.
-//!
-//! The buyer's browser posts the hand-off form to `POST /simulator/paypal` (the `webscr_url` in simulator
-//! mode) and sees a payment page. "Pay" sends real IPNs, form-encoded UTF-8 as PayPal sends them, to the
-//! form's `notify_url`, waits for each to be answered 200, then sends the browser to `return`. "Cancel"
-//! sends it to `cancel_return` and sends nothing. `POST /simulator/paypal/postback` (the `postback_url`)
-//! answers `VERIFIED` for a body this simulator sent, byte for byte, and `INVALID` for anything else.
-//! `GET /simulator/paypal/payments` lists the simulated payments with the later messages PayPal would send:
-//! an eCheck clearing, a refund, the next subscription payment, a cancellation.
-//!
-//! Everything is kept in memory, bounded, and lost at restart.
+//! What the simulated PayPal does when the buyer or the developer acts: open a checkout, pay, cancel,
+//! clear an eCheck, refund, charge the next cycle of a subscription, cancel it, and answer postbacks.
+//! Each action that tells the merchant anything sends real IPNs (see [`delivery`](super::delivery)).
 
-mod checkout;
-mod delivery;
-mod error;
-mod handlers;
-mod ledger;
-mod messages;
-mod views;
-mod words;
+use std::sync::Arc;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use actix_web::web;
 use chrono::Utc;
 use payment_buttons::paypal::PostbackAnswer;
 
-pub use checkout::{Checkout, Kind, Language, PeriodUnit, Recurrence};
-pub use delivery::{DELIVERY_TIMEOUT, default_client};
-pub use error::SimulatorError;
-pub use ledger::TxnStatus;
-pub use words::every;
-
-use ledger::{Delivery, Ledger, SentIpn, Subscription, Transaction};
-use messages::{Ipn, Payer, PaymentStatus};
-
-/// Where the simulator is mounted: the `webscr_url` of simulator mode.
-pub const BASE_PATH: &str = "/simulator/paypal";
-/// The page listing simulated payments.
-pub const PAYMENTS_PATH: &str = "/simulator/paypal/payments";
-/// The `postback_url` of simulator mode.
-pub const POSTBACK_PATH: &str = "/simulator/paypal/postback";
+use super::checkout::{Checkout, Kind};
+use super::ledger::{Subscription, Transaction, TxnStatus};
+use super::messages::{self, Payer, PaymentStatus};
+use super::{PAYMENTS_PATH, PaypalSimulator, SimulatorError};
 
 /// The prefix PayPal expects before the IPN body in a verification postback.
 const POSTBACK_PREFIX: &[u8] = b"cmd=_notify-validate&";
 
-/// The simulated PayPal: its memory, its HTTP client and the pages' templates.
-pub struct PaypalSimulator {
-    templates: Arc<tera::Tera>,
-    client: reqwest::Client,
-    notify_prefix: Option<String>,
-    ledger: Mutex<Ledger>,
-    /// One action at a time, from the state check to the state change, with the deliveries in between:
-    /// two clicks on "Refund" must not send two refunds. The ledger itself is locked only briefly, so
-    /// that postbacks are answered while an IPN is being delivered.
-    actions: tokio::sync::Mutex<()>,
-}
-
-impl std::fmt::Debug for PaypalSimulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PaypalSimulator")
-            .field("notify_prefix", &self.notify_prefix)
-            .finish_non_exhaustive()
-    }
-}
-
 impl PaypalSimulator {
-    /// A simulator rendering its pages with the server's `templates` (from
-    /// [`pages::templates`](crate::pages::templates)) and delivering IPNs with `client` (see
-    /// [`default_client`]).
-    pub fn new(templates: Arc<tera::Tera>, client: reqwest::Client) -> Self {
-        PaypalSimulator {
-            templates,
-            client,
-            notify_prefix: None,
-            ledger: Mutex::new(Ledger::default()),
-            actions: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// Refuses checkout forms whose `notify_url` does not start with `prefix`.
-    ///
-    /// Without it the simulator posts to whatever URL a form names, which lets anyone who can reach the
-    /// server make it send requests elsewhere. A server should pass `{public_url}/notify/`.
-    pub fn only_notify_under(mut self, prefix: impl Into<String>) -> Self {
-        self.notify_prefix = Some(prefix.into());
-        self
-    }
-
-    fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        // The ledger holds no invariant a panic could break half-way; keep serving.
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Reads a posted checkout form and keeps it; gives the id of the payment page.
     pub fn open_checkout(&self, form: &[u8]) -> Result<(String, Arc<Checkout>), SimulatorError> {
         let checkout = Checkout::parse(form)?;
@@ -301,56 +225,5 @@ impl PaypalSimulator {
             )));
         }
         Ok(subscription)
-    }
-
-    /// Delivers the messages in order, each remembered before it leaves (the receiver may post it back
-    /// before answering), stopping at the first failure.
-    async fn send(&self, notify_url: &str, ipns: &[Ipn]) -> Result<(), SimulatorError> {
-        for ipn in ipns {
-            let body = ipn.encode();
-            let handle = self.ledger().remember_sent(SentIpn {
-                at: Utc::now(),
-                summary: ipn.summary(),
-                notify_url: notify_url.to_owned(),
-                body: body.clone(),
-                delivery: Delivery::Sending,
-            });
-            let result = delivery::deliver(&self.client, notify_url, body).await;
-            let delivery = match &result {
-                Ok(()) => Delivery::Delivered,
-                Err(e) => Delivery::Failed(e.to_string()),
-            };
-            self.ledger().set_delivery(handle, delivery);
-            if let Err(e) = result {
-                tracing::warn!(notify_url, error = %e, "simulated IPN not delivered");
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Mounts the simulator's routes under [`BASE_PATH`]. The server mounts it only in simulator mode.
-pub fn configure(sim: Arc<PaypalSimulator>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
-    move |cfg: &mut web::ServiceConfig| {
-        cfg.service(
-            web::scope(BASE_PATH)
-                .app_data(web::Data::from(sim))
-                .route("", web::post().to(handlers::checkout))
-                .route("/postback", web::post().to(handlers::postback))
-                .route("/payments", web::get().to(handlers::payments))
-                .route("/payments/{txn_id}/complete", web::post().to(handlers::complete))
-                .route("/payments/{txn_id}/refund", web::post().to(handlers::refund))
-                .route(
-                    "/subscriptions/{subscr_id}/next",
-                    web::post().to(handlers::next_payment),
-                )
-                .route(
-                    "/subscriptions/{subscr_id}/cancel",
-                    web::post().to(handlers::cancel_subscription),
-                )
-                .route("/{checkout}/pay", web::post().to(handlers::pay))
-                .route("/{checkout}/cancel", web::post().to(handlers::cancel)),
-        );
     }
 }
