@@ -340,3 +340,24 @@ async fn two_copies_applied_at_the_same_time_are_applied_once() {
     })
     .await;
 }
+
+#[test]
+fn a_second_connection_waits_for_the_write_lock_instead_of_failing() {
+    use diesel::connection::SimpleConnection;
+    let database = payment_buttons::store::conformance::TestDatabase::sqlite();
+    let url = DatabaseUrl::parse(database.url()).unwrap();
+    let mut holder = url.connect().unwrap();
+    holder
+        .batch_execute("CREATE TABLE t (n INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+        .unwrap();
+    // The holder keeps the write lock for a moment, as a store's writer or a migration run does.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    let mut waiter = url.connect().unwrap();
+    waiter
+        .batch_execute("INSERT INTO t VALUES (2)")
+        .expect("waits for the lock (busy timeout), not \"database is locked\"");
+    release.join().unwrap();
+}

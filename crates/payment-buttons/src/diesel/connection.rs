@@ -119,7 +119,9 @@ impl DatabaseUrl {
         }
     }
 
-    /// Opens one connection, creating a SQLite file's directory first.
+    /// Opens one connection, creating a SQLite file's directory first. A SQLite connection gets its
+    /// pragmas here, pooled or not: without the busy timeout, a second connection (a `migrate` beside a
+    /// running server, a test beside a store it just dropped) fails with "database is locked" instead of waiting.
     pub fn connect(&self) -> Result<AnyConnection, OpenError> {
         match self {
             DatabaseUrl::SqliteFile(path) => {
@@ -127,13 +129,19 @@ impl DatabaseUrl {
                 let name = path
                     .to_str()
                     .ok_or_else(|| OpenError::Url("the sqlite path is not valid UTF-8".into()))?;
-                SqliteConnection::establish(name)
-                    .map(AnyConnection::Sqlite)
-                    .map_err(|e| OpenError::Connect(format!("sqlite file {}: {e}", path.display())))
+                let mut conn = SqliteConnection::establish(name)
+                    .map_err(|e| OpenError::Connect(format!("sqlite file {}: {e}", path.display())))?;
+                super::sqlite::set_pragmas(&mut conn)
+                    .map_err(|e| OpenError::Connect(format!("sqlite file {}: {e}", path.display())))?;
+                Ok(AnyConnection::Sqlite(conn))
             }
-            DatabaseUrl::SqliteMemory => SqliteConnection::establish(":memory:")
-                .map(AnyConnection::Sqlite)
-                .map_err(|e| OpenError::Connect(format!("sqlite in memory: {e}"))),
+            DatabaseUrl::SqliteMemory => {
+                let mut conn = SqliteConnection::establish(":memory:")
+                    .map_err(|e| OpenError::Connect(format!("sqlite in memory: {e}")))?;
+                super::sqlite::set_pragmas(&mut conn)
+                    .map_err(|e| OpenError::Connect(format!("sqlite in memory: {e}")))?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
             DatabaseUrl::Postgres(PostgresUrl(url)) => PgConnection::establish(url)
                 .map(AnyConnection::Postgresql)
                 .map_err(|e| OpenError::Connect(format!("postgresql: {e}"))),
@@ -212,19 +220,6 @@ impl ManageConnection for Manager {
     }
 }
 
-/// Sets the pragmas every SQLite connection needs, on every new pooled connection.
-#[derive(Debug, Clone, Copy)]
-struct SqlitePragmas;
-
-impl r2d2::CustomizeConnection<AnyConnection, r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        match conn {
-            AnyConnection::Sqlite(c) => super::sqlite::set_pragmas(c).map_err(r2d2::Error::QueryError),
-            AnyConnection::Postgresql(_) => Ok(()),
-        }
-    }
-}
-
 /// The pool of the store.
 pub(crate) type Pool = r2d2::Pool<Manager>;
 
@@ -242,7 +237,6 @@ pub(crate) fn pool(url: &DatabaseUrl) -> Result<Pool, OpenError> {
         // No `SELECT 1` before every use: a broken connection fails its query, r2d2 drops it, and the caller
         // (a gateway that resends, a worker that retries) tries again.
         .test_on_check_out(false)
-        .connection_customizer(Box::new(SqlitePragmas))
         .build(Manager { url: url.clone() })
         .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))
 }
