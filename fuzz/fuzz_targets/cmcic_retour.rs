@@ -17,7 +17,8 @@ use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
-use payment_buttons::cmcic::retour::{self, SealCheck};
+use payment_buttons::cmcic::verify::{self, SealCheck};
+use payment_buttons::cmcic::{message, status};
 use payment_buttons::cmcic::{ACK_VALID, CmcicGateway};
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::Verification;
@@ -65,7 +66,7 @@ fn check_notification(form: &FormFields, verification: &Verification) {
         return;
     };
     let notification = verified.get();
-    let stated = form.non_empty("montant").and_then(retour::parse_montant);
+    let stated = form.non_empty("montant").and_then(message::parse_montant);
     assert_eq!(notification.amount, stated);
     assert!(notification.summary.chars().count() <= 200);
     if let (Some(sent), Some(shown)) = (
@@ -99,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
         "write then read changes the fields"
     );
     let _ = form.decoded();
-    let _ = retour::notification(gateway.config(), &form);
+    let _ = status::notification(gateway.config(), &form);
 
     // As received (almost always a bad seal).
     let received = message(body.to_vec());
@@ -109,7 +110,7 @@ fuzz_target!(|data: &[u8]| {
     // The same fields sealed as the bank seals them.
     let sealed = message(gateway.sealed_return_body(form.clone()));
     let sealed_form = FormFields::parse(&sealed.body);
-    assert_eq!(retour::check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
+    assert_eq!(verify::check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
     let verification = verify_consistently(gateway, &sealed);
     check_notification(&sealed_form, &verification);
 });

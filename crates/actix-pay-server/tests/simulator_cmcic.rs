@@ -17,7 +17,7 @@ use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
-use payment_buttons::cmcic::{CmcicGateway, request};
+use payment_buttons::cmcic::{CmcicGateway, hand_off};
 use payment_buttons::gateway::{Gateway, HandOff, IncomingMessage, PaymentRequest, ServiceUrls};
 use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::notification::{Notification, Outcome, Verification};
@@ -159,7 +159,7 @@ fn payment_form(
             _ => (name, value),
         })
         .collect();
-    let seal = request::request_seal(gateway.config(), &fields);
+    let seal = hand_off::request_seal(gateway.config(), &fields);
     fields.push(("MAC".into(), seal));
     fields
 }

@@ -7,7 +7,7 @@ use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::{self, Protocol};
-use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway, retour};
+use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway, verify};
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::{Flag, Verification, VerificationStatus};
 use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
@@ -227,7 +227,7 @@ async fn return_vectors_verify_as_posted_in_both_escaping_styles() {
         }
         let gateway = case.gateway();
         assert_eq!(
-            retour::sealed_input(gateway.config(), &posted),
+            verify::sealed_input(gateway.config(), &posted),
             case.expected_input(),
             "{}: sealed string",
             case.id

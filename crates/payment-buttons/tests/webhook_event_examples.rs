@@ -13,7 +13,7 @@ use payment_buttons::button::ButtonConfig;
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::retour;
+use payment_buttons::cmcic::status;
 use payment_buttons::event::{Event, EventKind};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
@@ -82,7 +82,7 @@ fn cmcic_details(fields: &[(&str, &str)]) -> Map<String, Value> {
     for (name, value) in fields {
         form.push(*name, *value);
     }
-    retour::notification(&config, &form).details
+    status::notification(&config, &form).details
 }
 
 fn with_id(mut event: Event, id: &str) -> Event {

@@ -1,7 +1,7 @@
 //! CM-CIC paiement, today branded Monetico paiement (one identifier: `cmcic`).
 //!
-//! The buyer's browser posts a sealed form to the bank ([`request`]); the bank posts the outcome to
-//! `{public_url}/notify/cmcic` ([`retour`]) and expects `version=2\ncdr=0\n` when the seal is valid,
+//! The buyer's browser posts a sealed form to the bank ([`hand_off`]); the bank posts the outcome to
+//! `{public_url}/notify/cmcic` ([`message`], [`verify`], [`status`]) and expects `version=2\ncdr=0\n` when the seal is valid,
 //! `version=2\ncdr=1\n` when it is not. The seal is HMAC-SHA1 under the merchant key ([`key`], [`mac`]),
 //! in the current Monetico form or the legacy CM-CIC v3.0 form ([`mac::Protocol`]).
 //!
@@ -30,21 +30,23 @@ pub mod billing;
 pub mod config;
 pub mod form;
 pub mod fraud;
+pub mod hand_off;
 pub mod key;
 pub mod mac;
-pub mod request;
-pub mod retour;
+pub mod message;
+pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod verify;
 
 use crate::button::{ButtonConfig, ButtonError};
 use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
-use crate::notification::{Flag, Verification, VerificationStatus, Verified};
+use crate::notification::Verification;
 
 use config::{CmcicConfig, CmcicMode};
 use form::FormFields;
 use mac::MAC_FIELD;
-use retour::{ReturnCheck, SealCheck};
+use verify::ReturnCheck;
 
 /// The gateway's identifier in routes, configuration, `payment_options` and events.
 pub const NAME: &str = "cmcic";
@@ -79,20 +81,14 @@ impl CmcicGateway {
         for (name, value) in fields.pairs().iter().filter(|(n, _)| n != MAC_FIELD.as_bytes()) {
             unsealed.push(name.clone(), value.clone());
         }
-        let seal = mac::seal_hex(self.config.key(), &retour::sealed_input(&self.config, &unsealed));
+        let seal = mac::seal_hex(self.config.key(), &verify::sealed_input(&self.config, &unsealed));
         unsealed.push(MAC_FIELD, seal.to_ascii_uppercase());
         unsealed.to_body()
     }
 
     /// True when a payment form's `MAC` seals its other fields, as the bank checks it (for the simulator).
     pub fn request_seal_matches(&self, fields: &[(String, String)]) -> bool {
-        request::request_seal_matches(&self.config, fields)
-    }
-
-    fn seal_of(&self, message: &IncomingMessage) -> (FormFields, ReturnCheck) {
-        let form = FormFields::parse(&message.body);
-        let check = retour::check_return(&self.config, &form);
-        (form, check)
+        hand_off::request_seal_matches(&self.config, fields)
     }
 }
 
@@ -117,7 +113,7 @@ impl Gateway for CmcicGateway {
     }
 
     fn hand_off(&self, request: &PaymentRequest<'_>) -> Result<HandOff, GatewayError> {
-        let fields = request::build(&self.config, request)?;
+        let fields = hand_off::build(&self.config, request)?;
         Ok(HandOff::Form {
             action: self.config.payment_url(request.urls),
             fields,
@@ -125,46 +121,19 @@ impl Gateway for CmcicGateway {
     }
 
     fn decode(&self, message: &IncomingMessage) -> DecodedFields {
-        let (fields, not_utf8) = FormFields::parse(&message.body).decoded();
-        DecodedFields {
-            fields,
-            flags: if not_utf8 {
-                vec![Flag::UnknownCharset]
-            } else {
-                Vec::new()
-            },
-        }
+        message::decode(&message.body)
     }
 
     fn acknowledge(&self, message: &IncomingMessage) -> Reply {
         // The protocol has one answer for anything that is not a valid return: cdr=1.
-        match self.seal_of(message).1 {
+        match verify::check_message(&self.config, &message.body).1 {
             ReturnCheck::Genuine => Reply::text(ACK_VALID),
             ReturnCheck::BadSeal(_) | ReturnCheck::NotAReturn(_) => Reply::text(ACK_BAD_SEAL),
         }
     }
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
-        let (form, check) = self.seal_of(message);
-        let reason = match check {
-            ReturnCheck::Genuine => {
-                return Verification::Verified(Verified::new(retour::notification(&self.config, &form)));
-            }
-            ReturnCheck::NotAReturn(reason) => {
-                return Verification::Rejected {
-                    status: VerificationStatus::Invalid,
-                    reason: reason.into(),
-                    flags: vec![Flag::NotAReturn],
-                };
-            }
-            ReturnCheck::BadSeal(SealCheck::Missing) => "no MAC field in the return",
-            ReturnCheck::BadSeal(_) => "the MAC does not seal the fields received",
-        };
-        Verification::Rejected {
-            status: VerificationStatus::BadMac,
-            reason: reason.into(),
-            flags: vec![Flag::BadMac],
-        }
+        verify::verify(&self.config, &message.body)
     }
 
     fn is_live(&self) -> bool {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::config::PaypalConfig;
-use super::postback::{Postback, PostbackAnswer, postback_body, read_answer};
+use super::verify::{Postback, PostbackAnswer, postback_body, read_answer};
 use crate::gateway::GatewayError;
 
 /// How long one postback may take before it is retried later.

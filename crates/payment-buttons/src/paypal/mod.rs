@@ -1,6 +1,6 @@
 //! PayPal Payments Standard: "Buy Now" and "Subscribe" forms, and Instant Payment Notifications (IPN).
 //!
-//! The buyer's browser posts a form to PayPal ([`form_fields`]); PayPal then posts an IPN to
+//! The buyer's browser posts a form to PayPal ([`form_fields`], `hand_off.rs`); PayPal then posts an IPN to
 //! `{public_url}/notify/paypal`. The message is logged as received, answered with an empty 200, and
 //! verified by posting it back to PayPal byte for byte ([`Postback`]); only a `VERIFIED` message is parsed
 //! into a [`Notification`](crate::notification::Notification).
@@ -26,21 +26,21 @@ mod charset;
 mod config;
 mod currency;
 mod date;
-mod form;
+mod hand_off;
 #[cfg(feature = "reqwest")]
 mod http;
-mod ipn;
-mod postback;
+mod message;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod verify;
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::button::{ButtonConfig, ButtonError, Email};
 use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
-use crate::notification::{Flag, Verification, VerificationStatus, Verified};
+use crate::notification::Verification;
 
 pub use charset::charset_for;
 pub use config::{
@@ -49,14 +49,16 @@ pub use config::{
 };
 pub use currency::supports_currency;
 pub use date::parse_paypal_date;
-pub use form::{form_fields, paypal_locale, receiver_for};
+pub use hand_off::{form_fields, paypal_locale, receiver_for};
 #[cfg(feature = "reqwest")]
 pub use http::{DEFAULT_TIMEOUT, ReqwestPostback};
-pub use ipn::{decode_ipn, encode_ipn, overlong_fields};
-pub use postback::{Postback, PostbackAnswer, postback_body, read_answer};
+pub use message::{decode_ipn, encode_ipn, overlong_fields};
+pub use verify::{Postback, PostbackAnswer, postback_body, read_answer};
 
-use form::PAYPAL_EMAIL;
-use status::{Interpretation, interpret};
+use hand_off::PAYPAL_EMAIL;
+
+/// The gateway's identifier in routes, configuration, `payment_options` and events.
+pub const NAME: &str = "paypal";
 
 /// The PayPal gateway: a configuration and a way to verify IPNs.
 #[derive(Clone)]
@@ -124,7 +126,7 @@ impl PaypalGateway {
 #[async_trait::async_trait]
 impl Gateway for PaypalGateway {
     fn name(&self) -> &'static str {
-        "paypal"
+        NAME
     }
 
     fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
@@ -163,28 +165,7 @@ impl Gateway for PaypalGateway {
     }
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
-        match self.postback.validate(&message.body).await {
-            PostbackAnswer::Verified => {}
-            PostbackAnswer::Invalid => {
-                return Verification::Rejected {
-                    status: VerificationStatus::Invalid,
-                    reason: "PayPal answered INVALID to the postback".to_owned(),
-                    flags: vec![Flag::Invalid],
-                };
-            }
-            PostbackAnswer::Retry(reason) => return Verification::Retry { reason },
-        }
-        let decoded = decode_ipn(&message.body);
-        let live = self.config.mode() == PaypalMode::Live;
-        match interpret(&decoded.fields, &decoded.flags, live) {
-            Interpretation::Notification(notification) => Verification::Verified(Verified::new(notification)),
-            Interpretation::Ignored { reason, flags } => Verification::Ignored { reason, flags },
-            Interpretation::Unusable { reason, flags } => Verification::Rejected {
-                status: VerificationStatus::Error,
-                reason,
-                flags,
-            },
-        }
+        verify::verify(self.postback.as_ref(), self.config.mode(), &message.body).await
     }
 
     fn is_live(&self) -> bool {

@@ -2,7 +2,7 @@
 
 use payment_buttons::cmcic::config::CmcicConfig;
 use payment_buttons::cmcic::form::FormFields;
-use payment_buttons::cmcic::retour;
+use payment_buttons::cmcic::message;
 use payment_buttons::money::Money;
 
 /// Why a sealed payment form cannot be paid. The merchant sealed it, so the message may name the field.
@@ -69,7 +69,7 @@ impl PaymentForm {
             return Err(FormError::UnknownTpe);
         }
         let montant = required("montant")?;
-        let amount = retour::parse_montant(montant).ok_or(FormError::Montant)?;
+        let amount = message::parse_montant(montant).ok_or(FormError::Montant)?;
         let return_url = |name: &'static str| {
             let url = required(name)?;
             match url::Url::parse(url) {

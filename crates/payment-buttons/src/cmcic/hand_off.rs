@@ -19,7 +19,7 @@ const TEXTE_LIBRE_ORDER_MAX: usize = 64;
 /// `lgue` for a button language (`fr` → `FR`); French when the bank's pages do not exist in it.
 ///
 /// ```
-/// use payment_buttons::cmcic::request::lgue;
+/// use payment_buttons::cmcic::hand_off::lgue;
 /// assert_eq!(lgue("de"), "DE");
 /// assert_eq!(lgue("pl"), "FR");
 /// ```

@@ -1,4 +1,10 @@
-//! Asking PayPal whether an IPN is genuine.
+//! Asking PayPal whether an IPN is genuine (the postback), and turning a genuine one into a verified
+//! notification.
+
+use super::config::PaypalMode;
+use super::message::decode_ipn;
+use super::status::{Interpretation, interpret};
+use crate::notification::{Flag, Verification, VerificationStatus, Verified};
 
 /// PayPal's answer to a verification postback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +56,33 @@ pub fn read_answer(status: u16, body: &[u8]) -> PostbackAnswer {
         b"VERIFIED" => PostbackAnswer::Verified,
         b"INVALID" => PostbackAnswer::Invalid,
         _ => PostbackAnswer::Retry("postback answered neither VERIFIED nor INVALID".to_owned()),
+    }
+}
+
+/// Verifies a logged IPN: asks PayPal through `postback`, then, only for a `VERIFIED` message, maps
+/// its fields to a [`Verified`] notification ([`status`](super::status)).
+pub(crate) async fn verify(postback: &dyn Postback, mode: PaypalMode, body: &[u8]) -> Verification {
+    match postback.validate(body).await {
+        PostbackAnswer::Verified => {}
+        PostbackAnswer::Invalid => {
+            return Verification::Rejected {
+                status: VerificationStatus::Invalid,
+                reason: "PayPal answered INVALID to the postback".to_owned(),
+                flags: vec![Flag::Invalid],
+            };
+        }
+        PostbackAnswer::Retry(reason) => return Verification::Retry { reason },
+    }
+    let decoded = decode_ipn(body);
+    let live = mode == PaypalMode::Live;
+    match interpret(&decoded.fields, &decoded.flags, live) {
+        Interpretation::Notification(notification) => Verification::Verified(Verified::new(notification)),
+        Interpretation::Ignored { reason, flags } => Verification::Ignored { reason, flags },
+        Interpretation::Unusable { reason, flags } => Verification::Rejected {
+            status: VerificationStatus::Error,
+            reason,
+            flags,
+        },
     }
 }
 
