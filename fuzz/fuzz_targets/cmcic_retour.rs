@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::form::FormFields;
+use payment_buttons::urlencoded::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::cmcic::verify::{self, SealCheck};

@@ -14,7 +14,6 @@ use actix_web::{App, http::StatusCode};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::event::EventKind;
 use payment_buttons::gateway::HandOff;
@@ -22,6 +21,7 @@ use payment_buttons::notification::VerificationStatus;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::Store;
 use payment_buttons::token::ButtonSigner;
+use payment_buttons::urlencoded::FormFields;
 
 use common_app::SECRET;
 const ACK_OK: &str = "version=2\ncdr=0\n";

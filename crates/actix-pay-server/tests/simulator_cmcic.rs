@@ -14,7 +14,6 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use chrono::Datelike;
 use payment_buttons::button::{ButtonConfig, CustomerId};
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::cmcic::{CmcicGateway, hand_off};
@@ -22,6 +21,7 @@ use payment_buttons::gateway::{Gateway, HandOff, IncomingMessage, PaymentRequest
 use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::notification::{Notification, Outcome, Verification};
 use payment_buttons::payment::PaymentId;
+use payment_buttons::urlencoded::FormFields;
 
 const KEY: &str = "0123456789ABCDEF0123456789ABCDEF012345AM";
 const OTHER_KEY: &str = "FEDCBA9876543210FEDCBA9876543210FEDCBA98";

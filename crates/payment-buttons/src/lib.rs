@@ -73,6 +73,7 @@ pub mod status;
 pub mod store;
 pub mod token;
 pub mod transition;
+pub mod urlencoded;
 pub mod webhook;
 
 #[cfg(feature = "actix")]

@@ -5,7 +5,6 @@ use base64::Engine;
 use chrono::TimeZone;
 use payment_buttons::button::{ButtonConfig, CustomerId};
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode, ConfigError};
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway};
@@ -13,6 +12,7 @@ use payment_buttons::gateway::{Gateway, GatewayError, HandOff, IncomingMessage, 
 use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus};
 use payment_buttons::payment::PaymentId;
+use payment_buttons::urlencoded::FormFields;
 
 const MERCHANT_KEY: &str = "0123456789ABCDEF0123456789ABCDEF012345AM";
 

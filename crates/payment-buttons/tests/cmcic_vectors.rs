@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::{self, Protocol};
 use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway, verify};
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::{Flag, Verification, VerificationStatus};
+use payment_buttons::urlencoded::FormFields;
 use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
 use serde::Deserialize;
 

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::status;
 use payment_buttons::event::{Event, EventKind};
@@ -19,6 +18,7 @@ use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::StoredPayment;
 use payment_buttons::transition::events_for;
+use payment_buttons::urlencoded::FormFields;
 use serde_json::{Map, Value, json};
 
 /// The button of the API documentation's example, validated and written back by our serializer.

@@ -6,9 +6,9 @@
 
 use super::billing::{self, Billing};
 use super::config::{CmcicConfig, VERSION};
-use super::form::FormFields;
 use super::mac::{self, MAC_FIELD, Protocol};
 use crate::gateway::{GatewayError, PaymentRequest};
+use crate::urlencoded::FormFields;
 
 /// The languages of the bank's pages (`lgue`); others fall back to French.
 const LANGUAGES: [&str; 9] = ["FR", "EN", "DE", "IT", "ES", "NL", "PT", "JA", "SV"];

@@ -17,8 +17,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use super::form::FormFields;
 use super::key::UsableKey;
+use crate::urlencoded::FormFields;
 
 /// The name of the seal field, which is never part of what it seals.
 pub const MAC_FIELD: &str = "MAC";

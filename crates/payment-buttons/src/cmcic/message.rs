@@ -1,9 +1,9 @@
 //! Decoding what the bank sends: the return's body and the values of its fields.
 
-use super::form::FormFields;
 use crate::gateway::DecodedFields;
 use crate::money::Money;
 use crate::notification::Flag;
+use crate::urlencoded::FormFields;
 
 /// Reads `montant` (`62.73EUR`): a decimal amount followed by an ISO 4217 code.
 ///

@@ -6,7 +6,8 @@
 //! in the current Monetico form or the legacy CM-CIC v3.0 form ([`mac::Protocol`]).
 //!
 //! ```
-//! use payment_buttons::cmcic::{CmcicGateway, config::{CmcicConfig, CmcicMode}, form::FormFields, key::UsableKey};
+//! use payment_buttons::cmcic::{CmcicGateway, config::{CmcicConfig, CmcicMode}, key::UsableKey};
+//! use payment_buttons::urlencoded::FormFields;
 //! use payment_buttons::gateway::{Gateway, IncomingMessage};
 //! let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
 //! let gateway = CmcicGateway::new(CmcicConfig::new(CmcicMode::Simulator, "1234567", key, "monSite1").unwrap());
@@ -28,7 +29,6 @@
 pub mod alias;
 pub mod billing;
 pub mod config;
-pub mod form;
 pub mod fraud;
 pub mod hand_off;
 pub mod key;
@@ -43,8 +43,8 @@ use crate::button::{ButtonConfig, ButtonError};
 use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
 use crate::notification::Verification;
 
+use crate::urlencoded::FormFields;
 use config::{CmcicConfig, CmcicMode};
-use form::FormFields;
 use mac::MAC_FIELD;
 use verify::ReturnCheck;
 

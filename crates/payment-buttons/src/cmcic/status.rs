@@ -3,11 +3,11 @@
 use serde_json::{Map, Value};
 
 use super::config::{CmcicConfig, CmcicMode};
-use super::form::FormFields;
 use super::fraud;
 use super::mac::{self, Protocol};
 use super::message::{mask_card, parse_montant};
 use crate::notification::{Flag, Notification, Outcome, Target};
+use crate::urlencoded::FormFields;
 
 /// Return fields copied into a notification's details when present and not empty. Card data here is
 /// masked (`cbmasquee`), hashed (`hpancb`) or partial (`bincb`): the bank never sends a full number.

@@ -3,9 +3,9 @@
 
 use super::CmcicGateway;
 use super::config::CmcicMode;
-use super::form::FormFields;
 use crate::payment::PaymentId;
 use crate::testing::{Confirmation, HandOffForm};
+use crate::urlencoded::FormFields;
 
 /// The server-to-server return the bank posts to `/notify/cmcic` about a hand-off: the payment form's
 /// `TPE`, `montant`, `reference` and `texte-libre`, the outcome you choose, card facts, sealed by

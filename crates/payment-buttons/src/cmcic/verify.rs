@@ -1,10 +1,10 @@
 //! Verification of the bank's return: its seal, and that the sealed message is a return.
 
 use super::config::{CmcicConfig, VERSION};
-use super::form::FormFields;
 use super::mac::{self, MAC_FIELD, Protocol};
 use super::status::{self, CodeRetour};
 use crate::notification::{Flag, Verification, VerificationStatus, Verified};
+use crate::urlencoded::FormFields;
 
 /// The state of a return's seal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

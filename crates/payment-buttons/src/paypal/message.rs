@@ -1,13 +1,11 @@
 //! Reading an IPN body: form-decoding to bytes, then text in the message's own charset, with every
 //! oddity turned into a flag. Decoding never fails: the raw body is the log's record of truth.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
-
-use percent_encoding::percent_decode;
 
 use crate::gateway::DecodedFields;
 use crate::notification::Flag;
+use crate::urlencoded::FormFields;
 
 use super::charset::charset_for;
 use super::date::{DATE_FIELDS, is_blank_date, parse_paypal_date};
@@ -45,9 +43,6 @@ const MAX_LENGTHS: &[(&str, usize)] = &[
     ("txn_id", 19),
 ];
 
-/// A name and a value, percent-decoded, not yet in any charset.
-type RawPair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
-
 /// Decodes an IPN body into its fields (a repeated name keeps its first value) and flags.
 ///
 /// `+` is a space and `%XX` a byte; values are then decoded with the charset the message names in its
@@ -61,27 +56,15 @@ type RawPair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 /// assert_eq!(decoded.flags, vec![Flag::MalformedDate]);
 /// ```
 pub fn decode_ipn(body: &[u8]) -> DecodedFields {
-    let pairs: Vec<RawPair<'_>> = body
-        .split(|&b| b == b'&')
-        .filter(|segment| !segment.is_empty())
-        .map(|segment| match segment.iter().position(|&b| b == b'=') {
-            Some(at) => (form_decode(&segment[..at]), form_decode(&segment[at + 1..])),
-            None => (form_decode(segment), Cow::Borrowed(&[][..])),
-        })
-        .collect();
-
-    let charset_label = pairs
-        .iter()
-        .find(|(name, _)| name.as_ref() == b"charset")
-        .map(|(_, value)| value.as_ref());
-    let (encoding, known) = charset_for(charset_label);
+    let form = FormFields::parse(body);
+    let (encoding, known) = charset_for(form.get("charset"));
 
     let mut decoded = DecodedFields::default();
     if !known {
         decoded.flags.push(Flag::UnknownCharset);
     }
     let mut undecodable = false;
-    for (name, value) in &pairs {
+    for (name, value) in form.pairs() {
         let (name, name_errors) = encoding.decode_without_bom_handling(name);
         let (value, value_errors) = encoding.decode_without_bom_handling(value);
         undecodable |= name_errors || value_errors;
@@ -96,17 +79,6 @@ pub fn decode_ipn(body: &[u8]) -> DecodedFields {
     check_dates(&decoded.fields, &mut decoded.flags);
     check_lengths(&decoded.fields, &mut decoded.flags);
     decoded
-}
-
-/// `application/x-www-form-urlencoded` to bytes: `+` is a space, then percent-decoding. Invalid `%`
-/// sequences stay as they are, as browsers do.
-fn form_decode(raw: &[u8]) -> Cow<'_, [u8]> {
-    if raw.contains(&b'+') {
-        let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
-        Cow::Owned(percent_decode(&spaced).collect())
-    } else {
-        percent_decode(raw).into()
-    }
 }
 
 fn check_dates(fields: &BTreeMap<String, String>, flags: &mut Vec<Flag>) {

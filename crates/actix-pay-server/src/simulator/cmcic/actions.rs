@@ -3,8 +3,8 @@
 
 use payment_buttons::cmcic::NAME;
 use payment_buttons::cmcic::config::CmcicMode;
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::key::UsableKey;
+use payment_buttons::urlencoded::FormFields;
 use rand::Rng;
 
 use super::CmcicSimulator;

@@ -1,9 +1,9 @@
 //! The payment form a merchant's page posts to the simulated bank, once its seal has been checked.
 
 use payment_buttons::cmcic::config::CmcicConfig;
-use payment_buttons::cmcic::form::FormFields;
 use payment_buttons::cmcic::message;
 use payment_buttons::money::Money;
+use payment_buttons::urlencoded::FormFields;
 
 /// Why a sealed payment form cannot be paid. The merchant sealed it, so the message may name the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use payment_buttons::cmcic::form::FormFields;
+use payment_buttons::urlencoded::FormFields;
 
 use super::CmcicSimulator;
 use super::actions::{Payment, Refused};

@@ -1,7 +1,7 @@
 //! The return the simulated bank posts to `/notify/cmcic`: the fields a real bank sends, before sealing.
 
 use chrono::{DateTime, Utc};
-use payment_buttons::cmcic::form::FormFields;
+use payment_buttons::urlencoded::FormFields;
 
 use super::cards::{CardBehaviour, CardFacts};
 use super::checkout::PaymentForm;

@@ -1,8 +1,10 @@
-//! `application/x-www-form-urlencoded` bodies as bytes.
+//! `application/x-www-form-urlencoded` bodies as bytes: the one codec of every gateway module.
 //!
-//! The bank seals bytes, not text: a return is verified over the values percent-decoded exactly as
-//! received, with no charset conversion. Generic form parsers decode to UTF-8 strings (lossily), which would
-//! break the seal of any ISO-8859-1 value, hence this small byte-level reader and writer.
+//! Gateways sign and verify bytes, not text: a CM-CIC return is sealed over the values percent-decoded
+//! exactly as received, and a PayPal IPN names its own charset in one of its fields, so its text can only
+//! be decoded once every value is bytes. Generic form parsers decode to UTF-8 strings (lossily), which
+//! would break the seal of any ISO-8859-1 value and the charset of any IPN, hence this small byte-level
+//! reader and writer.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
 
@@ -13,7 +15,7 @@ const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove
 /// The fields of a form body, as byte strings, in the order received (repeated names included).
 ///
 /// ```
-/// use payment_buttons::cmcic::form::FormFields;
+/// use payment_buttons::urlencoded::FormFields;
 /// let form = FormFields::parse(b"texte-libre=a%2Bb+c&reference=ABC12&MAC=00");
 /// assert_eq!(form.get("texte-libre"), Some(&b"a+b c"[..]));
 /// assert_eq!(form.get_str("reference"), Some("ABC12"));
