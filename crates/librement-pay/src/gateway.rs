@@ -72,10 +72,6 @@ impl Gateway for LibrementGateway {
         }
     }
 
-    fn is_live(&self) -> bool {
-        false
-    }
-
     fn label(&self, language: &str) -> String {
         if language == "fr" {
             "Compte Librement"

@@ -116,7 +116,6 @@ pub struct Engine<S: Store> {
     signer: ButtonSigner,
     urls: ServiceUrls,
     token_ttl: Duration,
-    extra_methods: Vec<&'static str>,
     listeners: Vec<Arc<dyn Listener>>,
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
     concurrency: usize,
@@ -133,7 +132,6 @@ impl<S: Store> Engine<S> {
             signer,
             urls,
             token_ttl: Duration::from_secs(30 * 24 * 3600),
-            extra_methods: Vec::new(),
             listeners: Vec::new(),
             wakeup: None,
             concurrency: DEFAULT_CONCURRENCY,
@@ -183,12 +181,6 @@ impl<S: Store> Engine<S> {
         self
     }
 
-    /// Payment methods handled outside the gateways (e.g. `librement`), accepted in button configurations.
-    pub fn with_extra_method(mut self, name: &'static str) -> Self {
-        self.extra_methods.push(name);
-        self
-    }
-
     /// Registers an in-process listener, called from the outbox.
     pub fn with_listener(mut self, listener: Arc<dyn Listener>) -> Self {
         self.listeners.push(listener);
@@ -228,7 +220,7 @@ impl<S: Store> Engine<S> {
 
     /// Checks a button against the offered gateways and signs it.
     pub fn sign_button(&self, config: &ButtonConfig, now: DateTime<Utc>) -> Result<String, ButtonError> {
-        self.gateways.check_button(config, &self.extra_methods)?;
+        self.gateways.check_button(config, &[])?;
         self.signer.sign(config, self.token_ttl, now)
     }
 
@@ -270,7 +262,7 @@ impl<S: Store> Engine<S> {
         signed_in: Option<&VouchedIdentity>,
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
-        self.gateways.check_button(&button, &self.extra_methods)?;
+        self.gateways.check_button(&button, &[])?;
         let choice = Choice {
             option: None,
             gateway: Some(gateway),

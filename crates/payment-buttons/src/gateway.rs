@@ -199,9 +199,6 @@ pub trait Gateway: Send + Sync + 'static {
     /// Verifies a logged message and parses it (PayPal: the postback; CM-CIC: the MAC).
     async fn verify(&self, message: &IncomingMessage) -> Verification;
 
-    /// True when this gateway talks to a real payment network (not the simulator).
-    fn is_live(&self) -> bool;
-
     /// What the buyer sees on this gateway's submit button, in `language` (`en`, `fr`...).
     fn label(&self, language: &str) -> String {
         let _ = language;

@@ -464,11 +464,3 @@ fn paypal_gets_an_empty_200_and_decode_logs_the_fields() {
     assert_eq!(decoded.fields["txn_id"], "4RT73920XK118345L");
     assert!(decoded.flags.is_empty());
 }
-
-#[test]
-fn only_the_simulator_is_not_live() {
-    let postback = RecordingPostback::answering(PostbackAnswer::Verified);
-    assert!(gateway(PaypalMode::Live, postback.clone()).is_live());
-    assert!(gateway(PaypalMode::Sandbox, postback.clone()).is_live());
-    assert!(!gateway(PaypalMode::Simulator, postback).is_live());
-}

@@ -44,7 +44,7 @@ use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMess
 use crate::notification::Verification;
 
 use crate::urlencoded::FormFields;
-use config::{CmcicConfig, CmcicMode};
+use config::CmcicConfig;
 use mac::MAC_FIELD;
 use verify::ReturnCheck;
 
@@ -134,10 +134,6 @@ impl Gateway for CmcicGateway {
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
         verify::verify(&self.config, &message.body)
-    }
-
-    fn is_live(&self) -> bool {
-        matches!(self.config.mode(), CmcicMode::Production | CmcicMode::Test)
     }
 
     fn label(&self, language: &str) -> String {

@@ -19,7 +19,6 @@
 //! let config = PaypalConfig::new(PaypalMode::Sandbox, PaypalOverrides::default()).unwrap();
 //! let gateway = PaypalGateway::new(config, Arc::new(AlwaysVerified));
 //! assert_eq!(gateway.name(), "paypal");
-//! assert!(gateway.is_live());
 //! ```
 
 mod charset;
@@ -166,10 +165,6 @@ impl Gateway for PaypalGateway {
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
         verify::verify(self.postback.as_ref(), self.config.mode(), &message.body).await
-    }
-
-    fn is_live(&self) -> bool {
-        matches!(self.config.mode(), PaypalMode::Live | PaypalMode::Sandbox)
     }
 
     fn label(&self, _language: &str) -> String {
