@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::button::{ButtonConfig, ButtonError, BuyingOption};
 use crate::identity::VouchedIdentity;
+use crate::money::Money;
 use crate::notification::Verification;
 use crate::payment::PaymentId;
 
@@ -204,6 +205,119 @@ pub trait Gateway: Send + Sync + 'static {
         let _ = language;
         self.name().to_owned()
     }
+
+    /// The routes this gateway receives server-to-server messages on, under `/notify/{name}`: the
+    /// default is the one route `/notify/{name}` itself ([`NotifyRoute::MAIN`]). A gateway with more
+    /// than one kind of message (PayPal Checkout's webhooks beside the IPN) lists each.
+    ///
+    /// Today's front end (`actix::configure`) mounts [`NotifyRoute::MAIN`] only; mounting the others,
+    /// and telling `verify` which route a message came on, arrive with the first gateway that needs them.
+    fn notify_routes(&self) -> &'static [NotifyRoute] {
+        &[NotifyRoute::MAIN]
+    }
+
+    /// A hand-off that calls the gateway's API first (PayPal Checkout), when the gateway has one; `None`
+    /// by default, and [`Gateway::hand_off`] alone builds the buyer's form or redirect. The answers of
+    /// such calls are logged like messages (see [`GatewayCall`]); the engine's `start_payment` wires this
+    /// up with the first gateway that needs it (issue 16): today it calls `hand_off`.
+    fn api_hand_off(&self) -> Option<&dyn ApiHandOffs> {
+        None
+    }
+
+    /// The gateway's refund capability, when it has one (`None` by default). The engine asks for it
+    /// rather than assuming every gateway can refund: CM-CIC refunds through a separate API, PayPal
+    /// Standard not at all.
+    fn refunds(&self) -> Option<&dyn Refunds> {
+        None
+    }
+
+    /// What the gateway does when the buyer comes back to `GET /return/{name}/{payment_id}` (PayPal
+    /// Checkout captures the order there). `None` by default: the buyer goes to the status page and
+    /// no such route is needed.
+    fn buyer_return(&self) -> Option<&dyn BuyerReturn> {
+        None
+    }
+}
+
+/// One route a gateway receives messages on, named by its path under `/notify/{gateway}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NotifyRoute {
+    /// The path segment after `/notify/{gateway}` (`""` for the route itself, `"webhook"` for
+    /// `/notify/{gateway}/webhook`).
+    pub path: &'static str,
+}
+
+impl NotifyRoute {
+    /// `/notify/{gateway}`: the one route of PayPal Standard's IPN and of CM-CIC's return.
+    pub const MAIN: NotifyRoute = NotifyRoute { path: "" };
+}
+
+/// A call we made to a gateway's API and its answer, exactly as received. Every such answer is
+/// written to the log like a message the gateway sent, before anything is decided from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayCall {
+    /// When the answer arrived.
+    pub received_at: DateTime<Utc>,
+    /// What we called (method and URL, no credentials).
+    pub request: String,
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// `Content-Type` of the answer, when present.
+    pub content_type: Option<String>,
+    /// The raw answer body.
+    pub body: Vec<u8>,
+}
+
+/// A hand-off that needed the gateway's API (PayPal Checkout creates an order first): the buyer's
+/// hand-off, and the answers to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiHandOff {
+    /// Where the buyer goes.
+    pub hand_off: HandOff,
+    /// The gateway's answers, in the order received, to be logged like messages.
+    pub calls: Vec<GatewayCall>,
+}
+
+/// A gateway whose hand-off calls its API before the buyer leaves. Form-only gateways (PayPal
+/// Standard, CM-CIC) implement [`Gateway::hand_off`] alone.
+#[async_trait::async_trait]
+pub trait ApiHandOffs: Send + Sync {
+    /// Builds the hand-off of one payment, calling the gateway's API; the answers come back for the log
+    /// even when the hand-off fails ([`GatewayError`] then says why).
+    async fn hand_off_via_api(&self, request: &PaymentRequest<'_>)
+    -> (Result<HandOff, GatewayError>, Vec<GatewayCall>);
+}
+
+/// What one refund asks of a gateway.
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    /// Our payment.
+    pub payment_id: &'a PaymentId,
+    /// The gateway's reference of the payment (the transaction to refund).
+    pub gateway_reference: &'a str,
+    /// How much to refund: the whole payment or part of it, in the payment's currency.
+    pub amount: Money,
+}
+
+/// A gateway's refund capability ([`Gateway::refunds`]). The refund is confirmed by the gateway's
+/// answer or by a later notification, whichever comes first; the engine counts it once either way.
+#[async_trait::async_trait]
+pub trait Refunds: Send + Sync {
+    /// Asks the gateway for the refund. The answer is returned raw, to be logged before it is read.
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<GatewayCall, GatewayError>;
+}
+
+/// What a gateway does when the buyer comes back from its pages ([`Gateway::buyer_return`]).
+#[async_trait::async_trait]
+pub trait BuyerReturn: Send + Sync {
+    /// Handles `GET /return/{gateway}/{payment_id}` with its query pairs: the calls made (to be logged)
+    /// and where the buyer goes next (usually the status page).
+    async fn on_return(
+        &self,
+        payment_id: &PaymentId,
+        query: &[(String, String)],
+        urls: &ServiceUrls,
+    ) -> (Vec<GatewayCall>, HandOff);
 }
 
 /// The gateways a service offers, by name.

@@ -76,6 +76,18 @@ pub mod transition;
 pub mod urlencoded;
 pub mod webhook;
 
+pub use button::ButtonConfig;
+pub use cmcic::CmcicGateway;
+pub use cmcic::config::{CmcicConfig, CmcicMode};
+pub use cmcic::mac::Protocol as CmcicProtocol;
+pub use engine::Engine;
+pub use event::Event;
+pub use gateway::{Gateway, Gateways};
+pub use memory::MemoryStore;
+pub use money::Money;
+pub use paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
+pub use store::Store;
+
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "diesel")]
