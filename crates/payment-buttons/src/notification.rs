@@ -6,14 +6,26 @@ use crate::money::Money;
 
 /// A value that can only be obtained from a gateway's verification (postback, MAC).
 ///
-/// Only gateway modules of this crate can build one, so code that takes a `Verified<Notification>`
-/// cannot be handed an unverified message.
+/// What it means: a [`Gateway::verify`](crate::gateway::Gateway::verify) vouched for the message it came
+/// from. The engine only ever takes one out of the [`Verification`] that a gateway's `verify` returned
+/// for a message the engine itself logged (nothing else in the public API accepts a `Verified`), so a
+/// notification reaches the transition and the store only through some gateway's verification.
+///
+/// The gateways of this crate build it with a crate-private constructor. A gateway written outside the
+/// crate builds it with [`Verified::vouched_by_gateway`], which is that gateway's claim, made in its
+/// `verify` after checking the message against the gateway (signature, postback, API): the type cannot
+/// check that claim, so call it nowhere else.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified<T>(T);
 
 impl<T> Verified<T> {
     /// Wraps a value whose source was just verified. Crate-private on purpose.
     pub(crate) fn new(value: T) -> Self {
+        Verified(value)
+    }
+    /// For a gateway written outside this crate, in its `Gateway::verify` only: wraps what the gateway
+    /// verified. See the type's documentation for what the engine relies on.
+    pub fn vouched_by_gateway(value: T) -> Self {
         Verified(value)
     }
     /// The verified value.
