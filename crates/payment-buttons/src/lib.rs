@@ -6,6 +6,11 @@
 //! them into [`event::Event`]s for the shop's listeners.
 //!
 //! Gateways: CM-CIC paiement / Monetico ([`cmcic`]) and PayPal Payments Standard with IPN ([`paypal`]).
+//! Both have the same shape, one file per role: `config` (settings and mode), `hand_off` (the form),
+//! `message` (decoding what the gateway sends), `verify`, `status` (mapping to a
+//! [`Notification`](notification::Notification)); a gateway of your own implements [`Gateway`] and touches
+//! neither the engine nor the store (the repository's `docs/gateways.md`). Form bodies go through one
+//! byte-exact codec, [`urlencoded`].
 //! The [`engine::Engine`] runs the pipeline over a [`store::Store`]; [`transition`] decides, as a pure
 //! function, what each verified notification does to a payment; [`status`] decides what the buyer's status
 //! page says.
