@@ -65,7 +65,7 @@ impl Billing {
 /// Checks a button's `payment_options.cmcic` block: only `billing` is allowed, and it must hold the four
 /// parts `address_line1`, `city`, `postal_code` and `country` (two upper-case letters). Returns the billing
 /// address when there is one.
-pub fn from_button(button: &ButtonConfig) -> Result<Option<Billing>, ButtonError> {
+pub(crate) fn from_button(button: &ButtonConfig) -> Result<Option<Billing>, ButtonError> {
     let Some(block) = button.payment_option("cmcic") else {
         return Ok(None);
     };

@@ -52,7 +52,7 @@ pub fn reason(code: u32) -> Option<&'static str> {
 ///
 /// Values are split into as many parts as there are causes, so a value that itself contains `-` stays
 /// whole when it is the last one.
-pub fn parse(causes: Option<&str>, values: Option<&str>, state: Option<&str>) -> Vec<FraudCause> {
+pub(crate) fn parse(causes: Option<&str>, values: Option<&str>, state: Option<&str>) -> Vec<FraudCause> {
     let Some(causes) = causes.map(str::trim).filter(|c| !c.is_empty()) else {
         return Vec::new();
     };

@@ -30,7 +30,7 @@ pub fn lgue(language: &str) -> &'static str {
 
 /// `texte-libre`: our payment id and the shop's order reference, reduced to a safe ASCII alphabet
 /// (other characters become `_`) so that the seal never depends on a charset.
-pub fn texte_libre(payment_id: &str, order_reference: &str) -> String {
+pub(crate) fn texte_libre(payment_id: &str, order_reference: &str) -> String {
     let order: String = order_reference
         .chars()
         .take(TEXTE_LIBRE_ORDER_MAX)
@@ -46,7 +46,7 @@ pub fn texte_libre(payment_id: &str, order_reference: &str) -> String {
 }
 
 /// Builds the sealed fields of a payment, in the order they are posted (`MAC` last).
-pub fn build(config: &CmcicConfig, request: &PaymentRequest<'_>) -> Result<Vec<(String, String)>, GatewayError> {
+pub(crate) fn build(config: &CmcicConfig, request: &PaymentRequest<'_>) -> Result<Vec<(String, String)>, GatewayError> {
     let option = request.option();
     if let Some(months) = option.recurrence_months() {
         return Err(GatewayError::Unsupported(format!(
@@ -131,7 +131,7 @@ pub fn request_seal(config: &CmcicConfig, fields: &[(String, String)]) -> String
 
 /// True when the request's `MAC` field seals its other fields (what the bank checks; the simulator uses
 /// it to refuse forms that the bank would refuse).
-pub fn request_seal_matches(config: &CmcicConfig, fields: &[(String, String)]) -> bool {
+pub(crate) fn request_seal_matches(config: &CmcicConfig, fields: &[(String, String)]) -> bool {
     let form = to_form(fields);
     let Some(received) = form.get(MAC_FIELD) else {
         return false;

@@ -195,7 +195,7 @@ fn join_positions<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
 }
 
 /// The names a legacy return seals, for telling which received fields are not covered.
-pub fn legacy_return_covers(name: &[u8]) -> bool {
+pub(crate) fn legacy_return_covers(name: &[u8]) -> bool {
     name == MAC_FIELD.as_bytes() || LEGACY_RETURN_POSITIONS.iter().any(|p| p.as_bytes() == name)
 }
 

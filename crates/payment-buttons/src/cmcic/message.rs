@@ -23,7 +23,7 @@ pub fn parse_montant(montant: &str) -> Option<Money> {
 
 /// Masks a card number that would arrive unmasked: keeps the first 6 and last 4 digits. Values that are
 /// already masked (they hold non-digits) are returned as they are.
-pub fn mask_card(value: &str) -> String {
+pub(crate) fn mask_card(value: &str) -> String {
     let digits: Vec<char> = value.chars().filter(|c| !c.is_whitespace()).collect();
     if digits.len() < 12 || !digits.iter().all(char::is_ascii_digit) {
         return value.to_owned();

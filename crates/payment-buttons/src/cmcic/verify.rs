@@ -20,7 +20,7 @@ pub enum SealCheck {
 /// Fields that only our payment form carries, never the bank's return. The form the buyer's browser posts
 /// to the bank is sealed with the same key and, in the current protocol, the same way (every field, sorted),
 /// so a buyer could post it unchanged to `/notify/cmcic`: these fields tell it apart.
-pub const REQUEST_ONLY_FIELDS: [&str; 11] = [
+pub(crate) const REQUEST_ONLY_FIELDS: [&str; 11] = [
     "url_retour",
     "url_retour_ok",
     "url_retour_err",
@@ -47,7 +47,7 @@ pub enum ReturnCheck {
 
 /// Checks the seal, then that the sealed message is a return from the bank and not something else the key
 /// seals (our own payment form).
-pub fn check_return(config: &CmcicConfig, form: &FormFields) -> ReturnCheck {
+pub(crate) fn check_return(config: &CmcicConfig, form: &FormFields) -> ReturnCheck {
     match check_seal(config, form) {
         SealCheck::Valid => {}
         other => return ReturnCheck::BadSeal(other),
