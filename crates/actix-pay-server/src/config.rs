@@ -37,7 +37,7 @@ use std::path::Path;
 use url::Url;
 
 pub use duration::parse_duration;
-pub use engine::{EngineConfig, MAX_VERIFICATION_CONCURRENCY};
+pub use engine::{EngineConfig, MAX_APPLY_CONCURRENCY, MAX_VERIFICATION_CONCURRENCY};
 pub use error::ConfigError;
 pub use gateways::{
     CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,

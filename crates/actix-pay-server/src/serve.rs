@@ -148,11 +148,16 @@ pub fn assemble(
     .with_concurrency(config.engine.verification_concurrency)
     // SQLite has one writer: applying in parallel would only queue on its lock. PostgreSQL locks the
     // payment's row only, so verified messages of different payments are applied side by side.
-    .with_apply_concurrency(if config.database.url.is_postgres() {
-        POSTGRES_APPLY_CONCURRENCY
-    } else {
-        1
-    })
+    .with_apply_concurrency(
+        config
+            .engine
+            .apply_concurrency
+            .unwrap_or(if config.database.url.is_postgres() {
+                POSTGRES_APPLY_CONCURRENCY
+            } else {
+                1
+            }),
+    )
     .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {

@@ -35,6 +35,10 @@ pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;
 /// over a thousand messages a second at 200 ms, and hold at most 256 claimed messages in memory.
 pub const DEFAULT_CONCURRENCY: usize = 256;
 
+/// How often at most [`Engine::drain_messages`] reports progress (wakes the event dispatcher) while busy.
+#[cfg(feature = "actix")]
+const PROGRESS_EVERY: Duration = Duration::from_millis(25);
+
 /// How many verified messages are checked and applied at once by default: one, which suits SQLite (one
 /// writer at a time); a PostgreSQL store gains from a few (see [`Engine::with_apply_concurrency`]).
 pub const DEFAULT_APPLY_CONCURRENCY: usize = 1;
@@ -440,7 +444,8 @@ impl<S: Store> Engine<S> {
     ///
     /// Verification (for PayPal a network round trip) runs for up to [`Engine::concurrency`] messages at
     /// a time. The messages of one payment are checked and applied one after the other in the order they
-    /// were logged, whichever verification ends first: a `subscr_signup` is applied before the
+    /// were logged, whichever verification ends first (a message put back for another verification attempt
+    /// no longer holds the later ones: the transition rules take a late `Pending` as no change): a `subscr_signup` is applied before the
     /// `subscr_payment` that followed it, a `Pending` before its `Completed`, so listeners see every
     /// payment's events in the order the gateway sent the messages. Messages of different payments do not
     /// wait for each other. A store error is returned once every other claimed message is done.
@@ -456,8 +461,8 @@ impl<S: Store> Engine<S> {
     /// The message worker (feature `actix`, which brings tokio): runs for ever (until its task is dropped), keeping up to
     /// [`Engine::concurrency`] messages in flight. It claims due messages when woken by `wake`, every
     /// `poll` (retries come due), and at once while the queue has more; applies them as
-    /// [`Engine::process_due`] does; and calls `progress` after each message it concluded (to wake the
-    /// event dispatcher). Unlike repeated `process_due` calls it never waits for a batch: a slot freed by
+    /// [`Engine::process_due`] does; and calls `progress` when messages were concluded (to wake the event
+    /// dispatcher), at most every 25 ms while busy. Unlike repeated `process_due` calls it never waits for a batch: a slot freed by
     /// one verification is taken by the next message. One gateway runs at most its share of the
     /// verifications when several are configured, and one whose postbacks hang gives up its queued
     /// messages to the store so that the others' messages pass (see the `pipeline` module).
@@ -470,6 +475,7 @@ impl<S: Store> Engine<S> {
         let mut pipeline = pipeline::Pipeline::new(self, Utc::now());
         let mut more_queued = true;
         let mut next_poll = tokio::time::Instant::now() + poll;
+        let (mut reported, mut last_report) = (0, std::time::Instant::now());
         loop {
             pipeline.set_now(Utc::now());
             if more_queued && gateways > 1 {
@@ -488,7 +494,6 @@ impl<S: Store> Engine<S> {
                     }
                 }
             }
-            let before = pipeline.done;
             tokio::select! {
                 Some(result) = pipeline.step(), if !pipeline.is_idle() => {
                     if let Err(e) = result {
@@ -501,7 +506,11 @@ impl<S: Store> Engine<S> {
                     next_poll = tokio::time::Instant::now() + poll;
                 }
             }
-            if pipeline.done != before {
+            // Woken once per PROGRESS_EVERY at most, not per message: each wake-up of the event dispatcher
+            // is a claim and a commit, which on SQLite would queue with the applications for the one writer.
+            if pipeline.done != reported && (pipeline.is_idle() || last_report.elapsed() >= PROGRESS_EVERY) {
+                reported = pipeline.done;
+                last_report = std::time::Instant::now();
                 progress();
             }
         }

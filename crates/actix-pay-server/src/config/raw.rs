@@ -95,6 +95,7 @@ pub(crate) struct RawLimits {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEngine {
     pub(crate) verification_concurrency: Option<i64>,
+    pub(crate) apply_concurrency: Option<i64>,
 }
 
 #[derive(Default, Deserialize)]

@@ -88,6 +88,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("limits", "sign_up_per_hour", Kind::Integer),
     setting("limits", "notify_body_bytes", Kind::Integer),
     setting("engine", "verification_concurrency", Kind::Integer),
+    setting("engine", "apply_concurrency", Kind::Integer),
 ];
 
 /// The keys of one `[[webhooks]]` entry.

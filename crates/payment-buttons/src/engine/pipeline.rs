@@ -41,11 +41,11 @@ type Verifying<'e> = BoxFuture<'e, (Lane, QueuedMessage, Option<Verification>)>;
 type Concluding<'e> = BoxFuture<'e, (Lane, MessageId, Result<Processed, StoreError>)>;
 
 /// How many slots of `concurrency` one gateway may hold when `gateways` are configured: all of them
-/// alone, otherwise all but an eighth per other gateway (at least one each), so that a gateway whose
+/// alone, otherwise all but a sixteenth per other gateway (at least one each), so that a gateway whose
 /// postbacks hang until their timeout leaves room for the others' messages.
 pub(super) fn gateway_share(concurrency: usize, gateways: usize) -> usize {
     let others = gateways.saturating_sub(1);
-    let reserve = others.saturating_mul((concurrency / 8).max(1));
+    let reserve = others.saturating_mul((concurrency / 16).max(1));
     concurrency.saturating_sub(reserve).max(1)
 }
 
