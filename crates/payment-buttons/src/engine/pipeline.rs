@@ -227,11 +227,15 @@ impl<'e, S: Store> Pipeline<'e, S> {
             return None;
         }
         enum Ended {
-            Verified(Lane, QueuedMessage, Option<Verification>),
+            // Boxed: a verified message is much larger than an application's result.
+            Verified(Box<(Lane, QueuedMessage, Option<Verification>)>),
             Concluded(Lane, MessageId, Result<Processed, StoreError>),
         }
         let ended = if self.concluding.is_empty() {
-            self.verifying.next().await.map(|(l, q, v)| Ended::Verified(l, q, v))
+            self.verifying
+                .next()
+                .await
+                .map(|verified| Ended::Verified(Box::new(verified)))
         } else if self.verifying.is_empty() {
             self.concluding
                 .next()
@@ -239,12 +243,13 @@ impl<'e, S: Store> Pipeline<'e, S> {
                 .map(|(l, id, r)| Ended::Concluded(l, id, r))
         } else {
             match futures_util::future::select(self.verifying.next(), self.concluding.next()).await {
-                Either::Left((verified, _)) => verified.map(|(l, q, v)| Ended::Verified(l, q, v)),
+                Either::Left((verified, _)) => verified.map(|verified| Ended::Verified(Box::new(verified))),
                 Either::Right((concluded, _)) => concluded.map(|(l, id, r)| Ended::Concluded(l, id, r)),
             }
         };
         match ended? {
-            Ended::Verified(lane, queued, verification) => {
+            Ended::Verified(verified) => {
+                let (lane, queued, verification) = *verified;
                 self.verified(lane, queued, verification);
                 Some(Ok(()))
             }
