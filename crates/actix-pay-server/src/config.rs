@@ -17,6 +17,7 @@
 //! ```
 
 mod duration;
+mod engine;
 mod error;
 mod gateways;
 mod limits;
@@ -36,6 +37,7 @@ use std::path::Path;
 use url::Url;
 
 pub use duration::parse_duration;
+pub use engine::{EngineConfig, MAX_APPLY_CONCURRENCY, MAX_VERIFICATION_CONCURRENCY};
 pub use error::ConfigError;
 pub use gateways::{
     CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,
@@ -64,6 +66,8 @@ pub struct Config {
     pub librement: LibrementConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[engine]`.
+    pub engine: EngineConfig,
     /// `[mail]`: `None` in simulator mode without it (mail goes to `/simulator/mail`), or when Librement is
     /// not enabled.
     pub mail: Option<MailConfig>,
@@ -187,7 +191,16 @@ mod tests {
     #[test]
     fn every_setting_is_a_field_of_the_file_shape() {
         let mut text = String::new();
-        for section in ["server", "database", "paypal", "cmcic", "librement", "limits", "mail"] {
+        for section in [
+            "server",
+            "database",
+            "paypal",
+            "cmcic",
+            "librement",
+            "limits",
+            "engine",
+            "mail",
+        ] {
             text.push_str(&format!("[{section}]\n"));
             for setting in schema::SETTINGS.iter().filter(|s| s.section == section) {
                 let value = match setting.kind {

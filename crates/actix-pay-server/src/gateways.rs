@@ -44,7 +44,8 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             logo_url: p.logo_url.as_ref().map(Url::to_string),
         };
         let core = CorePaypalConfig::new(p.mode, overrides).map_err(|e| GatewaySetupError(e.to_string()))?;
-        let gateway = PaypalGateway::with_reqwest(core).map_err(|e| GatewaySetupError(e.to_string()))?;
+        let gateway = PaypalGateway::with_reqwest_pool(core, p.postback_pool_size)
+            .map_err(|e| GatewaySetupError(e.to_string()))?;
         all = all.with(Arc::new(gateway));
     }
     let mut cmcic = None;

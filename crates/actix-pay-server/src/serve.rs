@@ -21,6 +21,10 @@ use crate::store::ServerStore;
 use crate::webhooks::{Webhooks, WorkerOptions};
 use crate::{gateways, pages, simulator};
 
+/// Verified messages of different payments applied at once on PostgreSQL: half the store's pool of eight
+/// connections, leaving the rest to intake's log writer, claims and the event dispatcher.
+const POSTGRES_APPLY_CONCURRENCY: usize = 4;
+
 /// Why the server could not start. One line each, naming what is wrong; never a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -141,6 +145,19 @@ pub fn assemble(
     .with_token_ttl(config.server.button_token_ttl)
     .with_abandon_after(config.server.abandon_after)
     .with_notify_body_limit(config.limits.notify_body_bytes)
+    .with_concurrency(config.engine.verification_concurrency)
+    // SQLite has one writer: applying in parallel would only queue on its lock. PostgreSQL locks the
+    // payment's row only, so verified messages of different payments are applied side by side.
+    .with_apply_concurrency(
+        config
+            .engine
+            .apply_concurrency
+            .unwrap_or(if config.database.url.is_postgres() {
+                POSTGRES_APPLY_CONCURRENCY
+            } else {
+                1
+            }),
+    )
     .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {

@@ -353,3 +353,34 @@ fn a_limit_that_is_not_a_whole_number_in_range_is_refused_naming_it() {
     );
     assert!(error("[limits]\nnotify_body_bytes = 2000000\n", &[]).contains("must be from 4096 to 1048576 bytes"));
 }
+
+#[test]
+fn the_engine_and_the_postback_pool_have_documented_defaults_and_can_be_set() {
+    let config = load("", &[]).unwrap();
+    assert_eq!(config.engine.verification_concurrency, 256);
+    assert_eq!(config.engine.apply_concurrency, None, "chosen by database");
+    let paypal = config.paypal.expect("the simulator's PayPal");
+    assert_eq!(paypal.postback_pool_size, 256);
+
+    let file = "[engine]\nverification_concurrency = 512\n[paypal]\npostback_pool_size = 64\n";
+    let config = load(file, &[("PAY_ENGINE_APPLY_CONCURRENCY", "2")]).unwrap();
+    assert_eq!(config.engine.verification_concurrency, 512);
+    assert_eq!(config.engine.apply_concurrency, Some(2));
+    assert_eq!(config.paypal.expect("PayPal").postback_pool_size, 64);
+}
+
+#[test]
+fn an_engine_setting_out_of_range_is_refused_naming_it() {
+    assert!(
+        error("[engine]\nverification_concurrency = 0\n", &[])
+            .starts_with("engine.verification_concurrency: must be from 1 to 4096")
+    );
+    assert!(
+        error("", &[("PAY_ENGINE_APPLY_CONCURRENCY", "9")])
+            .starts_with("PAY_ENGINE_APPLY_CONCURRENCY: must be from 1 to 8")
+    );
+    assert!(
+        error("[paypal]\npostback_pool_size = -1\n", &[])
+            .starts_with("paypal.postback_pool_size: must be from 1 to 4096")
+    );
+}

@@ -157,6 +157,48 @@ impl Db {
         Ok(())
     }
 
+    /// Queues `n` PayPal messages as intake would have logged them, not yet verified: message `i` is
+    /// `template` with `txn_id` `D` + 2 digits of `run` + 14 digits of `i` and the `invoice` of payment
+    /// `B` + 11 digits of `i` (see [`Db::clone_payments`]), one message per payment.
+    pub fn queue_messages(&self, template: &str, run: u32, n: u64) -> Result<()> {
+        let template = sql_text(template);
+        let run = run % 100;
+        let t = "'2026-01-01 00:00:00'";
+        let log_columns = "received_at, gateway, remote_addr, method, content_type, body, fields, verification, \
+                           flags";
+        let sql = match self {
+            Db::Sqlite(_) => format!(
+                "BEGIN; \
+                 INSERT INTO gateway_messages ({log_columns}) \
+                 WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {n}) \
+                 SELECT {t}, 'paypal', '127.0.0.1', 'POST', 'application/x-www-form-urlencoded', \
+                        CAST(replace(replace({template}, '__TXN__', printf('D%02d%014d', {run}, i)), \
+                                     '__INVOICE__', printf('B%011d', i)) AS BLOB), \
+                        '{{}}', 'pending', '[]' FROM s; \
+                 INSERT INTO message_queue (message_id, attempts, next_attempt_at) \
+                 SELECT id, 0, received_at FROM gateway_messages WHERE verification = 'pending'; \
+                 COMMIT;"
+            ),
+            Db::Postgres(_) => format!(
+                "BEGIN; \
+                 INSERT INTO gateway_messages ({log_columns}) \
+                 SELECT {t}, 'paypal', '127.0.0.1', 'POST', 'application/x-www-form-urlencoded', \
+                        convert_to(replace(replace({template}, '__TXN__', \
+                                     'D' || lpad('{run}', 2, '0') || lpad(i::text, 14, '0')), \
+                                   '__INVOICE__', 'B' || lpad(i::text, 11, '0')), 'UTF8'), \
+                        '{{}}', 'pending', '[]' FROM generate_series(0, {n} - 1) AS s(i); \
+                 INSERT INTO message_queue (message_id, attempts, next_attempt_at) \
+                 SELECT id, 0, received_at FROM gateway_messages WHERE verification = 'pending'; \
+                 COMMIT;"
+            ),
+        };
+        self.query(&sql)?;
+        if let Db::Postgres(_) = self {
+            self.query("VACUUM ANALYZE")?;
+        }
+        Ok(())
+    }
+
     /// Highest `gateway_messages.id` and `events.seq` (0 when empty): the base of a run's counts.
     pub fn high_water(&self) -> Result<(i64, i64)> {
         let out = self.query(

@@ -91,8 +91,15 @@ pub async fn run(bin: &Path, work: &Path, plan: Plan, explain: bool) -> Result<O
     result
 }
 
-async fn run_on(bin: &Path, dir: &Path, db: &Db, plan: Plan, explain: bool) -> Result<Outcome> {
-    let stub = stub::start(plan.stub_delay).await?;
+/// Starts the server in `dir` on `db`, its PayPal postbacks going to the stub at `postback`, with the extra
+/// `PAY_*` variables of `env`.
+pub fn start_server(
+    bin: &Path,
+    dir: &Path,
+    db: &Db,
+    postback: std::net::SocketAddr,
+    env: &[(&str, String)],
+) -> Result<Process> {
     let mut command = Command::new(bin);
     command
         .current_dir(dir)
@@ -100,13 +107,16 @@ async fn run_on(bin: &Path, dir: &Path, db: &Db, plan: Plan, explain: bool) -> R
         .env("PAY_DATABASE_URL", db.url())
         .env("PAY_PAYPAL_MODE", "simulator")
         .env("PAY_PAYPAL_BUSINESS", SELLER)
-        .env(
-            "PAY_PAYPAL_POSTBACK_URL",
-            format!("http://{}/cgi-bin/webscr", stub.addr),
-        )
+        .env("PAY_PAYPAL_POSTBACK_URL", format!("http://{postback}/cgi-bin/webscr"))
         .env("PAY_SERVER_SECRET_KEY", SECRET_KEY)
-        .env("PAY_SERVER_API_KEYS", API_KEY);
-    let server = Process::start("librement-server", command)?;
+        .env("PAY_SERVER_API_KEYS", API_KEY)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    Process::start("librement-server", command)
+}
+
+async fn run_on(bin: &Path, dir: &Path, db: &Db, plan: Plan, explain: bool) -> Result<Outcome> {
+    let stub = stub::start(plan.stub_delay).await?;
+    let server = start_server(bin, dir, db, stub.addr, &[])?;
 
     let first = create_payment(server.addr).await.context("create the first payment")?;
     let payments = match plan.mode {

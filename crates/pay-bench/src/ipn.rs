@@ -33,10 +33,7 @@ pub fn payment_id(prefix: char, i: u64) -> String {
 /// Bodies for `run`: request `i` pays payment `i % payments` (ids from [`payment_id`] with prefix `B`),
 /// addressed to `receiver` (URL-encoded form, e.g. `seller%40example.com`).
 pub fn bodies(run: u32, payments: u64, receiver: &str) -> BodyFn {
-    let (before_txn, after_txn) = TEMPLATE.trim_end().split_once(FIXTURE_TXN).unwrap_or((TEMPLATE, ""));
-    let template = format!("{before_txn}txn_id=__TXN__{after_txn}")
-        .replace(FIXTURE_INVOICE, "invoice=__INVOICE__")
-        .replace(FIXTURE_RECEIVER, receiver);
+    let template = template(receiver);
     let payments = payments.max(1);
     Arc::new(move |i| {
         template
@@ -44,6 +41,15 @@ pub fn bodies(run: u32, payments: u64, receiver: &str) -> BodyFn {
             .replace("__INVOICE__", &payment_id('B', i % payments))
             .into_bytes()
     })
+}
+
+/// The fixture addressed to `receiver`, with `__TXN__` and `__INVOICE__` where each message's `txn_id`
+/// and `invoice` go.
+pub fn template(receiver: &str) -> String {
+    let (before_txn, after_txn) = TEMPLATE.trim_end().split_once(FIXTURE_TXN).unwrap_or((TEMPLATE, ""));
+    format!("{before_txn}txn_id=__TXN__{after_txn}")
+        .replace(FIXTURE_INVOICE, "invoice=__INVOICE__")
+        .replace(FIXTURE_RECEIVER, receiver)
 }
 
 #[cfg(test)]

@@ -2,15 +2,17 @@
 //! a number: it measures, and writes a Markdown report a person reads (see `docs/benchmarks.md`).
 //!
 //! `cargo run -p pay-bench --release -- all` runs every measure; `intake`, `fixed`, `limit`, `peer`,
-//! `growth` and `render` run one each. Everything listens on 127.0.0.1 and every load is bounded.
+//! `growth`, `render` and `drain` run one each. Everything listens on 127.0.0.1 and every load is bounded.
 
 mod bare;
 mod db;
+mod drain;
 mod http;
 mod intake;
 mod ipn;
 mod load;
 mod peer;
+mod plot;
 mod report;
 mod server;
 mod stub;
@@ -52,6 +54,24 @@ enum Cmd {
     Growth,
     /// Button and hand-off rendering (criterion) against django-paypal's form (timeit).
     Render,
+    /// The worker's drain at a postback latency (0, 50, 200, 1000 ms), SQLite and PostgreSQL, with a plot.
+    Drain {
+        /// Postback latencies, milliseconds, comma-separated.
+        #[arg(long, default_value = "0,50,200,1000", value_delimiter = ',')]
+        latencies: Vec<u64>,
+        /// Messages queued per run.
+        #[arg(long, default_value_t = 10_000)]
+        messages: u64,
+        /// Runs per row (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// The server's `engine.verification_concurrency` (default: the server's own default).
+        #[arg(long)]
+        verification_concurrency: Option<usize>,
+        /// SQLite only.
+        #[arg(long)]
+        sqlite_only: bool,
+    },
     /// Internal: serve the bare actix-web handler (started by `limit`).
     #[command(hide = true)]
     BareServer {
@@ -67,6 +87,24 @@ fn main() -> anyhow::Result<()> {
         return bare::serve(bind);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Cmd::Drain {
+        latencies,
+        messages,
+        repeat,
+        verification_concurrency,
+        sqlite_only,
+    } = cli.command.clone()
+    {
+        return runtime.block_on(drain::suite(drain::Options {
+            latencies,
+            messages: messages.max(100),
+            repeat,
+            concurrency: verification_concurrency,
+            sqlite_only,
+            out: cli.out,
+            command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        }));
+    }
     runtime.block_on(suite::run(suite::Options {
         all: cli.command == Cmd::All,
         intake: matches!(cli.command, Cmd::All | Cmd::Intake),

@@ -390,25 +390,19 @@ impl Workers {
     }
 }
 
-/// Starts three background tasks on the current tokio runtime: one processes queued messages (woken by
-/// `wake`, and polling every `poll` for retries), one hands outbox events to listeners, and one marks
+/// Starts three background tasks on the current tokio runtime: one processes queued messages
+/// ([`Engine::drain_messages`]: woken by `wake`, polling every `poll` for retries), one hands outbox events to listeners, and one marks
 /// created payments nobody paid as abandoned, once a minute (see [`Engine::with_abandon_after`]).
 pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::Notify>, poll: Duration) -> Workers {
     let events_wake = Arc::new(tokio::sync::Notify::new());
     let messages = {
         let engine = engine.clone();
         let events_wake = events_wake.clone();
-        work_loop("message processing", wake.clone(), poll, move || {
-            let engine = engine.clone();
-            let events_wake = events_wake.clone();
-            async move {
-                let n = engine.process_due(Utc::now(), engine.concurrency()).await?;
-                if n > 0 {
-                    // Applying messages wrote events: hand them on without waiting for the poll.
-                    events_wake.notify_one();
-                }
-                Ok(n)
-            }
+        let wake = wake.clone();
+        tokio::spawn(async move {
+            // Applying messages wrote events: hand them on without waiting for the poll.
+            let progress = move || events_wake.notify_one();
+            engine.drain_messages(&wake, poll, &progress).await;
         })
     };
     let events = {

@@ -9,6 +9,8 @@
 //! worker ---------> dispatch_events(): outbox -> listeners, at least once
 //! ```
 
+mod pipeline;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,9 +30,18 @@ use crate::transition::ApplyRequest;
 /// After this many failed verification attempts a message is given up on (flagged, never applied).
 pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;
 
-/// How many messages are verified at once by default. A PayPal postback takes a round trip to PayPal
-/// (hundreds of milliseconds): one at a time, a worker would verify only a few messages a second.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+/// How many messages are verified at once by default (`engine.verification_concurrency`). A PayPal
+/// postback is a round trip to PayPal of a few hundred milliseconds, spent waiting: 256 at once verify
+/// over a thousand messages a second at 200 ms, and hold at most 256 claimed messages in memory.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+
+/// How often at most [`Engine::drain_messages`] reports progress (wakes the event dispatcher) while busy.
+#[cfg(feature = "actix")]
+const PROGRESS_EVERY: Duration = Duration::from_millis(25);
+
+/// How many verified messages are checked and applied at once by default: one, which suits SQLite (one
+/// writer at a time); a PostgreSQL store gains from a few (see [`Engine::with_apply_concurrency`]).
+pub const DEFAULT_APPLY_CONCURRENCY: usize = 1;
 
 /// How long a payment stays `created` before it is marked `abandoned`, unless configured otherwise.
 pub const DEFAULT_ABANDON_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -119,6 +130,7 @@ pub struct Engine<S: Store> {
     listeners: Vec<Arc<dyn Listener>>,
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
     concurrency: usize,
+    apply_concurrency: usize,
     abandon_after: Duration,
     notify_body_limit: usize,
 }
@@ -135,6 +147,7 @@ impl<S: Store> Engine<S> {
             listeners: Vec::new(),
             wakeup: None,
             concurrency: DEFAULT_CONCURRENCY,
+            apply_concurrency: DEFAULT_APPLY_CONCURRENCY,
             abandon_after: DEFAULT_ABANDON_AFTER,
             notify_body_limit: DEFAULT_NOTIFY_BODY_BYTES,
         }
@@ -157,7 +170,8 @@ impl<S: Store> Engine<S> {
         self.store.abandon_created_before(cutoff, now).await
     }
 
-    /// How many messages [`Engine::process_due`] verifies at once (at least 1).
+    /// How many messages are verified at once (at least 1; default [`DEFAULT_CONCURRENCY`]), which is
+    /// also how many claimed messages [`Engine::drain_messages`] holds in memory at most.
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
@@ -166,6 +180,15 @@ impl<S: Store> Engine<S> {
     /// How many messages are verified at once: the natural batch for [`Engine::process_due`].
     pub fn concurrency(&self) -> usize {
         self.concurrency
+    }
+
+    /// How many verified messages of different payments are checked and applied at once (at least 1;
+    /// default [`DEFAULT_APPLY_CONCURRENCY`]). Messages of one payment are always applied one after the
+    /// other. More than one helps a store whose transactions run in parallel (PostgreSQL); on SQLite they
+    /// would only wait for the one writer.
+    pub fn with_apply_concurrency(mut self, n: usize) -> Self {
+        self.apply_concurrency = n.max(1);
+        self
     }
 
     /// Called after each logged message, so that a worker can start processing at once instead of at
@@ -412,24 +435,77 @@ impl<S: Store> Engine<S> {
     /// Processes up to `limit` queued messages that are due; returns how many were handled.
     ///
     /// Verification (for PayPal a network round trip) runs for up to [`Engine::concurrency`] messages at
-    /// a time, but messages are checked and applied one after the other in the order they were logged:
-    /// a `subscr_signup` is applied before the `subscr_payment` that followed it, a `Pending` before its
-    /// `Completed`, so listeners see every event in the order the gateway sent the messages.
+    /// a time. The messages of one payment are checked and applied one after the other in the order they
+    /// were logged, whichever verification ends first (a message put back for another verification attempt
+    /// no longer holds the later ones: the transition rules take a late `Pending` as no change): a `subscr_signup` is applied before the
+    /// `subscr_payment` that followed it, a `Pending` before its `Completed`, so listeners see every
+    /// payment's events in the order the gateway sent the messages. Messages of different payments do not
+    /// wait for each other. A store error is returned once every other claimed message is done.
     pub async fn process_due(&self, now: DateTime<Utc>, limit: usize) -> Result<usize, StoreError> {
-        use futures_util::stream::{self, StreamExt, TryStreamExt};
         let batch = self.store.claim_messages(now, limit).await?;
         let n = batch.len();
-        stream::iter(batch)
-            .map(|queued| async move {
-                let verification = self.verify(&queued).await;
-                (queued, verification)
-            })
-            // `buffered`, not `buffer_unordered`: results come out in claim (= log) order.
-            .buffered(self.concurrency)
-            .then(|(queued, verification)| self.conclude(queued, verification, now))
-            .try_for_each(|_| async { Ok(()) })
-            .await?;
+        let mut pipeline = pipeline::Pipeline::new(self, now);
+        pipeline.admit(batch, None);
+        pipeline.finish().await?;
         Ok(n)
+    }
+
+    /// The message worker (feature `actix`, which brings tokio): runs for ever (until its task is dropped), keeping up to
+    /// [`Engine::concurrency`] messages in flight. It claims due messages when woken by `wake`, every
+    /// `poll` (retries come due), and at once while the queue has more; applies them as
+    /// [`Engine::process_due`] does; and calls `progress` when messages were concluded (to wake the event
+    /// dispatcher), at most every 25 ms while busy. Unlike repeated `process_due` calls it never waits for a batch: a slot freed by
+    /// one verification is taken by the next message. One gateway runs at most its share of the
+    /// verifications when several are configured, and one whose postbacks hang gives up its queued
+    /// messages to the store so that the others' messages pass (see the `pipeline` module).
+    #[cfg(feature = "actix")]
+    pub async fn drain_messages(&self, wake: &tokio::sync::Notify, poll: Duration, progress: &(dyn Fn() + Sync)) {
+        let gateways = self.gateways.names().count().max(1);
+        let share = pipeline::gateway_share(self.concurrency, gateways);
+        // Small claims cost a transaction each: wait until an eighth of the slots are free, unless idle.
+        let min_claim = (self.concurrency / 8).max(1);
+        let mut pipeline = pipeline::Pipeline::new(self, Utc::now());
+        let mut more_queued = true;
+        let mut next_poll = tokio::time::Instant::now() + poll;
+        let (mut reported, mut last_report) = (0, std::time::Instant::now());
+        loop {
+            pipeline.set_now(Utc::now());
+            if more_queued && gateways > 1 {
+                pipeline.shed_saturated(share);
+            }
+            let free = self.concurrency.saturating_sub(pipeline.held());
+            if more_queued && free > 0 && (free >= min_claim || pipeline.is_idle()) {
+                match self.store.claim_messages(Utc::now(), free).await {
+                    Ok(batch) => {
+                        more_queued = batch.len() == free;
+                        pipeline.admit(batch, Some(share));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming queued messages failed; retrying");
+                        more_queued = false;
+                    }
+                }
+            }
+            tokio::select! {
+                Some(result) = pipeline.step(), if !pipeline.is_idle() => {
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "applying a message failed; it stays queued");
+                    }
+                }
+                _ = wake.notified() => more_queued = true,
+                _ = tokio::time::sleep_until(next_poll) => {
+                    more_queued = true;
+                    next_poll = tokio::time::Instant::now() + poll;
+                }
+            }
+            // Woken once per PROGRESS_EVERY at most, not per message: each wake-up of the event dispatcher
+            // is a claim and a commit, which on SQLite would queue with the applications for the one writer.
+            if pipeline.done != reported && (pipeline.is_idle() || last_report.elapsed() >= PROGRESS_EVERY) {
+                reported = pipeline.done;
+                last_report = std::time::Instant::now();
+                progress();
+            }
+        }
     }
 
     /// Verifies, checks and applies one queued message.

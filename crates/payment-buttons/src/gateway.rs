@@ -193,6 +193,16 @@ pub trait Gateway: Send + Sync + 'static {
     /// Decodes a message's fields for the log. Never fails: oddities become flags.
     fn decode(&self, message: &IncomingMessage) -> DecodedFields;
 
+    /// The payment a logged message is about, read before verification (PayPal: `invoice`; CM-CIC:
+    /// `reference`), or `None` when it names none. Messages with the same key are applied in log order;
+    /// messages with different keys are verified and applied independently; all `None` messages of a
+    /// gateway are applied in log order among themselves. Only parses: no network, no trust (the
+    /// verified notification still names the payment that is checked and changed).
+    fn order_key(&self, message: &IncomingMessage) -> Option<String> {
+        let _ = message;
+        None
+    }
+
     /// The answer the gateway gets once the message is logged (PayPal: 200 empty; CM-CIC: `cdr=0`/`cdr=1`
     /// depending on the seal). Must be quick: no network.
     fn acknowledge(&self, message: &IncomingMessage) -> Reply;

@@ -110,6 +110,9 @@ pub struct PaypalConfig {
     pub webscr_url_override: Option<Url>,
     /// `postback_url` when overridden; see [`PaypalConfig::postback_url`].
     pub postback_url_override: Option<Url>,
+    /// `postback_pool_size`: idle connections to the postback endpoint kept open for reuse. Default
+    /// [`payment_buttons::paypal::DEFAULT_POOL_SIZE`] (256, the default verification concurrency).
+    pub postback_pool_size: usize,
     /// `logo_url`: the logo PayPal shows on its own checkout page (`image_url`), not our button's image.
     pub logo_url: Option<Url>,
 }
@@ -230,6 +233,7 @@ mod tests {
             business: None,
             webscr_url_override: None,
             postback_url_override: None,
+            postback_pool_size: 8,
             logo_url: None,
         };
         assert_eq!(
@@ -250,6 +254,7 @@ mod tests {
                 business: None,
                 webscr_url_override: None,
                 postback_url_override: None,
+                postback_pool_size: 8,
                 logo_url: None,
             };
             assert_eq!(paypal.webscr_url(&public()).scheme(), "https");
@@ -278,6 +283,7 @@ mod tests {
             business: None,
             webscr_url_override: None,
             postback_url_override: Some(over.clone()),
+            postback_pool_size: 8,
             logo_url: None,
         };
         assert_eq!(paypal.postback_url(&public()), over);

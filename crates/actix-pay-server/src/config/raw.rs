@@ -13,6 +13,7 @@ pub(crate) struct RawFile {
     pub(crate) cmcic: Option<RawCmcic>,
     pub(crate) librement: Option<RawLibrement>,
     pub(crate) limits: Option<RawLimits>,
+    pub(crate) engine: Option<RawEngine>,
     pub(crate) mail: Option<RawMail>,
     #[serde(default)]
     pub(crate) webhooks: Vec<RawWebhook>,
@@ -45,6 +46,7 @@ pub(crate) struct RawPaypal {
     pub(crate) business: Option<String>,
     pub(crate) webscr_url: Option<String>,
     pub(crate) postback_url: Option<String>,
+    pub(crate) postback_pool_size: Option<i64>,
     pub(crate) logo_url: Option<String>,
 }
 
@@ -87,6 +89,13 @@ pub(crate) struct RawLimits {
     pub(crate) sign_in_per_minute: Option<i64>,
     pub(crate) sign_up_per_hour: Option<i64>,
     pub(crate) notify_body_bytes: Option<i64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEngine {
+    pub(crate) verification_concurrency: Option<i64>,
+    pub(crate) apply_concurrency: Option<i64>,
 }
 
 #[derive(Default, Deserialize)]

@@ -66,6 +66,7 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
     let mut librement = r.librement(raw.librement.unwrap_or_default(), &enabled)?;
     librement.enabled = all_simulated || librement_section;
     let limits = super::limits::resolve(raw.limits.unwrap_or_default(), origins)?;
+    let engine = super::engine::resolve(raw.engine.unwrap_or_default(), origins)?;
     let mail = raw.mail.map(|m| super::mail::resolve(m, origins)).transpose()?;
     if librement.enabled && !all_simulated && mail.is_none() {
         return Err(ConfigError::missing(
@@ -86,6 +87,7 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         cmcic,
         librement,
         limits,
+        engine,
         mail,
         webhooks,
     })
@@ -101,6 +103,7 @@ fn simulated_paypal() -> PaypalConfig {
         business: Some(SIMULATED_PAYPAL_BUSINESS.to_owned()),
         webscr_url_override: None,
         postback_url_override: None,
+        postback_pool_size: payment_buttons::paypal::DEFAULT_POOL_SIZE,
         logo_url: None,
     }
 }
@@ -247,8 +250,27 @@ impl Resolver<'_> {
             business,
             webscr_url_override: self.url("paypal.webscr_url", raw.webscr_url, https_only)?,
             postback_url_override: self.url("paypal.postback_url", raw.postback_url, https_only)?,
+            postback_pool_size: self.pool_size(raw.postback_pool_size)?,
             logo_url: self.url("paypal.logo_url", raw.logo_url, https_only)?,
         })
+    }
+
+    /// `paypal.postback_pool_size`: 1 to [`MAX_VERIFICATION_CONCURRENCY`](super::MAX_VERIFICATION_CONCURRENCY).
+    fn pool_size(&self, value: Option<i64>) -> Result<usize, ConfigError> {
+        let max = super::MAX_VERIFICATION_CONCURRENCY;
+        match value {
+            None => Ok(payment_buttons::paypal::DEFAULT_POOL_SIZE),
+            Some(n) => u64::try_from(n)
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        self.at("paypal.postback_pool_size"),
+                        format!("must be from 1 to {max} connections, not {n}"),
+                    )
+                }),
+        }
     }
 
     fn cmcic(&self, raw: RawCmcic) -> Result<CmcicConfig, ConfigError> {

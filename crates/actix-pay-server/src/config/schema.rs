@@ -64,6 +64,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("paypal", "business", Kind::Text),
     setting("paypal", "webscr_url", Kind::Text),
     setting("paypal", "postback_url", Kind::Text),
+    setting("paypal", "postback_pool_size", Kind::Integer),
     setting("paypal", "logo_url", Kind::Text),
     setting("cmcic", "mode", Kind::Text),
     setting("cmcic", "tpe", Kind::Text),
@@ -86,6 +87,8 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("limits", "sign_in_per_minute", Kind::Integer),
     setting("limits", "sign_up_per_hour", Kind::Integer),
     setting("limits", "notify_body_bytes", Kind::Integer),
+    setting("engine", "verification_concurrency", Kind::Integer),
+    setting("engine", "apply_concurrency", Kind::Integer),
 ];
 
 /// The keys of one `[[webhooks]]` entry.
@@ -96,7 +99,16 @@ pub(crate) const WEBHOOK_KEYS: &[(&str, Kind)] = &[
     ("retry_for", Kind::Text),
 ];
 
-const SECTIONS: &[&str] = &["server", "database", "paypal", "cmcic", "librement", "limits", "mail"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "paypal",
+    "cmcic",
+    "librement",
+    "limits",
+    "engine",
+    "mail",
+];
 
 /// Names each value by where it came from: the environment variable when one set it, else the file's key.
 #[derive(Debug, Default)]

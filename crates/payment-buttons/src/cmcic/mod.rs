@@ -124,6 +124,10 @@ impl Gateway for CmcicGateway {
         message::decode(&message.body)
     }
 
+    fn order_key(&self, message: &IncomingMessage) -> Option<String> {
+        FormFields::parse(&message.body).decoded().0.remove("reference")
+    }
+
     fn acknowledge(&self, message: &IncomingMessage) -> Reply {
         // The protocol has one answer for anything that is not a valid return: cdr=1.
         match verify::check_message(&self.config, &message.body).1 {

@@ -9,6 +9,11 @@ use crate::gateway::GatewayError;
 /// How long one postback may take before it is retried later.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many idle connections to PayPal's postback endpoint are kept open for reuse by default: as many as
+/// the engine verifies at once by default ([`crate::engine::DEFAULT_CONCURRENCY`]), so that a steady
+/// stream of postbacks does not open (and TLS-handshake) a new connection for each message.
+pub const DEFAULT_POOL_SIZE: usize = crate::engine::DEFAULT_CONCURRENCY;
+
 /// `VERIFIED` and `INVALID` are short; anything longer is an error page, read no further than this.
 const MAX_ANSWER_BYTES: usize = 1024;
 
@@ -44,6 +49,12 @@ impl ReqwestPostback {
 
     /// A postback to `url` giving up after `timeout`.
     pub fn with_timeout(url: impl Into<String>, timeout: Duration) -> Result<Self, GatewayError> {
+        Self::with_options(url, timeout, DEFAULT_POOL_SIZE)
+    }
+
+    /// A postback to `url` giving up after `timeout`, keeping up to `pool_size` idle connections open for
+    /// reuse. It does not cap the connections open at once: the engine's verification concurrency does.
+    pub fn with_options(url: impl Into<String>, timeout: Duration, pool_size: usize) -> Result<Self, GatewayError> {
         // reqwest is built without a default crypto provider; another part of the program may already have
         // installed one, which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -51,6 +62,7 @@ impl ReqwestPostback {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(USER_AGENT)
+            .pool_max_idle_per_host(pool_size)
             .build()
             .map_err(|e| GatewayError::Configuration(format!("paypal postback client: {e}")))?;
         Ok(ReqwestPostback {

@@ -50,7 +50,7 @@ pub use currency::supports_currency;
 pub use date::parse_paypal_date;
 pub use hand_off::{form_fields, paypal_locale, receiver_for};
 #[cfg(feature = "reqwest")]
-pub use http::{DEFAULT_TIMEOUT, ReqwestPostback};
+pub use http::{DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, ReqwestPostback};
 pub use message::{decode_ipn, encode_ipn, overlong_fields};
 pub use verify::{Postback, PostbackAnswer, postback_body, read_answer};
 
@@ -86,6 +86,14 @@ impl PaypalGateway {
     #[cfg(feature = "reqwest")]
     pub fn with_reqwest(config: PaypalConfig) -> Result<Self, GatewayError> {
         let postback = ReqwestPostback::from_config(&config)?;
+        Ok(PaypalGateway::new(config, Arc::new(postback)))
+    }
+
+    /// [`PaypalGateway::with_reqwest`] keeping up to `pool_size` idle connections to the postback endpoint
+    /// (see [`ReqwestPostback::with_options`]).
+    #[cfg(feature = "reqwest")]
+    pub fn with_reqwest_pool(config: PaypalConfig, pool_size: usize) -> Result<Self, GatewayError> {
+        let postback = ReqwestPostback::with_options(config.postback_url(), http::DEFAULT_TIMEOUT, pool_size)?;
         Ok(PaypalGateway::new(config, Arc::new(postback)))
     }
 
@@ -157,6 +165,11 @@ impl Gateway for PaypalGateway {
 
     fn decode(&self, message: &IncomingMessage) -> DecodedFields {
         decode_ipn(&message.body)
+    }
+
+    fn order_key(&self, message: &IncomingMessage) -> Option<String> {
+        // `invoice` carries our payment id on every message about a payment, subscriptions included.
+        decode_ipn(&message.body).fields.remove("invoice")
     }
 
     fn acknowledge(&self, _message: &IncomingMessage) -> Reply {

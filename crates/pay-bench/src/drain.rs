@@ -1,0 +1,262 @@
+//! The drain at a postback latency: how many PayPal messages per second the server's worker verifies and
+//! applies when every postback takes 0, 50, 200 or 1,000 ms, on SQLite and PostgreSQL.
+//!
+//! One run: fresh database; the server starts once to migrate and take one `/pay`, which is cloned into
+//! `messages` payments, and stops; `messages` IPNs (one per payment, distinct `txn_id`s) are queued in
+//! SQL exactly as intake logs them; the server starts again with the postback stub answering after the
+//! latency, and its worker drains the queue. The database is sampled every 100 ms. *Steady rate* = messages
+//! verified between the samples at 10 % and 90 % of the run, divided by the time between them (server start
+//! and the last stragglers excluded); *end to end* = messages / time from the second start to the empty
+//! queue. Every message must be verified, applied and emit its two events: the run says when not.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::db::Db;
+use crate::intake::{create_payment, start_server, work_dir};
+use crate::report::{Report, mib};
+use crate::{ipn, plot, stub};
+
+/// What `pay-bench drain` runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Postback latencies, milliseconds.
+    pub latencies: Vec<u64>,
+    /// Messages queued per run.
+    pub messages: u64,
+    /// Runs per (backend, latency); the median is reported.
+    pub repeat: usize,
+    /// `engine.verification_concurrency` for the server; `None` = its default.
+    pub concurrency: Option<usize>,
+    /// Skip PostgreSQL.
+    pub sqlite_only: bool,
+    /// Report path.
+    pub out: Option<PathBuf>,
+    /// The arguments, for the report.
+    pub command_line: String,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Messages per second between 10 % and 90 % verified.
+    pub steady: f64,
+    /// Messages per second from the server's start to the empty queue (`None`: not drained in time).
+    pub end_to_end: Option<f64>,
+    /// Events written.
+    pub events: i64,
+    /// Peak RSS of the server, KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// Server CPU seconds per 1,000 messages.
+    pub cpu_ms_per_msg: Option<f64>,
+}
+
+/// Runs the drain matrix and writes the report and the SVG plot beside it.
+pub async fn suite(o: Options) -> Result<()> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let out = o.out.clone().unwrap_or_else(|| {
+        workspace
+            .join("bench/results")
+            .join(format!("drain-{}.md", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
+    });
+    let svg_path = out.with_extension("svg");
+    let mut report = Report::new(out, &o.command_line);
+    let bin = crate::server::server_binary(&workspace)?;
+    let work = work_dir();
+    std::fs::create_dir_all(&work)?;
+    let concurrency = o
+        .concurrency
+        .map_or_else(|| "server default (256)".to_owned(), |c| c.to_string());
+    let mut md = format!(
+        "## 6. Drain at a postback latency\n\n\
+         {} messages queued per run (one per payment), drained by the server's worker with \
+         `engine.verification_concurrency` = {concurrency}; the postback stub answers `VERIFIED` after the latency. \
+         Median of {} runs per row (each run's figures in brackets). *Steady* = messages verified between 10 % and \
+         90 % of the run / that time; *end to end* = messages / time from the server's start to the empty queue. \
+         *Applied* = `payment_accepted` events written / messages.\n\n\
+         | backend | postback ms | steady msg/s | end to end msg/s | ceiling msg/s (concurrency / latency) | applied | peak RSS MiB | server CPU ms/msg |\n\
+         |---|---|---|---|---|---|---|---|\n",
+        o.messages, o.repeat
+    );
+    let mut series: Vec<(String, Vec<(u64, f64)>)> = Vec::new();
+    let mut run_no = 0u32;
+    let backends: &[bool] = if o.sqlite_only { &[false] } else { &[false, true] };
+    for &postgres in backends {
+        let name = if postgres { "PostgreSQL" } else { "SQLite" };
+        let mut points = Vec::new();
+        for &latency in &o.latencies {
+            let mut runs = Vec::new();
+            for _ in 0..o.repeat.max(1) {
+                run_no += 1;
+                eprintln!("drain: {name}, {latency} ms, run {run_no}");
+                match run(&bin, &work, postgres, latency, o.messages, o.concurrency, run_no).await {
+                    Ok(r) => {
+                        eprintln!("  steady {:.0} msg/s, end to end {:?}", r.steady, r.end_to_end);
+                        runs.push(r);
+                    }
+                    Err(e) => eprintln!("  failed: {e:#}"),
+                }
+            }
+            if runs.is_empty() {
+                let _ = writeln!(md, "| {name} | {latency} | failed | | | | | |");
+                continue;
+            }
+            let steady = median(runs.iter().map(|r| r.steady).collect());
+            let e2e = median(runs.iter().filter_map(|r| r.end_to_end).collect());
+            let each = |f: &dyn Fn(&Run) -> String| runs.iter().map(f).collect::<Vec<_>>().join(", ");
+            let ceiling = match latency {
+                0 => "—".to_owned(),
+                ms => format!("{:.0}", o.concurrency.unwrap_or(256) as f64 * 1000.0 / ms as f64),
+            };
+            let last = runs.last().expect("one run");
+            let _ = writeln!(
+                md,
+                "| {name} | {latency} | **{steady:.0}** [{}] | {e2e:.0} [{}] | {ceiling} | {} | {} | {} |",
+                each(&|r| format!("{:.0}", r.steady)),
+                each(&|r| r.end_to_end.map_or("not drained".into(), |v| format!("{v:.0}"))),
+                each(&|r| format!("{}/{}", r.events / 2, o.messages)),
+                mib(last.peak_rss_kib),
+                last.cpu_ms_per_msg.map_or("—".into(), |v| format!("{v:.3}")),
+            );
+            points.push((latency, steady));
+        }
+        series.push((name.to_owned(), points));
+    }
+    let svg = plot::drain_svg(&series, 1000.0);
+    std::fs::write(&svg_path, svg).with_context(|| format!("write {}", svg_path.display()))?;
+    let _ = writeln!(
+        md,
+        "\n![drain rate against postback latency]({})\n",
+        svg_path.file_name().and_then(|n| n.to_str()).unwrap_or("drain.svg")
+    );
+    report.push(&md);
+    let _ = std::fs::remove_dir_all(&work);
+    eprintln!("report: {}\nplot: {}", report.path().display(), svg_path.display());
+    println!("{}", std::fs::read_to_string(report.path()).unwrap_or_default());
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One run; see the module documentation.
+async fn run(
+    bin: &Path,
+    work: &Path,
+    postgres: bool,
+    latency_ms: u64,
+    messages: u64,
+    concurrency: Option<usize>,
+    run_no: u32,
+) -> Result<Run> {
+    let label = format!("drain-{}-{latency_ms}-{run_no}", if postgres { "pg" } else { "sq" });
+    let dir = work.join(&label);
+    std::fs::create_dir_all(&dir)?;
+    let db = if postgres {
+        Db::Postgres(format!("paybench_{}", label.replace('-', "_")))
+    } else {
+        Db::Sqlite(dir.join("db.sqlite3"))
+    };
+    db.create()?;
+    let result = run_on(bin, &dir, &db, latency_ms, messages, concurrency, run_no).await;
+    db.drop_db();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_on(
+    bin: &Path,
+    dir: &Path,
+    db: &Db,
+    latency_ms: u64,
+    messages: u64,
+    concurrency: Option<usize>,
+    run_no: u32,
+) -> Result<Run> {
+    let stub = stub::start(Duration::from_millis(latency_ms)).await?;
+    let env: Vec<(&str, String)> = concurrency
+        .map(|c| ("PAY_ENGINE_VERIFICATION_CONCURRENCY", c.to_string()))
+        .into_iter()
+        .collect();
+    {
+        let server = start_server(bin, dir, db, stub.addr, &env)?;
+        let first = create_payment(server.addr).await.context("create the first payment")?;
+        drop(server);
+        db.clone_payments(&first, 'B', messages)?;
+    }
+    let base = db.high_water()?;
+    db.queue_messages(&ipn::template("seller%40example.com"), run_no, messages)?;
+
+    let started = Instant::now();
+    let server = start_server(bin, dir, db, stub.addr, &env)?;
+    let cpu_before = server.cpu_seconds();
+    // Generous: the ceiling at this latency, three times over, plus a minute.
+    let ceiling = concurrency.unwrap_or(256) as f64 * 1000.0 / latency_ms.max(1) as f64;
+    let timeout = Duration::from_secs_f64(messages as f64 / ceiling.min(20_000.0) * 3.0 + 60.0);
+    let mut samples: Vec<(Duration, i64)> = Vec::new();
+    let mut last = [0i64; 4];
+    let mut drained_after = None;
+    loop {
+        last = db.progress(base).unwrap_or(last);
+        let [queued, _logged, verified, _events] = last;
+        samples.push((started.elapsed(), verified));
+        if queued == 0 && verified >= messages as i64 {
+            drained_after = Some(started.elapsed());
+            break;
+        }
+        if started.elapsed() > timeout {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cpu = match (cpu_before, server.cpu_seconds()) {
+        (Some(a), Some(b)) => Some((b - a) * 1000.0 / messages.max(1) as f64),
+        _ => None,
+    };
+    let peak_rss_kib = server.peak_rss_kib();
+    drop(server);
+    let events = db.progress(base).map(|p| p[3]).unwrap_or(last[3]);
+    let at = |fraction: f64| {
+        let goal = (messages as f64 * fraction) as i64;
+        samples.iter().find(|(_, v)| *v >= goal).copied()
+    };
+    let steady = match (at(0.1), at(0.9)) {
+        (Some((t1, v1)), Some((t2, v2))) if t2 > t1 => (v2 - v1) as f64 / (t2 - t1).as_secs_f64(),
+        _ => {
+            let (t, v) = samples.last().copied().unwrap_or_default();
+            v as f64 / t.as_secs_f64().max(0.001)
+        }
+    };
+    Ok(Run {
+        steady,
+        end_to_end: drained_after.map(|d| messages as f64 / d.as_secs_f64()),
+        events,
+        peak_rss_kib,
+        cpu_ms_per_msg: cpu,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![]), 0.0);
+    }
+}
