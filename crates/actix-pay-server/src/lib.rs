@@ -1,6 +1,7 @@
 //! The librement-pay server: mounts the payment-buttons core and Librement, stores everything with
 //! Diesel (SQLite by default, PostgreSQL for production) and runs the binary `librement-server`.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -3,9 +3,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use actix_pay_server::cli::{Cli, Command};
+use actix_pay_server::admin::accounts;
+use actix_pay_server::cli::{Cli, Command, OperatorCommand};
 use actix_pay_server::config::{Config, process_env};
 use actix_pay_server::serve;
+use actix_pay_server::store::{Role, ServerStore};
 use clap::Parser;
 
 /// Where the generated secret key (and the default SQLite database) live, relative to the working directory.
@@ -38,6 +40,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             actix_web::rt::System::new().block_on(serve::serve(config, Path::new(DATA_DIR)))?;
         }
+        Command::Operator(command) => operator(&config, command)?,
     }
     Ok(())
+}
+
+/// `librement-server operator add|list|remove`, on the configured database (migrated first).
+fn operator(config: &Config, command: OperatorCommand) -> anyhow::Result<()> {
+    let store = ServerStore::open_blocking(&config.database.url).map_err(|e| anyhow::anyhow!("database.url: {e}"))?;
+    actix_web::rt::System::new().block_on(async move {
+        match command {
+            OperatorCommand::Add { email, role } => {
+                let role = Role::parse(&role).unwrap_or(Role::Operator);
+                let password = accounts::read_password(&mut std::io::stdin().lock())?;
+                accounts::add(&store, &email, role, password).await?;
+                println!(
+                    "operator added: {} ({})",
+                    accounts::normalize_email(&email)?,
+                    role.as_str()
+                );
+            }
+            OperatorCommand::List => {
+                for line in accounts::list(&store).await? {
+                    println!("{line}");
+                }
+            }
+            OperatorCommand::Remove { email } => {
+                accounts::remove(&store, &email).await?;
+                println!("operator removed: {}", accounts::normalize_email(&email)?);
+            }
+        }
+        Ok(())
+    })
 }

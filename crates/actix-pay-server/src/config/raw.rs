@@ -27,6 +27,7 @@ pub(crate) struct RawServer {
     pub(crate) api_keys: Option<Vec<String>>,
     pub(crate) button_token_ttl: Option<String>,
     pub(crate) demo: Option<bool>,
+    /// Removed (operator accounts replaced it): still read, to refuse it with a clear error.
     pub(crate) admin_password: Option<String>,
     pub(crate) trusted_proxies: Option<Vec<String>>,
     pub(crate) abandon_after: Option<String>,
