@@ -78,6 +78,8 @@ pub struct Assembled {
     pub demo: Option<Arc<Demo>>,
     /// The per-address limits of `[limits]`.
     pub limits: Arc<RateLimits>,
+    /// The operator console under `/admin`.
+    pub console: Arc<crate::admin::Console>,
 }
 
 impl Assembled {
@@ -89,8 +91,10 @@ impl Assembled {
         let librement = self.librement.clone();
         let demo = self.demo.clone();
         let mailbox = self.mailbox.clone();
+        let console = self.console.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
+            crate::admin::configure(console)(cfg);
             if let Some(librement) = librement {
                 librement_pay::web::configure(librement)(cfg);
             }
@@ -172,15 +176,29 @@ pub fn assemble(
     });
     let payout_hold = chrono::Duration::from_std(config.librement.payout_hold)
         .map_err(|_| StartError::Other("librement.payout_hold: too long".into()))?;
+    let hashing =
+        librement_pay::accounts::PasswordHashing::owasp().map_err(|e| StartError::Other(format!("librement: {e}")))?;
+    // One argon2 hash per core at a time (19 MiB each), Librement's and operators' together; a burst
+    // queues, then gets 503.
+    let slots = Arc::new(librement_pay::web::HashingSlots::for_this_machine());
+    let console = Arc::new(crate::admin::Console {
+        store: store.clone(),
+        templates: templates.clone(),
+        hashing: hashing.clone(),
+        slots: slots.clone(),
+        throttle: librement_pay::accounts::Throttle::default(),
+        secure_cookies: librement_pay::web::needs_secure_cookies(public_url.as_str()),
+        simulator,
+        endpoints: webhooks.as_ref().map(|w| w.endpoints().to_vec()).unwrap_or_default(),
+        webhook_wake: webhooks.as_ref().map(Webhooks::wake),
+    });
     let librement = Arc::new(librement_pay::web::Librement {
         store: Arc::new(store.clone()),
         engine: engine.clone(),
         templates: templates.clone(),
         key: librement_pay::session::SessionKey::derive(secret),
-        hashing: librement_pay::accounts::PasswordHashing::owasp()
-            .map_err(|e| StartError::Other(format!("librement: {e}")))?,
-        // One argon2 hash per core at a time (19 MiB each); a burst queues, then gets 503.
-        slots: Arc::new(librement_pay::web::HashingSlots::for_this_machine()),
+        hashing,
+        slots,
         throttle: librement_pay::accounts::Throttle::default(),
         mode: config.librement.mode,
         gateways: config
@@ -256,6 +274,7 @@ pub fn assemble(
         store,
         demo,
         limits: Arc::new(RateLimits::new(&config.limits)),
+        console,
     })
 }
 

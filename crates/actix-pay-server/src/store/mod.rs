@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod console;
 mod librement;
 mod operators;
 pub mod schema;

@@ -88,6 +88,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(librement_entries -> librement_transactions (transaction_id));
+diesel::allow_tables_to_appear_in_same_query!(librement_entries, librement_transactions);
+
 diesel::table! {
     librement_sign_in_failures (id) {
         id -> BigInt,
