@@ -10,6 +10,7 @@ pub mod demo;
 pub mod gateways;
 pub mod health;
 pub mod mail;
+pub mod metrics;
 pub mod pages;
 pub mod rate_limits;
 pub mod serve;

@@ -80,6 +80,8 @@ pub struct Assembled {
     pub limits: Arc<RateLimits>,
     /// The operator console under `/admin`.
     pub console: Arc<crate::admin::Console>,
+    /// `/metrics` and `/readyz`.
+    pub observability: Arc<crate::metrics::Observability>,
 }
 
 impl Assembled {
@@ -92,8 +94,10 @@ impl Assembled {
         let demo = self.demo.clone();
         let mailbox = self.mailbox.clone();
         let console = self.console.clone();
+        let observability = self.observability.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
+            crate::metrics::configure(observability)(cfg);
             crate::admin::configure(console)(cfg);
             if let Some(librement) = librement {
                 librement_pay::web::configure(librement)(cfg);
@@ -145,6 +149,7 @@ pub fn assemble(
     .with_token_ttl(config.server.button_token_ttl)
     .with_abandon_after(config.server.abandon_after)
     .with_notify_body_limit(config.limits.notify_body_bytes)
+    .with_metrics_prefix(crate::metrics::PREFIX)
     .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {
@@ -174,6 +179,7 @@ pub fn assemble(
             urls.base(),
         ))
     });
+    let store_for_metrics = store.clone();
     let payout_hold = chrono::Duration::from_std(config.librement.payout_hold)
         .map_err(|_| StartError::Other("librement.payout_hold: too long".into()))?;
     let hashing =
@@ -275,6 +281,10 @@ pub fn assemble(
         demo,
         limits: Arc::new(RateLimits::new(&config.limits)),
         console,
+        observability: Arc::new(crate::metrics::Observability::new(
+            store_for_metrics,
+            config.metrics.clone(),
+        )),
     })
 }
 
@@ -304,6 +314,10 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         None => None,
     };
     let limits_cleanup = assembled.limits.spawn_cleanup(LIMITS_CLEANUP);
+    assembled
+        .observability
+        .workers
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let mail_worker = tokio::spawn(librement_pay::mail::run_worker(
         Arc::new(assembled.store.clone()),
         assembled.mailer.clone(),

@@ -71,6 +71,7 @@ pub mod payment;
 pub mod paypal;
 pub mod status;
 pub mod store;
+mod telemetry;
 pub mod token;
 pub mod transition;
 pub mod webhook;

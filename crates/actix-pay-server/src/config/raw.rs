@@ -14,6 +14,8 @@ pub(crate) struct RawFile {
     pub(crate) librement: Option<RawLibrement>,
     pub(crate) limits: Option<RawLimits>,
     pub(crate) mail: Option<RawMail>,
+    pub(crate) metrics: Option<RawMetrics>,
+    pub(crate) log: Option<RawLog>,
     #[serde(default)]
     pub(crate) webhooks: Vec<RawWebhook>,
 }
@@ -97,4 +99,18 @@ pub(crate) struct RawWebhook {
     pub(crate) secrets: Option<Vec<String>>,
     pub(crate) events: Option<Vec<String>>,
     pub(crate) retry_for: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) allow: Option<Vec<String>>,
+    pub(crate) token: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub(crate) format: Option<String>,
 }

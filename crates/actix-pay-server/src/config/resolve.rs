@@ -72,6 +72,8 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
             "Librement sends e-mail (address verification, password reset, receipts): add a [mail] section, or remove [librement] to run without Librement",
         ));
     }
+    let metrics = super::observability::resolve_metrics(raw.metrics.unwrap_or_default(), origins)?;
+    let log = super::observability::resolve_log(raw.log.unwrap_or_default(), origins)?;
     let webhooks = raw
         .webhooks
         .into_iter()
@@ -87,6 +89,8 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         limits,
         mail,
         webhooks,
+        metrics,
+        log,
     })
 }
 
