@@ -367,9 +367,9 @@ impl ServerStore {
         .await
     }
 
-    /// An operator's "resend": the delivery becomes pending, due now, for one more attempt (it keeps its
-    /// `retry_for` window: if that has passed, a failure gives up again at once). `Ok(false)` when there is
-    /// no such delivery, or it is pending already, or its endpoint is disabled.
+    /// An operator's "resend": the delivery becomes pending, due now, with a new `retry_for` period
+    /// (`created_at` restarts, as the SQL of docs/operations.md does). `Ok(false)` when there is no such
+    /// delivery, or it is pending already, or its endpoint is disabled.
     pub async fn resend_webhook_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let now = db_time(now);
         self.write(move |tx: &mut Tx<'_>| {
@@ -503,17 +503,20 @@ fn endpoint_disabled(conn: &mut AnyConnection, endpoint: &str) -> QueryResult<bo
     Ok(matches!(at, Some(Some(_))))
 }
 
-/// The columns a resent delivery gets: pending, due at `now`, unclaimed, unfinished.
+/// The columns a resent delivery gets: pending, due at `now`, unclaimed, unfinished, its `retry_for`
+/// period starting again at `now`. Receivers deduplicate on `webhook-id`: sending again is safe.
 #[allow(clippy::type_complexity)]
 fn pending_again(
     now: NaiveDateTime,
 ) -> (
+    diesel::dsl::Eq<webhook_deliveries::created_at, NaiveDateTime>,
     diesel::dsl::Eq<webhook_deliveries::status, &'static str>,
     diesel::dsl::Eq<webhook_deliveries::next_attempt_at, NaiveDateTime>,
     diesel::dsl::Eq<webhook_deliveries::claimed_until, Option<NaiveDateTime>>,
     diesel::dsl::Eq<webhook_deliveries::finished_at, Option<NaiveDateTime>>,
 ) {
     (
+        webhook_deliveries::created_at.eq(now),
         webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
         webhook_deliveries::next_attempt_at.eq(now),
         webhook_deliveries::claimed_until.eq(None),

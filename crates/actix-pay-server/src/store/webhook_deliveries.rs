@@ -169,6 +169,7 @@ struct Id {
 }
 
 /// The columns of a [`DeliveryRow`], in [`RowTuple`]'s order.
+#[allow(clippy::type_complexity)]
 pub(super) const DELIVERY_COLUMNS: (
     webhook_deliveries::id,
     webhook_deliveries::event_seq,
