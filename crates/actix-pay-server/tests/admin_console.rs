@@ -6,6 +6,9 @@
 #[path = "common/app.rs"]
 mod common_app;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use actix_http::Request;
 use actix_pay_server::admin::{ADMIN_COOKIE, CSRF_COOKIE, accounts};
 use actix_pay_server::store::Role;
@@ -379,4 +382,147 @@ async fn sign_in_refuses_a_form_without_its_token_and_throttles_parallel_guesses
     .await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(right.cookie(ADMIN_COOKIE).is_none());
+}
+
+/// A webhook receiver that answers 204 and counts what it got.
+async fn receiver() -> (String, Arc<AtomicUsize>, actix_web::dev::ServerHandle) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let seen = seen.clone();
+        actix_web::App::new().default_service(actix_web::web::to(move || {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                actix_web::HttpResponse::NoContent().finish()
+            }
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}/events", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (url, count, handle)
+}
+
+#[actix_web::test]
+async fn failed_deliveries_resent_from_the_console_reach_the_receiver_and_the_resend_is_audited() {
+    use payment_buttons::notification::{Outcome, Target};
+    use payment_buttons::store::conformance::{create_payment, log_and_apply, notification};
+
+    let (url, received, handle) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = actix_pay_server::config::Config::from_toml(
+        &format!("[[webhooks]]\nurl = \"{url}?token=s3cr3t-in-query\"\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n"),
+        "pay.toml",
+        Vec::new(),
+    )
+    .unwrap();
+    let store = actix_pay_server::store::ServerStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+        .await
+        .unwrap();
+    let assembled = actix_pay_server::serve::assemble(
+        &config,
+        &url::Url::parse(common_app::PUBLIC_URL).unwrap(),
+        common_app::SECRET,
+        store.clone(),
+    )
+    .unwrap();
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+
+    // An accepted payment: its events fanned out to the endpoint, then given up (the receiver was down).
+    let paid = create_payment(&store, false).await;
+    log_and_apply(
+        &store,
+        &paid,
+        notification(&paid, Target::Payment, Some(Outcome::Accepted), "k1", "k1"),
+    )
+    .await;
+    assembled.state.engine.dispatch_events(100).await.unwrap();
+    let deliveries = store.webhook_deliveries().await.unwrap();
+    assert!(!deliveries.is_empty());
+    for d in &deliveries {
+        store
+            .record_webhook_attempt(actix_pay_server::store::AttemptRecord {
+                delivery_id: d.id,
+                attempted_at: chrono::Utc::now(),
+                http_status: Some(500),
+                latency_ms: 3,
+                error: Some("HTTP 500".into()),
+                result: actix_pay_server::store::AttemptResult::GaveUp,
+            })
+            .await
+            .unwrap();
+    }
+
+    let app = app!(assembled);
+    let (session, csrf) = sign_in(&app, "ops@example.org").await;
+    let page = call(&app, get("/admin/webhooks", Some(&session))).await;
+    assert!(
+        page.body.contains("HTTP 500"),
+        "the failing deliveries are listed: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("#0 "),
+        "an endpoint is named by its index: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("s3cr3t"),
+        "never by its full URL, which may hold a secret"
+    );
+    let shown = call(&app, get(&format!("/admin/payments/{paid}"), Some(&session))).await;
+    assert!(
+        shown.body.contains("HTTP 500"),
+        "the payment shows its deliveries' attempts"
+    );
+
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let cookie = format!("{ADMIN_COOKIE}={session}");
+    let resent = call(
+        &app,
+        post(
+            "/admin/webhooks/resend-failed",
+            &cookie,
+            &[("csrf", &csrf), ("endpoint", "0"), ("since", &since)],
+        ),
+    )
+    .await;
+    assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.body);
+    let audit = store.audit(None, 1).await.unwrap();
+    assert_eq!(audit[0].action, "resend_failed");
+    assert_eq!(audit[0].outcome, format!("ok: {} deliveries", deliveries.len()));
+
+    // The worker sends them again; the receiver gets each one.
+    let worker = assembled
+        .webhooks
+        .as_ref()
+        .unwrap()
+        .spawn_worker(actix_pay_server::webhooks::WorkerOptions::default())
+        .unwrap();
+    for _ in 0..100 {
+        if received.load(Ordering::SeqCst) >= deliveries.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(received.load(Ordering::SeqCst), deliveries.len());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let after = store.webhook_deliveries().await.unwrap();
+    assert!(
+        after
+            .iter()
+            .all(|d| d.status == actix_pay_server::store::DeliveryStatus::Delivered),
+        "{after:?}"
+    );
+    worker.abort();
+    handle.stop(false).await;
 }
