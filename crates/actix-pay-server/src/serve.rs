@@ -197,6 +197,7 @@ pub fn assemble(
         simulator,
         endpoints: webhooks.as_ref().map(|w| w.endpoints().to_vec()).unwrap_or_default(),
         webhook_wake: webhooks.as_ref().map(Webhooks::wake),
+        engine_wake: Some(wake.clone()),
     });
     let librement = Arc::new(librement_pay::web::Librement {
         store: Arc::new(store.clone()),

@@ -526,3 +526,78 @@ async fn failed_deliveries_resent_from_the_console_reach_the_receiver_and_the_re
     worker.abort();
     handle.stop(false).await;
 }
+
+#[actix_web::test]
+async fn a_message_whose_verification_ended_in_error_is_queued_again_by_an_operator_once() {
+    use payment_buttons::notification::VerificationStatus;
+    use payment_buttons::store::Settlement;
+    use payment_buttons::store::conformance::log;
+
+    let (assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+    // PayPal's postback failed for days: the engine gave up with `error`.
+    let id = log(&store, b"txn_id=4RT73920XK118345L").await;
+    let _ = store.claim_messages(chrono::Utc::now(), 10).await.unwrap();
+    store
+        .settle_message(
+            id,
+            Settlement {
+                verification: VerificationStatus::Error,
+                flags: vec![],
+                payment_id: None,
+                outcome: "gave up after 12 verification attempts: postback unreachable".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.queued_count().await.unwrap(), 0);
+    let app = app!(assembled);
+    let (session, csrf) = sign_in(&app, "ops@example.org").await;
+
+    let page = call(&app, get(&format!("/admin/messages/{id}"), Some(&session))).await;
+    assert!(
+        page.body.contains("/admin/messages/verify-again"),
+        "the button is offered: {}",
+        page.body
+    );
+    let cookie = format!("{ADMIN_COOKIE}={session}");
+    let message = id.to_string();
+    let again = call(
+        &app,
+        post(
+            "/admin/messages/verify-again",
+            &cookie,
+            &[("csrf", &csrf), ("message", &message)],
+        ),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert_eq!(store.queued_count().await.unwrap(), 1, "back in the queue");
+    let row = store.message(id).await.unwrap().unwrap();
+    assert_eq!(row.verification, VerificationStatus::Pending);
+    assert_eq!(row.body, b"txn_id=4RT73920XK118345L", "the raw body is never touched");
+
+    // Queued already: refused, and recorded as refused.
+    let twice = call(
+        &app,
+        post(
+            "/admin/messages/verify-again",
+            &cookie,
+            &[("csrf", &csrf), ("message", &message)],
+        ),
+    )
+    .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    let audit = store.audit(None, 2).await.unwrap();
+    assert_eq!(
+        audit[0].outcome,
+        "refused: not a message whose verification ended in error"
+    );
+    assert_eq!(
+        (audit[1].action.as_str(), audit[1].outcome.as_str()),
+        ("verify_again", "ok")
+    );
+}

@@ -264,3 +264,50 @@ pub async fn payout_paid(console: web::Data<Console>, req: HttpRequest, form: we
         }
     }
 }
+
+/// "Verify again".
+#[derive(Deserialize)]
+pub struct VerifyAgainForm {
+    csrf: String,
+    message: i64,
+    lang: Option<String>,
+}
+
+/// `POST /admin/messages/verify-again`: a message whose verification ended in `error` goes back to the
+/// queue.
+pub async fn verify_again(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    form: web::Form<VerifyAgainForm>,
+) -> HttpResponse {
+    let lang = language(form.lang.as_deref());
+    let target = format!("message {}", form.message);
+    let signed = match allowed(&console, &req, &form.csrf, lang, "verify_again", &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match console.store.verify_message_again(form.message, Utc::now()).await {
+        Ok(true) => {
+            record(&console, &signed, "verify_again", &target, "ok").await;
+            if let Some(wake) = &console.engine_wake {
+                wake.notify_one();
+            }
+            back(&format!("/admin/messages/{}", form.message), lang)
+        }
+        Ok(false) => {
+            record(
+                &console,
+                &signed,
+                "verify_again",
+                &target,
+                "refused: not a message whose verification ended in error",
+            )
+            .await;
+            console.notice(StatusCode::CONFLICT, lang, words(lang).not_found)
+        }
+        Err(e) => {
+            record(&console, &signed, "verify_again", &target, "failed: database").await;
+            console.failed(lang, &e)
+        }
+    }
+}

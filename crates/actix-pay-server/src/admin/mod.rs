@@ -52,6 +52,8 @@ pub struct Console {
     pub endpoints: Vec<Endpoint>,
     /// Wakes the webhook worker after a resend.
     pub webhook_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Wakes the message worker after "verify again".
+    pub engine_wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Console {
@@ -93,6 +95,7 @@ pub fn configure(console: Arc<Console>) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/payments/{id}", web::get().to(pages::payment))
                 .route("/messages", web::get().to(pages::messages))
                 .route("/messages/{id}", web::get().to(pages::message))
+                .route("/messages/verify-again", web::post().to(actions::verify_again))
                 .route("/webhooks", web::get().to(pages::webhooks))
                 .route("/webhooks/resend", web::post().to(actions::resend_delivery))
                 .route("/webhooks/resend-failed", web::post().to(actions::resend_failed))

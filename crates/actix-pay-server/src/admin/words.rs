@@ -78,6 +78,7 @@ pub struct Words {
     pub bad_filter: &'static str,
     pub read_only: &'static str,
     pub refund_unavailable: &'static str,
+    pub verify_again: &'static str,
 }
 
 const EN: Words = Words {
@@ -153,6 +154,7 @@ const EN: Words = Words {
     bad_filter: "A filter could not be read",
     read_only: "read-only",
     refund_unavailable: "Refunds are not available from the console yet.",
+    verify_again: "Verify again",
 };
 
 const FR: Words = Words {
@@ -228,6 +230,7 @@ const FR: Words = Words {
     bad_filter: "Un filtre n'a pas pu être lu",
     read_only: "lecture seule",
     refund_unavailable: "Les remboursements ne sont pas encore possibles depuis la console.",
+    verify_again: "Vérifier à nouveau",
 };
 
 /// `fr` for French, English otherwise.

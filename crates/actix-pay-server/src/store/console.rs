@@ -9,8 +9,8 @@ use payment_buttons::store::StoreError;
 
 use super::ServerStore;
 use super::schema::{
-    gateway_messages, librement_entries, librement_transactions, payments, webhook_attempts, webhook_deliveries,
-    webhook_endpoints,
+    gateway_messages, librement_entries, librement_transactions, message_queue, payments, webhook_attempts,
+    webhook_deliveries, webhook_endpoints,
 };
 use super::webhook_deliveries::{DELIVERY_COLUMNS, DeliveryRow, DeliveryStatus, RowTuple, row};
 
@@ -448,6 +448,47 @@ impl ServerStore {
             .set(pending_again(now))
             .execute(conn)?;
             Ok::<_, StoreError>(Some(n))
+        })
+        .await
+    }
+
+    /// An operator's "verify again" for a message whose verification ended in `error` (the postback failed
+    /// for days, the gateway was unreachable): it goes back to the queue, due now, `pending`. `Ok(false)`
+    /// for any other message, or one that is queued already, or one flagged `oversize` (never verified:
+    /// only part of its body was kept).
+    pub async fn verify_message_again(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let now = db_time(now);
+        self.write(move |tx: &mut Tx<'_>| {
+            let conn = tx.conn();
+            let row: Option<(String, String)> = gateway_messages::table
+                .find(id)
+                .select((gateway_messages::verification, gateway_messages::flags))
+                .first(conn)
+                .optional()?;
+            let Some((verification, flags)) = row else {
+                return Ok(false);
+            };
+            let queued: i64 = message_queue::table
+                .filter(message_queue::message_id.eq(id))
+                .count()
+                .get_result(conn)?;
+            if verification != "error" || flags.contains("\"oversize\"") || queued > 0 {
+                return Ok(false);
+            }
+            diesel::update(gateway_messages::table.find(id))
+                .set((
+                    gateway_messages::verification.eq("pending"),
+                    gateway_messages::outcome.eq(Some("queued again by an operator")),
+                ))
+                .execute(conn)?;
+            diesel::insert_into(message_queue::table)
+                .values((
+                    message_queue::message_id.eq(id),
+                    message_queue::attempts.eq(0),
+                    message_queue::next_attempt_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok::<_, StoreError>(true)
         })
         .await
     }
