@@ -299,6 +299,19 @@ async fn a_viewer_reads_but_its_actions_are_refused_and_audited_and_forms_need_t
 
     let page = call(&app, get("/admin/audit", Some(&operator))).await;
     assert!(page.body.contains("refused: viewer"), "{}", page.body);
+    for uri in [
+        "/admin/librement",
+        "/admin/librement?account=user%3A1&lang=fr",
+        "/admin/webhooks",
+        "/admin/messages",
+    ] {
+        let page = call(&app, get(uri, Some(&viewer))).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.body);
+        assert!(
+            !page.body.contains("<button type=\"submit\">Mark paid"),
+            "no action button for a viewer"
+        );
+    }
 
     // The audit cannot be rewritten, whatever the application does.
     let url = format!("sqlite://{}/pay.sqlite3", dir.path().display());

@@ -510,8 +510,15 @@ pub async fn webhooks(console: web::Data<Console>, req: HttpRequest, q: web::Que
     console.render(StatusCode::OK, "admin/webhooks.html", &ctx)
 }
 
-/// `GET /admin/librement`: balances, the ledger audit, payouts waiting.
-pub async fn librement(console: web::Data<Console>, req: HttpRequest, q: web::Query<LangQuery>) -> HttpResponse {
+/// The query of `/admin/librement`: `account` shows that account's entries.
+#[derive(Deserialize)]
+pub struct LibrementQuery {
+    account: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /admin/librement`: balances, one account's entries, the ledger audit, payouts waiting.
+pub async fn librement(console: web::Data<Console>, req: HttpRequest, q: web::Query<LibrementQuery>) -> HttpResponse {
     let lang = language(q.lang.as_deref());
     let signed = match guard(&console, &req, lang).await {
         Ok(s) => s,
@@ -544,11 +551,40 @@ pub async fn librement(console: web::Data<Console>, req: HttpRequest, q: web::Qu
         Err(e) => return console.failed(lang, &e),
     };
     let mut ctx = context(&console, lang, &signed, "librement");
+    if let Some(account) = non_empty(&q.account) {
+        // Oldest first, with the balance after each entry, per currency.
+        let mut running: std::collections::BTreeMap<String, Money> = std::collections::BTreeMap::new();
+        let lines: Vec<_> = entries
+            .iter()
+            .filter(|e| e.account.key() == account)
+            .map(|e| {
+                let code = e.amount.currency().code().to_owned();
+                let after = running
+                    .get(&code)
+                    .and_then(|m| m.checked_add(e.amount))
+                    .unwrap_or(e.amount);
+                running.insert(code.clone(), after);
+                serde_json::json!({
+                    "transaction": e.transaction_id, "amount": format!("{} {code}", e.amount),
+                    "after": format!("{after} {code}"),
+                })
+            })
+            .collect();
+        ctx.insert("account", &account);
+        ctx.insert("account_lines", &lines);
+    }
     ctx.insert(
         "balances",
         &balances
             .iter()
-            .map(|((account, currency), m)| serde_json::json!({"account": account, "balance": format!("{m} {currency}")}))
+            .map(|((account, currency), m)| {
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                query.append_pair("account", account);
+                if lang == "fr" {
+                    query.append_pair("lang", "fr");
+                }
+                serde_json::json!({"account": account, "balance": format!("{m} {currency}"), "query": query.finish()})
+            })
             .collect::<Vec<_>>(),
     );
     ctx.insert(

@@ -79,6 +79,7 @@ pub struct Words {
     pub read_only: &'static str,
     pub refund_unavailable: &'static str,
     pub verify_again: &'static str,
+    pub balance_after: &'static str,
 }
 
 const EN: Words = Words {
@@ -155,6 +156,7 @@ const EN: Words = Words {
     read_only: "read-only",
     refund_unavailable: "Refunds are not available from the console yet.",
     verify_again: "Verify again",
+    balance_after: "Balance after",
 };
 
 const FR: Words = Words {
@@ -231,6 +233,7 @@ const FR: Words = Words {
     read_only: "lecture seule",
     refund_unavailable: "Les remboursements ne sont pas encore possibles depuis la console.",
     verify_again: "Vérifier à nouveau",
+    balance_after: "Solde après",
 };
 
 /// `fr` for French, English otherwise.
