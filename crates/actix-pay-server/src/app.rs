@@ -96,6 +96,8 @@ where
     App::new()
         .app_data(web::Data::from(limits))
         .wrap(middleware::from_fn(rate_limits::limit))
+        // Outside the limits: a 429 is counted too.
+        .wrap(middleware::from_fn(crate::metrics::record_request))
         .wrap(payment_buttons::actix::security_headers())
         .wrap(middleware::NormalizePath::trim())
         .configure(mount)

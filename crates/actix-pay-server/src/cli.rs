@@ -1,4 +1,4 @@
-//! The command line of `librement-server`: `librement-server [--config FILE] [serve|migrate]`.
+//! The command line of `librement-server`: `librement-server [--config FILE] [serve|migrate|operator ...]`.
 //!
 //! ```
 //! use actix_pay_server::cli::{Cli, Command};
@@ -32,17 +32,41 @@ pub struct Cli {
 impl Cli {
     /// The command to run, `serve` when none was given.
     pub fn effective_command(&self) -> Command {
-        self.command.unwrap_or(Command::Serve)
+        self.command.clone().unwrap_or(Command::Serve)
     }
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the database migrations, then serve HTTP (the default).
     Serve,
     /// Run the database migrations and exit.
     Migrate,
+    /// Manage the accounts of the operator console (/admin).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+/// `librement-server operator ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator; the password is read as one line on standard input (never an argument, which
+    /// other users of the machine could see).
+    Add {
+        /// The operator's e-mail address (its sign-in name).
+        email: String,
+        /// `operator` (reads and acts) or `viewer` (reads only).
+        #[arg(long, default_value = "operator", value_parser = ["operator", "viewer"])]
+        role: String,
+    },
+    /// List the operators and their roles.
+    List,
+    /// Remove an operator and end its sessions (its audit rows stay).
+    Remove {
+        /// The operator's e-mail address.
+        email: String,
+    },
 }
 
 #[cfg(test)]
@@ -53,5 +77,26 @@ mod tests {
     #[test]
     fn the_command_definition_is_consistent() {
         <Cli as CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn operator_add_takes_the_address_and_a_role_but_never_a_password() {
+        let cli = Cli::parse_from([
+            "librement-server",
+            "operator",
+            "add",
+            "ops@example.org",
+            "--role",
+            "viewer",
+        ]);
+        assert_eq!(
+            cli.effective_command(),
+            Command::Operator(OperatorCommand::Add {
+                email: "ops@example.org".into(),
+                role: "viewer".into()
+            })
+        );
+        assert!(Cli::try_parse_from(["librement-server", "operator", "add", "a@b.org", "--password", "x"]).is_err());
+        assert!(Cli::try_parse_from(["librement-server", "operator", "add", "a@b.org", "--role", "root"]).is_err());
     }
 }

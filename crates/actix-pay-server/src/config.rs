@@ -22,6 +22,7 @@ mod error;
 mod gateways;
 mod limits;
 mod mail;
+mod observability;
 mod raw;
 mod resolve;
 mod schema;
@@ -46,6 +47,7 @@ pub use gateways::{
 };
 pub use limits::{LimitsConfig, MAX_NOTIFY_BODY_BYTES, MIN_NOTIFY_BODY_BYTES};
 pub use mail::{MailConfig, MailTls};
+pub use observability::{LogConfig, LogFormat, MetricsConfig};
 pub use secret::{Secret, SecretKey};
 pub use secret_key::{SECRET_KEY_FILE, resolve_secret_key};
 pub use server::{BindAddress, DatabaseConfig, DatabaseUrl, ServerConfig};
@@ -73,6 +75,10 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     /// `[[webhooks]]`, in file order.
     pub webhooks: Vec<WebhookConfig>,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
+    /// `[log]`.
+    pub log: LogConfig,
 }
 
 impl Config {
@@ -153,7 +159,10 @@ impl Config {
 /// assert!(all.contains(&("server.api_keys".to_owned(), "PAY_SERVER_API_KEYS".to_owned())));
 /// ```
 pub fn settings() -> impl Iterator<Item = (String, String)> {
-    schema::SETTINGS.iter().map(|s| (s.path(), s.env_name()))
+    schema::SETTINGS
+        .iter()
+        .filter(|s| !schema::REMOVED.contains(&s.path().as_str()))
+        .map(|s| (s.path(), s.env_name()))
 }
 
 /// The process environment as `(name, value)` pairs, for [`Config::load`].

@@ -1,6 +1,7 @@
 //! The librement-pay server: mounts the payment-buttons core and Librement, stores everything with
 //! Diesel (SQLite by default, PostgreSQL for production) and runs the binary `librement-server`.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod demo;
 pub mod gateways;
 pub mod health;
 pub mod mail;
+pub mod metrics;
 pub mod pages;
 pub mod rate_limits;
 pub mod serve;

@@ -82,6 +82,10 @@ pub struct Assembled {
     pub demo: Option<Arc<Demo>>,
     /// The per-address limits of `[limits]`.
     pub limits: Arc<RateLimits>,
+    /// The operator console under `/admin`.
+    pub console: Arc<crate::admin::Console>,
+    /// `/metrics` and `/readyz`.
+    pub observability: Arc<crate::metrics::Observability>,
 }
 
 impl Assembled {
@@ -93,8 +97,12 @@ impl Assembled {
         let librement = self.librement.clone();
         let demo = self.demo.clone();
         let mailbox = self.mailbox.clone();
+        let console = self.console.clone();
+        let observability = self.observability.clone();
         move |cfg: &mut actix_web::web::ServiceConfig| {
             crate::app::configure(state)(cfg);
+            crate::metrics::configure(observability)(cfg);
+            crate::admin::configure(console)(cfg);
             if let Some(librement) = librement {
                 librement_pay::web::configure(librement)(cfg);
             }
@@ -158,6 +166,7 @@ pub fn assemble(
                 1
             }),
     )
+    .with_metrics_prefix(crate::metrics::PREFIX)
     .with_wakeup(Arc::new(move || wake_for_engine.notify_one()));
     // Webhooks: the outbox fans events out to delivery rows; a worker sends them.
     let webhooks = if config.webhooks.is_empty() {
@@ -187,17 +196,33 @@ pub fn assemble(
             urls.base(),
         ))
     });
+    let store_for_metrics = store.clone();
     let payout_hold = chrono::Duration::from_std(config.librement.payout_hold)
         .map_err(|_| StartError::Other("librement.payout_hold: too long".into()))?;
+    let hashing =
+        librement_pay::accounts::PasswordHashing::owasp().map_err(|e| StartError::Other(format!("librement: {e}")))?;
+    // One argon2 hash per core at a time (19 MiB each), Librement's and operators' together; a burst
+    // queues, then gets 503.
+    let slots = Arc::new(librement_pay::web::HashingSlots::for_this_machine());
+    let console = Arc::new(crate::admin::Console {
+        store: store.clone(),
+        templates: templates.clone(),
+        hashing: hashing.clone(),
+        slots: slots.clone(),
+        throttle: librement_pay::accounts::Throttle::default(),
+        secure_cookies: librement_pay::web::needs_secure_cookies(public_url.as_str()),
+        simulator,
+        endpoints: webhooks.as_ref().map(|w| w.endpoints().to_vec()).unwrap_or_default(),
+        webhook_wake: webhooks.as_ref().map(Webhooks::wake),
+        engine_wake: Some(wake.clone()),
+    });
     let librement = Arc::new(librement_pay::web::Librement {
         store: Arc::new(store.clone()),
         engine: engine.clone(),
         templates: templates.clone(),
         key: librement_pay::session::SessionKey::derive(secret),
-        hashing: librement_pay::accounts::PasswordHashing::owasp()
-            .map_err(|e| StartError::Other(format!("librement: {e}")))?,
-        // One argon2 hash per core at a time (19 MiB each); a burst queues, then gets 503.
-        slots: Arc::new(librement_pay::web::HashingSlots::for_this_machine()),
+        hashing,
+        slots,
         throttle: librement_pay::accounts::Throttle::default(),
         mode: config.librement.mode,
         gateways: config
@@ -273,6 +298,11 @@ pub fn assemble(
         store,
         demo,
         limits: Arc::new(RateLimits::new(&config.limits)),
+        console,
+        observability: Arc::new(crate::metrics::Observability::new(
+            store_for_metrics,
+            config.metrics.clone(),
+        )),
     })
 }
 
@@ -302,6 +332,10 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         None => None,
     };
     let limits_cleanup = assembled.limits.spawn_cleanup(LIMITS_CLEANUP);
+    assembled
+        .observability
+        .workers
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let mail_worker = tokio::spawn(librement_pay::mail::run_worker(
         Arc::new(assembled.store.clone()),
         assembled.mailer.clone(),

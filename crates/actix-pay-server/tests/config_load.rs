@@ -34,7 +34,6 @@ fn zero_config_runs_every_gateway_as_a_simulator_on_localhost_8080() {
     assert!(config.server.api_keys.is_empty());
     assert_eq!(config.server.button_token_ttl, Duration::from_secs(30 * DAY));
     assert!(config.server.demo);
-    assert!(config.server.admin_password.is_none());
     assert_eq!(
         config.database.url.sqlite_path(),
         Some(Path::new("data/librement.sqlite3"))
@@ -383,4 +382,28 @@ fn an_engine_setting_out_of_range_is_refused_naming_it() {
         error("[paypal]\npostback_pool_size = -1\n", &[])
             .starts_with("paypal.postback_pool_size: must be from 1 to 4096")
     );
+}
+
+#[test]
+fn the_removed_admin_password_is_refused_saying_what_replaced_it() {
+    for (file, pairs, key) in [
+        (
+            "[server]\nadmin_password = \"an-old-shared-password\"\n",
+            &[][..],
+            "server.admin_password",
+        ),
+        (
+            "",
+            &[("PAY_SERVER_ADMIN_PASSWORD", "an-old-shared-password")][..],
+            "PAY_SERVER_ADMIN_PASSWORD",
+        ),
+    ] {
+        let message = error(file, pairs);
+        assert!(message.starts_with(&format!("{key}: removed")), "{message}");
+        assert!(message.contains("librement-server operator add"), "{message}");
+        assert!(
+            !message.contains("an-old-shared-password"),
+            "the old password is never repeated: {message}"
+        );
+    }
 }

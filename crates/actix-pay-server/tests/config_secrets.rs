@@ -92,7 +92,6 @@ fn secrets_never_appear_in_debug_output() {
 [server]
 secret_key = "{SERVER_KEY}"
 api_keys = ["api-key-visible-nowhere-1"]
-admin_password = "admin-password-nowhere"
 [database]
 url = "postgres://shop:db-password-nowhere@db.example/pay"
 [cmcic]
@@ -110,7 +109,6 @@ secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
     for secret in [
         SERVER_KEY,
         "api-key-visible-nowhere-1",
-        "admin-password-nowhere",
         "db-password-nowhere",
         BANK_KEY,
         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",

@@ -133,6 +133,7 @@ pub struct Engine<S: Store> {
     apply_concurrency: usize,
     abandon_after: Duration,
     notify_body_limit: usize,
+    telemetry: crate::telemetry::Telemetry,
 }
 
 impl<S: Store> Engine<S> {
@@ -150,7 +151,15 @@ impl<S: Store> Engine<S> {
             apply_concurrency: DEFAULT_APPLY_CONCURRENCY,
             abandon_after: DEFAULT_ABANDON_AFTER,
             notify_body_limit: DEFAULT_NOTIFY_BODY_BYTES,
+            telemetry: crate::telemetry::Telemetry::default(),
         }
+    }
+
+    /// The prefix of the engine's metric names (default `payment_buttons`; see the `metrics` feature):
+    /// `{prefix}_gateway_messages_total`, `{prefix}_verification_seconds`, `{prefix}_payments_total`.
+    pub fn with_metrics_prefix(mut self, prefix: &'static str) -> Self {
+        self.telemetry = crate::telemetry::Telemetry::with_prefix(prefix);
+        self
     }
 
     /// How long a payment may stay `created` before [`Engine::abandon_unpaid`] marks it `abandoned`
@@ -390,7 +399,9 @@ impl<S: Store> Engine<S> {
                     flags: vec![Flag::MalformedField],
                 }
             });
-        self.store
+        let flagged = !decoded.flags.is_empty();
+        let log_id = self
+            .store
             .log_message(NewMessage {
                 gateway: gateway.to_owned(),
                 message: message.clone(),
@@ -398,6 +409,17 @@ impl<S: Store> Engine<S> {
                 refused: None,
             })
             .await?;
+        // Never the body: it may hold personal data.
+        tracing::info!(
+            log_id,
+            gateway,
+            size = message.body.len(),
+            remote_addr = message.remote_addr.as_deref().unwrap_or("-"),
+            "gateway message received"
+        );
+        if flagged {
+            tracing::warn!(log_id, gateway, "gateway message flagged while decoding");
+        }
         // Only now, with the message safely logged, is it looked at (CM-CIC checks its seal here).
         let reply = gw.acknowledge(&message);
         if let Some(wakeup) = &self.wakeup {
@@ -511,13 +533,44 @@ impl<S: Store> Engine<S> {
     /// Verifies, checks and applies one queued message.
     pub async fn process(&self, queued: QueuedMessage, now: DateTime<Utc>) -> Result<Processed, StoreError> {
         let verification = self.verify(&queued).await;
-        self.conclude(queued, verification, now).await
+        let (gateway, id) = (queued.gateway.clone(), queued.id);
+        let processed = self.conclude(queued, verification, now).await?;
+        self.report(&gateway, id, &processed);
+        Ok(processed)
     }
 
     /// Asks the message's gateway whether it is genuine; `None` when that gateway is no longer configured.
     async fn verify(&self, queued: &QueuedMessage) -> Option<Verification> {
         let gw = self.gateways.get(&queued.gateway)?;
-        Some(gw.verify(&queued.message).await)
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let verification = gw.verify(&queued.message).await;
+        #[cfg(feature = "metrics")]
+        self.telemetry.verification_took(&queued.gateway, started.elapsed());
+        Some(verification)
+    }
+
+    /// Counts and logs how a message's processing ended.
+    fn report(&self, gateway: &str, log_id: crate::store::MessageId, processed: &Processed) {
+        let (verification, outcome) = match processed {
+            Processed::Applied(Applied::Applied { .. }) => ("verified", "applied"),
+            Processed::Applied(Applied::Duplicate) => ("verified", "duplicate"),
+            Processed::Applied(Applied::Unchanged { .. }) => ("verified", "unchanged"),
+            Processed::Settled(s) => (s.verification.as_str(), "settled"),
+            Processed::Rescheduled { .. } => ("retry", "rescheduled"),
+        };
+        self.telemetry.message_verified(gateway, verification);
+        tracing::info!(log_id, gateway, verification, outcome, "gateway message verified");
+        match processed {
+            Processed::Settled(s) if !s.flags.is_empty() => {
+                let flags: Vec<&str> = s.flags.iter().map(|f| f.as_str()).collect();
+                tracing::warn!(log_id, gateway, flags = ?flags, outcome = %s.outcome, "gateway message flagged");
+            }
+            Processed::Rescheduled { attempts, reason } => {
+                tracing::warn!(log_id, gateway, attempts, reason = %reason, "verification will be retried");
+            }
+            _ => {}
+        }
     }
 
     /// Everything after verification: settle, reschedule, or check against the payment and apply.
@@ -639,7 +692,15 @@ impl<S: Store> Engine<S> {
                 .await;
         }
         let request = ApplyRequest::new(queued.id, &queued.gateway, payment.id.clone(), verified, flags, now);
-        Ok(Processed::Applied(self.store.apply(request).await?))
+        let applied = self.store.apply(request).await?;
+        if let Applied::Applied { payment_id, events } = &applied
+            && let Some(last) = events.last()
+        {
+            let to = last.payment.state.as_str();
+            self.telemetry.payment_moved(&queued.gateway, to);
+            tracing::info!(payment = %payment_id, from = payment.state.as_str(), to, log_id = queued.id, "payment state changed");
+        }
+        Ok(Processed::Applied(applied))
     }
 
     /// Claims up to `limit` outbox events (see [`Store::claim_undispatched_events`]) and hands them to
@@ -661,6 +722,10 @@ impl<S: Store> Engine<S> {
                     return Ok(done.len());
                 }
             }
+            tracing::info!(
+                event = %outbox.event.id, kind = outbox.event.kind.as_str(), payment = %outbox.event.payment.id,
+                "event dispatched"
+            );
             done.push(outbox.seq);
         }
         self.store.mark_all_dispatched(&done).await?;

@@ -76,6 +76,7 @@ pub mod payment;
 pub mod paypal;
 pub mod status;
 pub mod store;
+mod telemetry;
 pub mod token;
 pub mod transition;
 pub mod urlencoded;

@@ -15,6 +15,8 @@ pub(crate) struct RawFile {
     pub(crate) limits: Option<RawLimits>,
     pub(crate) engine: Option<RawEngine>,
     pub(crate) mail: Option<RawMail>,
+    pub(crate) metrics: Option<RawMetrics>,
+    pub(crate) log: Option<RawLog>,
     #[serde(default)]
     pub(crate) webhooks: Vec<RawWebhook>,
 }
@@ -28,6 +30,7 @@ pub(crate) struct RawServer {
     pub(crate) api_keys: Option<Vec<String>>,
     pub(crate) button_token_ttl: Option<String>,
     pub(crate) demo: Option<bool>,
+    /// Removed (operator accounts replaced it): still read, to refuse it with a clear error.
     pub(crate) admin_password: Option<String>,
     pub(crate) trusted_proxies: Option<Vec<String>>,
     pub(crate) abandon_after: Option<String>,
@@ -105,4 +108,18 @@ pub(crate) struct RawWebhook {
     pub(crate) secrets: Option<Vec<String>>,
     pub(crate) events: Option<Vec<String>>,
     pub(crate) retry_for: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) allow: Option<Vec<String>>,
+    pub(crate) token: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub(crate) format: Option<String>,
 }

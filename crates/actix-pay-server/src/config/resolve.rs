@@ -21,7 +21,6 @@ use super::webhooks::{WebhookConfig, WebhookEvent};
 const DAY: u64 = 86_400;
 const MIN_SECRET_KEY_CHARS: usize = 32;
 const MIN_API_KEY_CHARS: usize = 16;
-const MIN_ADMIN_PASSWORD_CHARS: usize = 12;
 const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
 /// The spellings of `paypal.mode`, for errors.
 const PAYPAL_MODES: &str = "simulator, sandbox or live";
@@ -74,6 +73,8 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
             "Librement sends e-mail (address verification, password reset, receipts): add a [mail] section, or remove [librement] to run without Librement",
         ));
     }
+    let metrics = super::observability::resolve_metrics(raw.metrics.unwrap_or_default(), origins)?;
+    let log = super::observability::resolve_log(raw.log.unwrap_or_default(), origins)?;
     let webhooks = raw
         .webhooks
         .into_iter()
@@ -90,6 +91,8 @@ pub(crate) fn resolve(raw: RawFile, origins: &Origins) -> Result<Config, ConfigE
         engine,
         mail,
         webhooks,
+        metrics,
+        log,
     })
 }
 
@@ -204,6 +207,15 @@ impl Resolver<'_> {
                 "must not have a ?query",
             ));
         }
+        // A shared password is gone: it could not say who did what. The value is not quoted (a secret).
+        if raw.admin_password.is_some() {
+            return Err(ConfigError::invalid(
+                self.at("server.admin_password"),
+                "removed: the console at /admin signs in operator accounts, each with its own password; \
+                 delete this setting and add an operator with `librement-server operator add EMAIL` \
+                 (see docs/operations.md)",
+            ));
+        }
         let mut api_keys = Vec::new();
         for (n, key) in raw.api_keys.unwrap_or_default().into_iter().enumerate() {
             check_secret(&key, MIN_API_KEY_CHARS)
@@ -219,7 +231,6 @@ impl Resolver<'_> {
             api_keys,
             button_token_ttl: self.duration("server.button_token_ttl", raw.button_token_ttl, 30 * DAY)?,
             demo: raw.demo.unwrap_or(all_simulated),
-            admin_password: self.secret("server.admin_password", raw.admin_password, MIN_ADMIN_PASSWORD_CHARS)?,
             trusted_proxies,
             abandon_after: self.duration("server.abandon_after", raw.abandon_after, 7 * DAY)?,
         })

@@ -27,8 +27,6 @@ pub struct ServerConfig {
     pub button_token_ttl: Duration,
     /// `demo`: whether the demo shop is served at `/`. Default: only when every gateway is a simulator.
     pub demo: bool,
-    /// `admin_password`: `None` disables `/admin`.
-    pub admin_password: Option<Secret>,
     /// `trusted_proxies`: reverse proxies whose `X-Forwarded-For` is believed. Default: none.
     pub trusted_proxies: TrustedProxies,
     /// `abandon_after`: a payment still `created` this long after it was recorded becomes `abandoned`
@@ -157,7 +155,6 @@ mod tests {
             ],
             button_token_ttl: Duration::from_secs(1),
             demo: false,
-            admin_password: None,
             trusted_proxies: TrustedProxies::default(),
             abandon_after: Duration::from_secs(7 * 86_400),
         };

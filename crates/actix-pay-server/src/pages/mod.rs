@@ -44,6 +44,39 @@ const TEMPLATES: &[(&str, &str)] = &[
         "simulator/mail.html",
         include_str!("../../../../templates/simulator/mail.html"),
     ),
+    ("admin/nav.html", include_str!("../../../../templates/admin/nav.html")),
+    (
+        "admin/sign_in.html",
+        include_str!("../../../../templates/admin/sign_in.html"),
+    ),
+    (
+        "admin/payments.html",
+        include_str!("../../../../templates/admin/payments.html"),
+    ),
+    (
+        "admin/payment.html",
+        include_str!("../../../../templates/admin/payment.html"),
+    ),
+    (
+        "admin/messages.html",
+        include_str!("../../../../templates/admin/messages.html"),
+    ),
+    (
+        "admin/message.html",
+        include_str!("../../../../templates/admin/message.html"),
+    ),
+    (
+        "admin/webhooks.html",
+        include_str!("../../../../templates/admin/webhooks.html"),
+    ),
+    (
+        "admin/librement.html",
+        include_str!("../../../../templates/admin/librement.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../../../../templates/admin/audit.html"),
+    ),
 ];
 
 /// The embedded templates, the server's and Librement's, parsed once. Auto-escaping is on for every

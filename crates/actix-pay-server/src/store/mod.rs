@@ -19,7 +19,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod console;
 mod librement;
+mod operators;
 pub mod schema;
 mod sign_in_attempts;
 mod webhook_deliveries;
@@ -39,6 +41,7 @@ use payment_buttons::store::{
 use payment_buttons::transition::ApplyRequest;
 
 pub use librement::LibrementHook;
+pub use operators::{AuditRow, Operator, Role};
 pub use payment_buttons::diesel::{AnyConnection, DatabaseUrl, LogRow, OpenError, PostgresUrl};
 pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};
 
@@ -99,6 +102,30 @@ impl ServerStore {
     pub fn core(&self) -> &DieselStore {
         &self.core
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// How many migrations of the two sets (the core's and the server's) this binary knows but the database
+/// has not applied: 0 once start-up migrated it, more when another instance rolled it back (`/readyz`).
+pub async fn pending_migrations(store: &ServerStore) -> Result<usize, StoreError> {
+    store
+        .with_connection(|conn: &mut AnyConnection| {
+            use diesel::RunQueryDsl;
+            let applied: Vec<AppliedVersion> =
+                diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(conn)?;
+            let applied: std::collections::HashSet<String> = applied.into_iter().map(|v| v.version).collect();
+            Ok(migrations::versions(&migrations::CORE)
+                .into_iter()
+                .chain(migrations::versions(&MIGRATIONS))
+                .filter(|v| !applied.contains(v))
+                .count())
+        })
+        .await
 }
 
 /// Connects to `url` and applies pending migrations, the core's then the server's.

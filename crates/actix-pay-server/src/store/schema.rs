@@ -88,6 +88,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(librement_entries -> librement_transactions (transaction_id));
+diesel::allow_tables_to_appear_in_same_query!(librement_entries, librement_transactions);
+
 diesel::table! {
     librement_sign_in_failures (id) {
         id -> BigInt,
@@ -106,3 +109,39 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+// The operator console (migration 2026-12-03-150001_operators).
+
+diesel::table! {
+    operators (id) {
+        id -> BigInt,
+        email -> Text,
+        role -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operator_sessions (digest) {
+        digest -> Text,
+        operator_id -> BigInt,
+        csrf -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operator_audit (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        operator -> Text,
+        action -> Text,
+        target -> Text,
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(operator_sessions -> operators (operator_id));
+diesel::allow_tables_to_appear_in_same_query!(operators, operator_sessions, operator_audit);

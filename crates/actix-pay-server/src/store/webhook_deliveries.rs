@@ -168,7 +168,39 @@ struct Id {
     id: i64,
 }
 
-type RowTuple = (
+/// The columns of a [`DeliveryRow`], in [`RowTuple`]'s order.
+#[allow(clippy::type_complexity)]
+pub(super) const DELIVERY_COLUMNS: (
+    webhook_deliveries::id,
+    webhook_deliveries::event_seq,
+    webhook_deliveries::event_id,
+    webhook_deliveries::payment_id,
+    webhook_deliveries::endpoint,
+    webhook_deliveries::status,
+    webhook_deliveries::attempts,
+    webhook_deliveries::created_at,
+    webhook_deliveries::next_attempt_at,
+    webhook_deliveries::last_attempt_at,
+    webhook_deliveries::last_status,
+    webhook_deliveries::last_error,
+    webhook_deliveries::finished_at,
+) = (
+    webhook_deliveries::id,
+    webhook_deliveries::event_seq,
+    webhook_deliveries::event_id,
+    webhook_deliveries::payment_id,
+    webhook_deliveries::endpoint,
+    webhook_deliveries::status,
+    webhook_deliveries::attempts,
+    webhook_deliveries::created_at,
+    webhook_deliveries::next_attempt_at,
+    webhook_deliveries::last_attempt_at,
+    webhook_deliveries::last_status,
+    webhook_deliveries::last_error,
+    webhook_deliveries::finished_at,
+);
+
+pub(super) type RowTuple = (
     i64,
     i64,
     String,
@@ -187,7 +219,7 @@ type RowTuple = (
 /// `webhook_attempts` columns as read: delivery, time, status, latency, error.
 type AttemptTuple = (i64, NaiveDateTime, Option<i32>, i64, Option<String>);
 
-fn row(t: RowTuple) -> Result<DeliveryRow, StoreError> {
+pub(super) fn row(t: RowTuple) -> Result<DeliveryRow, StoreError> {
     Ok(DeliveryRow {
         id: t.0,
         event_seq: t.1,
@@ -399,21 +431,7 @@ impl ServerStore {
         self.with_connection(|conn: &mut AnyConnection| {
             let rows: Vec<RowTuple> = webhook_deliveries::table
                 .order(webhook_deliveries::id.asc())
-                .select((
-                    webhook_deliveries::id,
-                    webhook_deliveries::event_seq,
-                    webhook_deliveries::event_id,
-                    webhook_deliveries::payment_id,
-                    webhook_deliveries::endpoint,
-                    webhook_deliveries::status,
-                    webhook_deliveries::attempts,
-                    webhook_deliveries::created_at,
-                    webhook_deliveries::next_attempt_at,
-                    webhook_deliveries::last_attempt_at,
-                    webhook_deliveries::last_status,
-                    webhook_deliveries::last_error,
-                    webhook_deliveries::finished_at,
-                ))
+                .select(DELIVERY_COLUMNS)
                 .load(conn)?;
             rows.into_iter().map(row).collect()
         })

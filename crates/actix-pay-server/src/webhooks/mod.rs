@@ -97,6 +97,11 @@ impl Webhooks {
         &self.endpoints
     }
 
+    /// What wakes the worker: notified after an operator made deliveries due again.
+    pub fn wake(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
     /// The listener that writes delivery rows from the outbox; register it with
     /// `Engine::with_listener`. It wakes the worker when it wrote something.
     pub fn fanout(&self) -> Arc<WebhookFanout> {

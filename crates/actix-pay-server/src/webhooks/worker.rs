@@ -65,6 +65,8 @@ impl Drop for WorkerHandle {
 
 struct Context {
     store: ServerStore,
+    /// Its position in `[[webhooks]]`: how metrics name it (never by its URL, which may hold a secret).
+    index: usize,
     endpoint: Endpoint,
     sender: Sender,
     options: WorkerOptions,
@@ -81,9 +83,11 @@ pub(super) fn spawn(
     options.batch = options.batch.max(1);
     let tasks = endpoints
         .iter()
-        .map(|endpoint| {
+        .enumerate()
+        .map(|(index, endpoint)| {
             let context = Arc::new(Context {
                 store: store.clone(),
+                index,
                 endpoint: endpoint.clone(),
                 sender: sender.clone(),
                 options,
@@ -140,10 +144,20 @@ async fn attempt(context: &Context, delivery: ClaimedDelivery) -> Result<(), pay
         .send(endpoint, &delivery.event_id, &delivery.payload, attempted_at)
         .await;
     let result = decide(&answer, &delivery, endpoint, &context.options.backoff, Utc::now());
+    let outcome = match result {
+        AttemptResult::Delivered => "delivered",
+        AttemptResult::Retry(_) => "retry",
+        AttemptResult::GaveUp => "failed",
+        AttemptResult::Gone => "gone",
+    };
+    crate::metrics::webhook_attempt(context.index, outcome);
+    tracing::info!(
+        endpoint = context.index, event = %delivery.event_id, attempt = delivery.attempts + 1,
+        status = answer.status, latency_ms = u64::try_from(answer.latency.as_millis()).unwrap_or(u64::MAX),
+        outcome, "webhook attempt"
+    );
     match result {
-        AttemptResult::Delivered => {
-            tracing::debug!(endpoint = %endpoint.display_url(), event = %delivery.event_id, "webhook delivered")
-        }
+        AttemptResult::Delivered => {}
         AttemptResult::Retry(next) => tracing::warn!(
             endpoint = %endpoint.display_url(), event = %delivery.event_id, attempts = delivery.attempts + 1,
             error = answer.error.as_deref().unwrap_or(""), next_attempt_at = %next, "webhook not delivered; will retry"

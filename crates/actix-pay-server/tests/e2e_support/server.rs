@@ -93,6 +93,27 @@ impl Server {
         }
     }
 
+    /// Adds an operator of the console with `librement-server operator add`, on this server's database,
+    /// as an operator would (the password on standard input).
+    pub fn add_operator(&self, email: &str, role: &str, password: &str) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_librement-server"))
+            .current_dir(self.dir.path())
+            .args(["operator", "add", email, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("librement-server operator add starts");
+        writeln!(child.stdin.take().expect("piped stdin"), "{password}").expect("the password is written");
+        let out = child.wait_with_output().expect("operator add ends");
+        assert!(
+            out.status.success(),
+            "operator add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

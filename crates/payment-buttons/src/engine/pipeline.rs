@@ -306,8 +306,11 @@ impl<'e, S: Store> Pipeline<'e, S> {
             let engine = self.engine;
             let now = self.now;
             self.concluding.push(Box::pin(async move {
-                let id = queued.id;
+                let (id, gateway) = (queued.id, queued.gateway.clone());
                 let result = engine.conclude(queued, verification, now).await;
+                if let Ok(processed) = &result {
+                    engine.report(&gateway, id, processed);
+                }
                 (lane, id, result)
             }));
         }
