@@ -24,10 +24,9 @@
 //! inside the core's transaction ([`ApplyHook`]).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), payment_buttons::store::StoreError> {
+//! # async fn demo(store: &payment_buttons::diesel::DieselStore) -> Result<(), payment_buttons::store::StoreError> {
 //! use diesel::prelude::*;
-//! use payment_buttons::diesel::{DieselStore, schema::payments};
-//! # let store: DieselStore = unimplemented!();
+//! use payment_buttons::diesel::schema::payments;
 //! let accepted: i64 = store
 //!     .with_connection(|conn| {
 //!         let n = payments::table.filter(payments::state.eq("accepted")).count().get_result(conn)?;
