@@ -614,3 +614,160 @@ async fn a_message_whose_verification_ended_in_error_is_queued_again_by_an_opera
         ("verify_again", "ok")
     );
 }
+
+#[actix_web::test]
+async fn an_operator_pays_one_payout_and_rejects_another_back_to_the_balance_with_the_ledger_audit_and_the_audit_rows()
+{
+    use chrono::{Duration, Utc};
+    use librement_pay::accounts::{Email, NewUser, UserStore};
+    use librement_pay::email_tokens::{EmailToken, EmailTokens, Purpose};
+    use librement_pay::ledger::{Account, Audit, LedgerStore, NewTransaction};
+    use librement_pay::payout::{PayoutFilter, PayoutState, Payouts};
+    use librement_pay::purchase::BalancePayments;
+
+    let (assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+    let eur = |s: &str| Money::parse(s, "EUR").unwrap();
+    let hold = Duration::days(14);
+    let sold_at = Utc::now() - hold - Duration::days(1);
+    let new_user = |email: &str| NewUser {
+        email: Email::parse(email).unwrap(),
+        display_name: "Someone".into(),
+        password_hash: "$argon2id$unused".into(),
+        created_at: sold_at,
+    };
+    // A verified seller who sold for 40.00 more than the hold ago, and asked for two payouts.
+    let seller = store.create_user(new_user("author@example.org")).await.unwrap();
+    let token = EmailToken::new(Purpose::Verify, seller, sold_at);
+    store.record_token(&token, sold_at).await.unwrap();
+    store.verify_email(&token, sold_at).await.unwrap();
+    let buyer = store.create_user(new_user("buyer@example.org")).await.unwrap();
+    store
+        .post(NewTransaction::top_up("seed", buyer, "cmcic", eur("100.00")).unwrap())
+        .await
+        .unwrap();
+    let sale = PaymentId::generate();
+    let button = ButtonConfig::from_json(
+        r#"{"order_reference": "ORDER-40",
+          "options": [{"description": "Book", "amount": "40.00", "currency": "EUR"}],
+          "payment_options": {"librement": {"seller": "author@example.org"}},
+          "urls": {"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}"#,
+    )
+    .unwrap();
+    store
+        .create_payment(NewPayment {
+            id: sale.clone(),
+            gateway: "librement".into(),
+            button,
+            option_index: 0,
+            amount: eur("40.00"),
+            receiver: Some("author@example.org".into()),
+            subscription_id: None,
+            created_at: sold_at,
+        })
+        .await
+        .unwrap();
+    store.pay_from_balance(&sale, buyer, sold_at).await.unwrap();
+    let now = Utc::now();
+    let paid = store
+        .request_payout(seller, eur("25.00"), hold, "en", now)
+        .await
+        .unwrap();
+    let rejected = store
+        .request_payout(seller, eur("15.00"), hold, "en", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .balance(&Account::User(seller), eur("1.00").currency())
+            .await
+            .unwrap(),
+        eur("0.00")
+    );
+
+    let app = app!(assembled);
+    let (session, csrf) = sign_in(&app, "ops@example.org").await;
+    let cookie = format!("{ADMIN_COOKIE}={session}");
+    let page = call(&app, get("/admin/librement", Some(&session))).await;
+    assert!(page.body.contains("/admin/librement/payouts/rejected"), "{}", page.body);
+    for (outcome, payout, note) in [
+        ("rejected", rejected.id, "unknown IBAN"),
+        ("paid", paid.id, "transfer 42"),
+    ] {
+        let answer = call(
+            &app,
+            post(
+                &format!("/admin/librement/payouts/{outcome}"),
+                &cookie,
+                &[("csrf", &csrf), ("payout", &payout.to_string()), ("note", note)],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{outcome}: {}", answer.body);
+    }
+    // Deciding again is refused and says why; an unknown decision is not a route.
+    let again = call(
+        &app,
+        post(
+            "/admin/librement/payouts/paid",
+            &cookie,
+            &[("csrf", &csrf), ("payout", &rejected.id.to_string())],
+        ),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let unknown = call(
+        &app,
+        post(
+            "/admin/librement/payouts/maybe",
+            &cookie,
+            &[("csrf", &csrf), ("payout", &paid.id.to_string())],
+        ),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    let currency = eur("1.00").currency();
+    assert_eq!(
+        store.balance(&Account::User(seller), currency).await.unwrap(),
+        eur("15.00"),
+        "the rejected payout is back"
+    );
+    assert_eq!(
+        store.balance(&Account::PayoutsPending, currency).await.unwrap(),
+        eur("0.00")
+    );
+    assert_eq!(store.balance(&Account::PaidOut, currency).await.unwrap(), eur("25.00"));
+    assert!(Audit::of(&store.all_entries().await.unwrap()).is_healthy());
+    let decided = store
+        .payouts(PayoutFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let state_of = |id| decided.iter().find(|p| p.id == id).map(|p| p.state);
+    assert_eq!(state_of(paid.id), Some(PayoutState::Paid));
+    assert_eq!(state_of(rejected.id), Some(PayoutState::Rejected));
+
+    let rows = store.audit(None, 10).await.unwrap();
+    let summary: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.action.clone(), r.target.clone(), r.outcome.clone()))
+        .collect();
+    assert_eq!(
+        summary[2],
+        ("payout_rejected".into(), format!("payout {}", rejected.id), "ok".into()),
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary[1],
+        ("payout_paid".into(), format!("payout {}", paid.id), "ok".into()),
+        "{summary:?}"
+    );
+    assert_eq!(summary[0].0, "payout_paid");
+    assert!(summary[0].2.starts_with("refused: "), "{summary:?}");
+}

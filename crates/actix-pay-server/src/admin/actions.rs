@@ -221,7 +221,7 @@ pub async fn enable_endpoint(
     }
 }
 
-/// "Mark this payout paid".
+/// An operator's decision on a payout waiting to be paid.
 #[derive(Deserialize)]
 pub struct PayoutForm {
     csrf: String,
@@ -230,11 +230,38 @@ pub struct PayoutForm {
     lang: Option<String>,
 }
 
-/// `POST /admin/librement/payouts/paid`: through librement-pay's [`Payouts`] (ledger and e-mail).
-pub async fn payout_paid(console: web::Data<Console>, req: HttpRequest, form: web::Form<PayoutForm>) -> HttpResponse {
+/// What the operator decided, from the route: the money was sent, or it goes back to the seller's balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayoutOutcome {
+    /// `POST /admin/librement/payouts/paid`.
+    Paid,
+    /// `POST /admin/librement/payouts/rejected`.
+    Rejected,
+}
+
+impl PayoutOutcome {
+    fn action(self) -> &'static str {
+        match self {
+            PayoutOutcome::Paid => "payout_paid",
+            PayoutOutcome::Rejected => "payout_rejected",
+        }
+    }
+}
+
+/// `POST /admin/librement/payouts/{paid|rejected}`: through librement-pay's [`Payouts`] (ledger and e-mail),
+/// audited with its outcome.
+pub async fn payout_decided(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    outcome: web::Path<PayoutOutcome>,
+    form: web::Form<PayoutForm>,
+) -> HttpResponse {
+    let outcome = outcome.into_inner();
+    let action = outcome.action();
     let lang = language(form.lang.as_deref());
     let target = format!("payout {}", form.payout);
-    let signed = match allowed(&console, &req, &form.csrf, lang, "payout_paid", &target).await {
+    let signed = match allowed(&console, &req, &form.csrf, lang, action, &target).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -247,19 +274,23 @@ pub async fn payout_paid(console: web::Data<Console>, req: HttpRequest, form: we
             .filter(|n| !n.is_empty())
             .map(|n| n.chars().take(500).collect()),
     };
-    match console.store.mark_payout_paid(form.payout, decision, Utc::now()).await {
+    let decided = match outcome {
+        PayoutOutcome::Paid => console.store.mark_payout_paid(form.payout, decision, Utc::now()).await,
+        PayoutOutcome::Rejected => console.store.reject_payout(form.payout, decision, Utc::now()).await,
+    };
+    match decided {
         Ok(_) => {
-            record(&console, &signed, "payout_paid", &target, "ok").await;
+            record(&console, &signed, action, &target, "ok").await;
             back("/admin/librement", lang)
         }
         Err(e @ librement_pay::payout::PayoutError::Ledger(_)) => {
-            record(&console, &signed, "payout_paid", &target, "failed: ledger").await;
+            record(&console, &signed, action, &target, "failed: ledger").await;
             console.failed(lang, &e)
         }
         Err(e) => {
             // The payout's own errors are safe to show (not found, decided already).
-            let outcome = format!("refused: {e}");
-            record(&console, &signed, "payout_paid", &target, &outcome).await;
+            let refused = format!("refused: {e}");
+            record(&console, &signed, action, &target, &refused).await;
             console.notice(StatusCode::CONFLICT, lang, &e.to_string())
         }
     }

@@ -6,7 +6,7 @@
 //!   A session is a random token in the `pay_admin` cookie (`HttpOnly`, `SameSite=Strict`, path `/admin`);
 //!   the database keeps only its SHA-256 digest, with the CSRF token every form of the session carries.
 //!   The sign-in form itself is protected by a double-submit token (cookie `pay_admin_csrf`).
-//! - `viewer`s read everything; every action (resend, re-enable, mark a payout paid) needs the
+//! - `viewer`s read everything; every action (resend, re-enable, mark a payout paid or reject it) needs the
 //!   `operator` role (403 otherwise) and is written to the append-only audit, whatever its outcome.
 //! - Every answer under `/admin` is `Cache-Control: no-store`; the application's security headers (no
 //!   framing, no inline script) apply as everywhere.
@@ -101,7 +101,7 @@ pub fn configure(console: Arc<Console>) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/webhooks/resend-failed", web::post().to(actions::resend_failed))
                 .route("/webhooks/enable", web::post().to(actions::enable_endpoint))
                 .route("/librement", web::get().to(pages::librement))
-                .route("/librement/payouts/paid", web::post().to(actions::payout_paid))
+                .route("/librement/payouts/{outcome}", web::post().to(actions::payout_decided))
                 .route("/audit", web::get().to(pages::audit)),
         );
     }
