@@ -180,7 +180,8 @@ impl<S: Store> Engine<S> {
     }
 
     /// How many messages are verified at once (at least 1; default [`DEFAULT_CONCURRENCY`]), which is
-    /// also how many claimed messages [`Engine::drain_messages`] holds in memory at most.
+    /// also how many claimed messages the worker (`Engine::drain_messages`, feature `actix`) holds in
+    /// memory at most.
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
