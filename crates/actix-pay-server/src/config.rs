@@ -200,16 +200,7 @@ mod tests {
     #[test]
     fn every_setting_is_a_field_of_the_file_shape() {
         let mut text = String::new();
-        for section in [
-            "server",
-            "database",
-            "paypal",
-            "cmcic",
-            "librement",
-            "limits",
-            "engine",
-            "mail",
-        ] {
+        for &section in schema::SECTIONS {
             text.push_str(&format!("[{section}]\n"));
             for setting in schema::SETTINGS.iter().filter(|s| s.section == section) {
                 let value = match setting.kind {

@@ -107,7 +107,7 @@ pub(crate) const WEBHOOK_KEYS: &[(&str, Kind)] = &[
     ("retry_for", Kind::Text),
 ];
 
-const SECTIONS: &[&str] = &[
+pub(super) const SECTIONS: &[&str] = &[
     "server",
     "database",
     "paypal",
