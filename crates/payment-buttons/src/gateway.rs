@@ -241,6 +241,11 @@ pub trait Gateway: Send + Sync + 'static {
         None
     }
 
+    /// The gateway's capability to cancel a subscription it runs, when it has one (`None` by default).
+    fn subscription_cancels(&self) -> Option<&dyn SubscriptionCancels> {
+        None
+    }
+
     /// What the gateway does when the buyer comes back to `GET /return/{name}/{payment_id}` (PayPal
     /// Checkout captures the order there). `None` by default: the buyer goes to the status page and
     /// no such route is needed.
@@ -298,23 +303,158 @@ pub trait ApiHandOffs: Send + Sync {
     -> (Result<HandOff, GatewayError>, Vec<GatewayCall>);
 }
 
+/// The payment a refund or a cancellation is about, as stored: what a gateway may check before anything is
+/// recorded ([`Refunds::check`], [`SubscriptionCancels::check`]).
+#[derive(Debug, Clone)]
+pub struct StoredPaymentFacts<'a> {
+    /// Our payment.
+    pub payment_id: &'a PaymentId,
+    /// The gateway's reference of the payment (PayPal `txn_id`, CM-CIC `reference`), when known.
+    pub gateway_reference: Option<&'a str>,
+    /// The account that received the money (PayPal: the receiver e-mail; CM-CIC: the TPE).
+    pub receiver: Option<&'a str>,
+    /// The payment's amount.
+    pub amount: Money,
+    /// How much was refunded before this request.
+    pub refunded_before: Money,
+    /// When the payment was recorded.
+    pub created_at: DateTime<Utc>,
+    /// The gateway facts recorded from its notifications (`details`: CM-CIC's `date` and authorisation
+    /// number, PayPal's `payment_date`...).
+    pub details: &'a serde_json::Map<String, serde_json::Value>,
+    /// The gateway's id of the subscription this payment started or belongs to (PayPal `subscr_id`).
+    pub gateway_subscription_id: Option<&'a str>,
+}
+
 /// What one refund asks of a gateway.
 #[derive(Debug, Clone)]
 pub struct RefundRequest<'a> {
-    /// Our payment.
-    pub payment_id: &'a PaymentId,
-    /// The gateway's reference of the payment (the transaction to refund).
-    pub gateway_reference: &'a str,
-    /// How much to refund: the whole payment or part of it, in the payment's currency.
+    /// The payment, as stored.
+    pub payment: StoredPaymentFacts<'a>,
+    /// Our id of this refund, the same on every attempt: the idempotency key for gateways that take one
+    /// (PayPal's `PayPal-Request-Id`).
+    pub refund_id: &'a str,
+    /// How much to refund, in the payment's currency (at most what is left).
     pub amount: Money,
+    /// Why, as the operator or the shop wrote it (may be shown to the buyer by the gateway).
+    pub reason: Option<&'a str>,
+    /// When this refund was first sent to the gateway; `None` on the first attempt. A gateway whose
+    /// idempotency key is honoured only for a while (PayPal) looks the refund up instead of sending it
+    /// again once that window has passed.
+    pub first_sent_at: Option<DateTime<Utc>>,
+    /// Now, as the engine sees it.
+    pub now: DateTime<Utc>,
+}
+
+/// What the gateway's answer to a refund means. The engine logs the answers first, then acts on this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundAnswer {
+    /// The money went back. `idempotency_key` is the key the gateway's own later notification of this
+    /// refund carries (PayPal: the IPN `Refunded` of the refund's transaction id), so that the refund is
+    /// applied once whichever of the answer and the notification comes first.
+    Succeeded {
+        /// The gateway's id of the refund, when it gives one.
+        gateway_refund_id: Option<String>,
+        /// The applied-once key shared with the gateway's notification of the same refund.
+        idempotency_key: String,
+    },
+    /// The gateway took the refund but has not completed it (PayPal `PENDING`): its notification, or a
+    /// later attempt, settles it.
+    Pending {
+        /// The gateway's id of the refund, when it gives one.
+        gateway_refund_id: Option<String>,
+    },
+    /// The gateway refused it: final, with the gateway's reason.
+    Failed {
+        /// The gateway's reason, for the operator and the shop.
+        reason: String,
+    },
+    /// No usable answer (timeout, 5xx, connection refused) from a gateway that takes an idempotency key:
+    /// the refund stays pending and is sent again, with the same key, later.
+    Retry {
+        /// What went wrong, for the log.
+        reason: String,
+    },
+    /// The refund may or may not have happened and sending it again could refund twice (CM-CIC has no
+    /// idempotency key): never retried; an operator checks at the gateway.
+    Unknown {
+        /// What went wrong, for the operator.
+        reason: String,
+    },
+}
+
+/// One attempt at a refund: every answer the gateway gave (to be logged raw, direction `answer`, before
+/// anything is decided), and what they mean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundAttempt {
+    /// The gateway's answers in the order received (a look-up, then the refund, for instance). Empty when
+    /// no answer came.
+    pub calls: Vec<GatewayCall>,
+    /// What the answers mean.
+    pub answer: RefundAnswer,
 }
 
 /// A gateway's refund capability ([`Gateway::refunds`]). The refund is confirmed by the gateway's
 /// answer or by a later notification, whichever comes first; the engine counts it once either way.
 #[async_trait::async_trait]
 pub trait Refunds: Send + Sync {
-    /// Asks the gateway for the refund. The answer is returned raw, to be logged before it is read.
-    async fn refund(&self, request: &RefundRequest<'_>) -> Result<GatewayCall, GatewayError>;
+    /// Whether this gateway can refund this payment at all with its configuration (PayPal's REST
+    /// credentials refund only payments received by their own account; CM-CIC needs the authorisation
+    /// number). `Err` carries the reason given to the caller (HTTP 409). No network.
+    fn check(&self, payment: &StoredPaymentFacts<'_>) -> Result<(), String>;
+
+    /// Asks the gateway for the refund (or, past the gateway's idempotency window, looks it up first).
+    async fn refund(&self, request: &RefundRequest<'_>) -> RefundAttempt;
+}
+
+/// What cancelling a subscription asks of a gateway.
+#[derive(Debug, Clone)]
+pub struct CancelRequest<'a> {
+    /// The payment that started the subscription, as stored.
+    pub payment: StoredPaymentFacts<'a>,
+    /// Why, as the operator or the shop wrote it.
+    pub reason: Option<&'a str>,
+}
+
+/// What the gateway's answer to a cancellation means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelAnswer {
+    /// Cancelled. `idempotency_key` is the key of the gateway's own notification of the cancellation
+    /// (PayPal: `subscr_cancel:{subscr_id}`), so `subscription_cancelled` is emitted once.
+    Cancelled {
+        /// The applied-once key shared with the gateway's notification of the same cancellation.
+        idempotency_key: String,
+    },
+    /// The gateway refused (already cancelled, unknown profile...), with its reason.
+    Failed {
+        /// The gateway's reason.
+        reason: String,
+    },
+    /// No usable answer: try again later (cancelling twice is harmless).
+    Retry {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// One attempt at a cancellation: the gateway's answers (logged first) and what they mean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelAttempt {
+    /// The gateway's answers, in order.
+    pub calls: Vec<GatewayCall>,
+    /// What they mean.
+    pub answer: CancelAnswer,
+}
+
+/// A gateway's capability to cancel a subscription it runs ([`Gateway::subscription_cancels`]).
+#[async_trait::async_trait]
+pub trait SubscriptionCancels: Send + Sync {
+    /// Whether this gateway can cancel this subscription with its configuration (PayPal Standard needs
+    /// NVP credentials: without them, "cancel it at PayPal"). `Err` is the reason (HTTP 409). No network.
+    fn check(&self, payment: &StoredPaymentFacts<'_>) -> Result<(), String>;
+
+    /// Asks the gateway to cancel the subscription.
+    async fn cancel(&self, request: &CancelRequest<'_>) -> CancelAttempt;
 }
 
 /// What a gateway does when the buyer comes back from its pages ([`Gateway::buyer_return`]).

@@ -150,16 +150,27 @@ impl E2e {
 
     /// The text of an element.
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
-        Ok(self.find(css).await?.text().await?)
+        let deadline = Instant::now() + STEP;
+        loop {
+            match self.find(css).await?.text().await {
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                done => return done.with_context(|| format!("text of `{css}`")),
+            }
+        }
     }
 
-    /// Clicks an element.
+    /// Clicks an element. When the element found belonged to a page the browser was just leaving (a form
+    /// submitted a moment ago lands on a page with the same element), the click finds it again on the new page.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.find(css)
-            .await?
-            .click()
-            .await
-            .with_context(|| format!("click `{css}`"))
+        let deadline = Instant::now() + STEP;
+        loop {
+            match self.find(css).await?.click().await {
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                done => return done.with_context(|| format!("click `{css}`")),
+            }
+        }
     }
 
     /// Types into a field.
