@@ -1,5 +1,5 @@
 //! Per-source-address request limits: `/pay` (each call records a payment), Librement sign-in and sign-up
-//! (each runs an argon2 hash). Beyond its quota an address gets 429 with `Retry-After`; other addresses
+//! and the operator console's sign-in (each runs an argon2 hash). Beyond its quota an address gets 429 with `Retry-After`; other addresses
 //! are not affected. `/notify/*` has no such limit: PayPal and the bank send from a few addresses, at
 //! whatever rate their traffic needs.
 //!
@@ -57,6 +57,13 @@ impl RateLimits {
             (
                 Some(Method::POST),
                 "/librement/sign-in",
+                NonZeroU32::new(config.sign_in_per_minute).map(Quota::per_minute),
+            ),
+            // The console's sign-in runs the same argon2 hash as Librement's: its own bucket, same quota,
+            // so that guessing an operator's password is as slow as guessing a user's.
+            (
+                Some(Method::POST),
+                "/admin/sign-in",
                 NonZeroU32::new(config.sign_in_per_minute).map(Quota::per_minute),
             ),
             (

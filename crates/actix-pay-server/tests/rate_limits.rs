@@ -1,5 +1,5 @@
 //! Request floods (issue 11, item 14): `/pay` (each call records a payment), Librement sign-in and
-//! sign-up (each runs an argon2 hash) are limited per source address, with 429 and `Retry-After` beyond
+//! sign-up and the console's sign-in (each runs an argon2 hash) are limited per source address, with 429 and `Retry-After` beyond
 //! the quota; other addresses go on; `/notify/*` is not limited. Through the whole application as
 //! `librement-server serve` runs it.
 
@@ -151,6 +151,24 @@ async fn sign_in_and_sign_up_posts_are_limited_per_address() {
         .to_request();
     assert_eq!(atest::call_service(&app, page).await.status(), StatusCode::OK);
     let (statuses, _) = flood!(app, 1, post("/librement/sign-in", SOMEONE_ELSE, guess.clone()));
+    assert_eq!(limited(&statuses), 0);
+}
+
+#[actix_web::test]
+async fn operator_sign_in_posts_are_limited_per_address_apart_from_librement_sign_ins() {
+    let (assembled, _dir) = common_app::assembled_app(&[("PAY_LIMITS_SIGN_IN_PER_MINUTE", "3")]).await;
+    let app = app!(assembled);
+    let guess = "email=ops%40example.org&password=guess&csrf=x".to_owned();
+
+    let (statuses, retry_after) = flood!(app, 8, post("/admin/sign-in", ATTACKER, guess.clone()));
+    assert_eq!(limited(&statuses), 5, "3 of 8 operator sign-ins are looked at: {statuses:?}");
+    assert!(retry_after.iter().all(|s| (1..=20).contains(s)), "{retry_after:?}");
+
+    // Librement's sign-in has its own bucket: the console flood did not use it up.
+    let (statuses, _) = flood!(app, 3, post("/librement/sign-in", ATTACKER, guess.clone()));
+    assert_eq!(limited(&statuses), 0, "{statuses:?}");
+    // Another address still reaches the console's sign-in.
+    let (statuses, _) = flood!(app, 1, post("/admin/sign-in", SOMEONE_ELSE, guess.clone()));
     assert_eq!(limited(&statuses), 0);
 }
 

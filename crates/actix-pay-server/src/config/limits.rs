@@ -15,7 +15,8 @@ pub const MAX_NOTIFY_BODY_BYTES: u64 = 1024 * 1024;
 pub struct LimitsConfig {
     /// `pay_per_minute`: `/pay` requests per source address and minute. Default 60.
     pub pay_per_minute: u32,
-    /// `sign_in_per_minute`: Librement sign-in posts per source address and minute. Default 20.
+    /// `sign_in_per_minute`: Librement sign-in posts, and the console's, per source address and minute (one
+    /// quota each). Default 20.
     pub sign_in_per_minute: u32,
     /// `sign_up_per_hour`: Librement sign-up posts per source address and hour. Default 20.
     pub sign_up_per_hour: u32,
