@@ -59,8 +59,35 @@ pub struct Observability {
     pub store: ServerStore,
     /// `[metrics]`.
     pub config: MetricsConfig,
-    /// True while the message and outbox workers run (set by `serve`).
-    pub workers: Arc<std::sync::atomic::AtomicBool>,
+    /// The background tasks `serve` started.
+    pub workers: WorkerWatch,
+}
+
+/// The background tasks `serve` started, by name: `/readyz` fails while none is registered or once one
+/// has stopped (each loops forever, so a finished one crashed).
+#[derive(Debug, Default)]
+pub struct WorkerWatch(std::sync::Mutex<Vec<(&'static str, tokio::task::AbortHandle)>>);
+
+impl WorkerWatch {
+    /// Watches a background task under `name`: `/readyz` answers 503 once it has stopped.
+    pub fn watch(&self, name: &'static str, task: tokio::task::AbortHandle) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((name, task));
+    }
+
+    /// What keeps the workers from being ready: none started yet, or the names of those that stopped.
+    fn problem(&self) -> Option<String> {
+        let workers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if workers.is_empty() {
+            return Some("the workers are not running".to_owned());
+        }
+        let mut stopped: Vec<&str> = workers
+            .iter()
+            .filter(|(_, task)| task.is_finished())
+            .map(|(name, _)| *name)
+            .collect();
+        stopped.dedup();
+        (!stopped.is_empty()).then(|| format!("workers stopped: {}", stopped.join(", ")))
+    }
 }
 
 impl Observability {
@@ -72,7 +99,7 @@ impl Observability {
         Observability {
             store,
             config,
-            workers: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            workers: WorkerWatch::default(),
         }
     }
 }
@@ -162,8 +189,8 @@ async fn readyz(obs: web::Data<Observability>) -> HttpResponse {
         Ok(n) => problems.push(format!("{n} migrations are not applied")),
         Err(e) => problems.push(format!("migrations could not be read: {e}")),
     }
-    if !obs.workers.load(std::sync::atomic::Ordering::Relaxed) {
-        problems.push("the workers are not running".to_owned());
+    if let Some(problem) = obs.workers.problem() {
+        problems.push(problem);
     }
     if problems.is_empty() {
         HttpResponse::Ok()
@@ -205,4 +232,33 @@ pub async fn record_request(
     metrics::histogram!(format!("{PREFIX}_http_request_duration_seconds"), "route" => route)
         .record(started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_worker_that_stopped_makes_the_service_not_ready_and_is_named() {
+        let watch = WorkerWatch::default();
+        assert_eq!(watch.problem().as_deref(), Some("the workers are not running"));
+
+        let running = tokio::spawn(std::future::pending::<()>());
+        let crashed = tokio::spawn(async { panic!("a worker's bug") });
+        watch.watch("messages", running.abort_handle());
+        watch.watch("webhooks", crashed.abort_handle());
+        assert!(crashed.await.is_err(), "the task panicked");
+
+        assert_eq!(watch.problem().as_deref(), Some("workers stopped: webhooks"));
+        running.abort();
+    }
+
+    #[tokio::test]
+    async fn workers_that_run_are_ready() {
+        let watch = WorkerWatch::default();
+        let running = tokio::spawn(std::future::pending::<()>());
+        watch.watch("messages", running.abort_handle());
+        assert_eq!(watch.problem(), None);
+        running.abort();
+    }
 }

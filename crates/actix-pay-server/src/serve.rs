@@ -332,16 +332,20 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
         None => None,
     };
     let limits_cleanup = assembled.limits.spawn_cleanup(LIMITS_CLEANUP);
-    assembled
-        .observability
-        .workers
-        .store(true, std::sync::atomic::Ordering::Relaxed);
     let mail_worker = tokio::spawn(librement_pay::mail::run_worker(
         Arc::new(assembled.store.clone()),
         assembled.mailer.clone(),
         assembled.mail_wake.clone(),
         WORKER_POLL,
     ));
+    let obs = &assembled.observability;
+    for (name, task) in workers.handles() {
+        obs.workers.watch(name, task);
+    }
+    for task in webhook_worker.iter().flat_map(|w| w.handles()) {
+        obs.workers.watch("webhooks", task);
+    }
+    obs.workers.watch("mail", mail_worker.abort_handle());
     let mount = assembled.configure();
     let limits = assembled.limits.clone();
     let server = HttpServer::new(move || crate::app::application(mount.clone(), limits.clone()))

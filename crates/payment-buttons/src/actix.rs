@@ -378,15 +378,22 @@ async fn notify<S: Store>(
 pub struct Workers {
     /// Wake the message worker now (call after logging a message; [`Engine::with_wakeup`] can do it).
     pub wake: Arc<tokio::sync::Notify>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
 }
 
 impl Workers {
     /// Stops the workers.
     pub fn abort(&self) {
-        for t in &self.tasks {
+        for (_, t) in &self.tasks {
             t.abort();
         }
+    }
+
+    /// Each worker by name (`messages`, `events`, `abandon`) with a handle that tells whether it still
+    /// runs ([`tokio::task::AbortHandle::is_finished`]): each loops forever, so a finished one has
+    /// crashed, and a readiness probe should say so.
+    pub fn handles(&self) -> impl Iterator<Item = (&'static str, tokio::task::AbortHandle)> + '_ {
+        self.tasks.iter().map(|(name, t)| (*name, t.abort_handle()))
     }
 }
 
@@ -425,7 +432,7 @@ pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::No
     });
     Workers {
         wake,
-        tasks: vec![messages, events, abandon],
+        tasks: vec![("messages", messages), ("events", events), ("abandon", abandon)],
     }
 }
 

@@ -55,6 +55,11 @@ impl WorkerHandle {
             task.abort();
         }
     }
+
+    /// A handle per delivery task (one per endpoint), to tell whether each still runs.
+    pub fn handles(&self) -> impl Iterator<Item = tokio::task::AbortHandle> + '_ {
+        self.tasks.iter().map(JoinHandle::abort_handle)
+    }
 }
 
 impl Drop for WorkerHandle {
