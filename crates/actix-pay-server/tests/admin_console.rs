@@ -143,6 +143,16 @@ fn button(reference: &str, email: &str) -> ButtonConfig {
 }
 
 async fn payment(store: &actix_pay_server::store::ServerStore, reference: &str, email: &str) -> PaymentId {
+    payment_of(store, reference, email, Money::parse("12.50", "EUR").unwrap()).await
+}
+
+/// A payment of `amount` (the button still says 12.50 EUR: the console reads the payment's own amount).
+async fn payment_of(
+    store: &actix_pay_server::store::ServerStore,
+    reference: &str,
+    email: &str,
+    amount: Money,
+) -> PaymentId {
     let id = PaymentId::generate();
     store
         .create_payment(NewPayment {
@@ -150,7 +160,7 @@ async fn payment(store: &actix_pay_server::store::ServerStore, reference: &str, 
             gateway: "paypal".into(),
             button: button(reference, email),
             option_index: 0,
-            amount: Money::parse("12.50", "EUR").unwrap(),
+            amount,
             receiver: Some("seller@example.com".into()),
             subscription_id: None,
             created_at: chrono::Utc::now(),
@@ -220,6 +230,59 @@ async fn an_operator_signs_in_finds_a_payment_by_its_order_reference_and_exports
     let bad = call(&app, get("/admin/payments?from=yesterday", Some(&session))).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("from"), "{}", bad.body);
+}
+
+#[actix_web::test]
+async fn an_operator_filters_payments_by_an_amount_range_in_one_currency() {
+    let (assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+    let small = payment(&store, "ORDER-SMALL", "a@example.org").await;
+    let large = payment_of(
+        &store,
+        "ORDER-LARGE",
+        "b@example.org",
+        Money::parse("40.00", "EUR").unwrap(),
+    )
+    .await;
+    let dollars = payment_of(
+        &store,
+        "ORDER-USD",
+        "c@example.org",
+        Money::parse("40.00", "USD").unwrap(),
+    )
+    .await;
+    let app = app!(assembled);
+    let (session, _) = sign_in(&app, "ops@example.org").await;
+    let listed = async |query: &str| {
+        let page = call(&app, get(&format!("/admin/payments?{query}"), Some(&session))).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+        [&small, &large, &dollars]
+            .into_iter()
+            .filter(|id| page.body.contains(&format!("/admin/payments/{id}")))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(listed("currency=EUR&amount_min=20").await, vec![large.clone()]);
+    assert_eq!(
+        listed("currency=eur&amount_min=12.5&amount_max=12.50").await,
+        vec![small.clone()]
+    );
+    assert_eq!(listed("currency=USD").await, vec![dollars.clone()]);
+    assert_eq!(listed("amount_max=100&currency=EUR").await.len(), 2);
+
+    // Amounts without a currency do not compare; more decimals than the currency has are not rounded.
+    for (query, named) in [
+        ("amount_min=20", "currency"),
+        ("currency=EUR&amount_max=12.505", "amount_max"),
+    ] {
+        let bad = call(&app, get(&format!("/admin/payments?{query}"), Some(&session))).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(bad.body.contains(named), "{query}: {}", bad.body);
+    }
 }
 
 #[actix_web::test]

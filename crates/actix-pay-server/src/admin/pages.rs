@@ -97,9 +97,55 @@ pub struct PaymentsQuery {
     from: Option<String>,
     to: Option<String>,
     flagged: Option<String>,
+    currency: Option<String>,
+    amount_min: Option<String>,
+    amount_max: Option<String>,
     before: Option<String>,
     format: Option<String>,
     lang: Option<String>,
+}
+
+/// `key=value&...` of the given filters that are set, then `extra` pairs: the one way the console writes
+/// the URL of a filtered list's next page or CSV.
+fn query_string(filters: &[(&str, &Option<String>)], extra: &[(&str, &str)]) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in filters {
+        if let Some(v) = non_empty(value) {
+            url.append_pair(key, &v);
+        }
+    }
+    for (key, value) in extra {
+        url.append_pair(key, value);
+    }
+    url.finish()
+}
+
+/// The amount filter: both bounds read in `currency` (its decimals, no rounding), which is required
+/// when a bound is given, since amounts of different currencies do not compare.
+fn amount_bounds(
+    currency: Option<String>,
+    min: Option<String>,
+    max: Option<String>,
+) -> Result<Option<(String, Option<i64>, Option<i64>)>, String> {
+    if min.is_none() && max.is_none() {
+        return Ok(currency.map(|c| (c.to_uppercase(), None, None)));
+    }
+    let currency = currency
+        .ok_or("an amount filter needs a currency (EUR, USD...)")?
+        .to_uppercase();
+    let minor = |key: &str, text: Option<String>| -> Result<Option<i64>, String> {
+        text.map(|t| {
+            Money::parse(&t, &currency)
+                .map(|m| m.minor_units())
+                .map_err(|e| format!("{key}: {e}"))
+        })
+        .transpose()
+    };
+    Ok(Some((
+        currency.clone(),
+        minor("amount_min", min)?,
+        minor("amount_max", max)?,
+    )))
 }
 
 impl PaymentsQuery {
@@ -121,6 +167,11 @@ impl PaymentsQuery {
             from: day(self.from.as_deref(), false).map_err(|e| format!("from: {e}"))?,
             to: day(self.to.as_deref(), true).map_err(|e| format!("to: {e}"))?,
             flagged: matches!(self.flagged.as_deref(), Some("1" | "true" | "on")),
+            amount: amount_bounds(
+                non_empty(&self.currency),
+                non_empty(&self.amount_min),
+                non_empty(&self.amount_max),
+            )?,
             before,
             limit,
         })
@@ -128,28 +179,26 @@ impl PaymentsQuery {
 
     /// This query's URL parameters with `before` replaced (and `format` dropped).
     fn with_before(&self, before: Option<&str>, format: Option<&str>) -> String {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("state", &self.state),
-            ("gateway", &self.gateway),
-            ("order_reference", &self.order_reference),
-            ("email", &self.email),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("flagged", &self.flagged),
-            ("lang", &self.lang),
-        ] {
-            if let Some(v) = non_empty(value) {
-                url.append_pair(key, &v);
-            }
-        }
-        if let Some(before) = before {
-            url.append_pair("before", before);
-        }
-        if let Some(format) = format {
-            url.append_pair("format", format);
-        }
-        url.finish()
+        let extra: Vec<(&str, &str)> = [("before", before), ("format", format)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        query_string(
+            &[
+                ("state", &self.state),
+                ("gateway", &self.gateway),
+                ("order_reference", &self.order_reference),
+                ("email", &self.email),
+                ("from", &self.from),
+                ("to", &self.to),
+                ("flagged", &self.flagged),
+                ("currency", &self.currency),
+                ("amount_min", &self.amount_min),
+                ("amount_max", &self.amount_max),
+                ("lang", &self.lang),
+            ],
+            &extra,
+        )
     }
 }
 
@@ -402,21 +451,17 @@ pub async fn messages(console: web::Data<Console>, req: HttpRequest, q: web::Que
     let more = rows.len() > PAGE as usize;
     rows.truncate(PAGE as usize);
     let next = more.then(|| rows.last().map(|r| r.id)).flatten().map(|before| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("gateway", &q.gateway),
-            ("verification", &q.verification),
-            ("flagged", &q.flagged),
-            ("from", &q.from),
-            ("to", &q.to),
-            ("lang", &q.lang),
-        ] {
-            if let Some(v) = non_empty(value) {
-                url.append_pair(key, &v);
-            }
-        }
-        url.append_pair("before", &before.to_string());
-        url.finish()
+        query_string(
+            &[
+                ("gateway", &q.gateway),
+                ("verification", &q.verification),
+                ("flagged", &q.flagged),
+                ("from", &q.from),
+                ("to", &q.to),
+                ("lang", &q.lang),
+            ],
+            &[("before", &before.to_string())],
+        )
     });
     let mut ctx = context(&console, lang, &signed, "messages");
     ctx.insert(

@@ -34,6 +34,8 @@ pub struct PaymentFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only payments with a flagged gateway message.
     pub flagged: bool,
+    /// Amount bounds, inclusive, in one currency's minor units: `(currency, at least, at most)`.
+    pub amount: Option<(String, Option<i64>, Option<i64>)>,
     /// Keyset: only payments older than this (created_at, id).
     pub before: Option<(DateTime<Utc>, String)>,
     /// At most this many (capped at [`MAX_ROWS`]).
@@ -159,6 +161,15 @@ impl ServerStore {
             if let Some(email) = &filter.email {
                 // A cheap pre-filter in SQL; the exact match on the button's field is checked below.
                 q = q.filter(payments::button.like(contains_pattern(email)).escape('\\'));
+            }
+            if let Some((currency, min, max)) = filter.amount {
+                q = q.filter(payments::currency.eq(currency));
+                if let Some(min) = min {
+                    q = q.filter(payments::amount_minor.ge(min));
+                }
+                if let Some(max) = max {
+                    q = q.filter(payments::amount_minor.le(max));
+                }
             }
             if let Some(from) = filter.from {
                 q = q.filter(payments::created_at.ge(db_time(from)));
