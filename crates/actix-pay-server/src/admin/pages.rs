@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::Console;
 use super::session::{Signed, sign_in_page, signed_in};
 use super::words::{language, words};
-use crate::store::console::{MessageFilter, PaymentFilter};
+use crate::store::console::{AmountFilter, MessageFilter, PaymentFilter};
 
 /// Rows per page.
 const PAGE: i64 = 50;
@@ -126,9 +126,13 @@ fn amount_bounds(
     currency: Option<String>,
     min: Option<String>,
     max: Option<String>,
-) -> Result<Option<(String, Option<i64>, Option<i64>)>, String> {
+) -> Result<Option<AmountFilter>, String> {
     if min.is_none() && max.is_none() {
-        return Ok(currency.map(|c| (c.to_uppercase(), None, None)));
+        return Ok(currency.map(|c| AmountFilter {
+            currency: c.to_uppercase(),
+            min: None,
+            max: None,
+        }));
     }
     let currency = currency
         .ok_or("an amount filter needs a currency (EUR, USD...)")?
@@ -141,11 +145,11 @@ fn amount_bounds(
         })
         .transpose()
     };
-    Ok(Some((
-        currency.clone(),
-        minor("amount_min", min)?,
-        minor("amount_max", max)?,
-    )))
+    Ok(Some(AmountFilter {
+        min: minor("amount_min", min)?,
+        max: minor("amount_max", max)?,
+        currency,
+    }))
 }
 
 impl PaymentsQuery {

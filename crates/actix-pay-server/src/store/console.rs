@@ -34,12 +34,23 @@ pub struct PaymentFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only payments with a flagged gateway message.
     pub flagged: bool,
-    /// Amount bounds, inclusive, in one currency's minor units: `(currency, at least, at most)`.
-    pub amount: Option<(String, Option<i64>, Option<i64>)>,
+    /// Only payments in one currency, between amount bounds.
+    pub amount: Option<AmountFilter>,
     /// Keyset: only payments older than this (created_at, id).
     pub before: Option<(DateTime<Utc>, String)>,
     /// At most this many (capped at [`MAX_ROWS`]).
     pub limit: i64,
+}
+
+/// Payments in one currency, with inclusive bounds in its minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmountFilter {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// At least this many minor units.
+    pub min: Option<i64>,
+    /// At most this many minor units.
+    pub max: Option<i64>,
 }
 
 /// One payment in the list.
@@ -162,7 +173,7 @@ impl ServerStore {
                 // A cheap pre-filter in SQL; the exact match on the button's field is checked below.
                 q = q.filter(payments::button.like(contains_pattern(email)).escape('\\'));
             }
-            if let Some((currency, min, max)) = filter.amount {
+            if let Some(AmountFilter { currency, min, max }) = filter.amount {
                 q = q.filter(payments::currency.eq(currency));
                 if let Some(min) = min {
                     q = q.filter(payments::amount_minor.ge(min));
