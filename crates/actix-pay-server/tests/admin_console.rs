@@ -599,6 +599,58 @@ async fn failed_deliveries_resent_from_the_console_reach_the_receiver_and_the_re
             .all(|d| d.status == actix_pay_server::store::DeliveryStatus::Delivered),
         "{after:?}"
     );
+
+    // The receiver lost them anyway: the payment's page resends every event of the payment, delivered
+    // ones included, to the endpoint chosen by its index.
+    let shown = call(&app, get(&format!("/admin/payments/{paid}"), Some(&session))).await;
+    assert!(
+        shown
+            .body
+            .contains(&format!("action=\"/admin/payments/{paid}/resend\"")),
+        "{}",
+        shown.body
+    );
+    let resent = call(
+        &app,
+        post(
+            &format!("/admin/payments/{paid}/resend"),
+            &cookie,
+            &[("csrf", &csrf), ("endpoint", "0")],
+        ),
+    )
+    .await;
+    assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.body);
+    assert_eq!(resent.header("location"), format!("/admin/payments/{paid}"));
+    let audit = store.audit(None, 1).await.unwrap();
+    assert_eq!(audit[0].action, "resend_payment");
+    assert_eq!(audit[0].outcome, format!("ok: {} deliveries", deliveries.len()));
+    for _ in 0..100 {
+        if received.load(Ordering::SeqCst) >= 2 * deliveries.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        2 * deliveries.len(),
+        "each event arrived a second time"
+    );
+
+    // An endpoint that does not exist is a 404, audited.
+    let unknown = call(
+        &app,
+        post(
+            &format!("/admin/payments/{paid}/resend"),
+            &cookie,
+            &[("csrf", &csrf), ("endpoint", "7")],
+        ),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        store.audit(None, 1).await.unwrap()[0].outcome,
+        "refused: no such payment or endpoint"
+    );
     worker.abort();
     handle.stop(false).await;
 }

@@ -111,6 +111,70 @@ pub async fn resend_delivery(
     }
 }
 
+/// "Resend this payment's events to an endpoint".
+#[derive(Deserialize)]
+pub struct ResendPaymentForm {
+    csrf: String,
+    endpoint: usize,
+    lang: Option<String>,
+}
+
+/// `POST /admin/payments/{id}/resend`.
+pub async fn resend_payment(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<ResendPaymentForm>,
+) -> HttpResponse {
+    let lang = language(form.lang.as_deref());
+    let payment = path.into_inner();
+    let target = format!(
+        "payment {} to endpoint #{}",
+        payment.chars().take(12).collect::<String>(),
+        form.endpoint
+    );
+    let signed = match allowed(&console, &req, &form.csrf, lang, "resend_payment", &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (Ok(id), Some(endpoint)) = (
+        payment_buttons::payment::PaymentId::parse(&payment),
+        console.endpoints.get(form.endpoint),
+    ) else {
+        record(
+            &console,
+            &signed,
+            "resend_payment",
+            &target,
+            "refused: no such payment or endpoint",
+        )
+        .await;
+        return console.notice(StatusCode::NOT_FOUND, lang, words(lang).not_found);
+    };
+    match console
+        .store
+        .resend_payment_deliveries(id.as_str(), endpoint.url(), Utc::now())
+        .await
+    {
+        Ok(n) => {
+            record(
+                &console,
+                &signed,
+                "resend_payment",
+                &target,
+                &format!("ok: {n} deliveries"),
+            )
+            .await;
+            wake(&console);
+            back(&format!("/admin/payments/{id}"), lang)
+        }
+        Err(e) => {
+            record(&console, &signed, "resend_payment", &target, "failed: database").await;
+            console.failed(lang, &e)
+        }
+    }
+}
+
 /// "Resend every failed delivery since ...".
 #[derive(Deserialize)]
 pub struct ResendFailedForm {

@@ -6,7 +6,7 @@
 //!   A session is a random token in the `pay_admin` cookie (`HttpOnly`, `SameSite=Strict`, path `/admin`);
 //!   the database keeps only its SHA-256 digest, with the CSRF token every form of the session carries.
 //!   The sign-in form itself is protected by a double-submit token (cookie `pay_admin_csrf`).
-//! - `viewer`s read everything; every action (resend, re-enable, mark a payout paid or reject it) needs the
+//! - `viewer`s read everything; every action (resend a delivery or a payment's events, re-enable, mark a payout paid or reject it) needs the
 //!   `operator` role (403 otherwise) and is written to the append-only audit, whatever its outcome.
 //! - Every answer under `/admin` is `Cache-Control: no-store`; the application's security headers (no
 //!   framing, no inline script) apply as everywhere.
@@ -93,6 +93,7 @@ pub fn configure(console: Arc<Console>) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/sign-out", web::post().to(session::sign_out))
                 .route("/payments", web::get().to(pages::payments))
                 .route("/payments/{id}", web::get().to(pages::payment))
+                .route("/payments/{id}/resend", web::post().to(actions::resend_payment))
                 .route("/messages", web::get().to(pages::messages))
                 .route("/messages/{id}", web::get().to(pages::message))
                 .route("/messages/verify-again", web::post().to(actions::verify_again))

@@ -376,6 +376,13 @@ pub async fn payment(
             .collect::<Vec<_>>(),
     );
     ctx.insert("deliveries", &with_attempts);
+    let endpoints: Vec<_> = console
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(index, e)| serde_json::json!({"index": index, "label": endpoint_label(&console, e.url())}))
+        .collect();
+    ctx.insert("endpoints", &endpoints);
     ctx.insert(
         "ledger",
         &ledger

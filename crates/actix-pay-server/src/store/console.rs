@@ -414,6 +414,35 @@ impl ServerStore {
         .await
     }
 
+    /// "Resend this payment's events to an endpoint": every delivery of the payment's events to
+    /// `endpoint` that is not pending (delivered ones too: the receiver may have lost them) becomes pending,
+    /// due now. Returns how many. Nothing when the endpoint is disabled.
+    pub async fn resend_payment_deliveries(
+        &self,
+        payment_id: &str,
+        endpoint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let (payment_id, endpoint) = (payment_id.to_owned(), endpoint.to_owned());
+        let now = db_time(now);
+        self.write(move |tx: &mut Tx<'_>| {
+            let conn = tx.conn();
+            if endpoint_disabled(conn, &endpoint)? {
+                return Ok(0);
+            }
+            let n = diesel::update(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::payment_id.eq(&payment_id))
+                    .filter(webhook_deliveries::endpoint.eq(&endpoint))
+                    .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str())),
+            )
+            .set(pending_again(now))
+            .execute(conn)?;
+            Ok::<_, StoreError>(n)
+        })
+        .await
+    }
+
     /// "Resend every failed delivery since ...": every `failed` delivery to `endpoint` written since
     /// `since` becomes pending, due now. Returns how many. Nothing when the endpoint is disabled.
     pub async fn resend_failed_webhook_deliveries(
