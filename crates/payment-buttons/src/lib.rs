@@ -24,16 +24,19 @@
 //! - `testing`: the test kit (PayPal and the bank played in your tests, one call from `/pay` to the events);
 //! - `test-support`: the conformance suite every [`store::Store`] must pass.
 //!
-//! The crate's README walks through a complete shop (`examples/shop.rs`). The core, in a few lines:
+//! The crate's README walks through a complete shop (`examples/shop.rs`). The whole journey in one
+//! function — a button, the buyer's `/pay`, PayPal's notification, the shop's events:
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use payment_buttons::button::ButtonConfig;
 //! use payment_buttons::engine::Engine;
-//! use payment_buttons::gateway::{Gateways, HandOff, ServiceUrls};
+//! use payment_buttons::event::EventKind;
+//! use payment_buttons::gateway::{Gateways, HandOff, IncomingMessage, ServiceUrls};
 //! use payment_buttons::memory::MemoryStore;
 //! use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+//! use payment_buttons::store::Store;
 //! use payment_buttons::token::ButtonSigner;
 //!
 //! struct Verified; // in production: ReqwestPostback (feature reqwest)
@@ -54,7 +57,27 @@
 //! let token = engine.sign_button(&button, chrono::Utc::now())?;
 //! // What `/pay` does when the buyer presses the button: record the payment, hand the buyer to PayPal.
 //! let started = engine.start_payment(&token, None, None, None, None, chrono::Utc::now()).await?;
-//! assert!(matches!(started.hand_off, HandOff::Form { .. }));
+//! let HandOff::Form { fields, .. } = &started.hand_off else { unreachable!("PayPal takes a form") };
+//! let invoice = &fields.iter().find(|(name, _)| name == "invoice").unwrap().1;
+//! assert_eq!(invoice, started.payment_id.as_str());
+//!
+//! // PayPal's server-to-server notification (IPN) about it: `/notify/paypal` logs it raw and answers...
+//! let ipn = format!("txn_type=web_accept&payment_status=Completed&txn_id=4RT73920XK118345L&invoice={invoice}\
+//!     &receiver_email=seller%40example.com&mc_gross=12.50&mc_currency=EUR&charset=UTF-8");
+//! let message = IncomingMessage {
+//!     received_at: chrono::Utc::now(),
+//!     remote_addr: None,
+//!     method: "POST".into(),
+//!     content_type: Some("application/x-www-form-urlencoded".into()),
+//!     body: ipn.into_bytes(),
+//! };
+//! assert_eq!(engine.receive("paypal", message).await?.status, 200);
+//! // ...and the worker (`actix::spawn_workers`, feature actix) verifies it, checks it against the stored
+//! // payment and applies it once: the shop's listeners get these events.
+//! engine.process_due(chrono::Utc::now(), 10).await?;
+//! let events = engine.store().events_for_payment(&started.payment_id).await?;
+//! let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+//! assert_eq!(kinds, [EventKind::PaymentProcessed, EventKind::PaymentAccepted]);
 //! # Ok(()) }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```
