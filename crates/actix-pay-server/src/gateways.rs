@@ -5,7 +5,7 @@ use std::sync::Arc;
 use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::config::CmcicConfig as CoreCmcicConfig;
 use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::gateway::Gateways;
+use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::paypal::{PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalOverrides};
 use url::Url;
 
@@ -56,13 +56,23 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
         };
         // The key error says what is wrong with its shape, never the key itself.
         let key = UsableKey::from_merchant_key(key).map_err(|e| GatewaySetupError(format!("cmcic.key: {e}")))?;
-        let core = CoreCmcicConfig::new(c.mode, tpe, key, societe)
+        let mut core = CoreCmcicConfig::new(c.mode, tpe, key, societe)
             .map_err(|e| GatewaySetupError(e.to_string()))?
             .with_protocol(c.protocol)
             .with_alias_secret(secret)
             .with_payment_url(c.payment_url(public_url).as_str())
             .map_err(|e| GatewaySetupError(e.to_string()))?;
-        let gateway = Arc::new(CmcicGateway::new(core));
+        if let Some(url) = &c.recredit_url_override {
+            core = core
+                .with_recredit_url(url.as_str())
+                .map_err(|e| GatewaySetupError(e.to_string()))?;
+        }
+        // Refunds go to the bank's recredit service (the simulator's in simulator mode).
+        let urls = ServiceUrls::new(public_url.as_str()).map_err(|e| GatewaySetupError(format!("server.public_url: {e}")))?;
+        let gateway = CmcicGateway::new(core)
+            .with_refunds(&urls)
+            .map_err(|e| GatewaySetupError(e.to_string()))?;
+        let gateway = Arc::new(gateway);
         all = all.with(gateway.clone());
         cmcic = Some(gateway);
     }

@@ -205,11 +205,16 @@ impl CmcicConfig {
         }
     }
 
-    /// Where refunds are posted, server to server (`recredit_paiement.cgi`): the override when set, else
-    /// the bank's for the mode and protocol, else (simulator) `{public_url}/simulator/cmcic/recredit_paiement.cgi`.
+    /// Where refunds are posted, server to server (`recredit_paiement.cgi`): the override when set; else,
+    /// when the payment URL is overridden with a bank's `.../paiement.cgi`, its sibling
+    /// `.../recredit_paiement.cgi` (every bank of the protocol lays its services out so); else the bank's
+    /// for the mode and protocol, or (simulator) `{public_url}/simulator/cmcic/recredit_paiement.cgi`.
     pub fn recredit_url(&self, urls: &ServiceUrls) -> String {
         if let Some(url) = &self.recredit_url {
             return url.clone();
+        }
+        if let Some(base) = self.payment_url.as_deref().and_then(|u| u.strip_suffix("/paiement.cgi")) {
+            return format!("{base}/recredit_paiement.cgi");
         }
         match (self.mode, self.protocol) {
             (CmcicMode::Production, Protocol::Monetico) => {
@@ -298,6 +303,21 @@ mod tests {
             .with_recredit_url("http://127.0.0.1:9/recredit")
             .unwrap();
         assert_eq!(stub.recredit_url(&urls), "http://127.0.0.1:9/recredit");
+        let other_bank = config(CmcicMode::Test)
+            .with_protocol(Protocol::Legacy)
+            .with_payment_url("https://paiement.creditmutuel.fr/test/paiement.cgi")
+            .unwrap();
+        assert_eq!(
+            other_bank.recredit_url(&urls),
+            "https://paiement.creditmutuel.fr/test/recredit_paiement.cgi"
+        );
+        let simulated = config(CmcicMode::Simulator)
+            .with_payment_url("https://pay.example/simulator/cmcic")
+            .unwrap();
+        assert_eq!(
+            simulated.recredit_url(&urls),
+            "https://pay.example/simulator/cmcic/recredit_paiement.cgi"
+        );
         assert!(matches!(
             config(CmcicMode::Test).with_recredit_url("file:///etc/passwd"),
             Err(ConfigError::RecreditUrl(_))
