@@ -78,3 +78,39 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
     }
     Ok(BuiltGateways { all, cmcic })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payment_buttons::gateway::Gateway;
+
+    fn built(file: &str) -> BuiltGateways {
+        let config = Config::from_toml(file, "pay.toml", std::iter::empty()).expect("valid");
+        let public = Url::parse("http://127.0.0.1:8080/").expect("valid");
+        build(&config, &public, b"server secret").expect("built")
+    }
+
+    #[test]
+    fn in_simulator_mode_refunds_go_to_the_simulators_recredit() {
+        let cmcic = built("").cmcic.expect("the simulators are on by default");
+        assert!(cmcic.refunds().is_some());
+        assert_eq!(
+            cmcic.recredit_url(),
+            Some("http://127.0.0.1:8080/simulator/cmcic/recredit_paiement.cgi")
+        );
+    }
+
+    #[test]
+    fn a_real_mode_refunds_at_the_bank_or_where_recredit_url_says() {
+        let section = "[cmcic]\nmode = \"test\"\ntpe = \"1234567\"\nkey = \"0123456789ABCDEF0123456789ABCDEF01234567\"\nsociete = \"monSite1\"\n";
+        assert_eq!(
+            built(section).cmcic.expect("enabled").recredit_url(),
+            Some("https://p.monetico-services.com/test/recredit_paiement.cgi")
+        );
+        let overridden = format!("{section}recredit_url = \"http://127.0.0.1:9000/recredit\"\n");
+        assert_eq!(
+            built(&overridden).cmcic.expect("enabled").recredit_url(),
+            Some("http://127.0.0.1:9000/recredit")
+        );
+    }
+}

@@ -95,6 +95,12 @@ impl CmcicGateway {
         &self.config
     }
 
+    /// Where refunds are posted, when this gateway refunds ([`CmcicGateway::with_refunds`]).
+    #[cfg(feature = "reqwest")]
+    pub fn recredit_url(&self) -> Option<&str> {
+        self.refunds.as_ref().map(refund::CmcicRefunds::url)
+    }
+
     /// A return body sealed as the bank seals it (for the simulator and for tests): the fields as given,
     /// then `MAC` in upper-case hex. A `MAC` among `fields` is dropped first.
     pub fn sealed_return_body(&self, fields: FormFields) -> Vec<u8> {
