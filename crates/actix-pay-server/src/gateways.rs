@@ -68,7 +68,8 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
                 .map_err(|e| GatewaySetupError(e.to_string()))?;
         }
         // Refunds go to the bank's recredit service (the simulator's in simulator mode).
-        let urls = ServiceUrls::new(public_url.as_str()).map_err(|e| GatewaySetupError(format!("server.public_url: {e}")))?;
+        let urls =
+            ServiceUrls::new(public_url.as_str()).map_err(|e| GatewaySetupError(format!("server.public_url: {e}")))?;
         let gateway = CmcicGateway::new(core)
             .with_refunds(&urls)
             .map_err(|e| GatewaySetupError(e.to_string()))?;

@@ -138,10 +138,18 @@ fn the_cmcic_recredit_url_is_set_by_file_or_environment_and_https_in_production(
         None,
         "unset, the core crate derives it from the payment URL"
     );
-    let file = format!("{}recredit_url = \"http://127.0.0.1:9000/recredit\"\n", cmcic_section("test"));
+    let file = format!(
+        "{}recredit_url = \"http://127.0.0.1:9000/recredit\"\n",
+        cmcic_section("test")
+    );
     let from_file = load(&file, &[]).expect("plain http is allowed against a test peer");
     assert_eq!(
-        from_file.cmcic.expect("enabled").recredit_url_override.map(String::from).as_deref(),
+        from_file
+            .cmcic
+            .expect("enabled")
+            .recredit_url_override
+            .map(String::from)
+            .as_deref(),
         Some("http://127.0.0.1:9000/recredit")
     );
     let from_env = load(
@@ -150,7 +158,12 @@ fn the_cmcic_recredit_url_is_set_by_file_or_environment_and_https_in_production(
     )
     .expect("valid");
     assert_eq!(
-        from_env.cmcic.expect("enabled").recredit_url_override.map(String::from).as_deref(),
+        from_env
+            .cmcic
+            .expect("enabled")
+            .recredit_url_override
+            .map(String::from)
+            .as_deref(),
         Some("https://proxy.example/recredit_paiement.cgi")
     );
     let production = format!(

@@ -23,8 +23,8 @@ use payment_buttons::gateway::{
     Gateway, HandOff, IncomingMessage, PaymentRequest, RefundAnswer, RefundRequest, Refunds, ServiceUrls,
     StoredPaymentFacts,
 };
-use payment_buttons::money::Money;
 use payment_buttons::identity::VouchedIdentity;
+use payment_buttons::money::Money;
 use payment_buttons::notification::{Notification, Outcome, Verification};
 use payment_buttons::payment::PaymentId;
 use payment_buttons::urlencoded::FormFields;
@@ -765,7 +765,9 @@ async fn refunds_in_part_then_in_full_through_the_simulators_recredit_and_its_pa
     let refunds = CmcicRefunds::new(gw.config().clone(), recredit_url.clone(), Duration::from_secs(10)).unwrap();
     assert_eq!(refunds.check(&paid.facts("0.00")), Ok(()));
 
-    let partial = refunds.refund(&refund_request(paid.facts("0.00"), "rf_part", "5.00")).await;
+    let partial = refunds
+        .refund(&refund_request(paid.facts("0.00"), "rf_part", "5.00"))
+        .await;
     assert_eq!(
         partial.answer,
         RefundAnswer::Succeeded {
@@ -777,18 +779,28 @@ async fn refunds_in_part_then_in_full_through_the_simulators_recredit_and_its_pa
     assert!(String::from_utf8_lossy(&partial.calls[0].body).contains("cdr=0"));
 
     // Claiming nothing was refunded yet: the bank knows better (montant_possible is wrong).
-    let stale = refunds.refund(&refund_request(paid.facts("0.00"), "rf_stale", "7.50")).await;
+    let stale = refunds
+        .refund(&refund_request(paid.facts("0.00"), "rf_stale", "7.50"))
+        .await;
     assert!(
         matches!(&stale.answer, RefundAnswer::Failed { reason } if reason.contains("cdr=-52")),
         "{:?}",
         stale.answer
     );
 
-    let rest = refunds.refund(&refund_request(paid.facts("5.00"), "rf_rest", "7.50")).await;
-    assert!(matches!(rest.answer, RefundAnswer::Succeeded { .. }), "{:?}", rest.answer);
+    let rest = refunds
+        .refund(&refund_request(paid.facts("5.00"), "rf_rest", "7.50"))
+        .await;
+    assert!(
+        matches!(rest.answer, RefundAnswer::Succeeded { .. }),
+        "{:?}",
+        rest.answer
+    );
 
     // Nothing is left: the bank refuses even a form that our own checks would not have sent.
-    let again = refunds.refund(&refund_request(paid.facts("0.00"), "rf_again", "1.00")).await;
+    let again = refunds
+        .refund(&refund_request(paid.facts("0.00"), "rf_again", "1.00"))
+        .await;
     assert!(
         matches!(&again.answer, RefundAnswer::Failed { reason } if reason.contains("cdr=-46")),
         "{:?}",
@@ -804,7 +816,10 @@ async fn refunds_in_part_then_in_full_through_the_simulators_recredit_and_its_pa
     let html = String::from_utf8(atest::read_body(page).await.to_vec()).unwrap();
     assert!(html.contains(&field(&form, "reference")), "{html}");
     assert!(html.contains("12.5 EUR") || html.contains("12.50 EUR"), "{html}");
-    assert!(html.contains("5.00 EUR") && html.contains("7.50 EUR"), "both refunds are listed: {html}");
+    assert!(
+        html.contains("5.00 EUR") && html.contains("7.50 EUR"),
+        "both refunds are listed: {html}"
+    );
     assert!(html.contains("rf_part") && html.contains("rf_rest"), "{html}");
     assert!(html.contains(r#"<td class="left">0.00 EUR</td>"#), "{html}");
     sim_server.stop(true).await;

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
 use payment_buttons::cmcic::refund::{self, CmcicRefunds};
-use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::gateway::{
     Gateway, IncomingMessage, RefundAnswer, RefundRequest, Refunds, ServiceUrls, StoredPaymentFacts,
 };
@@ -137,7 +137,11 @@ fn a_tampered_recredit_form_does_not_match_its_seal() {
     let tampered: Vec<(String, String)> = fields
         .iter()
         .map(|(n, v)| {
-            let v = if n == "montant_recredit" { "52.73EUR".to_owned() } else { v.clone() };
+            let v = if n == "montant_recredit" {
+                "52.73EUR".to_owned()
+            } else {
+                v.clone()
+            };
             (n.clone(), v)
         })
         .collect();
@@ -146,7 +150,12 @@ fn a_tampered_recredit_form_does_not_match_its_seal() {
 
 #[test]
 fn a_payment_without_what_the_protocol_needs_cannot_be_refunded_and_says_why() {
-    let refunds = CmcicRefunds::new(config(Protocol::Monetico), "http://127.0.0.1:9/", Duration::from_secs(1)).unwrap();
+    let refunds = CmcicRefunds::new(
+        config(Protocol::Monetico),
+        "http://127.0.0.1:9/",
+        Duration::from_secs(1),
+    )
+    .unwrap();
     let id = payment_id();
 
     let complete = details(Some("123456"), Some("01/12/2026"));
@@ -199,7 +208,8 @@ async fn stub(response: String, delay: Duration) -> (String, tokio::task::JoinHa
                     .lines()
                     .find_map(|l| {
                         let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().unwrap())
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().unwrap())
                     })
                     .unwrap_or(0);
                 if received.len() >= end + 4 + length {
@@ -225,7 +235,10 @@ fn http_answer(status: &str, body: &str) -> String {
     )
 }
 
-async fn refund_against(response: String, delay: Duration) -> (payment_buttons::gateway::RefundAttempt, BTreeMap<String, String>) {
+async fn refund_against(
+    response: String,
+    delay: Duration,
+) -> (payment_buttons::gateway::RefundAttempt, BTreeMap<String, String>) {
     let (url, stub) = stub(response, delay).await;
     let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
@@ -305,13 +318,22 @@ async fn a_timeout_leaves_the_refund_unknown_never_retried() {
 #[tokio::test]
 async fn an_unreachable_bank_leaves_the_refund_unknown() {
     // Bind then drop: nothing listens on this port any more.
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/recredit_paiement.cgi");
     let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
     let details = details(Some("123456"), Some("01/12/2026"));
     let attempt = refunds.refund(&request(facts(&id, &details), "20.00")).await;
-    assert!(matches!(attempt.answer, RefundAnswer::Unknown { .. }), "{:?}", attempt.answer);
+    assert!(
+        matches!(attempt.answer, RefundAnswer::Unknown { .. }),
+        "{:?}",
+        attempt.answer
+    );
 }
 
 #[tokio::test]
@@ -349,6 +371,8 @@ fn a_gateway_offers_refunds_only_when_built_with_them() {
     let urls = ServiceUrls::new("https://pay.example").unwrap();
     let plain = CmcicGateway::new(config(Protocol::Monetico));
     assert!(plain.refunds().is_none());
-    let refunding = CmcicGateway::new(config(Protocol::Monetico)).with_refunds(&urls).unwrap();
+    let refunding = CmcicGateway::new(config(Protocol::Monetico))
+        .with_refunds(&urls)
+        .unwrap();
     assert!(refunding.refunds().is_some());
 }

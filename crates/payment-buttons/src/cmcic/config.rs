@@ -213,14 +213,20 @@ impl CmcicConfig {
         if let Some(url) = &self.recredit_url {
             return url.clone();
         }
-        if let Some(base) = self.payment_url.as_deref().and_then(|u| u.strip_suffix("/paiement.cgi")) {
+        if let Some(base) = self
+            .payment_url
+            .as_deref()
+            .and_then(|u| u.strip_suffix("/paiement.cgi"))
+        {
             return format!("{base}/recredit_paiement.cgi");
         }
         match (self.mode, self.protocol) {
             (CmcicMode::Production, Protocol::Monetico) => {
                 "https://p.monetico-services.com/recredit_paiement.cgi".into()
             }
-            (CmcicMode::Test, Protocol::Monetico) => "https://p.monetico-services.com/test/recredit_paiement.cgi".into(),
+            (CmcicMode::Test, Protocol::Monetico) => {
+                "https://p.monetico-services.com/test/recredit_paiement.cgi".into()
+            }
             (CmcicMode::Production, Protocol::Legacy) => {
                 "https://ssl.paiement.cic-banques.fr/recredit_paiement.cgi".into()
             }
@@ -292,7 +298,9 @@ mod tests {
             "https://p.monetico-services.com/test/recredit_paiement.cgi"
         );
         assert_eq!(
-            config(CmcicMode::Test).with_protocol(Protocol::Legacy).recredit_url(&urls),
+            config(CmcicMode::Test)
+                .with_protocol(Protocol::Legacy)
+                .recredit_url(&urls),
             "https://ssl.paiement.cic-banques.fr/test/recredit_paiement.cgi"
         );
         assert_eq!(

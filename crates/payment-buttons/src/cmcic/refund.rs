@@ -386,12 +386,7 @@ mod client {
                         "{why}: the refund may or may not have been made; check it in the bank's back office"
                     ),
                 },
-                None => interpret(
-                    status,
-                    &answer,
-                    request.payment.payment_id.as_str(),
-                    request.refund_id,
-                ),
+                None => interpret(status, &answer, request.payment.payment_id.as_str(), request.refund_id),
             };
             RefundAttempt {
                 calls: vec![GatewayCall {
@@ -453,7 +448,12 @@ mod tests {
 
     #[test]
     fn negative_codes_are_refusals_with_the_banks_text() {
-        let answer = interpret(200, answer_body("R", -46, "commande deja recreditee").as_bytes(), "R", "rf1");
+        let answer = interpret(
+            200,
+            answer_body("R", -46, "commande deja recreditee").as_bytes(),
+            "R",
+            "rf1",
+        );
         assert_eq!(
             answer,
             RefundAnswer::Failed {
@@ -474,7 +474,10 @@ mod tests {
             (200, ""),
         ] {
             assert!(
-                matches!(interpret(status, body.as_bytes(), "R", "rf1"), RefundAnswer::Unknown { .. }),
+                matches!(
+                    interpret(status, body.as_bytes(), "R", "rf1"),
+                    RefundAnswer::Unknown { .. }
+                ),
                 "{status} {body:?}"
             );
         }

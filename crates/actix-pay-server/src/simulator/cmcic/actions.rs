@@ -2,9 +2,9 @@
 //! then tell the merchant with a sealed return (see [`delivery`](super::delivery)).
 
 use payment_buttons::cmcic::config::{CmcicMode, VERSION};
+use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::message::parse_montant;
 use payment_buttons::cmcic::{NAME, refund};
-use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::urlencoded::FormFields;
 use rand::Rng;
 
@@ -256,9 +256,11 @@ impl CmcicSimulator {
             return RecreditAnswer::BadField;
         };
         let amount = |name: &str| text(name).and_then(parse_montant);
-        let (Some(montant), Some(recredit), Some(possible)) =
-            (amount("montant"), amount("montant_recredit"), amount("montant_possible"))
-        else {
+        let (Some(montant), Some(recredit), Some(possible)) = (
+            amount("montant"),
+            amount("montant_recredit"),
+            amount("montant_possible"),
+        ) else {
             return RecreditAnswer::BadField;
         };
         if tpe != self.gateway.config().tpe() || text("version") != Some(VERSION) {

@@ -7,10 +7,10 @@ use payment_buttons::urlencoded::FormFields;
 
 use super::CmcicSimulator;
 use super::actions::{Payment, Refused};
-use payment_buttons::cmcic::refund;
 use super::checkout;
 use super::views::{self, CardForm};
 use super::words::words;
+use payment_buttons::cmcic::refund;
 
 /// `POST /simulator/cmcic`: the merchant's payment form.
 pub async fn checkout(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpResponse {
@@ -108,7 +108,11 @@ pub async fn recredit(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpR
     let answer = sim.recredit(&form);
     let reference = form.text("reference").unwrap_or_default();
     // Echo only what a reference may hold: the answer is plain `name=value` lines.
-    let reference: String = reference.chars().filter(|c| c.is_ascii_alphanumeric()).take(50).collect();
+    let reference: String = reference
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(50)
+        .collect();
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(refund::answer_body(&reference, answer.cdr(), answer.lib()))
