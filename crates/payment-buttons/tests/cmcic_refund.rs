@@ -34,11 +34,8 @@ fn eur(amount: &str) -> Money {
     Money::parse(amount, "EUR").unwrap()
 }
 
-fn details(numauto: Option<&str>, date_remise: Option<&str>) -> Map<String, Value> {
+fn details(date_remise: Option<&str>) -> Map<String, Value> {
     let mut details = Map::new();
-    if let Some(n) = numauto {
-        details.insert("numauto".into(), n.into());
-    }
     if let Some(d) = date_remise {
         details.insert("date_remise".into(), d.into());
     }
@@ -76,7 +73,7 @@ fn request<'a>(payment: StoredPaymentFacts<'a>, amount: &str) -> RefundRequest<'
 #[test]
 fn the_monetico_recredit_seal_matches_an_independent_hmac() {
     let id = payment_id();
-    let details = details(Some("123456"), Some("01/12/2026"));
+    let details = details(Some("01/12/2026"));
     let fields = refund::request_fields(&config(Protocol::Monetico), &request(facts(&id, &details), "20.00")).unwrap();
     let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -113,7 +110,7 @@ fn the_monetico_recredit_seal_matches_an_independent_hmac() {
 #[test]
 fn the_legacy_recredit_seal_matches_an_independent_hmac() {
     let id = payment_id();
-    let details = details(Some("123456"), Some("01/12/2026"));
+    let details = details(Some("01/12/2026"));
     let fields = refund::request_fields(&config(Protocol::Legacy), &request(facts(&id, &details), "20.00")).unwrap();
     let mac = &fields.last().unwrap().1;
     // Python's hmac over "1234567*05/12/2026:10:00:00*20.00EUR*52.73EUR*Xk3f9QpL2mZa*refund=rf_1*3.0*FR*monSite1*".
@@ -123,7 +120,7 @@ fn the_legacy_recredit_seal_matches_an_independent_hmac() {
 #[test]
 fn a_tampered_recredit_form_does_not_match_its_seal() {
     let id = payment_id();
-    let details = details(Some("123456"), Some("01/12/2026"));
+    let details = details(Some("01/12/2026"));
     let config = config(Protocol::Monetico);
     let fields = refund::request_fields(&config, &request(facts(&id, &details), "20.00")).unwrap();
     let form = |fields: &[(String, String)]| {
@@ -158,15 +155,14 @@ fn a_payment_without_what_the_protocol_needs_cannot_be_refunded_and_says_why() {
     .unwrap();
     let id = payment_id();
 
-    let complete = details(Some("123456"), Some("01/12/2026"));
+    let complete = details(Some("01/12/2026"));
     assert_eq!(refunds.check(&facts(&id, &complete)), Ok(()));
 
-    let no_date = details(Some("123456"), None);
+    let no_date = details(None);
     let reason = refunds.check(&facts(&id, &no_date)).unwrap_err();
     assert!(reason.contains("remitted"), "{reason}");
 
-    let no_numauto = details(None, Some("01/12/2026"));
-    let mut without = facts(&id, &no_numauto);
+    let mut without = facts(&id, &complete);
     without.gateway_reference = None;
     let reason = refunds.check(&without).unwrap_err();
     assert!(reason.contains("authorisation number"), "{reason}");
@@ -180,7 +176,7 @@ fn a_payment_without_what_the_protocol_needs_cannot_be_refunded_and_says_why() {
 #[test]
 fn more_than_is_left_is_refused_before_anything_is_sent() {
     let id = payment_id();
-    let details = details(Some("123456"), Some("01/12/2026"));
+    let details = details(Some("01/12/2026"));
     let config = config(Protocol::Monetico);
     let err = refund::request_fields(&config, &request(facts(&id, &details), "52.74")).unwrap_err();
     assert!(err.contains("52.73EUR"), "{err}");
@@ -242,7 +238,7 @@ async fn refund_against(
     let (url, stub) = stub(response, delay).await;
     let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
-    let details = details(Some("123456"), Some("01/12/2026"));
+    let details = details(Some("01/12/2026"));
     let attempt = refunds.refund(&request(facts(&id, &details), "20.00")).await;
     (attempt, stub.await.unwrap())
 }
@@ -327,7 +323,7 @@ async fn an_unreachable_bank_leaves_the_refund_unknown() {
     let url = format!("http://127.0.0.1:{port}/recredit_paiement.cgi");
     let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
-    let details = details(Some("123456"), Some("01/12/2026"));
+    let details = details(Some("01/12/2026"));
     let attempt = refunds.refund(&request(facts(&id, &details), "20.00")).await;
     assert!(
         matches!(attempt.answer, RefundAnswer::Unknown { .. }),
@@ -362,7 +358,7 @@ async fn an_accepted_return_records_what_a_refund_needs() {
         panic!("a sealed return verifies");
     };
     let details = &verified.get().details;
-    assert_eq!(details["numauto"], "123456");
+    assert_eq!(verified.get().gateway_reference.as_deref(), Some("123456"));
     assert_eq!(details["date_remise"], "01/12/2026");
 }
 

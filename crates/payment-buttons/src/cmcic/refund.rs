@@ -6,10 +6,11 @@
 //! still be refunded before it (`montant_possible`). The bank answers in plain text, one `name=value` a
 //! line; its `cdr` says what happened ([`interpret`]).
 //!
-//! The return ("CGI2") carries the authorisation number (`numauto`) but no `date_remise`: with the
-//! immediate capture our payment form asks for, the payment is remitted on the day it is authorised, so
-//! the date part of the accepted return's `date` is the remittance date. [`super::status`] records both
-//! in the payment's details when the return says `paiement`/`payetest`.
+//! The return ("CGI2") carries the authorisation number (`numauto`, the payment's gateway reference) but no
+//! `date_remise`: with the immediate capture our payment form asks for, the payment is remitted on the day
+//! it is authorised, so the date part of the accepted return's `date` is the remittance date.
+//! [`super::status`] records it in the payment's details (`date_remise`) when the return says
+//! `paiement`/`payetest`.
 //!
 //! The bank takes no idempotency key and sends no notification of a recredit: an answer that is missing or
 //! unreadable leaves the refund [`RefundAnswer::Unknown`] (never sent again by itself); a `cdr=0` is the
@@ -29,9 +30,6 @@ use crate::urlencoded::FormFields;
 
 /// The payment detail holding the remittance date (`dd/mm/yyyy`) sent as `date_remise`.
 pub const DATE_REMISE_DETAIL: &str = "date_remise";
-
-/// The payment detail holding the bank's authorisation number, sent as `num_autorisation`.
-pub const NUMAUTO_DETAIL: &str = "numauto";
 
 /// The language of the bank's answer (`lgue`): the `lib` texts are read by operators.
 const ANSWER_LANGUAGE: &str = "FR";
@@ -81,8 +79,9 @@ pub fn basis(config: &CmcicConfig, payment: &StoredPaymentFacts<'_>) -> Result<R
             .and_then(|v| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    let num_autorisation = detail(NUMAUTO_DETAIL)
-        .or(payment.gateway_reference)
+    // The authorisation number is the payment's gateway reference (the return's `numauto`).
+    let num_autorisation = payment
+        .gateway_reference
         .filter(|n| n.len() <= 32 && n.bytes().all(|b| b.is_ascii_alphanumeric()))
         .ok_or_else(|| {
             "the bank's authorisation number of this payment is not recorded: refund it from the bank's back office"

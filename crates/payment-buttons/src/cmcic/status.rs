@@ -116,11 +116,8 @@ pub fn notification(config: &CmcicConfig, form: &FormFields) -> Notification {
 
     details.insert("code_retour".into(), Value::String(code_text.clone()));
     if code.map(|c| c.outcome()) == Some(Outcome::Accepted) {
-        // What a refund ("recrédit") must quote: the authorisation number and the remittance day, which
-        // with immediate capture is the day of the authorisation (see `refund`).
-        if let Some(numauto) = form.non_empty("numauto") {
-            details.insert(refund::NUMAUTO_DETAIL.into(), Value::String(numauto.to_owned()));
-        }
+        // What a refund ("recrédit") must quote beside the authorisation number (the gateway reference):
+        // the remittance day, which with immediate capture is the day of the authorisation (see `refund`).
         if let Some(day) = form.non_empty("date").and_then(refund::remittance_day) {
             details.insert(refund::DATE_REMISE_DETAIL.into(), Value::String(day));
         }
