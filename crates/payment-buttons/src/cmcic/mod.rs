@@ -67,7 +67,8 @@ pub struct CmcicGateway {
 }
 
 impl CmcicGateway {
-    /// A gateway for this merchant configuration, without refunds (see [`CmcicGateway::with_refunds`]).
+    /// A gateway for this merchant configuration, without refunds (see `CmcicGateway::with_refunds`, feature
+    /// `reqwest`).
     pub fn new(config: CmcicConfig) -> Self {
         CmcicGateway {
             config,

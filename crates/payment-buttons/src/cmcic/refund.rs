@@ -16,7 +16,7 @@
 //! unreadable leaves the refund [`RefundAnswer::Unknown`] (never sent again by itself); a `cdr=0` is the
 //! only success, keyed [`idempotency_key`].
 //!
-//! Building, sealing and reading need no HTTP client; the call itself ([`CmcicRefunds`]) is behind the
+//! Building, sealing and reading need no HTTP client; the call itself (`CmcicRefunds`) is behind the
 //! `reqwest` feature.
 
 use std::collections::BTreeMap;
