@@ -687,8 +687,9 @@ async fn a_legacy_protocol_form_gets_a_return_sealed_in_the_legacy_protocol() {
 /// The simulator on a real port, for the merchant's server-to-server refunds: its recredit URL.
 async fn serve_simulator(sim: &Arc<CmcicSimulator>) -> (String, ServerHandle) {
     let sim = sim.clone();
+    // Several workers, so that parallel refunds are handled on several threads at once.
     let server = HttpServer::new(move || App::new().configure(cmcic::configure(sim.clone())))
-        .workers(1)
+        .workers(4)
         .bind(("127.0.0.1", 0))
         .unwrap();
     let url = format!(
@@ -904,6 +905,53 @@ async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
     // Nothing above was recorded: the whole amount can still be refunded.
     let full = post(sealed.clone()).await;
     assert!(matches!(full, RefundAnswer::Succeeded { .. }), "{full:?}");
+    sim_server.stop(true).await;
+    merchant.handle.stop(true).await;
+}
+
+#[actix_web::test]
+async fn parallel_full_refunds_of_one_payment_are_taken_once_by_the_simulator() {
+    let gw = gateway(KEY, Protocol::Monetico);
+    let merchant = merchant(gw.clone()).await;
+    let sim = simulator(gw.clone(), &merchant);
+    let app = app!(sim);
+    let (recredit_url, sim_server) = serve_simulator(&sim).await;
+    let form = payment_form(&gw, &merchant.urls, None, "en");
+    let (_, html) = open!(app, &form);
+    submit!(app, pay_path(&html), &card(ACCEPTED));
+    let notification = verified(&gw, merchant.last_return()).await;
+    let paid = Arc::new(Paid {
+        id: PaymentId::parse(&field(&form, "reference")).unwrap(),
+        created_at: chrono::NaiveDateTime::parse_from_str(&field(&form, "date"), "%d/%m/%Y:%H:%M:%S")
+            .unwrap()
+            .and_utc(),
+        details: notification.details.clone(),
+        numauto: notification.gateway_reference.clone(),
+    });
+    let refunds = Arc::new(CmcicRefunds::new(gw.config().clone(), recredit_url, Duration::from_secs(10)).unwrap());
+
+    // Eight refunds of everything at once, as two operators (or a retrying client) might send them.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (paid, refunds) = (paid.clone(), refunds.clone());
+            tokio::spawn(async move {
+                let id = format!("rf_{i}");
+                refunds
+                    .refund(&refund_request(paid.facts("0.00"), &id, "12.50"))
+                    .await
+                    .answer
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            RefundAnswer::Succeeded { .. } => succeeded += 1,
+            RefundAnswer::Failed { reason } => assert!(reason.contains("cdr=-46"), "{reason}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(succeeded, 1, "the payment is refunded once");
     sim_server.stop(true).await;
     merchant.handle.stop(true).await;
 }
