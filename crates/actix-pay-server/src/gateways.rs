@@ -5,7 +5,7 @@ use std::sync::Arc;
 use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::config::CmcicConfig as CoreCmcicConfig;
 use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::gateway::Gateways;
+use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::paypal::{PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalOverrides};
 use url::Url;
 
@@ -56,15 +56,62 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
         };
         // The key error says what is wrong with its shape, never the key itself.
         let key = UsableKey::from_merchant_key(key).map_err(|e| GatewaySetupError(format!("cmcic.key: {e}")))?;
-        let core = CoreCmcicConfig::new(c.mode, tpe, key, societe)
+        let mut core = CoreCmcicConfig::new(c.mode, tpe, key, societe)
             .map_err(|e| GatewaySetupError(e.to_string()))?
             .with_protocol(c.protocol)
             .with_alias_secret(secret)
             .with_payment_url(c.payment_url(public_url).as_str())
             .map_err(|e| GatewaySetupError(e.to_string()))?;
-        let gateway = Arc::new(CmcicGateway::new(core));
+        if let Some(url) = &c.recredit_url_override {
+            core = core
+                .with_recredit_url(url.as_str())
+                .map_err(|e| GatewaySetupError(e.to_string()))?;
+        }
+        // Refunds go to the bank's recredit service (the simulator's in simulator mode).
+        let urls =
+            ServiceUrls::new(public_url.as_str()).map_err(|e| GatewaySetupError(format!("server.public_url: {e}")))?;
+        let gateway = CmcicGateway::new(core)
+            .with_refunds(&urls)
+            .map_err(|e| GatewaySetupError(e.to_string()))?;
+        let gateway = Arc::new(gateway);
         all = all.with(gateway.clone());
         cmcic = Some(gateway);
     }
     Ok(BuiltGateways { all, cmcic })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payment_buttons::gateway::Gateway;
+
+    fn built(file: &str) -> BuiltGateways {
+        let config = Config::from_toml(file, "pay.toml", std::iter::empty()).expect("valid");
+        let public = Url::parse("http://127.0.0.1:8080/").expect("valid");
+        build(&config, &public, b"server secret").expect("built")
+    }
+
+    #[test]
+    fn in_simulator_mode_refunds_go_to_the_simulators_recredit() {
+        let cmcic = built("").cmcic.expect("the simulators are on by default");
+        assert!(cmcic.refunds().is_some());
+        assert_eq!(
+            cmcic.recredit_url(),
+            Some("http://127.0.0.1:8080/simulator/cmcic/recredit_paiement.cgi")
+        );
+    }
+
+    #[test]
+    fn a_real_mode_refunds_at_the_bank_or_where_recredit_url_says() {
+        let section = "[cmcic]\nmode = \"test\"\ntpe = \"1234567\"\nkey = \"0123456789ABCDEF0123456789ABCDEF01234567\"\nsociete = \"monSite1\"\n";
+        assert_eq!(
+            built(section).cmcic.expect("enabled").recredit_url(),
+            Some("https://p.monetico-services.com/test/recredit_paiement.cgi")
+        );
+        let overridden = format!("{section}recredit_url = \"http://127.0.0.1:9000/recredit\"\n");
+        assert_eq!(
+            built(&overridden).cmcic.expect("enabled").recredit_url(),
+            Some("http://127.0.0.1:9000/recredit")
+        );
+    }
 }

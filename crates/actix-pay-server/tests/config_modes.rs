@@ -131,6 +131,51 @@ fn cmcic_credentials_are_typed_and_the_payment_url_follows_mode_and_protocol() {
 }
 
 #[test]
+fn the_cmcic_recredit_url_is_set_by_file_or_environment_and_https_in_production() {
+    let unset = load(&cmcic_section("test"), &[]).expect("valid");
+    assert_eq!(
+        unset.cmcic.expect("enabled").recredit_url_override,
+        None,
+        "unset, the core crate derives it from the payment URL"
+    );
+    let file = format!(
+        "{}recredit_url = \"http://127.0.0.1:9000/recredit\"\n",
+        cmcic_section("test")
+    );
+    let from_file = load(&file, &[]).expect("plain http is allowed against a test peer");
+    assert_eq!(
+        from_file
+            .cmcic
+            .expect("enabled")
+            .recredit_url_override
+            .map(String::from)
+            .as_deref(),
+        Some("http://127.0.0.1:9000/recredit")
+    );
+    let from_env = load(
+        &cmcic_section("test"),
+        &[("PAY_CMCIC_RECREDIT_URL", "https://proxy.example/recredit_paiement.cgi")],
+    )
+    .expect("valid");
+    assert_eq!(
+        from_env
+            .cmcic
+            .expect("enabled")
+            .recredit_url_override
+            .map(String::from)
+            .as_deref(),
+        Some("https://proxy.example/recredit_paiement.cgi")
+    );
+    let production = format!(
+        "{}recredit_url = \"http://127.0.0.1:9000/recredit\"\n",
+        cmcic_section("production")
+    );
+    assert!(error(&production, &[]).starts_with("cmcic.recredit_url:"));
+    let not_url = format!("{}recredit_url = \"recredit\"\n", cmcic_section("test"));
+    assert!(error(&not_url, &[]).starts_with("cmcic.recredit_url:"));
+}
+
+#[test]
 fn a_malformed_bank_key_is_refused_without_being_quoted() {
     let file = "[cmcic]\nmode = \"test\"\ntpe = \"1234567\"\nkey = \"not-a-key-s3cret\"\nsociete = \"monSite1\"\n";
     let message = error(file, &[]);

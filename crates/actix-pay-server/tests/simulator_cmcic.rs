@@ -5,6 +5,7 @@
 //! core gateway answers (`version=2\ncdr=0\n` for a valid seal). Payment forms are built by the core gateway.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_pay_server::simulator::cmcic::{self, CmcicSimulator};
 use actix_web::dev::ServerHandle;
@@ -16,9 +17,14 @@ use payment_buttons::button::{ButtonConfig, CustomerId};
 use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::cmcic::mac::Protocol;
+use payment_buttons::cmcic::refund::{self, CmcicRefunds};
 use payment_buttons::cmcic::{CmcicGateway, hand_off};
-use payment_buttons::gateway::{Gateway, HandOff, IncomingMessage, PaymentRequest, ServiceUrls};
+use payment_buttons::gateway::{
+    Gateway, HandOff, IncomingMessage, PaymentRequest, RefundAnswer, RefundRequest, Refunds, ServiceUrls,
+    StoredPaymentFacts,
+};
 use payment_buttons::identity::VouchedIdentity;
+use payment_buttons::money::Money;
 use payment_buttons::notification::{Notification, Outcome, Verification};
 use payment_buttons::payment::PaymentId;
 use payment_buttons::urlencoded::FormFields;
@@ -675,5 +681,277 @@ async fn a_legacy_protocol_form_gets_a_return_sealed_in_the_legacy_protocol() {
         ),
         "the seal is the legacy one"
     );
+    merchant.handle.stop(true).await;
+}
+
+/// The simulator on a real port, for the merchant's server-to-server refunds: its recredit URL.
+async fn serve_simulator(sim: &Arc<CmcicSimulator>) -> (String, ServerHandle) {
+    let sim = sim.clone();
+    // Several workers, so that parallel refunds are handled on several threads at once.
+    let server = HttpServer::new(move || App::new().configure(cmcic::configure(sim.clone())))
+        .workers(4)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let url = format!(
+        "http://{}{}{}",
+        server.addrs()[0],
+        cmcic::BASE_PATH,
+        cmcic::RECREDIT_ROUTE
+    );
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (url, handle)
+}
+
+/// What the merchant stored about a payment the simulator accepted: the notification's details and the
+/// order's creation time (the day the form's `date` gives).
+struct Paid {
+    id: PaymentId,
+    created_at: chrono::DateTime<chrono::Utc>,
+    details: serde_json::Map<String, serde_json::Value>,
+    numauto: Option<String>,
+}
+
+impl Paid {
+    fn facts(&self, refunded_before: &str) -> StoredPaymentFacts<'_> {
+        StoredPaymentFacts {
+            payment_id: &self.id,
+            gateway_reference: self.numauto.as_deref(),
+            receiver: Some("1234567"),
+            amount: Money::parse("12.50", "EUR").unwrap(),
+            refunded_before: Money::parse(refunded_before, "EUR").unwrap(),
+            created_at: self.created_at,
+            details: &self.details,
+            gateway_subscription_id: None,
+        }
+    }
+}
+
+fn refund_request<'a>(payment: StoredPaymentFacts<'a>, refund_id: &'a str, amount: &str) -> RefundRequest<'a> {
+    RefundRequest {
+        payment,
+        refund_id,
+        amount: Money::parse(amount, "EUR").unwrap(),
+        reason: None,
+        first_sent_at: None,
+        now: chrono::Utc::now(),
+    }
+}
+
+#[actix_web::test]
+async fn refunds_in_part_then_in_full_through_the_simulators_recredit_and_its_page_shows_them() {
+    let gw = gateway(KEY, Protocol::Monetico);
+    let merchant = merchant(gw.clone()).await;
+    let sim = simulator(gw.clone(), &merchant);
+    let app = app!(sim);
+    let (recredit_url, sim_server) = serve_simulator(&sim).await;
+
+    // The buyer pays 12.50 EUR; the merchant records what the accepted return says.
+    let form = payment_form(&gw, &merchant.urls, None, "en");
+    let (_, html) = open!(app, &form);
+    let (status, _, _) = submit!(app, pay_path(&html), &card(ACCEPTED));
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let notification = verified(&gw, merchant.last_return()).await;
+    let created_at = chrono::NaiveDateTime::parse_from_str(&field(&form, "date"), "%d/%m/%Y:%H:%M:%S")
+        .unwrap()
+        .and_utc();
+    let paid = Paid {
+        id: PaymentId::parse(&field(&form, "reference")).unwrap(),
+        created_at,
+        details: notification.details.clone(),
+        numauto: notification.gateway_reference.clone(),
+    };
+
+    let refunds = CmcicRefunds::new(gw.config().clone(), recredit_url.clone(), Duration::from_secs(10)).unwrap();
+    assert_eq!(refunds.check(&paid.facts("0.00")), Ok(()));
+
+    let partial = refunds
+        .refund(&refund_request(paid.facts("0.00"), "rf_part", "5.00"))
+        .await;
+    assert_eq!(
+        partial.answer,
+        RefundAnswer::Succeeded {
+            gateway_refund_id: None,
+            idempotency_key: "recredit:rf_part".into()
+        }
+    );
+    assert_eq!(partial.calls.len(), 1);
+    assert!(String::from_utf8_lossy(&partial.calls[0].body).contains("cdr=0"));
+
+    // Claiming nothing was refunded yet: the bank knows better (montant_possible is wrong).
+    let stale = refunds
+        .refund(&refund_request(paid.facts("0.00"), "rf_stale", "7.50"))
+        .await;
+    assert!(
+        matches!(&stale.answer, RefundAnswer::Failed { reason } if reason.contains("cdr=-52")),
+        "{:?}",
+        stale.answer
+    );
+
+    let rest = refunds
+        .refund(&refund_request(paid.facts("5.00"), "rf_rest", "7.50"))
+        .await;
+    assert!(
+        matches!(rest.answer, RefundAnswer::Succeeded { .. }),
+        "{:?}",
+        rest.answer
+    );
+
+    // Nothing is left: the bank refuses even a form that our own checks would not have sent.
+    let again = refunds
+        .refund(&refund_request(paid.facts("0.00"), "rf_again", "1.00"))
+        .await;
+    assert!(
+        matches!(&again.answer, RefundAnswer::Failed { reason } if reason.contains("cdr=-46")),
+        "{:?}",
+        again.answer
+    );
+
+    let page = atest::call_service(
+        &app,
+        atest::TestRequest::get().uri("/simulator/cmcic/payments").to_request(),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = String::from_utf8(atest::read_body(page).await.to_vec()).unwrap();
+    assert!(html.contains(&field(&form, "reference")), "{html}");
+    assert!(html.contains("12.5 EUR") || html.contains("12.50 EUR"), "{html}");
+    assert!(
+        html.contains("5.00 EUR") && html.contains("7.50 EUR"),
+        "both refunds are listed: {html}"
+    );
+    assert!(html.contains("rf_part") && html.contains("rf_rest"), "{html}");
+    assert!(html.contains(r#"<td class="left">0.00 EUR</td>"#), "{html}");
+    sim_server.stop(true).await;
+    merchant.handle.stop(true).await;
+}
+
+#[actix_web::test]
+async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
+    let gw = gateway(KEY, Protocol::Monetico);
+    let merchant = merchant(gw.clone()).await;
+    let sim = simulator(gw.clone(), &merchant);
+    let app = app!(sim);
+    let (recredit_url, sim_server) = serve_simulator(&sim).await;
+    let form = payment_form(&gw, &merchant.urls, None, "en");
+    let (_, html) = open!(app, &form);
+    submit!(app, pay_path(&html), &card(ACCEPTED));
+    let notification = verified(&gw, merchant.last_return()).await;
+    let paid = Paid {
+        id: PaymentId::parse(&field(&form, "reference")).unwrap(),
+        created_at: chrono::NaiveDateTime::parse_from_str(&field(&form, "date"), "%d/%m/%Y:%H:%M:%S")
+            .unwrap()
+            .and_utc(),
+        details: notification.details.clone(),
+        numauto: notification.gateway_reference.clone(),
+    };
+    let sealed = refund::request_fields(gw.config(), &refund_request(paid.facts("0.00"), "rf_1", "12.50")).unwrap();
+    let client = reqwest::Client::new();
+    let post = |fields: Vec<(String, String)>| {
+        let client = client.clone();
+        let url = recredit_url.clone();
+        async move {
+            let response = client.post(url).form(&fields).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap().to_vec();
+            refund::interpret(status, &body, paid_reference(&fields), "rf_1")
+        }
+    };
+    fn paid_reference(fields: &[(String, String)]) -> &str {
+        &fields.iter().find(|(n, _)| n == "reference").unwrap().1
+    }
+    let with = |name: &str, value: &str, reseal: bool| {
+        let mut fields: Vec<(String, String)> = sealed
+            .iter()
+            .filter(|(n, _)| n != "MAC")
+            .map(|(n, v)| (n.clone(), if n == name { value.to_owned() } else { v.clone() }))
+            .collect();
+        let mac = if reseal {
+            refund::recredit_seal(gw.config(), &fields)
+        } else {
+            sealed.last().unwrap().1.clone()
+        };
+        fields.push(("MAC".into(), mac));
+        fields
+    };
+
+    // A sealed request for more than the payment: refused, nothing recorded.
+    let too_much = post(with("montant_recredit", "12.51EUR", true)).await;
+    assert!(
+        matches!(&too_much, RefundAnswer::Failed { reason } if reason.contains("cdr=-48")),
+        "{too_much:?}"
+    );
+    // Tampered after sealing (someone between us and the bank): the seal no longer matches.
+    let tampered = post(with("montant_recredit", "1.00EUR", false)).await;
+    assert!(
+        matches!(&tampered, RefundAnswer::Failed { reason } if reason.contains("cdr=-1")),
+        "{tampered:?}"
+    );
+    // Sealed with another merchant's key.
+    let mut foreign = with("montant_recredit", "1.00EUR", false);
+    foreign.pop();
+    foreign.push((
+        "MAC".into(),
+        refund::recredit_seal(gateway(OTHER_KEY, Protocol::Monetico).config(), &foreign),
+    ));
+    assert!(matches!(post(foreign).await, RefundAnswer::Failed { .. }));
+    // Another authorisation number: no such payment.
+    let unknown = post(with("num_autorisation", "999999x", true)).await;
+    assert!(
+        matches!(&unknown, RefundAnswer::Failed { reason } if reason.contains("cdr=-3")),
+        "{unknown:?}"
+    );
+    // Nothing above was recorded: the whole amount can still be refunded.
+    let full = post(sealed.clone()).await;
+    assert!(matches!(full, RefundAnswer::Succeeded { .. }), "{full:?}");
+    sim_server.stop(true).await;
+    merchant.handle.stop(true).await;
+}
+
+#[actix_web::test]
+async fn parallel_full_refunds_of_one_payment_are_taken_once_by_the_simulator() {
+    let gw = gateway(KEY, Protocol::Monetico);
+    let merchant = merchant(gw.clone()).await;
+    let sim = simulator(gw.clone(), &merchant);
+    let app = app!(sim);
+    let (recredit_url, sim_server) = serve_simulator(&sim).await;
+    let form = payment_form(&gw, &merchant.urls, None, "en");
+    let (_, html) = open!(app, &form);
+    submit!(app, pay_path(&html), &card(ACCEPTED));
+    let notification = verified(&gw, merchant.last_return()).await;
+    let paid = Arc::new(Paid {
+        id: PaymentId::parse(&field(&form, "reference")).unwrap(),
+        created_at: chrono::NaiveDateTime::parse_from_str(&field(&form, "date"), "%d/%m/%Y:%H:%M:%S")
+            .unwrap()
+            .and_utc(),
+        details: notification.details.clone(),
+        numauto: notification.gateway_reference.clone(),
+    });
+    let refunds = Arc::new(CmcicRefunds::new(gw.config().clone(), recredit_url, Duration::from_secs(10)).unwrap());
+
+    // Eight refunds of everything at once, as two operators (or a retrying client) might send them.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (paid, refunds) = (paid.clone(), refunds.clone());
+            tokio::spawn(async move {
+                let id = format!("rf_{i}");
+                refunds
+                    .refund(&refund_request(paid.facts("0.00"), &id, "12.50"))
+                    .await
+                    .answer
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            RefundAnswer::Succeeded { .. } => succeeded += 1,
+            RefundAnswer::Failed { reason } => assert!(reason.contains("cdr=-46"), "{reason}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(succeeded, 1, "the payment is refunded once");
+    sim_server.stop(true).await;
     merchant.handle.stop(true).await;
 }

@@ -309,7 +309,8 @@ pub trait ApiHandOffs: Send + Sync {
 pub struct StoredPaymentFacts<'a> {
     /// Our payment.
     pub payment_id: &'a PaymentId,
-    /// The gateway's reference of the payment (PayPal `txn_id`, CM-CIC `reference`), when known.
+    /// The gateway's reference of the payment (PayPal `txn_id`, CM-CIC's authorisation number `numauto`), when
+    /// known: the payment's `gateway_reference`.
     pub gateway_reference: Option<&'a str>,
     /// The account that received the money (PayPal: the receiver e-mail; CM-CIC: the TPE).
     pub receiver: Option<&'a str>,

@@ -159,6 +159,10 @@ pub struct CmcicConfig {
     pub protocol: CmcicProtocol,
     /// `payment_url` when overridden; see [`CmcicConfig::payment_url`].
     pub payment_url_override: Option<Url>,
+    /// `recredit_url` when overridden: where refunds are posted. Unset, the core crate's
+    /// `CmcicConfig::recredit_url` decides (the payment URL's sibling `recredit_paiement.cgi`, the mode's
+    /// bank, or the simulator's).
+    pub recredit_url_override: Option<Url>,
 }
 
 impl CmcicConfig {
@@ -267,6 +271,7 @@ mod tests {
                     credentials: None,
                     protocol,
                     payment_url_override: None,
+                    recredit_url_override: None,
                 };
                 let url = cmcic.payment_url(&public());
                 assert_eq!(url.scheme(), "https");

@@ -62,6 +62,7 @@ pub(crate) struct RawCmcic {
     pub(crate) societe: Option<String>,
     pub(crate) protocol: Option<String>,
     pub(crate) payment_url: Option<String>,
+    pub(crate) recredit_url: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

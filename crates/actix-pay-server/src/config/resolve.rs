@@ -117,6 +117,7 @@ fn simulated_cmcic() -> CmcicConfig {
         credentials: None,
         protocol: CmcicProtocol::default(),
         payment_url_override: None,
+        recredit_url_override: None,
     }
 }
 
@@ -360,6 +361,7 @@ impl Resolver<'_> {
             credentials,
             protocol,
             payment_url_override: self.url("cmcic.payment_url", raw.payment_url, https_only)?,
+            recredit_url_override: self.url("cmcic.recredit_url", raw.recredit_url, https_only)?,
         })
     }
 

@@ -72,6 +72,7 @@ pub(crate) const SETTINGS: &[Setting] = &[
     setting("cmcic", "societe", Kind::Text),
     setting("cmcic", "protocol", Kind::Text),
     setting("cmcic", "payment_url", Kind::Text),
+    setting("cmcic", "recredit_url", Kind::Text),
     setting("librement", "mode", Kind::Text),
     setting("librement", "gateways", Kind::List),
     setting("librement", "top_up_min", Kind::Text),

@@ -33,6 +33,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/simulator/cmcic_notify_failed.html"),
     ),
     (
+        "simulator/cmcic_payments.html",
+        include_str!("../../../../templates/simulator/cmcic_payments.html"),
+    ),
+    (
         "simulator/paypal_checkout.html",
         include_str!("../../../../templates/simulator/paypal_checkout.html"),
     ),

@@ -70,6 +70,9 @@ pub enum ConfigError {
     /// `payment_url` is not an absolute http(s) URL.
     #[error("cmcic.payment_url: {0}")]
     PaymentUrl(String),
+    /// `recredit_url` is not an absolute http(s) URL.
+    #[error("cmcic.recredit_url: {0}")]
+    RecreditUrl(String),
     /// The fallback billing country is not an ISO 3166-1 alpha-2 code.
     #[error("cmcic.default_country: expected two upper-case letters such as FR")]
     Country,
@@ -92,6 +95,7 @@ pub struct CmcicConfig {
     societe: String,
     protocol: Protocol,
     payment_url: Option<String>,
+    recredit_url: Option<String>,
     alias_key: AliasKey,
     default_country: String,
 }
@@ -116,6 +120,7 @@ impl CmcicConfig {
             societe: societe.to_owned(),
             protocol: Protocol::Monetico,
             payment_url: None,
+            recredit_url: None,
             default_country: "FR".to_owned(),
         })
     }
@@ -128,11 +133,15 @@ impl CmcicConfig {
 
     /// Overrides the payment URL (a bank other than CIC in the legacy protocol, a proxy, a simulator).
     pub fn with_payment_url(mut self, url: &str) -> Result<Self, ConfigError> {
-        let parsed = url::Url::parse(url).map_err(|e| ConfigError::PaymentUrl(format!("not an absolute URL ({e})")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ConfigError::PaymentUrl("must be an http or https URL".into()));
-        }
+        check_url(url).map_err(ConfigError::PaymentUrl)?;
         self.payment_url = Some(url.to_owned());
+        Ok(self)
+    }
+
+    /// Overrides the refund ("recrédit") URL: another bank's server, a proxy, the simulator, a test's stub.
+    pub fn with_recredit_url(mut self, url: &str) -> Result<Self, ConfigError> {
+        check_url(url).map_err(ConfigError::RecreditUrl)?;
+        self.recredit_url = Some(url.to_owned());
         Ok(self)
     }
 
@@ -195,6 +204,47 @@ impl CmcicConfig {
             (CmcicMode::Simulator, _) => format!("{}/simulator/cmcic", urls.base()),
         }
     }
+
+    /// Where refunds are posted, server to server (`recredit_paiement.cgi`): the override when set; else,
+    /// when the payment URL is overridden with a bank's `.../paiement.cgi`, its sibling
+    /// `.../recredit_paiement.cgi` (every bank of the protocol lays its services out so); else the bank's
+    /// for the mode and protocol, or (simulator) `{public_url}/simulator/cmcic/recredit_paiement.cgi`.
+    pub fn recredit_url(&self, urls: &ServiceUrls) -> String {
+        if let Some(url) = &self.recredit_url {
+            return url.clone();
+        }
+        if let Some(base) = self
+            .payment_url
+            .as_deref()
+            .and_then(|u| u.strip_suffix("/paiement.cgi"))
+        {
+            return format!("{base}/recredit_paiement.cgi");
+        }
+        match (self.mode, self.protocol) {
+            (CmcicMode::Production, Protocol::Monetico) => {
+                "https://p.monetico-services.com/recredit_paiement.cgi".into()
+            }
+            (CmcicMode::Test, Protocol::Monetico) => {
+                "https://p.monetico-services.com/test/recredit_paiement.cgi".into()
+            }
+            (CmcicMode::Production, Protocol::Legacy) => {
+                "https://ssl.paiement.cic-banques.fr/recredit_paiement.cgi".into()
+            }
+            (CmcicMode::Test, Protocol::Legacy) => {
+                "https://ssl.paiement.cic-banques.fr/test/recredit_paiement.cgi".into()
+            }
+            (CmcicMode::Simulator, _) => format!("{}/simulator/cmcic/recredit_paiement.cgi", urls.base()),
+        }
+    }
+}
+
+/// An absolute http(s) URL, or why not.
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not an absolute URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -234,6 +284,52 @@ mod tests {
             other_bank.payment_url(&urls),
             "https://paiement.creditmutuel.fr/paiement.cgi"
         );
+    }
+
+    #[test]
+    fn recredit_urls_follow_mode_and_protocol_and_can_be_overridden() {
+        let urls = ServiceUrls::new("https://pay.example").unwrap();
+        assert_eq!(
+            config(CmcicMode::Production).recredit_url(&urls),
+            "https://p.monetico-services.com/recredit_paiement.cgi"
+        );
+        assert_eq!(
+            config(CmcicMode::Test).recredit_url(&urls),
+            "https://p.monetico-services.com/test/recredit_paiement.cgi"
+        );
+        assert_eq!(
+            config(CmcicMode::Test)
+                .with_protocol(Protocol::Legacy)
+                .recredit_url(&urls),
+            "https://ssl.paiement.cic-banques.fr/test/recredit_paiement.cgi"
+        );
+        assert_eq!(
+            config(CmcicMode::Simulator).recredit_url(&urls),
+            "https://pay.example/simulator/cmcic/recredit_paiement.cgi"
+        );
+        let stub = config(CmcicMode::Production)
+            .with_recredit_url("http://127.0.0.1:9/recredit")
+            .unwrap();
+        assert_eq!(stub.recredit_url(&urls), "http://127.0.0.1:9/recredit");
+        let other_bank = config(CmcicMode::Test)
+            .with_protocol(Protocol::Legacy)
+            .with_payment_url("https://paiement.creditmutuel.fr/test/paiement.cgi")
+            .unwrap();
+        assert_eq!(
+            other_bank.recredit_url(&urls),
+            "https://paiement.creditmutuel.fr/test/recredit_paiement.cgi"
+        );
+        let simulated = config(CmcicMode::Simulator)
+            .with_payment_url("https://pay.example/simulator/cmcic")
+            .unwrap();
+        assert_eq!(
+            simulated.recredit_url(&urls),
+            "https://pay.example/simulator/cmcic/recredit_paiement.cgi"
+        );
+        assert!(matches!(
+            config(CmcicMode::Test).with_recredit_url("file:///etc/passwd"),
+            Err(ConfigError::RecreditUrl(_))
+        ));
     }
 
     #[test]

@@ -31,9 +31,14 @@ pub fn lgue(language: &str) -> &'static str {
 /// `texte-libre`: our payment id and the shop's order reference, reduced to a safe ASCII alphabet
 /// (other characters become `_`) so that the seal never depends on a charset.
 pub(crate) fn texte_libre(payment_id: &str, order_reference: &str) -> String {
-    let order: String = order_reference
-        .chars()
-        .take(TEXTE_LIBRE_ORDER_MAX)
+    let order = ascii_safe(order_reference, TEXTE_LIBRE_ORDER_MAX);
+    format!("payment={payment_id};order={order}")
+}
+
+/// The first `max` characters of `text` in a safe ASCII alphabet (others become `_`), for sealed free text.
+pub(crate) fn ascii_safe(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '#') {
                 c
@@ -41,8 +46,7 @@ pub(crate) fn texte_libre(payment_id: &str, order_reference: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("payment={payment_id};order={order}")
+        .collect()
 }
 
 /// Builds the sealed fields of a payment, in the order they are posted (`MAC` last).

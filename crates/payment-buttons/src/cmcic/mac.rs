@@ -70,6 +70,21 @@ pub const LEGACY_RETURN_POSITIONS: [&str; 20] = [
     "pares",
 ];
 
+/// The positions of a legacy refund ("recrédit") request's sealed string, followed by a trailing `*`.
+/// The legacy recredit seal covers neither the dates nor the authorisation number: only the amounts, the
+/// order and the merchant.
+pub const LEGACY_RECREDIT_POSITIONS: [&str; 9] = [
+    "TPE",
+    "date",
+    "montant_recredit",
+    "montant_possible",
+    "reference",
+    "texte-libre",
+    "version",
+    "lgue",
+    "societe",
+];
+
 /// Which generation of the protocol seals the fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -179,6 +194,17 @@ pub fn legacy_return_input(fields: &FormFields, tpe: &str, version: &str) -> Vec
         other => fields.get(other).unwrap_or_default(),
     });
     let mut out = join_positions(values);
+    out.push(b'*');
+    out
+}
+
+/// The legacy recredit sealed string: the 9 positions joined by `*`, and a trailing `*`.
+pub fn legacy_recredit_input(fields: &FormFields) -> Vec<u8> {
+    let mut out = join_positions(
+        LEGACY_RECREDIT_POSITIONS
+            .iter()
+            .map(|name| fields.get(name).unwrap_or_default()),
+    );
     out.push(b'*');
     out
 }

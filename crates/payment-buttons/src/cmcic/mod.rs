@@ -34,6 +34,7 @@ pub mod hand_off;
 pub mod key;
 pub mod mac;
 pub mod message;
+pub mod refund;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -61,17 +62,44 @@ pub const ACK_BAD_SEAL: &str = "version=2\ncdr=1\n";
 #[derive(Debug, Clone)]
 pub struct CmcicGateway {
     config: CmcicConfig,
+    #[cfg(feature = "reqwest")]
+    refunds: Option<refund::CmcicRefunds>,
 }
 
 impl CmcicGateway {
-    /// A gateway for this merchant configuration.
+    /// A gateway for this merchant configuration, without refunds (see `CmcicGateway::with_refunds`, feature
+    /// `reqwest`).
     pub fn new(config: CmcicConfig) -> Self {
-        CmcicGateway { config }
+        CmcicGateway {
+            config,
+            #[cfg(feature = "reqwest")]
+            refunds: None,
+        }
+    }
+
+    /// Refunds through the bank's recredit service at the configuration's
+    /// [`recredit_url`](CmcicConfig::recredit_url) (`urls` for the simulator's), with the
+    /// [default timeout](refund::DEFAULT_TIMEOUT). The merchant's contract must include the service (see
+    /// the crate's `docs/cmcic.md`).
+    #[cfg(feature = "reqwest")]
+    pub fn with_refunds(self, urls: &crate::gateway::ServiceUrls) -> Result<Self, GatewayError> {
+        let url = self.config.recredit_url(urls);
+        let refunds = refund::CmcicRefunds::new(self.config.clone(), url, refund::DEFAULT_TIMEOUT)?;
+        Ok(CmcicGateway {
+            refunds: Some(refunds),
+            ..self
+        })
     }
 
     /// The configuration.
     pub fn config(&self) -> &CmcicConfig {
         &self.config
+    }
+
+    /// Where refunds are posted, when this gateway refunds ([`CmcicGateway::with_refunds`]).
+    #[cfg(feature = "reqwest")]
+    pub fn recredit_url(&self) -> Option<&str> {
+        self.refunds.as_ref().map(refund::CmcicRefunds::url)
     }
 
     /// A return body sealed as the bank seals it (for the simulator and for tests): the fields as given,
@@ -138,6 +166,11 @@ impl Gateway for CmcicGateway {
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
         verify::verify(&self.config, &message.body)
+    }
+
+    #[cfg(feature = "reqwest")]
+    fn refunds(&self) -> Option<&dyn crate::gateway::Refunds> {
+        self.refunds.as_ref().map(|r| r as &dyn crate::gateway::Refunds)
     }
 
     fn label(&self, language: &str) -> String {

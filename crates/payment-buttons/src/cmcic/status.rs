@@ -6,6 +6,7 @@ use super::config::{CmcicConfig, CmcicMode};
 use super::fraud;
 use super::mac::{self, Protocol};
 use super::message::{mask_card, parse_montant};
+use super::refund;
 use crate::notification::{Flag, Notification, Outcome, Target};
 use crate::urlencoded::FormFields;
 
@@ -114,6 +115,13 @@ pub fn notification(config: &CmcicConfig, form: &FormFields) -> Notification {
     flags.dedup();
 
     details.insert("code_retour".into(), Value::String(code_text.clone()));
+    if code.map(|c| c.outcome()) == Some(Outcome::Accepted) {
+        // What a refund ("recrédit") must quote beside the authorisation number (the gateway reference):
+        // the remittance day, which with immediate capture is the day of the authorisation (see `refund`).
+        if let Some(day) = form.non_empty("date").and_then(refund::remittance_day) {
+            details.insert(refund::DATE_REMISE_DETAIL.into(), Value::String(day));
+        }
+    }
     if let Some(CodeRetour::PaiementInstalment(n) | CodeRetour::AnnulationInstalment(n)) = code {
         details.insert("instalment".into(), Value::from(n));
     }

@@ -1,16 +1,17 @@
 //! What the simulated bank does: take a sealed payment form, and decide a payment when the buyer pays,
 //! then tell the merchant with a sealed return (see [`delivery`](super::delivery)).
 
-use payment_buttons::cmcic::NAME;
-use payment_buttons::cmcic::config::CmcicMode;
+use payment_buttons::cmcic::config::{CmcicMode, VERSION};
 use payment_buttons::cmcic::key::UsableKey;
+use payment_buttons::cmcic::message::parse_montant;
+use payment_buttons::cmcic::{NAME, refund};
 use payment_buttons::urlencoded::FormFields;
 use rand::Rng;
 
 use super::CmcicSimulator;
 use super::cards::{CardBehaviour, CardError, CardFacts, CardNumber, CvvDigest, Expiry};
 use super::checkout::{FormError, PaymentForm};
-use super::ledger::SavedCard;
+use super::ledger::{Recredit, SavedCard, Settled};
 use super::messages::{self, Attempt};
 
 /// Why a payment form was not taken.
@@ -141,6 +142,20 @@ impl CmcicSimulator {
             }
         });
         let authorisation = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+        let at = chrono::Utc::now();
+        if accepted {
+            // Kept for refunds; immediate capture, so remitted the day it is authorised.
+            self.ledger().settle(Settled {
+                tpe: form.tpe.clone(),
+                reference: form.reference.clone(),
+                amount: form.amount,
+                numauto: authorisation.clone(),
+                date_commande: form.order_day.clone(),
+                date_remise: at.format("%d/%m/%Y").to_string(),
+                paid_at: at,
+                refunds: Vec::new(),
+            });
+        }
         let fields = messages::fields(&Attempt {
             form: &form,
             card: &card.facts,
@@ -149,7 +164,7 @@ impl CmcicSimulator {
             test_server: self.gateway.config().mode() == CmcicMode::Test,
             card_saved,
             authorisation: &authorisation,
-            at: chrono::Utc::now(),
+            at,
         });
         let body = self.gateway.sealed_return_body(fields);
         let next = if accepted {
@@ -170,6 +185,115 @@ impl CmcicSimulator {
                 Payment::NotAcknowledged { form, next, answer }
             }
         }
+    }
+}
+
+/// What the simulated bank answers a refund ("recrédit"): its `cdr` and `lib`. The negative codes are the
+/// simulator's own reading of the bank's refusals (see `docs/cmcic.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecreditAnswer {
+    /// `cdr=0`: refunded.
+    Done,
+    /// `cdr=-1`: the seal does not match the merchant's key.
+    BadSeal,
+    /// `cdr=-2`: a field is missing or malformed, or names another terminal.
+    BadField,
+    /// `cdr=-3`: no accepted payment matches the order, authorisation number and dates.
+    UnknownOrder,
+    /// `cdr=-46`: the order is already refunded in full.
+    NothingLeft,
+    /// `cdr=-48`: more than what is left.
+    TooMuch,
+    /// `cdr=-52`: `montant_possible` is not what is left.
+    WrongPossible,
+}
+
+impl RecreditAnswer {
+    /// `cdr`.
+    pub fn cdr(self) -> i32 {
+        match self {
+            RecreditAnswer::Done => 0,
+            RecreditAnswer::BadSeal => -1,
+            RecreditAnswer::BadField => -2,
+            RecreditAnswer::UnknownOrder => -3,
+            RecreditAnswer::NothingLeft => -46,
+            RecreditAnswer::TooMuch => -48,
+            RecreditAnswer::WrongPossible => -52,
+        }
+    }
+
+    /// `lib`, as the bank writes it (ASCII French).
+    pub fn lib(self) -> &'static str {
+        match self {
+            RecreditAnswer::Done => "recredit effectue",
+            RecreditAnswer::BadSeal => "commande non authentifiee",
+            RecreditAnswer::BadField => "parametres manquants ou invalides",
+            RecreditAnswer::UnknownOrder => "commande inconnue",
+            RecreditAnswer::NothingLeft => "commande deja entierement recreditee",
+            RecreditAnswer::TooMuch => "montant de recredit superieur au montant possible",
+            RecreditAnswer::WrongPossible => "montant possible incorrect",
+        }
+    }
+}
+
+impl CmcicSimulator {
+    /// A merchant's refund ("recrédit"): checked as the bank checks it (seal, terminal, the order's
+    /// authorisation and dates, what is left), then recorded. One lock from check to record, so that two
+    /// refunds at once cannot both take what is left.
+    pub(super) fn recredit(&self, form: &FormFields) -> RecreditAnswer {
+        if !refund::recredit_seal_matches(self.gateway.config(), form) {
+            tracing::info!(gateway = NAME, "simulator: recredit refused, its seal is invalid");
+            return RecreditAnswer::BadSeal;
+        }
+        let text = |name: &str| form.non_empty(name);
+        let (Some(tpe), Some(reference), Some(numauto), Some(date_commande), Some(date_remise)) = (
+            text("TPE"),
+            text("reference"),
+            text("num_autorisation"),
+            text("date_commande"),
+            text("date_remise"),
+        ) else {
+            return RecreditAnswer::BadField;
+        };
+        let amount = |name: &str| text(name).and_then(parse_montant);
+        let (Some(montant), Some(recredit), Some(possible)) = (
+            amount("montant"),
+            amount("montant_recredit"),
+            amount("montant_possible"),
+        ) else {
+            return RecreditAnswer::BadField;
+        };
+        if tpe != self.gateway.config().tpe() || text("version") != Some(VERSION) {
+            return RecreditAnswer::BadField;
+        }
+        let mut ledger = self.ledger();
+        let Some(payment) = ledger.settled_mut(tpe, reference).filter(|p| {
+            p.numauto == numauto
+                && p.date_commande == date_commande
+                && p.date_remise == date_remise
+                && p.amount == montant
+        }) else {
+            return RecreditAnswer::UnknownOrder;
+        };
+        let left = payment.left();
+        if !left.is_positive() {
+            return RecreditAnswer::NothingLeft;
+        }
+        if possible != left {
+            return RecreditAnswer::WrongPossible;
+        }
+        if recredit.currency() != left.currency() || !recredit.is_positive() {
+            return RecreditAnswer::BadField;
+        }
+        if recredit.minor_units() > left.minor_units() {
+            return RecreditAnswer::TooMuch;
+        }
+        payment.refunds.push(Recredit {
+            amount: recredit,
+            at: chrono::Utc::now(),
+            texte_libre: form.text("texte-libre").unwrap_or_default(),
+        });
+        RecreditAnswer::Done
     }
 }
 

@@ -38,6 +38,8 @@ pub struct PaymentForm {
     pub reference: String,
     /// `texte-libre`, repeated in the return.
     pub texte_libre: String,
+    /// The day of `date` (`dd/mm/yyyy`), which a refund quotes as `date_commande`; empty when absent.
+    pub order_day: String,
     /// `societe`: the merchant's site code, shown to the buyer.
     pub societe: String,
     /// The page language: `fr` when `lgue` is `FR`, else `en`.
@@ -98,6 +100,7 @@ impl PaymentForm {
             amount,
             reference: required("reference")?.to_owned(),
             texte_libre: value("texte-libre").unwrap_or_default().to_owned(),
+            order_day: value("date").and_then(|d| d.get(..10)).unwrap_or_default().to_owned(),
             societe: value("societe").unwrap_or_default().to_owned(),
             language: language(value("lgue")),
             alias,

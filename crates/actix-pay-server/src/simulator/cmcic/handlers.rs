@@ -10,6 +10,7 @@ use super::actions::{Payment, Refused};
 use super::checkout;
 use super::views::{self, CardForm};
 use super::words::words;
+use payment_buttons::cmcic::refund;
 
 /// `POST /simulator/cmcic`: the merchant's payment form.
 pub async fn checkout(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpResponse {
@@ -98,4 +99,26 @@ pub async fn pay(
             .finish(),
         Payment::NotAcknowledged { form, next, answer } => views::not_acknowledged_page(&sim, &form, &next, &answer),
     }
+}
+
+/// `POST /simulator/cmcic/recredit_paiement.cgi`: a merchant's refund, server to server. Answers as the
+/// bank does: 200 `text/plain`, `name=value` lines with `cdr` and `lib`.
+pub async fn recredit(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpResponse {
+    let form = FormFields::parse(&body);
+    let answer = sim.recredit(&form);
+    let reference = form.text("reference").unwrap_or_default();
+    // Echo only what a reference may hold: the answer is plain `name=value` lines.
+    let reference: String = reference
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(50)
+        .collect();
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(refund::answer_body(&reference, answer.cdr(), answer.lib()))
+}
+
+/// `GET /simulator/cmcic/payments`: the accepted payments and their refunds.
+pub async fn payments(sim: web::Data<CmcicSimulator>) -> HttpResponse {
+    views::payments_page(&sim)
 }

@@ -101,6 +101,7 @@ mod tests {
             amount: payment_buttons::money::Money::parse("12.50", "EUR").unwrap(),
             reference: "Xk3f9QpL2mZa".into(),
             texte_libre: "payment=Xk3f9QpL2mZa;order=ORDER-1".into(),
+            order_day: "01/12/2026".into(),
             societe: "monSite1".into(),
             language: "en",
             alias: None,

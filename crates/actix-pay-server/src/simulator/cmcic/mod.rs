@@ -9,9 +9,13 @@
 //! - `POST /simulator/cmcic`: the payment form arrives; answers the card page, or 400 when the seal is wrong.
 //! - `GET /simulator/cmcic/{session}`: the card page again (`?card=new` to type another card than the saved one).
 //! - `POST /simulator/cmcic/{session}/pay`: the buyer pays; answers 303 to the merchant's return URL.
+//! - `POST /simulator/cmcic/recredit_paiement.cgi`: a refund, server to server, sealed like every request;
+//!   answers `cdr`/`lib` lines as the bank does (see [`actions::RecreditAnswer`]).
+//! - `GET /simulator/cmcic/payments`: the accepted payments and their refunds.
 //!
-//! Everything lives in memory: pending sessions (one hour), and cards saved for Express Payment by alias,
-//! of which only the masked number and the facts of the card are kept, never the full number.
+//! Everything lives in memory: pending sessions (one hour), accepted payments (for refunds), and cards saved
+//! for Express Payment by alias, of which only the masked number and the facts of the card are kept, never
+//! the full number.
 //!
 //! The files have the same roles as the PayPal simulator's: `handlers` (HTTP in and out), `actions` (what
 //! the bank does), `views` (the pages), `words`, `ledger` (what it remembers), `delivery` (posting to the
@@ -44,6 +48,13 @@ use ledger::Ledger;
 
 /// Where the simulator is mounted; `CmcicConfig::payment_url` points here in simulator mode.
 pub const BASE_PATH: &str = "/simulator/cmcic";
+
+/// The refund service under [`BASE_PATH`], named as at the bank (`CmcicConfig::recredit_url` points here
+/// in simulator mode).
+pub const RECREDIT_ROUTE: &str = "/recredit_paiement.cgi";
+
+/// The page listing accepted payments and their refunds, under [`BASE_PATH`].
+pub const PAYMENTS_ROUTE: &str = "/payments";
 
 /// Largest form accepted (the bank's forms are a few kilobytes).
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -118,6 +129,9 @@ pub fn configure(sim: Arc<CmcicSimulator>) -> impl FnOnce(&mut web::ServiceConfi
                 .app_data(web::Data::from(sim))
                 .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
                 .route("", web::post().to(handlers::checkout))
+                // Before `/{session}`, which would take these names for sessions.
+                .route(RECREDIT_ROUTE, web::post().to(handlers::recredit))
+                .route(PAYMENTS_ROUTE, web::get().to(handlers::payments))
                 .route("/{session}", web::get().to(handlers::show))
                 .route("/{session}/pay", web::post().to(handlers::pay)),
         );

@@ -13,6 +13,7 @@ use crate::pages;
 
 const CARD_TEMPLATE: &str = "simulator/cmcic.html";
 const NOT_ACKNOWLEDGED_TEMPLATE: &str = "simulator/cmcic_notify_failed.html";
+const PAYMENTS_TEMPLATE: &str = "simulator/cmcic_payments.html";
 
 /// Which card form to show.
 pub enum CardForm<'a> {
@@ -78,4 +79,54 @@ pub fn expired_page(sim: &CmcicSimulator) -> HttpResponse {
     // The session held the language; without it, English.
     let w = words("en");
     error_page(sim, StatusCode::NOT_FOUND, "en", w.expired_title, w.expired)
+}
+
+/// One accepted payment on the payments page.
+#[derive(serde::Serialize)]
+struct PaymentRow {
+    reference: String,
+    amount: String,
+    numauto: String,
+    paid_at: String,
+    refunded: String,
+    left: String,
+    refunds: Vec<RefundRow>,
+}
+
+/// One refund on the payments page.
+#[derive(serde::Serialize)]
+struct RefundRow {
+    amount: String,
+    at: String,
+    texte_libre: String,
+}
+
+/// The accepted payments, newest first, with their refunds. In English: the simulator's own pages are for
+/// the developer, not the buyer.
+pub fn payments_page(sim: &CmcicSimulator) -> HttpResponse {
+    let money = |m: &payment_buttons::money::Money| format!("{m} {}", m.currency().code());
+    let rows: Vec<PaymentRow> = sim
+        .ledger()
+        .settled()
+        .map(|p| PaymentRow {
+            reference: p.reference.clone(),
+            amount: money(&p.amount),
+            numauto: p.numauto.clone(),
+            paid_at: p.paid_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            refunded: money(&p.refunded()),
+            left: money(&p.left()),
+            refunds: p
+                .refunds
+                .iter()
+                .map(|r| RefundRow {
+                    amount: money(&r.amount),
+                    at: r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    texte_libre: r.texte_libre.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut ctx = pages::context("en", true);
+    ctx.insert("payments", &rows);
+    pages::render(&sim.templates, PAYMENTS_TEMPLATE, &ctx, StatusCode::OK)
 }
