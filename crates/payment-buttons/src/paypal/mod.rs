@@ -43,7 +43,8 @@ use crate::notification::Verification;
 
 pub use charset::charset_for;
 pub use config::{
-    LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, PaypalConfig, PaypalMode, PaypalOverrides, SANDBOX_POSTBACK_URL,
+    ApiSecret, LIVE_API_URL, LIVE_NVP_URL, LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, NvpCredentials, PaypalConfig,
+    PaypalMode, PaypalOverrides, RestCredentials, SANDBOX_API_URL, SANDBOX_NVP_URL, SANDBOX_POSTBACK_URL,
     SANDBOX_WEBSCR_URL,
 };
 pub use currency::supports_currency;
