@@ -11,10 +11,10 @@ use chrono::{DateTime, Duration, Utc};
 use payment_buttons::money::Money;
 use serde_json::{Value, json};
 
+use super::PaypalSimulator;
 use super::actions::refund_ipn;
 use super::ledger::{Refund, TxnStatus};
 use super::messages::{self, Ipn};
-use super::PaypalSimulator;
 
 /// How long a simulated token lasts, as PayPal's (nine hours).
 const TOKEN_LIFETIME_SECS: i64 = 32_400;
@@ -86,7 +86,10 @@ impl PaypalSimulator {
     /// `POST /v1/oauth2/token`: HTTP Basic with the client id and secret, `grant_type=client_credentials`.
     pub fn issue_token(&self, authorization: Option<&str>, body: &[u8]) -> ApiAnswer {
         let Some(api) = &self.api else {
-            return ApiAnswer::new(401, json!({"error": "invalid_client", "error_description": "Client Authentication failed"}));
+            return ApiAnswer::new(
+                401,
+                json!({"error": "invalid_client", "error_description": "Client Authentication failed"}),
+            );
         };
         let expected = format!(
             "Basic {}",
@@ -94,7 +97,10 @@ impl PaypalSimulator {
         );
         let grant = url::form_urlencoded::parse(body).any(|(k, v)| k == "grant_type" && v == "client_credentials");
         if authorization != Some(expected.as_str()) {
-            return ApiAnswer::new(401, json!({"error": "invalid_client", "error_description": "Client Authentication failed"}));
+            return ApiAnswer::new(
+                401,
+                json!({"error": "invalid_client", "error_description": "Client Authentication failed"}),
+            );
         }
         if !grant {
             return ApiAnswer::new(
@@ -104,7 +110,8 @@ impl PaypalSimulator {
         }
         let token = format!("A21AA{}", messages::new_checkout_id());
         let now = Utc::now();
-        self.ledger().add_token(token.clone(), now + Duration::seconds(TOKEN_LIFETIME_SECS));
+        self.ledger()
+            .add_token(token.clone(), now + Duration::seconds(TOKEN_LIFETIME_SECS));
         ApiAnswer::new(
             200,
             json!({
@@ -138,7 +145,12 @@ impl PaypalSimulator {
             return ApiAnswer::unauthorized();
         }
         let Ok(request) = serde_json::from_slice::<Value>(if body.is_empty() { b"{}" } else { body }) else {
-            return ApiAnswer::error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON", "The request JSON is not well formed.");
+            return ApiAnswer::error(
+                400,
+                "INVALID_REQUEST",
+                "MALFORMED_REQUEST_JSON",
+                "The request JSON is not well formed.",
+            );
         };
         let _turn = self.actions.lock().await;
         if let Some(request_id) = request_id
@@ -167,14 +179,29 @@ impl PaypalSimulator {
         match transaction.status {
             TxnStatus::Completed => {}
             TxnStatus::Refunded => {
-                return ApiAnswer::error(422, "UNPROCESSABLE_ENTITY", "CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded.");
+                return ApiAnswer::error(
+                    422,
+                    "UNPROCESSABLE_ENTITY",
+                    "CAPTURE_FULLY_REFUNDED",
+                    "The capture has already been fully refunded.",
+                );
             }
             TxnStatus::Pending => {
-                return ApiAnswer::error(422, "UNPROCESSABLE_ENTITY", "TRANSACTION_REFUSED", "The capture is not completed yet.");
+                return ApiAnswer::error(
+                    422,
+                    "UNPROCESSABLE_ENTITY",
+                    "TRANSACTION_REFUSED",
+                    "The capture is not completed yet.",
+                );
             }
         }
         let Some(left) = transaction.refundable() else {
-            return ApiAnswer::error(422, "UNPROCESSABLE_ENTITY", "TRANSACTION_REFUSED", "The capture amount is unreadable.");
+            return ApiAnswer::error(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "TRANSACTION_REFUSED",
+                "The capture amount is unreadable.",
+            );
         };
         let amount = match request.get("amount") {
             None | Some(Value::Null) => left,
@@ -182,12 +209,22 @@ impl PaypalSimulator {
                 let value = amount.get("value").and_then(Value::as_str).unwrap_or_default();
                 let currency = amount.get("currency_code").and_then(Value::as_str).unwrap_or_default();
                 if currency != transaction.checkout.currency {
-                    return ApiAnswer::error(422, "UNPROCESSABLE_ENTITY", "CURRENCY_MISMATCH", "The refund must be in the currency of the capture.");
+                    return ApiAnswer::error(
+                        422,
+                        "UNPROCESSABLE_ENTITY",
+                        "CURRENCY_MISMATCH",
+                        "The refund must be in the currency of the capture.",
+                    );
                 }
                 match Money::parse(value, currency) {
                     Ok(amount) if amount.is_positive() => amount,
                     _ => {
-                        return ApiAnswer::error(400, "INVALID_REQUEST", "INVALID_PARAMETER_VALUE", "The amount value is not valid.");
+                        return ApiAnswer::error(
+                            400,
+                            "INVALID_REQUEST",
+                            "INVALID_PARAMETER_VALUE",
+                            "The amount value is not valid.",
+                        );
                     }
                 }
             }
@@ -225,13 +262,26 @@ impl PaypalSimulator {
         let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let date = |k: &str| get(k).and_then(|v| DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%z").ok());
         let (Some(start), Some(end)) = (date("start_date"), date("end_date")) else {
-            return ApiAnswer::error(400, "INVALID_REQUEST", "INVALID_PARAMETER_SYNTAX", "start_date and end_date are required, ISO 8601 with an offset.");
+            return ApiAnswer::error(
+                400,
+                "INVALID_REQUEST",
+                "INVALID_PARAMETER_SYNTAX",
+                "start_date and end_date are required, ISO 8601 with an offset.",
+            );
         };
         if end < start || end - start > Duration::days(31) {
-            return ApiAnswer::error(400, "INVALID_REQUEST", "INVALID_DATE_RANGE", "The date range must be at most 31 days.");
+            return ApiAnswer::error(
+                400,
+                "INVALID_REQUEST",
+                "INVALID_DATE_RANGE",
+                "The date range must be at most 31 days.",
+            );
         }
         if get("transaction_type").is_some_and(|t| t != "T1107") {
-            return ApiAnswer::new(200, json!({"transaction_details": [], "page": 1, "total_pages": 1, "total_items": 0}));
+            return ApiAnswer::new(
+                200,
+                json!({"transaction_details": [], "page": 1, "total_pages": 1, "total_items": 0}),
+            );
         }
         let ledger = self.ledger();
         let details: Vec<Value> = ledger
@@ -262,7 +312,8 @@ impl PaypalSimulator {
     /// subscription and sends `subscr_cancel` afterwards; the answer is NVP (`ACK=Success`, or `Failure`
     /// with `L_ERRORCODE0`/`L_LONGMESSAGE0`).
     pub async fn nvp(self: &Arc<Self>, body: &[u8]) -> String {
-        let fields: std::collections::BTreeMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+        let fields: std::collections::BTreeMap<String, String> =
+            url::form_urlencoded::parse(body).into_owned().collect();
         let field = |k: &str| fields.get(k).map(String::as_str);
         let signed = self.api.as_ref().is_some_and(|api| {
             field("USER") == Some(api.nvp_user.as_str())
@@ -276,10 +327,18 @@ impl PaypalSimulator {
             return nvp_failure("81002", "Unspecified Method", "Method Specified is not Supported");
         }
         let Some(profile) = field("PROFILEID") else {
-            return nvp_failure("11585", "Missing Recurring Payments Profile ID", "The profile ID is missing");
+            return nvp_failure(
+                "11585",
+                "Missing Recurring Payments Profile ID",
+                "The profile ID is missing",
+            );
         };
         if field("ACTION") != Some("Cancel") {
-            return nvp_failure("11555", "Invalid action", "The action is invalid (the simulator cancels only)");
+            return nvp_failure(
+                "11555",
+                "Invalid action",
+                "The action is invalid (the simulator cancels only)",
+            );
         }
         let _turn = self.actions.lock().await;
         let subscription = match self.active_subscription(profile, "cancelled") {

@@ -126,7 +126,10 @@ pub fn configure(sim: Arc<PaypalSimulator>) -> impl FnOnce(&mut web::ServiceConf
                     "/v2/payments/captures/{txn_id}/refund",
                     web::post().to(handlers::api_refund),
                 )
-                .route("/v1/reporting/transactions", web::get().to(handlers::transaction_search))
+                .route(
+                    "/v1/reporting/transactions",
+                    web::get().to(handlers::transaction_search),
+                )
                 .route("/nvp", web::post().to(handlers::nvp))
                 .route("/payments", web::get().to(handlers::payments))
                 .route("/payments/{txn_id}/complete", web::post().to(handlers::complete))
