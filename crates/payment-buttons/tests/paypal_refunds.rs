@@ -359,7 +359,6 @@ async fn pending_refused_and_unreachable_refunds() {
     let refunds = gw.refunds().unwrap();
     let answer = |txn: &'static str| {
         let facts = &facts;
-        let refunds = refunds;
         async move {
             refunds
                 .refund(&refund_request(facts.of(txn, SELLER, None), "rf_1", None, Utc::now()))
