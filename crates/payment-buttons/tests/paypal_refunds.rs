@@ -643,3 +643,36 @@ async fn an_unreachable_nvp_endpoint_is_retried() {
         attempt.answer
     );
 }
+
+#[actix_web::test]
+async fn a_refund_or_cancel_asked_without_the_check_still_makes_no_call_for_another_account() {
+    let (base, stub) = stand_in().await;
+    let gw = gateway(&base, true);
+    let facts = Facts::new();
+    let attempt = gw
+        .refunds()
+        .unwrap()
+        .refund(&refund_request(
+            facts.of("CAPTURE-OK", "another-seller@example.com", None),
+            "rf_1",
+            None,
+            Utc::now(),
+        ))
+        .await;
+    let RefundAnswer::Failed { reason } = attempt.answer else {
+        panic!("refused");
+    };
+    assert!(reason.contains("another PayPal account"), "{reason}");
+    let attempt = gw
+        .subscription_cancels()
+        .unwrap()
+        .cancel(&CancelRequest {
+            payment: facts.of("CAPTURE-OK", "another-seller@example.com", Some("I-ACTIVE")),
+            reason: None,
+        })
+        .await;
+    assert!(matches!(attempt.answer, CancelAnswer::Failed { .. }));
+    assert_eq!(*stub.token_calls.lock().unwrap(), 0);
+    assert!(stub.refunds.lock().unwrap().is_empty());
+    assert!(stub.nvp.lock().unwrap().is_empty());
+}

@@ -37,15 +37,22 @@ pub(crate) fn check(config: &PaypalConfig, has_client: bool, payment: &StoredPay
 
 /// One attempt at cancelling.
 pub(crate) async fn cancel(api: &PaypalApi, config: &PaypalConfig, request: &CancelRequest<'_>) -> CancelAttempt {
-    let (Some(url), Some(credentials), Some(subscr_id)) = (
+    // The engine checks first; checked again here so that no call is ever made for a subscription these
+    // credentials must not touch.
+    let checked = check(config, true, &request.payment);
+    let (Ok(()), Some(url), Some(credentials), Some(subscr_id)) = (
+        checked.clone(),
         config.nvp_url(),
         config.nvp_credentials(),
         request.payment.gateway_subscription_id,
     ) else {
-        let reason = check(config, true, &request.payment).err().unwrap_or_default();
         return CancelAttempt {
             calls: Vec::new(),
-            answer: CancelAnswer::Failed { reason },
+            answer: CancelAnswer::Failed {
+                reason: checked
+                    .err()
+                    .unwrap_or_else(|| "PayPal cancellations are not configured".to_owned()),
+            },
         };
     };
     let body = {

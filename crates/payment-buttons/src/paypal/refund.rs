@@ -92,13 +92,19 @@ async fn attempt(
     request: &RefundRequest<'_>,
     calls: &mut Vec<GatewayCall>,
 ) -> RefundAnswer {
+    // The engine checks first; checked again here so that no call is ever made for a payment these
+    // credentials must not touch.
+    if let Err(reason) = check(config, true, &request.payment) {
+        return RefundAnswer::Failed { reason };
+    }
     let (Some(base), Some(credentials), Some(txn_id)) = (
         config.api_url(),
         config.rest_credentials(),
         request.payment.gateway_reference,
     ) else {
-        let reason = check(config, true, &request.payment).err().unwrap_or_default();
-        return RefundAnswer::Failed { reason };
+        return RefundAnswer::Failed {
+            reason: "PayPal refunds are not configured".to_owned(),
+        };
     };
     let amount = match format_amount(request.amount) {
         Ok(amount) => amount,
