@@ -372,7 +372,8 @@ impl PaypalSimulator {
     /// Sends `ipn` after the API has answered, as PayPal's notifications follow its answers.
     fn send_later(self: &Arc<Self>, notify_url: String, ipn: Ipn) {
         let sim = Arc::clone(self);
-        actix_web::rt::spawn(async move {
+        // tokio's spawn rather than actix's (a local task): it works from any runtime thread.
+        tokio::spawn(async move {
             // The delivery's outcome is recorded in the ledger (and shown on the payments page).
             let _ = sim.send(&notify_url, &[ipn]).await;
         });
