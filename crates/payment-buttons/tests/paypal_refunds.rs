@@ -34,6 +34,8 @@ struct Stub {
     /// (capture id, PayPal-Request-Id, body) of every refund call.
     refunds: Mutex<Vec<(String, String, serde_json::Value)>>,
     searches: Mutex<u32>,
+    /// The REST app lacks Transaction Search: searches are answered 403.
+    search_forbidden: Mutex<bool>,
     nvp: Mutex<Vec<String>>,
 }
 
@@ -122,6 +124,12 @@ async fn search(stub: web::Data<Stub>, req: HttpRequest, query: web::Query<Vec<(
         return HttpResponse::Unauthorized().finish();
     }
     *stub.searches.lock().unwrap() += 1;
+    if *stub.search_forbidden.lock().unwrap() {
+        return HttpResponse::Forbidden().json(serde_json::json!({
+            "name": "NOT_AUTHORIZED",
+            "details": [{"issue": "PERMISSION_DENIED", "description": "No permission for the requested operation"}],
+        }));
+    }
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     // Past the window, only the first 31-day slice holds the earlier refund.
     let start = get("start_date").unwrap_or_default();
@@ -540,6 +548,35 @@ async fn past_the_request_id_window_the_refund_is_looked_up_not_sent_again() {
         .await;
     assert!(matches!(attempt.answer, RefundAnswer::Succeeded { .. }));
     assert_eq!(*stub.searches.lock().unwrap(), 3);
+}
+
+#[actix_web::test]
+async fn a_refund_that_cannot_be_looked_up_past_the_window_is_left_unknown_not_sent_again() {
+    let (base, stub) = stand_in().await;
+    *stub.search_forbidden.lock().unwrap() = true;
+    let gw = gateway(&base, true);
+    let facts = Facts::new();
+    let now = Utc::now();
+    let attempt = gw
+        .refunds()
+        .unwrap()
+        .refund(&refund_request(
+            facts.of("CAPTURE-OK", SELLER, None),
+            "rf_old",
+            Some(now - chrono::Duration::days(46)),
+            now,
+        ))
+        .await;
+    let RefundAnswer::Unknown { reason } = &attempt.answer else {
+        panic!("an operator decides: {:?}", attempt.answer);
+    };
+    assert!(reason.contains("Transaction Search"), "{reason}");
+    assert!(stub.refunds.lock().unwrap().is_empty(), "never sent again blindly");
+    assert_eq!(
+        attempt.calls.last().map(|c| c.status),
+        Some(403),
+        "the refusal is logged"
+    );
 }
 
 #[actix_web::test]
