@@ -161,7 +161,11 @@ async fn operator_sign_in_posts_are_limited_per_address_apart_from_librement_sig
     let guess = "email=ops%40example.org&password=guess&csrf=x".to_owned();
 
     let (statuses, retry_after) = flood!(app, 8, post("/admin/sign-in", ATTACKER, guess.clone()));
-    assert_eq!(limited(&statuses), 5, "3 of 8 operator sign-ins are looked at: {statuses:?}");
+    assert_eq!(
+        limited(&statuses),
+        5,
+        "3 of 8 operator sign-ins are looked at: {statuses:?}"
+    );
     assert!(retry_after.iter().all(|s| (1..=20).contains(s)), "{retry_after:?}");
 
     // Librement's sign-in has its own bucket: the console flood did not use it up.
