@@ -33,10 +33,7 @@ async fn state_and_payloads(db: &TestDb, id: &PaymentId) -> (String, Vec<serde_j
                 .order(events::seq.asc())
                 .select(events::payload)
                 .load(conn)?;
-            let payloads = payloads
-                .iter()
-                .map(|p| serde_json::from_str(p).unwrap())
-                .collect();
+            let payloads = payloads.iter().map(|p| serde_json::from_str(p).unwrap()).collect();
             Ok::<_, StoreError>((state, payloads))
         })
         .await
@@ -52,11 +49,18 @@ async fn partly_refunded_payments_and_stored_events_move_to_the_new_rules_and_ba
         let refund = Some(Outcome::Refunded {
             amount: Some(eur("5.00")),
         });
-        log_and_apply(&db.store, &payment, notification(&payment, Target::Payment, refund, "R1:Refunded", "T1")).await;
+        log_and_apply(
+            &db.store,
+            &payment,
+            notification(&payment, Target::Payment, refund, "R1:Refunded", "T1"),
+        )
+        .await;
 
         // Back to the earlier release's shape: what the earlier rules had stored.
         db.store
-            .with_connection(|conn| migrations::revert(conn, &CORE, Some(BEFORE)).map_err(|e| StoreError::Database(e.to_string())))
+            .with_connection(|conn| {
+                migrations::revert(conn, &CORE, Some(BEFORE)).map_err(|e| StoreError::Database(e.to_string()))
+            })
             .await
             .unwrap();
         let (state, payloads) = state_and_payloads(&db, &payment).await;
@@ -66,7 +70,9 @@ async fn partly_refunded_payments_and_stored_events_move_to_the_new_rules_and_ba
         assert!(payloads.iter().all(|p| p.get("sequence").is_none()), "{}", db.backend);
 
         db.store
-            .with_connection(|conn| migrations::run_pending(conn, None).map_err(|e| StoreError::Database(e.to_string())))
+            .with_connection(|conn| {
+                migrations::run_pending(conn, None).map_err(|e| StoreError::Database(e.to_string()))
+            })
             .await
             .unwrap();
         let stored = db.store.payment(&payment).await.unwrap().unwrap();
@@ -78,7 +84,11 @@ async fn partly_refunded_payments_and_stored_events_move_to_the_new_rules_and_ba
         );
         let (_, payloads) = state_and_payloads(&db, &payment).await;
         assert_eq!(payloads[3]["details"]["refund_amount"], "5.00", "{}", db.backend);
-        assert!(payloads[3]["details"].get("refunded_amount").is_none(), "{}", db.backend);
+        assert!(
+            payloads[3]["details"].get("refunded_amount").is_none(),
+            "{}",
+            db.backend
+        );
         let events = db.store.events_for_payment(&payment).await.unwrap();
         let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
         assert_eq!(sequences, [1, 2, 3, 4], "{}: numbered in the order written", db.backend);
@@ -87,10 +97,18 @@ async fn partly_refunded_payments_and_stored_events_move_to_the_new_rules_and_ba
         let rest = Some(Outcome::Refunded {
             amount: Some(eur("7.50")),
         });
-        log_and_apply(&db.store, &payment, notification(&payment, Target::Payment, rest, "R2:Refunded", "T1")).await;
+        log_and_apply(
+            &db.store,
+            &payment,
+            notification(&payment, Target::Payment, rest, "R2:Refunded", "T1"),
+        )
+        .await;
         let events = db.store.events_for_payment(&payment).await.unwrap();
         assert_eq!(events.last().unwrap().sequence, 6, "{}", db.backend);
-        assert_eq!(db.store.payment(&payment).await.unwrap().unwrap().state, PaymentState::Refunded);
+        assert_eq!(
+            db.store.payment(&payment).await.unwrap().unwrap().state,
+            PaymentState::Refunded
+        );
     })
     .await;
 }

@@ -89,21 +89,41 @@ async fn a_partial_refund_succeeds_its_answer_is_logged_first_and_the_later_ipn_
     let id = paid(&shop).await;
     gw.answer_refund(Scripted::succeeded("RF1:Refunded"));
 
-    let refund = shop.engine.refund(order(&id, Some("5.00"), "k1"), Utc::now()).await.unwrap();
+    let refund = shop
+        .engine
+        .refund(order(&id, Some("5.00"), "k1"), Utc::now())
+        .await
+        .unwrap();
 
     assert_eq!((refund.state, refund.amount), (RefundState::Succeeded, eur("5.00")));
     assert_eq!(refund.gateway_refund_id.as_deref(), Some("RF1"));
     let asked = gw.refund_requests();
     assert_eq!(asked.len(), 1);
-    assert_eq!((asked[0].refund_id.as_str(), asked[0].first_sent_at), (refund.id.as_str(), None));
+    assert_eq!(
+        (asked[0].refund_id.as_str(), asked[0].first_sent_at),
+        (refund.id.as_str(), None)
+    );
     let answer = shop.last_log();
     assert_eq!(answer.direction, Direction::Answer);
     assert_eq!(answer.payment_id.as_ref(), Some(&id));
-    assert!(String::from_utf8_lossy(&answer.message.body).contains("COMPLETED"), "the raw answer");
-    assert!(answer.outcome.unwrap().contains("applied"), "what it did is on its log row");
+    assert!(
+        String::from_utf8_lossy(&answer.message.body).contains("COMPLETED"),
+        "the raw answer"
+    );
+    assert!(
+        answer.outcome.unwrap().contains("applied"),
+        "what it did is on its log row"
+    );
     let payment = shop.engine.store().payment(&id).await.unwrap().unwrap();
     assert_eq!((payment.state, payment.refunded), (PaymentState::Accepted, eur("5.00")));
-    let last = shop.engine.store().events_for_payment(&id).await.unwrap().pop().unwrap();
+    let last = shop
+        .engine
+        .store()
+        .events_for_payment(&id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(last.kind, EventKind::PaymentRefunded);
     assert_eq!(last.details["refund_amount"], "5.00");
     assert_eq!(last.details["refund_id"], refund.id.as_str());
@@ -125,17 +145,29 @@ async fn the_ipn_before_the_answer_settles_the_pending_refund_and_the_answer_cou
         gateway_refund_id: Some("RF2".into()),
     });
     let refund = shop.engine.refund(order(&id, None, "k1"), Utc::now()).await.unwrap();
-    assert_eq!((refund.state, refund.amount), (RefundState::Pending, eur("12.50")), "no amount: all that is left");
+    assert_eq!(
+        (refund.state, refund.amount),
+        (RefundState::Pending, eur("12.50")),
+        "no amount: all that is left"
+    );
 
     shop.ipn(&refund_ipn(id.as_str(), "RF2", "-12.50")).await;
     let settled = shop.engine.store().refund(&refund.id).await.unwrap().unwrap();
-    assert_eq!(settled.state, RefundState::Succeeded, "the IPN settled our pending refund");
+    assert_eq!(
+        settled.state,
+        RefundState::Succeeded,
+        "the IPN settled our pending refund"
+    );
     assert_eq!(shop.state(&id).await, PaymentState::Refunded, "everything went back");
 
     // The recheck asks PayPal again (same refund id): completed, with the IPN's key.
     gw.answer_refund(Scripted::succeeded("RF2:Refunded"));
     let later = Utc::now() + chrono::Duration::hours(2);
-    assert_eq!(shop.engine.retry_due_refunds(later, 10).await.unwrap(), 0, "settled: nothing is due");
+    assert_eq!(
+        shop.engine.retry_due_refunds(later, 10).await.unwrap(),
+        0,
+        "settled: nothing is due"
+    );
     assert_eq!(refunded_events(&shop, &id), 1);
     assert_eq!(shop.engine.store().refunds_for_payment(&id).await.unwrap().len(), 1);
 }
@@ -160,10 +192,17 @@ async fn a_timeout_leaves_the_refund_pending_and_the_worker_sends_it_again_with_
     let asked = gw.refund_requests();
     assert_eq!(asked.len(), 2);
     assert_eq!(asked[1].refund_id, asked[0].refund_id, "the same idempotency key");
-    assert_eq!(asked[1].first_sent_at, Some(now), "the gateway knows when it was first sent");
+    assert_eq!(
+        asked[1].first_sent_at,
+        Some(now),
+        "the gateway knows when it was first sent"
+    );
     let done = shop.engine.store().refund(&refund.id).await.unwrap().unwrap();
     assert_eq!((done.state, done.attempts), (RefundState::Succeeded, 2));
-    assert_eq!(shop.engine.store().payment(&id).await.unwrap().unwrap().refunded, eur("2.50"));
+    assert_eq!(
+        shop.engine.store().payment(&id).await.unwrap().unwrap().refunded,
+        eur("2.50")
+    );
 }
 
 #[tokio::test]
@@ -173,7 +212,11 @@ async fn a_refusal_fails_with_the_gateways_reason_and_an_unknown_state_is_never_
     gw.answer_refund(RefundAnswer::Failed {
         reason: "TRANSACTION_REFUSED".into(),
     });
-    let failed = shop.engine.refund(order(&id, Some("1.00"), "k1"), Utc::now()).await.unwrap();
+    let failed = shop
+        .engine
+        .refund(order(&id, Some("1.00"), "k1"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(failed.state, RefundState::Failed);
     assert_eq!(failed.failure_reason.as_deref(), Some("TRANSACTION_REFUSED"));
     assert!(shop.last_log().outcome.unwrap().contains("TRANSACTION_REFUSED"));
@@ -181,7 +224,11 @@ async fn a_refusal_fails_with_the_gateways_reason_and_an_unknown_state_is_never_
     gw.answer_refund(RefundAnswer::Unknown {
         reason: "no answer; recredit has no idempotency key".into(),
     });
-    let unknown = shop.engine.refund(order(&id, Some("1.00"), "k2"), Utc::now()).await.unwrap();
+    let unknown = shop
+        .engine
+        .refund(order(&id, Some("1.00"), "k2"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(unknown.state, RefundState::Unknown);
     let much_later = Utc::now() + chrono::Duration::days(30);
     assert_eq!(shop.engine.retry_due_refunds(much_later, 10).await.unwrap(), 0);
@@ -195,8 +242,16 @@ async fn the_same_key_gives_the_same_refund_and_another_body_under_it_is_refused
     let (shop, gw) = scripted_shop();
     let id = paid(&shop).await;
     gw.answer_refund(Scripted::succeeded("RF4:Refunded"));
-    let first = shop.engine.refund(order(&id, Some("5.00"), "k1"), Utc::now()).await.unwrap();
-    let again = shop.engine.refund(order(&id, Some("5.00"), "k1"), Utc::now()).await.unwrap();
+    let first = shop
+        .engine
+        .refund(order(&id, Some("5.00"), "k1"), Utc::now())
+        .await
+        .unwrap();
+    let again = shop
+        .engine
+        .refund(order(&id, Some("5.00"), "k1"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(again, first, "a replay, answered without calling the gateway");
     assert_eq!(gw.refund_requests().len(), 1);
     let other = shop.engine.refund(order(&id, Some("6.00"), "k1"), Utc::now()).await;
@@ -209,14 +264,23 @@ async fn bad_requests_are_typed_errors_and_nothing_is_sent() {
     let unpaid = shop.buy(0).await;
     let refused = shop.engine.refund(order(&unpaid, None, "k"), Utc::now()).await;
     assert!(
-        matches!(refused, Err(RefundError::Refused(RefundRefusal::NotAccepted(PaymentState::Created)))),
+        matches!(
+            refused,
+            Err(RefundError::Refused(RefundRefusal::NotAccepted(PaymentState::Created)))
+        ),
         "{refused:?}"
     );
     let id = paid(&shop).await;
     let too_much = shop.engine.refund(order(&id, Some("12.51"), "k"), Utc::now()).await;
-    assert!(matches!(too_much, Err(RefundError::Refused(RefundRefusal::ExceedsLeft { .. }))), "{too_much:?}");
+    assert!(
+        matches!(too_much, Err(RefundError::Refused(RefundRefusal::ExceedsLeft { .. }))),
+        "{too_much:?}"
+    );
     let zero = shop.engine.refund(order(&id, Some("0.00"), "k"), Utc::now()).await;
-    assert!(matches!(zero, Err(RefundError::Refused(RefundRefusal::BadAmount(_)))), "{zero:?}");
+    assert!(
+        matches!(zero, Err(RefundError::Refused(RefundRefusal::BadAmount(_)))),
+        "{zero:?}"
+    );
     let unknown = PaymentId::generate();
     assert!(matches!(
         shop.engine.refund(order(&unknown, None, "k"), Utc::now()).await,
@@ -245,7 +309,9 @@ async fn parallel_requests_make_one_refund_per_key_and_one_pending_at_a_time() {
     let (shop, gw) = scripted_shop();
     let id = paid(&shop).await;
     gw.delay(Duration::from_millis(50));
-    gw.answer_refund(RefundAnswer::Pending { gateway_refund_id: None });
+    gw.answer_refund(RefundAnswer::Pending {
+        gateway_refund_id: None,
+    });
     let engine = Arc::new(shop.engine);
     let same: Vec<_> = (0..8)
         .map(|_| {
@@ -263,7 +329,11 @@ async fn parallel_requests_make_one_refund_per_key_and_one_pending_at_a_time() {
     let different: Vec<_> = (0..8)
         .map(|i| {
             let (engine, id) = (engine.clone(), id.clone());
-            tokio::spawn(async move { engine.refund(order(&id, Some("1.00"), &format!("k{i}")), Utc::now()).await })
+            tokio::spawn(async move {
+                engine
+                    .refund(order(&id, Some("1.00"), &format!("k{i}")), Utc::now())
+                    .await
+            })
         })
         .collect();
     for t in different {
@@ -292,13 +362,20 @@ async fn cancelling_a_subscription_emits_subscription_cancelled_once_with_the_ip
     ];
     shop.ipn(&signup).await;
     let mut payment = vec![("txn_type", "subscr_payment"), ("subscr_id", "I-SUB1")];
-    payment.extend(web_accept(id.as_str(), "TXNS1", "Completed", "5.00").into_iter().skip(1));
+    payment.extend(
+        web_accept(id.as_str(), "TXNS1", "Completed", "5.00")
+            .into_iter()
+            .skip(1),
+    );
     shop.ipn(&payment).await;
     assert_eq!(shop.state(&id).await, PaymentState::Accepted);
 
     let one_off = paid(&shop).await;
     let not_sub = shop.engine.cancel_subscription(&one_off, None, Utc::now()).await;
-    assert!(matches!(not_sub, Err(RefundError::NotAnActiveSubscription(_))), "{not_sub:?}");
+    assert!(
+        matches!(not_sub, Err(RefundError::NotAnActiveSubscription(_))),
+        "{not_sub:?}"
+    );
 
     gw.answer_cancel(CancelAnswer::Retry {
         reason: "timeout".into(),
@@ -310,7 +387,11 @@ async fn cancelling_a_subscription_emits_subscription_cancelled_once_with_the_ip
     gw.answer_cancel(CancelAnswer::Cancelled {
         idempotency_key: "subscr_cancel:I-SUB1".into(),
     });
-    let cancelled = shop.engine.cancel_subscription(&id, Some("customer asked"), Utc::now()).await.unwrap();
+    let cancelled = shop
+        .engine
+        .cancel_subscription(&id, Some("customer asked"), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(cancelled.state, PaymentState::Cancelled);
     assert_eq!(shop.last_log().direction, Direction::Answer);
 
@@ -330,6 +411,9 @@ async fn cancelling_a_subscription_emits_subscription_cancelled_once_with_the_ip
         .count();
     assert_eq!(cancels, 1, "once, whichever came first");
     let again = shop.engine.cancel_subscription(&id, None, Utc::now()).await;
-    assert!(matches!(again, Err(RefundError::NotAnActiveSubscription(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(RefundError::NotAnActiveSubscription(_))),
+        "{again:?}"
+    );
     assert_eq!(gw.cancel_requests().len(), 2);
 }

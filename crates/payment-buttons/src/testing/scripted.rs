@@ -27,8 +27,8 @@ use chrono::{DateTime, Utc};
 use crate::button::{ButtonConfig, ButtonError};
 use crate::gateway::{
     BuyerReturn, CancelAnswer, CancelAttempt, CancelRequest, DecodedFields, Gateway, GatewayCall, GatewayError,
-    HandOff, IncomingMessage, NotifyRoute, PaymentRequest, RefundAnswer, RefundAttempt, RefundRequest, Refunds,
-    Reply, StoredPaymentFacts, SubscriptionCancels,
+    HandOff, IncomingMessage, NotifyRoute, PaymentRequest, RefundAnswer, RefundAttempt, RefundRequest, Refunds, Reply,
+    StoredPaymentFacts, SubscriptionCancels,
 };
 use crate::money::Money;
 use crate::notification::Verification;
@@ -64,7 +64,9 @@ pub struct Scripted {
 
 impl std::fmt::Debug for Scripted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scripted").field("inner", &self.inner.name()).finish_non_exhaustive()
+        f.debug_struct("Scripted")
+            .field("inner", &self.inner.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,9 +145,10 @@ fn call(request: &str, status: u16, body: String) -> GatewayCall {
 
 fn refund_body(answer: &RefundAnswer) -> (u16, String) {
     let (status, json) = match answer {
-        RefundAnswer::Succeeded { gateway_refund_id, .. } => {
-            (201, serde_json::json!({ "status": "COMPLETED", "id": gateway_refund_id }))
-        }
+        RefundAnswer::Succeeded { gateway_refund_id, .. } => (
+            201,
+            serde_json::json!({ "status": "COMPLETED", "id": gateway_refund_id }),
+        ),
         RefundAnswer::Pending { gateway_refund_id } => {
             (201, serde_json::json!({ "status": "PENDING", "id": gateway_refund_id }))
         }
@@ -182,7 +185,11 @@ impl Refunds for Scripted {
         }
         let (status, body) = refund_body(&answer);
         RefundAttempt {
-            calls: vec![call(&format!("POST scripted://refunds/{}", request.refund_id), status, body)],
+            calls: vec![call(
+                &format!("POST scripted://refunds/{}", request.refund_id),
+                status,
+                body,
+            )],
             answer,
         }
     }
@@ -204,7 +211,10 @@ impl SubscriptionCancels for Scripted {
         };
         let (status, body) = match &answer {
             CancelAnswer::Cancelled { .. } => (200, r#"{"ACK":"Success"}"#.to_owned()),
-            CancelAnswer::Failed { reason } => (200, serde_json::json!({ "ACK": "Failure", "message": reason }).to_string()),
+            CancelAnswer::Failed { reason } => (
+                200,
+                serde_json::json!({ "ACK": "Failure", "message": reason }).to_string(),
+            ),
             CancelAnswer::Retry { reason } => (503, serde_json::json!({ "message": reason }).to_string()),
         };
         CancelAttempt {

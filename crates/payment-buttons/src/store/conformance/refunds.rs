@@ -88,7 +88,10 @@ pub async fn refunds_are_recorded_once_per_key<T: StoreUnderTest>(subject: &T) {
     let RecordedRefund::New(first) = record(&*store, new_refund(&payment, Some("5.00"), "k1")).await else {
         panic!("a new refund")
     };
-    assert_eq!((first.state, first.amount, first.attempts), (RefundState::Pending, eur("5.00"), 0));
+    assert_eq!(
+        (first.state, first.amount, first.attempts),
+        (RefundState::Pending, eur("5.00"), 0)
+    );
     let RecordedRefund::Existing(again) = record(&*store, new_refund(&payment, Some("5.00"), "k1")).await else {
         panic!("the same key gives the same refund")
     };
@@ -182,7 +185,11 @@ pub async fn an_answer_then_its_notification_count_once<T: StoreUnderTest>(subje
     assert_eq!(logged.payment_id.as_deref(), Some(payment.as_str()));
     assert_eq!(logged.verification, VerificationStatus::Verified);
     assert!(
-        store.claim_messages(t0() + Duration::days(1), 10).await.expect("claim").is_empty(),
+        store
+            .claim_messages(t0() + Duration::days(1), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
         "an answer is never queued"
     );
 
@@ -202,7 +209,12 @@ pub async fn an_answer_then_its_notification_count_once<T: StoreUnderTest>(subje
 
     let ipn = log(&*store, b"ipn R1 Refunded").await;
     let again = store
-        .apply(request(ipn, &payment, refunded(&payment, "5.00", "R1:Refunded"), vec![]))
+        .apply(request(
+            ipn,
+            &payment,
+            refunded(&payment, "5.00", "R1:Refunded"),
+            vec![],
+        ))
         .await
         .expect("apply");
     assert_eq!(again, Applied::Duplicate, "the notification of our refund counts once");
@@ -224,7 +236,12 @@ pub async fn a_notification_first_settles_the_pending_refund<T: StoreUnderTest>(
     };
     let ipn = log(&*store, b"ipn R2 Refunded").await;
     let applied = store
-        .apply(request(ipn, &payment, refunded(&payment, "5.00", "R2:Refunded"), vec![]))
+        .apply(request(
+            ipn,
+            &payment,
+            refunded(&payment, "5.00", "R2:Refunded"),
+            vec![],
+        ))
         .await
         .expect("apply");
     assert!(matches!(applied, Applied::Applied { .. }), "{applied:?}");
@@ -243,7 +260,10 @@ pub async fn a_notification_first_settles_the_pending_refund<T: StoreUnderTest>(
     });
     assert_eq!(store.apply(settle).await.expect("apply"), Applied::Duplicate);
     let settled = store.refund(&refund.id).await.expect("refund").expect("exists");
-    assert_eq!((settled.state, settled.gateway_refund_id.as_deref()), (RefundState::Succeeded, Some("R2")));
+    assert_eq!(
+        (settled.state, settled.gateway_refund_id.as_deref()),
+        (RefundState::Succeeded, Some("R2"))
+    );
     let refunded_events = store
         .events_for_payment(&payment)
         .await
@@ -256,7 +276,12 @@ pub async fn a_notification_first_settles_the_pending_refund<T: StoreUnderTest>(
     // Made at the gateway: no pending refund of ours.
     let ipn = log(&*store, b"ipn R3 Refunded").await;
     store
-        .apply(request(ipn, &payment, refunded(&payment, "7.50", "R3:Refunded"), vec![]))
+        .apply(request(
+            ipn,
+            &payment,
+            refunded(&payment, "7.50", "R3:Refunded"),
+            vec![],
+        ))
         .await
         .expect("apply");
     let rows = store.refunds_for_payment(&payment).await.expect("refunds");
@@ -281,7 +306,11 @@ pub async fn refund_attempts_and_retries<T: StoreUnderTest>(subject: &T) {
     };
     assert_eq!(refund.amount, eur("12.50"), "no amount: what is left");
     let sent = t0() + Duration::seconds(10);
-    store.begin_refund_attempt(&refund.id, sent).await.expect("begin").expect("claimed");
+    store
+        .begin_refund_attempt(&refund.id, sent)
+        .await
+        .expect("begin")
+        .expect("claimed");
     let retry_at = sent + Duration::seconds(60);
     let after = store
         .update_refund(
@@ -297,7 +326,13 @@ pub async fn refund_attempts_and_retries<T: StoreUnderTest>(subject: &T) {
         .await
         .expect("update");
     assert_eq!((after.state, after.attempts), (RefundState::Pending, 1));
-    assert!(store.due_refunds(retry_at - Duration::seconds(1), 10).await.expect("due").is_empty());
+    assert!(
+        store
+            .due_refunds(retry_at - Duration::seconds(1), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
     let due = store.due_refunds(retry_at, 10).await.expect("due");
     assert_eq!(due.iter().map(|r| &r.id).collect::<Vec<_>>(), [&refund.id]);
     let before = store
@@ -320,8 +355,14 @@ pub async fn refund_attempts_and_retries<T: StoreUnderTest>(subject: &T) {
         .expect("update");
     assert_eq!((unknown.state, unknown.attempts), (RefundState::Unknown, 2));
     let much_later = retry_at + Duration::days(30);
-    assert!(store.due_refunds(much_later, 10).await.expect("due").is_empty(), "never retried");
-    assert_eq!(store.begin_refund_attempt(&refund.id, much_later).await.expect("begin"), None);
+    assert!(
+        store.due_refunds(much_later, 10).await.expect("due").is_empty(),
+        "never retried"
+    );
+    assert_eq!(
+        store.begin_refund_attempt(&refund.id, much_later).await.expect("begin"),
+        None
+    );
     let unchanged = store
         .update_refund(
             &refund.id,
