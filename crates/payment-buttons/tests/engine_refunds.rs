@@ -1,7 +1,7 @@
 //! `Engine::refund` and `Engine::cancel_subscription` with a gateway whose answers the test scripts
 //! (`testing::scripted::Scripted` around PayPal): what is recorded, what is logged, what is applied, and
 //! that a refund is counted once whichever of our answer and PayPal's IPN comes first.
-#![cfg(feature = "testing")]
+#![cfg(all(feature = "testing", feature = "test-support"))]
 
 #[path = "common/shop.rs"]
 mod shop;
@@ -416,4 +416,42 @@ async fn cancelling_a_subscription_emits_subscription_cancelled_once_with_the_ip
         "{again:?}"
     );
     assert_eq!(gw.cancel_requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_workers_send_a_refund_that_is_due() {
+    let (shop, gw) = scripted_shop();
+    let id = paid(&shop).await;
+    // Recorded, then the process stopped before sending it: it is due at once.
+    let recorded = shop
+        .engine
+        .store()
+        .record_refund(payment_buttons::store::conformance::new_refund(&id, Some("5.00"), "k"))
+        .await
+        .unwrap();
+    let payment_buttons::refund::RecordedRefund::New(refund) = recorded else {
+        panic!("{recorded:?}")
+    };
+    gw.answer_refund(Scripted::succeeded("RF5:Refunded"));
+    let engine = Arc::new(shop.engine);
+    let workers = payment_buttons::actix::spawn_workers(
+        engine.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+        Duration::from_millis(50),
+    );
+    let mut state = RefundState::Pending;
+    for _ in 0..100 {
+        state = engine.store().refund(&refund.id).await.unwrap().unwrap().state;
+        if state != RefundState::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workers.abort();
+    assert_eq!(state, RefundState::Succeeded);
+    assert_eq!(gw.refund_requests().len(), 1);
+    assert_eq!(
+        engine.store().payment(&id).await.unwrap().unwrap().refunded,
+        eur("5.00")
+    );
 }
