@@ -312,6 +312,26 @@ async fn a_timeout_leaves_the_refund_unknown_never_retried() {
 }
 
 #[tokio::test]
+async fn a_refund_whose_earlier_attempt_lost_its_answer_is_never_sent_again() {
+    // A listener that would record any request: none must come.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/recredit_paiement.cgi", listener.local_addr().unwrap());
+    let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
+    let id = payment_id();
+    let details = details(Some("01/12/2026"));
+    let mut again = request(facts(&id, &details), "20.00");
+    again.first_sent_at = Some(chrono::Utc::now() - chrono::Duration::minutes(6));
+    let attempt = refunds.refund(&again).await;
+    match attempt.answer {
+        RefundAnswer::Unknown { reason } => assert!(reason.contains("back office"), "{reason}"),
+        other => panic!("expected unknown, got {other:?}"),
+    }
+    assert!(attempt.calls.is_empty());
+    let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "nothing was sent to the bank");
+}
+
+#[tokio::test]
 async fn an_unreachable_bank_leaves_the_refund_unknown() {
     // Bind then drop: nothing listens on this port any more.
     let port = TcpListener::bind("127.0.0.1:0")

@@ -325,6 +325,21 @@ mod client {
         }
 
         async fn refund(&self, request: &RefundRequest<'_>) -> RefundAttempt {
+            // An attempt was sent before and its answer never came back (the process stopped during the
+            // call): the bank may have refunded, and the recredit has no idempotency key, so sending it
+            // again could refund twice. Only an operator can tell.
+            if let Some(sent) = request.first_sent_at {
+                return RefundAttempt {
+                    calls: Vec::new(),
+                    answer: RefundAnswer::Unknown {
+                        reason: format!(
+                            "an earlier attempt was sent to the bank at {} and its answer was lost; the refund \
+                             may or may not have been made: check it in the bank's back office",
+                            sent.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                    },
+                };
+            }
             let fields = match request_fields(&self.config, request) {
                 Ok(fields) => fields,
                 // Nothing was sent: a final answer the engine can show.
