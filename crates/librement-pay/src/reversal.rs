@@ -23,7 +23,7 @@ use payment_buttons::money::Money;
 use payment_buttons::notification::Outcome;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::{MessageId, StoredPayment};
-use payment_buttons::transition::{events_for, next_state};
+use payment_buttons::transition::{REFUND_AMOUNT_DETAIL, events_for, next_state, refund_events, state_after_refund};
 
 use crate::ledger::{Account, Entry, LedgerError, NewTransaction, TransactionKind};
 use crate::topup::TOP_UP_DETAIL;
@@ -205,7 +205,8 @@ pub struct PurchaseChange {
 }
 
 /// What the purchase paid by `top_up` becomes when `reversed` of it went back through the gateway:
-/// `refunded`, its events carrying `refunded_amount` and why (`payment_status`, `reason_code`).
+/// `refunded` (or still `accepted` when only part of it went back), its `payment_refunded` carrying this
+/// reversal's `refund_amount` and why (`payment_status`, `reason_code`).
 pub fn refund_purchase(
     purchase: &StoredPayment,
     top_up: &StoredPayment,
@@ -213,11 +214,11 @@ pub fn refund_purchase(
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> Option<PurchaseChange> {
-    let state = next_state(purchase.state, &Outcome::Refunded { amount: Some(reversed) })?;
+    next_state(purchase.state, &Outcome::Refunded { amount: Some(reversed) })?;
     let mut details = serde_json::Map::new();
     details.insert(TOP_UP_DETAIL.into(), top_up.id.as_str().into());
     details.insert("paid_through".into(), top_up.gateway.clone().into());
-    details.insert("refunded_amount".into(), reversed.to_string().into());
+    details.insert(REFUND_AMOUNT_DETAIL.into(), reversed.to_string().into());
     for name in COPIED_DETAILS {
         if let Some(value) = top_up.details.get(*name) {
             details.insert((*name).into(), value.clone());
@@ -230,7 +231,8 @@ pub fn refund_purchase(
     } else {
         total
     };
-    Some(change(purchase, state, refunded, details, message_id, now))
+    let state = state_after_refund(purchase.amount, refunded);
+    Some(change(purchase, state, refunded, details, message_id, now, true))
 }
 
 /// What the purchase refunded by a reversal of `top_up` becomes when the gateway gave the money back:
@@ -241,7 +243,8 @@ pub fn reinstate_purchase(
     message_id: MessageId,
     now: DateTime<Utc>,
 ) -> Option<PurchaseChange> {
-    if purchase.state != PaymentState::Refunded {
+    // A partly refunded purchase is still `accepted`: what matters is that something was taken back.
+    if !purchase.refunded.is_positive() {
         return None;
     }
     let state = next_state(purchase.state, &Outcome::ReversalCancelled { amount: None })?;
@@ -254,7 +257,7 @@ pub fn reinstate_purchase(
     }
     // Every open reversal of the top-up is undone at once (see `give_back`): nothing stays refunded.
     let refunded = Money::from_minor(0, purchase.amount.currency());
-    let mut reinstated = change(purchase, state, refunded, details, message_id, now);
+    let mut reinstated = change(purchase, state, refunded, details, message_id, now, false);
     // As in the core's planner: the purchase was announced accepted once; `payment_processed` says it is again.
     reinstated.events.retain(|e| e.kind == EventKind::PaymentProcessed);
     Some(reinstated)
@@ -267,11 +270,16 @@ fn change(
     details: serde_json::Map<String, serde_json::Value>,
     message_id: MessageId,
     now: DateTime<Utc>,
+    is_refund: bool,
 ) -> PurchaseChange {
     // The events carry the purchase as it is after the change.
     let mut changed = purchase.clone();
     changed.refunded = refunded;
-    let events = events_for(&changed, state, None, &details, Some(message_id), now);
+    let events = if is_refund {
+        refund_events(&changed, state, None, &details, Some(message_id), now)
+    } else {
+        events_for(&changed, state, None, &details, Some(message_id), now)
+    };
     PurchaseChange {
         state,
         refunded,

@@ -27,7 +27,9 @@ pub enum EventKind {
     PaymentDeclined,
     /// Not final yet.
     PaymentPending,
-    /// Refunded or reversed; partial refunds carry the refunded amount in `details`.
+    /// Money went back (a refund or a reversal, in full or in part): `details.refund_amount` is this
+    /// refund's amount, `payment.refunded_amount` the total so far. A partly refunded payment stays
+    /// `accepted`; it becomes `refunded` when the total reaches its amount.
     PaymentRefunded,
     /// A subscription was cancelled or reached its end of term.
     SubscriptionCancelled,
@@ -131,6 +133,11 @@ pub struct Event {
     pub details: serde_json::Value,
     /// The log row that caused the event, or `None` (e.g. a Librement balance payment).
     pub gateway_message_id: Option<i64>,
+    /// 1, 2, 3... per payment, in the order the events were written: a listener keeps the event with the
+    /// highest `sequence` as the payment's latest, whatever order deliveries arrive in. Assigned by the
+    /// store when the event is written (0 until then).
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 impl Event {

@@ -74,6 +74,7 @@ pub mod money;
 pub mod notification;
 pub mod payment;
 pub mod paypal;
+pub mod refund;
 pub mod status;
 pub mod store;
 mod telemetry;

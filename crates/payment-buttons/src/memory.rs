@@ -7,14 +7,19 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
-use crate::gateway::IncomingMessage;
+use crate::gateway::{GatewayCall, IncomingMessage};
 use crate::notification::{Flag, VerificationStatus};
 use crate::payment::PaymentId;
+use crate::refund::{
+    NewRefund, RecordedRefund, RefundId, RefundRowChange, RefundState, RefundUpdate, StoredRefund, check_new,
+    row_change,
+};
+use crate::store::Direction;
 use crate::store::{
     Applied, MESSAGE_CLAIM_LEASE, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store,
-    StoreError, StoredPayment, duplicate_outcome, retry_outcome,
+    StoreError, StoredPayment, answer_fields, duplicate_outcome, retry_outcome,
 };
-use crate::transition::{ApplyRequest, PlanTarget, plan};
+use crate::transition::{ApplyRequest, PlanTarget, payment_before, plan};
 
 /// A logged message as the memory store keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +40,8 @@ pub struct LoggedMessage {
     pub payment_id: Option<PaymentId>,
     /// What applying it did.
     pub outcome: Option<String>,
+    /// A notification, or a gateway's answer to a call of ours.
+    pub direction: Direction,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +61,7 @@ struct Inner {
     events: Vec<(i64, Event, bool)>,
     /// Outbox claims: event seq -> end of the lease.
     event_claims: HashMap<i64, DateTime<Utc>>,
+    refunds: Vec<StoredRefund>,
 }
 
 impl Inner {
@@ -63,6 +71,53 @@ impl Inner {
             .and_then(|i| i.checked_sub(1))
             .and_then(|i| self.messages.get_mut(i))
             .ok_or_else(|| StoreError::NotFound(format!("gateway message {id}")))
+    }
+
+    /// Appends events to the outbox, numbering them per payment.
+    fn push_events(&mut self, events: &mut [Event]) {
+        for e in events {
+            let before = self
+                .events
+                .iter()
+                .filter(|(_, x, _)| x.payment.id == e.payment.id)
+                .count();
+            e.sequence = before as u64 + 1;
+            let seq = self.events.len() as i64 + 1;
+            self.events.push((seq, e.clone(), false));
+        }
+    }
+
+    fn refund_mut(&mut self, id: &RefundId) -> Result<&mut StoredRefund, StoreError> {
+        self.refunds
+            .iter_mut()
+            .find(|r| &r.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("refund {id}")))
+    }
+
+    fn pending_refund(&self, payment: &PaymentId) -> Option<&StoredRefund> {
+        self.refunds
+            .iter()
+            .find(|r| &r.payment_id == payment && r.state == RefundState::Pending)
+    }
+
+    /// Writes what applying a refund does to the refund rows (see [`crate::refund::row_change`]).
+    fn change_refund_row(&mut self, change: RefundRowChange, now: DateTime<Utc>) -> Result<(), StoreError> {
+        match change {
+            RefundRowChange::None => {}
+            RefundRowChange::Succeeded { id, gateway_refund_id } => {
+                let r = self.refund_mut(&id)?;
+                if r.state != RefundState::Succeeded {
+                    r.state = RefundState::Succeeded;
+                    r.next_attempt_at = None;
+                    r.updated_at = now;
+                }
+                if gateway_refund_id.is_some() {
+                    r.gateway_refund_id = gateway_refund_id;
+                }
+            }
+            RefundRowChange::Insert(row) => self.refunds.push(*row),
+        }
+        Ok(())
     }
 }
 
@@ -130,6 +185,7 @@ impl Store for MemoryStore {
             flags,
             payment_id: None,
             outcome: m.refused.clone(),
+            direction: Direction::Incoming,
         });
         if m.refused.is_none() {
             inner.queue.insert(id, Queued::default());
@@ -230,6 +286,8 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("payment {}", request.payment_id())))?;
         let key = (request.gateway().to_owned(), request.idempotency_key().to_owned());
         if let Some(first) = inner.applied.get(&key).copied() {
+            let change = row_change(&request, &named, None, false, None);
+            inner.change_refund_row(change, request.now())?;
             inner.queue.remove(&id);
             // The same message again was applied by a worker whose claim had expired: its row says so.
             if first != id {
@@ -249,6 +307,7 @@ impl Store for MemoryStore {
                 .cloned()
         });
         let plan = plan(&request, &named, cycle.as_ref());
+        let before = payment_before(&plan, &named, cycle.as_ref());
         let target_id = match &plan.target {
             PlanTarget::Existing(id) => id.clone(),
             PlanTarget::NewCycle(new) => new.id.clone(),
@@ -275,10 +334,17 @@ impl Store for MemoryStore {
             }
             p.details.extend(plan.details.clone());
         }
-        for e in &plan.events {
-            let seq = inner.events.len() as i64 + 1;
-            inner.events.push((seq, e.clone(), false));
-        }
+        let pending = inner.pending_refund(&target_id).cloned();
+        let change = row_change(
+            &request,
+            &before,
+            plan.refunded,
+            !plan.events.is_empty(),
+            pending.as_ref(),
+        );
+        inner.change_refund_row(change, request.now())?;
+        let mut events = plan.events.clone();
+        inner.push_events(&mut events);
         let m = inner.message_mut(id)?;
         m.verification = VerificationStatus::Verified;
         merge_flags(&mut m.flags, request.flags());
@@ -290,7 +356,7 @@ impl Store for MemoryStore {
         } else {
             Ok(Applied::Applied {
                 payment_id: target_id,
-                events: plan.events,
+                events,
             })
         }
     }
@@ -387,5 +453,137 @@ impl Store for MemoryStore {
             }
         }
         Ok(marked)
+    }
+
+    async fn payments_for_order(&self, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError> {
+        let inner = self.lock()?;
+        let mut found: Vec<StoredPayment> = inner
+            .payments
+            .values()
+            .filter(|p| p.button.order_reference() == order_reference)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(found)
+    }
+
+    async fn log_answers(
+        &self,
+        gateway: &str,
+        payment_id: &PaymentId,
+        calls: &[GatewayCall],
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let mut inner = self.lock()?;
+        let mut ids = Vec::with_capacity(calls.len());
+        for call in calls {
+            let id = inner.messages.len() as MessageId + 1;
+            let (method, fields) = answer_fields(call);
+            inner.messages.push(LoggedMessage {
+                id,
+                gateway: gateway.to_owned(),
+                message: IncomingMessage {
+                    received_at: call.received_at,
+                    remote_addr: None,
+                    method,
+                    content_type: call.content_type.clone(),
+                    body: call.body.clone(),
+                },
+                fields,
+                verification: VerificationStatus::Verified,
+                flags: Vec::new(),
+                payment_id: Some(payment_id.clone()),
+                outcome: None,
+                direction: Direction::Answer,
+            });
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    async fn record_refund(&self, new: NewRefund) -> Result<RecordedRefund, StoreError> {
+        let mut inner = self.lock()?;
+        let payment = inner
+            .payments
+            .get(&new.payment_id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("payment {}", new.payment_id)))?;
+        if let Some(existing) = inner
+            .refunds
+            .iter()
+            .find(|r| r.payment_id == new.payment_id && r.idempotency_key.as_deref() == Some(&new.idempotency_key))
+        {
+            return Ok(RecordedRefund::Existing(existing.clone()));
+        }
+        let amount = match check_new(&payment, inner.pending_refund(&payment.id), new.amount) {
+            Ok(amount) => amount,
+            Err(refusal) => return Ok(RecordedRefund::Refused(refusal)),
+        };
+        let row = new.into_stored(amount);
+        inner.refunds.push(row.clone());
+        Ok(RecordedRefund::New(row))
+    }
+
+    async fn refund(&self, id: &RefundId) -> Result<Option<StoredRefund>, StoreError> {
+        Ok(self.lock()?.refunds.iter().find(|r| &r.id == id).cloned())
+    }
+
+    async fn refunds_for_payment(&self, id: &PaymentId) -> Result<Vec<StoredRefund>, StoreError> {
+        Ok(self
+            .lock()?
+            .refunds
+            .iter()
+            .filter(|r| &r.payment_id == id)
+            .cloned()
+            .collect())
+    }
+
+    async fn begin_refund_attempt(
+        &self,
+        id: &RefundId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredRefund>, StoreError> {
+        let mut inner = self.lock()?;
+        let r = inner.refund_mut(id)?;
+        if r.state != RefundState::Pending || r.next_attempt_at.is_some_and(|t| t > now) {
+            return Ok(None);
+        }
+        let before = r.clone();
+        r.attempts += 1;
+        r.first_sent_at.get_or_insert(now);
+        r.next_attempt_at = Some(now + crate::refund::REFUND_ATTEMPT_LEASE);
+        r.updated_at = now;
+        Ok(Some(before))
+    }
+
+    async fn update_refund(
+        &self,
+        id: &RefundId,
+        update: RefundUpdate,
+        log_id: Option<MessageId>,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRefund, StoreError> {
+        let mut inner = self.lock()?;
+        if let Some(log_id) = log_id {
+            inner.message_mut(log_id)?.outcome = Some(outcome.to_owned());
+        }
+        let r = inner.refund_mut(id)?;
+        if r.state == RefundState::Pending {
+            crate::refund::apply_update(r, update, now);
+        }
+        Ok(r.clone())
+    }
+
+    async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
+        let inner = self.lock()?;
+        let mut due: Vec<StoredRefund> = inner
+            .refunds
+            .iter()
+            .filter(|r| r.state == RefundState::Pending && r.next_attempt_at.is_some_and(|t| t <= now))
+            .cloned()
+            .collect();
+        due.sort_by_key(|r| r.next_attempt_at);
+        due.truncate(limit);
+        Ok(due)
     }
 }

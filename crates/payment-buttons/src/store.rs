@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 
 use crate::button::ButtonConfig;
 use crate::event::Event;
-use crate::gateway::{DecodedFields, IncomingMessage};
+use crate::gateway::{DecodedFields, GatewayCall, IncomingMessage, StoredPaymentFacts};
 use crate::money::Money;
 use crate::notification::{Flag, VerificationStatus};
 use crate::payment::{PaymentId, PaymentState};
+use crate::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
 use crate::transition::ApplyRequest;
 
 #[cfg(feature = "test-support")]
@@ -120,6 +121,36 @@ impl From<NewPayment> for StoredPayment {
 }
 
 impl StoredPayment {
+    /// The facts a gateway checks before a refund or a cancellation of this payment.
+    pub fn facts(&self) -> StoredPaymentFacts<'_> {
+        StoredPaymentFacts {
+            payment_id: &self.id,
+            gateway_reference: self.gateway_reference.as_deref(),
+            receiver: self.receiver.as_deref(),
+            amount: self.amount,
+            refunded_before: self.refunded,
+            created_at: self.created_at,
+            details: &self.details,
+            gateway_subscription_id: self
+                .details
+                .get(crate::transition::SUBSCRIPTION_DETAIL)
+                .and_then(|v| v.as_str()),
+        }
+    }
+
+    /// What is left to refund (zero when everything was).
+    pub fn left_to_refund(&self) -> Money {
+        self.amount
+            .checked_sub(self.refunded)
+            .filter(|m| m.minor_units() >= 0)
+            .unwrap_or(Money::from_minor(0, self.amount.currency()))
+    }
+
+    /// True for the payment that started a subscription (not a later cycle of it).
+    pub fn starts_subscription(&self) -> bool {
+        self.recurrence_months().is_some() && self.subscription_id.is_none()
+    }
+
     /// Months between charges when the chosen option is a subscription.
     pub fn recurrence_months(&self) -> Option<u8> {
         self.button
@@ -141,6 +172,26 @@ pub struct NewMessage {
     /// `Some(why)`: the message is logged only, already settled (verification `error`, `why` as its outcome)
     /// and never queued, so it is never verified nor applied (a body over the size limit, logged truncated).
     pub refused: Option<String>,
+}
+
+/// Which way a logged message went (`gateway_messages.direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// A gateway sent it to us (a notification).
+    Incoming,
+    /// A gateway's answer to a call we made (a refund, a cancellation).
+    Answer,
+}
+
+impl Direction {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Incoming => "incoming",
+            Direction::Answer => "answer",
+        }
+    }
 }
 
 /// A logged message waiting for verification and application.
@@ -186,6 +237,19 @@ pub enum Applied {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// How a gateway's answer to one of our calls is logged: the request's method (`POST`), and as fields the
+/// request (method and URL, no credentials) and the answer's HTTP status.
+pub(crate) fn answer_fields(call: &GatewayCall) -> (String, std::collections::BTreeMap<String, String>) {
+    let method = call.request.split_whitespace().next().unwrap_or("-").to_owned();
+    let fields = [
+        ("request".to_owned(), call.request.clone()),
+        ("status".to_owned(), call.status.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    (method, fields)
 }
 
 /// The log row's `outcome` of a message put back in the queue by [`Store::reschedule_message`].
@@ -307,4 +371,52 @@ pub trait Store: Send + Sync + 'static {
     /// Marks every payment still `created` that was recorded before `cutoff` as `abandoned` (never deleted:
     /// a late notification still applies to it). Returns how many were marked.
     async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The payments of one order (`order_reference`), newest first.
+    async fn payments_for_order(&self, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError>;
+
+    /// Writes a gateway's answers to a call we made to the log (direction `answer`, already `verified`:
+    /// they came back on our own connection; `payment_id` set; never queued), before anything is decided
+    /// from them. Returns their row ids, in order.
+    async fn log_answers(
+        &self,
+        gateway: &str,
+        payment_id: &PaymentId,
+        calls: &[GatewayCall],
+    ) -> Result<Vec<MessageId>, StoreError>;
+
+    /// Records a refund in one transaction with its payment locked: the same idempotency key for the same
+    /// payment gives back the refund recorded first ([`RecordedRefund::Existing`]); otherwise the refund
+    /// passes [`crate::refund::check_new`] (accepted, something left, at most what is left, no other refund
+    /// pending) and is written `pending`. Parallel calls with one key record one refund; with different
+    /// keys, at most one is pending.
+    async fn record_refund(&self, refund: NewRefund) -> Result<RecordedRefund, StoreError>;
+
+    /// A refund by id.
+    async fn refund(&self, id: &RefundId) -> Result<Option<StoredRefund>, StoreError>;
+
+    /// The refunds of a payment, oldest first.
+    async fn refunds_for_payment(&self, id: &PaymentId) -> Result<Vec<StoredRefund>, StoreError>;
+
+    /// Claims a pending refund for one attempt: when it is `pending` and due (no attempt planned, or
+    /// planned at or before `now`), counts the attempt, sets `first_sent_at` if unset and hides it from
+    /// other claimers until `now + `[`crate::refund::REFUND_ATTEMPT_LEASE`]. Returns the refund as it was
+    /// before the claim, or `None` when it is not pending or someone else holds it.
+    async fn begin_refund_attempt(&self, id: &RefundId, now: DateTime<Utc>)
+    -> Result<Option<StoredRefund>, StoreError>;
+
+    /// Records what an attempt that did not succeed means for a refund still `pending` (a refund settled
+    /// meanwhile, by the gateway's notification, stays as it is), and writes `outcome` on the log row
+    /// `log_id` of the gateway's answer. Returns the refund as stored afterwards.
+    async fn update_refund(
+        &self,
+        id: &RefundId,
+        update: RefundUpdate,
+        log_id: Option<MessageId>,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRefund, StoreError>;
+
+    /// Pending refunds due for another attempt at `now`, oldest first.
+    async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError>;
 }

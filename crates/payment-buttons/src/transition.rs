@@ -9,6 +9,7 @@ use crate::event::{Event, EventKind, PaymentSnapshot};
 use crate::money::Money;
 use crate::notification::{Flag, Notification, Outcome, Target, Verified};
 use crate::payment::{PaymentId, PaymentState};
+use crate::refund::RefundLink;
 use crate::store::{MessageId, NewPayment, StoredPayment};
 
 /// A verified notification that passed the engine's checks, ready to be applied. Only the engine builds
@@ -21,6 +22,7 @@ pub struct ApplyRequest {
     notification: Notification,
     flags: Vec<Flag>,
     now: DateTime<Utc>,
+    refund: Option<RefundLink>,
 }
 
 impl ApplyRequest {
@@ -39,7 +41,21 @@ impl ApplyRequest {
             notification: notification.into_inner(),
             flags,
             now,
+            refund: None,
         }
+    }
+
+    /// This request applies the gateway's answer to our refund `link` (not a notification): the refund
+    /// row is marked succeeded in the same transaction, whether the refund is applied now or its key was
+    /// applied before (the gateway's own notification came first).
+    pub(crate) fn settling(mut self, link: RefundLink) -> Self {
+        self.refund = Some(link);
+        self
+    }
+
+    /// The refund of ours this request settles, when it applies a gateway's answer to a refund.
+    pub fn refund_link(&self) -> Option<&RefundLink> {
+        self.refund.as_ref()
     }
 
     /// Builds a request from a notification that was not verified by a gateway, for storage tests in
@@ -136,19 +152,26 @@ pub struct Plan {
 /// assert_eq!(next_state(Abandoned, &Outcome::Accepted), Some(Accepted)); // a late payment still counts
 /// assert_eq!(next_state(Refunded, &Outcome::Accepted), None); // only a cancelled reversal undoes a refund
 /// ```
+///
+/// A refund is planned here as `refunded`; [`plan`] keeps a partly refunded payment `accepted` (it becomes
+/// `refunded` only when the total refunded reaches its amount).
 pub fn next_state(current: PaymentState, outcome: &Outcome) -> Option<PaymentState> {
     use PaymentState::*;
     match (outcome, current) {
         (Outcome::Accepted, Created | Pending | Declined | Abandoned) => Some(Accepted),
-        (Outcome::ReversalCancelled { .. }, Refunded) => Some(Accepted),
+        // A partly refunded payment is still `accepted`: a cancelled reversal may find it so.
+        (Outcome::ReversalCancelled { .. }, Accepted | Refunded) => Some(Accepted),
         (Outcome::Pending, Created | Abandoned) => Some(Pending),
         (Outcome::Declined, Created | Pending | Abandoned) => Some(Declined),
-        // A second partial refund is a state change of its own (its own event), hence Refunded -> Refunded.
-        (Outcome::Refunded { .. }, Accepted | Refunded) => Some(Refunded),
+        // Only a payment with money left can be refunded; the refunded sum decides the state (see `plan`).
+        (Outcome::Refunded { .. }, Accepted) => Some(Refunded),
         (Outcome::SubscriptionCancelled, Created | Pending | Accepted | Declined | Abandoned) => Some(Cancelled),
         _ => None,
     }
 }
+
+/// The key of an event's `details` that holds the amount of the refund (or reversal) it reports.
+pub const REFUND_AMOUNT_DETAIL: &str = "refund_amount";
 
 /// The key of [`StoredPayment::details`] under which the planner records the gateway's id of the
 /// subscription a payment started (written by the first sign-up or payment that names one).
@@ -208,6 +231,9 @@ fn refunded_after(payment: &StoredPayment, outcome: &Outcome) -> Result<Option<M
         }
         Outcome::ReversalCancelled { amount } => {
             let back = amount.unwrap_or(before);
+            if !back.is_positive() {
+                return Err(format!("nothing of the {paid} paid was refunded or reversed"));
+            }
             match before.checked_sub(back) {
                 Some(total) if total.minor_units() >= 0 => Ok(Some(total)),
                 _ => Err(format!(
@@ -235,10 +261,64 @@ fn snapshot(p: &StoredPayment, state: PaymentState, gateway_reference: Option<St
     }
 }
 
-/// Builds the events of a state change of `payment` (already carrying the change's facts).
+/// Builds the events of a state change of `payment` (already carrying the change's facts):
+/// `payment_processed`, then the outcome event of `new_state` ([`EventKind::for_state`]).
 pub fn events_for(
     payment: &StoredPayment,
     new_state: PaymentState,
+    gateway_reference: Option<String>,
+    details: &serde_json::Map<String, serde_json::Value>,
+    gateway_message_id: Option<MessageId>,
+    now: DateTime<Utc>,
+) -> Vec<Event> {
+    let outcome = EventKind::for_state(new_state);
+    events_with_outcome(
+        payment,
+        new_state,
+        outcome,
+        gateway_reference,
+        details,
+        gateway_message_id,
+        now,
+    )
+}
+
+/// Builds the events of a refund or a reversal of `payment` (already carrying its new refunded sum):
+/// `payment_processed`, then `payment_refunded`, whether the payment stays `accepted` (in part) or
+/// becomes `refunded` (in full).
+pub fn refund_events(
+    payment: &StoredPayment,
+    new_state: PaymentState,
+    gateway_reference: Option<String>,
+    details: &serde_json::Map<String, serde_json::Value>,
+    gateway_message_id: Option<MessageId>,
+    now: DateTime<Utc>,
+) -> Vec<Event> {
+    let outcome = Some(EventKind::PaymentRefunded);
+    events_with_outcome(
+        payment,
+        new_state,
+        outcome,
+        gateway_reference,
+        details,
+        gateway_message_id,
+        now,
+    )
+}
+
+/// The state of a payment of `amount` once `refunded` of it went back: `refunded` in full, else `accepted`.
+pub fn state_after_refund(amount: Money, refunded: Money) -> PaymentState {
+    if refunded.minor_units() >= amount.minor_units() {
+        PaymentState::Refunded
+    } else {
+        PaymentState::Accepted
+    }
+}
+
+fn events_with_outcome(
+    payment: &StoredPayment,
+    new_state: PaymentState,
+    outcome: Option<EventKind>,
     gateway_reference: Option<String>,
     details: &serde_json::Map<String, serde_json::Value>,
     gateway_message_id: Option<MessageId>,
@@ -255,9 +335,10 @@ pub fn events_for(
         button: button.clone(),
         details: serde_json::Value::Object(details.clone()),
         gateway_message_id,
+        sequence: 0,
     };
     let mut events = vec![event(EventKind::PaymentProcessed)];
-    events.extend(EventKind::for_state(new_state).map(event));
+    events.extend(outcome.map(event));
     events
 }
 
@@ -272,9 +353,6 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
         Err((flag, reason)) => return refused(named, flag, format!("not applied: {reason}")),
     };
     let mut details = n.details.clone();
-    if let Some(Outcome::Refunded { amount: Some(refunded) }) = &n.outcome {
-        details.insert("refunded_amount".into(), refunded.to_string().into());
-    }
     if let (true, Some(sub)) = (records_subscription, &n.subscription) {
         details.insert(SUBSCRIPTION_DETAIL.into(), sub.id.clone().into());
     }
@@ -313,6 +391,7 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
             button: payment.button.to_json_value(),
             details: serde_json::Value::Object(details.clone()),
             gateway_message_id: Some(request.message_id),
+            sequence: 0,
         }];
         return Plan {
             target,
@@ -326,7 +405,7 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
         };
     };
 
-    let Some(state) = next_state(payment.state, outcome) else {
+    let Some(mut state) = next_state(payment.state, outcome) else {
         let mut unchanged = refused(
             named,
             Flag::StaleStatus,
@@ -353,14 +432,30 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
     if let Some(total) = refunded {
         changed.refunded = total;
     }
-    let mut events = events_for(
-        &changed,
-        state,
-        gateway_reference.clone(),
-        &details,
-        Some(request.message_id),
-        request.now,
-    );
+    let mut events = if let (Outcome::Refunded { .. }, Some(total)) = (outcome, refunded) {
+        // This refund's own amount (the total so far is `payment.refunded_amount`); a partial refund leaves
+        // the payment accepted.
+        let this_refund = total.checked_sub(payment.refunded).unwrap_or(total);
+        details.insert(REFUND_AMOUNT_DETAIL.into(), this_refund.to_string().into());
+        state = state_after_refund(payment.amount, total);
+        refund_events(
+            &changed,
+            state,
+            gateway_reference.clone(),
+            &details,
+            Some(request.message_id),
+            request.now,
+        )
+    } else {
+        events_for(
+            &changed,
+            state,
+            gateway_reference.clone(),
+            &details,
+            Some(request.message_id),
+            request.now,
+        )
+    };
     if let Outcome::ReversalCancelled { .. } = outcome {
         // The payment was announced accepted once already: a shop that ships on `payment_accepted` must not
         // ship twice. `payment_processed` carries the state (accepted again) and the lowered refunded sum.
@@ -375,6 +470,15 @@ pub fn plan(request: &ApplyRequest, named: &StoredPayment, existing_cycle: Optio
         refunded,
         outcome: format!("applied: {} -> {} ({})", payment.state, state, n.summary),
         flags: Vec::new(),
+    }
+}
+
+/// The payment a plan writes, as it was before (a new cycle: as it is created).
+pub(crate) fn payment_before(plan: &Plan, named: &StoredPayment, cycle: Option<&StoredPayment>) -> StoredPayment {
+    match &plan.target {
+        PlanTarget::Existing(id) if *id == named.id => named.clone(),
+        PlanTarget::Existing(_) => cycle.cloned().unwrap_or_else(|| named.clone()),
+        PlanTarget::NewCycle(new) => StoredPayment::from((**new).clone()),
     }
 }
 
@@ -434,7 +538,8 @@ mod tests {
     fn only_a_cancelled_reversal_brings_refunded_money_back() {
         let back = Outcome::ReversalCancelled { amount: None };
         assert_eq!(next_state(Refunded, &back), Some(Accepted));
-        for from in [Created, Pending, Accepted, Declined, Cancelled, Abandoned] {
+        assert_eq!(next_state(Accepted, &back), Some(Accepted), "a partly reversed payment");
+        for from in [Created, Pending, Declined, Cancelled, Abandoned] {
             assert_eq!(next_state(from, &back), None, "{from}");
         }
     }
@@ -466,12 +571,7 @@ mod tests {
     #[test]
     fn only_received_money_can_be_refunded() {
         assert_eq!(next_state(Accepted, &refund()), Some(Refunded));
-        assert_eq!(
-            next_state(Refunded, &refund()),
-            Some(Refunded),
-            "a second partial refund"
-        );
-        for from in [Created, Pending, Declined, Cancelled] {
+        for from in [Created, Pending, Declined, Cancelled, Refunded] {
             assert_eq!(next_state(from, &refund()), None, "{from}");
         }
     }

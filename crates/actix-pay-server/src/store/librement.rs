@@ -330,7 +330,7 @@ impl BalancePayments for ServerStore {
                         at: now,
                     },
                 )?;
-                tx.insert_events(&plan.events)?;
+                tx.insert_events(&mut plan.events)?;
                 Ok(BalancePayment::Paid { events: plan.events })
             })
             .await?)

@@ -13,7 +13,7 @@ use super::messages::{LogUpdate, dequeue, update_log};
 use super::models::{AppliedRow, db_time};
 use super::schema::applied_notifications;
 use super::tx::{PaymentChange, Tx};
-use super::{backend, payments};
+use super::{backend, payments, refunds};
 
 /// See [`crate::store::Store::apply`].
 pub(crate) fn apply(
@@ -33,6 +33,7 @@ pub(crate) fn apply(
             None => None,
         };
         let plan = transition::plan(request, &named, cycle.as_ref());
+        let before = transition::payment_before(&plan, &named, cycle.as_ref());
         let target_id = match &plan.target {
             PlanTarget::Existing(id) => id.clone(),
             PlanTarget::NewCycle(new) => new.id.clone(),
@@ -50,6 +51,10 @@ pub(crate) fn apply(
             },
         )?;
         if !recorded {
+            // Our refund's answer whose key the gateway's notification applied first: the refund row is
+            // settled all the same, and nothing else changes.
+            let change = crate::refund::row_change(request, &named, None, false, None);
+            refunds::change_row(tx.conn(), change, request.now())?;
             return duplicate(tx.conn(), request);
         }
 
@@ -84,7 +89,16 @@ pub(crate) fn apply(
                 }
             }
         }
-        tx.insert_events(&events)?;
+        let pending = refunds::pending(tx.conn(), &target_id)?;
+        let change = crate::refund::row_change(
+            request,
+            &before,
+            plan.refunded,
+            !plan.events.is_empty(),
+            pending.as_ref(),
+        );
+        refunds::change_row(tx.conn(), change, request.now())?;
+        tx.insert_events(&mut events)?;
 
         let flags: Vec<Flag> = request.flags().iter().chain(&plan.flags).copied().collect();
         update_log(

@@ -48,6 +48,7 @@ mod outbox;
 mod outbox_claims;
 mod payments;
 mod postgres;
+mod refunds;
 pub mod schema;
 mod sqlite;
 mod tx;
@@ -58,7 +59,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::event::Event;
+use crate::gateway::GatewayCall;
 use crate::payment::PaymentId;
+use crate::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
 use crate::store::{
     Applied, MessageId, NewMessage, NewPayment, OUTBOX_CLAIM_LEASE, OutboxEvent, QueuedMessage, Settlement, Store,
     StoreError, StoredPayment,
@@ -366,5 +369,73 @@ impl Store for DieselStore {
         let (cutoff, now) = (db_time(cutoff), db_time(now));
         self.with_connection(move |conn| payments::abandon_created_before(conn, cutoff, now))
             .await
+    }
+
+    async fn payments_for_order(&self, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError> {
+        let order_reference = order_reference.to_owned();
+        self.with_connection(move |conn| payments::for_order(conn, &order_reference))
+            .await
+    }
+
+    async fn log_answers(
+        &self,
+        gateway: &str,
+        payment_id: &PaymentId,
+        calls: &[GatewayCall],
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let rows = calls
+            .iter()
+            .map(|call| models::NewLogRow::answer(gateway, payment_id.as_str(), call))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with_connection(move |conn| {
+            connection::write_transaction(conn, |conn| {
+                rows.iter()
+                    .map(|row| Ok(backend::insert_log_row(conn, row)?))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await
+    }
+
+    async fn record_refund(&self, refund: NewRefund) -> Result<RecordedRefund, StoreError> {
+        self.with_connection(move |conn| refunds::record(conn, refund)).await
+    }
+
+    async fn refund(&self, id: &RefundId) -> Result<Option<StoredRefund>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.with_connection(move |conn| refunds::load(conn, &id)).await
+    }
+
+    async fn refunds_for_payment(&self, id: &PaymentId) -> Result<Vec<StoredRefund>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.with_connection(move |conn| refunds::for_payment(conn, &id)).await
+    }
+
+    async fn begin_refund_attempt(
+        &self,
+        id: &RefundId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredRefund>, StoreError> {
+        let id = id.clone();
+        self.with_connection(move |conn| refunds::begin_attempt(conn, &id, now))
+            .await
+    }
+
+    async fn update_refund(
+        &self,
+        id: &RefundId,
+        update: RefundUpdate,
+        log_id: Option<MessageId>,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRefund, StoreError> {
+        let (id, outcome) = (id.clone(), outcome.to_owned());
+        self.with_connection(move |conn| refunds::update(conn, &id, update, log_id, &outcome, now))
+            .await
+    }
+
+    async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_connection(move |conn| refunds::due(conn, now, limit)).await
     }
 }

@@ -3,15 +3,17 @@
 
 use crate::button::ButtonConfig;
 use crate::event::Event;
+use crate::gateway::GatewayCall;
 use crate::gateway::IncomingMessage;
 use crate::money::{Currency, Money};
 use crate::notification::{Flag, VerificationStatus};
 use crate::payment::PaymentId;
-use crate::store::{NewMessage, NewPayment, StoreError, StoredPayment};
+use crate::refund::{RefundId, StoredRefund};
+use crate::store::{Direction, NewMessage, NewPayment, StoreError, StoredPayment, answer_fields};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
-use super::schema::{applied_notifications, events, gateway_messages, message_queue, payments};
+use super::schema::{applied_notifications, events, gateway_messages, message_queue, payments, refunds};
 
 /// A time as stored: UTC without zone, to the microsecond (PostgreSQL's precision, kept on SQLite too so
 /// that a value reads back the same on both). Use it for every `Timestamp` column of an application's own
@@ -139,6 +141,8 @@ pub(crate) struct NewLogRow {
     pub verification: String,
     pub flags: String,
     pub outcome: Option<String>,
+    pub direction: String,
+    pub payment_id: Option<String>,
 }
 
 impl NewLogRow {
@@ -161,6 +165,28 @@ impl NewLogRow {
             verification: verification.as_str().to_owned(),
             flags: merge_flags("[]", &m.decoded.flags)?,
             outcome: m.refused.clone(),
+            direction: Direction::Incoming.as_str().to_owned(),
+            payment_id: None,
+        })
+    }
+
+    /// The log row of a gateway's answer to a call we made about `payment_id`: verified (it came on our
+    /// own connection), never queued.
+    pub fn answer(gateway: &str, payment_id: &str, call: &GatewayCall) -> Result<Self, StoreError> {
+        let (method, fields) = answer_fields(call);
+        Ok(NewLogRow {
+            received_at: db_time(call.received_at),
+            gateway: gateway.to_owned(),
+            remote_addr: None,
+            method,
+            content_type: call.content_type.clone(),
+            body: call.body.clone(),
+            fields: to_json_text("fields", &fields)?,
+            verification: VerificationStatus::Verified.as_str().to_owned(),
+            flags: "[]".to_owned(),
+            outcome: None,
+            direction: Direction::Answer.as_str().to_owned(),
+            payment_id: Some(payment_id.to_owned()),
         })
     }
 }
@@ -192,6 +218,8 @@ pub(crate) struct LogRecord {
     pub flags: String,
     pub payment_id: Option<String>,
     pub outcome: Option<String>,
+    pub direction: String,
+    pub headers: Option<String>,
 }
 
 impl LogRecord {
@@ -234,6 +262,10 @@ pub struct LogRow {
     pub payment_id: Option<String>,
     /// What processing it did, or why not.
     pub outcome: Option<String>,
+    /// A notification, or a gateway's answer to a call we made.
+    pub direction: Direction,
+    /// The request headers a verification needs (a JSON object), when recorded.
+    pub headers: Option<serde_json::Value>,
 }
 
 impl TryFrom<LogRecord> for LogRow {
@@ -253,6 +285,14 @@ impl TryFrom<LogRecord> for LogRow {
             flags: parse_flags(&r.flags)?,
             payment_id: r.payment_id,
             outcome: r.outcome,
+            direction: serde_json::from_value(serde_json::Value::String(r.direction))
+                .map_err(|e| corrupt("gateway_messages.direction", e))?,
+            headers: r
+                .headers
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("gateway_messages.headers", e))?,
         })
     }
 }
@@ -293,6 +333,7 @@ pub(crate) struct NewEventRow {
     pub payload: String,
     pub gateway_message_id: Option<i64>,
     pub created_at: NaiveDateTime,
+    pub sequence: i64,
 }
 
 impl NewEventRow {
@@ -305,6 +346,8 @@ impl NewEventRow {
             payload: to_json_text("event", e)?,
             gateway_message_id: e.gateway_message_id,
             created_at: db_time(e.created_at),
+            sequence: i64::try_from(e.sequence)
+                .map_err(|_| StoreError::Database("event sequence out of range".into()))?,
         })
     }
 }
@@ -312,6 +355,76 @@ impl NewEventRow {
 /// An event read back from its payload.
 pub(crate) fn event_from_payload(payload: &str) -> Result<Event, StoreError> {
     serde_json::from_str(payload).map_err(|e| corrupt("events.payload", e))
+}
+
+/// A `refunds` row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refunds)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct RefundRow {
+    pub id: String,
+    pub payment_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: Option<String>,
+    pub state: String,
+    pub origin: String,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub gateway_refund_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub attempts: i32,
+    pub first_sent_at: Option<NaiveDateTime>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl RefundRow {
+    /// The row holding `r`.
+    pub fn of(r: &StoredRefund) -> Result<Self, StoreError> {
+        Ok(RefundRow {
+            id: r.id.as_str().to_owned(),
+            payment_id: r.payment_id.as_str().to_owned(),
+            amount_minor: r.amount.minor_units(),
+            currency: r.amount.currency().code().to_owned(),
+            reason: r.reason.clone(),
+            state: r.state.as_str().to_owned(),
+            origin: r.origin.as_str().to_owned(),
+            idempotency_key: r.idempotency_key.clone(),
+            request_hash: r.request_hash.clone(),
+            gateway_refund_id: r.gateway_refund_id.clone(),
+            failure_reason: r.failure_reason.clone(),
+            attempts: i32::try_from(r.attempts)
+                .map_err(|_| StoreError::Database("refund attempts out of range".into()))?,
+            first_sent_at: r.first_sent_at.map(db_time),
+            next_attempt_at: r.next_attempt_at.map(db_time),
+            created_at: db_time(r.created_at),
+            updated_at: db_time(r.updated_at),
+        })
+    }
+
+    /// The refund this row holds.
+    pub fn into_refund(self) -> Result<StoredRefund, StoreError> {
+        let currency: Currency = self.currency.parse().map_err(|e| corrupt("refunds.currency", e))?;
+        Ok(StoredRefund {
+            id: RefundId::parse(&self.id).map_err(|e| corrupt("refunds.id", e))?,
+            payment_id: PaymentId::parse(&self.payment_id).map_err(|e| corrupt("refunds.payment_id", e))?,
+            amount: Money::from_minor(self.amount_minor, currency),
+            reason: self.reason,
+            state: self.state.parse()?,
+            origin: self.origin.parse()?,
+            idempotency_key: self.idempotency_key,
+            request_hash: self.request_hash,
+            gateway_refund_id: self.gateway_refund_id,
+            failure_reason: self.failure_reason,
+            attempts: u32::try_from(self.attempts).map_err(|e| corrupt("refunds.attempts", e))?,
+            first_sent_at: self.first_sent_at.map(utc),
+            next_attempt_at: self.next_attempt_at.map(utc),
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+        })
+    }
 }
 
 #[cfg(test)]

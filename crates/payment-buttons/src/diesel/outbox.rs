@@ -10,9 +10,17 @@ use super::connection::AnyConnection;
 use super::models::{NewEventRow, event_from_payload};
 use super::schema::events;
 
-/// Appends events, in order.
-pub(crate) fn insert(conn: &mut AnyConnection, new: &[Event]) -> Result<(), StoreError> {
+/// Appends events, in order, numbering each after the last event of its payment (`sequence`). Callers
+/// hold the payment's lock (or SQLite's write lock), so the numbers of one payment never race; the unique
+/// index on (payment_id, sequence) would refuse a second writer anyway.
+pub(crate) fn insert(conn: &mut AnyConnection, new: &mut [Event]) -> Result<(), StoreError> {
     for event in new {
+        let last: Option<i64> = events::table
+            .filter(events::payment_id.eq(event.payment.id.as_str()))
+            .select(diesel::dsl::max(events::sequence))
+            .first(conn)?;
+        event.sequence = u64::try_from(last.unwrap_or(0) + 1)
+            .map_err(|_| StoreError::Corrupt("events.sequence is negative".into()))?;
         diesel::insert_into(events::table)
             .values(NewEventRow::new(event)?)
             .execute(conn)?;

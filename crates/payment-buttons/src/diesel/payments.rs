@@ -28,6 +28,16 @@ pub(crate) fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredPa
     row.map(PaymentRow::into_payment).transpose()
 }
 
+/// The payments of one order, newest first.
+pub(crate) fn for_order(conn: &mut AnyConnection, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError> {
+    let rows: Vec<PaymentRow> = payments::table
+        .filter(payments::order_reference.eq(order_reference))
+        .order((payments::created_at.desc(), payments::id.desc()))
+        .select(PaymentRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(PaymentRow::into_payment).collect()
+}
+
 /// The later cycle of the subscription started by `first` that carries `gateway_reference`.
 pub(crate) fn load_cycle(
     conn: &mut AnyConnection,

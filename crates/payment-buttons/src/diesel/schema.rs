@@ -73,6 +73,10 @@ diesel::table! {
         payment_id -> Nullable<Text>,
         /// What applying it did, or why not.
         outcome -> Nullable<Text>,
+        /// `incoming` (a gateway sent it) or `answer` (a gateway's answer to a call we made).
+        direction -> Text,
+        /// The request headers a verification needs, as a JSON object, when any.
+        headers -> Nullable<Text>,
     }
 }
 
@@ -127,6 +131,47 @@ diesel::table! {
         created_at -> Timestamp,
         /// When every in-process listener took it.
         dispatched_at -> Nullable<Timestamp>,
+        /// 1, 2, 3... per payment, in the order written (also in the payload).
+        sequence -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Refunds: asked of a gateway by the service (origin `api`, `console`), or made on the gateway's own
+    /// site and learnt from its notification (origin `gateway`). At most one `pending` per payment.
+    refunds (id) {
+        /// Our refund id (`rfd_...`), the idempotency key sent to gateways that take one.
+        id -> Text,
+        /// The payment refunded.
+        payment_id -> Text,
+        /// How much, in minor units of the payment's currency.
+        amount_minor -> BigInt,
+        /// ISO 4217 code.
+        currency -> Text,
+        /// Why, as the caller wrote it.
+        reason -> Nullable<Text>,
+        /// `pending`, `succeeded`, `failed`, `unknown`.
+        state -> Text,
+        /// `api`, `console`, `gateway`.
+        origin -> Text,
+        /// The caller's `Idempotency-Key`, unique per payment.
+        idempotency_key -> Nullable<Text>,
+        /// SHA-256 of the request (amount and reason), to tell a replay from another request.
+        request_hash -> Nullable<Text>,
+        /// The gateway's id of the refund, once known.
+        gateway_refund_id -> Nullable<Text>,
+        /// The gateway's reason for a failed or unknown refund.
+        failure_reason -> Nullable<Text>,
+        /// Attempts made so far.
+        attempts -> Integer,
+        /// When it was first sent to the gateway.
+        first_sent_at -> Nullable<Timestamp>,
+        /// When a pending refund whose gateway gave no usable answer is sent again.
+        next_attempt_at -> Nullable<Timestamp>,
+        /// When asked.
+        created_at -> Timestamp,
+        /// Last change.
+        updated_at -> Timestamp,
     }
 }
 
@@ -143,11 +188,13 @@ diesel::table! {
 diesel::joinable!(message_queue -> gateway_messages (message_id));
 diesel::joinable!(outbox_claims -> events (seq));
 diesel::joinable!(events -> payments (payment_id));
+diesel::joinable!(refunds -> payments (payment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     payments,
     gateway_messages,
     message_queue,
     applied_notifications,
     events,
-    outbox_claims
+    outbox_claims,
+    refunds
 );

@@ -74,8 +74,9 @@ impl<'c> Tx<'c> {
     }
 
     /// Appends events to the outbox, in order: they are handed to listeners (and webhooks) once the
-    /// transaction has committed, and never if it rolls back.
-    pub fn insert_events(&mut self, events: &[Event]) -> Result<(), StoreError> {
+    /// transaction has committed, and never if it rolls back. Each gets its payment's next `sequence`
+    /// (written into `events` too). Lock the payment first ([`Tx::lock_payment`]).
+    pub fn insert_events(&mut self, events: &mut [Event]) -> Result<(), StoreError> {
         outbox::insert(self.conn, events)
     }
 
