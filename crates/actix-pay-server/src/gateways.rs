@@ -42,6 +42,7 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             webscr_url: Some(p.webscr_url(public_url).to_string()),
             postback_url: Some(p.postback_url(public_url).to_string()),
             logo_url: p.logo_url.as_ref().map(Url::to_string),
+            ..Default::default()
         };
         let core = CorePaypalConfig::new(p.mode, overrides).map_err(|e| GatewaySetupError(e.to_string()))?;
         let gateway = PaypalGateway::with_reqwest_pool(core, p.postback_pool_size)

@@ -45,6 +45,7 @@ fn engine(db: &TestDb) -> Engine<ServerStore> {
             webscr_url: Some("http://127.0.0.1:1/simulator/paypal/webscr".into()),
             postback_url: Some("http://127.0.0.1:1/simulator/paypal/postback".into()),
             logo_url: None,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -94,6 +94,7 @@ impl World {
                 webscr_url: Some(format!("{}/simulator/paypal", self.base)),
                 postback_url: Some(format!("{}/simulator/paypal/postback", self.base)),
                 logo_url: None,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -51,6 +51,7 @@ pub fn pages_with(store: &ServerStore, mode: Mode, trusted_proxies: TrustedProxi
             webscr_url: Some(format!("{BASE}/simulator/paypal/webscr")),
             postback_url: Some(format!("{BASE}/simulator/paypal/postback")),
             logo_url: None,
+            ..Default::default()
         },
     )
     .unwrap();

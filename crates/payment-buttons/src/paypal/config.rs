@@ -1,4 +1,5 @@
-//! The `[paypal]` configuration section: mode, default receiver, PayPal's URLs, checkout logo.
+//! The `[paypal]` configuration section: mode, default receiver, PayPal's URLs, checkout logo, and the API
+//! credentials that refunds (REST) and subscription cancellations (NVP) need.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +15,82 @@ pub const LIVE_POSTBACK_URL: &str = "https://ipnpb.paypal.com/cgi-bin/webscr";
 pub const SANDBOX_WEBSCR_URL: &str = "https://www.sandbox.paypal.com/cgi-bin/webscr";
 /// Sandbox IPN verification endpoint.
 pub const SANDBOX_POSTBACK_URL: &str = "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr";
+/// Live REST API (OAuth2 token, refunds).
+pub const LIVE_API_URL: &str = "https://api-m.paypal.com";
+/// Sandbox REST API.
+pub const SANDBOX_API_URL: &str = "https://api-m.sandbox.paypal.com";
+/// Live NVP API endpoint for API-signature credentials (subscription cancellation).
+pub const LIVE_NVP_URL: &str = "https://api-3t.paypal.com/nvp";
+/// Sandbox NVP API endpoint for API-signature credentials.
+pub const SANDBOX_NVP_URL: &str = "https://api-3t.sandbox.paypal.com/nvp";
+
+/// A credential from the configuration (`client_secret`, NVP password and signature) or an OAuth token:
+/// `Debug` and `Display` print `***`, so it can sit in a configuration that is logged.
+///
+/// ```
+/// use payment_buttons::paypal::ApiSecret;
+/// let secret = ApiSecret::new("EHx9-very-secret");
+/// assert_eq!(format!("{secret} {secret:?}"), "*** ***");
+/// assert_eq!(secret.expose(), "EHx9-very-secret");
+/// ```
+#[derive(Clone)]
+pub struct ApiSecret(String);
+
+impl ApiSecret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        ApiSecret(value.into())
+    }
+    /// The value, for the one place that sends it to PayPal. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for ApiSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl PartialEq for ApiSecret {
+    /// Constant time for secrets of the same length: configurations are compared in tests, but a
+    /// comparison of secrets should never leak where they differ.
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
+    }
+}
+
+impl Eq for ApiSecret {}
+
+/// REST API credentials (`paypal.client_id`, `paypal.client_secret`): an app of the receiving account,
+/// used for refunds. They refund only payments received by their own account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestCredentials {
+    /// The app's client id (not secret: it appears in PayPal's JavaScript on shops' pages).
+    pub client_id: String,
+    /// The app's secret.
+    pub client_secret: ApiSecret,
+}
+
+/// NVP API-signature credentials (`paypal.nvp_user`, `nvp_password`, `nvp_signature`), used only to cancel
+/// Payments Standard subscriptions (`ManageRecurringPaymentsProfileStatus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NvpCredentials {
+    /// `USER`: the API user name.
+    pub user: String,
+    /// `PWD`: the API password.
+    pub password: ApiSecret,
+    /// `SIGNATURE`: the API signature.
+    pub signature: ApiSecret,
+}
 
 /// Which PayPal the gateway talks to.
 ///
@@ -77,6 +154,20 @@ pub struct PaypalOverrides {
     pub postback_url: Option<String>,
     /// `paypal.logo_url`: the logo PayPal shows on its checkout page (`image_url`).
     pub logo_url: Option<String>,
+    /// `paypal.client_id`: REST credentials (with `client_secret`), for refunds.
+    pub client_id: Option<String>,
+    /// `paypal.client_secret`.
+    pub client_secret: Option<ApiSecret>,
+    /// `paypal.api_url`: the REST API's base URL (default from the mode; none in simulator mode).
+    pub api_url: Option<String>,
+    /// `paypal.nvp_user`: NVP credentials (with `nvp_password`, `nvp_signature`), to cancel subscriptions.
+    pub nvp_user: Option<String>,
+    /// `paypal.nvp_password`.
+    pub nvp_password: Option<ApiSecret>,
+    /// `paypal.nvp_signature`.
+    pub nvp_signature: Option<ApiSecret>,
+    /// `paypal.nvp_url`: the NVP endpoint (default from the mode; none in simulator mode).
+    pub nvp_url: Option<String>,
 }
 
 /// A complete, checked PayPal configuration.
@@ -99,6 +190,10 @@ pub struct PaypalConfig {
     webscr_url: HttpUrl,
     postback_url: HttpUrl,
     logo_url: Option<HttpUrl>,
+    rest: Option<RestCredentials>,
+    api_url: Option<HttpUrl>,
+    nvp: Option<NvpCredentials>,
+    nvp_url: Option<HttpUrl>,
 }
 
 impl PaypalConfig {
@@ -131,12 +226,74 @@ impl PaypalConfig {
             .map(|u| HttpUrl::parse(&u))
             .transpose()
             .map_err(|reason| GatewayError::Configuration(format!("paypal.logo_url: {reason}")))?;
+        let (default_api, default_nvp) = match mode {
+            PaypalMode::Live => (Some(LIVE_API_URL), Some(LIVE_NVP_URL)),
+            PaypalMode::Sandbox => (Some(SANDBOX_API_URL), Some(SANDBOX_NVP_URL)),
+            PaypalMode::Simulator => (None, None),
+        };
+        let optional_url = |key: &str, given: Option<String>, default: Option<&str>| {
+            given
+                .filter(|u| !u.trim().is_empty())
+                .or_else(|| default.map(str::to_owned))
+                .map(|u| HttpUrl::parse(&u))
+                .transpose()
+                .map_err(|reason| GatewayError::Configuration(format!("paypal.{key}: {reason}")))
+        };
+        let api_url = optional_url("api_url", overrides.api_url, default_api)?;
+        let nvp_url = optional_url("nvp_url", overrides.nvp_url, default_nvp)?;
+        let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        let given_secret = |v: Option<ApiSecret>| v.filter(|v| !v.expose().trim().is_empty());
+        let rest = match (given(overrides.client_id), given_secret(overrides.client_secret)) {
+            (Some(client_id), Some(client_secret)) => Some(RestCredentials {
+                client_id,
+                client_secret,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(GatewayError::Configuration(
+                    "paypal.client_secret: required with paypal.client_id".to_owned(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(GatewayError::Configuration(
+                    "paypal.client_id: required with paypal.client_secret".to_owned(),
+                ));
+            }
+        };
+        let nvp = match (
+            given(overrides.nvp_user),
+            given_secret(overrides.nvp_password),
+            given_secret(overrides.nvp_signature),
+        ) {
+            (Some(user), Some(password), Some(signature)) => Some(NvpCredentials {
+                user,
+                password,
+                signature,
+            }),
+            (None, None, None) => None,
+            (user, password, _) => {
+                let missing = if user.is_none() {
+                    "nvp_user"
+                } else if password.is_none() {
+                    "nvp_password"
+                } else {
+                    "nvp_signature"
+                };
+                return Err(GatewayError::Configuration(format!(
+                    "paypal.{missing}: nvp_user, nvp_password and nvp_signature go together"
+                )));
+            }
+        };
         Ok(PaypalConfig {
             mode,
             business,
             webscr_url,
             postback_url,
             logo_url,
+            rest,
+            api_url,
+            nvp,
+            nvp_url,
         })
     }
 
@@ -159,6 +316,22 @@ impl PaypalConfig {
     /// The checkout-page logo, when configured.
     pub fn logo_url(&self) -> Option<&str> {
         self.logo_url.as_ref().map(HttpUrl::as_str)
+    }
+    /// The REST credentials, when configured.
+    pub fn rest_credentials(&self) -> Option<&RestCredentials> {
+        self.rest.as_ref()
+    }
+    /// The REST API's base URL, without a trailing slash (none in simulator mode unless the server gives it).
+    pub fn api_url(&self) -> Option<&str> {
+        self.api_url.as_ref().map(|u| u.as_str().trim_end_matches('/'))
+    }
+    /// The NVP credentials, when configured.
+    pub fn nvp_credentials(&self) -> Option<&NvpCredentials> {
+        self.nvp.as_ref()
+    }
+    /// The NVP endpoint (none in simulator mode unless the server gives it).
+    pub fn nvp_url(&self) -> Option<&str> {
+        self.nvp_url.as_ref().map(HttpUrl::as_str)
     }
 }
 
@@ -217,6 +390,73 @@ mod tests {
         };
         let err = PaypalConfig::new(PaypalMode::Sandbox, bad_logo).unwrap_err();
         assert!(err.to_string().contains("paypal.logo_url"), "{err}");
+    }
+
+    #[test]
+    fn api_urls_come_from_the_mode_and_the_simulator_has_none_of_its_own() {
+        let live = PaypalConfig::new(PaypalMode::Live, PaypalOverrides::default()).unwrap();
+        assert_eq!(live.api_url(), Some(LIVE_API_URL));
+        assert_eq!(live.nvp_url(), Some(LIVE_NVP_URL));
+        let sandbox = PaypalConfig::new(PaypalMode::Sandbox, PaypalOverrides::default()).unwrap();
+        assert_eq!(sandbox.api_url(), Some(SANDBOX_API_URL));
+        assert_eq!(sandbox.nvp_url(), Some(SANDBOX_NVP_URL));
+        let simulator = PaypalConfig::new(
+            PaypalMode::Simulator,
+            PaypalOverrides {
+                webscr_url: Some("http://127.0.0.1:8080/simulator/paypal".into()),
+                postback_url: Some("http://127.0.0.1:8080/simulator/paypal/postback".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(simulator.api_url(), None);
+        assert_eq!(simulator.nvp_url(), None);
+    }
+
+    #[test]
+    fn credentials_come_whole_or_not_at_all() {
+        let half_rest = PaypalOverrides {
+            client_id: Some("AYx".into()),
+            ..Default::default()
+        };
+        let err = PaypalConfig::new(PaypalMode::Sandbox, half_rest).unwrap_err();
+        assert!(err.to_string().contains("paypal.client_secret"), "{err}");
+        let half_nvp = PaypalOverrides {
+            nvp_user: Some("seller_api1.example.com".into()),
+            nvp_password: Some(ApiSecret::new("PWD")),
+            ..Default::default()
+        };
+        let err = PaypalConfig::new(PaypalMode::Sandbox, half_nvp).unwrap_err();
+        assert!(err.to_string().contains("paypal.nvp_signature"), "{err}");
+        let whole = PaypalOverrides {
+            client_id: Some("AYx".into()),
+            client_secret: Some(ApiSecret::new("EHx-secret")),
+            nvp_user: Some("seller_api1.example.com".into()),
+            nvp_password: Some(ApiSecret::new("PWD-secret")),
+            nvp_signature: Some(ApiSecret::new("SIG-secret")),
+            ..Default::default()
+        };
+        let config = PaypalConfig::new(PaypalMode::Sandbox, whole).unwrap();
+        assert_eq!(config.rest_credentials().unwrap().client_id, "AYx");
+        assert_eq!(config.nvp_credentials().unwrap().user, "seller_api1.example.com");
+    }
+
+    #[test]
+    fn secrets_never_show_in_the_configuration_debug_output() {
+        let overrides = PaypalOverrides {
+            client_id: Some("AYx".into()),
+            client_secret: Some(ApiSecret::new("EHx-secret")),
+            nvp_user: Some("seller_api1.example.com".into()),
+            nvp_password: Some(ApiSecret::new("PWD-secret")),
+            nvp_signature: Some(ApiSecret::new("SIG-secret")),
+            ..Default::default()
+        };
+        let config = PaypalConfig::new(PaypalMode::Sandbox, overrides.clone()).unwrap();
+        for printed in [format!("{overrides:?}"), format!("{config:?}")] {
+            for secret in ["EHx-secret", "PWD-secret", "SIG-secret"] {
+                assert!(!printed.contains(secret), "{printed}");
+            }
+        }
     }
 
     #[test]

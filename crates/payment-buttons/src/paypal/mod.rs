@@ -5,6 +5,10 @@
 //! verified by posting it back to PayPal byte for byte ([`Postback`]); only a `VERIFIED` message is parsed
 //! into a [`Notification`](crate::notification::Notification).
 //!
+//! With the `reqwest` feature the gateway also refunds payments through PayPal's REST API (`refund.rs`,
+//! OAuth2 in `oauth.rs`) and cancels subscriptions through the NVP API (`cancel.rs`), when the
+//! configuration has the credentials: see [`Gateway::refunds`] and [`Gateway::subscription_cancels`].
+//!
 //! ```
 //! use std::sync::Arc;
 //! use payment_buttons::gateway::Gateway;
@@ -21,6 +25,10 @@
 //! assert_eq!(gateway.name(), "paypal");
 //! ```
 
+#[cfg(feature = "reqwest")]
+mod api;
+#[cfg(feature = "reqwest")]
+mod cancel;
 mod charset;
 mod config;
 mod currency;
@@ -29,6 +37,10 @@ mod hand_off;
 #[cfg(feature = "reqwest")]
 mod http;
 mod message;
+#[cfg(feature = "reqwest")]
+mod oauth;
+#[cfg(feature = "reqwest")]
+mod refund;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -38,12 +50,20 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::button::{ButtonConfig, ButtonError, Email};
+#[cfg(feature = "reqwest")]
+use crate::gateway::{
+    CancelAttempt, CancelRequest, RefundAttempt, RefundRequest, Refunds, StoredPaymentFacts, SubscriptionCancels,
+};
 use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
 use crate::notification::Verification;
 
+#[cfg(feature = "reqwest")]
+#[cfg(feature = "reqwest")]
+pub use api::DEFAULT_API_TIMEOUT;
 pub use charset::charset_for;
 pub use config::{
-    LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, PaypalConfig, PaypalMode, PaypalOverrides, SANDBOX_POSTBACK_URL,
+    ApiSecret, LIVE_API_URL, LIVE_NVP_URL, LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, NvpCredentials, PaypalConfig,
+    PaypalMode, PaypalOverrides, RestCredentials, SANDBOX_API_URL, SANDBOX_NVP_URL, SANDBOX_POSTBACK_URL,
     SANDBOX_WEBSCR_URL,
 };
 pub use currency::supports_currency;
@@ -52,6 +72,10 @@ pub use hand_off::{form_fields, paypal_locale, receiver_for};
 #[cfg(feature = "reqwest")]
 pub use http::{DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, ReqwestPostback};
 pub use message::{decode_ipn, encode_ipn, overlong_fields};
+#[cfg(feature = "reqwest")]
+pub use oauth::TOKEN_MARGIN;
+#[cfg(feature = "reqwest")]
+pub use refund::{LOOKUP_AFTER, REQUEST_ID_WINDOW};
 pub use verify::{Postback, PostbackAnswer, postback_body, read_answer};
 
 use hand_off::PAYPAL_EMAIL;
@@ -64,6 +88,9 @@ pub const NAME: &str = "paypal";
 pub struct PaypalGateway {
     config: PaypalConfig,
     postback: Arc<dyn Postback>,
+    /// The REST and NVP client (refunds, cancellations), with its cached OAuth token.
+    #[cfg(feature = "reqwest")]
+    api: Option<Arc<api::PaypalApi>>,
 }
 
 impl fmt::Debug for PaypalGateway {
@@ -78,15 +105,32 @@ impl PaypalGateway {
     /// A gateway verifying IPNs with `postback`: in production, the `ReqwestPostback` of the `reqwest`
     /// feature, to the configuration's `postback_url` (see `PaypalGateway::with_reqwest`); the simulator's
     /// or a test's own otherwise.
+    ///
+    /// With the `reqwest` feature, such a gateway refunds and cancels nothing until
+    /// [`PaypalGateway::with_api_timeout`] gives it an API client (the `with_reqwest` constructors do).
     pub fn new(config: PaypalConfig, postback: Arc<dyn Postback>) -> Self {
-        PaypalGateway { config, postback }
+        PaypalGateway {
+            config,
+            postback,
+            #[cfg(feature = "reqwest")]
+            api: None,
+        }
     }
 
-    /// A gateway verifying IPNs over HTTPS at the configuration's `postback_url`.
+    /// A gateway verifying IPNs over HTTPS at the configuration's `postback_url`, and calling PayPal's
+    /// REST and NVP APIs for refunds and cancellations.
     #[cfg(feature = "reqwest")]
     pub fn with_reqwest(config: PaypalConfig) -> Result<Self, GatewayError> {
         let postback = ReqwestPostback::from_config(&config)?;
-        Ok(PaypalGateway::new(config, Arc::new(postback)))
+        PaypalGateway::new(config, Arc::new(postback)).with_api_timeout(DEFAULT_API_TIMEOUT)
+    }
+
+    /// The same gateway calling PayPal's REST and NVP APIs (refunds, cancellations) with a client that
+    /// gives up on each call after `timeout`; the refund is then tried again later with the same key.
+    #[cfg(feature = "reqwest")]
+    pub fn with_api_timeout(mut self, timeout: std::time::Duration) -> Result<Self, GatewayError> {
+        self.api = Some(Arc::new(api::PaypalApi::new(timeout)?));
+        Ok(self)
     }
 
     /// [`PaypalGateway::with_reqwest`] keeping up to `pool_size` idle connections to the postback endpoint
@@ -94,7 +138,7 @@ impl PaypalGateway {
     #[cfg(feature = "reqwest")]
     pub fn with_reqwest_pool(config: PaypalConfig, pool_size: usize) -> Result<Self, GatewayError> {
         let postback = ReqwestPostback::with_options(config.postback_url(), http::DEFAULT_TIMEOUT, pool_size)?;
-        Ok(PaypalGateway::new(config, Arc::new(postback)))
+        PaypalGateway::new(config, Arc::new(postback)).with_api_timeout(DEFAULT_API_TIMEOUT)
     }
 
     /// The configuration.
@@ -182,5 +226,63 @@ impl Gateway for PaypalGateway {
 
     fn label(&self, _language: &str) -> String {
         "PayPal".to_owned()
+    }
+
+    /// Always offered with the `reqwest` feature: [`Refunds::check`] says why a payment cannot be refunded
+    /// (no REST credentials, another receiving account).
+    #[cfg(feature = "reqwest")]
+    fn refunds(&self) -> Option<&dyn Refunds> {
+        Some(self)
+    }
+
+    /// Always offered with the `reqwest` feature: [`SubscriptionCancels::check`] says why a subscription
+    /// cannot be cancelled (no NVP credentials).
+    #[cfg(feature = "reqwest")]
+    fn subscription_cancels(&self) -> Option<&dyn SubscriptionCancels> {
+        Some(self)
+    }
+}
+
+#[cfg(feature = "reqwest")]
+#[async_trait::async_trait]
+impl Refunds for PaypalGateway {
+    fn check(&self, payment: &StoredPaymentFacts<'_>) -> Result<(), String> {
+        refund::check(&self.config, self.api.is_some(), payment)
+    }
+
+    async fn refund(&self, request: &RefundRequest<'_>) -> RefundAttempt {
+        match &self.api {
+            Some(api) => refund::refund(api, &self.config, request).await,
+            None => RefundAttempt {
+                calls: Vec::new(),
+                answer: crate::gateway::RefundAnswer::Failed {
+                    reason: refund::check(&self.config, false, &request.payment)
+                        .err()
+                        .unwrap_or_default(),
+                },
+            },
+        }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+#[async_trait::async_trait]
+impl SubscriptionCancels for PaypalGateway {
+    fn check(&self, payment: &StoredPaymentFacts<'_>) -> Result<(), String> {
+        cancel::check(&self.config, self.api.is_some(), payment)
+    }
+
+    async fn cancel(&self, request: &CancelRequest<'_>) -> CancelAttempt {
+        match &self.api {
+            Some(api) => cancel::cancel(api, &self.config, request).await,
+            None => CancelAttempt {
+                calls: Vec::new(),
+                answer: crate::gateway::CancelAnswer::Failed {
+                    reason: cancel::check(&self.config, false, &request.payment)
+                        .err()
+                        .unwrap_or_default(),
+                },
+            },
+        }
     }
 }
