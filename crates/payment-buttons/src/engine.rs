@@ -83,6 +83,17 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
 }
 
+/// Why [`Engine::buyer_return`] could not take the buyer back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    /// No such payment, gateway, or no return step for this gateway: 404.
+    #[error("no such payment")]
+    NotFound,
+    /// Storage failed: the buyer may try again (503).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
 /// A payment that was recorded, and how to hand the buyer over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedPayment {
@@ -351,22 +362,36 @@ impl<S: Store> Engine<S> {
             urls: &self.urls,
             created_at: now,
         };
-        // Built before the payment is stored so that a configuration error leaves no orphan row.
-        let hand_off = gw.hand_off(&request)?;
         let amount = button.options()[option_index].amount();
         let language = button.language().clone();
-        self.store
-            .create_payment(NewPayment {
-                id: payment_id.clone(),
-                gateway: name.clone(),
-                button,
-                option_index,
-                amount,
-                receiver,
-                subscription_id: None,
-                created_at: now,
-            })
-            .await?;
+        let new_payment = NewPayment {
+            id: payment_id.clone(),
+            gateway: name.clone(),
+            button: button.clone(),
+            option_index,
+            amount,
+            receiver,
+            subscription_id: None,
+            created_at: now,
+        };
+        let hand_off = match gw.api_hand_off() {
+            None => {
+                // Built before the payment is stored so that a configuration error leaves no orphan row.
+                let hand_off = gw.hand_off(&request)?;
+                self.store.create_payment(new_payment).await?;
+                hand_off
+            }
+            Some(api) => {
+                // Stored first: the gateway's answers are logged against it, and a notification about the
+                // payment that overtakes the buyer finds it.
+                self.store.create_payment(new_payment).await?;
+                let (hand_off, calls) = api.hand_off_via_api(&request).await;
+                if !calls.is_empty() {
+                    self.store.log_answers(&name, &payment_id, &calls).await?;
+                }
+                hand_off?
+            }
+        };
         Ok(StartedPayment {
             payment_id,
             gateway: name,
@@ -592,10 +617,16 @@ impl<S: Store> Engine<S> {
             return Ok(Processed::Settled(settlement));
         };
         match verification {
-            Verification::Verified(notification) => self.check_and_apply(&queued, gw.as_ref(), notification, now).await,
+            Verification::Verified(notification) => {
+                self.check_and_apply(queued.id, gw.as_ref(), notification, now).await
+            }
+            Verification::Called { payment, calls, then } => {
+                self.conclude_called(queued, gw.as_ref(), payment, calls, *then, now)
+                    .await
+            }
             Verification::Ignored { reason, flags } => {
                 self.settle(
-                    &queued,
+                    queued.id,
                     VerificationStatus::Verified,
                     flags,
                     None,
@@ -604,7 +635,7 @@ impl<S: Store> Engine<S> {
                 .await
             }
             Verification::Rejected { status, reason, flags } => {
-                self.settle(&queued, status, flags, None, format!("rejected: {reason}"))
+                self.settle(queued.id, status, flags, None, format!("rejected: {reason}"))
                     .await
             }
             Verification::Retry { reason } => {
@@ -612,7 +643,7 @@ impl<S: Store> Engine<S> {
                 if attempts >= MAX_VERIFICATION_ATTEMPTS {
                     return self
                         .settle(
-                            &queued,
+                            queued.id,
                             VerificationStatus::Error,
                             vec![Flag::VerificationFailed],
                             None,
@@ -632,7 +663,7 @@ impl<S: Store> Engine<S> {
 
     async fn settle(
         &self,
-        queued: &QueuedMessage,
+        log_id: crate::store::MessageId,
         verification: VerificationStatus,
         flags: Vec<Flag>,
         payment_id: Option<PaymentId>,
@@ -644,13 +675,112 @@ impl<S: Store> Engine<S> {
             payment_id,
             outcome,
         };
-        self.store.settle_message(queued.id, settlement.clone()).await?;
+        self.store.settle_message(log_id, settlement.clone()).await?;
         Ok(Processed::Settled(settlement))
     }
 
+    /// A verified message on which the gateway acted with calls of its own (PayPal Checkout captures an
+    /// approved order): the answers are logged first, about the payment the message names; the message's
+    /// row is then settled as handled, and what the answers say is applied as the last answer's row. A
+    /// `Retry` puts the message back in the queue instead, so that the call is made again later (with the
+    /// gateway's idempotency key, it never acts twice).
+    async fn conclude_called(
+        &self,
+        queued: QueuedMessage,
+        gw: &dyn Gateway,
+        payment: PaymentId,
+        calls: Vec<crate::gateway::GatewayCall>,
+        then: Verification,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let known = self.store.payment(&payment).await?.is_some();
+        let answer_ids = if known && !calls.is_empty() {
+            self.store.log_answers(gw.name(), &payment, &calls).await?
+        } else {
+            Vec::new()
+        };
+        let answers = match answer_ids.as_slice() {
+            [] => "no answer logged".to_owned(),
+            ids => format!(
+                "answers logged as message {}",
+                ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        match (then, answer_ids.last()) {
+            (Verification::Retry { reason }, _) => {
+                let reason = format!("{reason} ({answers})");
+                Box::pin(self.conclude(queued, Some(Verification::Retry { reason }), now)).await
+            }
+            (Verification::Verified(notification), Some(&answer_id)) => {
+                let summary = notification.get().summary.clone();
+                self.settle(
+                    queued.id,
+                    VerificationStatus::Verified,
+                    vec![],
+                    Some(payment),
+                    format!("acted on: {summary}; {answers}, applied there"),
+                )
+                .await?;
+                self.check_and_apply(answer_id, gw, notification, now).await
+            }
+            (then, _) => {
+                let outcome = match then {
+                    Verification::Ignored { reason, .. } => format!("ignored: {reason}"),
+                    Verification::Rejected { reason, .. } => format!("rejected: {reason}"),
+                    _ => "no usable answer".to_owned(),
+                };
+                let payment = known.then_some(payment);
+                self.settle(
+                    queued.id,
+                    VerificationStatus::Verified,
+                    if known { vec![] } else { vec![Flag::UnknownPayment] },
+                    payment,
+                    format!("{outcome} ({answers})"),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The buyer came back from the gateway's pages to `GET /return/{gateway}/{payment_id}` (PayPal
+    /// Checkout): the gateway's server-side step (the capture) runs, its answers are logged (direction
+    /// `answer`) before anything is decided from them, what they say is applied like a verified
+    /// notification (same checks, same idempotency key as the gateway's own notification of it), and the
+    /// buyer is sent on (the status page).
+    ///
+    /// Errors are [`ReturnError`]: an unknown payment or a gateway without this step is "not found".
+    pub async fn buyer_return(
+        &self,
+        gateway: &str,
+        payment_id: &str,
+        query: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<HandOff, ReturnError> {
+        let gw = self.gateways.get(gateway).ok_or(ReturnError::NotFound)?;
+        let step = gw.buyer_return().ok_or(ReturnError::NotFound)?;
+        let id = PaymentId::parse(payment_id).map_err(|_| ReturnError::NotFound)?;
+        let payment = self.store.payment(&id).await?.ok_or(ReturnError::NotFound)?;
+        if payment.gateway != gw.name() {
+            return Err(ReturnError::NotFound);
+        }
+        let returned = step.on_return(&payment.facts(), query, &self.urls).await;
+        let ids = if returned.calls.is_empty() {
+            Vec::new()
+        } else {
+            self.store.log_answers(gw.name(), &id, &returned.calls).await?
+        };
+        if let (Some(notification), Some(&answer_id)) = (returned.notification, ids.last()) {
+            let processed = self.check_and_apply(answer_id, gw.as_ref(), notification, now).await?;
+            self.report(gw.name(), answer_id, &processed);
+        }
+        Ok(returned.hand_off)
+    }
+
+    /// Checks a verified notification against its payment and applies it, as the log row `log_id` (a
+    /// message the gateway sent, or its answer to a call we made).
     async fn check_and_apply(
         &self,
-        queued: &QueuedMessage,
+        log_id: crate::store::MessageId,
         gw: &dyn Gateway,
         verified: Verified<Notification>,
         now: DateTime<Utc>,
@@ -672,7 +802,7 @@ impl<S: Store> Engine<S> {
                 .unwrap_or_else(|| "none".into());
             return self
                 .settle(
-                    queued,
+                    log_id,
                     verified_status,
                     flags,
                     None,
@@ -684,7 +814,7 @@ impl<S: Store> Engine<S> {
             flags.push(flag);
             return self
                 .settle(
-                    queued,
+                    log_id,
                     verified_status,
                     flags,
                     Some(payment.id.clone()),
@@ -692,14 +822,14 @@ impl<S: Store> Engine<S> {
                 )
                 .await;
         }
-        let request = ApplyRequest::new(queued.id, &queued.gateway, payment.id.clone(), verified, flags, now);
+        let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
         let applied = self.store.apply(request).await?;
         if let Applied::Applied { payment_id, events } = &applied
             && let Some(last) = events.last()
         {
             let to = last.payment.state.as_str();
-            self.telemetry.payment_moved(&queued.gateway, to);
-            tracing::info!(payment = %payment_id, from = payment.state.as_str(), to, log_id = queued.id, "payment state changed");
+            self.telemetry.payment_moved(gw.name(), to);
+            tracing::info!(payment = %payment_id, from = payment.state.as_str(), to, log_id, "payment state changed");
         }
         Ok(Processed::Applied(applied))
     }

@@ -260,4 +260,16 @@ pub enum Verification {
         /// Why, for the log.
         reason: String,
     },
+    /// Genuine, and the gateway acted on it with calls of its own before it can be applied (PayPal
+    /// Checkout captures an approved order whose buyer never came back): the engine logs `calls` (direction
+    /// `answer`, about `payment`) first, then concludes `then` (what the answers say) against the last
+    /// answer's log row.
+    Called {
+        /// The payment the calls were about.
+        payment: crate::payment::PaymentId,
+        /// The gateway's answers, in order.
+        calls: Vec<crate::gateway::GatewayCall>,
+        /// What they say.
+        then: Box<Verification>,
+    },
 }

@@ -202,6 +202,7 @@ pub fn new_message(body: &[u8], at: DateTime<Utc>) -> NewMessage {
             method: "POST".into(),
             content_type: Some("application/x-www-form-urlencoded".into()),
             body: body.to_vec(),
+            headers: Default::default(),
         },
         decoded: DecodedFields {
             fields: [("txn_id".to_owned(), "4RT73920XK118345L".to_owned())].into(),
