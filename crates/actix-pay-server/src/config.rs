@@ -42,8 +42,8 @@ pub use engine::{EngineConfig, MAX_APPLY_CONCURRENCY, MAX_VERIFICATION_CONCURREN
 pub use error::ConfigError;
 pub use gateways::{
     CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,
-    PaypalConfig, PaypalMode, SIMULATOR_CMCIC_PAYMENT_PATH, SIMULATOR_PAYPAL_POSTBACK_PATH,
-    SIMULATOR_PAYPAL_WEBSCR_PATH,
+    PaypalConfig, PaypalMode, PaypalNvpCredentials, PaypalRestCredentials, SIMULATOR_CMCIC_PAYMENT_PATH,
+    SIMULATOR_PAYPAL_API_PATH, SIMULATOR_PAYPAL_NVP_PATH, SIMULATOR_PAYPAL_POSTBACK_PATH, SIMULATOR_PAYPAL_WEBSCR_PATH,
 };
 pub use limits::{LimitsConfig, MAX_NOTIFY_BODY_BYTES, MIN_NOTIFY_BODY_BYTES};
 pub use mail::{MailConfig, MailTls};

@@ -6,7 +6,9 @@ use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::config::CmcicConfig as CoreCmcicConfig;
 use payment_buttons::cmcic::key::UsableKey;
 use payment_buttons::gateway::Gateways;
-use payment_buttons::paypal::{PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalOverrides};
+use payment_buttons::paypal::{
+    ApiSecret, PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides,
+};
 use url::Url;
 
 use crate::config::Config;
@@ -18,6 +20,66 @@ pub const SIMULATOR_CMCIC_TPE: &str = "1234567";
 pub const SIMULATOR_CMCIC_KEY: &str = "12345678901234567890123456789012345678P0";
 /// See [`SIMULATOR_CMCIC_TPE`].
 pub const SIMULATOR_CMCIC_SOCIETE: &str = "librementdemo";
+
+/// REST credentials of the PayPal simulator when `[paypal]` gives none: the simulator's token endpoint
+/// accepts exactly the credentials the gateway uses (see [`paypal_api_credentials`]), so refunds run the
+/// real OAuth and refund code end to end.
+pub const SIMULATOR_PAYPAL_CLIENT_ID: &str = "simulator-client-id";
+/// See [`SIMULATOR_PAYPAL_CLIENT_ID`].
+pub const SIMULATOR_PAYPAL_CLIENT_SECRET: &str = "simulator-client-secret";
+/// NVP credentials of the PayPal simulator when `[paypal]` gives none (subscription cancellation).
+pub const SIMULATOR_PAYPAL_NVP_USER: &str = "simulator_api1.example.org";
+/// See [`SIMULATOR_PAYPAL_NVP_USER`].
+pub const SIMULATOR_PAYPAL_NVP_PASSWORD: &str = "simulator-nvp-password";
+/// See [`SIMULATOR_PAYPAL_NVP_USER`].
+pub const SIMULATOR_PAYPAL_NVP_SIGNATURE: &str = "simulator-nvp-signature";
+
+/// The PayPal API credentials the gateway uses: the configured ones, else (simulator mode only) the
+/// simulator's. A real mode without them cannot refund or cancel (the API answers 409 with the reason).
+pub fn paypal_api_credentials(p: &crate::config::PaypalConfig) -> PaypalApiCredentials {
+    let simulated = p.mode == PaypalMode::Simulator;
+    let rest = p
+        .rest
+        .as_ref()
+        .map(|r| (r.client_id.clone(), ApiSecret::new(r.client_secret.expose())))
+        .or_else(|| {
+            simulated.then(|| {
+                (
+                    SIMULATOR_PAYPAL_CLIENT_ID.to_owned(),
+                    ApiSecret::new(SIMULATOR_PAYPAL_CLIENT_SECRET),
+                )
+            })
+        });
+    let nvp = p
+        .nvp
+        .as_ref()
+        .map(|n| {
+            (
+                n.user.clone(),
+                ApiSecret::new(n.password.expose()),
+                ApiSecret::new(n.signature.expose()),
+            )
+        })
+        .or_else(|| {
+            simulated.then(|| {
+                (
+                    SIMULATOR_PAYPAL_NVP_USER.to_owned(),
+                    ApiSecret::new(SIMULATOR_PAYPAL_NVP_PASSWORD),
+                    ApiSecret::new(SIMULATOR_PAYPAL_NVP_SIGNATURE),
+                )
+            })
+        });
+    PaypalApiCredentials { rest, nvp }
+}
+
+/// See [`paypal_api_credentials`]. Secrets print as `***`.
+#[derive(Debug, Clone)]
+pub struct PaypalApiCredentials {
+    /// Client id and secret.
+    pub rest: Option<(String, ApiSecret)>,
+    /// NVP user, password and signature.
+    pub nvp: Option<(String, ApiSecret, ApiSecret)>,
+}
 
 /// A gateway that could not be built; the text names the configuration key and never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +104,21 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             webscr_url: Some(p.webscr_url(public_url).to_string()),
             postback_url: Some(p.postback_url(public_url).to_string()),
             logo_url: p.logo_url.as_ref().map(Url::to_string),
+            api_url: Some(p.api_url(public_url).to_string()),
+            nvp_url: Some(p.nvp_url(public_url).to_string()),
             ..Default::default()
         };
+        let credentials = paypal_api_credentials(p);
+        let mut overrides = overrides;
+        if let Some((client_id, client_secret)) = credentials.rest {
+            overrides.client_id = Some(client_id);
+            overrides.client_secret = Some(client_secret);
+        }
+        if let Some((user, password, signature)) = credentials.nvp {
+            overrides.nvp_user = Some(user);
+            overrides.nvp_password = Some(password);
+            overrides.nvp_signature = Some(signature);
+        }
         let core = CorePaypalConfig::new(p.mode, overrides).map_err(|e| GatewaySetupError(e.to_string()))?;
         let gateway = PaypalGateway::with_reqwest_pool(core, p.postback_pool_size)
             .map_err(|e| GatewaySetupError(e.to_string()))?;

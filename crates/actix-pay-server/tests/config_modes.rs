@@ -164,3 +164,39 @@ fn an_explicit_demo_setting_wins_over_the_mode_default() {
     let config = load("[server]\ndemo = false\n", &[]).expect("valid");
     assert!(!config.server.demo);
 }
+
+#[test]
+fn paypal_api_credentials_come_whole_need_a_mode_and_default_their_urls() {
+    let message = error("[paypal]\nclient_id = \"AYx\"\nclient_secret = \"EHx\"\n", &[]);
+    assert!(
+        message.contains("paypal.mode") && message.contains("client_id"),
+        "{message}"
+    );
+    let message = error("[paypal]\nmode = \"sandbox\"\nclient_id = \"AYx\"\n", &[]);
+    assert!(message.contains("paypal.client_secret"), "{message}");
+    let message = error(
+        "",
+        &[
+            ("PAY_PAYPAL_MODE", "sandbox"),
+            ("PAY_PAYPAL_NVP_USER", "u_api1.example.com"),
+        ],
+    );
+    assert!(message.contains("nvp_password"), "{message}");
+
+    let config = load(
+        "[paypal]\nmode = \"live\"\nclient_id = \"AYx\"\nclient_secret = \"EHx\"\n",
+        &[],
+    )
+    .expect("valid");
+    let paypal = config.paypal.expect("enabled");
+    let public = Url::parse("https://pay.example/").unwrap();
+    assert_eq!(paypal.rest.as_ref().expect("REST credentials").client_id, "AYx");
+    assert!(paypal.nvp.is_none());
+    assert_eq!(paypal.api_url(&public).as_str(), "https://api-m.paypal.com/");
+    assert_eq!(paypal.nvp_url(&public).as_str(), "https://api-3t.paypal.com/nvp");
+    let message = error("[paypal]\nmode = \"live\"\napi_url = \"http://api.example\"\n", &[]);
+    assert!(
+        message.contains("paypal.api_url") && message.contains("https"),
+        "{message}"
+    );
+}

@@ -99,6 +99,13 @@ mode = "test"
 tpe = "1234567"
 key = "{BANK_KEY}"
 societe = "monSite1"
+[paypal]
+mode = "sandbox"
+client_id = "AYclient-id"
+client_secret = "paypal-client-secret-nowhere"
+nvp_user = "seller_api1.example.com"
+nvp_password = "nvp-password-nowhere"
+nvp_signature = "nvp-signature-nowhere"
 [[webhooks]]
 url = "https://hooks.example/pay"
 secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
@@ -112,6 +119,9 @@ secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
         "db-password-nowhere",
         BANK_KEY,
         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "paypal-client-secret-nowhere",
+        "nvp-password-nowhere",
+        "nvp-signature-nowhere",
     ] {
         assert!(!printed.contains(secret), "{secret} appears in Debug output");
     }
@@ -122,7 +132,12 @@ secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
 
 #[test]
 fn secrets_never_appear_in_error_messages() {
-    let cases: [(&str, &[(&str, &str)]); 5] = [
+    let cases: [(&str, &[(&str, &str)]); 7] = [
+        ("[paypal]\nmode = \"sandbox\"\nclient_secret = \"s3cret\"\n", &[]),
+        (
+            "",
+            &[("PAY_PAYPAL_NVP_SIGNATURE", "s3cret"), ("PAY_PAYPAL_MODE", "sandbox")],
+        ),
         ("[server]\nsecret_key = \"short-s3cret\"\n", &[]),
         ("", &[("PAY_SERVER_API_KEYS", "ok-key-0123456789,s3cret")]),
         ("", &[("PAY_SERVER_ADMIN_PASSWORD", " s3cret-with-space ")]),

@@ -10,6 +10,11 @@ use super::secret::Secret;
 pub const SIMULATOR_PAYPAL_WEBSCR_PATH: &str = "/simulator/paypal";
 /// Path, under `public_url`, of the simulated PayPal IPN postback (simulator mode only).
 pub const SIMULATOR_PAYPAL_POSTBACK_PATH: &str = "/simulator/paypal/postback";
+/// Path, under `public_url`, of the simulated PayPal REST API (`/v1/oauth2/token`, refunds...): the
+/// `api_url` of simulator mode.
+pub const SIMULATOR_PAYPAL_API_PATH: &str = "/simulator/paypal";
+/// Path, under `public_url`, of the simulated PayPal NVP endpoint: the `nvp_url` of simulator mode.
+pub const SIMULATOR_PAYPAL_NVP_PATH: &str = "/simulator/paypal/nvp";
 /// Path, under `public_url`, of the simulated CM-CIC payment page (simulator mode only).
 pub const SIMULATOR_CMCIC_PAYMENT_PATH: &str = "/simulator/cmcic";
 
@@ -115,6 +120,34 @@ pub struct PaypalConfig {
     pub postback_pool_size: usize,
     /// `logo_url`: the logo PayPal shows on its own checkout page (`image_url`), not our button's image.
     pub logo_url: Option<Url>,
+    /// `client_id` and `client_secret`: REST credentials, for refunds; always both or neither.
+    pub rest: Option<PaypalRestCredentials>,
+    /// `api_url` when overridden; see [`PaypalConfig::api_url`].
+    pub api_url_override: Option<Url>,
+    /// `nvp_user`, `nvp_password`, `nvp_signature`: to cancel subscriptions; always all three or none.
+    pub nvp: Option<PaypalNvpCredentials>,
+    /// `nvp_url` when overridden; see [`PaypalConfig::nvp_url`].
+    pub nvp_url_override: Option<Url>,
+}
+
+/// `paypal.client_id` and `paypal.client_secret`.
+#[derive(Debug, Clone)]
+pub struct PaypalRestCredentials {
+    /// The REST app's client id.
+    pub client_id: String,
+    /// The REST app's secret. Never printed.
+    pub client_secret: Secret,
+}
+
+/// `paypal.nvp_user`, `paypal.nvp_password`, `paypal.nvp_signature`.
+#[derive(Debug, Clone)]
+pub struct PaypalNvpCredentials {
+    /// The API user name.
+    pub user: String,
+    /// The API password. Never printed.
+    pub password: Secret,
+    /// The API signature. Never printed.
+    pub signature: Secret,
 }
 
 impl PaypalConfig {
@@ -133,6 +166,24 @@ impl PaypalConfig {
             PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_POSTBACK_PATH),
             PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_POSTBACK_URL),
             PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_POSTBACK_URL),
+        })
+    }
+
+    /// The REST API's base URL: the override, else the mode's (the simulator's under `public_url`).
+    pub fn api_url(&self, public_url: &Url) -> Url {
+        self.api_url_override.clone().unwrap_or_else(|| match self.mode {
+            PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_API_PATH),
+            PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_API_URL),
+            PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_API_URL),
+        })
+    }
+
+    /// The NVP endpoint: the override, else the mode's (the simulator's under `public_url`).
+    pub fn nvp_url(&self, public_url: &Url) -> Url {
+        self.nvp_url_override.clone().unwrap_or_else(|| match self.mode {
+            PaypalMode::Simulator => under(public_url, SIMULATOR_PAYPAL_NVP_PATH),
+            PaypalMode::Sandbox => fixed_url(payment_buttons::paypal::SANDBOX_NVP_URL),
+            PaypalMode::Live => fixed_url(payment_buttons::paypal::LIVE_NVP_URL),
         })
     }
 }
@@ -235,6 +286,10 @@ mod tests {
             postback_url_override: None,
             postback_pool_size: 8,
             logo_url: None,
+            rest: None,
+            api_url_override: None,
+            nvp: None,
+            nvp_url_override: None,
         };
         assert_eq!(
             paypal.webscr_url(&public()).as_str(),
@@ -243,6 +298,14 @@ mod tests {
         assert_eq!(
             paypal.postback_url(&public()).as_str(),
             "https://pay.example/shop/simulator/paypal/postback"
+        );
+        assert_eq!(
+            paypal.api_url(&public()).as_str(),
+            "https://pay.example/shop/simulator/paypal"
+        );
+        assert_eq!(
+            paypal.nvp_url(&public()).as_str(),
+            "https://pay.example/shop/simulator/paypal/nvp"
         );
     }
 
@@ -256,9 +319,15 @@ mod tests {
                 postback_url_override: None,
                 postback_pool_size: 8,
                 logo_url: None,
+                rest: None,
+                api_url_override: None,
+                nvp: None,
+                nvp_url_override: None,
             };
             assert_eq!(paypal.webscr_url(&public()).scheme(), "https");
             assert_eq!(paypal.postback_url(&public()).scheme(), "https");
+            assert_eq!(paypal.api_url(&public()).scheme(), "https");
+            assert_eq!(paypal.nvp_url(&public()).scheme(), "https");
         }
         for mode in [CmcicMode::Test, CmcicMode::Production] {
             for protocol in [CmcicProtocol::Monetico, CmcicProtocol::Legacy] {
@@ -285,6 +354,10 @@ mod tests {
             postback_url_override: Some(over.clone()),
             postback_pool_size: 8,
             logo_url: None,
+            rest: None,
+            api_url_override: None,
+            nvp: None,
+            nvp_url_override: None,
         };
         assert_eq!(paypal.postback_url(&public()), over);
     }

@@ -51,6 +51,13 @@ pub(crate) struct RawPaypal {
     pub(crate) postback_url: Option<String>,
     pub(crate) postback_pool_size: Option<i64>,
     pub(crate) logo_url: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) api_url: Option<String>,
+    pub(crate) nvp_user: Option<String>,
+    pub(crate) nvp_password: Option<String>,
+    pub(crate) nvp_signature: Option<String>,
+    pub(crate) nvp_url: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

@@ -8,7 +8,7 @@ use super::duration::parse_duration;
 use super::error::ConfigError;
 use super::gateways::{
     CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,
-    PaypalConfig, PaypalMode,
+    PaypalConfig, PaypalMode, PaypalNvpCredentials, PaypalRestCredentials,
 };
 use super::raw::{RawCmcic, RawFile, RawPaypal, RawServer, RawWebhook};
 use super::schema::Origins;
@@ -108,6 +108,10 @@ fn simulated_paypal() -> PaypalConfig {
         postback_url_override: None,
         postback_pool_size: payment_buttons::paypal::DEFAULT_POOL_SIZE,
         logo_url: None,
+        rest: None,
+        api_url_override: None,
+        nvp: None,
+        nvp_url_override: None,
     }
 }
 
@@ -244,13 +248,24 @@ impl Resolver<'_> {
             let problem = format!("{account:?} is not an account (expected an e-mail address or merchant id)");
             return Err(ConfigError::invalid(self.at("paypal.business"), problem));
         }
+        let rest = self.paypal_rest(raw.client_id, raw.client_secret)?;
+        let nvp = self.paypal_nvp(raw.nvp_user, raw.nvp_password, raw.nvp_signature)?;
         let mode = match self.text("paypal.mode", raw.mode)? {
             Some(text) => spelled::<PaypalMode>(&text).ok_or_else(|| {
                 let problem = format!("{text:?} is not a mode (expected {PAYPAL_MODES})");
                 ConfigError::invalid(self.at("paypal.mode"), problem)
             })?,
-            None if business.is_some() => {
-                let why = format!("[paypal] holds credentials (business), so say which mode: {PAYPAL_MODES}");
+            None if business.is_some() || rest.is_some() || nvp.is_some() => {
+                let held = [
+                    business.as_ref().map(|_| "business"),
+                    rest.as_ref().map(|_| "client_id, client_secret"),
+                    nvp.as_ref().map(|_| "nvp_user, nvp_password, nvp_signature"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+                let why = format!("[paypal] holds credentials ({held}), so say which mode: {PAYPAL_MODES}");
                 return Err(ConfigError::missing("paypal.mode", why));
             }
             None => PaypalMode::Simulator,
@@ -263,7 +278,69 @@ impl Resolver<'_> {
             postback_url_override: self.url("paypal.postback_url", raw.postback_url, https_only)?,
             postback_pool_size: self.pool_size(raw.postback_pool_size)?,
             logo_url: self.url("paypal.logo_url", raw.logo_url, https_only)?,
+            rest,
+            api_url_override: self.url("paypal.api_url", raw.api_url, https_only)?,
+            nvp,
+            nvp_url_override: self.url("paypal.nvp_url", raw.nvp_url, https_only)?,
         })
+    }
+
+    /// `paypal.client_id` with `paypal.client_secret`: both or neither.
+    fn paypal_rest(
+        &self,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    ) -> Result<Option<PaypalRestCredentials>, ConfigError> {
+        let client_id = self.text("paypal.client_id", client_id)?;
+        let client_secret = self.secret("paypal.client_secret", client_secret, 1)?;
+        match (client_id, client_secret) {
+            (Some(client_id), Some(client_secret)) => Ok(Some(PaypalRestCredentials {
+                client_id,
+                client_secret,
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::missing(
+                self.at("paypal.client_secret"),
+                "paypal.client_id is set: REST credentials need both".to_owned(),
+            )),
+            (None, Some(_)) => Err(ConfigError::missing(
+                self.at("paypal.client_id"),
+                "paypal.client_secret is set: REST credentials need both".to_owned(),
+            )),
+        }
+    }
+
+    /// `paypal.nvp_user`, `nvp_password`, `nvp_signature`: all three or none.
+    fn paypal_nvp(
+        &self,
+        user: Option<String>,
+        password: Option<String>,
+        signature: Option<String>,
+    ) -> Result<Option<PaypalNvpCredentials>, ConfigError> {
+        let user = self.text("paypal.nvp_user", user)?;
+        let password = self.secret("paypal.nvp_password", password, 1)?;
+        let signature = self.secret("paypal.nvp_signature", signature, 1)?;
+        match (user, password, signature) {
+            (Some(user), Some(password), Some(signature)) => Ok(Some(PaypalNvpCredentials {
+                user,
+                password,
+                signature,
+            })),
+            (None, None, None) => Ok(None),
+            (user, password, _) => {
+                let missing = if user.is_none() {
+                    "paypal.nvp_user"
+                } else if password.is_none() {
+                    "paypal.nvp_password"
+                } else {
+                    "paypal.nvp_signature"
+                };
+                Err(ConfigError::missing(
+                    self.at(missing),
+                    "nvp_user, nvp_password and nvp_signature go together".to_owned(),
+                ))
+            }
+        }
     }
 
     /// `paypal.postback_pool_size`: 1 to [`MAX_VERIFICATION_CONCURRENCY`](super::MAX_VERIFICATION_CONCURRENCY).
