@@ -257,6 +257,10 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
                 "please try again in a moment",
             )
         }
+        Err(e @ PayError::Gateway(crate::gateway::GatewayError::Unavailable(_))) => {
+            tracing::warn!(error = %e, "a gateway's API did not take a payment");
+            error_page(StatusCode::BAD_GATEWAY, "Payment not started", &e.to_string())
+        }
         Err(e) => error_page(StatusCode::BAD_REQUEST, "Payment not started", &e.to_string()),
     }
 }

@@ -26,6 +26,10 @@ pub enum GatewayError {
     /// This gateway cannot serve this button or option (e.g. a subscription through CM-CIC).
     #[error("{0}")]
     Unsupported(String),
+    /// The gateway's API did not take the payment (unreachable, or it refused: the reason, no secrets).
+    /// The buyer may try again; the front end answers 502.
+    #[error("the payment service did not answer as expected: {0}")]
+    Unavailable(String),
 }
 
 /// URLs of the service that gateways send buyers and notifications to.
