@@ -272,15 +272,28 @@ pub fn assemble(
         _ => None,
     };
 
-    let paypal_simulator = match config.paypal.as_ref().map(|p| p.mode) {
-        Some(PaypalMode::Simulator) => {
+    let paypal_simulator = match config.paypal.as_ref() {
+        Some(paypal) if paypal.mode == PaypalMode::Simulator => {
             let client =
                 simulator::paypal::default_client().map_err(|e| StartError::Other(format!("PayPal simulator: {e}")))?;
-            // It only ever posts IPNs to this server: never a relay to other hosts.
-            Some(Arc::new(
-                PaypalSimulator::new(state.templates.clone(), client)
-                    .only_notify_under(format!("{}/notify/", urls.base())),
-            ))
+            // Its APIs accept exactly the credentials the gateway was built with.
+            let credentials = gateways::paypal_api_credentials(paypal);
+            let mut sim = PaypalSimulator::new(state.templates.clone(), client)
+                // It only ever posts IPNs to this server: never a relay to other hosts.
+                .only_notify_under(format!("{}/notify/", urls.base()));
+            if let (Some((client_id, client_secret)), Some((nvp_user, nvp_password, nvp_signature))) =
+                (credentials.rest, credentials.nvp)
+            {
+                sim = sim.with_api_credentials(simulator::paypal::ApiCredentials {
+                    client_id,
+                    client_secret: client_secret.expose().to_owned(),
+                    nvp_user,
+                    nvp_password: nvp_password.expose().to_owned(),
+                    nvp_signature: nvp_signature.expose().to_owned(),
+                    account: paypal.business.clone(),
+                });
+            }
+            Some(Arc::new(sim))
         }
         _ => None,
     };

@@ -8,7 +8,7 @@ use chrono::Utc;
 use payment_buttons::paypal::PostbackAnswer;
 
 use super::checkout::{Checkout, Kind};
-use super::ledger::{Subscription, Transaction, TxnStatus};
+use super::ledger::{Refund, Subscription, Transaction, TxnStatus};
 use super::messages::{self, Payer, PaymentStatus};
 use super::{PAYMENTS_PATH, PaypalSimulator, SimulatorError};
 
@@ -98,7 +98,7 @@ impl PaypalSimulator {
             payer,
             subscr_id: subscription,
             status,
-            refund_txn_id: None,
+            refunds: Vec::new(),
         });
         Ok(next)
     }
@@ -129,8 +129,9 @@ impl PaypalSimulator {
         Ok(())
     }
 
-    /// Refunds a completed payment in full: `payment_status=Refunded`, negative `mc_gross`,
-    /// `parent_txn_id`, `reason_code=refund`, a new `txn_id`.
+    /// Refunds what is left of a completed payment (all of it, unless the API refunded part already):
+    /// `payment_status=Refunded`, negative `mc_gross`, `parent_txn_id`, `reason_code=refund`, a new
+    /// `txn_id`. Recorded once the IPN is delivered.
     pub async fn refund(&self, txn_id: &str) -> Result<(), SimulatorError> {
         let _turn = self.actions.lock().await;
         let transaction = self.transaction(txn_id)?;
@@ -139,20 +140,21 @@ impl PaypalSimulator {
                 "payment {txn_id} is not completed: only a completed payment can be refunded"
             )));
         }
-        let refund_txn_id = messages::new_txn_id();
-        let ipn = messages::refund(
-            &transaction.checkout,
-            &transaction.payer,
-            txn_id,
-            transaction.subscr_id.as_deref(),
-            &refund_txn_id,
-            Utc::now(),
-        );
+        let left = transaction
+            .refundable()
+            .filter(|left| left.is_positive())
+            .ok_or_else(|| SimulatorError::WrongState(format!("payment {txn_id} has nothing left to refund")))?;
+        let refund = Refund {
+            id: messages::new_txn_id(),
+            amount: left,
+            request_id: None,
+            custom_id: None,
+            note: None,
+            at: Utc::now(),
+        };
+        let ipn = refund_ipn(&transaction, &refund);
         self.send(&transaction.checkout.notify_url, &[ipn]).await?;
-        if let Some(kept) = self.ledger().transaction_mut(txn_id) {
-            kept.status = TxnStatus::Refunded;
-            kept.refund_txn_id = Some(refund_txn_id);
-        }
+        self.ledger().record_refund(txn_id, refund);
         Ok(())
     }
 
@@ -175,7 +177,7 @@ impl PaypalSimulator {
             payer: subscription.payer,
             subscr_id: Some(subscription.subscr_id),
             status: TxnStatus::Completed,
-            refund_txn_id: None,
+            refunds: Vec::new(),
         });
         Ok(())
     }
@@ -206,14 +208,14 @@ impl PaypalSimulator {
         self.ledger().sent().map(|sent| sent.body.clone()).collect()
     }
 
-    fn transaction(&self, txn_id: &str) -> Result<Transaction, SimulatorError> {
+    pub(super) fn transaction(&self, txn_id: &str) -> Result<Transaction, SimulatorError> {
         self.ledger()
             .transaction_mut(txn_id)
             .map(|t| t.clone())
             .ok_or_else(|| SimulatorError::UnknownPayment(txn_id.to_owned()))
     }
 
-    fn active_subscription(&self, subscr_id: &str, verb: &str) -> Result<Subscription, SimulatorError> {
+    pub(super) fn active_subscription(&self, subscr_id: &str, verb: &str) -> Result<Subscription, SimulatorError> {
         let subscription = self
             .ledger()
             .subscription_mut(subscr_id)
@@ -226,4 +228,17 @@ impl PaypalSimulator {
         }
         Ok(subscription)
     }
+}
+
+/// The IPN of `refund` of `transaction`.
+pub(super) fn refund_ipn(transaction: &Transaction, refund: &Refund) -> messages::Ipn {
+    messages::refund(
+        &transaction.checkout,
+        &transaction.payer,
+        &transaction.txn_id,
+        transaction.subscr_id.as_deref(),
+        &refund.id,
+        &refund.amount.to_string(),
+        refund.at,
+    )
 }

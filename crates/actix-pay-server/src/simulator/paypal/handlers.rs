@@ -1,12 +1,12 @@
 //! The HTTP side of the simulator: forms in, pages, redirects and plain-text postback answers out.
 
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use payment_buttons::paypal::PostbackAnswer;
 use url::form_urlencoded;
 
 use super::views::{checkout_page, error_page, payments_page};
-use super::{PAYMENTS_PATH, PaypalSimulator, SimulatorError};
+use super::{ApiAnswer, PAYMENTS_PATH, PaypalSimulator, SimulatorError};
 
 /// `POST /simulator/paypal`: the hand-off form arrives; show the payment page.
 pub async fn checkout(sim: web::Data<PaypalSimulator>, form: web::Bytes) -> HttpResponse {
@@ -69,6 +69,49 @@ pub async fn next_payment(sim: web::Data<PaypalSimulator>, subscr_id: web::Path<
 /// `POST /simulator/paypal/subscriptions/{subscr_id}/cancel`.
 pub async fn cancel_subscription(sim: web::Data<PaypalSimulator>, subscr_id: web::Path<String>) -> HttpResponse {
     after_action(&sim, sim.cancel_subscription(&subscr_id).await)
+}
+
+/// `POST /simulator/paypal/v1/oauth2/token`.
+pub async fn oauth_token(sim: web::Data<PaypalSimulator>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    json(sim.issue_token(authorization(&req), &body))
+}
+
+/// `POST /simulator/paypal/v2/payments/captures/{txn_id}/refund`.
+pub async fn api_refund(
+    sim: web::Data<PaypalSimulator>,
+    req: HttpRequest,
+    txn_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let request_id = req.headers().get("paypal-request-id").and_then(|v| v.to_str().ok());
+    let sim = sim.into_inner();
+    json(sim.api_refund(authorization(&req), &txn_id, request_id, &body).await)
+}
+
+/// `GET /simulator/paypal/v1/reporting/transactions`.
+pub async fn transaction_search(
+    sim: web::Data<PaypalSimulator>,
+    req: HttpRequest,
+    query: web::Query<Vec<(String, String)>>,
+) -> HttpResponse {
+    json(sim.search_transactions(authorization(&req), &query))
+}
+
+/// `POST /simulator/paypal/nvp`.
+pub async fn nvp(sim: web::Data<PaypalSimulator>, body: web::Bytes) -> HttpResponse {
+    let sim = sim.into_inner();
+    let answer = sim.nvp(&body).await;
+    HttpResponse::Ok().content_type(ContentType::plaintext()).body(answer)
+}
+
+fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+fn json(answer: ApiAnswer) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).json(answer.body)
 }
 
 /// Back to the payments page after an action (post, redirect, get), or the page with the error.

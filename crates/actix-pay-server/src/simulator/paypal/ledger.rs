@@ -6,6 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use payment_buttons::money::Money;
 
 use super::checkout::Checkout;
 use super::messages::Payer;
@@ -16,6 +17,8 @@ const MAX_CHECKOUTS: usize = 1_000;
 const MAX_RECORDS: usize = 1_000;
 /// IPN bodies remembered for the postback; an older body is answered `INVALID`.
 const MAX_SENT: usize = 10_000;
+/// OAuth tokens remembered; an older token is answered 401, as an expired one.
+const MAX_TOKENS: usize = 1_000;
 
 /// The state of a simulated transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -41,8 +44,41 @@ pub struct Transaction {
     pub subscr_id: Option<String>,
     /// Where it stands.
     pub status: TxnStatus,
-    /// The refund's own transaction id, once refunded.
-    pub refund_txn_id: Option<String>,
+    /// Its refunds, oldest first (from the payments page or the REST API).
+    pub refunds: Vec<Refund>,
+}
+
+/// One refund of a simulated transaction.
+#[derive(Debug, Clone)]
+pub struct Refund {
+    /// The refund's own transaction id (the `txn_id` of its IPN, the `id` of the REST answer).
+    pub id: String,
+    /// How much.
+    pub amount: Money,
+    /// The `PayPal-Request-Id` it was made with, when made through the API.
+    pub request_id: Option<String>,
+    /// The API's `custom_id`.
+    pub custom_id: Option<String>,
+    /// The API's `note_to_payer`.
+    pub note: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl Transaction {
+    /// The amount paid.
+    pub fn amount(&self) -> Option<Money> {
+        Money::parse(&self.checkout.amount, &self.checkout.currency).ok()
+    }
+
+    /// What is left to refund.
+    pub fn refundable(&self) -> Option<Money> {
+        let mut left = self.amount()?;
+        for refund in &self.refunds {
+            left = left.checked_sub(refund.amount)?;
+        }
+        Some(left)
+    }
 }
 
 /// One simulated subscription.
@@ -93,6 +129,7 @@ pub struct Ledger {
     subscriptions: VecDeque<Subscription>,
     sent: VecDeque<(u64, SentIpn)>,
     next_sent: u64,
+    tokens: VecDeque<(String, DateTime<Utc>)>,
 }
 
 impl Ledger {
@@ -183,6 +220,39 @@ impl Ledger {
     /// True when `body` is, byte for byte, a body this simulator sent.
     pub fn was_sent(&self, body: &[u8]) -> bool {
         self.sent.iter().any(|(_, sent)| sent.body == body)
+    }
+
+    /// Remembers an OAuth token valid until `expires_at`.
+    pub fn add_token(&mut self, token: String, expires_at: DateTime<Utc>) {
+        self.tokens.push_back((token, expires_at));
+        if self.tokens.len() > MAX_TOKENS {
+            self.tokens.pop_front();
+        }
+    }
+
+    /// Whether `token` was issued here and has not expired.
+    pub fn token_valid(&self, token: &str, now: DateTime<Utc>) -> bool {
+        self.tokens.iter().any(|(t, until)| t == token && now < *until)
+    }
+
+    /// Records a refund of `txn_id`; the transaction becomes `Refunded` once nothing is left.
+    pub fn record_refund(&mut self, txn_id: &str, refund: Refund) {
+        if let Some(transaction) = self.transaction_mut(txn_id) {
+            transaction.refunds.push(refund);
+            if transaction.refundable().is_some_and(|left| !left.is_positive()) {
+                transaction.status = TxnStatus::Refunded;
+            }
+        }
+    }
+
+    /// The refund made with `request_id` (`PayPal-Request-Id`), and the transaction it refunded.
+    pub fn refund_by_request_id(&self, request_id: &str) -> Option<(&Transaction, &Refund)> {
+        self.transactions.iter().find_map(|t| {
+            t.refunds
+                .iter()
+                .find(|r| r.request_id.as_deref() == Some(request_id))
+                .map(|r| (t, r))
+        })
     }
 
     /// Sent IPNs, oldest first.

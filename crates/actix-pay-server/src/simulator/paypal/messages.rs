@@ -261,17 +261,19 @@ pub fn subscr_payment(checkout: &Checkout, payer: &Payer, subscr_id: &str, txn_i
     ipn
 }
 
-/// A full refund of `parent_txn_id`: no `txn_type`, a new `txn_id`, a negative `mc_gross`.
+/// A refund of `amount` (`12.50`) of `parent_txn_id`, in full or in part: no `txn_type`, a new `txn_id`, a
+/// negative `mc_gross`.
 pub fn refund(
     checkout: &Checkout,
     payer: &Payer,
     parent_txn_id: &str,
     subscr_id: Option<&str>,
     txn_id: &str,
+    amount: &str,
     at: DateTime<Utc>,
 ) -> Ipn {
     let mut ipn = Ipn::default();
-    ipn.push("mc_gross", format!("-{}", checkout.amount));
+    ipn.push("mc_gross", format!("-{amount}"));
     ipn.push("payment_date", paypal_date(at));
     ipn.push("payment_status", "Refunded");
     ipn.push("payment_type", "instant");
@@ -371,6 +373,7 @@ mod tests {
             "PARENT",
             None,
             "CHILD",
+            "12.50",
             Utc::now(),
         );
         assert_eq!(ipn.get("mc_gross"), Some("-12.50"));

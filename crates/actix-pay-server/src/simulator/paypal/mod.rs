@@ -8,13 +8,20 @@
 //! `GET /simulator/paypal/payments` lists the simulated payments with the later messages PayPal would send:
 //! an eCheck clearing, a refund, the next subscription payment, a cancellation.
 //!
+//! It also stands in for the APIs the gateway calls (`api`): the OAuth2 token, the refund of a payment
+//! (`/v2/payments/captures/{txn_id}/refund`, in full or in part, honouring `PayPal-Request-Id`), Transaction
+//! Search (refunds), and the NVP `ManageRecurringPaymentsProfileStatus` cancellation. A refund or a
+//! cancellation made through them is followed by its IPN, as PayPal's are, and shows on the payments page.
+//!
 //! Everything is kept in memory, bounded, and lost at restart.
 //!
 //! The files have the same roles as the CM-CIC simulator's: `handlers` (HTTP in and out), `actions` (what
 //! PayPal does), `views` (the pages), `words`, `ledger` (what it remembers), `delivery` (posting IPNs to
-//! the merchant), `error`, `checkout` (the merchant's form, read) and `messages` (the IPNs it sends).
+//! the merchant), `error`, `checkout` (the merchant's form, read), `messages` (the IPNs it sends) and
+//! `api` (what the REST and NVP APIs do).
 
 mod actions;
+mod api;
 mod checkout;
 mod delivery;
 mod error;
@@ -28,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use actix_web::web;
 
+pub use api::{ApiAnswer, ApiCredentials};
 pub use checkout::{Checkout, Kind, Language, PeriodUnit, Recurrence};
 pub use delivery::{DELIVERY_TIMEOUT, default_client};
 pub use error::SimulatorError;
@@ -42,12 +50,17 @@ pub const BASE_PATH: &str = "/simulator/paypal";
 pub const PAYMENTS_PATH: &str = "/simulator/paypal/payments";
 /// The `postback_url` of simulator mode.
 pub const POSTBACK_PATH: &str = "/simulator/paypal/postback";
+/// The `api_url` of simulator mode: the REST API's paths (`/v1/oauth2/token`...) are under it.
+pub const API_PATH: &str = BASE_PATH;
+/// The `nvp_url` of simulator mode.
+pub const NVP_PATH: &str = "/simulator/paypal/nvp";
 
 /// The simulated PayPal: its memory, its HTTP client and the pages' templates.
 pub struct PaypalSimulator {
     templates: Arc<tera::Tera>,
     client: reqwest::Client,
     notify_prefix: Option<String>,
+    api: Option<ApiCredentials>,
     ledger: Mutex<Ledger>,
     /// One action at a time, from the state check to the state change, with the deliveries in between:
     /// two clicks on "Refund" must not send two refunds. The ledger itself is locked only briefly, so
@@ -72,6 +85,7 @@ impl PaypalSimulator {
             templates,
             client,
             notify_prefix: None,
+            api: None,
             ledger: Mutex::new(Ledger::default()),
             actions: tokio::sync::Mutex::new(()),
         }
@@ -83,6 +97,13 @@ impl PaypalSimulator {
     /// server make it send requests elsewhere. A server should pass `{public_url}/notify/`.
     pub fn only_notify_under(mut self, prefix: impl Into<String>) -> Self {
         self.notify_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Opens the simulated REST and NVP APIs to `credentials` (the server's gateway's). Without it they
+    /// refuse every call.
+    pub fn with_api_credentials(mut self, credentials: ApiCredentials) -> Self {
+        self.api = Some(credentials);
         self
     }
 
@@ -100,6 +121,16 @@ pub fn configure(sim: Arc<PaypalSimulator>) -> impl FnOnce(&mut web::ServiceConf
                 .app_data(web::Data::from(sim))
                 .route("", web::post().to(handlers::checkout))
                 .route("/postback", web::post().to(handlers::postback))
+                .route("/v1/oauth2/token", web::post().to(handlers::oauth_token))
+                .route(
+                    "/v2/payments/captures/{txn_id}/refund",
+                    web::post().to(handlers::api_refund),
+                )
+                .route(
+                    "/v1/reporting/transactions",
+                    web::get().to(handlers::transaction_search),
+                )
+                .route("/nvp", web::post().to(handlers::nvp))
                 .route("/payments", web::get().to(handlers::payments))
                 .route("/payments/{txn_id}/complete", web::post().to(handlers::complete))
                 .route("/payments/{txn_id}/refund", web::post().to(handlers::refund))

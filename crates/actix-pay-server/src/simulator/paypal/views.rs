@@ -58,9 +58,16 @@ struct TransactionRow {
     kind: &'static str,
     subscr_id: Option<String>,
     status: TxnStatus,
-    refund_txn_id: Option<String>,
+    refunds: Vec<RefundRow>,
     complete_url: Option<String>,
     refund_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct RefundRow {
+    id: String,
+    amount: String,
+    via_api: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,7 +120,15 @@ impl PaymentsView {
                 },
                 subscr_id: t.subscr_id.clone(),
                 status: t.status,
-                refund_txn_id: t.refund_txn_id.clone(),
+                refunds: t
+                    .refunds
+                    .iter()
+                    .map(|r| RefundRow {
+                        id: r.id.clone(),
+                        amount: r.amount.to_string(),
+                        via_api: r.request_id.is_some(),
+                    })
+                    .collect(),
                 complete_url: (t.status == TxnStatus::Pending)
                     .then(|| format!("{PAYMENTS_PATH}/{}/complete", t.txn_id)),
                 refund_url: (t.status == TxnStatus::Completed).then(|| format!("{PAYMENTS_PATH}/{}/refund", t.txn_id)),
