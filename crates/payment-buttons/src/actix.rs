@@ -482,9 +482,11 @@ impl Workers {
     }
 }
 
-/// Starts three background tasks on the current tokio runtime: one processes queued messages
-/// ([`Engine::drain_messages`]: woken by `wake`, polling every `poll` for retries), one hands outbox events to listeners, and one marks
-/// created payments nobody paid as abandoned, once a minute (see [`Engine::with_abandon_after`]).
+/// Starts four background tasks on the current tokio runtime: one processes queued messages
+/// ([`Engine::drain_messages`]: woken by `wake`, polling every `poll` for retries), one hands outbox events
+/// to listeners, one sends again the refunds that are due ([`Engine::retry_due_refunds`], every 5 s or
+/// `poll` if shorter), and one marks created payments nobody paid as abandoned, once a minute (see
+/// [`Engine::with_abandon_after`]).
 pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::Notify>, poll: Duration) -> Workers {
     let events_wake = Arc::new(tokio::sync::Notify::new());
     let messages = {
@@ -499,9 +501,25 @@ pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::No
     };
     let events = {
         let engine = engine.clone();
-        work_loop("event dispatch", events_wake, poll, move || {
+        work_loop("event dispatch", events_wake.clone(), poll, move || {
             let engine = engine.clone();
             async move { engine.dispatch_events(100).await }
+        })
+    };
+    let refunds = {
+        let engine = engine.clone();
+        let events_wake = events_wake.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(REFUND_RETRY_EVERY.min(poll.max(Duration::from_millis(100))));
+            loop {
+                every.tick().await;
+                match engine.retry_due_refunds(Utc::now(), 20).await {
+                    Ok(0) => {}
+                    // An applied refund wrote events: hand them on now.
+                    Ok(_) => events_wake.notify_one(),
+                    Err(e) => log_store_error("retrying refunds", &e),
+                }
+            }
         })
     };
     let abandon = tokio::spawn(async move {
@@ -517,9 +535,17 @@ pub fn spawn_workers<S: Store>(engine: Arc<Engine<S>>, wake: Arc<tokio::sync::No
     });
     Workers {
         wake,
-        tasks: vec![("messages", messages), ("events", events), ("abandon", abandon)],
+        tasks: vec![
+            ("messages", messages),
+            ("events", events),
+            ("refunds", refunds),
+            ("abandon", abandon),
+        ],
     }
 }
+
+/// How often at most [`spawn_workers`] sends again the refunds that are due ([`Engine::retry_due_refunds`]).
+const REFUND_RETRY_EVERY: Duration = Duration::from_secs(5);
 
 /// How often [`spawn_workers`] looks for created payments to mark abandoned.
 const ABANDON_SWEEP_EVERY: Duration = Duration::from_secs(60);

@@ -10,6 +10,7 @@
 //! ```
 
 mod pipeline;
+mod refunds;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,8 @@ use crate::payment::PaymentId;
 use crate::store::{Applied, NewMessage, NewPayment, QueuedMessage, Settlement, Store, StoreError, StoredPayment};
 use crate::token::{ButtonSigner, TokenError};
 use crate::transition::ApplyRequest;
+
+pub use refunds::{RefundError, RefundOrder};
 
 /// After this many failed verification attempts a message is given up on (flagged, never applied).
 pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;

@@ -575,6 +575,11 @@ impl Store for MemoryStore {
         Ok(r.clone())
     }
 
+    async fn note_answer(&self, id: MessageId, outcome: &str) -> Result<(), StoreError> {
+        self.lock()?.message_mut(id)?.outcome = Some(outcome.to_owned());
+        Ok(())
+    }
+
     async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
         let inner = self.lock()?;
         let mut due: Vec<StoredRefund> = inner

@@ -271,7 +271,8 @@ impl NewRefund {
             failure_reason: None,
             attempts: 0,
             first_sent_at: None,
-            next_attempt_at: None,
+            // Due at once: if the process stops before the first attempt, the retry worker sends it.
+            next_attempt_at: Some(self.now),
             created_at: self.now,
             updated_at: self.now,
         }

@@ -417,6 +417,10 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<StoredRefund, StoreError>;
 
+    /// Writes `outcome` on the log row of a gateway's answer to a call of ours (what it meant), when
+    /// nothing else is written with it.
+    async fn note_answer(&self, id: MessageId, outcome: &str) -> Result<(), StoreError>;
+
     /// Pending refunds due for another attempt at `now`, oldest first.
     async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError>;
 }

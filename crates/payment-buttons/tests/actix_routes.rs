@@ -18,6 +18,8 @@ use payment_buttons::store::{
     Applied, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store, StoreError,
     StoredPayment,
 };
+use payment_buttons::gateway::GatewayCall;
+use payment_buttons::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
 use payment_buttons::token::ButtonSigner;
 use payment_buttons::transition::ApplyRequest;
 
@@ -65,6 +67,40 @@ impl Store for DownForWrites {
     }
     async fn abandon_created_before(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<u64, StoreError> {
         Err(down())
+    }
+    async fn payments_for_order(&self, order: &str) -> Result<Vec<StoredPayment>, StoreError> {
+        self.0.payments_for_order(order).await
+    }
+    async fn log_answers(&self, _: &str, _: &PaymentId, _: &[GatewayCall]) -> Result<Vec<MessageId>, StoreError> {
+        Err(down())
+    }
+    async fn record_refund(&self, _: NewRefund) -> Result<RecordedRefund, StoreError> {
+        Err(down())
+    }
+    async fn refund(&self, id: &RefundId) -> Result<Option<StoredRefund>, StoreError> {
+        self.0.refund(id).await
+    }
+    async fn refunds_for_payment(&self, id: &PaymentId) -> Result<Vec<StoredRefund>, StoreError> {
+        self.0.refunds_for_payment(id).await
+    }
+    async fn begin_refund_attempt(&self, _: &RefundId, _: DateTime<Utc>) -> Result<Option<StoredRefund>, StoreError> {
+        Err(down())
+    }
+    async fn update_refund(
+        &self,
+        _: &RefundId,
+        _: RefundUpdate,
+        _: Option<MessageId>,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<StoredRefund, StoreError> {
+        Err(down())
+    }
+    async fn note_answer(&self, _: MessageId, _: &str) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
+        self.0.due_refunds(now, limit).await
     }
 }
 

@@ -125,6 +125,7 @@ mod tests {
             button: serde_json::Value::Null,
             details: serde_json::Value::Null,
             gateway_message_id: Some(1),
+            sequence: 1,
         }
     }
 

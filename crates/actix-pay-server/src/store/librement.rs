@@ -315,7 +315,7 @@ impl BalancePayments for ServerStore {
                 let seller =
                     seller(&stored.button).map_err(|e| LFail::Purchase(PurchaseError::Button(e.to_string())))?;
                 let payee = earnings::payee_for(conn, seller.as_str(), now)?;
-                let plan = plan_balance_payment(&stored, user, payee, now).map_err(LFail::Purchase)?;
+                let mut plan = plan_balance_payment(&stored, user, payee, now).map_err(LFail::Purchase)?;
                 post_in(conn, &plan.transaction, db_time(now))?;
                 if let Some(to) = earnings::user_email(conn, user)? {
                     send_receipt(conn, &to, &stored, Some(stored.amount), None, now)?;

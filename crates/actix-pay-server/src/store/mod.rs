@@ -148,6 +148,9 @@ pub fn revert_migrations_after(url: &str, version: &str) -> Result<(), OpenError
     Ok(())
 }
 
+use payment_buttons::gateway::GatewayCall;
+use payment_buttons::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
+
 #[async_trait::async_trait]
 impl Store for ServerStore {
     async fn log_message(&self, message: NewMessage) -> Result<MessageId, StoreError> {
@@ -220,5 +223,57 @@ impl Store for ServerStore {
 
     async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.core.abandon_created_before(cutoff, now).await
+    }
+
+    async fn payments_for_order(&self, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError> {
+        self.core.payments_for_order(order_reference).await
+    }
+
+    async fn log_answers(
+        &self,
+        gateway: &str,
+        payment_id: &PaymentId,
+        calls: &[GatewayCall],
+    ) -> Result<Vec<MessageId>, StoreError> {
+        self.core.log_answers(gateway, payment_id, calls).await
+    }
+
+    async fn record_refund(&self, refund: NewRefund) -> Result<RecordedRefund, StoreError> {
+        self.core.record_refund(refund).await
+    }
+
+    async fn refund(&self, id: &RefundId) -> Result<Option<StoredRefund>, StoreError> {
+        self.core.refund(id).await
+    }
+
+    async fn refunds_for_payment(&self, id: &PaymentId) -> Result<Vec<StoredRefund>, StoreError> {
+        self.core.refunds_for_payment(id).await
+    }
+
+    async fn begin_refund_attempt(
+        &self,
+        id: &RefundId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredRefund>, StoreError> {
+        self.core.begin_refund_attempt(id, now).await
+    }
+
+    async fn update_refund(
+        &self,
+        id: &RefundId,
+        update: RefundUpdate,
+        log_id: Option<MessageId>,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRefund, StoreError> {
+        self.core.update_refund(id, update, log_id, outcome, now).await
+    }
+
+    async fn note_answer(&self, id: MessageId, outcome: &str) -> Result<(), StoreError> {
+        self.core.note_answer(id, outcome).await
+    }
+
+    async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
+        self.core.due_refunds(now, limit).await
     }
 }

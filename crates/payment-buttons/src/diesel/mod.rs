@@ -434,6 +434,21 @@ impl Store for DieselStore {
             .await
     }
 
+    async fn note_answer(&self, id: MessageId, outcome: &str) -> Result<(), StoreError> {
+        let outcome = outcome.to_owned();
+        self.with_connection(move |conn| {
+            let n = diesel::update(schema::gateway_messages::table.find(id))
+                .set(schema::gateway_messages::outcome.eq(Some(outcome)))
+                .execute(conn)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound(format!("gateway message {id}")))
+            }
+        })
+        .await
+    }
+
     async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_connection(move |conn| refunds::due(conn, now, limit)).await
