@@ -293,6 +293,14 @@ pub fn assemble(
                     account: paypal.business.clone(),
                 });
             }
+            if paypal.integration == payment_buttons::paypal::PaypalIntegration::Checkout {
+                let api = paypal.api_url(public_url).to_string();
+                sim = sim.with_checkout_webhooks(simulator::paypal::CheckoutWebhooks {
+                    url: format!("{}/notify/paypal/webhook", urls.base()),
+                    webhook_id: gateways::paypal_webhook_id(paypal).unwrap_or_default(),
+                    cert_url: format!("{}{}", api.trim_end_matches('/'), simulator::paypal::CERT_PATH),
+                });
+            }
             Some(Arc::new(sim))
         }
         _ => None,
