@@ -138,7 +138,11 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             .map_err(|e| GatewaySetupError(e.to_string()))?;
         if p.mode == PaypalMode::Simulator {
             // The simulator signs its webhooks with its own certificate: trusted here, in simulator mode only.
-            let certs = format!("{}{}", p.api_url(public_url).as_str().trim_end_matches('/'), crate::simulator::paypal::CERT_PATH);
+            let certs = format!(
+                "{}{}",
+                p.api_url(public_url).as_str().trim_end_matches('/'),
+                crate::simulator::paypal::CERT_PATH
+            );
             gateway = gateway
                 .with_simulator_webhook_trust(crate::simulator::paypal::WEBHOOK_CA_PEM, &certs)
                 .map_err(|e| GatewaySetupError(e.to_string()))?;

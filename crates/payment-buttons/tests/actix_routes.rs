@@ -10,16 +10,16 @@ use chrono::{DateTime, Utc};
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::engine::Engine;
 use payment_buttons::event::Event;
+use payment_buttons::gateway::GatewayCall;
 use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::memory::MemoryStore;
 use payment_buttons::payment::PaymentId;
 use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
+use payment_buttons::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
 use payment_buttons::store::{
     Applied, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store, StoreError,
     StoredPayment,
 };
-use payment_buttons::gateway::GatewayCall;
-use payment_buttons::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
 use payment_buttons::token::ButtonSigner;
 use payment_buttons::transition::ApplyRequest;
 

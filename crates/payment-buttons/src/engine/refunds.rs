@@ -230,8 +230,8 @@ impl<S: Store> Engine<S> {
                 recheck_at: now + PENDING_RECHECK,
             },
             RefundAnswer::Retry { reason } => {
-                let delay = chrono::Duration::from_std(retry_delay(refund.attempts + 1))
-                    .unwrap_or(chrono::Duration::hours(1));
+                let delay =
+                    chrono::Duration::from_std(retry_delay(refund.attempts + 1)).unwrap_or(chrono::Duration::hours(1));
                 RefundUpdate::Retry {
                     reason: truncate(&reason, 500),
                     next_attempt_at: now + delay,

@@ -100,7 +100,9 @@ impl Orders {
     }
 
     fn by_request_id(&self, request_id: &str) -> Option<&Order> {
-        self.by_id.values().find(|o| o.request_id.as_deref() == Some(request_id))
+        self.by_id
+            .values()
+            .find(|o| o.request_id.as_deref() == Some(request_id))
     }
 
     /// The order whose capture is `capture_id`.
@@ -165,7 +167,8 @@ fn order_json(order: &Order, api: &str, approve: &str) -> Value {
     if let Some(capture) = &order.capture {
         unit["payments"] = json!({"captures": [capture_json(order, capture, api)]});
     }
-    let mut links = vec![json!({"rel": "self", "method": "GET", "href": format!("{api}/v2/checkout/orders/{}", order.id)})];
+    let mut links =
+        vec![json!({"rel": "self", "method": "GET", "href": format!("{api}/v2/checkout/orders/{}", order.id)})];
     if order.capture.is_none() {
         links.push(json!({"rel": "payer-action", "method": "GET", "href": format!("{approve}?token={}", order.id)}));
     }
@@ -202,10 +205,20 @@ impl PaypalSimulator {
             };
         }
         let Ok(request) = serde_json::from_slice::<Value>(body) else {
-            return error(400, "INVALID_REQUEST", "MALFORMED_REQUEST_JSON", "The request JSON is not well formed.");
+            return error(
+                400,
+                "INVALID_REQUEST",
+                "MALFORMED_REQUEST_JSON",
+                "The request JSON is not well formed.",
+            );
         };
         if request["intent"] != "CAPTURE" {
-            return error(400, "INVALID_REQUEST", "INVALID_PARAMETER_VALUE", "intent must be CAPTURE here.");
+            return error(
+                400,
+                "INVALID_REQUEST",
+                "INVALID_PARAMETER_VALUE",
+                "intent must be CAPTURE here.",
+            );
         }
         let unit = &request["purchase_units"][0];
         let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -235,10 +248,20 @@ impl PaypalSimulator {
         .into_iter()
         .find(|(_, v)| v.is_empty());
         if let Some((field, _)) = missing {
-            return error(400, "INVALID_REQUEST", "MISSING_REQUIRED_PARAMETER", &format!("{field} is required."));
+            return error(
+                400,
+                "INVALID_REQUEST",
+                "MISSING_REQUIRED_PARAMETER",
+                &format!("{field} is required."),
+            );
         }
         if payment_buttons::money::Money::parse(&order.value, &order.currency).is_err() {
-            return error(422, "UNPROCESSABLE_ENTITY", "DECIMAL_PRECISION", "The amount is not valid.");
+            return error(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "DECIMAL_PRECISION",
+                "The amount is not valid.",
+            );
         }
         let body = order_json(&order, api, &approve);
         orders.insert(order);
@@ -255,7 +278,12 @@ impl PaypalSimulator {
                 status: 200,
                 body: order_json(order, api, &format!("{api}/checkoutnow")),
             },
-            None => error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "Specified resource ID does not exist."),
+            None => error(
+                404,
+                "RESOURCE_NOT_FOUND",
+                "INVALID_RESOURCE_ID",
+                "Specified resource ID does not exist.",
+            ),
         }
     }
 
@@ -274,7 +302,12 @@ impl PaypalSimulator {
         let approve = format!("{api}/checkoutnow");
         let mut orders = self.orders();
         let Some(order) = orders.by_id.get_mut(id) else {
-            return error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "Specified resource ID does not exist.");
+            return error(
+                404,
+                "RESOURCE_NOT_FOUND",
+                "INVALID_RESOURCE_ID",
+                "Specified resource ID does not exist.",
+            );
         };
         if let Some(capture) = &order.capture {
             return if request_id.is_some() && capture.request_id.as_deref() == request_id {
@@ -368,7 +401,12 @@ impl PaypalSimulator {
             None => payment_buttons::money::Money::from_minor(left, paid.currency()),
         };
         if left <= 0 {
-            return Some(error(422, "UNPROCESSABLE_ENTITY", "CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded."));
+            return Some(error(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "CAPTURE_FULLY_REFUNDED",
+                "The capture has already been fully refunded.",
+            ));
         }
         if asked.minor_units() > left || asked.minor_units() <= 0 {
             return Some(error(
@@ -574,7 +612,12 @@ pub async fn approval_page(sim: web::Data<PaypalSimulator>, query: web::Query<To
         },
     );
     ctx.insert("error", &Option::<String>::None);
-    pages::render(&sim.templates, "simulator/paypal_checkout.html", &ctx, actix_web::http::StatusCode::OK)
+    pages::render(
+        &sim.templates,
+        "simulator/paypal_checkout.html",
+        &ctx,
+        actix_web::http::StatusCode::OK,
+    )
 }
 
 /// `POST /simulator/paypal/checkoutnow/{id}/approve` (`echeck=1`: the capture will be pending).
@@ -588,7 +631,9 @@ pub async fn approve(
     let api = own_base(&req, &format!("/checkoutnow/{id}/approve"));
     let sim = sim.into_inner();
     match sim.approve_order(&id, echeck, &api) {
-        Some(back) => HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish(),
+        Some(back) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, back))
+            .finish(),
         None => HttpResponse::NotFound().body("no such order\n"),
     }
 }
@@ -596,7 +641,9 @@ pub async fn approve(
 /// `POST /simulator/paypal/checkoutnow/{id}/cancel`.
 pub async fn cancel(sim: web::Data<PaypalSimulator>, id: web::Path<String>) -> HttpResponse {
     match sim.cancel_order(&id) {
-        Some(back) => HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish(),
+        Some(back) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, back))
+            .finish(),
         None => HttpResponse::NotFound().body("no such order\n"),
     }
 }
