@@ -228,6 +228,14 @@ impl Gateway for PaypalGateway {
     fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
         self.check_paypal_block(button)?;
         for (i, option) in button.options().iter().enumerate() {
+            // Never a one-off order in place of a subscription the buyer was promised.
+            if self.config.integration() == PaypalIntegration::Checkout && option.recurrence_months().is_some() {
+                return Err(ButtonError::new(
+                    format!("options[{i}].recurrence_months"),
+                    "subscriptions are not offered through PayPal Checkout yet (paypal.integration = \"checkout\"); \
+                     use paypal.integration = \"standard\" for them",
+                ));
+            }
             currency::format_amount(option.amount()).map_err(|reason| {
                 let field = if supports_currency(option.amount().currency()) {
                     "amount"

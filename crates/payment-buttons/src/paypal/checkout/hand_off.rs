@@ -30,6 +30,11 @@ fn locale(request: &PaymentRequest<'_>) -> String {
 /// button, where the buyer comes back, and the buyer's language.
 pub(crate) fn order_body(config: &PaypalConfig, request: &PaymentRequest<'_>) -> Result<Value, GatewayError> {
     let option = request.option();
+    if option.recurrence_months().is_some() {
+        return Err(GatewayError::Unsupported(
+            "subscriptions are not offered through PayPal Checkout yet".into(),
+        ));
+    }
     let value = format_amount(option.amount()).map_err(GatewayError::Unsupported)?;
     let payee = receiver_for(config, request.button)?;
     let short = |s: &str| s.chars().take(TEXT_MAX).collect::<String>();
