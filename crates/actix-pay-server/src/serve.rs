@@ -294,7 +294,9 @@ pub fn assemble(
                     nvp_user,
                     nvp_password: nvp_password.expose().to_owned(),
                     nvp_signature: nvp_signature.expose().to_owned(),
-                    account: paypal.business.clone(),
+                    // One simulator stands in for every account: its credentials act for all of them,
+                    // so that the demo shop's payments (to their own paypal_email) can be refunded.
+                    account: None,
                 });
             }
             if paypal.integration == payment_buttons::paypal::PaypalIntegration::Checkout {

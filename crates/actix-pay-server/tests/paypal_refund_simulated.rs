@@ -1,6 +1,7 @@
 //! Zero configuration (every gateway simulated), served over HTTP as `librement-server serve` assembles it:
 //! the PayPal gateway the server builds refunds and cancels through the simulator mounted in the same
-//! server, with the simulator's credentials, no PayPal account needed.
+//! server, with the simulator's credentials, no PayPal account needed — also for a payment to another
+//! account than `paypal.business`, as the demo shop's are (one simulator stands in for every account).
 
 use actix_pay_server::config::Config;
 use actix_pay_server::serve::assemble;

@@ -309,9 +309,8 @@ async fn the_simulator_refuses_wrong_credentials_and_another_account_payment() {
         now: Utc::now(),
     };
     let gateway = world.gateway();
-    // The gateway refuses before calling; the simulated PayPal refuses too when asked anyway.
-    let reason = gateway.refunds().unwrap().check(&request.payment).unwrap_err();
-    assert!(reason.contains("another PayPal account"), "{reason}");
+    // A simulator told which account its credentials belong to refuses another's payment, as PayPal does
+    // (the gateway itself refuses before calling outside simulator mode: see tests/paypal_refunds.rs).
     let RefundAnswer::Failed { reason } = gateway.refunds().unwrap().refund(&request).await.answer else {
         panic!("another account's payment");
     };
@@ -362,5 +361,52 @@ async fn a_subscription_cancelled_over_nvp_is_followed_by_subscr_cancel_under_th
     };
     assert!(reason.contains("profile should be active or suspended"), "{reason}");
     assert!(world.page().await.contains("cancelled"));
+    world.server.stop(false).await;
+}
+
+#[actix_web::test]
+async fn concurrent_refunds_never_refund_more_than_was_paid_nor_twice_for_one_request_id() {
+    let world = World::start().await;
+    let gateway = world.gateway();
+    let paid = world.pay(checkout(&world, SELLER, "_xclick")).await;
+    let txn_id = paid["txn_id"].clone();
+    let id = PaymentId::generate();
+    let details = serde_json::Map::new();
+    let request = |refund_id: &'static str, amount: &str| RefundRequest {
+        payment: StoredPaymentFacts {
+            payment_id: &id,
+            gateway_reference: Some(&txn_id),
+            receiver: Some(SELLER),
+            amount: eur("12.50"),
+            refunded_before: eur("0.00"),
+            created_at: Utc::now(),
+            details: &details,
+            gateway_subscription_id: None,
+        },
+        refund_id,
+        amount: eur(amount),
+        reason: None,
+        first_sent_at: None,
+        now: Utc::now(),
+    };
+    let refunds = gateway.refunds().unwrap();
+
+    // Two different refunds of 10.00 at once against 12.50: one goes through, the other is refused.
+    let (a, b) = (request("rf_a", "10.00"), request("rf_b", "10.00"));
+    let (a, b) = tokio::join!(refunds.refund(&a), refunds.refund(&b));
+    let succeeded = [&a.answer, &b.answer]
+        .iter()
+        .filter(|answer| matches!(answer, RefundAnswer::Succeeded { .. }))
+        .count();
+    assert_eq!(succeeded, 1, "{:?} {:?}", a.answer, b.answer);
+
+    // The same request id sent twice at once: one refund, the same answer to both.
+    let (c, d) = (request("rf_c", "1.00"), request("rf_c", "1.00"));
+    let (c, d) = tokio::join!(refunds.refund(&c), refunds.refund(&d));
+    assert_eq!(c.answer, d.answer);
+    assert!(matches!(c.answer, RefundAnswer::Succeeded { .. }));
+    world.ipn(3).await;
+    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(world.received.lock().unwrap().len(), 3, "the payment and two refunds");
     world.server.stop(false).await;
 }

@@ -27,6 +27,8 @@ const NVP_SIGNATURE: &str = "NVP-SIGNATURE-do-not-log";
 #[derive(Default)]
 struct Stub {
     token_calls: Mutex<u32>,
+    /// `expires_in` of the tokens it issues (PayPal's are about nine hours); 0 means 32400.
+    expires_in: Mutex<u64>,
     /// Tokens the stand-in has revoked early (answered 401).
     revoked: Mutex<Vec<String>>,
     /// (capture id, PayPal-Request-Id, body) of every refund call.
@@ -56,7 +58,10 @@ async fn token(stub: web::Data<Stub>, req: HttpRequest, body: web::Bytes) -> Htt
         "access_token": token_number(&stub),
         "token_type": "Bearer",
         "app_id": "APP-80W284485P519543T",
-        "expires_in": 32400,
+        "expires_in": match *stub.expires_in.lock().unwrap() {
+            0 => 32400,
+            n => n,
+        },
     }))
 }
 
@@ -335,6 +340,38 @@ async fn two_refunds_share_one_token_and_a_revoked_token_is_refreshed_once() {
 }
 
 #[actix_web::test]
+async fn an_expiring_token_is_replaced_before_paypal_refuses_it() {
+    let (base, stub) = stand_in().await;
+    *stub.expires_in.lock().unwrap() = 1;
+    let gw = gateway(&base, true);
+    let facts = Facts::new();
+    let refunds = gw.refunds().unwrap();
+    let first = refunds
+        .refund(&refund_request(
+            facts.of("CAPTURE-OK", SELLER, None),
+            "rf_1",
+            None,
+            Utc::now(),
+        ))
+        .await;
+    assert!(matches!(first.answer, RefundAnswer::Succeeded { .. }));
+    // A one-second token is used for half its life, then a new one is asked for.
+    actix_web::rt::time::sleep(Duration::from_millis(700)).await;
+    let second = refunds
+        .refund(&refund_request(
+            facts.of("CAPTURE-OK", SELLER, None),
+            "rf_2",
+            None,
+            Utc::now(),
+        ))
+        .await;
+    assert!(matches!(second.answer, RefundAnswer::Succeeded { .. }));
+    assert_eq!(*stub.token_calls.lock().unwrap(), 2);
+    let statuses: Vec<u16> = second.calls.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [200, 201], "a new token first, no 401");
+}
+
+#[actix_web::test]
 async fn concurrent_refunds_ask_for_one_token() {
     let (base, stub) = stand_in().await;
     let gw = gateway(&base, true);
@@ -359,7 +396,6 @@ async fn pending_refused_and_unreachable_refunds() {
     let refunds = gw.refunds().unwrap();
     let answer = |txn: &'static str| {
         let facts = &facts;
-        let refunds = refunds;
         async move {
             refunds
                 .refund(&refund_request(facts.of(txn, SELLER, None), "rf_1", None, Utc::now()))

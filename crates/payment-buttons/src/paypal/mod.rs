@@ -124,7 +124,7 @@ impl PaypalGateway {
     /// or a test's own otherwise.
     ///
     /// With the `reqwest` feature, such a gateway refunds and cancels nothing until
-    /// [`PaypalGateway::with_api_timeout`] gives it an API client (the `with_reqwest` constructors do).
+    /// `PaypalGateway::with_api_timeout` gives it an API client (the `with_reqwest` constructors do).
     pub fn new(config: PaypalConfig, postback: Arc<dyn Postback>) -> Self {
         PaypalGateway {
             config,

@@ -55,7 +55,13 @@ pub(crate) fn check(config: &PaypalConfig, has_client: bool, payment: &StoredPay
 
 /// The API credentials act for `paypal.business` only: a payment received by another account (a button's
 /// own `paypal_email`) is refunded, or its subscription cancelled, by that account at PayPal.
+///
+/// In simulator mode one simulator stands in for every PayPal account, and its credentials act for all of
+/// them: the demo shop's payments (to their own `paypal_email`) can be refunded with no account anywhere.
 pub(crate) fn same_account(config: &PaypalConfig, receiver: Option<&str>, action: &str) -> Result<(), String> {
+    if config.mode() == super::config::PaypalMode::Simulator {
+        return Ok(());
+    }
     let Some(business) = config.business() else {
         return Err(format!(
             "paypal.business is not set, so the PayPal account of the API credentials is unknown: {action} it at PayPal"
@@ -362,6 +368,33 @@ mod tests {
         assert_eq!(find_refund(&page, "TXN", "rf_1"), Some(succeeded("MINE".to_owned())));
         assert_eq!(find_refund(&page, "OTHER-TXN", "rf_1"), None);
         assert_eq!(find_refund(&page, "TXN", "rf_3"), None);
+    }
+
+    #[test]
+    fn only_the_simulator_acts_for_another_account_than_business() {
+        use super::super::config::{PaypalMode, PaypalOverrides};
+        let config = |mode| {
+            PaypalConfig::new(
+                mode,
+                PaypalOverrides {
+                    business: Some("seller@example.com".into()),
+                    webscr_url: Some("http://127.0.0.1:1/simulator/paypal".into()),
+                    postback_url: Some("http://127.0.0.1:1/simulator/paypal/postback".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let sandbox = config(PaypalMode::Sandbox);
+        assert!(same_account(&sandbox, Some("Seller@Example.com"), "refund").is_ok());
+        let err = same_account(&sandbox, Some("demo-seller@example.com"), "refund").unwrap_err();
+        assert!(
+            err.contains("another PayPal account") && err.ends_with("refund it at PayPal"),
+            "{err}"
+        );
+        assert!(same_account(&sandbox, None, "refund").is_err());
+        let simulator = config(PaypalMode::Simulator);
+        assert!(same_account(&simulator, Some("demo-seller@example.com"), "refund").is_ok());
     }
 
     #[test]
