@@ -16,6 +16,7 @@ use crate::paypal::config::PaypalConfig;
 
 /// What a capture attempt came to, once its answers are in `calls`.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One per capture, built and consumed once: a box would buy nothing.
 pub(crate) enum Captured {
     /// PayPal's answer names a capture: what it says.
     Capture(Notification),
