@@ -271,6 +271,55 @@ async fn a_double_return_and_the_approval_webhook_capture_once_and_accept_once()
 }
 
 #[actix_web::test]
+async fn a_buyer_who_approves_and_never_comes_back_is_captured_by_the_approval_webhook() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("7.00").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    // The browser closes here: no return. CHECKOUT.ORDER.APPROVED then PAYMENT.CAPTURE.COMPLETED.
+    shop.settled(&id, 2).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+}
+
+#[actix_web::test]
+async fn the_ipn_route_stays_and_unknown_routes_and_returns_are_not_found() {
+    let shop = Shop::start().await;
+    let ipn = shop
+        .browser
+        .post(format!("{}/notify/paypal", shop.public))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("txn_type=web_accept&payment_status=Completed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ipn.status(), 200, "IPN stays mounted with Checkout");
+    for path in ["/notify/paypal/other", "/notify/cmcic/webhook"] {
+        let answer = shop
+            .browser
+            .post(format!("{}{path}", shop.public))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+    }
+    let id = PaymentId::generate();
+    for path in [
+        format!("/return/paypal/{id}?token=ABC"),
+        format!("/return/cmcic/{id}"),
+        "/return/paypal/not-an-id".to_owned(),
+    ] {
+        assert_eq!(
+            shop.get(&format!("{}{path}", shop.public)).await.status(),
+            404,
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn a_buyer_who_cancels_at_paypal_comes_back_to_the_status_page_and_nothing_is_paid() {
     let shop = Shop::start().await;
     let approval = shop.pay("9.00").await;
