@@ -30,6 +30,11 @@ struct Shop {
 
 impl Shop {
     async fn start() -> Shop {
+        Shop::start_with(&[]).await
+    }
+
+    /// The shop with these `PAY_*` settings on top of simulated Checkout.
+    async fn start_with(extra: &[(&str, &str)]) -> Shop {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let public = format!("http://{}", listener.local_addr().unwrap());
         let dir = tempfile::tempdir().unwrap();
@@ -38,7 +43,8 @@ impl Shop {
             ("PAY_PAYPAL_INTEGRATION", "checkout"),
             ("PAY_PAYPAL_BUSINESS", "librement-simulator@example.org"),
         ];
-        let config = Config::load(None, env.map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap();
+        let env = env.iter().chain(extra).map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        let config = Config::load(None, env).unwrap();
         let store = ServerStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
             .await
             .unwrap();
@@ -235,6 +241,45 @@ async fn buy_now_creates_an_order_captures_on_return_and_the_webhooks_change_not
         let headers = w.headers.as_ref().unwrap();
         assert!(headers.get("paypal-transmission-sig").is_some(), "{headers:?}");
     }
+}
+
+#[actix_web::test]
+async fn with_api_verification_the_webhooks_are_verified_by_the_simulated_paypal_api() {
+    let shop = Shop::start_with(&[("PAY_PAYPAL_WEBHOOK_VERIFICATION", "api")]).await;
+    let approval = shop.pay("12.50").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    shop.get(&back).await;
+    shop.settled(&id, 2).await;
+    let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+    let webhooks: Vec<_> = rows.iter().filter(|r| r.direction == Direction::Incoming).collect();
+    assert_eq!(webhooks.len(), 2);
+    for w in webhooks {
+        assert_eq!(w.verification.as_str(), "verified", "{w:?}");
+    }
+    // A body changed after signing fails the API's check.
+    let hooks = actix_pay_server::simulator::paypal::CheckoutWebhooks {
+        url: format!("{}/notify/paypal/webhook", shop.public),
+        webhook_id: actix_pay_server::gateways::SIMULATOR_PAYPAL_WEBHOOK_ID.to_owned(),
+        cert_url: format!("{}/simulator/paypal/certs/webhook.pem", shop.public),
+    };
+    let signed = br#"{"id":"WH-X","event_type":"PAYMENT.CAPTURE.REVERSED","resource":{}}"#;
+    let tampered = br#"{"id":"WH-X","event_type":"PAYMENT.CAPTURE.REVERSED","resource":{"x":1}}"#;
+    let mut request = shop.browser.post(&hooks.url).header("content-type", "application/json");
+    for (k, v) in actix_pay_server::simulator::paypal::sign_webhook(&hooks, signed) {
+        request = request.header(k, v);
+    }
+    assert_eq!(request.body(&tampered[..]).send().await.unwrap().status(), 200);
+    shop.drained().await;
+    let mut last = None;
+    for n in 1.. {
+        match shop.store().core().message(n).await.unwrap() {
+            Some(row) => last = Some(row),
+            None => break,
+        }
+    }
+    let last = last.unwrap();
+    assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
 }
 
 #[actix_web::test]

@@ -502,6 +502,67 @@ impl PaypalSimulator {
     }
 }
 
+/// `POST /v1/notifications/verify-webhook-signature`: `SUCCESS` when the signature, made with the
+/// simulator's key, covers the event exactly as given (its bytes inside the request), the webhook id and the
+/// transmission; `FAILURE` otherwise.
+pub(super) fn verify_webhook_signature(sim: &PaypalSimulator, authorization: Option<&str>, body: &[u8]) -> ApiAnswer {
+    if !sim.bearer_valid(authorization) {
+        return unauthorized();
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return error(
+            400,
+            "INVALID_REQUEST",
+            "MALFORMED_REQUEST_JSON",
+            "The request JSON is not well formed.",
+        );
+    };
+    let Ok(request) = serde_json::from_str::<Value>(text) else {
+        return error(
+            400,
+            "INVALID_REQUEST",
+            "MALFORMED_REQUEST_JSON",
+            "The request JSON is not well formed.",
+        );
+    };
+    // The event's own bytes: the signature covers them, not a re-serialization.
+    const KEY: &str = "\"webhook_event\":";
+    let event = text
+        .rfind(KEY)
+        .map(|i| text[i + KEY.len()..].trim_end())
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or_default();
+    let field = |k: &str| request[k].as_str().unwrap_or_default();
+    let ours = sim
+        .checkout_webhooks
+        .as_ref()
+        .is_some_and(|h| h.cert_url == field("cert_url") && h.webhook_id == field("webhook_id"));
+    let signed = payment_buttons::paypal::webhook_signed_string(
+        field("transmission_id"),
+        field("transmission_time"),
+        field("webhook_id"),
+        event.as_bytes(),
+    );
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(field("transmission_sig"))
+        .unwrap_or_default();
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(WEBHOOK_KEY).expect("the simulator's key is valid PKCS #8");
+    let public = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        ring::signature::KeyPair::public_key(&pair).as_ref(),
+    );
+    let valid = ours && field("auth_algo") == "SHA256withRSA" && public.verify(signed.as_bytes(), &signature).is_ok();
+    ApiAnswer {
+        status: 200,
+        body: json!({"verification_status": if valid { "SUCCESS" } else { "FAILURE" }}),
+    }
+}
+
+/// `POST /simulator/paypal/v1/notifications/verify-webhook-signature`.
+pub async fn verify_signature(sim: web::Data<PaypalSimulator>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    json_answer(verify_webhook_signature(&sim, authorization(&req), &body))
+}
+
 /// The headers of a webhook signed with the simulator's key, as PayPal signs its own.
 pub fn sign_webhook(hooks: &CheckoutWebhooks, body: &[u8]) -> Vec<(&'static str, String)> {
     let id = format!("{}-sim", messages::new_checkout_id());
@@ -655,6 +716,10 @@ pub(super) fn routes(scope: actix_web::Scope) -> actix_web::Scope {
         .route("/v2/checkout/orders/{id}", web::get().to(show))
         .route("/v2/checkout/orders/{id}/capture", web::post().to(capture))
         .route(CERT_PATH, web::get().to(certificate))
+        .route(
+            "/v1/notifications/verify-webhook-signature",
+            web::post().to(verify_signature),
+        )
         .route("/checkoutnow", web::get().to(approval_page))
         .route("/checkoutnow/{id}/approve", web::post().to(approve))
         .route("/checkoutnow/{id}/cancel", web::post().to(cancel))
