@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Routes: `POST /pay` (the button's target), `GET /pay/hand-off.js` (the script that submits the
-//! hand-off form), `POST /notify/{gateway}` (server-to-server messages) and `GET /payments/{id}` (the
+//! hand-off form), `POST /notify/{gateway}` and `POST /notify/{gateway}/{route}` (server-to-server
+//! messages, on the routes each gateway lists), `GET /return/{gateway}/{payment_id}` (the buyer back from a
+//! gateway with a server-side step, such as PayPal Checkout's capture) and `GET /payments/{id}` (the
 //! buyer's status page, where every gateway sends the buyer back: see [`crate::status`]; your own look
 //! with [`configure_with`]). Every response of these routes carries the [`security_headers`]; wrap the
 //! whole app in them too (`App::new().wrap(...)`).
