@@ -150,7 +150,7 @@ impl PaypalGateway {
     pub fn with_api_timeout(mut self, timeout: std::time::Duration) -> Result<Self, GatewayError> {
         self.api = Some(Arc::new(api::PaypalApi::new(timeout)?));
         if self.webhooks.is_none() && self.config.integration() == PaypalIntegration::Checkout {
-            self.webhooks = Some(Arc::new(checkout::Webhooks::new(WebhookTrust::paypal())));
+            self.webhooks = Some(Arc::new(checkout::Webhooks::new(WebhookTrust::paypal())?));
         }
         Ok(self)
     }
@@ -166,7 +166,7 @@ impl PaypalGateway {
             ));
         }
         let trust = WebhookTrust::simulator(ca_pem, cert_url_prefix).map_err(GatewayError::Configuration)?;
-        self.webhooks = Some(Arc::new(checkout::Webhooks::new(trust)));
+        self.webhooks = Some(Arc::new(checkout::Webhooks::new(trust)?));
         Ok(self)
     }
 

@@ -101,19 +101,30 @@ pub(crate) async fn call(
     }
 }
 
-/// What the webhook side of the gateway needs: its trust, its certificate cache.
+/// What the webhook side of the gateway needs: its trust, its certificate cache, and the client that fetches
+/// certificates.
 #[derive(Debug)]
 pub(crate) struct Webhooks {
     pub(crate) trust: WebhookTrust,
     pub(crate) certs: CertCache,
+    /// Never follows a redirect: the certificate must come from the PayPal URL that was checked, not from
+    /// wherever an open redirect on a PayPal host would send it.
+    client: reqwest::Client,
 }
 
 impl Webhooks {
-    pub(crate) fn new(trust: WebhookTrust) -> Self {
-        Webhooks {
+    pub(crate) fn new(trust: WebhookTrust) -> Result<Self, crate::gateway::GatewayError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| crate::gateway::GatewayError::Configuration(format!("paypal certificate client: {e}")))?;
+        Ok(Webhooks {
             trust,
             certs: CertCache::default(),
-        }
+            client,
+        })
     }
 }
 
@@ -144,7 +155,7 @@ pub(crate) async fn verify_webhook(
         Err(e) => return rejected(e.to_string()),
     };
     let checked = match config.webhook_verification() {
-        WebhookVerification::Local => verify_locally(api, webhooks, &transmission, webhook_id, &message.body).await,
+        WebhookVerification::Local => verify_locally(webhooks, &transmission, webhook_id, &message.body).await,
         WebhookVerification::Api => verify_by_api(api, config, &transmission, webhook_id, &message.body).await,
     };
     match checked {
@@ -171,7 +182,6 @@ enum Checked {
 }
 
 async fn verify_locally(
-    api: &PaypalApi,
     webhooks: &Webhooks,
     transmission: &Transmission<'_>,
     webhook_id: &str,
@@ -183,7 +193,7 @@ async fn verify_locally(
         .map_err(|e| Checked::Refused(e.to_string()))?;
     let chain = webhooks
         .certs
-        .get(api.client(), transmission.cert_url)
+        .get(&webhooks.client, transmission.cert_url)
         .await
         .map_err(Checked::Retry)?;
     let now = rustls_pki_types::UnixTime::now();
