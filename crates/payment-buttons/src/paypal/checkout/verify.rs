@@ -96,7 +96,7 @@ impl<'a> Transmission<'a> {
 
 /// Which certificates a webhook may be signed with.
 #[derive(Debug, Clone)]
-pub struct WebhookTrust {
+pub(crate) struct WebhookTrust {
     anchors: Vec<TrustAnchor<'static>>,
     /// `None`: HTTPS on a PayPal host. `Some(prefix)`: the simulator's own URL (simulator mode only).
     cert_url_prefix: Option<String>,
@@ -105,7 +105,7 @@ pub struct WebhookTrust {
 impl WebhookTrust {
     /// PayPal's: certificates on PayPal's HTTPS hosts, chained to the public roots (Mozilla's list, as
     /// webpki-roots ships it).
-    pub fn paypal() -> Self {
+    pub(crate) fn paypal() -> Self {
         WebhookTrust {
             anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             cert_url_prefix: None,
@@ -114,7 +114,7 @@ impl WebhookTrust {
 
     /// The simulator's: certificates under `cert_url_prefix`, chained to the CA in `ca_pem`. Only for a
     /// gateway in simulator mode (`PaypalGateway::with_simulator_webhook_trust` refuses any other).
-    pub fn simulator(ca_pem: &[u8], cert_url_prefix: &str) -> Result<Self, String> {
+    pub(crate) fn simulator(ca_pem: &[u8], cert_url_prefix: &str) -> Result<Self, String> {
         let ca = CertificateDer::from_pem_slice(ca_pem).map_err(|e| format!("simulator CA: {e}"))?;
         let anchor = webpki::anchor_from_trusted_cert(&ca)
             .map_err(|e| format!("simulator CA: {e}"))?
