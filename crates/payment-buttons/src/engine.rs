@@ -623,9 +623,8 @@ impl<S: Store> Engine<S> {
             Verification::Verified(notification) => {
                 self.check_and_apply(queued.id, gw.as_ref(), notification, now).await
             }
-            Verification::Called { payment, calls, then } => {
-                self.conclude_called(queued, gw.as_ref(), payment, calls, *then, now)
-                    .await
+            Verification::Return { payment, query } => {
+                self.conclude_return(queued, gw.as_ref(), payment, query, now).await
             }
             Verification::Ignored { reason, flags } => {
                 self.settle(
@@ -682,63 +681,84 @@ impl<S: Store> Engine<S> {
         Ok(Processed::Settled(settlement))
     }
 
-    /// A verified message on which the gateway acted with calls of its own (PayPal Checkout captures an
-    /// approved order): the answers are logged first, about the payment the message names; the message's
-    /// row is then settled as handled, and what the answers say is applied as the last answer's row. A
-    /// `Retry` puts the message back in the queue instead, so that the call is made again later (with the
-    /// gateway's idempotency key, it never acts twice).
-    async fn conclude_called(
+    /// A verified message that asks for the gateway's return step ([`Verification::Return`]): run only for a
+    /// stored payment of this gateway (a message naming another system's payment makes no call); the
+    /// answers are logged first; the message's row is settled as handled and what the answers say is applied
+    /// as the last answer's row. No answer, or a server error, puts the message back in the queue: the step
+    /// is made again later (with the gateway's idempotency key, it never acts twice).
+    async fn conclude_return(
         &self,
         queued: QueuedMessage,
         gw: &dyn Gateway,
-        payment: PaymentId,
-        calls: Vec<crate::gateway::GatewayCall>,
-        then: Verification,
+        payment_id: PaymentId,
+        query: Vec<(String, String)>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
-        let known = self.store.payment(&payment).await?.is_some();
-        let answer_ids = if known && !calls.is_empty() {
-            self.store.log_answers(gw.name(), &payment, &calls).await?
-        } else {
-            Vec::new()
+        let payment = self.store.payment(&payment_id).await?;
+        let (payment, step) = match (payment, gw.buyer_return()) {
+            (Some(p), Some(step)) if p.gateway == gw.name() => (p, step),
+            (Some(p), _) => {
+                return self
+                    .settle(
+                        queued.id,
+                        VerificationStatus::Verified,
+                        vec![Flag::WrongGateway],
+                        Some(p.id.clone()),
+                        format!("not acted on: payment {} is not one of {}", p.id, gw.name()),
+                    )
+                    .await;
+            }
+            (None, _) => {
+                return self
+                    .settle(
+                        queued.id,
+                        VerificationStatus::Verified,
+                        vec![Flag::UnknownPayment],
+                        None,
+                        format!("not acted on: no payment {payment_id:?}"),
+                    )
+                    .await;
+            }
         };
-        let answers = match answer_ids.as_slice() {
-            [] => "no answer logged".to_owned(),
+        let returned = step.on_return(&payment.facts(), &query, &self.urls).await;
+        let ids = if returned.calls.is_empty() {
+            Vec::new()
+        } else {
+            self.store.log_answers(gw.name(), &payment.id, &returned.calls).await?
+        };
+        let answers = match ids.as_slice() {
+            [] => "no answer".to_owned(),
             ids => format!(
                 "answers logged as message {}",
                 ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
             ),
         };
-        match (then, answer_ids.last()) {
-            (Verification::Retry { reason }, _) => {
-                let reason = format!("{reason} ({answers})");
-                Box::pin(self.conclude(queued, Some(Verification::Retry { reason }), now)).await
-            }
-            (Verification::Verified(notification), Some(&answer_id)) => {
+        match (returned.notification, ids.last()) {
+            (Some(notification), Some(&answer_id)) => {
                 let summary = notification.get().summary.clone();
                 self.settle(
                     queued.id,
                     VerificationStatus::Verified,
                     vec![],
-                    Some(payment),
+                    Some(payment.id.clone()),
                     format!("acted on: {summary}; {answers}, applied there"),
                 )
                 .await?;
-                self.check_and_apply(answer_id, gw, notification, now).await
+                let processed = self.check_and_apply(answer_id, gw, notification, now).await?;
+                self.report(gw.name(), answer_id, &processed);
+                Ok(processed)
             }
-            (then, _) => {
-                let outcome = match then {
-                    Verification::Ignored { reason, .. } => format!("ignored: {reason}"),
-                    Verification::Rejected { reason, .. } => format!("rejected: {reason}"),
-                    _ => "no usable answer".to_owned(),
-                };
-                let payment = known.then_some(payment);
+            _ if returned.calls.last().is_none_or(|c| c.status >= 500) => {
+                let reason = format!("the gateway's return step had no usable answer ({answers})");
+                Box::pin(self.conclude(queued, Some(Verification::Retry { reason }), now)).await
+            }
+            _ => {
                 self.settle(
                     queued.id,
                     VerificationStatus::Verified,
-                    if known { vec![] } else { vec![Flag::UnknownPayment] },
-                    payment,
-                    format!("{outcome} ({answers})"),
+                    vec![],
+                    Some(payment.id.clone()),
+                    format!("acted on, nothing to apply ({answers})"),
                 )
                 .await
             }

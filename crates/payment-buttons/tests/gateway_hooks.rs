@@ -31,6 +31,7 @@ const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
 #[derive(Default)]
 struct Stub {
     refuse_hand_off: AtomicBool,
+    returns: std::sync::atomic::AtomicUsize,
 }
 
 const SIGNED: NotifyRoute = NotifyRoute {
@@ -89,12 +90,14 @@ impl Gateway for Stub {
         // Signed messages only count on their route, with their signature header.
         let signed =
             message.route() == "signed" && message.headers.get("x-signature").map(String::as_str) == Some("ok");
-        match (
-            signed,
-            std::str::from_utf8(&message.body)
-                .ok()
-                .and_then(|b| b.strip_prefix("captured:")),
-        ) {
+        let body = std::str::from_utf8(&message.body).unwrap_or_default();
+        if let (true, Some(payment)) = (signed, body.strip_prefix("approved:")) {
+            return Verification::Return {
+                payment: PaymentId::parse(payment).unwrap(),
+                query: vec![("token".into(), "P-1".into())],
+            };
+        }
+        match (signed, body.strip_prefix("captured:")) {
             (true, Some(payment)) => Verification::Verified(Verified::vouched_by_gateway(captured(payment))),
             _ => Verification::Rejected {
                 status: VerificationStatus::Invalid,
@@ -144,6 +147,7 @@ impl BuyerReturn for Stub {
         query: &[(String, String)],
         urls: &ServiceUrls,
     ) -> Returned {
+        self.returns.fetch_add(1, Ordering::SeqCst);
         let token_ok = query.iter().any(|(k, v)| k == "token" && v == "P-1");
         Returned {
             calls: vec![call("payments/P-1/capture", r#"{"status":"COMPLETED"}"#)],
@@ -354,4 +358,45 @@ async fn a_second_route_logs_the_headers_it_lists_and_its_name_and_other_routes_
     engine.process_due(Utc::now(), 10).await.unwrap();
     let main = engine.store().messages().pop().unwrap();
     assert_eq!(main.verification, VerificationStatus::Invalid);
+}
+
+#[actix_web::test]
+async fn a_message_asking_for_the_return_step_runs_it_only_for_a_payment_of_ours() {
+    let stub = Arc::new(Stub::default());
+    let engine = engine(stub.clone());
+    let app = app!(engine);
+    pay!(&app, token(&engine));
+    let id = payment_of(engine.store());
+    let approved = |payment: String| {
+        atest::TestRequest::post()
+            .uri("/notify/stub/signed")
+            .insert_header(("x-signature", "ok"))
+            .set_payload(format!("approved:{payment}"))
+            .to_request()
+    };
+    // Another system's payment: no call is made.
+    atest::call_service(&app, approved(PaymentId::generate().to_string())).await;
+    engine.process_due(Utc::now(), 10).await.unwrap();
+    assert_eq!(
+        stub.returns.load(Ordering::SeqCst),
+        0,
+        "no capture for a payment we do not have"
+    );
+    let foreign = engine.store().messages().pop().unwrap();
+    assert!(
+        foreign.outcome.as_deref().unwrap().starts_with("not acted on"),
+        "{foreign:?}"
+    );
+
+    // Ours: the step runs, its answer is logged and applied.
+    atest::call_service(&app, approved(id.to_string())).await;
+    engine.process_due(Utc::now(), 10).await.unwrap();
+    assert_eq!(stub.returns.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        engine.store().payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Accepted
+    );
+    let answer = engine.store().messages().pop().unwrap();
+    assert_eq!(answer.direction, Direction::Answer);
+    assert!(answer.outcome.as_deref().unwrap().starts_with("applied"), "{answer:?}");
 }

@@ -25,7 +25,6 @@ use super::oauth::TokenError;
 use crate::gateway::{GatewayCall, IncomingMessage};
 use crate::notification::{Flag, Verification, VerificationStatus, Verified};
 use crate::payment::PaymentId;
-use capture::Captured;
 use message::WebhookEvent;
 use verify::{CertCache, SignatureError, Transmission, WebhookTrust};
 
@@ -173,7 +172,7 @@ pub(crate) async fn verify_webhook(
             };
         }
     };
-    read_event(api, config, &event).await
+    read_event(config, &event)
 }
 
 enum Checked {
@@ -268,7 +267,7 @@ async fn verify_by_api(
 }
 
 /// What a verified event means.
-async fn read_event(api: &PaypalApi, config: &PaypalConfig, event: &WebhookEvent) -> Verification {
+fn read_event(config: &PaypalConfig, event: &WebhookEvent) -> Verification {
     let test = config.mode() != super::PaypalMode::Live;
     let unusable = |reason: String| Verification::Rejected {
         status: VerificationStatus::Error,
@@ -276,7 +275,7 @@ async fn read_event(api: &PaypalApi, config: &PaypalConfig, event: &WebhookEvent
         flags: vec![Flag::MalformedField],
     };
     let notification = match event.event_type.as_str() {
-        "CHECKOUT.ORDER.APPROVED" => return capture_approved(api, config, event).await,
+        "CHECKOUT.ORDER.APPROVED" => return capture_approved(event),
         "PAYMENT.CAPTURE.COMPLETED" | "PAYMENT.CAPTURE.PENDING" | "PAYMENT.CAPTURE.DENIED" => {
             status::capture(&event.resource, None, test)
         }
@@ -301,9 +300,9 @@ async fn read_event(api: &PaypalApi, config: &PaypalConfig, event: &WebhookEvent
     }
 }
 
-/// `CHECKOUT.ORDER.APPROVED`: the buyer approved but may never come back: capture now (the same capture
-/// as the return's, by its request id).
-async fn capture_approved(api: &PaypalApi, config: &PaypalConfig, event: &WebhookEvent) -> Verification {
+/// `CHECKOUT.ORDER.APPROVED`: the buyer approved but may never come back: the engine runs the return step
+/// (the capture, with the return's `PayPal-Request-Id`) for the payment, if it is one of ours.
+fn capture_approved(event: &WebhookEvent) -> Verification {
     let order = message::text(&event.resource, "id").filter(|o| capture::is_order_id(o));
     let payment = message::invoice_id(&event.resource).and_then(|p| PaymentId::parse(p).ok());
     let (Some(order), Some(payment)) = (order, payment) else {
@@ -319,18 +318,8 @@ async fn capture_approved(api: &PaypalApi, config: &PaypalConfig, event: &Webhoo
             flags: vec![],
         };
     }
-    let mut calls = Vec::new();
-    let then = match capture::capture(api, config, &payment, order, &mut calls).await {
-        Captured::Capture(n) => Verification::Verified(Verified::new(n)),
-        Captured::Refused(reason) => Verification::Ignored {
-            reason: format!("order {order} could not be captured: {reason}"),
-            flags: vec![],
-        },
-        Captured::Retry(reason) => Verification::Retry { reason },
-    };
-    Verification::Called {
+    Verification::Return {
         payment,
-        calls,
-        then: Box::new(then),
+        query: vec![("token".to_owned(), order.to_owned())],
     }
 }
