@@ -215,6 +215,7 @@ pub fn assemble(
         endpoints: webhooks.as_ref().map(|w| w.endpoints().to_vec()).unwrap_or_default(),
         webhook_wake: webhooks.as_ref().map(Webhooks::wake),
         engine_wake: Some(wake.clone()),
+        engine: engine.clone(),
     });
     let librement = Arc::new(librement_pay::web::Librement {
         store: Arc::new(store.clone()),

@@ -886,3 +886,188 @@ async fn an_operator_pays_one_payout_and_rejects_another_back_to_the_balance_wit
     assert_eq!(summary[0].0, "payout_paid");
     assert!(summary[0].2.starts_with("refused: "), "{summary:?}");
 }
+
+/// The console's engine replaced by one whose PayPal refunds answer as the test scripts.
+fn with_scripted_refunds(
+    assembled: &mut actix_pay_server::serve::Assembled,
+) -> (
+    Arc<payment_buttons::testing::scripted::Scripted>,
+    Arc<payment_buttons::engine::Engine<actix_pay_server::store::ServerStore>>,
+) {
+    use payment_buttons::gateway::{Gateway, Gateways};
+    use payment_buttons::paypal::testing::ScriptedPostback;
+    use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
+    use payment_buttons::testing::scripted::Scripted;
+    let config = PaypalConfig::new(
+        PaypalMode::Simulator,
+        PaypalOverrides {
+            webscr_url: Some("http://127.0.0.1:1/simulator/paypal/webscr".into()),
+            postback_url: Some("http://127.0.0.1:1/simulator/paypal/postback".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let paypal = Arc::new(Scripted::new(Arc::new(PaypalGateway::new(
+        config,
+        ScriptedPostback::verified().shared(),
+    ))));
+    let core = &assembled.state.engine;
+    let engine = Arc::new(payment_buttons::engine::Engine::new(
+        Arc::new(assembled.store.clone()),
+        Gateways::new().with(paypal.clone() as Arc<dyn Gateway>),
+        core.signer().clone(),
+        core.urls().clone(),
+    ));
+    let old = &assembled.console;
+    assembled.console = Arc::new(actix_pay_server::admin::Console {
+        store: old.store.clone(),
+        templates: old.templates.clone(),
+        hashing: old.hashing.clone(),
+        slots: old.slots.clone(),
+        throttle: librement_pay::accounts::Throttle::default(),
+        secure_cookies: old.secure_cookies,
+        simulator: old.simulator,
+        endpoints: old.endpoints.clone(),
+        webhook_wake: None,
+        engine_wake: None,
+        engine: engine.clone(),
+    });
+    (paypal, engine)
+}
+
+#[actix_web::test]
+async fn an_operator_refunds_part_of_a_payment_once_per_form_and_a_viewer_cannot() {
+    use payment_buttons::gateway::IncomingMessage;
+    let (mut assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    let (paypal, engine) = with_scripted_refunds(&mut assembled);
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+    accounts::add(&store, "viewer@example.org", Role::Viewer, PASSWORD.into())
+        .await
+        .unwrap();
+    let started = engine
+        .start_payment_of(
+            button("ORDER-9", "buyer@example.org"),
+            "paypal",
+            None,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let id = started.payment_id;
+    let ipn = payment_buttons::paypal::encode_ipn([
+        ("txn_type", "web_accept"),
+        ("payment_status", "Completed"),
+        ("txn_id", "TXN9"),
+        ("invoice", id.as_str()),
+        ("mc_gross", "12.50"),
+        ("mc_currency", "EUR"),
+        ("receiver_email", "seller@example.com"),
+        ("business", "seller@example.com"),
+    ]);
+    let message = IncomingMessage {
+        received_at: chrono::Utc::now(),
+        remote_addr: None,
+        method: "POST".into(),
+        content_type: Some("application/x-www-form-urlencoded".into()),
+        body: ipn,
+        headers: Default::default(),
+    };
+    engine.receive("paypal", message).await.unwrap();
+    engine.process_due(chrono::Utc::now(), 10).await.unwrap();
+    let app = app!(assembled);
+
+    let (viewer, viewer_csrf) = sign_in(&app, "viewer@example.org").await;
+    let page = call(&app, get(&format!("/admin/payments/{id}"), Some(&viewer))).await;
+    assert!(!page.body.contains("/refund\""), "no refund form for a viewer");
+    let refused = call(
+        &app,
+        post(
+            &format!("/admin/payments/{id}/refund"),
+            &format!("{ADMIN_COOKIE}={viewer}"),
+            &[("csrf", &viewer_csrf), ("key", "k"), ("amount", "5.00")],
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let (operator, _) = sign_in(&app, "ops@example.org").await;
+    let page = call(&app, get(&format!("/admin/payments/{id}"), Some(&operator))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!("action=\"/admin/payments/{id}/refund\"")),
+        "{}",
+        page.body
+    );
+    let key = page
+        .body
+        .split("name=\"key\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's key")
+        .to_owned();
+    let csrf = csrf_field(&page.body);
+    let no_token = call(
+        &app,
+        post(
+            &format!("/admin/payments/{id}/refund"),
+            &format!("{ADMIN_COOKIE}={operator}"),
+            &[("csrf", "forged"), ("key", &key), ("amount", "5.00")],
+        ),
+    )
+    .await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN, "a form without its CSRF token");
+    assert!(paypal.refund_requests().is_empty());
+
+    paypal.answer_refund(payment_buttons::testing::scripted::Scripted::succeeded("RF9:Refunded"));
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("amount", "5.00"),
+        ("reason", "damaged"),
+    ];
+    for _ in 0..2 {
+        // Submitted twice (a double click): one refund.
+        let done = call(
+            &app,
+            post(
+                &format!("/admin/payments/{id}/refund"),
+                &format!("{ADMIN_COOKIE}={operator}"),
+                &fields,
+            ),
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+    assert_eq!(paypal.refund_requests().len(), 1);
+    let refunds = store.refunds_for_payment(&id).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].origin, payment_buttons::refund::RefundOrigin::Console);
+    let shown = call(&app, get(&format!("/admin/payments/{id}"), Some(&operator))).await;
+    assert!(shown.body.contains(refunds[0].id.as_str()) && shown.body.contains("succeeded"));
+    let too_much = call(
+        &app,
+        post(
+            &format!("/admin/payments/{id}/refund"),
+            &format!("{ADMIN_COOKIE}={operator}"),
+            &[("csrf", &csrf), ("key", "another"), ("amount", "9.00")],
+        ),
+    )
+    .await;
+    assert_eq!(too_much.status, StatusCode::BAD_REQUEST, "7.50 is left");
+
+    let audit: Vec<(String, String)> = store
+        .audit(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.action, r.outcome))
+        .collect();
+    assert!(audit.iter().all(|(action, _)| action == "refund"), "{audit:?}");
+    assert!(audit[0].1.starts_with("refused: the amount is more than"), "{audit:?}");
+    assert!(audit[1].1.starts_with("ok: refund rfd_"), "{audit:?}");
+    assert!(audit.iter().any(|(_, o)| o == "refused: viewer"), "{audit:?}");
+}

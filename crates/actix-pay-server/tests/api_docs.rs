@@ -9,7 +9,8 @@
 //! - A fenced block ```` ```http ```` whose first line is a request line (`POST /api/buttons HTTP/1.1`) is an
 //!   example request: headers, a blank line, the body. The next ```` ```http ```` block, whose first line is
 //!   `HTTP/1.1 <status> <reason>`, is its documented answer.
-//! - `$TOKEN` in a request stands for the `token` of the last documented answer that had one.
+//! - `$TOKEN` in a request stands for the `token` of the last documented answer that had one, and
+//!   `$PAYMENT` for the `id` of the last payment an answer showed (`GET /api/payments...`).
 //! - A header shown in an answer must be in the real answer with exactly that value.
 //! - A JSON body matches when it has the same shape: a string ending with `…` matches any string that starts
 //!   with what comes before it; an object with the key `"…"` may have more keys than those shown; an array
@@ -164,7 +165,9 @@ fn operation<'d>(document: &'d Value, method: &str, path: &str) -> Option<(&'d s
 fn validate(document: &Value, pointer: &str, instance: &Value) -> Result<(), String> {
     let mut root = document.clone();
     root["$schema"] = Value::from("https://json-schema.org/draft/2020-12/schema");
-    root["$ref"] = Value::from(format!("#{pointer}"));
+    // A URI fragment: the braces of templated paths (`/api/payments/{id}`) are percent-encoded.
+    let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+    root["$ref"] = Value::from(format!("#{fragment}"));
     let validator = jsonschema::draft202012::new(&root).map_err(|e| format!("the schema at {pointer}: {e}"))?;
     let errors: Vec<String> = validator
         .iter_errors(instance)
@@ -279,10 +282,15 @@ async fn every_example_of_the_page_validates_against_the_served_document_and_get
     assert_eq!(document["openapi"], "3.1.0");
 
     let mut last_token: Option<String> = None;
+    let mut last_payment: Option<String> = None;
     let mut first_button_html: Option<String> = None;
     let mut exercised: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (request, answer) in exchanges() {
         let at = format!("docs/api.md line {}", request.line);
+        let mut request = request;
+        if let Some(p) = &last_payment {
+            request.start = request.start.replace("$PAYMENT", p);
+        }
         let (method, path, target) = request_line(&request);
         let (template, op) = operation(&document, &method, &path)
             .unwrap_or_else(|| panic!("{at}: {method} {path} is not in the OpenAPI document"));
@@ -362,6 +370,17 @@ async fn every_example_of_the_page_validates_against_the_served_document_and_get
             }
             if let Some(t) = real.get("token").and_then(Value::as_str) {
                 last_token = Some(t.to_owned());
+            }
+            let payment = match &real {
+                Value::Array(list) => list.first(),
+                other => Some(other),
+            };
+            if let Some(id) = payment
+                .filter(|p| p.get("order_reference").is_some())
+                .and_then(|p| p.get("id"))
+                .and_then(Value::as_str)
+            {
+                last_payment = Some(id.to_owned());
             }
             if let Some(html) = real.get("html").and_then(Value::as_str) {
                 first_button_html.get_or_insert_with(|| html.to_owned());

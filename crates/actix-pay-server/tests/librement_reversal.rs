@@ -207,7 +207,7 @@ async fn a_chargeback_of_a_top_up_that_paid_the_whole_purchase_refunds_it_and_ta
         );
         assert_eq!(events[1].payment.state, PaymentState::Refunded);
         assert_eq!(events[1].payment.gateway, "librement");
-        assert_eq!(events[1].details["refunded_amount"], "12.50");
+        assert_eq!(events[1].details["refund_amount"], "12.50");
         assert_eq!(events[1].details["payment_status"], "Reversed");
         assert_eq!(events[1].details["reason_code"], "chargeback");
         assert_eq!(state(&db, &purchase).await, PaymentState::Refunded);
@@ -265,14 +265,18 @@ async fn a_chargeback_of_a_split_payment_takes_the_card_part_back_and_a_cancelle
         let events = events_of(ipn(&engine, &reversed(&top_up)).await, &purchase);
         assert_eq!(events[1].kind, EventKind::PaymentRefunded, "{}", db.backend);
         assert_eq!(
-            events[1].details["refunded_amount"], "12.50",
+            events[1].details["refund_amount"], "12.50",
             "the reversed part, not the price"
         );
         assert_eq!(
             events[1].payment.refunded_amount, "12.50",
             "the purchase's running refunded sum"
         );
-        assert_eq!(state(&db, &purchase).await, PaymentState::Refunded);
+        assert_eq!(
+            state(&db, &purchase).await,
+            PaymentState::Accepted,
+            "partly refunded: 12.50 of 42.50"
+        );
         assert_eq!(
             balance(&db, seller()).await,
             eur("30.00"),
@@ -325,7 +329,7 @@ async fn a_chargeback_of_a_guest_payment_the_seller_cannot_cover_is_carried_by_d
 
         let events = events_of(ipn(&engine, &reversed(&top_up)).await, &purchase);
         assert_eq!(events[1].kind, EventKind::PaymentRefunded, "{}", db.backend);
-        assert_eq!(events[1].details["refunded_amount"], "12.50");
+        assert_eq!(events[1].details["refund_amount"], "12.50");
         assert_eq!(state(&db, &purchase).await, PaymentState::Refunded);
         assert_eq!(
             balance(&db, seller()).await,
@@ -435,14 +439,14 @@ async fn partial_refunds_of_a_top_up_are_taken_back_and_never_more_than_the_top_
             &purchase,
         );
         assert_eq!(events[1].kind, EventKind::PaymentRefunded, "{}", db.backend);
-        assert_eq!(events[1].details["refunded_amount"], "5.00");
+        assert_eq!(events[1].details["refund_amount"], "5.00");
         assert_eq!(balance(&db, seller()).await, eur("37.50"));
 
         let events = events_of(
             ipn(&engine, &refunded(&top_up, "1RF00000000000002", "-7.50")).await,
             &purchase,
         );
-        assert_eq!(events[1].details["refunded_amount"], "7.50", "{}", db.backend);
+        assert_eq!(events[1].details["refund_amount"], "7.50", "{}", db.backend);
         assert_eq!(
             balance(&db, seller()).await,
             eur("30.00"),

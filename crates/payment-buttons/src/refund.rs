@@ -227,8 +227,10 @@ pub fn check_new(
     pending: Option<&StoredRefund>,
     amount: Option<Money>,
 ) -> Result<Money, RefundRefusal> {
-    if payment.state != PaymentState::Accepted {
-        return Err(RefundRefusal::NotAccepted(payment.state));
+    match payment.state {
+        PaymentState::Accepted => {}
+        PaymentState::Refunded => return Err(RefundRefusal::NothingLeft),
+        other => return Err(RefundRefusal::NotAccepted(other)),
     }
     let left = payment
         .amount

@@ -138,6 +138,11 @@ impl StoredPayment {
         }
     }
 
+    /// The payment as events describe it (`payment` of a payload), as it stands.
+    pub fn snapshot(&self) -> crate::event::PaymentSnapshot {
+        crate::transition::snapshot(self, self.state, self.gateway_reference.clone())
+    }
+
     /// What is left to refund (zero when everything was).
     pub fn left_to_refund(&self) -> Money {
         self.amount

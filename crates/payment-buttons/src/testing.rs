@@ -36,6 +36,8 @@
 //! # });
 //! ```
 
+pub mod scripted;
+
 use std::sync::Mutex;
 
 use actix_http::Request;

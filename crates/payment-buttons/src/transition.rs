@@ -245,7 +245,8 @@ fn refunded_after(payment: &StoredPayment, outcome: &Outcome) -> Result<Option<M
     }
 }
 
-fn snapshot(p: &StoredPayment, state: PaymentState, gateway_reference: Option<String>) -> PaymentSnapshot {
+/// `p` as events describe it, in `state` and with `gateway_reference` (the change's).
+pub(crate) fn snapshot(p: &StoredPayment, state: PaymentState, gateway_reference: Option<String>) -> PaymentSnapshot {
     PaymentSnapshot {
         id: p.id.clone(),
         order_reference: p.button.order_reference().to_owned(),

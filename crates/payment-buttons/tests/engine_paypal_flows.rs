@@ -197,7 +197,7 @@ async fn a_postback_error_is_retried_later_then_applied() {
 }
 
 #[tokio::test]
-async fn a_refund_after_acceptance_emits_refunded_with_the_amount() {
+async fn a_partial_refund_leaves_the_payment_accepted_and_the_rest_makes_it_refunded() {
     let shop = shop(PaypalMode::Simulator);
     let id = shop.buy(0).await;
     shop.ipn(&web_accept(id.as_str(), "TXNF", "Completed", "12.50")).await;
@@ -205,11 +205,32 @@ async fn a_refund_after_acceptance_emits_refunded_with_the_amount() {
     refund.push(("parent_txn_id", "TXNF"));
     refund.push(("reason_code", "refund"));
     shop.ipn(&refund).await;
-    assert_eq!(shop.state(&id).await, PaymentState::Refunded);
+    assert_eq!(
+        shop.state(&id).await,
+        PaymentState::Accepted,
+        "a partly refunded payment stays accepted"
+    );
     let events = shop.engine.store().events_for_payment(&id).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.kind, EventKind::PaymentRefunded);
-    assert_eq!(last.details["refunded_amount"], "5.00");
+    assert_eq!(last.details["refund_amount"], "5.00");
+    assert_eq!(last.payment.refunded_amount, "5.00");
+    assert_eq!(last.payment.state, PaymentState::Accepted);
+
+    let mut rest = web_accept(id.as_str(), "TXNF3", "Refunded", "-7.50");
+    rest.push(("parent_txn_id", "TXNF"));
+    shop.ipn(&rest).await;
+    assert_eq!(shop.state(&id).await, PaymentState::Refunded, "everything went back");
+    let events = shop.engine.store().events_for_payment(&id).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.details["refund_amount"], "7.50");
+    assert_eq!(last.payment.refunded_amount, "12.50");
+    let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(
+        sequences,
+        (1..=events.len() as u64).collect::<Vec<_>>(),
+        "numbered in order"
+    );
 }
 
 #[tokio::test]

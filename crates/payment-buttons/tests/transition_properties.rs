@@ -60,10 +60,13 @@ enum Cause {
 /// The allowed transitions: (from, cause, to). Nothing else may ever change a payment's state.
 const ALLOWED: &[(&[PaymentState], Cause, PaymentState)] = &[
     (&[Created, Pending, Declined, Abandoned], Cause::Completed, Accepted),
-    (&[Refunded], Cause::CanceledReversal, Accepted),
+    // A partly refunded or reversed payment is still accepted.
+    (&[Accepted, Refunded], Cause::CanceledReversal, Accepted),
     (&[Created, Abandoned], Cause::Pending, Pending),
     (&[Created, Pending, Abandoned], Cause::Declined, Declined),
-    (&[Accepted, Refunded], Cause::Refund, Refunded),
+    // In part: it stays accepted; the refund that makes the total reach the amount makes it refunded.
+    (&[Accepted], Cause::Refund, Accepted),
+    (&[Accepted], Cause::Refund, Refunded),
     (
         &[Created, Pending, Accepted, Declined, Abandoned],
         Cause::SubscriptionEnd,
@@ -412,6 +415,13 @@ proptest! {
                     let processed = after.3[old_events..].iter().find(|e| e.kind == EventKind::PaymentProcessed);
                     prop_assert_eq!(processed.map(|e| e.payment.state), Some(to));
                 }
+                Cause::Refund => {
+                    prop_assert_eq!(outcomes.len(), 1, "{} -> {} on {:?} announced nothing", from, to, step);
+                    prop_assert_eq!(outcomes[0].kind, EventKind::PaymentRefunded);
+                    prop_assert_eq!(outcomes[0].payment.state, to);
+                    // Refunded exactly when everything went back.
+                    prop_assert_eq!(to == Refunded, after.2 == after.1, "{}: {} of {} refunded", id, after.2, after.1);
+                }
                 _ => {
                     prop_assert_eq!(outcomes.len(), 1, "{} -> {} on {:?} announced nothing", from, to, step);
                     prop_assert_eq!(Some(outcomes[0].kind), EventKind::for_state(to));
@@ -442,7 +452,7 @@ proptest! {
                     before = total;
                 }
                 if event.kind == EventKind::PaymentRefunded {
-                    let refund = money(event.details["refunded_amount"].as_str().unwrap_or("0"), *amount);
+                    let refund = money(event.details["refund_amount"].as_str().unwrap_or("0"), *amount);
                     prop_assert_eq!(stated.minor_units(), before.minor_units() + refund.minor_units(), "{}: refund event total", id);
                 }
                 total = stated;

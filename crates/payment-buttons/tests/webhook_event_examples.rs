@@ -17,7 +17,7 @@ use payment_buttons::event::{Event, EventKind};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::StoredPayment;
-use payment_buttons::transition::events_for;
+use payment_buttons::transition::{REFUND_AMOUNT_DETAIL, events_for, refund_events, state_after_refund};
 use payment_buttons::urlencoded::FormFields;
 use serde_json::{Map, Value, json};
 
@@ -85,9 +85,15 @@ fn cmcic_details(fields: &[(&str, &str)]) -> Map<String, Value> {
     status::notification(&config, &form).details
 }
 
-fn with_id(mut event: Event, id: &str) -> Event {
+fn with_id(event: Event, id: &str) -> Event {
     // Ids are random; a fixed one keeps the documented examples stable.
+    with_id_at(event, id, 2)
+}
+
+/// `event` with a fixed id, as the store numbers it: the `sequence`-th event of its payment.
+fn with_id_at(mut event: Event, id: &str, sequence: u64) -> Event {
     event.id = id.to_owned();
+    event.sequence = sequence;
     event
 }
 
@@ -124,7 +130,7 @@ fn cmcic_accepted() -> [Event; 2] {
     );
     let [processed, accepted] = <[Event; 2]>::try_from(events).expect("processed, then accepted");
     [
-        with_id(processed, "evt_3f6b1c0e9a2d4f8b7c5e1a90"),
+        with_id_at(processed, "evt_3f6b1c0e9a2d4f8b7c5e1a90", 1),
         with_id(accepted, "evt_8d2e7a4c1b9f0e6d3a5c7b21"),
     ]
 }
@@ -180,15 +186,15 @@ fn paypal_pending() -> Event {
     with_id(pending, "evt_0b7d3e5f9a1c2e4d6f8a0b13")
 }
 
-/// A partial refund of 5.00 EUR out of 12.50 EUR, through PayPal.
+/// A partial refund of 5.00 EUR out of 12.50 EUR, through PayPal: the payment stays accepted.
 fn paypal_refunded() -> Event {
     let refunded = Money::parse("5.00", "EUR").expect("an amount");
-    // The transition planner records the refunded amount under this key, written as Money writes itself.
+    // The transition planner records this refund's amount under this key, written as Money writes itself.
     let details = json!({
         "payment_status": "Refunded",
         "reason_code": "refund",
         "parent_txn_id": "4RT73920XK118345L",
-        "refunded_amount": refunded.to_string(),
+        REFUND_AMOUNT_DETAIL: refunded.to_string(),
     });
     let mut paid = payment(
         "Xk3f9QpL2mZa",
@@ -199,16 +205,17 @@ fn paypal_refunded() -> Event {
     );
     // Events carry the payment as it is after the change: 5.00 refunded so far.
     paid.refunded = refunded;
-    let events = events_for(
+    let events = refund_events(
         &paid,
-        PaymentState::Refunded,
+        state_after_refund(paid.amount, paid.refunded),
         Some("4RT73920XK118345L".to_owned()),
         details.as_object().expect("an object"),
         Some(88),
         time("2026-11-28T15:30:00Z"),
     );
     let [_, refunded] = <[Event; 2]>::try_from(events).expect("processed, then refunded");
-    with_id(refunded, "evt_5a9c1e3b7d0f2a4c6e8b0d25")
+    // After the payment's processed + accepted, and this refund's processed.
+    with_id_at(refunded, "evt_5a9c1e3b7d0f2a4c6e8b0d25", 4)
 }
 
 /// The buyer cancelled a monthly PayPal subscription; the event is about the payment that started it.
@@ -230,7 +237,7 @@ fn paypal_subscription_cancelled() -> Event {
         time("2027-02-03T08:12:40Z"),
     );
     let [_, cancelled] = <[Event; 2]>::try_from(events).expect("processed, then cancelled");
-    with_id(cancelled, "evt_e2c4a6b8d0f1e3a5c7b9d142")
+    with_id_at(cancelled, "evt_e2c4a6b8d0f1e3a5c7b9d142", 4)
 }
 
 /// One example of every kind.
@@ -295,7 +302,13 @@ fn the_refund_example_carries_the_refunded_amount_and_the_declined_one_its_fraud
         .iter()
         .find(|e| e.kind == EventKind::PaymentRefunded)
         .expect("a refund");
-    assert_eq!(refunded.details["refunded_amount"], "5.00");
+    assert_eq!(refunded.details["refund_amount"], "5.00");
+    assert_eq!(refunded.payment.refunded_amount, "5.00");
+    assert_eq!(
+        refunded.payment.state,
+        PaymentState::Accepted,
+        "a partly refunded payment stays accepted"
+    );
     assert_eq!(refunded.payment.amount, "12.50");
     let declined = examples
         .iter()

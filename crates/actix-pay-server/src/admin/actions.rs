@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDateTime, Utc};
 use librement_pay::payout::{Decision, Payouts};
+use payment_buttons::money::Money;
 use serde::Deserialize;
 
 use super::Console;
@@ -404,5 +405,98 @@ pub async fn verify_again(
             record(&console, &signed, "verify_again", &target, "failed: database").await;
             console.failed(lang, &e)
         }
+    }
+}
+
+/// "Refund" on a payment's page.
+#[derive(Deserialize)]
+pub struct RefundForm {
+    csrf: String,
+    /// The form's own idempotency key (fresh per page): submitting it twice makes one refund.
+    key: String,
+    /// Empty: everything that is left.
+    amount: Option<String>,
+    reason: Option<String>,
+    lang: Option<String>,
+}
+
+/// `POST /admin/payments/{id}/refund`: refunds through the payment's gateway, as the API does, with
+/// origin `console`; audited with what happened.
+pub async fn refund_payment(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<RefundForm>,
+) -> HttpResponse {
+    use payment_buttons::engine::{RefundError, RefundOrder};
+    use payment_buttons::payment::PaymentId;
+    use payment_buttons::refund::{RefundOrigin, RefundRefusal};
+    use payment_buttons::store::Store;
+
+    let lang = language(form.lang.as_deref());
+    let target = format!("payment {}", path.chars().take(12).collect::<String>());
+    let signed = match allowed(&console, &req, &form.csrf, lang, "refund", &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let t = words(lang);
+    let payment = match PaymentId::parse(&path) {
+        Ok(id) => console.store.payment(&id).await,
+        Err(_) => Ok(None),
+    };
+    let payment = match payment {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            record(&console, &signed, "refund", &target, "refused: no such payment").await;
+            return console.notice(StatusCode::NOT_FOUND, lang, t.not_found);
+        }
+        Err(e) => return console.failed(lang, &e),
+    };
+    let refused = |status: StatusCode, why: String| {
+        let (console, signed, target) = (&console, &signed, &target);
+        async move {
+            record(console, signed, "refund", target, &format!("refused: {why}")).await;
+            console.notice(status, lang, &why)
+        }
+    };
+    let amount = match form.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => match Money::parse(a, payment.amount.currency().code()) {
+            Ok(m) => Some(m),
+            Err(e) => return refused(StatusCode::BAD_REQUEST, format!("amount: {e}")).await,
+        },
+    };
+    let reason: Option<String> = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| r.chars().take(500).collect());
+    let key = form.key.trim();
+    if key.is_empty() || key.len() > 255 {
+        return refused(StatusCode::BAD_REQUEST, "the form has no key: reload the page".into()).await;
+    }
+    let order = RefundOrder {
+        payment_id: &payment.id,
+        amount,
+        reason: reason.as_deref(),
+        idempotency_key: key,
+        origin: RefundOrigin::Console,
+    };
+    match console.engine.refund(order, Utc::now()).await {
+        Ok(refund) => {
+            let outcome = format!("ok: refund {} of {} {}", refund.id, refund.amount, refund.state);
+            record(&console, &signed, "refund", &target, &outcome).await;
+            back(&format!("/admin/payments/{}", payment.id), lang)
+        }
+        Err(RefundError::Store(e)) => {
+            record(&console, &signed, "refund", &target, "failed: database").await;
+            console.failed(lang, &e)
+        }
+        Err(
+            e @ (RefundError::Refused(RefundRefusal::ExceedsLeft { .. } | RefundRefusal::BadAmount(_))
+            | RefundError::KeyReused),
+        ) => refused(StatusCode::BAD_REQUEST, e.to_string()).await,
+        Err(e) => refused(StatusCode::CONFLICT, e.to_string()).await,
     }
 }

@@ -54,6 +54,8 @@ pub struct Console {
     pub webhook_wake: Option<Arc<tokio::sync::Notify>>,
     /// Wakes the message worker after "verify again".
     pub engine_wake: Option<Arc<tokio::sync::Notify>>,
+    /// The payment engine: refunds from the payment page.
+    pub engine: Arc<payment_buttons::engine::Engine<ServerStore>>,
 }
 
 impl Console {
@@ -94,6 +96,7 @@ pub fn configure(console: Arc<Console>) -> impl FnOnce(&mut web::ServiceConfig) 
                 .route("/payments", web::get().to(pages::payments))
                 .route("/payments/{id}", web::get().to(pages::payment))
                 .route("/payments/{id}/resend", web::post().to(actions::resend_payment))
+                .route("/payments/{id}/refund", web::post().to(actions::refund_payment))
                 .route("/messages", web::get().to(pages::messages))
                 .route("/messages/{id}", web::get().to(pages::message))
                 .route("/messages/verify-again", web::post().to(actions::verify_again))

@@ -361,6 +361,41 @@ pub async fn payment(
         }),
     );
     ctx.insert("button", &pretty(&button));
+    let refunds = match store.refunds_for_payment(&id).await {
+        Ok(r) => r,
+        Err(e) => return console.failed(lang, &e),
+    };
+    ctx.insert(
+        "refunds",
+        &refunds
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id.as_str(), "amount": format!("{} {}", r.amount, r.amount.currency().code()),
+                    "state": r.state.as_str(), "origin": r.origin.as_str(), "reason": r.reason,
+                    "failure_reason": r.failure_reason,
+                    "created_at": r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
+    // The refund form: only for a payment with something left whose gateway can refund it. Its key is
+    // fresh per page, so that a form submitted twice (a double click, a reload) makes one refund.
+    let refundable = console
+        .engine
+        .gateways()
+        .get(&payment.gateway)
+        .and_then(|g| g.refunds())
+        .is_some_and(|r| r.check(&payment.facts()).is_ok());
+    ctx.insert("refundable", &refundable);
+    ctx.insert(
+        "can_refund",
+        &(refundable
+            && payment.state == payment_buttons::payment::PaymentState::Accepted
+            && payment.left_to_refund().is_positive()),
+    );
+    ctx.insert("left", &payment.left_to_refund().to_string());
+    ctx.insert("refund_key", &payment_buttons::refund::RefundId::generate().as_str());
     ctx.insert("messages", &messages.iter().map(message_json).collect::<Vec<_>>());
     ctx.insert(
         "events",

@@ -1,5 +1,6 @@
-//! The HTTP API a shop calls, for services written in any language: `POST /api/buttons`, and the
-//! description of it all, `GET /api/openapi.json`. `docs/api.md` documents it for people, with examples
+//! The HTTP API a shop calls, for services written in any language: `POST /api/buttons`, the payments
+//! (`/api/payments`: read, refund, cancel a subscription), and the description of it all,
+//! `GET /api/openapi.json`. `docs/api.md` documents it for people, with examples
 //! that a test sends to the real routes and checks against the served document.
 //!
 //! The OpenAPI document is generated from this module: each handler carries a `#[utoipa::path]`
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod buttons;
 pub mod error;
 pub mod openapi;
+pub mod payments;
 
 use actix_web::web;
 use payment_buttons::store::Store;
@@ -31,5 +33,15 @@ pub use error::{ApiError, ErrorBody};
 /// ([`crate::app::configure`] registers both).
 pub fn configure<S: Store>(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/buttons", web::post().to(buttons::create_button::<S>))
+        .route("/api/payments", web::get().to(payments::list_payments::<S>))
+        .route("/api/payments/{id}", web::get().to(payments::get_payment::<S>))
+        .route(
+            "/api/payments/{id}/refunds",
+            web::post().to(payments::refund_payment::<S>),
+        )
+        .route(
+            "/api/payments/{id}/cancel",
+            web::post().to(payments::cancel_subscription::<S>),
+        )
         .route(openapi::PATH, web::get().to(openapi::serve::<S>));
 }

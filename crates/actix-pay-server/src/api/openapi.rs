@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::ErrorBody;
 use super::buttons::{self, ButtonCreated};
+use super::payments::{self, CancelBody, EventRef, PaymentView, RefundBody, RefundView};
 use crate::app::AppState;
 
 /// Where the document is served.
@@ -23,16 +24,36 @@ pub const PATH: &str = "/api/openapi.json";
     info(
         title = "librement-pay",
         description = "The HTTP API of librement-server that a shop calls: sign a button \
-            (`POST /api/buttons`), and the form its button posts (`POST /pay`). Errors of the JSON API are \
+            (`POST /api/buttons`), the form its button posts (`POST /pay`), and what became of its payments, \
+            their refunds and subscriptions (`/api/payments`). Errors of the JSON API are \
             `{\"error\", \"field\"}`. Documented with examples in the repository's docs/api.md.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
-    paths(buttons::create_button, pay, openapi_document),
-    components(schemas(ButtonConfig, ButtonCreated, ErrorBody, PayForm)),
+    paths(
+        buttons::create_button,
+        pay,
+        payments::get_payment,
+        payments::list_payments,
+        payments::refund_payment,
+        payments::cancel_subscription,
+        openapi_document
+    ),
+    components(schemas(
+        ButtonConfig,
+        ButtonCreated,
+        ErrorBody,
+        PayForm,
+        PaymentView,
+        RefundView,
+        EventRef,
+        RefundBody,
+        CancelBody
+    )),
     modifiers(&ApiKeyScheme),
     tags(
         (name = "buttons", description = "Signed payment buttons for pages of any language"),
         (name = "pay", description = "What a button does when the buyer presses it"),
+        (name = "payments", description = "What became of a payment; refunds and subscription cancellation"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -569,15 +569,12 @@ impl ApplyHook for LibrementHook {
         let purchase_id = PaymentId::parse(&purchase_id)
             .map_err(|e| StoreError::Corrupt(format!("librement_top_ups.purchase_id: {e}")))?;
         let (message_id, now) = (request.message_id(), request.now());
-        let done = match (previous, state) {
-            (_, PaymentState::Refunded) => {
-                let requested = match &request.notification().outcome {
-                    Some(Outcome::Refunded { amount }) => *amount,
-                    _ => None,
-                };
-                reversal::take_back(tx, payment_id, Some(&purchase_id), user, requested, message_id, now)
+        // Decided by what the message says: a partial refund or reversal leaves the top-up `accepted`.
+        let done = match &request.notification().outcome {
+            Some(Outcome::Refunded { amount }) => {
+                reversal::take_back(tx, payment_id, Some(&purchase_id), user, *amount, message_id, now)
             }
-            (PaymentState::Refunded, PaymentState::Accepted) => {
+            Some(Outcome::ReversalCancelled { .. }) => {
                 reversal::give_back(tx, payment_id, Some(&purchase_id), message_id, now)
             }
             _ => complete_purchase(tx, payment_id, state, &purchase_id, user, message_id, now),

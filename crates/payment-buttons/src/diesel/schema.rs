@@ -137,6 +137,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Who is handing an outbox event to listeners, until when.
+    outbox_claims (seq) {
+        /// The claimed event.
+        seq -> BigInt,
+        /// The lease.
+        claimed_until -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Refunds: asked of a gateway by the service (origin `api`, `console`), or made on the gateway's own
     /// site and learnt from its notification (origin `gateway`). At most one `pending` per payment.
     refunds (id) {
@@ -172,16 +182,6 @@ diesel::table! {
         created_at -> Timestamp,
         /// Last change.
         updated_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    /// Who is handing an outbox event to listeners, until when.
-    outbox_claims (seq) {
-        /// The claimed event.
-        seq -> BigInt,
-        /// The lease.
-        claimed_until -> Timestamp,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::notification::{Notification, Outcome, Target, Verified};
 use crate::payment::{PaymentId, PaymentState};
 use crate::refund::{
     NewRefund, PENDING_RECHECK, RecordedRefund, RefundId, RefundLink, RefundOrigin, RefundRefusal, RefundUpdate,
-    StoredRefund, request_hash,
+    StoredRefund, check_new, request_hash,
 };
 use crate::store::{MessageId, Store, StoreError, StoredPayment};
 use crate::transition::ApplyRequest;
@@ -95,6 +95,9 @@ impl<S: Store> Engine<S> {
         {
             return replay(existing, &hash);
         }
+        // What the payment itself forbids comes first (not paid, nothing left, a bad amount); the store
+        // checks again, with the payment locked, when it records the refund.
+        check_new(&payment, None, order.amount)?;
         let refunds = self.refunds_of(&payment)?;
         refunds.check(&payment.facts()).map_err(RefundError::NotPossible)?;
         let recorded = self

@@ -22,7 +22,13 @@
 //! ([`retry_survives_restart`]); a resent notification is applied once ([`idempotent_apply`]); a failed apply
 //! changes nothing and leaves the message queued ([`failed_apply_leaves_the_message_queued`]); the outbox
 //! keeps each payment's order across claimers ([`outbox_order_per_payment`]); two instances never claim the
-//! same message or event ([`two_claimers`], [`two_outbox_claimers`]). [`MemorySubject`] runs them on
+//! same message or event ([`two_claimers`], [`two_outbox_claimers`]). Refunds: one per idempotency key
+//! and at most one pending per payment, under parallel requests ([`refunds_are_recorded_once_per_key`],
+//! [`parallel_refund_requests`]); our refund's answer and the gateway's notification of it count once, in
+//! either order ([`an_answer_then_its_notification_count_once`],
+//! [`a_notification_first_settles_the_pending_refund`]); retries ([`refund_attempts_and_retries`]); events
+//! numbered per payment ([`events_are_numbered_per_payment`]); an order's payments
+//! ([`payments_of_an_order_newest_first`]). [`MemorySubject`] runs them on
 //! [`MemoryStore`]; with feature `diesel`, [`DieselSubject`] on
 //! [`DieselStore`](crate::diesel::DieselStore) over SQLite or PostgreSQL.
 
@@ -42,6 +48,13 @@ use crate::store::{
     Applied, MESSAGE_CLAIM_LEASE, MessageId, NewMessage, NewPayment, OUTBOX_CLAIM_LEASE, Store, StoreError,
 };
 use crate::transition::ApplyRequest;
+
+mod refunds;
+pub use refunds::{
+    a_notification_first_settles_the_pending_refund, an_answer_then_its_notification_count_once,
+    events_are_numbered_per_payment, new_refund, parallel_refund_requests, payments_of_an_order_newest_first,
+    refund_attempts_and_retries, refunds_are_recorded_once_per_key,
+};
 
 #[cfg(feature = "diesel")]
 mod database;
@@ -138,7 +151,14 @@ macro_rules! store_conformance_tests {
             failed_apply_leaves_the_message_queued,
             outbox_order_per_payment,
             two_claimers,
-            two_outbox_claimers
+            two_outbox_claimers,
+            refunds_are_recorded_once_per_key,
+            parallel_refund_requests,
+            an_answer_then_its_notification_count_once,
+            a_notification_first_settles_the_pending_refund,
+            refund_attempts_and_retries,
+            events_are_numbered_per_payment,
+            payments_of_an_order_newest_first
         );
     };
     (@each $subject:expr; $($scenario:ident),+) => {

@@ -52,18 +52,18 @@ pub(super) fn applied(
     request: &ApplyRequest,
 ) -> Result<Vec<Event>, LFail> {
     let (message_id, now) = (request.message_id(), request.now());
-    match (previous, state) {
-        (_, PaymentState::Refunded) => {
-            let requested = match &request.notification().outcome {
-                Some(Outcome::Refunded { amount }) => *amount,
-                _ => None,
-            };
-            reversal::take_back(tx, payment_id, None, Some(user), requested, message_id, now)?;
+    // Decided by what the message says, not by the state alone: a partial refund or reversal leaves the
+    // top-up `accepted`, as its first payment did.
+    match (&request.notification().outcome, previous, state) {
+        (Some(Outcome::Refunded { amount }), _, _) => {
+            reversal::take_back(tx, payment_id, None, Some(user), *amount, message_id, now)?;
         }
-        (PaymentState::Refunded, PaymentState::Accepted) => {
+        (Some(Outcome::ReversalCancelled { .. }), _, _) => {
             reversal::give_back(tx, payment_id, None, message_id, now)?;
         }
-        (_, PaymentState::Accepted) => accepted(tx, payment_id, user, now)?,
+        (_, previous, PaymentState::Accepted) if previous != PaymentState::Accepted => {
+            accepted(tx, payment_id, user, now)?
+        }
         _ => {}
     }
     Ok(Vec::new())

@@ -214,7 +214,8 @@ mod tests {
                 "message_queue",
                 "applied_notifications",
                 "events",
-                "outbox_claims"
+                "outbox_claims",
+                "refunds"
             ]
         );
         let queue = &tables[2].1;
