@@ -744,9 +744,7 @@ impl<S: Store> Engine<S> {
                     format!("acted on: {summary}; {answers}, applied there"),
                 )
                 .await?;
-                let processed = self.check_and_apply(answer_id, gw, notification, now).await?;
-                self.report(gw.name(), answer_id, &processed);
-                Ok(processed)
+                self.apply_answer(answer_id, gw, notification, now).await
             }
             _ if returned.calls.last().is_none_or(|c| c.status >= 500) => {
                 let reason = format!("the gateway's return step had no usable answer ({answers})");
@@ -763,6 +761,26 @@ impl<S: Store> Engine<S> {
                 .await
             }
         }
+    }
+
+    /// Checks and applies what a gateway's answer to our call says, as that answer's log row. An answer is
+    /// never queued, so when it is not applied (a payee or amount that does not match) its row gets the
+    /// reason and the flags as its outcome: the log says why, as it does for a notification.
+    async fn apply_answer(
+        &self,
+        answer_id: crate::store::MessageId,
+        gw: &dyn Gateway,
+        notification: Verified<Notification>,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let processed = self.check_and_apply(answer_id, gw, notification, now).await?;
+        if let Processed::Settled(settled) = &processed {
+            let flags: Vec<&str> = settled.flags.iter().map(|f| f.as_str()).collect();
+            let outcome = format!("{} (flags: {})", settled.outcome, flags.join(", "));
+            self.store.note_answer(answer_id, &outcome).await?;
+        }
+        self.report(gw.name(), answer_id, &processed);
+        Ok(processed)
     }
 
     /// The buyer came back from the gateway's pages to `GET /return/{gateway}/{payment_id}` (PayPal
@@ -793,8 +811,7 @@ impl<S: Store> Engine<S> {
             self.store.log_answers(gw.name(), &id, &returned.calls).await?
         };
         if let (Some(notification), Some(&answer_id)) = (returned.notification, ids.last()) {
-            let processed = self.check_and_apply(answer_id, gw.as_ref(), notification, now).await?;
-            self.report(gw.name(), answer_id, &processed);
+            self.apply_answer(answer_id, gw.as_ref(), notification, now).await?;
         }
         Ok(returned.hand_off)
     }

@@ -148,10 +148,18 @@ impl BuyerReturn for Stub {
         urls: &ServiceUrls,
     ) -> Returned {
         self.returns.fetch_add(1, Ordering::SeqCst);
-        let token_ok = query.iter().any(|(k, v)| k == "token" && v == "P-1");
+        let token_ok = query.iter().any(|(k, v)| k == "token" && (v == "P-1" || v == "CHEAP"));
+        let cheap = query.iter().any(|(_, v)| v == "CHEAP");
         Returned {
             calls: vec![call("payments/P-1/capture", r#"{"status":"COMPLETED"}"#)],
-            notification: token_ok.then(|| Verified::vouched_by_gateway(captured(payment.payment_id.as_str()))),
+            notification: token_ok.then(|| {
+                let mut n = captured(payment.payment_id.as_str());
+                if cheap {
+                    n.amount = Some(Money::parse("0.01", "EUR").unwrap());
+                    n.idempotency_key = "CAPTURE-2:Completed".into();
+                }
+                Verified::vouched_by_gateway(n)
+            }),
             hand_off: HandOff::Redirect {
                 location: urls.status(payment.payment_id),
             },
@@ -399,4 +407,27 @@ async fn a_message_asking_for_the_return_step_runs_it_only_for_a_payment_of_ours
     let answer = engine.store().messages().pop().unwrap();
     assert_eq!(answer.direction, Direction::Answer);
     assert!(answer.outcome.as_deref().unwrap().starts_with("applied"), "{answer:?}");
+}
+
+#[actix_web::test]
+async fn a_capture_answer_that_does_not_match_the_payment_is_not_applied_and_its_row_says_why() {
+    let engine = engine(Arc::new(Stub::default()));
+    let app = app!(engine);
+    pay!(&app, token(&engine));
+    let id = payment_of(engine.store());
+    let back = atest::TestRequest::get()
+        .uri(&format!("/return/stub/{id}?token=CHEAP"))
+        .to_request();
+    assert_eq!(atest::call_service(&app, back).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        engine.store().payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Created
+    );
+    let answer = engine.store().messages().pop().unwrap();
+    assert_eq!(answer.direction, Direction::Answer);
+    let outcome = answer.outcome.unwrap();
+    assert!(
+        outcome.contains("not applied") && outcome.contains("amount_mismatch"),
+        "{outcome}"
+    );
 }
