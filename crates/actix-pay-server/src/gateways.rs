@@ -72,6 +72,17 @@ pub fn paypal_api_credentials(p: &crate::config::PaypalConfig) -> PaypalApiCrede
     PaypalApiCredentials { rest, nvp }
 }
 
+/// The simulator's webhook id, used when simulator mode runs Checkout without `paypal.webhook_id`.
+pub const SIMULATOR_PAYPAL_WEBHOOK_ID: &str = "SIMULATORWEBHOOK000000001";
+
+/// The Checkout webhook id the gateway checks signatures against: the configured one, else (simulator
+/// mode only) the simulator's.
+pub fn paypal_webhook_id(p: &crate::config::PaypalConfig) -> Option<String> {
+    p.webhook_id
+        .clone()
+        .or_else(|| (p.mode == PaypalMode::Simulator).then(|| SIMULATOR_PAYPAL_WEBHOOK_ID.to_owned()))
+}
+
 /// See [`paypal_api_credentials`]. Secrets print as `***`.
 #[derive(Debug, Clone)]
 pub struct PaypalApiCredentials {
@@ -106,6 +117,9 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             logo_url: p.logo_url.as_ref().map(Url::to_string),
             api_url: Some(p.api_url(public_url).to_string()),
             nvp_url: Some(p.nvp_url(public_url).to_string()),
+            integration: Some(p.integration),
+            webhook_id: paypal_webhook_id(p),
+            webhook_verification: Some(p.webhook_verification),
             ..Default::default()
         };
         let credentials = paypal_api_credentials(p);
@@ -120,8 +134,19 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             overrides.nvp_signature = Some(signature);
         }
         let core = CorePaypalConfig::new(p.mode, overrides).map_err(|e| GatewaySetupError(e.to_string()))?;
-        let gateway = PaypalGateway::with_reqwest_pool(core, p.postback_pool_size)
+        let mut gateway = PaypalGateway::with_reqwest_pool(core, p.postback_pool_size)
             .map_err(|e| GatewaySetupError(e.to_string()))?;
+        if p.mode == PaypalMode::Simulator {
+            // The simulator signs its webhooks with its own certificate: trusted here, in simulator mode only.
+            let certs = format!(
+                "{}{}",
+                p.api_url(public_url).as_str().trim_end_matches('/'),
+                crate::simulator::paypal::CERT_PATH
+            );
+            gateway = gateway
+                .with_simulator_webhook_trust(crate::simulator::paypal::WEBHOOK_CA_PEM, &certs)
+                .map_err(|e| GatewaySetupError(e.to_string()))?;
+        }
         all = all.with(Arc::new(gateway));
     }
     let mut cmcic = None;

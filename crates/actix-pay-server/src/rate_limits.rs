@@ -30,6 +30,8 @@ struct Rule {
     /// `None`: every method.
     method: Option<Method>,
     path: &'static str,
+    /// `path` is a prefix (`/return/`): every route under it shares the bucket.
+    prefix: bool,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -52,6 +54,13 @@ impl RateLimits {
             (
                 None,
                 "/pay",
+                NonZeroU32::new(config.pay_per_minute).map(Quota::per_minute),
+            ),
+            // The buyer's return from a gateway with a server-side step makes a call to the gateway's API
+            // (PayPal Checkout's capture): the same quota as /pay, a bucket of its own.
+            (
+                None,
+                "/return/",
                 NonZeroU32::new(config.pay_per_minute).map(Quota::per_minute),
             ),
             (
@@ -77,6 +86,7 @@ impl RateLimits {
             quota.map(|quota| Rule {
                 method,
                 path,
+                prefix: path.ends_with('/'),
                 limiter: RateLimiter::keyed(quota),
             })
         })
@@ -87,11 +97,14 @@ impl RateLimits {
     /// Counts a request of `method` to `path` from `client`: `Err(wait)` when that address is over the
     /// route's quota and may try again after `wait`. Routes without a limit always pass.
     pub fn check(&self, method: &Method, path: &str, client: IpAddr) -> Result<(), Duration> {
-        let Some(rule) = self
-            .rules
-            .iter()
-            .find(|r| r.path == path && r.method.as_ref().is_none_or(|m| m == method))
-        else {
+        let Some(rule) = self.rules.iter().find(|r| {
+            let matches = if r.prefix {
+                path.starts_with(r.path)
+            } else {
+                r.path == path
+            };
+            matches && r.method.as_ref().is_none_or(|m| m == method)
+        }) else {
             return Ok(());
         };
         rule.limiter
@@ -196,5 +209,33 @@ mod tests {
         }
         assert_eq!(limits.check(&Method::POST, "/librement/sign-in", client), Ok(()));
         assert!(limits.check(&Method::POST, "/librement/sign-in", client).is_err());
+    }
+
+    #[test]
+    fn returns_from_a_gateway_share_a_bucket_of_their_own_with_the_pay_quota() {
+        let limits = RateLimits::new(&LimitsConfig {
+            pay_per_minute: 2,
+            ..LimitsConfig::default()
+        });
+        let client = IpAddr::from(Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            limits.check(&Method::GET, "/return/paypal/AAAAAAAAAAAA", client),
+            Ok(())
+        );
+        assert_eq!(
+            limits.check(&Method::GET, "/return/paypal/BBBBBBBBBBBB", client),
+            Ok(())
+        );
+        assert!(
+            limits
+                .check(&Method::GET, "/return/paypal/CCCCCCCCCCCC", client)
+                .is_err()
+        );
+        assert_eq!(limits.check(&Method::POST, "/pay", client), Ok(()), "not /pay's bucket");
+        assert_eq!(
+            limits.check(&Method::GET, "/returns", client),
+            Ok(()),
+            "a prefix ends with /"
+        );
     }
 }

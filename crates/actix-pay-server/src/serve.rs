@@ -248,6 +248,10 @@ pub fn assemble(
         Some(feed) => {
             let offered = Offered {
                 paypal: built.all.get("paypal").is_some(),
+                paypal_subscriptions: config
+                    .paypal
+                    .as_ref()
+                    .is_some_and(|p| p.integration == payment_buttons::paypal::PaypalIntegration::Standard),
                 cmcic: built.all.get("cmcic").is_some(),
             };
             let demo = Demo::new(buttons.clone(), feed, urls.base(), offered, simulator)
@@ -294,6 +298,14 @@ pub fn assemble(
                     // One simulator stands in for every account: its credentials act for all of them,
                     // so that the demo shop's payments (to their own paypal_email) can be refunded.
                     account: None,
+                });
+            }
+            if paypal.integration == payment_buttons::paypal::PaypalIntegration::Checkout {
+                let api = paypal.api_url(public_url).to_string();
+                sim = sim.with_checkout_webhooks(simulator::paypal::CheckoutWebhooks {
+                    url: format!("{}/notify/paypal/webhook", urls.base()),
+                    webhook_id: gateways::paypal_webhook_id(paypal).unwrap_or_default(),
+                    cert_url: format!("{}{}", api.trim_end_matches('/'), simulator::paypal::CERT_PATH),
                 });
             }
             Some(Arc::new(sim))

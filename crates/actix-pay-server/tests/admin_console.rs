@@ -974,6 +974,7 @@ async fn an_operator_refunds_part_of_a_payment_once_per_form_and_a_viewer_cannot
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body: ipn,
+        headers: Default::default(),
     };
     engine.receive("paypal", message).await.unwrap();
     engine.process_due(chrono::Utc::now(), 10).await.unwrap();

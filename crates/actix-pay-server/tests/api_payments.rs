@@ -91,6 +91,7 @@ impl Shop {
             method: "POST".into(),
             content_type: Some("application/x-www-form-urlencoded".into()),
             body: encode_ipn(fields.iter().copied()),
+            headers: Default::default(),
         };
         self.engine.receive("paypal", message).await.unwrap();
         self.engine.process_due(Utc::now(), 10).await.unwrap();

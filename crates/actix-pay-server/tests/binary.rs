@@ -207,6 +207,61 @@ async fn pay_through_the_paypal_simulator(server: &Server, http: &reqwest::Clien
 }
 
 #[tokio::test]
+async fn with_paypal_checkout_the_binary_takes_a_payment_through_the_simulated_orders_api() {
+    let server = start(&[
+        ("PAY_SERVER_API_KEYS", "test-api-key-0123456789"),
+        ("PAY_PAYPAL_INTEGRATION", "checkout"),
+    ]);
+    let http = client();
+    let button = serde_json::json!({
+        "order_reference": "ORDER-16", "language": "fr",
+        "options": [{ "description": "Manuel", "amount": "12.50", "currency": "EUR" }],
+        "payment_options": { "paypal": { "paypal_email": "seller@example.com" } },
+        "urls": { "back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
+                  "declined": "https://shop.example/sorry" }
+    });
+    let api: serde_json::Value = http
+        .post(format!("{}/api/buttons", server.base))
+        .bearer_auth("test-api-key-0123456789")
+        .json(&button)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = api["token"].as_str().expect("a token").to_owned();
+    // The order is created by the server: the buyer is sent straight to the approval page.
+    let pay = http
+        .post(format!("{}/pay", server.base))
+        .form(&[("button", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pay.status(), 303);
+    let approval = pay.headers()["location"].to_str().unwrap().to_owned();
+    assert!(approval.contains("/simulator/paypal/checkoutnow?token="), "{approval}");
+    let page = http.get(&approval).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("seller@example.com") && page.contains("12.50"), "{page}");
+    let order = approval.split("token=").nth(1).unwrap();
+    let approved = http
+        .post(format!("{}/simulator/paypal/checkoutnow/{order}/approve", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 303);
+    let back = approved.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&format!("{}/return/paypal/", server.base)), "{back}");
+    let returned = http.get(&back).send().await.unwrap();
+    assert_eq!(returned.status(), 303);
+    let status = returned.headers()["location"].to_str().unwrap().to_owned();
+    // Captured on the return: the status page says so at once.
+    let page = http.get(&status).send().await.unwrap().text().await.unwrap();
+    let state = page.split("data-state=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert_eq!(state, "accepted", "{page}");
+}
+
+#[tokio::test]
 async fn webhooks_configured_in_the_file_receive_the_signed_events() {
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
     use payment_buttons::webhook::{ReceivedHeaders, WebhookSecret, verify};

@@ -9,7 +9,7 @@
 mod e2e_support;
 
 use anyhow::ensure;
-use e2e_support::{E2e, scenario};
+use e2e_support::{E2e, scenario, scenario_with};
 
 const BANNER_EN: &str = "Simulator mode";
 const BANNER_FR: &str = "Mode simulateur";
@@ -116,6 +116,67 @@ async fn paypal_cancel_leaves_the_payment_unpaid_and_leads_back_to_the_shop() {
             e2e.server.log_rows().is_empty(),
             "a cancelled checkout sends no notification"
         );
+        ensure!(
+            e2e.demo_events().await?.is_empty(),
+            "a cancelled checkout makes no event"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+const CHECKOUT: &[(&str, &str)] = &[("PAY_PAYPAL_INTEGRATION", "checkout")];
+
+#[tokio::test]
+async fn paypal_checkout_buy_now_is_captured_on_the_return_and_lands_on_the_thanks_page() {
+    scenario_with("paypal_checkout_buy_now", CHECKOUT, async |e2e| {
+        e2e.goto("/").await?;
+        ensure!(
+            !e2e.has("#product-membership").await,
+            "no subscription offered through Checkout"
+        );
+        e2e.click("#product-book button[type=submit]").await?;
+
+        // /pay created the order: the browser is on PayPal's approval page.
+        e2e.wait_for_path("/simulator/paypal/checkoutnow").await?;
+        e2e.assert_banner(BANNER_EN).await?;
+        ensure!(e2e.text("#amount").await? == "12.50 EUR");
+        e2e.click("#pay").await?;
+
+        let landing = e2e.follow_status_page("/demo/thanks").await?;
+        ensure!(
+            landing.final_state() == "accepted",
+            "status page showed {:?}",
+            landing.states
+        );
+        e2e.wait_for_events(&landing.payment_id, &["payment_processed", "payment_accepted"])
+            .await?;
+        // Answers (token, order, capture) and the two webhooks, every one verified and unflagged.
+        let rows: Vec<_> = e2e
+            .server
+            .log_rows()
+            .into_iter()
+            .filter(|r| r.payment_id.as_deref() == Some(landing.payment_id.as_str()))
+            .collect();
+        ensure!(rows.len() >= 3, "{rows:?}");
+        for row in &rows {
+            ensure!(row.verification == "verified", "{row:?}");
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn paypal_checkout_cancel_leaves_the_payment_unpaid() {
+    scenario_with("paypal_checkout_cancel", CHECKOUT, async |e2e| {
+        e2e.goto("/").await?;
+        e2e.click("#product-book button[type=submit]").await?;
+        e2e.wait_for_path("/simulator/paypal/checkoutnow").await?;
+        e2e.click("#cancel").await?;
+        e2e.wait_for_path("/payments/").await?;
+        ensure!(e2e.find("#payment-state").await?.attr("data-state").await?.as_deref() == Some("created"));
+        ensure!(e2e.text("#payment-state").await?.contains("You cancelled the payment"));
         ensure!(
             e2e.demo_events().await?.is_empty(),
             "a cancelled checkout makes no event"

@@ -111,6 +111,7 @@ async fn ipn(engine: &Engine<ServerStore>, fields: &[(&'static str, String)]) ->
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body: encode_ipn(fields.iter().map(|(k, v)| (*k, v.as_str()))),
+        headers: Default::default(),
     };
     engine.receive("paypal", message).await.unwrap();
     let mut queued = engine.store().claim_messages(Utc::now(), 10).await.unwrap();

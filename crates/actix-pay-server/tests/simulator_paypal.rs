@@ -109,6 +109,7 @@ impl World {
             method: "POST".to_owned(),
             content_type: Some("application/x-www-form-urlencoded".to_owned()),
             body: body.to_vec(),
+            headers: Default::default(),
         };
         self.gateway().verify(&message).await
     }

@@ -168,6 +168,7 @@ async fn verified_key_and_outcome(gateway: &PaypalGateway, body: &[u8]) -> (Stri
         method: "POST".to_owned(),
         content_type: Some("application/x-www-form-urlencoded".to_owned()),
         body: body.to_vec(),
+        headers: Default::default(),
     };
     match gateway.verify(&message).await {
         Verification::Verified(n) => {

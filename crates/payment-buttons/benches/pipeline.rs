@@ -82,6 +82,7 @@ fn pipeline(c: &mut Criterion) {
                     method: "POST".into(),
                     content_type: None,
                     body: body.into_bytes(),
+                    headers: Default::default(),
                 };
                 engine.receive("paypal", message).await.expect("logged");
                 assert_eq!(engine.process_due(Utc::now(), 16).await.expect("processed"), 1);

@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Routes: `POST /pay` (the button's target), `GET /pay/hand-off.js` (the script that submits the
-//! hand-off form), `POST /notify/{gateway}` (server-to-server messages) and `GET /payments/{id}` (the
+//! hand-off form), `POST /notify/{gateway}` and `POST /notify/{gateway}/{route}` (server-to-server
+//! messages, on the routes each gateway lists), `GET /return/{gateway}/{payment_id}` (the buyer back from a
+//! gateway with a server-side step, such as PayPal Checkout's capture) and `GET /payments/{id}` (the
 //! buyer's status page, where every gateway sends the buyer back: see [`crate::status`]; your own look
 //! with [`configure_with`]). Every response of these routes carries the [`security_headers`]; wrap the
 //! whole app in them too (`App::new().wrap(...)`).
@@ -24,7 +26,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use crate::engine::{Engine, PayError, ReceiveError};
+use crate::engine::{Engine, PayError, ReceiveError, ReturnError};
 use crate::forwarded::TrustedProxies;
 use crate::gateway::{HandOff, IncomingMessage, Reply, ServiceUrls};
 use crate::i18n;
@@ -78,6 +80,16 @@ pub fn configure_with<S: Store>(
                 web::resource("/notify/{gateway}")
                     .wrap(security_headers())
                     .route(web::post().to(notify::<S>)),
+            )
+            .service(
+                web::resource("/notify/{gateway}/{route}")
+                    .wrap(security_headers())
+                    .route(web::post().to(notify_on_route::<S>)),
+            )
+            .service(
+                web::resource("/return/{gateway}/{payment_id}")
+                    .wrap(security_headers())
+                    .route(web::get().to(buyer_return::<S>)),
             );
     }
 }
@@ -247,6 +259,10 @@ async fn pay<S: Store>(engine: web::Data<Engine<S>>, body: web::Bytes) -> HttpRe
                 "please try again in a moment",
             )
         }
+        Err(e @ PayError::Gateway(crate::gateway::GatewayError::Unavailable(_))) => {
+            tracing::warn!(error = %e, "a gateway's API did not take a payment");
+            error_page(StatusCode::BAD_GATEWAY, "Payment not started", &e.to_string())
+        }
         Err(e) => error_page(StatusCode::BAD_REQUEST, "Payment not started", &e.to_string()),
     }
 }
@@ -344,6 +360,76 @@ async fn notify<S: Store>(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
+    receive(engine, gateway.into_inner(), None, request, payload).await
+}
+
+/// `POST /notify/{gateway}/{route}`: a second route of a gateway ([`crate::gateway::Gateway::notify_routes`],
+/// such as PayPal Checkout's `webhook`); 404 for a route the gateway does not list.
+async fn notify_on_route<S: Store>(
+    engine: web::Data<Engine<S>>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let (gateway, route) = path.into_inner();
+    receive(engine, gateway, Some(route), request, payload).await
+}
+
+/// `GET /return/{gateway}/{payment_id}`: the buyer is back from a gateway that has a server-side step
+/// ([`crate::gateway::Gateway::buyer_return`]); 404 for any other.
+async fn buyer_return<S: Store>(
+    engine: web::Data<Engine<S>>,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let (gateway, payment_id) = path.into_inner();
+    let query = form_fields(request.query_string().as_bytes());
+    match engine.buyer_return(&gateway, &payment_id, &query, Utc::now()).await {
+        Ok(hand_off) => {
+            let mut response = hand_off_response(&hand_off, "en", engine.urls(), None);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(ReturnError::NotFound) => error_page(StatusCode::NOT_FOUND, "Not found", "no such payment"),
+        Err(ReturnError::Store(e)) => {
+            tracing::error!(error = %e, "buyer return: store failed");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                "the payment could not be looked up; reload this page in a moment",
+            )
+        }
+    }
+}
+
+/// Reads, logs and answers one gateway message that came on `route` (`None`: the gateway's main route).
+async fn receive<S: Store>(
+    engine: web::Data<Engine<S>>,
+    gateway: String,
+    route: Option<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let mut headers = std::collections::BTreeMap::new();
+    if let Some(gw) = engine.gateways().get(&gateway) {
+        let path = route.as_deref().unwrap_or("");
+        let Some(declared) = gw.notify_routes().iter().find(|r| r.path == path) else {
+            // Not a route of this gateway: nothing is read or logged.
+            return HttpResponse::NotFound()
+                .content_type(ContentType::plaintext())
+                .body("no such notification route\n");
+        };
+        for name in declared.headers {
+            if let Some(value) = request.headers().get(*name).and_then(|v| v.to_str().ok()) {
+                headers.insert((*name).to_owned(), value.to_owned());
+            }
+        }
+        if !path.is_empty() {
+            headers.insert(crate::gateway::ROUTE_HEADER.to_owned(), path.to_owned());
+        }
+    }
     let Some(body) = read_bounded(payload, engine.notify_body_limit()).await else {
         return HttpResponse::BadRequest()
             .content_type(ContentType::plaintext())
@@ -359,6 +445,7 @@ async fn notify<S: Store>(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body,
+        headers,
     };
     match engine.receive(&gateway, message).await {
         Ok(reply) => reply_response(reply),

@@ -86,6 +86,17 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
 }
 
+/// Why [`Engine::buyer_return`] could not take the buyer back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    /// No such payment, gateway, or no return step for this gateway: 404.
+    #[error("no such payment")]
+    NotFound,
+    /// Storage failed: the buyer may try again (503).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
 /// A payment that was recorded, and how to hand the buyer over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedPayment {
@@ -354,22 +365,36 @@ impl<S: Store> Engine<S> {
             urls: &self.urls,
             created_at: now,
         };
-        // Built before the payment is stored so that a configuration error leaves no orphan row.
-        let hand_off = gw.hand_off(&request)?;
         let amount = button.options()[option_index].amount();
         let language = button.language().clone();
-        self.store
-            .create_payment(NewPayment {
-                id: payment_id.clone(),
-                gateway: name.clone(),
-                button,
-                option_index,
-                amount,
-                receiver,
-                subscription_id: None,
-                created_at: now,
-            })
-            .await?;
+        let new_payment = NewPayment {
+            id: payment_id.clone(),
+            gateway: name.clone(),
+            button: button.clone(),
+            option_index,
+            amount,
+            receiver,
+            subscription_id: None,
+            created_at: now,
+        };
+        let hand_off = match gw.api_hand_off() {
+            None => {
+                // Built before the payment is stored so that a configuration error leaves no orphan row.
+                let hand_off = gw.hand_off(&request)?;
+                self.store.create_payment(new_payment).await?;
+                hand_off
+            }
+            Some(api) => {
+                // Stored first: the gateway's answers are logged against it, and a notification about the
+                // payment that overtakes the buyer finds it.
+                self.store.create_payment(new_payment).await?;
+                let (hand_off, calls) = api.hand_off_via_api(&request).await;
+                if !calls.is_empty() {
+                    self.store.log_answers(&name, &payment_id, &calls).await?;
+                }
+                hand_off?
+            }
+        };
         Ok(StartedPayment {
             payment_id,
             gateway: name,
@@ -595,10 +620,15 @@ impl<S: Store> Engine<S> {
             return Ok(Processed::Settled(settlement));
         };
         match verification {
-            Verification::Verified(notification) => self.check_and_apply(&queued, gw.as_ref(), notification, now).await,
+            Verification::Verified(notification) => {
+                self.check_and_apply(queued.id, gw.as_ref(), notification, now).await
+            }
+            Verification::Return { payment, query } => {
+                self.conclude_return(queued, gw.as_ref(), payment, query, now).await
+            }
             Verification::Ignored { reason, flags } => {
                 self.settle(
-                    &queued,
+                    queued.id,
                     VerificationStatus::Verified,
                     flags,
                     None,
@@ -607,7 +637,7 @@ impl<S: Store> Engine<S> {
                 .await
             }
             Verification::Rejected { status, reason, flags } => {
-                self.settle(&queued, status, flags, None, format!("rejected: {reason}"))
+                self.settle(queued.id, status, flags, None, format!("rejected: {reason}"))
                     .await
             }
             Verification::Retry { reason } => {
@@ -615,7 +645,7 @@ impl<S: Store> Engine<S> {
                 if attempts >= MAX_VERIFICATION_ATTEMPTS {
                     return self
                         .settle(
-                            &queued,
+                            queued.id,
                             VerificationStatus::Error,
                             vec![Flag::VerificationFailed],
                             None,
@@ -635,7 +665,7 @@ impl<S: Store> Engine<S> {
 
     async fn settle(
         &self,
-        queued: &QueuedMessage,
+        log_id: crate::store::MessageId,
         verification: VerificationStatus,
         flags: Vec<Flag>,
         payment_id: Option<PaymentId>,
@@ -647,13 +677,150 @@ impl<S: Store> Engine<S> {
             payment_id,
             outcome,
         };
-        self.store.settle_message(queued.id, settlement.clone()).await?;
+        self.store.settle_message(log_id, settlement.clone()).await?;
         Ok(Processed::Settled(settlement))
     }
 
+    /// A verified message that asks for the gateway's return step ([`Verification::Return`]): run only for a
+    /// stored payment of this gateway (a message naming another system's payment makes no call); the
+    /// answers are logged first; the message's row is settled as handled and what the answers say is applied
+    /// as the last answer's row. No answer, or a server error, puts the message back in the queue: the step
+    /// is made again later (with the gateway's idempotency key, it never acts twice).
+    async fn conclude_return(
+        &self,
+        queued: QueuedMessage,
+        gw: &dyn Gateway,
+        payment_id: PaymentId,
+        query: Vec<(String, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let payment = self.store.payment(&payment_id).await?;
+        let (payment, step) = match (payment, gw.buyer_return()) {
+            (Some(p), Some(step)) if p.gateway == gw.name() => (p, step),
+            (Some(p), _) => {
+                return self
+                    .settle(
+                        queued.id,
+                        VerificationStatus::Verified,
+                        vec![Flag::WrongGateway],
+                        Some(p.id.clone()),
+                        format!("not acted on: payment {} is not one of {}", p.id, gw.name()),
+                    )
+                    .await;
+            }
+            (None, _) => {
+                return self
+                    .settle(
+                        queued.id,
+                        VerificationStatus::Verified,
+                        vec![Flag::UnknownPayment],
+                        None,
+                        format!("not acted on: no payment {payment_id:?}"),
+                    )
+                    .await;
+            }
+        };
+        let returned = step.on_return(&payment.facts(), &query, &self.urls).await;
+        let ids = if returned.calls.is_empty() {
+            Vec::new()
+        } else {
+            self.store.log_answers(gw.name(), &payment.id, &returned.calls).await?
+        };
+        let answers = match ids.as_slice() {
+            [] => "no answer".to_owned(),
+            ids => format!(
+                "answers logged as message {}",
+                ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        match (returned.notification, ids.last()) {
+            (Some(notification), Some(&answer_id)) => {
+                let summary = notification.get().summary.clone();
+                self.settle(
+                    queued.id,
+                    VerificationStatus::Verified,
+                    vec![],
+                    Some(payment.id.clone()),
+                    format!("acted on: {summary}; {answers}, applied there"),
+                )
+                .await?;
+                self.apply_answer(answer_id, gw, notification, now).await
+            }
+            _ if returned.calls.last().is_none_or(|c| c.status >= 500) => {
+                let reason = format!("the gateway's return step had no usable answer ({answers})");
+                Box::pin(self.conclude(queued, Some(Verification::Retry { reason }), now)).await
+            }
+            _ => {
+                self.settle(
+                    queued.id,
+                    VerificationStatus::Verified,
+                    vec![],
+                    Some(payment.id.clone()),
+                    format!("acted on, nothing to apply ({answers})"),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Checks and applies what a gateway's answer to our call says, as that answer's log row. An answer is
+    /// never queued, so when it is not applied (a payee or amount that does not match) its row gets the
+    /// reason and the flags as its outcome: the log says why, as it does for a notification.
+    async fn apply_answer(
+        &self,
+        answer_id: crate::store::MessageId,
+        gw: &dyn Gateway,
+        notification: Verified<Notification>,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, StoreError> {
+        let processed = self.check_and_apply(answer_id, gw, notification, now).await?;
+        if let Processed::Settled(settled) = &processed {
+            let flags: Vec<&str> = settled.flags.iter().map(|f| f.as_str()).collect();
+            let outcome = format!("{} (flags: {})", settled.outcome, flags.join(", "));
+            self.store.note_answer(answer_id, &outcome).await?;
+        }
+        self.report(gw.name(), answer_id, &processed);
+        Ok(processed)
+    }
+
+    /// The buyer came back from the gateway's pages to `GET /return/{gateway}/{payment_id}` (PayPal
+    /// Checkout): the gateway's server-side step (the capture) runs, its answers are logged (direction
+    /// `answer`) before anything is decided from them, what they say is applied like a verified
+    /// notification (same checks, same idempotency key as the gateway's own notification of it), and the
+    /// buyer is sent on (the status page).
+    ///
+    /// Errors are [`ReturnError`]: an unknown payment or a gateway without this step is "not found".
+    pub async fn buyer_return(
+        &self,
+        gateway: &str,
+        payment_id: &str,
+        query: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<HandOff, ReturnError> {
+        let gw = self.gateways.get(gateway).ok_or(ReturnError::NotFound)?;
+        let step = gw.buyer_return().ok_or(ReturnError::NotFound)?;
+        let id = PaymentId::parse(payment_id).map_err(|_| ReturnError::NotFound)?;
+        let payment = self.store.payment(&id).await?.ok_or(ReturnError::NotFound)?;
+        if payment.gateway != gw.name() {
+            return Err(ReturnError::NotFound);
+        }
+        let returned = step.on_return(&payment.facts(), query, &self.urls).await;
+        let ids = if returned.calls.is_empty() {
+            Vec::new()
+        } else {
+            self.store.log_answers(gw.name(), &id, &returned.calls).await?
+        };
+        if let (Some(notification), Some(&answer_id)) = (returned.notification, ids.last()) {
+            self.apply_answer(answer_id, gw.as_ref(), notification, now).await?;
+        }
+        Ok(returned.hand_off)
+    }
+
+    /// Checks a verified notification against its payment and applies it, as the log row `log_id` (a
+    /// message the gateway sent, or its answer to a call we made).
     async fn check_and_apply(
         &self,
-        queued: &QueuedMessage,
+        log_id: crate::store::MessageId,
         gw: &dyn Gateway,
         verified: Verified<Notification>,
         now: DateTime<Utc>,
@@ -675,7 +842,7 @@ impl<S: Store> Engine<S> {
                 .unwrap_or_else(|| "none".into());
             return self
                 .settle(
-                    queued,
+                    log_id,
                     verified_status,
                     flags,
                     None,
@@ -687,7 +854,7 @@ impl<S: Store> Engine<S> {
             flags.push(flag);
             return self
                 .settle(
-                    queued,
+                    log_id,
                     verified_status,
                     flags,
                     Some(payment.id.clone()),
@@ -695,14 +862,14 @@ impl<S: Store> Engine<S> {
                 )
                 .await;
         }
-        let request = ApplyRequest::new(queued.id, &queued.gateway, payment.id.clone(), verified, flags, now);
+        let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
         let applied = self.store.apply(request).await?;
         if let Applied::Applied { payment_id, events } = &applied
             && let Some(last) = events.last()
         {
             let to = last.payment.state.as_str();
-            self.telemetry.payment_moved(&queued.gateway, to);
-            tracing::info!(payment = %payment_id, from = payment.state.as_str(), to, log_id = queued.id, "payment state changed");
+            self.telemetry.payment_moved(gw.name(), to);
+            tracing::info!(payment = %payment_id, from = payment.state.as_str(), to, log_id, "payment state changed");
         }
         Ok(Processed::Applied(applied))
     }

@@ -26,6 +26,10 @@ pub enum GatewayError {
     /// This gateway cannot serve this button or option (e.g. a subscription through CM-CIC).
     #[error("{0}")]
     Unsupported(String),
+    /// The gateway's API did not take the payment (unreachable, or it refused: the reason, no secrets).
+    /// The buyer may try again; the front end answers 502.
+    #[error("the payment service did not answer as expected: {0}")]
+    Unavailable(String),
 }
 
 /// URLs of the service that gateways send buyers and notifications to.
@@ -132,6 +136,22 @@ pub struct IncomingMessage {
     pub content_type: Option<String>,
     /// The raw body bytes, never re-encoded.
     pub body: Vec<u8>,
+    /// The request headers a verification needs (lower-case names; `gateway_messages.headers`), as the
+    /// route's [`NotifyRoute::headers`] lists them, and the pseudo-header [`ROUTE_HEADER`] naming the route
+    /// when it is not [`NotifyRoute::MAIN`]. Empty for the main route of a gateway that needs none.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The pseudo-header of [`IncomingMessage::headers`] that names the route a message came on (its
+/// [`NotifyRoute::path`], such as `webhook`): a gateway with several routes reads it in `verify`. A colon
+/// opens it, as HTTP/2's pseudo-headers, so no real request header can be taken for it.
+pub const ROUTE_HEADER: &str = ":route";
+
+impl IncomingMessage {
+    /// The [`NotifyRoute::path`] the message came on (`""` for the main route).
+    pub fn route(&self) -> &str {
+        self.headers.get(ROUTE_HEADER).map(String::as_str).unwrap_or("")
+    }
 }
 
 /// An HTTP answer to a gateway, independent of the web framework.
@@ -220,8 +240,9 @@ pub trait Gateway: Send + Sync + 'static {
     /// default is the one route `/notify/{name}` itself ([`NotifyRoute::MAIN`]). A gateway with more
     /// than one kind of message (PayPal Checkout's webhooks beside the IPN) lists each.
     ///
-    /// Today's front end (`actix::configure`) mounts [`NotifyRoute::MAIN`] only; mounting the others,
-    /// and telling `verify` which route a message came on, arrive with the first gateway that needs them.
+    /// The front end (`actix::configure`) mounts each, records the headers each names
+    /// ([`NotifyRoute::headers`]) with the message, and tells `verify` the route through
+    /// [`IncomingMessage::route`].
     fn notify_routes(&self) -> &'static [NotifyRoute] {
         &[NotifyRoute::MAIN]
     }
@@ -229,7 +250,8 @@ pub trait Gateway: Send + Sync + 'static {
     /// A hand-off that calls the gateway's API first (PayPal Checkout), when the gateway has one; `None`
     /// by default, and [`Gateway::hand_off`] alone builds the buyer's form or redirect. The answers of
     /// such calls are logged like messages (see [`GatewayCall`]); the engine's `start_payment` wires this
-    /// up with the first gateway that needs it (issue 16): today it calls `hand_off`.
+    /// records the payment first, then calls it, logs every answer (direction `answer`) and only then
+    /// hands the buyer over.
     fn api_hand_off(&self) -> Option<&dyn ApiHandOffs> {
         None
     }
@@ -260,11 +282,14 @@ pub struct NotifyRoute {
     /// The path segment after `/notify/{gateway}` (`""` for the route itself, `"webhook"` for
     /// `/notify/{gateway}/webhook`).
     pub path: &'static str,
+    /// The request headers (lower-case names) its verification needs, logged with the message in
+    /// `gateway_messages.headers` (PayPal's webhook transmission headers).
+    pub headers: &'static [&'static str],
 }
 
 impl NotifyRoute {
     /// `/notify/{gateway}`: the one route of PayPal Standard's IPN and of CM-CIC's return.
-    pub const MAIN: NotifyRoute = NotifyRoute { path: "" };
+    pub const MAIN: NotifyRoute = NotifyRoute { path: "", headers: &[] };
 }
 
 /// A call we made to a gateway's API and its answer, exactly as received. Every such answer is
@@ -461,14 +486,29 @@ pub trait SubscriptionCancels: Send + Sync {
 /// What a gateway does when the buyer comes back from its pages ([`Gateway::buyer_return`]).
 #[async_trait::async_trait]
 pub trait BuyerReturn: Send + Sync {
-    /// Handles `GET /return/{gateway}/{payment_id}` with its query pairs: the calls made (to be logged)
-    /// and where the buyer goes next (usually the status page).
+    /// Handles `GET /return/{gateway}/{payment_id}` with its query pairs, for the stored payment: the calls
+    /// made (the engine logs them first), what their answers say, and where the buyer goes next (usually
+    /// the status page). The query comes from the buyer's browser: it may pick what to call, never what is
+    /// applied (that is read from the gateway's answers only).
     async fn on_return(
         &self,
-        payment_id: &PaymentId,
+        payment: &StoredPaymentFacts<'_>,
         query: &[(String, String)],
         urls: &ServiceUrls,
-    ) -> (Vec<GatewayCall>, HandOff);
+    ) -> Returned;
+}
+
+/// What [`BuyerReturn::on_return`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Returned {
+    /// The gateway's answers, in the order received, to be logged before anything else.
+    pub calls: Vec<GatewayCall>,
+    /// What the last answer says, to apply as a notification of the gateway (checked against the payment
+    /// and applied once, by the same idempotency key as the gateway's own notification of it); `None` when
+    /// there is nothing to apply.
+    pub notification: Option<crate::notification::Verified<crate::notification::Notification>>,
+    /// Where the buyer goes.
+    pub hand_off: HandOff,
 }
 
 /// The gateways a service offers, by name.

@@ -487,6 +487,7 @@ impl Store for MemoryStore {
                     method,
                     content_type: call.content_type.clone(),
                     body: call.body.clone(),
+                    headers: Default::default(),
                 },
                 fields,
                 verification: VerificationStatus::Verified,

@@ -260,4 +260,15 @@ pub enum Verification {
         /// Why, for the log.
         reason: String,
     },
+    /// Genuine, and it asks for the gateway's return step ([`crate::gateway::BuyerReturn`]) to run for
+    /// `payment`, as if the buyer had come back with `query` (PayPal Checkout's `CHECKOUT.ORDER.APPROVED`:
+    /// the buyer approved but may never come back, so the order is captured now). The engine runs it only
+    /// for a payment it has, of this gateway: it logs the step's answers first, then applies what they say
+    /// as the last answer's log row. No answer, or a server error, puts the message back in the queue.
+    Return {
+        /// Our payment the message names.
+        payment: crate::payment::PaymentId,
+        /// The query the return step reads (PayPal: `token` = the order).
+        query: Vec<(String, String)>,
+    },
 }

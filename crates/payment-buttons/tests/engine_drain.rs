@@ -123,6 +123,7 @@ async fn post<S: Store>(engine: &Engine<S>, gateway: &str, body: Vec<u8>) {
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body,
+        headers: Default::default(),
     };
     engine.receive(gateway, message).await.unwrap();
 }

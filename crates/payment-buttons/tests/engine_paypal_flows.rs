@@ -423,6 +423,7 @@ async fn messages_are_verified_concurrently_so_a_slow_postback_does_not_hold_the
             method: "POST".into(),
             content_type: None,
             body,
+            headers: Default::default(),
         };
         shop.engine.receive("paypal", message).await.unwrap();
         ids.push(id);
@@ -463,6 +464,7 @@ async fn messages_verified_together_are_applied_in_the_order_they_were_logged() 
             method: "POST".into(),
             content_type: None,
             body: encode_ipn(fields),
+            headers: Default::default(),
         };
         shop.engine.receive("paypal", message).await.unwrap();
     }

@@ -140,6 +140,7 @@ async fn notify(engine: &Engine<MemoryStore>, body: String) -> Vec<Processed> {
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body: body.into_bytes(),
+        headers: Default::default(),
     };
     let reply = engine.receive(NAME, message).await.unwrap();
     assert_eq!(reply.body, b"OK", "the gateway's own acknowledgement is sent");

@@ -301,6 +301,7 @@ impl Run {
             method: "POST".into(),
             content_type: Some("application/x-www-form-urlencoded".into()),
             body,
+            headers: Default::default(),
         };
         self.engine.receive("paypal", message).await.unwrap();
         for queued in self.engine.store().claim_messages(self.now, 10).await.unwrap() {

@@ -71,6 +71,8 @@ impl ModeKind {
 
 /// `paypal.mode`: the core's own enum, spelled in the file as it serializes (`simulator`, `sandbox`, `live`).
 pub use payment_buttons::paypal::PaypalMode;
+/// `paypal.integration` and `paypal.webhook_verification`: the core's enums, spelled as they serialize.
+pub use payment_buttons::paypal::{PaypalIntegration, WebhookVerification};
 
 /// `cmcic.mode`: the core's own enum, spelled in the file as it serializes (`simulator`, `test`,
 /// `production`).
@@ -128,6 +130,13 @@ pub struct PaypalConfig {
     pub nvp: Option<PaypalNvpCredentials>,
     /// `nvp_url` when overridden; see [`PaypalConfig::nvp_url`].
     pub nvp_url_override: Option<Url>,
+    /// `integration`: Payments Standard (default) or Checkout.
+    pub integration: PaypalIntegration,
+    /// `webhook_id`: the id of the Checkout webhook at PayPal (the simulator's own in simulator mode when
+    /// unset).
+    pub webhook_id: Option<String>,
+    /// `webhook_verification`: `local` (certificate, default) or `api`.
+    pub webhook_verification: WebhookVerification,
 }
 
 /// `paypal.client_id` and `paypal.client_secret`.
@@ -294,6 +303,9 @@ mod tests {
             api_url_override: None,
             nvp: None,
             nvp_url_override: None,
+            integration: PaypalIntegration::Standard,
+            webhook_id: None,
+            webhook_verification: WebhookVerification::Local,
         };
         assert_eq!(
             paypal.webscr_url(&public()).as_str(),
@@ -327,6 +339,9 @@ mod tests {
                 api_url_override: None,
                 nvp: None,
                 nvp_url_override: None,
+                integration: PaypalIntegration::Standard,
+                webhook_id: None,
+                webhook_verification: WebhookVerification::Local,
             };
             assert_eq!(paypal.webscr_url(&public()).scheme(), "https");
             assert_eq!(paypal.postback_url(&public()).scheme(), "https");
@@ -363,6 +378,9 @@ mod tests {
             api_url_override: None,
             nvp: None,
             nvp_url_override: None,
+            integration: PaypalIntegration::Standard,
+            webhook_id: None,
+            webhook_verification: WebhookVerification::Local,
         };
         assert_eq!(paypal.postback_url(&public()), over);
     }

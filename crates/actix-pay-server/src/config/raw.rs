@@ -58,6 +58,9 @@ pub(crate) struct RawPaypal {
     pub(crate) nvp_password: Option<String>,
     pub(crate) nvp_signature: Option<String>,
     pub(crate) nvp_url: Option<String>,
+    pub(crate) integration: Option<String>,
+    pub(crate) webhook_id: Option<String>,
+    pub(crate) webhook_verification: Option<String>,
 }
 
 #[derive(Default, Deserialize)]

@@ -8,7 +8,7 @@ use super::duration::parse_duration;
 use super::error::ConfigError;
 use super::gateways::{
     CmcicConfig, CmcicCredentials, CmcicMode, CmcicProtocol, Gateway, LibrementConfig, LibrementMode, ModeKind,
-    PaypalConfig, PaypalMode, PaypalNvpCredentials, PaypalRestCredentials,
+    PaypalConfig, PaypalIntegration, PaypalMode, PaypalNvpCredentials, PaypalRestCredentials, WebhookVerification,
 };
 use super::raw::{RawCmcic, RawFile, RawPaypal, RawServer, RawWebhook};
 use super::schema::Origins;
@@ -112,6 +112,9 @@ fn simulated_paypal() -> PaypalConfig {
         api_url_override: None,
         nvp: None,
         nvp_url_override: None,
+        integration: PaypalIntegration::Standard,
+        webhook_id: None,
+        webhook_verification: WebhookVerification::Local,
     }
 }
 
@@ -272,6 +275,38 @@ impl Resolver<'_> {
             None => PaypalMode::Simulator,
         };
         let https_only = (mode == PaypalMode::Live).then_some("live");
+        let integration = match self.text("paypal.integration", raw.integration)? {
+            Some(text) => spelled::<PaypalIntegration>(&text).ok_or_else(|| {
+                let problem = format!("{text:?} is not an integration (expected standard, checkout)");
+                ConfigError::invalid(self.at("paypal.integration"), problem)
+            })?,
+            None => PaypalIntegration::Standard,
+        };
+        let webhook_verification = match self.text("paypal.webhook_verification", raw.webhook_verification)? {
+            Some(text) => spelled::<WebhookVerification>(&text).ok_or_else(|| {
+                let problem = format!("{text:?} is not a verification (expected local, api)");
+                ConfigError::invalid(self.at("paypal.webhook_verification"), problem)
+            })?,
+            None => WebhookVerification::Local,
+        };
+        let webhook_id = self.text("paypal.webhook_id", raw.webhook_id)?;
+        if integration == PaypalIntegration::Checkout && mode != PaypalMode::Simulator {
+            if rest.is_none() {
+                return Err(ConfigError::missing(
+                    self.at("paypal.client_id"),
+                    "paypal.integration = \"checkout\" calls PayPal's REST API: set client_id and client_secret"
+                        .to_owned(),
+                ));
+            }
+            if webhook_id.is_none() {
+                return Err(ConfigError::missing(
+                    self.at("paypal.webhook_id"),
+                    "paypal.integration = \"checkout\": the id PayPal shows for the webhook of \
+                     {public_url}/notify/paypal/webhook"
+                        .to_owned(),
+                ));
+            }
+        }
         Ok(PaypalConfig {
             mode,
             business,
@@ -283,6 +318,9 @@ impl Resolver<'_> {
             api_url_override: self.url("paypal.api_url", raw.api_url, https_only)?,
             nvp,
             nvp_url_override: self.url("paypal.nvp_url", raw.nvp_url, https_only)?,
+            integration,
+            webhook_id,
+            webhook_verification,
         })
     }
 

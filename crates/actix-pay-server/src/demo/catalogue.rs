@@ -47,6 +47,8 @@ pub const DEMO_LIBREMENT_SELLER: &str = "demo-author@example.org";
 pub struct Offered {
     /// PayPal is enabled.
     pub paypal: bool,
+    /// PayPal takes subscriptions (Payments Standard; not yet PayPal Checkout).
+    pub paypal_subscriptions: bool,
     /// CM-CIC is enabled.
     pub cmcic: bool,
 }
@@ -124,7 +126,7 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
         });
     }
 
-    if offered.paypal {
+    if offered.paypal && offered.paypal_subscriptions {
         list.push(Product {
             key: "membership",
             title: if fr { "Abonnement mensuel" } else { "Monthly subscription" },
@@ -259,6 +261,7 @@ mod tests {
 
     const BOTH: Offered = Offered {
         paypal: true,
+        paypal_subscriptions: true,
         cmcic: true,
     };
 
@@ -285,6 +288,20 @@ mod tests {
     }
 
     #[test]
+    fn the_subscription_is_left_out_when_paypal_runs_checkout() {
+        let checkout = Offered {
+            paypal_subscriptions: false,
+            ..BOTH
+        };
+        let keys: Vec<_> = products("http://shop.test", "en", "1", checkout)
+            .iter()
+            .map(|p| p.key)
+            .collect();
+        assert!(!keys.contains(&"membership"), "{keys:?}");
+        assert!(keys.contains(&"book"), "{keys:?}");
+    }
+
+    #[test]
     fn products_needing_a_missing_gateway_are_left_out() {
         let only_card = products(
             "http://shop.test",
@@ -292,6 +309,7 @@ mod tests {
             "1",
             Offered {
                 paypal: false,
+                paypal_subscriptions: false,
                 cmcic: true,
             },
         );

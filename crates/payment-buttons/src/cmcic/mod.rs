@@ -22,6 +22,7 @@
 //!     method: "POST".into(),
 //!     content_type: Some("application/x-www-form-urlencoded".into()),
 //!     body: gateway.sealed_return_body(fields),
+//!     headers: Default::default(),
 //! };
 //! assert_eq!(gateway.acknowledge(&message).body, b"version=2\ncdr=0\n");
 //! ```

@@ -24,7 +24,7 @@ use crate::urlencoded::FormFields;
 /// let body = CmcicReturn::accepted(&gateway).body_for(&form);
 /// let message = payment_buttons::gateway::IncomingMessage {
 ///     received_at: chrono::Utc::now(), remote_addr: None, method: "POST".into(),
-///     content_type: Some("application/x-www-form-urlencoded".into()), body,
+///     content_type: Some("application/x-www-form-urlencoded".into()), body, headers: Default::default(),
 /// };
 /// assert_eq!(gateway.acknowledge(&message).body, b"version=2\ncdr=0\n");
 /// ```

@@ -143,6 +143,7 @@ pub(crate) struct NewLogRow {
     pub outcome: Option<String>,
     pub direction: String,
     pub payment_id: Option<String>,
+    pub headers: Option<String>,
 }
 
 impl NewLogRow {
@@ -167,6 +168,11 @@ impl NewLogRow {
             outcome: m.refused.clone(),
             direction: Direction::Incoming.as_str().to_owned(),
             payment_id: None,
+            headers: if m.message.headers.is_empty() {
+                None
+            } else {
+                Some(to_json_text("headers", &m.message.headers)?)
+            },
         })
     }
 
@@ -187,6 +193,7 @@ impl NewLogRow {
             outcome: None,
             direction: Direction::Answer.as_str().to_owned(),
             payment_id: Some(payment_id.to_owned()),
+            headers: None,
         })
     }
 }
@@ -231,6 +238,13 @@ impl LogRecord {
             method: self.method.clone(),
             content_type: self.content_type.clone(),
             body: self.body.clone(),
+            // Written by this library as a JSON object of strings; anything else reads as none, and the
+            // verification that needs them then fails safe.
+            headers: self
+                .headers
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok())
+                .unwrap_or_default(),
         }
     }
 }

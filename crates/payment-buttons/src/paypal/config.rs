@@ -143,6 +143,76 @@ impl FromStr for PaypalMode {
     }
 }
 
+/// Which PayPal integration runs the `paypal` gateway (`paypal.integration`). The gateway keeps its name,
+/// routes and events either way, and a button is the same configuration for both.
+///
+/// ```
+/// use payment_buttons::paypal::PaypalIntegration;
+/// assert_eq!("checkout".parse::<PaypalIntegration>().unwrap(), PaypalIntegration::Checkout);
+/// assert_eq!(PaypalIntegration::default(), PaypalIntegration::Standard);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaypalIntegration {
+    /// Payments Standard: the buyer's browser posts a form to PayPal; IPN confirms (the default, for
+    /// existing merchants).
+    #[default]
+    Standard,
+    /// Checkout (Orders v2): the service creates an order through the REST API, captures it when the
+    /// buyer comes back, and receives signed webhooks. Recommended for new merchants.
+    Checkout,
+}
+
+impl PaypalIntegration {
+    /// The configuration value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaypalIntegration::Standard => "standard",
+            PaypalIntegration::Checkout => "checkout",
+        }
+    }
+}
+
+impl FromStr for PaypalIntegration {
+    type Err = GatewayError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standard" => Ok(PaypalIntegration::Standard),
+            "checkout" => Ok(PaypalIntegration::Checkout),
+            _ => Err(GatewayError::Configuration(format!(
+                "paypal.integration: {:?} is not one of standard, checkout",
+                s.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+}
+
+/// How Checkout webhooks are verified (`paypal.webhook_verification`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookVerification {
+    /// Here, with PayPal's certificate (fetched from `PAYPAL-CERT-URL`, cached, its chain checked): no
+    /// round trip per message.
+    #[default]
+    Local,
+    /// By PayPal's `verify-webhook-signature` API: one authenticated call per message.
+    Api,
+}
+
+impl FromStr for WebhookVerification {
+    type Err = GatewayError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(WebhookVerification::Local),
+            "api" => Ok(WebhookVerification::Api),
+            _ => Err(GatewayError::Configuration(format!(
+                "paypal.webhook_verification: {:?} is not one of local, api",
+                s.chars().take(32).collect::<String>()
+            ))),
+        }
+    }
+}
+
 /// Optional settings of the `[paypal]` section; `None` keeps the mode's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PaypalOverrides {
@@ -168,6 +238,12 @@ pub struct PaypalOverrides {
     pub nvp_signature: Option<ApiSecret>,
     /// `paypal.nvp_url`: the NVP endpoint (default from the mode; none in simulator mode).
     pub nvp_url: Option<String>,
+    /// `paypal.integration` (default `standard`).
+    pub integration: Option<PaypalIntegration>,
+    /// `paypal.webhook_id`: the id PayPal gave the webhook (Checkout; part of every signed message).
+    pub webhook_id: Option<String>,
+    /// `paypal.webhook_verification` (default `local`).
+    pub webhook_verification: Option<WebhookVerification>,
 }
 
 /// A complete, checked PayPal configuration.
@@ -194,6 +270,9 @@ pub struct PaypalConfig {
     api_url: Option<HttpUrl>,
     nvp: Option<NvpCredentials>,
     nvp_url: Option<HttpUrl>,
+    integration: PaypalIntegration,
+    webhook_id: Option<String>,
+    webhook_verification: WebhookVerification,
 }
 
 impl PaypalConfig {
@@ -284,6 +363,28 @@ impl PaypalConfig {
                 )));
             }
         };
+        let integration = overrides.integration.unwrap_or_default();
+        let webhook_id = given(overrides.webhook_id);
+        if integration == PaypalIntegration::Checkout {
+            // Checkout cannot take a payment without the REST API, nor trust a webhook without its id.
+            if rest.is_none() {
+                return Err(GatewayError::Configuration(
+                    "paypal.client_id: required with paypal.integration = \"checkout\" (with client_secret)".to_owned(),
+                ));
+            }
+            if api_url.is_none() {
+                return Err(GatewayError::Configuration(
+                    "paypal.api_url: required with paypal.integration = \"checkout\"".to_owned(),
+                ));
+            }
+            if webhook_id.is_none() {
+                return Err(GatewayError::Configuration(
+                    "paypal.webhook_id: required with paypal.integration = \"checkout\" (the id PayPal shows for \
+                     the webhook of {public_url}/notify/paypal/webhook)"
+                        .to_owned(),
+                ));
+            }
+        }
         Ok(PaypalConfig {
             mode,
             business,
@@ -294,6 +395,9 @@ impl PaypalConfig {
             api_url,
             nvp,
             nvp_url,
+            integration,
+            webhook_id,
+            webhook_verification: overrides.webhook_verification.unwrap_or_default(),
         })
     }
 
@@ -332,6 +436,18 @@ impl PaypalConfig {
     /// The NVP endpoint (none in simulator mode unless the server gives it).
     pub fn nvp_url(&self) -> Option<&str> {
         self.nvp_url.as_ref().map(HttpUrl::as_str)
+    }
+    /// Which integration runs the gateway.
+    pub fn integration(&self) -> PaypalIntegration {
+        self.integration
+    }
+    /// The webhook's id at PayPal (Checkout), when configured.
+    pub fn webhook_id(&self) -> Option<&str> {
+        self.webhook_id.as_deref()
+    }
+    /// How Checkout webhooks are verified.
+    pub fn webhook_verification(&self) -> WebhookVerification {
+        self.webhook_verification
     }
 }
 
@@ -457,6 +573,35 @@ mod tests {
                 assert!(!printed.contains(secret), "{printed}");
             }
         }
+    }
+
+    #[test]
+    fn checkout_needs_rest_credentials_and_a_webhook_id() {
+        let checkout = |client: bool, webhook: bool| PaypalOverrides {
+            integration: Some(PaypalIntegration::Checkout),
+            client_id: client.then(|| "AYx".to_owned()),
+            client_secret: client.then(|| ApiSecret::new("EHx-secret")),
+            webhook_id: webhook.then(|| "8PT597110X687430LKGECATA".to_owned()),
+            ..Default::default()
+        };
+        let err = PaypalConfig::new(PaypalMode::Sandbox, checkout(false, true)).unwrap_err();
+        assert!(err.to_string().contains("paypal.client_id"), "{err}");
+        let err = PaypalConfig::new(PaypalMode::Sandbox, checkout(true, false)).unwrap_err();
+        assert!(err.to_string().contains("paypal.webhook_id"), "{err}");
+        let config = PaypalConfig::new(PaypalMode::Sandbox, checkout(true, true)).unwrap();
+        assert_eq!(config.integration(), PaypalIntegration::Checkout);
+        assert_eq!(config.webhook_verification(), WebhookVerification::Local);
+        // Standard stays the default and needs none of it.
+        let standard = PaypalConfig::new(PaypalMode::Sandbox, PaypalOverrides::default()).unwrap();
+        assert_eq!(standard.integration(), PaypalIntegration::Standard);
+    }
+
+    #[test]
+    fn unknown_integrations_are_refused() {
+        let err = "orders".parse::<PaypalIntegration>().unwrap_err();
+        assert!(err.to_string().contains("paypal.integration"), "{err}");
+        let err = "remote".parse::<WebhookVerification>().unwrap_err();
+        assert!(err.to_string().contains("paypal.webhook_verification"), "{err}");
     }
 
     #[test]

@@ -30,6 +30,8 @@ mod api;
 #[cfg(feature = "reqwest")]
 mod cancel;
 mod charset;
+#[cfg(feature = "reqwest")]
+mod checkout;
 mod config;
 mod currency;
 mod date;
@@ -51,20 +53,35 @@ use std::sync::Arc;
 
 use crate::button::{ButtonConfig, ButtonError, Email};
 #[cfg(feature = "reqwest")]
+use crate::gateway::{ApiHandOffs, BuyerReturn, GatewayCall, Returned, ServiceUrls};
+#[cfg(feature = "reqwest")]
 use crate::gateway::{
     CancelAttempt, CancelRequest, RefundAttempt, RefundRequest, Refunds, StoredPaymentFacts, SubscriptionCancels,
 };
-use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
+use crate::gateway::{
+    DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, NotifyRoute, PaymentRequest, Reply,
+};
+
+/// Checkout's webhooks: `/notify/paypal/webhook`, with the transmission headers its signature needs.
+#[cfg(feature = "reqwest")]
+const WEBHOOK_ROUTE: NotifyRoute = NotifyRoute {
+    path: checkout::message::WEBHOOK_ROUTE,
+    headers: checkout::message::WEBHOOK_HEADERS,
+};
 use crate::notification::Verification;
 
 #[cfg(feature = "reqwest")]
 #[cfg(feature = "reqwest")]
 pub use api::DEFAULT_API_TIMEOUT;
 pub use charset::charset_for;
+#[cfg(feature = "reqwest")]
+use checkout::verify::WebhookTrust;
+#[cfg(feature = "reqwest")]
+pub use checkout::verify::webhook_signed_string;
 pub use config::{
     ApiSecret, LIVE_API_URL, LIVE_NVP_URL, LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, NvpCredentials, PaypalConfig,
-    PaypalMode, PaypalOverrides, RestCredentials, SANDBOX_API_URL, SANDBOX_NVP_URL, SANDBOX_POSTBACK_URL,
-    SANDBOX_WEBSCR_URL,
+    PaypalIntegration, PaypalMode, PaypalOverrides, RestCredentials, SANDBOX_API_URL, SANDBOX_NVP_URL,
+    SANDBOX_POSTBACK_URL, SANDBOX_WEBSCR_URL, WebhookVerification,
 };
 pub use currency::supports_currency;
 pub use date::parse_paypal_date;
@@ -91,6 +108,8 @@ pub struct PaypalGateway {
     /// The REST and NVP client (refunds, cancellations), with its cached OAuth token.
     #[cfg(feature = "reqwest")]
     api: Option<Arc<api::PaypalApi>>,
+    #[cfg(feature = "reqwest")]
+    webhooks: Option<Arc<checkout::Webhooks>>,
 }
 
 impl fmt::Debug for PaypalGateway {
@@ -114,6 +133,8 @@ impl PaypalGateway {
             postback,
             #[cfg(feature = "reqwest")]
             api: None,
+            #[cfg(feature = "reqwest")]
+            webhooks: None,
         }
     }
 
@@ -130,7 +151,33 @@ impl PaypalGateway {
     #[cfg(feature = "reqwest")]
     pub fn with_api_timeout(mut self, timeout: std::time::Duration) -> Result<Self, GatewayError> {
         self.api = Some(Arc::new(api::PaypalApi::new(timeout)?));
+        if self.webhooks.is_none() && self.config.integration() == PaypalIntegration::Checkout {
+            self.webhooks = Some(Arc::new(checkout::Webhooks::new(WebhookTrust::paypal())?));
+        }
         Ok(self)
+    }
+
+    /// Trusts the simulator's webhook certificate (the CA in `ca_pem`, certificates under
+    /// `cert_url_prefix`) instead of PayPal's. Refused unless the gateway is in simulator mode: a live or
+    /// sandbox gateway trusts PayPal's certificates only.
+    #[cfg(feature = "reqwest")]
+    pub fn with_simulator_webhook_trust(mut self, ca_pem: &[u8], cert_url_prefix: &str) -> Result<Self, GatewayError> {
+        if self.config.mode() != PaypalMode::Simulator {
+            return Err(GatewayError::Configuration(
+                "the simulator's webhook certificate is trusted in simulator mode only".into(),
+            ));
+        }
+        let trust = WebhookTrust::simulator(ca_pem, cert_url_prefix).map_err(GatewayError::Configuration)?;
+        self.webhooks = Some(Arc::new(checkout::Webhooks::new(trust)?));
+        Ok(self)
+    }
+
+    /// Whether this gateway runs PayPal Checkout (and has what it needs to: the REST client).
+    #[cfg(feature = "reqwest")]
+    fn checkout(&self) -> Option<&Arc<api::PaypalApi>> {
+        (self.config.integration() == PaypalIntegration::Checkout)
+            .then_some(self.api.as_ref())
+            .flatten()
     }
 
     /// [`PaypalGateway::with_reqwest`] keeping up to `pool_size` idle connections to the postback endpoint
@@ -183,6 +230,14 @@ impl Gateway for PaypalGateway {
     fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
         self.check_paypal_block(button)?;
         for (i, option) in button.options().iter().enumerate() {
+            // Never a one-off order in place of a subscription the buyer was promised.
+            if self.config.integration() == PaypalIntegration::Checkout && option.recurrence_months().is_some() {
+                return Err(ButtonError::new(
+                    format!("options[{i}].recurrence_months"),
+                    "subscriptions are not offered through PayPal Checkout yet (paypal.integration = \"checkout\"); \
+                     use paypal.integration = \"standard\" for them",
+                ));
+            }
             currency::format_amount(option.amount()).map_err(|reason| {
                 let field = if supports_currency(option.amount().currency()) {
                     "amount"
@@ -208,12 +263,40 @@ impl Gateway for PaypalGateway {
     }
 
     fn decode(&self, message: &IncomingMessage) -> DecodedFields {
+        #[cfg(feature = "reqwest")]
+        if message.route() == checkout::message::WEBHOOK_ROUTE {
+            return checkout::message::decode(&message.body);
+        }
         decode_ipn(&message.body)
     }
 
     fn order_key(&self, message: &IncomingMessage) -> Option<String> {
+        #[cfg(feature = "reqwest")]
+        if message.route() == checkout::message::WEBHOOK_ROUTE {
+            let event = checkout::message::WebhookEvent::parse(&message.body).ok()?;
+            return checkout::message::invoice_id(&event.resource).map(str::to_owned);
+        }
         // `invoice` carries our payment id on every message about a payment, subscriptions included.
         decode_ipn(&message.body).fields.remove("invoice")
+    }
+
+    fn notify_routes(&self) -> &'static [NotifyRoute] {
+        // The IPN stays mounted with Checkout: a merchant moving over loses nothing in flight.
+        #[cfg(feature = "reqwest")]
+        if self.checkout().is_some() {
+            return &[NotifyRoute::MAIN, WEBHOOK_ROUTE];
+        }
+        &[NotifyRoute::MAIN]
+    }
+
+    #[cfg(feature = "reqwest")]
+    fn api_hand_off(&self) -> Option<&dyn ApiHandOffs> {
+        self.checkout().map(|_| self as &dyn ApiHandOffs)
+    }
+
+    #[cfg(feature = "reqwest")]
+    fn buyer_return(&self) -> Option<&dyn BuyerReturn> {
+        self.checkout().map(|_| self as &dyn BuyerReturn)
     }
 
     fn acknowledge(&self, _message: &IncomingMessage) -> Reply {
@@ -221,6 +304,17 @@ impl Gateway for PaypalGateway {
     }
 
     async fn verify(&self, message: &IncomingMessage) -> Verification {
+        #[cfg(feature = "reqwest")]
+        if message.route() == checkout::message::WEBHOOK_ROUTE {
+            return match (&self.api, &self.webhooks) {
+                (Some(api), Some(webhooks)) => checkout::verify_webhook(api, &self.config, webhooks, message).await,
+                _ => Verification::Rejected {
+                    status: crate::notification::VerificationStatus::Error,
+                    reason: "a Checkout webhook, and paypal.integration is not \"checkout\"".into(),
+                    flags: vec![crate::notification::Flag::VerificationFailed],
+                },
+            };
+        }
         verify::verify(self.postback.as_ref(), self.config.mode(), &message.body).await
     }
 
@@ -283,6 +377,68 @@ impl SubscriptionCancels for PaypalGateway {
                         .unwrap_or_default(),
                 },
             },
+        }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+#[async_trait::async_trait]
+impl ApiHandOffs for PaypalGateway {
+    async fn hand_off_via_api(
+        &self,
+        request: &PaymentRequest<'_>,
+    ) -> (Result<HandOff, GatewayError>, Vec<GatewayCall>) {
+        match &self.api {
+            Some(api) => checkout::hand_off::create_order(api, &self.config, request).await,
+            None => (
+                Err(GatewayError::Configuration(
+                    "the PayPal REST client is not built".into(),
+                )),
+                Vec::new(),
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+#[async_trait::async_trait]
+impl BuyerReturn for PaypalGateway {
+    async fn on_return(
+        &self,
+        payment: &StoredPaymentFacts<'_>,
+        query: &[(String, String)],
+        urls: &ServiceUrls,
+    ) -> Returned {
+        let to_status = HandOff::Redirect {
+            location: urls.status(payment.payment_id),
+        };
+        let order = query
+            .iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.as_str())
+            .filter(|o| checkout::capture::is_order_id(o));
+        let (Some(api), Some(order)) = (&self.api, order) else {
+            return Returned {
+                calls: Vec::new(),
+                notification: None,
+                hand_off: to_status,
+            };
+        };
+        let mut calls = Vec::new();
+        let captured = checkout::capture::capture(api, &self.config, payment.payment_id, order, &mut calls).await;
+        let notification = match captured {
+            checkout::capture::Captured::Capture(n) => Some(crate::notification::Verified::new(n)),
+            checkout::capture::Captured::Refused(reason) | checkout::capture::Captured::Retry(reason) => {
+                // The status page says the payment is not confirmed yet; the webhook (or a reload of this
+                // return) captures it later.
+                tracing::warn!(payment = %payment.payment_id, reason = %reason, "capture on the buyer's return failed");
+                None
+            }
+        };
+        Returned {
+            calls,
+            notification,
+            hand_off: to_status,
         }
     }
 }

@@ -222,6 +222,7 @@ pub fn new_message(body: &[u8], at: DateTime<Utc>) -> NewMessage {
             method: "POST".into(),
             content_type: Some("application/x-www-form-urlencoded".into()),
             body: body.to_vec(),
+            headers: Default::default(),
         },
         decoded: DecodedFields {
             fields: [("txn_id".to_owned(), "4RT73920XK118345L".to_owned())].into(),
@@ -443,7 +444,15 @@ pub async fn late_worker_changes_nothing<T: StoreUnderTest>(subject: &T) {
 /// row says it waits for a retry.
 pub async fn retry_survives_restart<T: StoreUnderTest>(subject: &T) {
     let store = subject.empty().await;
-    let id = store.log_message(new_message(b"retry me", t0())).await.expect("log");
+    // The headers its verification needs (a webhook's signature) come back with it, after a restart too.
+    let mut message = new_message(b"retry me", t0());
+    message.message.headers = [
+        (":route".to_owned(), "webhook".to_owned()),
+        ("paypal-transmission-sig".to_owned(), "c2lnbmF0dXJl".to_owned()),
+    ]
+    .into();
+    let headers = message.message.headers.clone();
+    let id = store.log_message(message).await.expect("log");
     assert_eq!(claimed_ids(&*store, t0(), 1).await, vec![id]);
     let due = t0() + Duration::minutes(10);
     store
@@ -468,6 +477,8 @@ pub async fn retry_survives_restart<T: StoreUnderTest>(subject: &T) {
     let claimed = store.claim_messages(due, 10).await.expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].id, claimed[0].attempts), (id, 3));
+    assert_eq!(claimed[0].message.headers, headers);
+    assert_eq!(claimed[0].message.route(), "webhook");
 }
 
 /// A resent notification is logged, flagged `duplicate` and changes nothing; the same message applied

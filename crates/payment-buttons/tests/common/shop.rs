@@ -93,6 +93,7 @@ impl Shop {
             method: "POST".into(),
             content_type: Some("application/x-www-form-urlencoded".into()),
             body,
+            headers: Default::default(),
         };
         let reply = self.engine.receive("paypal", message).await.unwrap();
         assert_eq!(

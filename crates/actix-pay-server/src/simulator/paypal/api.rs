@@ -125,7 +125,7 @@ impl PaypalSimulator {
         )
     }
 
-    fn bearer_valid(&self, authorization: Option<&str>) -> bool {
+    pub(super) fn bearer_valid(&self, authorization: Option<&str>) -> bool {
         authorization
             .and_then(|a| a.strip_prefix("Bearer "))
             .is_some_and(|token| self.ledger().token_valid(token, Utc::now()))

@@ -85,6 +85,16 @@ pub async fn api_refund(
 ) -> HttpResponse {
     let request_id = req.headers().get("paypal-request-id").and_then(|v| v.to_str().ok());
     let sim = sim.into_inner();
+    // A Checkout capture is refunded by the orders side, which sends the webhook Checkout expects.
+    if sim.bearer_valid(authorization(&req)) {
+        let info = req.connection_info();
+        let suffix = format!("/v2/payments/captures/{txn_id}/refund");
+        let base = req.path().strip_suffix(&suffix).unwrap_or(super::BASE_PATH);
+        let api = format!("{}://{}{base}", info.scheme(), info.host());
+        if let Some(answer) = sim.refund_checkout_capture(&txn_id, request_id, &body, &api) {
+            return json(answer);
+        }
+    }
     json(sim.api_refund(authorization(&req), &txn_id, request_id, &body).await)
 }
 

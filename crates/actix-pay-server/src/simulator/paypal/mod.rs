@@ -28,6 +28,7 @@ mod error;
 mod handlers;
 mod ledger;
 mod messages;
+mod orders;
 mod views;
 mod words;
 
@@ -40,6 +41,7 @@ pub use checkout::{Checkout, Kind, Language, PeriodUnit, Recurrence};
 pub use delivery::{DELIVERY_TIMEOUT, default_client};
 pub use error::SimulatorError;
 pub use ledger::TxnStatus;
+pub use orders::{CERT_PATH, CheckoutWebhooks, WEBHOOK_CA_PEM, sign_webhook};
 pub use words::every;
 
 use ledger::Ledger;
@@ -62,6 +64,10 @@ pub struct PaypalSimulator {
     notify_prefix: Option<String>,
     api: Option<ApiCredentials>,
     ledger: Mutex<Ledger>,
+    /// Checkout's orders (`orders.rs`).
+    orders: Mutex<orders::Orders>,
+    /// Where Checkout webhooks go, when the server runs Checkout.
+    checkout_webhooks: Option<CheckoutWebhooks>,
     /// One action at a time, from the state check to the state change, with the deliveries in between:
     /// two clicks on "Refund" must not send two refunds. The ledger itself is locked only briefly, so
     /// that postbacks are answered while an IPN is being delivered.
@@ -87,6 +93,8 @@ impl PaypalSimulator {
             notify_prefix: None,
             api: None,
             ledger: Mutex::new(Ledger::default()),
+            orders: Mutex::new(orders::Orders::default()),
+            checkout_webhooks: None,
             actions: tokio::sync::Mutex::new(()),
         }
     }
@@ -107,6 +115,17 @@ impl PaypalSimulator {
         self
     }
 
+    /// Sends signed Checkout webhooks as `webhooks` says (the server does so in simulator mode with
+    /// `paypal.integration = "checkout"`).
+    pub fn with_checkout_webhooks(mut self, webhooks: CheckoutWebhooks) -> Self {
+        self.checkout_webhooks = Some(webhooks);
+        self
+    }
+
+    fn orders(&self) -> MutexGuard<'_, orders::Orders> {
+        self.orders.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
         // The ledger holds no invariant a panic could break half-way; keep serving.
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
@@ -117,7 +136,7 @@ impl PaypalSimulator {
 pub fn configure(sim: Arc<PaypalSimulator>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.service(
-            web::scope(BASE_PATH)
+            orders::routes(web::scope(BASE_PATH))
                 .app_data(web::Data::from(sim))
                 .route("", web::post().to(handlers::checkout))
                 .route("/postback", web::post().to(handlers::postback))

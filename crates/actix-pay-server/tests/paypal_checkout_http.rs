@@ -1,0 +1,580 @@
+//! PayPal Checkout over HTTP, with the server assembled as `librement-server serve` assembles it in simulator
+//! mode with `paypal.integration = "checkout"`: the buyer's browser is a plain HTTP client following the
+//! redirects by hand, and the simulator sends its signed webhooks to the server's real route.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_pay_server::config::Config;
+use actix_pay_server::serve::{Assembled, assemble};
+use actix_pay_server::store::ServerStore;
+use actix_web::{App, HttpServer};
+use payment_buttons::button::ButtonConfig;
+use payment_buttons::engine::RefundOrder;
+use payment_buttons::event::EventKind;
+use payment_buttons::payment::{PaymentId, PaymentState};
+use payment_buttons::refund::RefundOrigin;
+use payment_buttons::store::{Direction, Store};
+use payment_buttons::token::ButtonSigner;
+
+const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
+
+struct Shop {
+    public: String,
+    assembled: Assembled,
+    browser: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _server: actix_web::dev::ServerHandle,
+    _workers: payment_buttons::actix::Workers,
+}
+
+impl Shop {
+    async fn start() -> Shop {
+        Shop::start_with(&[]).await
+    }
+
+    /// The shop with these `PAY_*` settings on top of simulated Checkout.
+    async fn start_with(extra: &[(&str, &str)]) -> Shop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let public = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("PAY_PAYPAL_MODE", "simulator"),
+            ("PAY_PAYPAL_INTEGRATION", "checkout"),
+            ("PAY_PAYPAL_BUSINESS", "librement-simulator@example.org"),
+        ];
+        let env = env.iter().chain(extra).map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        let config = Config::load(None, env).unwrap();
+        let store = ServerStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+            .await
+            .unwrap();
+        let assembled = assemble(&config, &url::Url::parse(&public).unwrap(), SECRET, store).unwrap();
+        let routes = assembled.configure();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let workers = payment_buttons::actix::spawn_workers(
+            assembled.state.engine.clone(),
+            assembled.wake.clone(),
+            Duration::from_millis(50),
+        );
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Shop {
+            public,
+            assembled,
+            browser,
+            _dir: dir,
+            _server: handle,
+            _workers: workers,
+        }
+    }
+
+    fn store(&self) -> &Arc<ServerStore> {
+        self.assembled.state.engine.store()
+    }
+
+    /// A signed Buy Now button of `amount` EUR paid to the simulated business.
+    fn button(&self, amount: &str) -> String {
+        let button = ButtonConfig::from_json(
+            &serde_json::json!({
+                "order_reference": "ORDER-16", "email": "buyer@example.org", "language": "fr",
+                "options": [{ "description": "Manual", "amount": amount, "currency": "EUR" }],
+                "payment_options": { "paypal": {} },
+                "urls": { "back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko" }
+            })
+            .to_string(),
+        )
+        .unwrap();
+        ButtonSigner::new(SECRET)
+            .sign(&button, Duration::from_secs(600), chrono::Utc::now())
+            .unwrap()
+    }
+
+    /// Posts the button to `/pay`: the 303 to PayPal's approval page.
+    async fn pay(&self, amount: &str) -> String {
+        let answer = self
+            .browser
+            .post(format!("{}/pay", self.public))
+            .form(&[("button", self.button(amount))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+        location(&answer)
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        self.browser.get(url).send().await.unwrap()
+    }
+
+    /// Approves the order on the simulator's page: the 303 back to our return URL.
+    async fn approve(&self, approval_url: &str, echeck: bool) -> String {
+        let page = self.get(approval_url).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("id=\"pay\""), "{html}");
+        let token = approval_url.split("token=").nth(1).unwrap();
+        let form: &[(&str, &str)] = if echeck { &[("echeck", "1")] } else { &[] };
+        let answer = self
+            .browser
+            .post(format!("{}/simulator/paypal/checkoutnow/{token}/approve", self.public))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 303);
+        location(&answer)
+    }
+
+    async fn payment(&self, id: &PaymentId) -> payment_buttons::store::StoredPayment {
+        self.store().payment(id).await.unwrap().unwrap()
+    }
+
+    async fn kinds(&self, id: &PaymentId) -> Vec<EventKind> {
+        self.store()
+            .events_for_payment(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    /// Waits until every logged message of `id` is processed and at least `webhooks` webhooks came.
+    async fn settled(&self, id: &PaymentId, webhooks: usize) {
+        for _ in 0..200 {
+            let rows = self.store().core().messages_for_payment(id).await.unwrap();
+            let came = rows
+                .iter()
+                .filter(|r| r.headers.as_ref().is_some_and(|h| h.get(":route").is_some()))
+                .count();
+            let queued = self.store().core().queued_count().await.unwrap_or(0);
+            if came >= webhooks && queued == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the webhooks of {id} were not processed in time");
+    }
+}
+
+impl Shop {
+    /// Waits until no message is queued.
+    async fn drained(&self) {
+        for _ in 0..200 {
+            if self.store().core().queued_count().await.unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("messages still queued");
+    }
+}
+
+fn location(answer: &reqwest::Response) -> String {
+    answer
+        .headers()
+        .get("location")
+        .expect("a redirect")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn payment_of(return_url: &str) -> PaymentId {
+    let path = return_url.split('?').next().unwrap();
+    PaymentId::parse(path.rsplit('/').next().unwrap()).unwrap()
+}
+
+fn count(kinds: &[EventKind], kind: EventKind) -> usize {
+    kinds.iter().filter(|k| **k == kind).count()
+}
+
+#[actix_web::test]
+async fn buy_now_creates_an_order_captures_on_return_and_the_webhooks_change_nothing_more() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("12.50").await;
+    assert!(
+        approval.starts_with(&format!("{}/simulator/paypal/checkoutnow?token=", shop.public)),
+        "{approval}"
+    );
+    let back = shop.approve(&approval, false).await;
+    assert!(back.starts_with(&format!("{}/return/paypal/", shop.public)), "{back}");
+    let id = payment_of(&back);
+
+    let returned = shop.get(&back).await;
+    assert_eq!(returned.status(), 303);
+    assert_eq!(location(&returned), format!("{}/payments/{id}", shop.public));
+    // Applied during the return, before the buyer sees the status page.
+    let payment = shop.payment(&id).await;
+    assert_eq!(payment.state, PaymentState::Accepted);
+
+    // CHECKOUT.ORDER.APPROVED (which captures again, with the same request id) and PAYMENT.CAPTURE.COMPLETED.
+    shop.settled(&id, 2).await;
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+    let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+    let answers: Vec<_> = rows.iter().filter(|r| r.direction == Direction::Answer).collect();
+    assert!(
+        answers
+            .iter()
+            .any(|r| r.fields["request"].as_str().unwrap().ends_with("/v2/checkout/orders")),
+        "the order's creation is logged: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|r| r.fields["request"].as_str().unwrap().ends_with("/capture")),
+        "the capture is logged"
+    );
+    let webhooks: Vec<_> = rows.iter().filter(|r| r.direction == Direction::Incoming).collect();
+    assert_eq!(webhooks.len(), 2, "{webhooks:?}");
+    for w in &webhooks {
+        assert_eq!(w.verification.as_str(), "verified", "{w:?}");
+        let headers = w.headers.as_ref().unwrap();
+        assert!(headers.get("paypal-transmission-sig").is_some(), "{headers:?}");
+    }
+}
+
+#[actix_web::test]
+async fn with_api_verification_the_webhooks_are_verified_by_the_simulated_paypal_api() {
+    let shop = Shop::start_with(&[("PAY_PAYPAL_WEBHOOK_VERIFICATION", "api")]).await;
+    let approval = shop.pay("12.50").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    shop.get(&back).await;
+    shop.settled(&id, 2).await;
+    let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+    let webhooks: Vec<_> = rows.iter().filter(|r| r.direction == Direction::Incoming).collect();
+    assert_eq!(webhooks.len(), 2);
+    for w in webhooks {
+        assert_eq!(w.verification.as_str(), "verified", "{w:?}");
+    }
+    // A body changed after signing fails the API's check.
+    let hooks = actix_pay_server::simulator::paypal::CheckoutWebhooks {
+        url: format!("{}/notify/paypal/webhook", shop.public),
+        webhook_id: actix_pay_server::gateways::SIMULATOR_PAYPAL_WEBHOOK_ID.to_owned(),
+        cert_url: format!("{}/simulator/paypal/certs/webhook.pem", shop.public),
+    };
+    let signed = br#"{"id":"WH-X","event_type":"PAYMENT.CAPTURE.REVERSED","resource":{}}"#;
+    let tampered = br#"{"id":"WH-X","event_type":"PAYMENT.CAPTURE.REVERSED","resource":{"x":1}}"#;
+    let mut request = shop.browser.post(&hooks.url).header("content-type", "application/json");
+    for (k, v) in actix_pay_server::simulator::paypal::sign_webhook(&hooks, signed) {
+        request = request.header(k, v);
+    }
+    assert_eq!(request.body(&tampered[..]).send().await.unwrap().status(), 200);
+    shop.drained().await;
+    let mut last = None;
+    for n in 1.. {
+        match shop.store().core().message(n).await.unwrap() {
+            Some(row) => last = Some(row),
+            None => break,
+        }
+    }
+    let last = last.unwrap();
+    assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
+}
+
+#[actix_web::test]
+async fn a_double_return_and_the_approval_webhook_capture_once_and_accept_once() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("20.00").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    // The buyer's browser returns twice at once while the approval webhook captures too.
+    let (a, b) = tokio::join!(shop.get(&back), shop.get(&back));
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
+    shop.settled(&id, 2).await;
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+    let payment = shop.payment(&id).await;
+    assert_eq!(payment.state, PaymentState::Accepted);
+    // One capture at PayPal: every capture answer names the same capture id.
+    let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+    let mut captures: Vec<String> = rows
+        .iter()
+        .filter(|r| r.direction == Direction::Answer && r.fields["request"].as_str().unwrap().ends_with("/capture"))
+        .map(|r| {
+            let order: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            order["purchase_units"][0]["payments"]["captures"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(captures.len() >= 2, "{captures:?}");
+    captures.dedup();
+    assert_eq!(captures.len(), 1, "{captures:?}");
+    assert_eq!(payment.gateway_reference.as_deref(), Some(captures[0].as_str()));
+}
+
+#[actix_web::test]
+async fn a_buyer_who_approves_and_never_comes_back_is_captured_by_the_approval_webhook() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("7.00").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    // The browser closes here: no return. CHECKOUT.ORDER.APPROVED then PAYMENT.CAPTURE.COMPLETED.
+    shop.settled(&id, 2).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+}
+
+#[actix_web::test]
+async fn the_ipn_route_stays_and_unknown_routes_and_returns_are_not_found() {
+    let shop = Shop::start().await;
+    let ipn = shop
+        .browser
+        .post(format!("{}/notify/paypal", shop.public))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("txn_type=web_accept&payment_status=Completed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ipn.status(), 200, "IPN stays mounted with Checkout");
+    for path in ["/notify/paypal/other", "/notify/cmcic/webhook"] {
+        let answer = shop
+            .browser
+            .post(format!("{}{path}", shop.public))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+    }
+    let id = PaymentId::generate();
+    for path in [
+        format!("/return/paypal/{id}?token=ABC"),
+        format!("/return/cmcic/{id}"),
+        "/return/paypal/not-an-id".to_owned(),
+    ] {
+        assert_eq!(
+            shop.get(&format!("{}{path}", shop.public)).await.status(),
+            404,
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_buyer_who_cancels_at_paypal_comes_back_to_the_status_page_and_nothing_is_paid() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("9.00").await;
+    let token = approval.split("token=").nth(1).unwrap().to_owned();
+    let answer = shop
+        .browser
+        .post(format!("{}/simulator/paypal/checkoutnow/{token}/cancel", shop.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let back = location(&answer);
+    assert!(back.contains("/payments/") && back.contains("cancelled=1"), "{back}");
+    let page = shop.get(&back).await;
+    assert_eq!(page.status(), 200);
+    let id = PaymentId::parse(back.split("/payments/").nth(1).unwrap().split('?').next().unwrap()).unwrap();
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Created);
+    assert!(shop.kinds(&id).await.is_empty());
+}
+
+#[actix_web::test]
+async fn a_refund_of_a_checkout_payment_counts_once_with_its_webhook() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("30.00").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    shop.get(&back).await;
+    shop.settled(&id, 2).await;
+    let refund = shop
+        .assembled
+        .state
+        .engine
+        .refund(
+            RefundOrder {
+                payment_id: &id,
+                amount: None,
+                reason: Some("returned"),
+                idempotency_key: "refund-16",
+                origin: RefundOrigin::Api,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refund.state.as_str(), "succeeded", "{refund:?}");
+    // PAYMENT.CAPTURE.REFUNDED arrives too, under the refund answer's key.
+    shop.settled(&id, 3).await;
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentRefunded), 1, "{kinds:?}");
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Refunded);
+}
+
+#[actix_web::test]
+async fn an_echeck_capture_is_pending_then_its_webhook_is_the_same_pending() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("15.00").await;
+    let back = shop.approve(&approval, true).await;
+    let id = payment_of(&back);
+    shop.get(&back).await;
+    shop.settled(&id, 2).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Pending);
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentPending), 1, "{kinds:?}");
+}
+
+/// Webhooks posted to the real route, signed with the simulator's key as the simulator signs them.
+mod webhook_route {
+    use super::*;
+    use actix_pay_server::simulator::paypal::{CheckoutWebhooks, sign_webhook};
+
+    async fn post(shop: &Shop, body: &serde_json::Value, signed: bool) -> u16 {
+        let body = body.to_string();
+        let hooks = CheckoutWebhooks {
+            url: format!("{}/notify/paypal/webhook", shop.public),
+            webhook_id: actix_pay_server::gateways::SIMULATOR_PAYPAL_WEBHOOK_ID.to_owned(),
+            cert_url: format!("{}/simulator/paypal/certs/webhook.pem", shop.public),
+        };
+        let mut request = shop.browser.post(&hooks.url).header("content-type", "application/json");
+        if signed {
+            for (k, v) in sign_webhook(&hooks, body.as_bytes()) {
+                request = request.header(k, v);
+            }
+        }
+        request.body(body).send().await.unwrap().status().as_u16()
+    }
+
+    /// A paid Checkout payment and its capture id.
+    async fn paid(shop: &Shop) -> (PaymentId, String) {
+        let approval = shop.pay("10.00").await;
+        let back = shop.approve(&approval, false).await;
+        let id = payment_of(&back);
+        shop.get(&back).await;
+        shop.settled(&id, 2).await;
+        let capture = shop.payment(&id).await.gateway_reference.unwrap();
+        (id, capture)
+    }
+
+    fn event(kind: &str, resource: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"id": format!("WH-{kind}-{}", rand_suffix()), "event_type": kind, "resource_type": "capture", "resource": resource})
+    }
+
+    fn rand_suffix() -> String {
+        PaymentId::generate().to_string()
+    }
+
+    #[actix_web::test]
+    async fn a_forged_webhook_is_logged_answered_200_and_changes_nothing() {
+        let shop = Shop::start().await;
+        let (id, capture) = paid(&shop).await;
+        let forged = event(
+            "PAYMENT.CAPTURE.REVERSED",
+            serde_json::json!({"id": capture, "status": "REVERSED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": "10.00"}, "payee": {"email_address": "librement-simulator@example.org"}}),
+        );
+        assert_eq!(post(&shop, &forged, false).await, 200);
+        // A forged message names no payment in the log (it is never trusted): wait for the queue.
+        shop.drained().await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        let mut last = None;
+        for n in 1.. {
+            match shop.store().core().message(n).await.unwrap() {
+                Some(row) => last = Some(row),
+                None => break,
+            }
+        }
+        let last = last.unwrap();
+        assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
+        assert!(last.flags.contains(&"invalid".to_owned()), "{last:?}");
+    }
+
+    #[actix_web::test]
+    async fn a_signed_reversal_refunds_the_payment_once() {
+        let shop = Shop::start().await;
+        let (id, capture) = paid(&shop).await;
+        let reversal = event(
+            "PAYMENT.CAPTURE.REVERSED",
+            serde_json::json!({"id": "REV123", "status": "COMPLETED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": "10.00"},
+                "payer": {"email_address": "librement-simulator@example.org"},
+                "links": [{"rel": "up", "href": format!("https://api/v2/payments/captures/{capture}")}]}),
+        );
+        assert_eq!(post(&shop, &reversal, true).await, 200);
+        assert_eq!(post(&shop, &reversal, true).await, 200);
+        shop.settled(&id, 4).await;
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentRefunded), 1, "{kinds:?}");
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Refunded);
+    }
+
+    #[actix_web::test]
+    async fn a_signed_denial_of_an_unpaid_payment_declines_it() {
+        let shop = Shop::start().await;
+        let approval = shop.pay("11.00").await;
+        let back = shop.approve(&approval, false).await;
+        let id = payment_of(&back);
+        let denied = event(
+            "PAYMENT.CAPTURE.DENIED",
+            serde_json::json!({"id": "DENIED1", "status": "DECLINED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": "11.00"},
+                "payee": {"email_address": "librement-simulator@example.org"}}),
+        );
+        assert_eq!(post(&shop, &denied, true).await, 200);
+        // The approval webhook captures meanwhile; the denial is of another capture: both apply in order.
+        shop.settled(&id, 2).await;
+        let kinds = shop.kinds(&id).await;
+        assert!(kinds.contains(&EventKind::PaymentDeclined), "{kinds:?}");
+    }
+
+    #[actix_web::test]
+    async fn a_signed_capture_for_another_receiver_or_amount_is_flagged_and_not_applied() {
+        let shop = Shop::start().await;
+        let approval = shop.pay("12.00").await;
+        let back = shop.approve(&approval, false).await;
+        let id = payment_of(&back);
+        let wrong_amount = event(
+            "PAYMENT.CAPTURE.COMPLETED",
+            serde_json::json!({"id": "CAPX", "status": "COMPLETED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": "0.01"},
+                "payee": {"email_address": "librement-simulator@example.org"}}),
+        );
+        let wrong_payee = event(
+            "PAYMENT.CAPTURE.COMPLETED",
+            serde_json::json!({"id": "CAPY", "status": "COMPLETED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": "12.00"},
+                "payee": {"email_address": "thief@example.org"}}),
+        );
+        assert_eq!(post(&shop, &wrong_amount, true).await, 200);
+        assert_eq!(post(&shop, &wrong_payee, true).await, 200);
+        shop.settled(&id, 3).await;
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let flags: Vec<String> = rows.iter().flat_map(|r| r.flags.clone()).collect();
+        assert!(flags.contains(&"amount_mismatch".to_owned()), "{flags:?}");
+        assert!(flags.contains(&"receiver_mismatch".to_owned()), "{flags:?}");
+        // Only the approval webhook's real capture was applied.
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+        let payment = shop.payment(&id).await;
+        assert_ne!(payment.gateway_reference.as_deref(), Some("CAPX"));
+        assert_ne!(payment.gateway_reference.as_deref(), Some("CAPY"));
+    }
+
+    #[actix_web::test]
+    async fn an_unhandled_event_is_verified_and_ignored() {
+        let shop = Shop::start().await;
+        let other = event("CUSTOMER.DISPUTE.CREATED", serde_json::json!({"id": "PP-D-1"}));
+        assert_eq!(post(&shop, &other, true).await, 200);
+        shop.drained().await;
+        let row = shop.store().core().message(1).await.unwrap().unwrap();
+        assert_eq!(row.verification.as_str(), "verified");
+        assert!(row.outcome.unwrap().starts_with("ignored"));
+        assert!(row.flags.contains(&"unknown_type".to_owned()));
+    }
+}
