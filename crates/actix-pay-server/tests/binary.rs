@@ -512,3 +512,114 @@ async fn the_binary_sets_the_security_headers_limits_pay_and_answers_413_to_an_o
         .unwrap();
     assert_eq!(answer.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// `GET /api/payments/{id}` as JSON.
+async fn payment_json(server: &Server, http: &reqwest::Client, id: &str) -> serde_json::Value {
+    http.get(format!("{}/api/payments/{id}", server.base))
+        .bearer_auth("test-api-key-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the payment's `refunded_amount` is `amount`; returns the payment.
+async fn wait_for_refunded(server: &Server, http: &reqwest::Client, id: &str, amount: &str) -> serde_json::Value {
+    let mut payment = serde_json::Value::Null;
+    for _ in 0..100 {
+        payment = payment_json(server, http, id).await;
+        if payment["refunded_amount"] == amount {
+            return payment;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("refunded_amount never reached {amount}: {payment}");
+}
+
+async fn refund(
+    server: &Server,
+    http: &reqwest::Client,
+    id: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let answer = http
+        .post(format!("{}/api/payments/{id}/refunds", server.base))
+        .bearer_auth("test-api-key-0123456789")
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_shop_refunds_a_paypal_payment_in_part_then_in_full_through_the_api_and_each_refund_counts_once() {
+    let server = start(&[("PAY_SERVER_API_KEYS", "test-api-key-0123456789")]);
+    let http = client();
+    let id = pay_through_the_paypal_simulator(&server, &http).await;
+
+    // Part of it: PayPal's REST refund (the simulator's), then its IPN `Refunded` for the same refund.
+    let (status, first) = refund(
+        &server,
+        &http,
+        &id,
+        "refund-1",
+        serde_json::json!({"amount": "5.00", "reason": "damaged"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["amount"], "5.00");
+    let payment = wait_for_refunded(&server, &http, &id, "5.00").await;
+    assert_eq!(payment["state"], "accepted", "partly refunded: still accepted");
+    // The same key and body: the same refund, nothing sent again.
+    let (status, replay) = refund(
+        &server,
+        &http,
+        &id,
+        "refund-1",
+        serde_json::json!({"amount": "5.00", "reason": "damaged"}),
+    )
+    .await;
+    assert_eq!((status, &replay["id"]), (201, &first["id"]), "{replay}");
+
+    // What is left (no amount): the payment becomes refunded.
+    let (status, second) = refund(
+        &server,
+        &http,
+        &id,
+        "refund-2",
+        serde_json::json!({"reason": "returned"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["amount"], "7.50");
+    let payment = wait_for_refunded(&server, &http, &id, "12.50").await;
+    assert_eq!(payment["state"], "refunded");
+    // Nothing is left to refund.
+    let (status, nothing) = refund(&server, &http, &id, "refund-3", serde_json::json!({})).await;
+    assert_eq!(status, 409, "{nothing}");
+
+    // The simulator's IPNs for both refunds arrive after the answers: each refund is one event, whichever
+    // came first, and both refunds succeeded.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let payment = payment_json(&server, &http, &id).await;
+    let refunded_events = payment["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "payment_refunded")
+        .count();
+    assert_eq!(refunded_events, 2, "{payment}");
+    let states: Vec<&str> = payment["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["succeeded", "succeeded"], "{payment}");
+    assert_eq!(payment["refunded_amount"], "12.50");
+}
