@@ -1,6 +1,7 @@
 //! The operator console in a real browser (headless Chromium) against the real binary: an operator added
 //! with `librement-server operator add` signs in, finds the demo payment just made by its order reference,
-//! reads its gateway message and events in French, and signs out.
+//! reads its gateway message and events in French, refunds part of it through the PayPal simulator, and
+//! signs out.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`, like tests/e2e_browser.rs.
 
@@ -47,6 +48,50 @@ async fn an_operator_finds_a_payment_by_its_order_reference_and_reads_its_messag
         ensure!(page.contains("verified"), "its gateway message, verified: {page}");
         ensure!(page.contains("payment_accepted"), "its events: {page}");
         ensure!(page.contains("ops@example.org (operator)"), "who is signed in");
+
+        // A partial refund from the payment's page: PayPal's (the simulator's) REST refund, then its IPN;
+        // the page lists the refund, succeeded, and the payment stays accepted with 5.00 refunded.
+        let refund_form = format!("form[action='/admin/payments/{}/refund']", landing.payment_id);
+        e2e.fill(&format!("{refund_form} input[name=amount]"), "5.00").await?;
+        e2e.fill(&format!("{refund_form} input[name=reason]"), "damaged in transit")
+            .await?;
+        e2e.click(&format!("{refund_form} button[type=submit]")).await?;
+        e2e.wait_for_path(&format!("/admin/payments/{}", landing.payment_id))
+            .await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let page = e2e.text("main").await?;
+            if page.contains("succeeded") && page.contains("5.00 EUR") {
+                ensure!(page.contains("damaged in transit"), "the reason is shown: {page}");
+                break;
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the refund never showed as succeeded: {page}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            e2e.goto(&format!("/admin/payments/{}?lang=fr", landing.payment_id))
+                .await?;
+        }
+        let events = e2e
+            .wait_for_events(
+                &landing.payment_id,
+                &[
+                    "payment_processed",
+                    "payment_accepted",
+                    "payment_processed",
+                    "payment_refunded",
+                ],
+            )
+            .await?;
+        ensure!(
+            events[3]["payment"]["state"] == "accepted",
+            "partly refunded: {}",
+            events[3]
+        );
+        ensure!(events[3]["details"]["refund_amount"] == "5.00", "{}", events[3]);
+        e2e.goto("/admin/audit").await?;
+        ensure!(e2e.text("main").await?.contains("refund"), "the refund is in the audit");
 
         // Signing out ends the session: the console asks to sign in again.
         e2e.click("form[action='/admin/sign-out'] button[type=submit]").await?;

@@ -70,6 +70,7 @@
 //!     method: "POST".into(),
 //!     content_type: Some("application/x-www-form-urlencoded".into()),
 //!     body: ipn.into_bytes(),
+//!     headers: Default::default(),
 //! };
 //! assert_eq!(engine.receive("paypal", message).await?.status, 200);
 //! // ...and the worker (`actix::spawn_workers`, feature actix) verifies it, checks it against the stored

@@ -373,6 +373,7 @@ async fn an_accepted_return_records_what_a_refund_needs() {
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body: gateway.sealed_return_body(fields),
+        headers: Default::default(),
     };
     let Verification::Verified(verified) = gateway.verify(&message).await else {
         panic!("a sealed return verifies");
