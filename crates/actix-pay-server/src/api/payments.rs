@@ -88,6 +88,13 @@ pub struct RefundView {
     pub failure_reason: Option<String>,
     /// When it was asked (RFC 3339, UTC).
     pub created_at: String,
+    /// For a Librement purchase, the refunds this request made, in order (absent for other payments): the
+    /// part that goes back through the gateway that paid it (a refund of that top-up or guest payment:
+    /// `payment_id` names it) and the part that goes back to the buyer's balance (a refund of the purchase).
+    /// The refund itself is the first of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub parts: Vec<RefundView>,
 }
 
 /// One event of a payment, as a reference (the whole event went to webhooks and listeners).
@@ -150,6 +157,7 @@ impl From<&StoredRefund> for RefundView {
             reason: r.reason.clone(),
             failure_reason: r.failure_reason.clone(),
             created_at: time(r.created_at),
+            parts: Vec::new(),
         }
     }
 }
@@ -375,8 +383,8 @@ pub async fn refund_payment<S: Store>(
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string(), "amount"))?;
     let reason = reason(body.reason, "reason")?;
-    let refund = state
-        .engine
+    let made = state
+        .refunds
         .refund(
             RefundOrder {
                 payment_id: &payment.id,
@@ -389,7 +397,9 @@ pub async fn refund_payment<S: Store>(
         )
         .await
         .map_err(refused)?;
-    Ok(HttpResponse::Created().json(RefundView::from(&refund)))
+    let mut answer = RefundView::from(&made.refund);
+    answer.parts = made.parts.iter().map(RefundView::from).collect();
+    Ok(HttpResponse::Created().json(answer))
 }
 
 /// Cancels, at its gateway, the subscription a payment started.
