@@ -220,3 +220,244 @@ async fn earnings_that_left_the_sellers_balance_are_carried_by_disputes() {
 fn seller() -> Account {
     Account::Seller(SELLER.into())
 }
+
+// Through the PayPal simulator of a served app: the gateway part of a refund is a real refund call.
+
+/// A served app (zero configuration: every gateway simulated) on a fresh SQLite database.
+struct Served {
+    public: String,
+    assembled: Assembled,
+    business: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    async fn start() -> Served {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let public = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let store = ServerStore::open(&format!("sqlite://{}/pay.sqlite3", dir.path().display()))
+            .await
+            .unwrap();
+        let assembled = app_on(store, &public);
+        let routes = assembled.configure();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run();
+        actix_web::rt::spawn(server);
+        let business = config().paypal.and_then(|p| p.business).expect("simulated business");
+        Served {
+            public,
+            assembled,
+            business,
+            _dir: dir,
+        }
+    }
+
+    fn store(&self) -> &ServerStore {
+        &self.assembled.store
+    }
+
+    async fn balance(&self, account: Account) -> payment_buttons::money::Money {
+        self.store().balance(&account, "EUR".parse().unwrap()).await.unwrap()
+    }
+
+    /// A Librement purchase of `amount` from [`SELLER`], recorded as `/pay` records it.
+    async fn purchase(&self, amount: &str) -> PaymentId {
+        let button = ButtonConfig::from_json(&format!(
+            r#"{{"order_reference": "ORDER-R",
+              "options": [{{"description": "Book", "amount": "{amount}", "currency": "EUR"}}],
+              "payment_options": {{"librement": {{"seller": "{SELLER}"}}}},
+              "urls": {{"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}}}"#
+        ))
+        .unwrap();
+        self.assembled
+            .state
+            .engine
+            .start_payment_of(button, "librement", None, None, Utc::now())
+            .await
+            .unwrap()
+            .payment_id
+    }
+
+    /// The PayPal payment of `amount` that pays `purchase` (for `user`; `None`: a guest), paid at the
+    /// simulator, whose IPN the engine then verifies and applies.
+    async fn pay_by_paypal(&self, purchase: &PaymentId, user: Option<i64>, amount: &str) -> PaymentId {
+        let button = ButtonConfig::from_json(&format!(
+            r#"{{"order_reference": "librement-{purchase}",
+              "options": [{{"description": "Book", "amount": "{amount}", "currency": "EUR"}}],
+              "payment_options": {{"paypal": {{"paypal_email": "{}"}}}},
+              "urls": {{"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}}}"#,
+            self.business
+        ))
+        .unwrap();
+        let engine = &self.assembled.state.engine;
+        let top_up = engine
+            .start_payment_of(button, "paypal", None, None, Utc::now())
+            .await
+            .unwrap()
+            .payment_id;
+        self.store().link_top_up(&top_up, purchase, user, Utc::now()).await.unwrap();
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("cmd", "_xclick")
+            .append_pair("business", &self.business)
+            .append_pair("item_name", "Book")
+            .append_pair("amount", amount)
+            .append_pair("currency_code", "EUR")
+            .append_pair("invoice", top_up.as_str())
+            .append_pair("custom", top_up.as_str())
+            .append_pair("notify_url", &format!("{}/notify/paypal", self.public))
+            .finish();
+        let sim = self.assembled.paypal_simulator.clone().expect("simulator mode");
+        let (checkout, _) = sim.open_checkout(form.as_bytes()).unwrap();
+        sim.pay(&checkout, false).await.unwrap();
+        assert_eq!(self.drain().await, 1, "the IPN of the payment");
+        assert_eq!(
+            self.store().payment(&top_up).await.unwrap().unwrap().state,
+            PaymentState::Accepted
+        );
+        top_up
+    }
+
+    /// Processes the gateway messages waiting; returns how many.
+    async fn drain(&self) -> usize {
+        self.assembled.state.engine.process_due(Utc::now(), 10).await.unwrap()
+    }
+
+    /// Waits (at most 10 s) for the simulator's IPN of a refund, and processes it.
+    async fn refund_ipn(&self) {
+        for _ in 0..100 {
+            if self.drain().await > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the simulator sent no IPN for the refund");
+    }
+
+    async fn refund(&self, purchase: &PaymentId, key: &str, body: Value) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/payments/{purchase}/refunds", self.public))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn make_user(&self, balance: &str) -> i64 {
+        let id = self
+            .store()
+            .create_user(NewUser {
+                email: Email::parse("ann@example.org").unwrap(),
+                display_name: "Ann".into(),
+                password_hash: "$argon2id$unused".into(),
+                created_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+        self.store()
+            .post(NewTransaction::top_up("seed", id, "cmcic", eur(balance)).unwrap())
+            .await
+            .unwrap();
+        id
+    }
+}
+
+#[actix_web::test]
+async fn a_guest_purchase_is_refunded_through_paypal_and_the_later_ipn_counts_nothing_twice() {
+    let s = Served::start().await;
+    let p = s.purchase("42.00").await;
+    let t = s.pay_by_paypal(&p, None, "42.00").await;
+    assert_eq!(s.store().payment(&p).await.unwrap().unwrap().state, PaymentState::Accepted);
+    assert_eq!(s.balance(seller()).await, eur("42.00"));
+
+    let (status, answer) = s.refund(&p, "guest-1", json!({"reason": "out of stock"})).await;
+    assert_eq!(status, 201, "{answer}");
+    // One part, through PayPal: a refund of the guest's payment.
+    assert_eq!(answer["payment_id"], t.as_str(), "{answer}");
+    assert_eq!(answer["state"], "succeeded", "{answer}");
+    assert_eq!(answer["amount"], "42.00");
+    assert_eq!(answer["parts"].as_array().unwrap().len(), 1);
+    let stored = s.store().payment(&p).await.unwrap().unwrap();
+    assert_eq!(stored.state, PaymentState::Refunded);
+    assert_eq!(stored.refunded, eur("42.00"));
+    assert_eq!(s.balance(seller()).await, eur("0.00"));
+    assert_eq!(refunded_events(s.store(), &p).await, 1);
+    ledger_is_sound(s.store()).await;
+
+    // PayPal's own IPN of the same refund, later: a duplicate.
+    s.refund_ipn().await;
+    let stored = s.store().payment(&p).await.unwrap().unwrap();
+    assert_eq!(stored.refunded, eur("42.00"));
+    assert_eq!(s.store().payment(&t).await.unwrap().unwrap().refunded, eur("42.00"));
+    assert_eq!(s.balance(seller()).await, eur("0.00"));
+    assert_eq!(s.balance(Account::Disputes).await, eur("0.00"));
+    assert_eq!(refunded_events(s.store(), &p).await, 1);
+    ledger_is_sound(s.store()).await;
+
+    // A replay answers the same refund and calls nobody.
+    let (status, again) = s.refund(&p, "guest-1", json!({"reason": "out of stock"})).await;
+    assert_eq!(status, 201);
+    assert_eq!(again["id"], answer["id"]);
+    assert_eq!(s.store().refunds_for_payment(&t).await.unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn a_split_purchase_refunds_the_card_part_through_paypal_then_the_balance_part_to_the_balance() {
+    let s = Served::start().await;
+    let ann = s.make_user("30.00").await;
+    let p = s.purchase("42.00").await;
+    // 30.00 from the balance, 12.00 by PayPal.
+    let t = s.pay_by_paypal(&p, Some(ann), "12.00").await;
+    assert_eq!(s.store().payment(&p).await.unwrap().unwrap().state, PaymentState::Accepted);
+    assert_eq!(s.balance(Account::User(ann)).await, eur("0.00"));
+    assert_eq!(s.balance(seller()).await, eur("42.00"));
+
+    // 20.00: the 12.00 of the card part back to PayPal first, then 8.00 to the balance.
+    let (status, answer) = s.refund(&p, "split-1", json!({"amount": "20.00"})).await;
+    assert_eq!(status, 201, "{answer}");
+    let parts = answer["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{answer}");
+    assert_eq!((parts[0]["payment_id"].as_str(), parts[0]["amount"].as_str()), (Some(t.as_str()), Some("12.00")));
+    assert_eq!((parts[1]["payment_id"].as_str(), parts[1]["amount"].as_str()), (Some(p.as_str()), Some("8.00")));
+    assert!(parts.iter().all(|r| r["state"] == "succeeded"), "{answer}");
+    let stored = s.store().payment(&p).await.unwrap().unwrap();
+    assert_eq!(stored.state, PaymentState::Accepted);
+    assert_eq!(stored.refunded, eur("20.00"));
+    assert_eq!(s.balance(Account::User(ann)).await, eur("8.00"));
+    assert_eq!(s.balance(seller()).await, eur("22.00"));
+    assert_eq!(refunded_events(s.store(), &p).await, 2);
+    ledger_is_sound(s.store()).await;
+
+    // PayPal's IPN of the card part: nothing twice.
+    s.refund_ipn().await;
+    assert_eq!(s.store().payment(&p).await.unwrap().unwrap().refunded, eur("20.00"));
+    assert_eq!(s.balance(seller()).await, eur("22.00"));
+    assert_eq!(refunded_events(s.store(), &p).await, 2);
+
+    // A replay of the request replays both parts.
+    let (status, again) = s.refund(&p, "split-1", json!({"amount": "20.00"})).await;
+    assert_eq!(status, 201);
+    assert_eq!(again["parts"], answer["parts"]);
+    assert_eq!(s.balance(Account::User(ann)).await, eur("8.00"));
+
+    // The rest: the card part is spent, all 22.00 go to the balance.
+    let (status, rest) = s.refund(&p, "split-2", json!({})).await;
+    assert_eq!(status, 201, "{rest}");
+    assert_eq!(rest["payment_id"], p.as_str());
+    assert_eq!(rest["amount"], "22.00");
+    let stored = s.store().payment(&p).await.unwrap().unwrap();
+    assert_eq!(stored.state, PaymentState::Refunded);
+    assert_eq!(stored.refunded, eur("42.00"));
+    assert_eq!(s.balance(Account::User(ann)).await, eur("30.00"));
+    assert_eq!(s.balance(seller()).await, eur("0.00"));
+    assert_eq!(s.balance(Account::Disputes).await, eur("0.00"));
+    assert_eq!(refunded_events(s.store(), &p).await, 3);
+    ledger_is_sound(s.store()).await;
+}
