@@ -460,4 +460,31 @@ async fn a_split_purchase_refunds_the_card_part_through_paypal_then_the_balance_
     assert_eq!(s.balance(Account::Disputes).await, eur("0.00"));
     assert_eq!(refunded_events(s.store(), &p).await, 3);
     ledger_is_sound(s.store()).await;
+
+    // The payment's view lists every part: the card part (a refund of the top-up) and both balance parts.
+    let view: Value = reqwest::Client::new()
+        .get(format!("{}/api/payments/{p}", s.public))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["state"], "refunded");
+    assert_eq!(view["refunded_amount"], "42.00");
+    let mut listed: Vec<(String, String)> = view["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["payment_id"].as_str().unwrap().to_owned(), r["amount"].as_str().unwrap().to_owned()))
+        .collect();
+    listed.sort();
+    let mut expected = vec![
+        (t.to_string(), "12.00".to_owned()),
+        (p.to_string(), "8.00".to_owned()),
+        (p.to_string(), "22.00".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
 }

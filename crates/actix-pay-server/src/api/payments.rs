@@ -56,7 +56,8 @@ pub struct PaymentView {
     /// The sum refunded so far, with the currency's places.
     #[schema(example = "5.00")]
     pub refunded_amount: String,
-    /// Its refunds, oldest first.
+    /// Its refunds, oldest first. For a Librement purchase, also the refunds of the top-up or guest payment
+    /// that paid it (their `payment_id` names that payment): the parts that went back through its gateway.
     pub refunds: Vec<RefundView>,
     /// Its events, in order.
     pub events: Vec<EventRef>,
@@ -184,7 +185,16 @@ fn no_payment() -> ApiError {
 
 /// The payment with its refunds and events.
 async fn view<S: Store>(store: &S, payment: &StoredPayment) -> Result<PaymentView, ApiError> {
-    let refunds = store.refunds_for_payment(&payment.id).await.map_err(store_failed)?;
+    let mut refunds = store.refunds_for_payment(&payment.id).await.map_err(store_failed)?;
+    // A Librement purchase's refunds include the parts that went back through the gateway that paid it
+    // (refunds of that top-up or guest payment, `payment_id` naming it).
+    let paid_by_top_up = (payment.gateway == librement_pay::purchase::METHOD)
+        .then(|| librement_pay::refund::paying_top_up(payment))
+        .flatten();
+    if let Some(top_up) = paid_by_top_up {
+        refunds.extend(store.refunds_for_payment(&top_up).await.map_err(store_failed)?);
+        refunds.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.as_str().cmp(b.id.as_str())));
+    }
     let events = store.events_for_payment(&payment.id).await.map_err(store_failed)?;
     let p = payment.snapshot();
     Ok(PaymentView {
