@@ -361,6 +361,9 @@ mod tests {
         assert_eq!(KeyRef::of("purchase:Xk3f9QpL2mZa"), KeyRef::Purchase(id.clone()));
         assert_eq!(KeyRef::of("topup:Xk3f9QpL2mZa"), KeyRef::TopUp(id.clone()));
         assert_eq!(KeyRef::of("cancelled:reversal:Xk3f9QpL2mZa:9"), KeyRef::TopUp(id));
+        let purchase = PaymentId::parse("Xk3f9QpL2mZa").unwrap();
+        assert_eq!(KeyRef::of("refund:Xk3f9QpL2mZa:rfd_1"), KeyRef::Purchase(purchase));
+        assert_eq!(LineKind::of(TransactionKind::Refund, 100), LineKind::Refund);
         assert_eq!(KeyRef::of("payout:12"), KeyRef::Payout(12));
         assert_eq!(KeyRef::of("seed"), KeyRef::Nothing);
         assert_eq!(KeyRef::of("purchase:not an id"), KeyRef::Nothing);
