@@ -1158,7 +1158,10 @@ async fn an_operator_refunds_a_librement_purchase_to_the_buyers_balance_once_per
     assert_eq!(payment.refunded, eur("5.00"));
     let audit = store.audit(None, 10).await.unwrap();
     assert!(
-        audit.iter().filter(|r| r.action == "refund").all(|r| r.outcome.starts_with("ok: refund rfd_")),
+        audit
+            .iter()
+            .filter(|r| r.action == "refund")
+            .all(|r| r.outcome.starts_with("ok: refund rfd_")),
         "{:?}",
         audit.iter().map(|r| &r.outcome).collect::<Vec<_>>()
     );

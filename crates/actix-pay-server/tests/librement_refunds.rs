@@ -155,7 +155,10 @@ async fn parallel_refunds_of_one_balance_purchase_give_back_the_price_once() {
                 &app,
                 refund_request(&p, &format!("own-{i}"), json!({})).to_request(),
             ));
-            calls.push(test::call_service(&app, refund_request(&p, "shared", json!({})).to_request()));
+            calls.push(test::call_service(
+                &app,
+                refund_request(&p, "shared", json!({})).to_request(),
+            ));
         }
         let answers = futures_util::future::join_all(calls).await;
         let created: Vec<_> = answers.iter().filter(|r| r.status() == 201).collect();
@@ -299,7 +302,10 @@ impl Served {
             .await
             .unwrap()
             .payment_id;
-        self.store().link_top_up(&top_up, purchase, user, Utc::now()).await.unwrap();
+        self.store()
+            .link_top_up(&top_up, purchase, user, Utc::now())
+            .await
+            .unwrap();
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("cmd", "_xclick")
             .append_pair("business", &self.business)
@@ -374,7 +380,10 @@ async fn a_guest_purchase_is_refunded_through_paypal_and_the_later_ipn_counts_no
     let s = Served::start().await;
     let p = s.purchase("42.00").await;
     let t = s.pay_by_paypal(&p, None, "42.00").await;
-    assert_eq!(s.store().payment(&p).await.unwrap().unwrap().state, PaymentState::Accepted);
+    assert_eq!(
+        s.store().payment(&p).await.unwrap().unwrap().state,
+        PaymentState::Accepted
+    );
     assert_eq!(s.balance(seller()).await, eur("42.00"));
 
     let (status, answer) = s.refund(&p, "guest-1", json!({"reason": "out of stock"})).await;
@@ -415,7 +424,10 @@ async fn a_split_purchase_refunds_the_card_part_through_paypal_then_the_balance_
     let p = s.purchase("42.00").await;
     // 30.00 from the balance, 12.00 by PayPal.
     let t = s.pay_by_paypal(&p, Some(ann), "12.00").await;
-    assert_eq!(s.store().payment(&p).await.unwrap().unwrap().state, PaymentState::Accepted);
+    assert_eq!(
+        s.store().payment(&p).await.unwrap().unwrap().state,
+        PaymentState::Accepted
+    );
     assert_eq!(s.balance(Account::User(ann)).await, eur("0.00"));
     assert_eq!(s.balance(seller()).await, eur("42.00"));
 
@@ -424,8 +436,14 @@ async fn a_split_purchase_refunds_the_card_part_through_paypal_then_the_balance_
     assert_eq!(status, 201, "{answer}");
     let parts = answer["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 2, "{answer}");
-    assert_eq!((parts[0]["payment_id"].as_str(), parts[0]["amount"].as_str()), (Some(t.as_str()), Some("12.00")));
-    assert_eq!((parts[1]["payment_id"].as_str(), parts[1]["amount"].as_str()), (Some(p.as_str()), Some("8.00")));
+    assert_eq!(
+        (parts[0]["payment_id"].as_str(), parts[0]["amount"].as_str()),
+        (Some(t.as_str()), Some("12.00"))
+    );
+    assert_eq!(
+        (parts[1]["payment_id"].as_str(), parts[1]["amount"].as_str()),
+        (Some(p.as_str()), Some("8.00"))
+    );
     assert!(parts.iter().all(|r| r["state"] == "succeeded"), "{answer}");
     let stored = s.store().payment(&p).await.unwrap().unwrap();
     assert_eq!(stored.state, PaymentState::Accepted);
@@ -477,7 +495,12 @@ async fn a_split_purchase_refunds_the_card_part_through_paypal_then_the_balance_
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["payment_id"].as_str().unwrap().to_owned(), r["amount"].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r["payment_id"].as_str().unwrap().to_owned(),
+                r["amount"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     listed.sort();
     let mut expected = vec![

@@ -154,7 +154,10 @@ impl BalanceRefund {
             account: Account::User(self.buyer),
             amount: self.amount,
         }];
-        for (account, minor) in [(self.payee.clone(), split.from_payee), (Account::Disputes, split.to_disputes)] {
+        for (account, minor) in [
+            (self.payee.clone(), split.from_payee),
+            (Account::Disputes, split.to_disputes),
+        ] {
             if minor > 0 {
                 entries.push(Entry {
                     account,
@@ -216,7 +219,13 @@ mod tests {
             amount: eur("42.00"),
         };
         let (tx, split) = r.transaction("refund:x:1".into()).unwrap();
-        assert_eq!(split, BalanceRefundSplit { from_payee: 4200, to_disputes: 0 });
+        assert_eq!(
+            split,
+            BalanceRefundSplit {
+                from_payee: 4200,
+                to_disputes: 0
+            }
+        );
         assert_eq!(tx.entries().len(), 2);
     }
 
@@ -229,7 +238,13 @@ mod tests {
             amount: eur("42.00"),
         };
         let (tx, split) = r.transaction("refund:x:1".into()).unwrap();
-        assert_eq!(split, BalanceRefundSplit { from_payee: 1000, to_disputes: 3200 });
+        assert_eq!(
+            split,
+            BalanceRefundSplit {
+                from_payee: 1000,
+                to_disputes: 3200
+            }
+        );
         let disputes: i64 = tx
             .entries()
             .iter()

@@ -488,7 +488,11 @@ pub async fn refund_payment(
     match refunds.refund(order, Utc::now()).await {
         Ok(made) => {
             // A Librement purchase's refund may have two parts (through the gateway, to the balance).
-            let parts = if made.parts.is_empty() { vec![made.refund] } else { made.parts };
+            let parts = if made.parts.is_empty() {
+                vec![made.refund]
+            } else {
+                made.parts
+            };
             let outcome = parts
                 .iter()
                 .map(|r| format!("refund {} of {} {} ({})", r.id, r.amount, r.state, r.payment_id))

@@ -193,7 +193,11 @@ async fn view<S: Store>(store: &S, payment: &StoredPayment) -> Result<PaymentVie
         .flatten();
     if let Some(top_up) = paid_by_top_up {
         refunds.extend(store.refunds_for_payment(&top_up).await.map_err(store_failed)?);
-        refunds.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.as_str().cmp(b.id.as_str())));
+        refunds.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.as_str().cmp(b.id.as_str()))
+        });
     }
     let events = store.events_for_payment(&payment.id).await.map_err(store_failed)?;
     let p = payment.snapshot();
