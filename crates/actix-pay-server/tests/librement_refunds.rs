@@ -511,3 +511,35 @@ async fn a_split_purchase_refunds_the_card_part_through_paypal_then_the_balance_
     expected.sort();
     assert_eq!(listed, expected);
 }
+
+#[actix_web::test]
+async fn a_balance_refund_asked_of_the_engine_for_a_guest_purchase_moves_nothing() {
+    // The API and the console split a purchase by its parts; an application calling the engine itself on
+    // a purchase no balance paid gets an error, and the apply transaction writes nothing.
+    let s = Served::start().await;
+    let p = s.purchase("42.00").await;
+    s.pay_by_paypal(&p, None, "42.00").await;
+    let asked = s
+        .assembled
+        .state
+        .engine
+        .refund(
+            payment_buttons::engine::RefundOrder {
+                payment_id: &p,
+                amount: None,
+                reason: None,
+                idempotency_key: "direct",
+                origin: payment_buttons::refund::RefundOrigin::Api,
+            },
+            Utc::now(),
+        )
+        .await;
+    assert!(asked.is_err(), "{asked:?}");
+    let stored = s.store().payment(&p).await.unwrap().unwrap();
+    assert_eq!(stored.state, PaymentState::Accepted);
+    assert_eq!(stored.refunded, eur("0.00"));
+    assert_eq!(s.balance(seller()).await, eur("42.00"));
+    assert_eq!(s.balance(Account::GuestClearing).await, eur("0.00"));
+    assert_eq!(refunded_events(s.store(), &p).await, 0);
+    ledger_is_sound(s.store()).await;
+}
