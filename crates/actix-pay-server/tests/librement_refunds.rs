@@ -2,7 +2,8 @@
 //! (`POST /api/payments/{id}/refunds`, docs/librement.md "Refunds of purchases"): a purchase paid from the
 //! balance, in full and in part, replayed and in parallel, with a seller whose earnings left (on SQLite, and
 //! PostgreSQL with `TEST_DATABASE_URL`); a guest purchase and a split purchase refunded through the PayPal
-//! simulator of the same server, whose later IPN `Refunded` counts nothing twice (SQLite).
+//! simulator of the same server, whose later IPN `Refunded` counts nothing twice, and a card part that
+//! PayPal refuses or leaves pending until its IPN (a scripted PayPal) (SQLite).
 
 #[path = "common/store.rs"]
 mod common;
@@ -542,4 +543,200 @@ async fn a_balance_refund_asked_of_the_engine_for_a_guest_purchase_moves_nothing
     assert_eq!(s.balance(Account::GuestClearing).await, eur("0.00"));
     assert_eq!(refunded_events(s.store(), &p).await, 0);
     ledger_is_sound(s.store()).await;
+}
+
+// With a PayPal whose refund answers each test scripts (`testing::scripted::Scripted`): a card part that
+// the gateway refuses, or that stays pending until PayPal's IPN.
+
+mod scripted {
+    use std::sync::Arc;
+
+    use actix_pay_server::app::{ApiKeys, AppState};
+    use actix_pay_server::refunds::LibrementRefunds;
+    use actix_web::{App, test};
+    use chrono::Utc;
+    use librement_pay::gateway::LibrementGateway;
+    use librement_pay::ledger::{Account, LedgerStore};
+    use librement_pay::topup::TopUps;
+    use payment_buttons::button::ButtonConfig;
+    use payment_buttons::engine::Engine;
+    use payment_buttons::gateway::{Gateway, Gateways, IncomingMessage, RefundAnswer};
+    use payment_buttons::payment::PaymentState;
+    use payment_buttons::paypal::testing::ScriptedPostback;
+    use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, encode_ipn};
+    use payment_buttons::store::Store;
+    use payment_buttons::testing::scripted::Scripted;
+    use serde_json::{Value, json};
+
+    use super::{KEY, SELLER, Served, eur, ledger_is_sound, refund_request, refunded_events, seller};
+
+    const BUSINESS: &str = "seller@example.com";
+
+    async fn ipn(engine: &Engine<actix_pay_server::store::ServerStore>, fields: &[(&str, &str)]) -> usize {
+        let message = IncomingMessage {
+            received_at: Utc::now(),
+            remote_addr: Some("192.0.2.7".into()),
+            method: "POST".into(),
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            body: encode_ipn(fields.iter().copied()),
+        };
+        engine.receive("paypal", message).await.unwrap();
+        engine.process_due(Utc::now(), 10).await.unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_refused_card_part_stops_the_request_and_a_pending_one_is_settled_once_by_the_ipn() {
+        // The served app only lends its store and templates; its engine is replaced by one whose PayPal
+        // is scripted (verified postbacks, scripted refund answers) beside Librement.
+        let s = Served::start().await;
+        let config = PaypalConfig::new(
+            PaypalMode::Simulator,
+            PaypalOverrides {
+                business: Some(BUSINESS.into()),
+                webscr_url: Some("http://127.0.0.1:1/simulator/paypal/webscr".into()),
+                postback_url: Some("http://127.0.0.1:1/simulator/paypal/postback".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let paypal = Arc::new(Scripted::new(Arc::new(PaypalGateway::new(
+            config,
+            ScriptedPostback::verified().shared(),
+        ))));
+        let core = &s.assembled.state.engine;
+        let engine = Arc::new(Engine::new(
+            Arc::new(s.store().clone()),
+            Gateways::new()
+                .with(paypal.clone() as Arc<dyn Gateway>)
+                .with(Arc::new(LibrementGateway)),
+            core.signer().clone(),
+            core.urls().clone(),
+        ));
+        let state = Arc::new(AppState {
+            engine: engine.clone(),
+            templates: s.assembled.state.templates.clone(),
+            buttons: s.assembled.state.buttons.clone(),
+            api_keys: ApiKeys::new([KEY.to_owned()]),
+            simulator: true,
+            trusted_proxies: s.assembled.state.trusted_proxies.clone(),
+            refunds: Arc::new(LibrementRefunds(engine.clone())),
+        });
+        let app = test::init_service(App::new().configure(actix_pay_server::app::configure(state))).await;
+        let store = s.store();
+
+        // Ann pays 42.00: 30.00 from her balance, 12.00 by PayPal.
+        let ann = s.make_user("30.00").await;
+        let librement = ButtonConfig::from_json(&format!(
+            r#"{{"order_reference": "ORDER-S", "options": [{{"description": "Book", "amount": "42.00", "currency": "EUR"}}],
+              "payment_options": {{"librement": {{"seller": "{SELLER}"}}}},
+              "urls": {{"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}}}"#
+        ))
+        .unwrap();
+        let p = engine
+            .start_payment_of(librement, "librement", None, None, Utc::now())
+            .await
+            .unwrap()
+            .payment_id;
+        let by_paypal = ButtonConfig::from_json(&format!(
+            r#"{{"order_reference": "librement-{p}", "options": [{{"description": "Book", "amount": "12.00", "currency": "EUR"}}],
+              "payment_options": {{"paypal": {{"paypal_email": "{BUSINESS}"}}}},
+              "urls": {{"back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko"}}}}"#
+        ))
+        .unwrap();
+        let t = engine
+            .start_payment_of(by_paypal, "paypal", None, None, Utc::now())
+            .await
+            .unwrap()
+            .payment_id;
+        store.link_top_up(&t, &p, Some(ann), Utc::now()).await.unwrap();
+        let about = |fields: &[(&'static str, &'static str)]| -> Vec<(&'static str, String)> {
+            let mut all: Vec<(&'static str, String)> = fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            all.extend([
+                ("invoice", t.to_string()),
+                ("mc_currency", "EUR".to_owned()),
+                ("receiver_email", BUSINESS.to_owned()),
+                ("business", BUSINESS.to_owned()),
+            ]);
+            all
+        };
+        let send = |v: Vec<(&'static str, String)>| {
+            let engine = engine.clone();
+            async move {
+                let fields: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                ipn(&engine, &fields).await
+            }
+        };
+        let completed = about(&[
+            ("txn_type", "web_accept"),
+            ("payment_status", "Completed"),
+            ("txn_id", "TXN-T1"),
+            ("mc_gross", "12.00"),
+        ]);
+        assert_eq!(send(completed.clone()).await, 1);
+        let balance = |account: Account| async move { store.balance(&account, "EUR".parse().unwrap()).await.unwrap() };
+        assert_eq!(store.payment(&p).await.unwrap().unwrap().state, PaymentState::Accepted);
+        assert_eq!(balance(Account::User(ann)).await, eur("0.00"));
+        assert_eq!(balance(seller()).await, eur("42.00"));
+
+        // PayPal refuses the card part: the request stops there, the balance part is not made.
+        paypal.answer_refund(RefundAnswer::Failed {
+            reason: "REFUND_FAILED_INSUFFICIENT_FUNDS".into(),
+        });
+        let resp = test::call_service(&app, refund_request(&p, "r-1", json!({})).to_request()).await;
+        assert_eq!(resp.status(), 201);
+        let refused: Value = test::read_body_json(resp).await;
+        assert_eq!(refused["state"], "failed", "{refused}");
+        assert_eq!(refused["payment_id"], t.as_str());
+        assert_eq!(refused["parts"].as_array().unwrap().len(), 1);
+        let stored = store.payment(&p).await.unwrap().unwrap();
+        assert_eq!((stored.state, stored.refunded), (PaymentState::Accepted, eur("0.00")));
+        assert_eq!(balance(Account::User(ann)).await, eur("0.00"));
+        assert_eq!(balance(seller()).await, eur("42.00"));
+        assert_eq!(refunded_events(store, &p).await, 0);
+
+        // PayPal takes the card part but leaves it pending; the balance part goes back at once.
+        paypal.answer_refund(RefundAnswer::Pending {
+            gateway_refund_id: Some("RF-T1".into()),
+        });
+        let resp = test::call_service(&app, refund_request(&p, "r-2", json!({})).to_request()).await;
+        assert_eq!(resp.status(), 201);
+        let answer: Value = test::read_body_json(resp).await;
+        let parts = answer["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 2, "{answer}");
+        assert_eq!(
+            (parts[0]["state"].as_str(), parts[0]["amount"].as_str()),
+            (Some("pending"), Some("12.00"))
+        );
+        assert_eq!(
+            (parts[1]["state"].as_str(), parts[1]["amount"].as_str()),
+            (Some("succeeded"), Some("30.00"))
+        );
+        let stored = store.payment(&p).await.unwrap().unwrap();
+        assert_eq!((stored.state, stored.refunded), (PaymentState::Accepted, eur("30.00")));
+        assert_eq!(balance(Account::User(ann)).await, eur("30.00"));
+        assert_eq!(balance(seller()).await, eur("12.00"));
+        assert_eq!(refunded_events(store, &p).await, 1);
+
+        // PayPal's IPN completes the card part: the purchase is refunded; sent again, it changes nothing.
+        let refunded = about(&[
+            ("payment_status", "Refunded"),
+            ("reason_code", "refund"),
+            ("txn_id", "RF-T1"),
+            ("parent_txn_id", "TXN-T1"),
+            ("mc_gross", "-12.00"),
+        ]);
+        for _ in 0..2 {
+            send(refunded.clone()).await;
+            let stored = store.payment(&p).await.unwrap().unwrap();
+            assert_eq!((stored.state, stored.refunded), (PaymentState::Refunded, eur("42.00")));
+            assert_eq!(balance(Account::User(ann)).await, eur("30.00"));
+            assert_eq!(balance(seller()).await, eur("0.00"));
+            assert_eq!(balance(Account::Disputes).await, eur("0.00"));
+            assert_eq!(refunded_events(store, &p).await, 2);
+            ledger_is_sound(store).await;
+        }
+        let card_part = store.refunds_for_payment(&t).await.unwrap();
+        assert_eq!(card_part.len(), 2, "the failed one and the one the IPN settled");
+        assert_eq!(card_part[1].state, payment_buttons::refund::RefundState::Succeeded);
+    }
 }
