@@ -67,6 +67,15 @@ pub fn paying_top_up(purchase: &StoredPayment) -> Option<PaymentId> {
     paid_by(purchase, &id).then_some(id)
 }
 
+/// The payment whose refunds are the gateway parts of a refund of `payment`: for a Librement purchase paid
+/// (in part or in whole) by a top-up or a guest's payment, that payment. Pages and the API list its refunds
+/// with the purchase's own.
+pub fn gateway_parts_payment(payment: &StoredPayment) -> Option<PaymentId> {
+    (payment.gateway == crate::purchase::METHOD)
+        .then(|| paying_top_up(payment))
+        .flatten()
+}
+
 /// How one refund request is split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundPlan {

@@ -188,10 +188,7 @@ async fn view<S: Store>(store: &S, payment: &StoredPayment) -> Result<PaymentVie
     let mut refunds = store.refunds_for_payment(&payment.id).await.map_err(store_failed)?;
     // A Librement purchase's refunds include the parts that went back through the gateway that paid it
     // (refunds of that top-up or guest payment, `payment_id` naming it).
-    let paid_by_top_up = (payment.gateway == librement_pay::purchase::METHOD)
-        .then(|| librement_pay::refund::paying_top_up(payment))
-        .flatten();
-    if let Some(top_up) = paid_by_top_up {
+    if let Some(top_up) = librement_pay::refund::gateway_parts_payment(payment) {
         refunds.extend(store.refunds_for_payment(&top_up).await.map_err(store_failed)?);
         refunds.sort_by(|a, b| {
             a.created_at
