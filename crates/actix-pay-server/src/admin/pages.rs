@@ -371,7 +371,7 @@ pub async fn payment(
             Ok(r) => refunds.extend(r),
             Err(e) => return console.failed(lang, &e),
         }
-        refunds.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        refunds.sort_by_key(|r| r.created_at);
     }
     ctx.insert(
         "refunds",
