@@ -543,6 +543,10 @@ async fn a_balance_refund_asked_of_the_engine_for_a_guest_purchase_moves_nothing
     assert_eq!(s.balance(Account::GuestClearing).await, eur("0.00"));
     assert_eq!(refunded_events(s.store(), &p).await, 0);
     ledger_is_sound(s.store()).await;
+    // The refund the engine recorded stays pending (never applied), for an operator to see.
+    let recorded = s.store().refunds_for_payment(&p).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].state, payment_buttons::refund::RefundState::Pending);
 }
 
 // With a PayPal whose refund answers each test scripts (`testing::scripted::Scripted`): a card part that
