@@ -121,6 +121,23 @@ async fn a_purchase_paid_from_the_balance_is_refunded_to_the_balance_in_part_the
         assert_eq!(balance(&db, seller()).await, eur("0.00"));
         assert_eq!(refunded_events(&db.store, &p).await, 2);
         ledger_is_sound(&db.store).await;
+        // Ann's statement: the two refunds, newest first, naming the purchase, with the balance after each.
+        let page = librement_pay::statement::statement(&db.store, ann_id, None, 10)
+            .await
+            .unwrap();
+        let refunds: Vec<_> = page
+            .lines
+            .iter()
+            .filter(|l| l.kind == librement_pay::statement::LineKind::Refund)
+            .map(|l| (l.amount, l.balance_after, l.order_reference.clone()))
+            .collect();
+        assert_eq!(
+            refunds,
+            vec![
+                (eur("32.00"), eur("50.00"), Some("ORDER-9".to_owned())),
+                (eur("10.00"), eur("18.00"), Some("ORDER-9".to_owned())),
+            ]
+        );
 
         // The API shows it: refunded_amount, both refunds.
         let resp = test::call_service(
