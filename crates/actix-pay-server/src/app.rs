@@ -59,6 +59,8 @@ pub struct AppState<S: Store> {
     pub simulator: bool,
     /// `server.trusted_proxies`, offered to every handler (see [`payment_buttons::actix::client_ip`]).
     pub trusted_proxies: TrustedProxies,
+    /// Makes the refunds of the payments API (Librement purchases by their parts).
+    pub refunds: Arc<dyn crate::refunds::Refunder>,
 }
 
 /// Mounts every route of the server.

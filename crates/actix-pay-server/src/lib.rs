@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod pages;
 pub mod rate_limits;
+pub mod refunds;
 pub mod serve;
 pub mod simulator;
 pub mod store;

@@ -267,6 +267,7 @@ pub fn assemble(
         api_keys: ApiKeys::new(config.server.api_keys.iter().map(|k| k.expose().to_owned())),
         simulator,
         trusted_proxies: config.server.trusted_proxies.clone(),
+        refunds: Arc::new(crate::refunds::LibrementRefunds(engine.clone())),
     });
 
     let cmcic_simulator = match (&built.cmcic, config.cmcic.as_ref().map(|c| c.mode)) {

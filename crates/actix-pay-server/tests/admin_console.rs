@@ -1071,3 +1071,213 @@ async fn an_operator_refunds_part_of_a_payment_once_per_form_and_a_viewer_cannot
     assert!(audit[1].1.starts_with("ok: refund rfd_"), "{audit:?}");
     assert!(audit.iter().any(|(_, o)| o == "refused: viewer"), "{audit:?}");
 }
+
+#[actix_web::test]
+async fn an_operator_refunds_a_librement_purchase_to_the_buyers_balance_once_per_form() {
+    use librement_pay::accounts::{Email, NewUser, UserStore};
+    use librement_pay::ledger::{Account, Audit, LedgerStore, NewTransaction};
+    use librement_pay::purchase::BalancePayments;
+    let (assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+    let eur = |s: &str| Money::parse(s, "EUR").unwrap();
+    let ann = store
+        .create_user(NewUser {
+            email: Email::parse("ann@example.org").unwrap(),
+            display_name: "Ann".into(),
+            password_hash: "$argon2id$unused".into(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    store
+        .post(NewTransaction::top_up("seed", ann, "cmcic", eur("20.00")).unwrap())
+        .await
+        .unwrap();
+    let librement_button = ButtonConfig::from_json(
+        &serde_json::json!({
+            "order_reference": "ORDER-L",
+            "options": [{"description": "Book", "amount": "12.50", "currency": "EUR"}],
+            "payment_options": {"librement": {"seller": "author@example.org"}},
+            "urls": {"back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
+                     "declined": "https://shop.example/sorry"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let id = assembled
+        .state
+        .engine
+        .start_payment_of(librement_button, "librement", None, None, chrono::Utc::now())
+        .await
+        .unwrap()
+        .payment_id;
+    store.pay_from_balance(&id, ann, chrono::Utc::now()).await.unwrap();
+    let app = app!(assembled);
+
+    let (operator, csrf) = sign_in(&app, "ops@example.org").await;
+    let page = call(&app, get(&format!("/admin/payments/{id}"), Some(&operator))).await;
+    assert!(
+        page.body.contains(&format!("action=\"/admin/payments/{id}/refund\"")),
+        "a Librement purchase has its refund form: {}",
+        page.body
+    );
+    let key = page
+        .body
+        .split("name=\"key\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's key")
+        .to_owned();
+    for _ in 0..2 {
+        // Submitted twice: one refund.
+        let done = call(
+            &app,
+            post(
+                &format!("/admin/payments/{id}/refund"),
+                &format!("{ADMIN_COOKIE}={operator}"),
+                &[("csrf", &csrf), ("key", &key), ("amount", "5.00")],
+            ),
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+    let refunds = store.refunds_for_payment(&id).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].origin, payment_buttons::refund::RefundOrigin::Console);
+    let balance = |account: Account| {
+        let store = store.clone();
+        async move { store.balance(&account, "EUR".parse().unwrap()).await.unwrap() }
+    };
+    // 20.00 - 12.50 + 5.00 back.
+    assert_eq!(balance(Account::User(ann)).await, eur("12.50"));
+    assert_eq!(balance(Account::Seller("author@example.org".into())).await, eur("7.50"));
+    assert!(Audit::of(&store.all_entries().await.unwrap()).is_healthy());
+    let payment = store.payment(&id).await.unwrap().unwrap();
+    assert_eq!(payment.refunded, eur("5.00"));
+    let audit = store.audit(None, 10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .filter(|r| r.action == "refund")
+            .all(|r| r.outcome.starts_with("ok: refund rfd_")),
+        "{:?}",
+        audit.iter().map(|r| &r.outcome).collect::<Vec<_>>()
+    );
+}
+
+#[actix_web::test]
+async fn a_librement_purchases_page_lists_the_refunds_of_the_top_up_that_paid_it() {
+    use librement_pay::accounts::{Email, NewUser, UserStore};
+    use librement_pay::ledger::{LedgerStore, NewTransaction};
+    use librement_pay::topup::TopUps;
+    use payment_buttons::gateway::IncomingMessage;
+    let (mut assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    let (paypal, engine) = with_scripted_refunds(&mut assembled);
+    accounts::add(&store, "ops@example.org", Role::Operator, PASSWORD.into())
+        .await
+        .unwrap();
+    let eur = |s: &str| Money::parse(s, "EUR").unwrap();
+    let ann = store
+        .create_user(NewUser {
+            email: Email::parse("ann@example.org").unwrap(),
+            display_name: "Ann".into(),
+            password_hash: "$argon2id$unused".into(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    store
+        .post(NewTransaction::top_up("seed", ann, "cmcic", eur("5.00")).unwrap())
+        .await
+        .unwrap();
+    // A 12.50 purchase: 5.00 from the balance, 7.50 by PayPal.
+    let purchase = PaymentId::generate();
+    let librement_button = ButtonConfig::from_json(
+        &serde_json::json!({
+            "order_reference": "ORDER-L",
+            "options": [{"description": "Book", "amount": "12.50", "currency": "EUR"}],
+            "payment_options": {"librement": {"seller": "author@example.org"}},
+            "urls": {"back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
+                     "declined": "https://shop.example/sorry"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    store
+        .create_payment(NewPayment {
+            id: purchase.clone(),
+            gateway: "librement".into(),
+            button: librement_button,
+            option_index: 0,
+            amount: eur("12.50"),
+            receiver: Some("author@example.org".into()),
+            subscription_id: None,
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let top_up = payment_of(&store, "librement-top-up", "ann@example.org", eur("7.50")).await;
+    store
+        .link_top_up(&top_up, &purchase, Some(ann), chrono::Utc::now())
+        .await
+        .unwrap();
+    let ipn = payment_buttons::paypal::encode_ipn([
+        ("txn_type", "web_accept"),
+        ("payment_status", "Completed"),
+        ("txn_id", "TXN-L"),
+        ("invoice", top_up.as_str()),
+        ("mc_gross", "7.50"),
+        ("mc_currency", "EUR"),
+        ("receiver_email", "seller@example.com"),
+        ("business", "seller@example.com"),
+    ]);
+    engine
+        .receive(
+            "paypal",
+            IncomingMessage {
+                received_at: chrono::Utc::now(),
+                remote_addr: None,
+                method: "POST".into(),
+                content_type: Some("application/x-www-form-urlencoded".into()),
+                body: ipn,
+            },
+        )
+        .await
+        .unwrap();
+    engine.process_due(chrono::Utc::now(), 10).await.unwrap();
+    assert_eq!(
+        store.payment(&purchase).await.unwrap().unwrap().state,
+        payment_buttons::payment::PaymentState::Accepted
+    );
+    // The card part goes back through PayPal.
+    paypal.answer_refund(payment_buttons::testing::scripted::Scripted::succeeded("RF-L:Refunded"));
+    let card_part = engine
+        .refund(
+            payment_buttons::engine::RefundOrder {
+                payment_id: &top_up,
+                amount: None,
+                reason: None,
+                idempotency_key: "card-part",
+                origin: payment_buttons::refund::RefundOrigin::Console,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.payment(&purchase).await.unwrap().unwrap().refunded, eur("7.50"));
+    let app = app!(assembled);
+
+    let (operator, _) = sign_in(&app, "ops@example.org").await;
+    let page = call(&app, get(&format!("/admin/payments/{purchase}"), Some(&operator))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(card_part.id.as_str()), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("href=\"/admin/payments/{top_up}\"")),
+        "the card part links to the top-up: {}",
+        page.body
+    );
+}

@@ -62,6 +62,7 @@ async fn shop() -> Shop {
         api_keys: ApiKeys::new([KEY.to_owned()]),
         simulator: true,
         trusted_proxies: assembled.state.trusted_proxies.clone(),
+        refunds: Arc::new(actix_pay_server::refunds::EngineRefunds(engine.clone())),
     });
     Shop {
         engine,

@@ -2,7 +2,9 @@
 //! redirect to the Librement pages, and which receives no gateway messages.
 
 use payment_buttons::button::{ButtonConfig, ButtonError};
-use payment_buttons::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
+use payment_buttons::gateway::{
+    DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Refunds, Reply,
+};
 use payment_buttons::notification::{Verification, VerificationStatus};
 
 use crate::purchase::{METHOD, seller};
@@ -70,6 +72,11 @@ impl Gateway for LibrementGateway {
             reason: "librement receives no gateway messages".into(),
             flags: Vec::new(),
         }
+    }
+
+    /// Refunds to the balance (`crate::refund`): the balance part of a purchase's refund.
+    fn refunds(&self) -> Option<&dyn Refunds> {
+        Some(self)
     }
 
     fn label(&self, language: &str) -> String {

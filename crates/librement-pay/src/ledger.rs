@@ -166,6 +166,9 @@ pub enum TransactionKind {
     PayoutPaid,
     /// A payout an operator rejected: from `payouts_pending` back to the user's account.
     PayoutRejected,
+    /// A purchase paid from a balance refunded by the service: the seller's credit (the rest carried by
+    /// `disputes`) back to the buyer's balance (`crate::refund`).
+    Refund,
 }
 
 impl TransactionKind {
@@ -181,11 +184,12 @@ impl TransactionKind {
             TransactionKind::Payout => "payout",
             TransactionKind::PayoutPaid => "payout_paid",
             TransactionKind::PayoutRejected => "payout_rejected",
+            TransactionKind::Refund => "refund",
         }
     }
 
     /// Every kind.
-    pub const ALL: [TransactionKind; 9] = [
+    pub const ALL: [TransactionKind; 10] = [
         TransactionKind::TopUp,
         TransactionKind::Purchase,
         TransactionKind::GuestPurchase,
@@ -195,6 +199,7 @@ impl TransactionKind {
         TransactionKind::Payout,
         TransactionKind::PayoutPaid,
         TransactionKind::PayoutRejected,
+        TransactionKind::Refund,
     ];
 }
 

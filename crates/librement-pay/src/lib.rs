@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod mail;
 pub mod payout;
 pub mod purchase;
+pub mod refund;
 pub mod reversal;
 pub mod session;
 pub mod statement;

@@ -63,7 +63,7 @@ impl LineKind {
             TransactionKind::TopUp => LineKind::TopUp,
             TransactionKind::Purchase | TransactionKind::GuestPurchase if amount > 0 => LineKind::Earnings,
             TransactionKind::Purchase | TransactionKind::GuestPurchase => LineKind::Purchase,
-            TransactionKind::Reversal => LineKind::Refund,
+            TransactionKind::Reversal | TransactionKind::Refund => LineKind::Refund,
             TransactionKind::ReversalCancelled => LineKind::RefundCancelled,
             TransactionKind::Earnings => LineKind::Earnings,
             TransactionKind::Payout | TransactionKind::PayoutPaid => LineKind::Payout,
@@ -96,7 +96,7 @@ impl LineKind {
 /// What a ledger key names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyRef {
-    /// A purchase (`purchase:{id}`).
+    /// A purchase (`purchase:{id}`), or a refund of it to the balance (`refund:{id}:{refund}`).
     Purchase(PaymentId),
     /// A top-up or a guest's payment, or money it sent back (`topup:`, `reversal:`, `cancelled:reversal:`).
     TopUp(PaymentId),
@@ -121,7 +121,7 @@ impl KeyRef {
         let first = rest.split(':').next().unwrap_or("");
         let payment = || PaymentId::parse(first).ok();
         match prefix {
-            "purchase" => payment().map_or(KeyRef::Nothing, KeyRef::Purchase),
+            "purchase" | "refund" => payment().map_or(KeyRef::Nothing, KeyRef::Purchase),
             "topup" | "reversal" => payment().map_or(KeyRef::Nothing, KeyRef::TopUp),
             "payout" | "payout-paid" | "payout-rejected" => first.parse().map_or(KeyRef::Nothing, KeyRef::Payout),
             _ => KeyRef::Nothing,
@@ -361,6 +361,9 @@ mod tests {
         assert_eq!(KeyRef::of("purchase:Xk3f9QpL2mZa"), KeyRef::Purchase(id.clone()));
         assert_eq!(KeyRef::of("topup:Xk3f9QpL2mZa"), KeyRef::TopUp(id.clone()));
         assert_eq!(KeyRef::of("cancelled:reversal:Xk3f9QpL2mZa:9"), KeyRef::TopUp(id));
+        let purchase = PaymentId::parse("Xk3f9QpL2mZa").unwrap();
+        assert_eq!(KeyRef::of("refund:Xk3f9QpL2mZa:rfd_1"), KeyRef::Purchase(purchase));
+        assert_eq!(LineKind::of(TransactionKind::Refund, 100), LineKind::Refund);
         assert_eq!(KeyRef::of("payout:12"), KeyRef::Payout(12));
         assert_eq!(KeyRef::of("seed"), KeyRef::Nothing);
         assert_eq!(KeyRef::of("purchase:not an id"), KeyRef::Nothing);

@@ -483,9 +483,22 @@ pub async fn refund_payment(
         idempotency_key: key,
         origin: RefundOrigin::Console,
     };
-    match console.engine.refund(order, Utc::now()).await {
-        Ok(refund) => {
-            let outcome = format!("ok: refund {} of {} {}", refund.id, refund.amount, refund.state);
+    use crate::refunds::Refunder;
+    let refunds = crate::refunds::LibrementRefunds(console.engine.clone());
+    match refunds.refund(order, Utc::now()).await {
+        Ok(made) => {
+            // A Librement purchase's refund may have two parts (through the gateway, to the balance).
+            let parts = if made.parts.is_empty() {
+                vec![made.refund]
+            } else {
+                made.parts
+            };
+            let outcome = parts
+                .iter()
+                .map(|r| format!("refund {} of {} {} ({})", r.id, r.amount, r.state, r.payment_id))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let outcome = format!("ok: {outcome}");
             record(&console, &signed, "refund", &target, &outcome).await;
             back(&format!("/admin/payments/{}", payment.id), lang)
         }

@@ -361,10 +361,18 @@ pub async fn payment(
         }),
     );
     ctx.insert("button", &pretty(&button));
-    let refunds = match store.refunds_for_payment(&id).await {
+    let mut refunds = match store.refunds_for_payment(&id).await {
         Ok(r) => r,
         Err(e) => return console.failed(lang, &e),
     };
+    // A Librement purchase's refunds include the parts that went back through the top-up that paid it.
+    if let Some(top_up) = librement_pay::refund::gateway_parts_payment(&payment) {
+        match store.refunds_for_payment(&top_up).await {
+            Ok(r) => refunds.extend(r),
+            Err(e) => return console.failed(lang, &e),
+        }
+        refunds.sort_by_key(|r| r.created_at);
+    }
     ctx.insert(
         "refunds",
         &refunds
@@ -374,6 +382,7 @@ pub async fn payment(
                     "id": r.id.as_str(), "amount": format!("{} {}", r.amount, r.amount.currency().code()),
                     "state": r.state.as_str(), "origin": r.origin.as_str(), "reason": r.reason,
                     "failure_reason": r.failure_reason,
+                    "via": (r.payment_id != id).then(|| r.payment_id.as_str()),
                     "created_at": r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 })
             })

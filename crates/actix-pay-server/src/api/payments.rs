@@ -56,7 +56,8 @@ pub struct PaymentView {
     /// The sum refunded so far, with the currency's places.
     #[schema(example = "5.00")]
     pub refunded_amount: String,
-    /// Its refunds, oldest first.
+    /// Its refunds, oldest first. For a Librement purchase, also the refunds of the top-up or guest payment
+    /// that paid it (their `payment_id` names that payment): the parts that went back through its gateway.
     pub refunds: Vec<RefundView>,
     /// Its events, in order.
     pub events: Vec<EventRef>,
@@ -88,6 +89,13 @@ pub struct RefundView {
     pub failure_reason: Option<String>,
     /// When it was asked (RFC 3339, UTC).
     pub created_at: String,
+    /// For a Librement purchase, the refunds this request made, in order (absent for other payments): the
+    /// part that goes back through the gateway that paid it (a refund of that top-up or guest payment:
+    /// `payment_id` names it) and the part that goes back to the buyer's balance (a refund of the purchase).
+    /// The refund itself is the first of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub parts: Vec<RefundView>,
 }
 
 /// One event of a payment, as a reference (the whole event went to webhooks and listeners).
@@ -150,6 +158,7 @@ impl From<&StoredRefund> for RefundView {
             reason: r.reason.clone(),
             failure_reason: r.failure_reason.clone(),
             created_at: time(r.created_at),
+            parts: Vec::new(),
         }
     }
 }
@@ -176,7 +185,17 @@ fn no_payment() -> ApiError {
 
 /// The payment with its refunds and events.
 async fn view<S: Store>(store: &S, payment: &StoredPayment) -> Result<PaymentView, ApiError> {
-    let refunds = store.refunds_for_payment(&payment.id).await.map_err(store_failed)?;
+    let mut refunds = store.refunds_for_payment(&payment.id).await.map_err(store_failed)?;
+    // A Librement purchase's refunds include the parts that went back through the gateway that paid it
+    // (refunds of that top-up or guest payment, `payment_id` naming it).
+    if let Some(top_up) = librement_pay::refund::gateway_parts_payment(payment) {
+        refunds.extend(store.refunds_for_payment(&top_up).await.map_err(store_failed)?);
+        refunds.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.as_str().cmp(b.id.as_str()))
+        });
+    }
     let events = store.events_for_payment(&payment.id).await.map_err(store_failed)?;
     let p = payment.snapshot();
     Ok(PaymentView {
@@ -375,8 +394,8 @@ pub async fn refund_payment<S: Store>(
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string(), "amount"))?;
     let reason = reason(body.reason, "reason")?;
-    let refund = state
-        .engine
+    let made = state
+        .refunds
         .refund(
             RefundOrder {
                 payment_id: &payment.id,
@@ -389,7 +408,9 @@ pub async fn refund_payment<S: Store>(
         )
         .await
         .map_err(refused)?;
-    Ok(HttpResponse::Created().json(RefundView::from(&refund)))
+    let mut answer = RefundView::from(&made.refund);
+    answer.parts = made.parts.iter().map(RefundView::from).collect();
+    Ok(HttpResponse::Created().json(answer))
 }
 
 /// Cancels, at its gateway, the subscription a payment started.

@@ -20,7 +20,7 @@ use librement_pay::accounts::{
 };
 use librement_pay::ledger::{Account, LedgerError, LedgerStore, NewTransaction, Posted, StoredEntry, UserId};
 use librement_pay::purchase::{
-    BalancePayment, BalancePayments, PurchaseError, plan_balance_payment, purchase_key, seller,
+    BalancePayment, BalancePayments, METHOD, PurchaseError, plan_balance_payment, purchase_key, seller,
 };
 use librement_pay::topup::{TopUps, plan_completion};
 use payment_buttons::diesel::{AnyConnection, AppliedChange, ApplyHook, HookOutcome, PaymentChange, Tx, db_time};
@@ -39,6 +39,8 @@ mod account_top_ups;
 mod earnings;
 mod mail_queue;
 mod payouts;
+mod refunds;
+pub use refunds::RefundRequestRecord;
 mod reversal;
 mod schema;
 mod statement;
@@ -546,13 +548,30 @@ pub struct LibrementHook;
 
 impl ApplyHook for LibrementHook {
     fn after_change(&self, tx: &mut Tx<'_>, change: &AppliedChange<'_>) -> Result<HookOutcome, StoreError> {
+        let request = change.request;
+        // A refund of a Librement purchase to the balance (the only refunds `librement` makes: it receives
+        // no gateway messages): the ledger moves with the purchase's state and the core's events.
+        if request.gateway() == METHOD
+            && let (Some(Outcome::Refunded { amount }), Some(link)) =
+                (&request.notification().outcome, request.refund_link())
+        {
+            let amount = amount.ok_or_else(|| StoreError::Database("a balance refund without an amount".into()))?;
+            refunds::credit_back(tx, change.payment_id, &link.refund_id, amount, request.now()).map_err(|e| {
+                StoreError::Database(format!(
+                    "librement refund of {}: {}",
+                    change.payment_id,
+                    LedgerError::from(e)
+                ))
+            })?;
+            return Ok(HookOutcome::KeepEvents);
+        }
         let Some(state) = change.new_state else {
             return Ok(HookOutcome::KeepEvents);
         };
         let payment_id = change.payment_id;
         let failed =
             |e: LFail| StoreError::Database(format!("librement top-up {payment_id}: {}", LedgerError::from(e)));
-        let (previous, request) = (change.previous, change.request);
+        let previous = change.previous;
         if let Some(user) = account_top_ups::owner(tx.conn(), payment_id.as_str()).map_err(failed)? {
             return account_top_ups::applied(tx, payment_id, user, previous, state, request)
                 .map(HookOutcome::ReplaceEvents)

@@ -40,7 +40,7 @@ use payment_buttons::store::{
 };
 use payment_buttons::transition::ApplyRequest;
 
-pub use librement::LibrementHook;
+pub use librement::{LibrementHook, RefundRequestRecord};
 pub use operators::{AuditRow, Operator, Role};
 pub use payment_buttons::diesel::{AnyConnection, DatabaseUrl, LogRow, OpenError, PostgresUrl};
 pub use webhook_deliveries::{AttemptRecord, AttemptResult, AttemptRow, ClaimedDelivery, DeliveryRow, DeliveryStatus};

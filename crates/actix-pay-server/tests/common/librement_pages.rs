@@ -76,6 +76,7 @@ pub fn pages_with(store: &ServerStore, mode: Mode, trusted_proxies: TrustedProxi
         api_keys: ApiKeys::default(),
         simulator: true,
         trusted_proxies,
+        refunds: Arc::new(actix_pay_server::refunds::LibrementRefunds(engine.clone())),
     });
     let librement = Arc::new(Librement {
         store: Arc::new(store.clone()),

@@ -69,3 +69,16 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+// Added by migration `2026-12-04-197001_librement_refunds`.
+diesel::table! {
+    librement_refund_requests (payment_id, idempotency_key) {
+        payment_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        top_up_id -> Nullable<Text>,
+        gateway_part_minor -> BigInt,
+        balance_part_minor -> BigInt,
+        created_at -> Timestamp,
+    }
+}
