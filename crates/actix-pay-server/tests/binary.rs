@@ -622,4 +622,28 @@ async fn a_shop_refunds_a_paypal_payment_in_part_then_in_full_through_the_api_an
         .collect();
     assert_eq!(states, ["succeeded", "succeeded"], "{payment}");
     assert_eq!(payment["refunded_amount"], "12.50");
+
+    // The metrics count the refunds' moves like the notifications': accepted (by the IPN, then again by the
+    // partial refund) and refunded once.
+    let metrics = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |state: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("librement_payments_total{")
+                    && l.contains("gateway=\"paypal\"")
+                    && l.contains(&format!("state=\"{state}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(count("refunded").as_deref(), Some("1"), "{metrics}");
+    assert_eq!(count("accepted").as_deref(), Some("2"), "{metrics}");
 }

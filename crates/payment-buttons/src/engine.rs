@@ -23,7 +23,7 @@ use crate::event::Listener;
 use crate::gateway::{Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls};
 use crate::identity::VouchedIdentity;
 use crate::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus, Verified};
-use crate::payment::PaymentId;
+use crate::payment::{PaymentId, PaymentState};
 use crate::store::{Applied, NewMessage, NewPayment, QueuedMessage, Settlement, Store, StoreError, StoredPayment};
 use crate::token::{ButtonSigner, TokenError};
 use crate::transition::ApplyRequest;
@@ -864,14 +864,26 @@ impl<S: Store> Engine<S> {
         }
         let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
         let applied = self.store.apply(request).await?;
-        if let Applied::Applied { payment_id, events } = &applied
+        self.report_move(gw.name(), payment.state, log_id, &applied);
+        Ok(Processed::Applied(applied))
+    }
+
+    /// Counts and logs the state a payment moved to when `applied` changed it (`payments_total`), whatever
+    /// moved it: a notification, a refund's or a cancellation's answer.
+    pub(crate) fn report_move(
+        &self,
+        gateway: &str,
+        from: PaymentState,
+        log_id: crate::store::MessageId,
+        applied: &Applied,
+    ) {
+        if let Applied::Applied { payment_id, events } = applied
             && let Some(last) = events.last()
         {
             let to = last.payment.state.as_str();
-            self.telemetry.payment_moved(gw.name(), to);
-            tracing::info!(payment = %payment_id, from = payment.state.as_str(), to, log_id, "payment state changed");
+            self.telemetry.payment_moved(gateway, to);
+            tracing::info!(payment = %payment_id, from = from.as_str(), to, log_id, "payment state changed");
         }
-        Ok(Processed::Applied(applied))
     }
 
     /// Claims up to `limit` outbox events (see [`Store::claim_undispatched_events`]) and hands them to

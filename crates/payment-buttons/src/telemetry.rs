@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `gateway_messages_total` | counter | `gateway`, `verification` (`verified`, `invalid`, `bad_mac`, `error`, `retry`) |
 //! | `verification_seconds` | histogram | `gateway` |
-//! | `payments_total` | counter | `gateway`, `state` (the state a notification moved a payment to) |
+//! | `payments_total` | counter | `gateway`, `state` (the state a notification, a refund or a cancellation moved a payment to) |
 
 #[cfg(feature = "metrics")]
 use std::time::Duration;

@@ -225,6 +225,7 @@ impl<S: Store> Engine<S> {
                     gateway_refund_id,
                 });
                 let applied = self.store.apply(apply).await?;
+                self.report_move(&payment.gateway, payment.state, log_id, &applied);
                 tracing::info!(payment = %payment.id, refund = %refund.id, applied = ?matches!(applied, crate::store::Applied::Applied { .. }), "refund succeeded");
                 return Ok(true);
             }
@@ -352,7 +353,8 @@ impl<S: Store> Engine<S> {
                     Vec::new(),
                     now,
                 );
-                self.store.apply(apply).await?;
+                let applied = self.store.apply(apply).await?;
+                self.report_move(&payment.gateway, payment.state, log_id, &applied);
             }
             CancelAnswer::Failed { reason } => {
                 let reason = truncate(&reason, 500);
