@@ -48,6 +48,7 @@ fn message(body: Vec<u8>) -> IncomingMessage {
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body,
+        headers: Default::default(),
     }
 }
 

@@ -131,6 +131,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST".into(),
         content_type: Some("application/x-www-form-urlencoded".into()),
         body,
+        headers: Default::default(),
     };
     for gateway in GATEWAYS.iter() {
         assert_eq!(gateway.decode(&message), decoded);

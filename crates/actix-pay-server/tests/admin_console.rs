@@ -1244,6 +1244,7 @@ async fn a_librement_purchases_page_lists_the_refunds_of_the_top_up_that_paid_it
                 method: "POST".into(),
                 content_type: Some("application/x-www-form-urlencoded".into()),
                 body: ipn,
+                headers: Default::default(),
             },
         )
         .await

@@ -600,6 +600,7 @@ mod scripted {
             method: "POST".into(),
             content_type: Some("application/x-www-form-urlencoded".into()),
             body: encode_ipn(fields.iter().copied()),
+            headers: Default::default(),
         };
         engine.receive("paypal", message).await.unwrap();
         engine.process_due(Utc::now(), 10).await.unwrap()
