@@ -10,7 +10,7 @@
 //! - `GET /simulator/cmcic/{session}`: the card page again (`?card=new` to type another card than the saved one).
 //! - `POST /simulator/cmcic/{session}/pay`: the buyer pays; answers 303 to the merchant's return URL.
 //! - `POST /simulator/cmcic/recredit_paiement.cgi`: a refund, server to server, sealed like every request;
-//!   answers `cdr`/`lib` lines as the bank does (see [`actions::RecreditAnswer`]).
+//!   answers `cdr`/`lib` lines as the bank does (the codes are listed in `actions.rs`).
 //! - `GET /simulator/cmcic/payments`: the accepted payments and their refunds.
 //!
 //! Everything lives in memory: pending sessions (one hour), accepted payments (for refunds), and cards saved
