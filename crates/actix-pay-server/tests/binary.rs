@@ -129,11 +129,11 @@ async fn zero_configuration_starts_in_simulator_mode_and_a_paypal_payment_goes_t
     pay_through_the_paypal_simulator(&server, &http).await;
 }
 
-/// Creates a button through the API, pays it in the PayPal simulator and waits for the status page to say
-/// accepted; returns the payment id.
-async fn pay_through_the_paypal_simulator(server: &Server, http: &reqwest::Client) -> String {
+/// Signs a 12.50 EUR PayPal button (in French, paid to `seller@example.com`) through `POST /api/buttons`;
+/// returns its token.
+async fn button_token(server: &Server, http: &reqwest::Client, order_reference: &str) -> String {
     let button = serde_json::json!({
-        "order_reference": "ORDER-1042", "language": "fr",
+        "order_reference": order_reference, "language": "fr",
         "options": [{ "description": "Manuel", "amount": "12.50", "currency": "EUR", "custom": { "sku": "m" } }],
         "payment_options": { "paypal": { "paypal_email": "seller@example.com" } },
         "urls": { "back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
@@ -149,7 +149,13 @@ async fn pay_through_the_paypal_simulator(server: &Server, http: &reqwest::Clien
         .json()
         .await
         .unwrap();
-    let token = api["token"].as_str().expect("a token").to_owned();
+    api["token"].as_str().expect("a token").to_owned()
+}
+
+/// Creates a button through the API, pays it in the PayPal simulator and waits for the status page to say
+/// accepted; returns the payment id.
+async fn pay_through_the_paypal_simulator(server: &Server, http: &reqwest::Client) -> String {
+    let token = button_token(server, http, "ORDER-1042").await;
 
     // The buyer presses the button; the hand-off page posts to the PayPal simulator.
     let hand_off = http
@@ -213,24 +219,7 @@ async fn with_paypal_checkout_the_binary_takes_a_payment_through_the_simulated_o
         ("PAY_PAYPAL_INTEGRATION", "checkout"),
     ]);
     let http = client();
-    let button = serde_json::json!({
-        "order_reference": "ORDER-16", "language": "fr",
-        "options": [{ "description": "Manuel", "amount": "12.50", "currency": "EUR" }],
-        "payment_options": { "paypal": { "paypal_email": "seller@example.com" } },
-        "urls": { "back": "https://shop.example/cart", "accepted": "https://shop.example/thanks",
-                  "declined": "https://shop.example/sorry" }
-    });
-    let api: serde_json::Value = http
-        .post(format!("{}/api/buttons", server.base))
-        .bearer_auth("test-api-key-0123456789")
-        .json(&button)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = api["token"].as_str().expect("a token").to_owned();
+    let token = button_token(&server, &http, "ORDER-16").await;
     // The order is created by the server: the buyer is sent straight to the approval page.
     let pay = http
         .post(format!("{}/pay", server.base))
