@@ -233,6 +233,36 @@ async fn an_operator_signs_in_finds_a_payment_by_its_order_reference_and_exports
 }
 
 #[actix_web::test]
+async fn an_email_search_finds_a_buyers_older_payment_behind_a_page_of_look_alike_addresses() {
+    // The buyer's payment is older than a whole page (50) of payments by addresses that contain theirs. A
+    // search that narrowed by "contains" before the page's LIMIT and matched exactly after it showed an empty
+    // page; the indexed, exact column finds it on the first page, whatever case the operator types.
+    let (assembled, _dir) = common_app::assembled_app(&[]).await;
+    let store = assembled.store.clone();
+    accounts::add(&store, "ops@example.org", Role::Viewer, PASSWORD.into())
+        .await
+        .unwrap();
+    let wanted = payment(&store, "ORDER-OLD", "Buyer@Example.org").await;
+    for n in 0..55 {
+        payment(&store, &format!("ORDER-{n}"), "other.buyer@example.org").await;
+    }
+    let app = app!(assembled);
+    let (session, _) = sign_in(&app, "ops@example.org").await;
+
+    let found = call(&app, get("/admin/payments?email=BUYER%40example.ORG", Some(&session))).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(found.body.contains(wanted.as_str()), "{}", found.body);
+    assert!(
+        !found.body.contains("other.buyer@example.org"),
+        "no look-alike address is listed"
+    );
+
+    let bad = call(&app, get("/admin/payments?email=not-an-address", Some(&session))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("email"), "{}", bad.body);
+}
+
+#[actix_web::test]
 async fn an_operator_filters_payments_by_an_amount_range_in_one_currency() {
     let (assembled, _dir) = common_app::assembled_app(&[]).await;
     let store = assembled.store.clone();

@@ -105,6 +105,13 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The form a store indexes to find a buyer's payments: ASCII letters folded to lower case (buyers and
+    /// operators type the same address in any case), every other character as given. One definition, so
+    /// that what is written and what is searched for always agree.
+    pub fn search_key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
 }
 
 /// The shop's own stable identifier of a signed-in customer: 1 to 64 characters of `[A-Za-z0-9._:@-]`.

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use librement_pay::ledger::{Audit, LedgerStore};
 use librement_pay::payout::{PayoutFilter, PayoutState, Payouts};
+use payment_buttons::button::Email;
 use payment_buttons::money::{Currency, Money};
 use payment_buttons::payment::PaymentId;
 use payment_buttons::store::Store;
@@ -167,7 +168,9 @@ impl PaymentsQuery {
             state: non_empty(&self.state),
             gateway: non_empty(&self.gateway),
             order_reference: non_empty(&self.order_reference),
-            email: non_empty(&self.email),
+            email: non_empty(&self.email)
+                .map(|e| Email::parse(&e).map_err(|reason| format!("email: {reason}")))
+                .transpose()?,
             from: day(self.from.as_deref(), false).map_err(|e| format!("from: {e}"))?,
             to: day(self.to.as_deref(), true).map_err(|e| format!("to: {e}"))?,
             flagged: matches!(self.flagged.as_deref(), Some("1" | "true" | "on")),

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use payment_buttons::button::Email;
 use payment_buttons::diesel::{AnyConnection, Tx, db_time, utc};
 use payment_buttons::store::StoreError;
 
@@ -26,8 +27,8 @@ pub struct PaymentFilter {
     pub gateway: Option<String>,
     /// The shop's reference, exactly.
     pub order_reference: Option<String>,
-    /// The buyer's e-mail as the button gave it (case-insensitive, exact).
-    pub email: Option<String>,
+    /// The buyer's e-mail as the button gave it (ASCII case-insensitive, exact; the indexed `payments.email`).
+    pub email: Option<Email>,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,
     /// Created before.
@@ -146,12 +147,6 @@ pub struct LedgerLine {
     pub currency: String,
 }
 
-/// `LIKE` pattern matching `text` anywhere, with `\` escaping the wildcards.
-fn contains_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 type PaymentTuple = (String, String, String, String, i64, String, String, NaiveDateTime);
 
 impl ServerStore {
@@ -170,8 +165,7 @@ impl ServerStore {
                 q = q.filter(payments::order_reference.eq(reference));
             }
             if let Some(email) = &filter.email {
-                // A cheap pre-filter in SQL; the exact match on the button's field is checked below.
-                q = q.filter(payments::button.like(contains_pattern(email)).escape('\\'));
+                q = q.filter(payments::email.eq(email.search_key()));
             }
             if let Some(AmountFilter { currency, min, max }) = filter.amount {
                 q = q.filter(payments::currency.eq(currency));
@@ -217,19 +211,16 @@ impl ServerStore {
                     payments::created_at,
                 ))
                 .load(conn)?;
-            let wanted = filter.email.map(|e| e.trim().to_lowercase());
             Ok(rows
                 .into_iter()
-                .filter_map(
+                .map(
                     |(id, gateway, order_reference, button, amount_minor, currency, state, created_at)| {
+                        // Shown as the button gave it, not in its folded search form.
                         let email = serde_json::from_str::<serde_json::Value>(&button)
                             .ok()
                             .and_then(|b| b.get("email").and_then(|e| e.as_str()).map(str::to_owned))
                             .unwrap_or_default();
-                        if wanted.as_ref().is_some_and(|w| email.to_lowercase() != *w) {
-                            return None;
-                        }
-                        Some(PaymentSummary {
+                        PaymentSummary {
                             id,
                             gateway,
                             order_reference,
@@ -238,7 +229,7 @@ impl ServerStore {
                             currency,
                             state,
                             created_at: utc(created_at),
-                        })
+                        }
                     },
                 )
                 .collect())

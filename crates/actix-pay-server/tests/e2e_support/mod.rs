@@ -58,10 +58,21 @@ pub async fn scenario(name: &str, body: impl AsyncFnOnce(&mut E2e) -> anyhow::Re
 
 /// [`scenario`] with extra environment variables for the server (`PAY_LIBREMENT_MODE`...).
 pub async fn scenario_with(name: &str, env: &[(&str, &str)], body: impl AsyncFnOnce(&mut E2e) -> anyhow::Result<()>) {
+    scenario_configured(name, None, env, body).await;
+}
+
+/// [`scenario`] with a configuration file for the server (its `[[webhooks]]`...) and extra environment
+/// variables.
+pub async fn scenario_configured(
+    name: &str,
+    config: Option<&str>,
+    env: &[(&str, &str)],
+    body: impl AsyncFnOnce(&mut E2e) -> anyhow::Result<()>,
+) {
     let Some(binaries) = browser::binaries(name) else {
         return;
     };
-    let server = Server::start_with(env);
+    let server = Server::start_configured(config, env);
     let browser = Browser::start(&binaries).await;
     let mut e2e = E2e {
         server,

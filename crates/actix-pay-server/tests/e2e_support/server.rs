@@ -61,9 +61,20 @@ impl Server {
 
     /// Starts the binary with no configuration file and these extra environment variables (`PAY_*`).
     pub fn start_with(env: &[(&str, &str)]) -> Server {
+        Server::start_configured(None, env)
+    }
+
+    /// Starts the binary with `config` as its configuration file (`--config`), when given, and these extra
+    /// environment variables. A file is how `[[webhooks]]` are configured.
+    pub fn start_configured(config: Option<&str>, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("a working directory");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("a log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_librement-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_librement-server"));
+        if let Some(config) = config {
+            std::fs::write(dir.path().join("pay.toml"), config).expect("write the configuration file");
+            command.args(["--config", "pay.toml"]);
+        }
+        let mut child = command
             .current_dir(dir.path())
             .env("PAY_SERVER_BIND", "127.0.0.1:0")
             .env("RUST_LOG", "warn")

@@ -1,7 +1,7 @@
 //! Rows as stored, and their conversions to and from the core's types. Reading a row back never
 //! panics: anything that does not parse is a [`StoreError::Corrupt`].
 
-use crate::button::ButtonConfig;
+use crate::button::{ButtonConfig, Email};
 use crate::event::Event;
 use crate::gateway::GatewayCall;
 use crate::gateway::IncomingMessage;
@@ -66,6 +66,7 @@ pub(crate) struct PaymentRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub refunded_minor: i64,
+    pub email: Option<String>,
 }
 
 impl PaymentRow {
@@ -94,6 +95,7 @@ impl PaymentRow {
             created_at: db_time(p.created_at),
             updated_at: db_time(p.updated_at),
             refunded_minor: p.refunded.minor_units(),
+            email: p.button.email().map(Email::search_key),
         })
     }
 

@@ -43,6 +43,8 @@ diesel::table! {
         updated_at -> Timestamp,
         /// The sum of the refunds and reversals applied, in minor units.
         refunded_minor -> BigInt,
+        /// The button's buyer e-mail, ASCII-lower-cased (indexed, for the console's search); null without one.
+        email -> Nullable<Text>,
     }
 }
 

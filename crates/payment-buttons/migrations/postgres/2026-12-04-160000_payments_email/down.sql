@@ -1,0 +1,2 @@
+DROP INDEX payments_email;
+ALTER TABLE payments DROP COLUMN email;
