@@ -26,6 +26,8 @@ pub struct Head {
     pub close: bool,
     /// Length of the head, blank line included.
     pub head_len: usize,
+    /// The `name=value` of each `Set-Cookie` (attributes dropped).
+    pub cookies: Vec<String>,
 }
 
 /// Parses the response head at the start of `buf`; `None` when it is not complete yet.
@@ -51,6 +53,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>> {
         chunked: false,
         close: version == "HTTP/1.0",
         head_len: end + 4,
+        cookies: Vec::new(),
     };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -62,6 +65,9 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>> {
             "transfer-encoding" => head.chunked = value.eq_ignore_ascii_case("chunked"),
             "connection" if value.eq_ignore_ascii_case("close") => head.close = true,
             "connection" if value.eq_ignore_ascii_case("keep-alive") => head.close = false,
+            "set-cookie" => head
+                .cookies
+                .push(value.split(';').next().unwrap_or_default().trim().to_owned()),
             _ => {}
         }
     }
@@ -97,6 +103,8 @@ pub struct Response {
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// The `name=value` of each `Set-Cookie`.
+    pub cookies: Vec<String>,
 }
 
 /// One client connection; reconnects by itself when the server closed it.
@@ -169,6 +177,7 @@ impl Connection {
                         let response = Response {
                             status: h.status,
                             body: body[..len].to_vec(),
+                            cookies: h.cookies.clone(),
                         };
                         if h.close {
                             self.stream = None;
@@ -180,6 +189,7 @@ impl Connection {
                         let response = Response {
                             status: h.status,
                             body: decoded,
+                            cookies: h.cookies.clone(),
                         };
                         if h.close {
                             self.stream = None;
@@ -190,6 +200,7 @@ impl Connection {
                     return Ok(Response {
                         status: h.status,
                         body: Vec::new(),
+                        cookies: h.cookies.clone(),
                     });
                 }
             }
@@ -205,6 +216,7 @@ impl Connection {
                     Some(h) if h.content_length.is_none() && !h.chunked => Ok(Response {
                         status: h.status,
                         body: self.buf[h.head_len..].to_vec(),
+                        cookies: h.cookies,
                     }),
                     _ => bail!("connection closed before the response was complete"),
                 };

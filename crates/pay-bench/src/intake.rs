@@ -229,7 +229,7 @@ pub async fn create_payment(addr: std::net::SocketAddr) -> Result<String> {
 }
 
 /// Percent-encodes everything but unreserved characters.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -239,7 +239,7 @@ fn form_encode(s: &str) -> String {
 }
 
 /// The `value` of the `<input>` named `name`.
-fn hidden_value(html: &str, name: &str) -> Option<String> {
+pub(crate) fn hidden_value(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\"");
     let at = html.find(&needle)?;
     let start = html[..at].rfind('<')?;

@@ -2,9 +2,10 @@
 //! a number: it measures, and writes a Markdown report a person reads (see `docs/benchmarks.md`).
 //!
 //! `cargo run -p pay-bench --release -- all` runs every measure; `intake`, `fixed`, `limit`, `peer`,
-//! `growth`, `render` and `drain` run one each. Everything listens on 127.0.0.1 and every load is bounded.
+//! `growth`, `render`, `drain` and `console` run one each. Everything listens on 127.0.0.1 and every load is bounded.
 
 mod bare;
+mod console;
 mod db;
 mod drain;
 mod http;
@@ -72,6 +73,18 @@ enum Cmd {
         #[arg(long)]
         sqlite_only: bool,
     },
+    /// The operator console's payment list with each filter at `--payments` payments, SQLite and PostgreSQL.
+    Console {
+        /// Payments in the table.
+        #[arg(long, default_value_t = 1_000_000)]
+        payments: u64,
+        /// Timed requests per filter (the median and the slowest are reported).
+        #[arg(long, default_value_t = 7)]
+        repeat: usize,
+        /// SQLite only.
+        #[arg(long)]
+        sqlite_only: bool,
+    },
     /// Internal: serve the bare actix-web handler (started by `limit`).
     #[command(hide = true)]
     BareServer {
@@ -100,6 +113,20 @@ fn main() -> anyhow::Result<()> {
             messages: messages.max(100),
             repeat,
             concurrency: verification_concurrency,
+            sqlite_only,
+            out: cli.out,
+            command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        }));
+    }
+    if let Cmd::Console {
+        payments,
+        repeat,
+        sqlite_only,
+    } = cli.command.clone()
+    {
+        return runtime.block_on(console::suite(console::Options {
+            payments: payments.max(100),
+            repeat,
             sqlite_only,
             out: cli.out,
             command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),

@@ -191,7 +191,10 @@ impl ServerStore {
             }
             if let Some((at, id)) = filter.before {
                 let at = db_time(at);
-                q = q.filter(
+                // `created_at <= at` alone bounds the range scan of the (created_at, id) index; without it
+                // both databases walked the index from the newest row through every newer page (0.1 s on
+                // SQLite, 0.4 s on PostgreSQL half-way into a million payments: pay-bench console).
+                q = q.filter(payments::created_at.le(at)).filter(
                     payments::created_at
                         .lt(at)
                         .or(payments::created_at.eq(at).and(payments::id.lt(id))),
