@@ -12,33 +12,44 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::ensure;
-use e2e_support::{scenario, scenario_configured};
+use e2e_support::{E2e, Landing, scenario, scenario_configured};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "a long operator passphrase 42";
 
+/// Buys the demo shop's book through the PayPal simulator; the buyer lands on the shop, accepted.
+async fn buy_the_demo_book(e2e: &mut E2e) -> anyhow::Result<Landing> {
+    e2e.goto("/").await?;
+    e2e.click("#product-book button[type=submit]").await?;
+    e2e.wait_for_path("/simulator/paypal").await?;
+    e2e.click("#pay").await?;
+    let landing = e2e.follow_status_page("/demo/thanks").await?;
+    ensure!(landing.final_state() == "accepted", "{:?}", landing.states);
+    Ok(landing)
+}
+
+/// Adds the operator `ops@example.org` with `librement-server operator add` and signs in from `sign_in_page`.
+async fn sign_in_as_operator(e2e: &mut E2e, sign_in_page: &str) -> anyhow::Result<()> {
+    e2e.server.add_operator("ops@example.org", "operator", PASSWORD);
+    e2e.goto(sign_in_page).await?;
+    e2e.fill("#email", "ops@example.org").await?;
+    e2e.fill("#password", PASSWORD).await?;
+    e2e.click("form[action='/admin/sign-in'] button[type=submit]").await?;
+    e2e.wait_for_path("/admin/payments").await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_operator_finds_a_payment_by_its_order_reference_and_reads_its_messages_and_events() {
     scenario("console_payment_by_order_reference", async |e2e| {
-        // A payment through the demo shop and the PayPal simulator.
-        e2e.goto("/").await?;
-        e2e.click("#product-book button[type=submit]").await?;
-        e2e.wait_for_path("/simulator/paypal").await?;
-        e2e.click("#pay").await?;
-        let landing = e2e.follow_status_page("/demo/thanks").await?;
-        ensure!(landing.final_state() == "accepted", "{:?}", landing.states);
+        let landing = buy_the_demo_book(e2e).await?;
         let events = e2e
             .wait_for_events(&landing.payment_id, &["payment_processed", "payment_accepted"])
             .await?;
         let reference = events[1]["order_reference"].as_str().unwrap_or_default().to_owned();
         ensure!(reference.starts_with("DEMO-BOOK-"), "{reference}");
 
-        e2e.server.add_operator("ops@example.org", "operator", PASSWORD);
-        e2e.goto("/admin?lang=fr").await?;
-        e2e.fill("#email", "ops@example.org").await?;
-        e2e.fill("#password", PASSWORD).await?;
-        e2e.click("form[action='/admin/sign-in'] button[type=submit]").await?;
-        e2e.wait_for_path("/admin/payments").await?;
+        sign_in_as_operator(e2e, "/admin?lang=fr").await?;
 
         e2e.fill("input[name=order_reference]", &reference).await?;
         e2e.click("form.admin-filters button[type=submit]").await?;
@@ -181,19 +192,8 @@ async fn an_operator_resends_a_delivery_that_failed_while_the_shop_was_down_and_
         receiver.url
     );
     scenario_configured("console_resend_failed_delivery", Some(&config), &[], async |e2e| {
-        e2e.goto("/").await?;
-        e2e.click("#product-book button[type=submit]").await?;
-        e2e.wait_for_path("/simulator/paypal").await?;
-        e2e.click("#pay").await?;
-        let landing = e2e.follow_status_page("/demo/thanks").await?;
-        ensure!(landing.final_state() == "accepted", "{:?}", landing.states);
-
-        e2e.server.add_operator("ops@example.org", "operator", PASSWORD);
-        e2e.goto("/admin").await?;
-        e2e.fill("#email", "ops@example.org").await?;
-        e2e.fill("#password", PASSWORD).await?;
-        e2e.click("form[action='/admin/sign-in'] button[type=submit]").await?;
-        e2e.wait_for_path("/admin/payments").await?;
+        let landing = buy_the_demo_book(e2e).await?;
+        sign_in_as_operator(e2e, "/admin").await?;
 
         // The delivery of payment_accepted failed (HTTP 500) and was given up: the webhooks page lists it.
         let resend = "form[action='/admin/webhooks/resend'] button[type=submit]";

@@ -31,6 +31,33 @@ async fn payment_of(db: &TestDb, email: Option<&str>) -> PaymentId {
     id
 }
 
+/// Payments by an address in mixed case, by one with a non-ASCII letter, and without an address.
+async fn three_buyers(db: &TestDb) -> [PaymentId; 3] {
+    [
+        payment_of(db, Some("Jeanne.Dupont@Example.ORG")).await,
+        payment_of(db, Some("Élodie@Exemple.fr")).await,
+        payment_of(db, None).await,
+    ]
+}
+
+/// The [`three_buyers`] payments' column: the mixed-case address folded, the non-ASCII letter kept (only
+/// ASCII letters are folded, by the code and by the migration alike), nothing without an address.
+async fn assert_folded(db: &TestDb, [with, unicode, without]: [&PaymentId; 3]) {
+    assert_eq!(
+        stored_email(db, with).await.as_deref(),
+        Some("jeanne.dupont@example.org"),
+        "{}",
+        db.backend
+    );
+    assert_eq!(
+        stored_email(db, unicode).await.as_deref(),
+        Some("Élodie@exemple.fr"),
+        "{}",
+        db.backend
+    );
+    assert_eq!(stored_email(db, without).await, None, "{}", db.backend);
+}
+
 async fn stored_email(db: &TestDb, id: &PaymentId) -> Option<String> {
     let id = id.as_str().to_owned();
     db.store
@@ -48,22 +75,8 @@ async fn stored_email(db: &TestDb, id: &PaymentId) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_payment_stores_its_buyers_email_folded_and_none_without_one() {
     on_every_backend(|db| async move {
-        let with = payment_of(&db, Some("Jeanne.Dupont@Example.ORG")).await;
-        let unicode = payment_of(&db, Some("Élodie@Exemple.fr")).await;
-        let without = payment_of(&db, None).await;
-        assert_eq!(
-            stored_email(&db, &with).await.as_deref(),
-            Some("jeanne.dupont@example.org"),
-            "{}",
-            db.backend
-        );
-        assert_eq!(
-            stored_email(&db, &unicode).await.as_deref(),
-            Some("Élodie@exemple.fr"),
-            "{}: only ASCII letters are folded, as the migration's backfill does",
-            db.backend
-        );
-        assert_eq!(stored_email(&db, &without).await, None, "{}", db.backend);
+        let [with, unicode, without] = three_buyers(&db).await;
+        assert_folded(&db, [&with, &unicode, &without]).await;
         // The button itself keeps the address as the shop gave it.
         let stored = db.store.payment(&with).await.unwrap().unwrap();
         assert_eq!(stored.button.email().unwrap().as_str(), "Jeanne.Dupont@Example.ORG");
@@ -74,9 +87,7 @@ async fn a_new_payment_stores_its_buyers_email_folded_and_none_without_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_fills_the_column_of_existing_payments_as_the_code_writes_it() {
     on_every_backend(|db| async move {
-        let with = payment_of(&db, Some("Jeanne.Dupont@Example.ORG")).await;
-        let unicode = payment_of(&db, Some("Élodie@Exemple.fr")).await;
-        let without = payment_of(&db, None).await;
+        let [with, unicode, without] = three_buyers(&db).await;
 
         db.store
             .with_connection(|conn| {
@@ -91,19 +102,7 @@ async fn the_migration_fills_the_column_of_existing_payments_as_the_code_writes_
             .await
             .unwrap();
 
-        assert_eq!(
-            stored_email(&db, &with).await.as_deref(),
-            Some("jeanne.dupont@example.org"),
-            "{}",
-            db.backend
-        );
-        assert_eq!(
-            stored_email(&db, &unicode).await.as_deref(),
-            Some("Élodie@exemple.fr"),
-            "{}",
-            db.backend
-        );
-        assert_eq!(stored_email(&db, &without).await, None, "{}", db.backend);
+        assert_folded(&db, [&with, &unicode, &without]).await;
     })
     .await;
 }
