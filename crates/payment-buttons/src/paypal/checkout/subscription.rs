@@ -549,6 +549,9 @@ mod tests {
             PaypalOverrides {
                 business: Some("seller@example.com".into()),
                 integration: Some(PaypalIntegration::Checkout),
+                client_id: Some("client".into()),
+                client_secret: Some(crate::paypal::config::ApiSecret::new("secret")),
+                webhook_id: Some("WH-ID".into()),
                 ..Default::default()
             },
         )
