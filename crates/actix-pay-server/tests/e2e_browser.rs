@@ -184,7 +184,13 @@ async fn paypal_checkout_cancel_leaves_the_payment_unpaid() {
 
 #[tokio::test]
 async fn paypal_checkout_subscription_is_approved_and_its_first_cycle_accepted() {
-    scenario_with("paypal_checkout_subscription", CHECKOUT, async |e2e| {
+    // Checkout's subscriptions are paid to paypal.business, the account that owns the plans.
+    let env = [
+        CHECKOUT,
+        &[("PAY_PAYPAL_MODE", "simulator"), ("PAY_PAYPAL_BUSINESS", "demo-seller@example.com")],
+    ]
+    .concat();
+    scenario_with("paypal_checkout_subscription", &env, async |e2e| {
         e2e.goto("/").await?;
         e2e.click("#product-membership button[type=submit]").await?;
 
