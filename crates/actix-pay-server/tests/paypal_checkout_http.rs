@@ -787,6 +787,16 @@ mod subscriptions {
         let kinds = shop.kinds(&id).await;
         assert_eq!(count(&kinds, EventKind::SubscriptionCancelled), 1, "{kinds:?}");
         let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        // The CANCELLED webhook that follows is the same cancellation (whichever of it and the answer is
+        // applied first, the other is the duplicate): never flagged for anything else.
+        let cancelled_hook = rows
+            .iter()
+            .find(|r| r.direction == Direction::Incoming && r.fields["event_type"] == "BILLING.SUBSCRIPTION.CANCELLED")
+            .expect("the CANCELLED webhook is logged");
+        assert!(
+            cancelled_hook.flags.iter().all(|f| f == "duplicate"),
+            "{cancelled_hook:?}"
+        );
         assert!(
             rows.iter().any(|r| r.direction == Direction::Answer
                 && r.fields["request"]
@@ -845,6 +855,54 @@ mod subscriptions {
         assert_eq!(payment.gateway_reference.as_deref(), Some(first_sale.as_str()));
         assert_eq!(payment.details["subscription_reference"], subscription.as_str());
         assert_eq!(count(&shop.kinds(&id).await, EventKind::PaymentAccepted), 1);
+    }
+
+    fn subscription_event(kind: &str, subscription: &str, payment: &PaymentId, status: &str) -> serde_json::Value {
+        serde_json::json!({"id": format!("WH-SUB-{}", PaymentId::generate()), "event_type": kind,
+            "resource_type": "subscription", "resource": {"id": subscription, "status": status,
+                "custom_id": payment.as_str(), "plan_id": "P-ANY"}})
+    }
+
+    #[actix_web::test]
+    async fn suspended_is_recorded_expired_ends_it_once_and_a_later_cancelled_changes_nothing() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-7").await;
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.SUSPENDED", &subscription, &id, "SUSPENDED"),
+        )
+        .await;
+        shop.settled(&id, 3).await;
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.state, PaymentState::Accepted, "a suspension changes no state");
+        assert_eq!(payment.details["subscription_status"], "SUSPENDED");
+
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.EXPIRED", &subscription, &id, "EXPIRED"),
+        )
+        .await;
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.CANCELLED", &subscription, &id, "CANCELLED"),
+        )
+        .await;
+        // A sale that is no subscription's (no billing_agreement_id): verified and ignored.
+        let plain = serde_json::json!({"id": "WH-PLAIN-SALE", "event_type": "PAYMENT.SALE.COMPLETED",
+            "resource_type": "sale", "resource": {"id": "PLAINSALE0001", "state": "completed",
+                "amount": {"total": "5.00", "currency": "EUR"}, "custom": id.as_str()}});
+        post_webhook(&shop, &plain).await;
+        shop.settled(&id, 5).await;
+        shop.drained().await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Cancelled);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::SubscriptionCancelled), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        assert!(
+            rows.iter().any(|r| r.flags.contains(&"stale_status".to_owned())),
+            "the CANCELLED after EXPIRED is stale: {rows:?}"
+        );
+        assert_eq!(cycles(&shop, "SUB-7").await.len(), 1, "the plain sale made no cycle");
     }
 
     #[actix_web::test]

@@ -529,7 +529,8 @@ pub(crate) fn read_event(
             may_record,
         }),
         amount: None,
-        receiver: None,
+        // As for a sale: the subscription is the plan owner's, the account whose webhook signed this.
+        receiver: config.business().map(|b| b.as_str().to_owned()),
         test,
         details,
         flags: Vec::<Flag>::new(),
@@ -657,6 +658,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(cancelled.outcome, Some(Outcome::SubscriptionCancelled));
+        // Checked against the payment's receiver like any message that changes a state.
+        assert_eq!(cancelled.receiver.as_deref(), Some("seller@example.com"));
         assert_eq!(cancelled.idempotency_key, "subscr_cancel:I-PE7JWXKGVN0R");
         assert!(!cancelled.subscription.as_ref().unwrap().may_record);
         let expired = read_event(&config(), &event("BILLING.SUBSCRIPTION.EXPIRED", resource.clone()), true)
