@@ -187,7 +187,10 @@ async fn paypal_checkout_subscription_is_approved_and_its_first_cycle_accepted()
     // Checkout's subscriptions are paid to paypal.business, the account that owns the plans.
     let env = [
         CHECKOUT,
-        &[("PAY_PAYPAL_MODE", "simulator"), ("PAY_PAYPAL_BUSINESS", "demo-seller@example.com")],
+        &[
+            ("PAY_PAYPAL_MODE", "simulator"),
+            ("PAY_PAYPAL_BUSINESS", "demo-seller@example.com"),
+        ],
     ]
     .concat();
     scenario_with("paypal_checkout_subscription", &env, async |e2e| {
@@ -195,7 +198,8 @@ async fn paypal_checkout_subscription_is_approved_and_its_first_cycle_accepted()
         e2e.click("#product-membership button[type=submit]").await?;
 
         // /pay found or made the plan and created the subscription: the browser is on its approval page.
-        e2e.wait_for_path("/simulator/paypal/webapps/billing/subscriptions").await?;
+        e2e.wait_for_path("/simulator/paypal/webapps/billing/subscriptions")
+            .await?;
         e2e.assert_banner(BANNER_EN).await?;
         ensure!(e2e.text("#amount").await? == "5.00 EUR");
         let billing = e2e.text("#billing").await?;

@@ -689,7 +689,11 @@ mod subscriptions {
     }
 
     /// Waits until the order has `n` payments (the first and its later cycles).
-    async fn until_payments(shop: &Shop, order_reference: &str, n: usize) -> Vec<payment_buttons::store::StoredPayment> {
+    async fn until_payments(
+        shop: &Shop,
+        order_reference: &str,
+        n: usize,
+    ) -> Vec<payment_buttons::store::StoredPayment> {
         for _ in 0..200 {
             let found = cycles(shop, order_reference).await;
             if found.len() >= n && shop.store().core().queued_count().await.unwrap() == 0 {
@@ -720,13 +724,23 @@ mod subscriptions {
         // Activated (recorded, no outcome) and the first cycle accepted on the payment itself.
         let first = shop.payment(&id).await;
         assert_eq!(first.state, PaymentState::Accepted);
-        let subscription = back.split("subscription_id=").nth(1).unwrap().split('&').next().unwrap();
+        let subscription = back
+            .split("subscription_id=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         assert_eq!(first.details["subscription_reference"], subscription);
         assert_eq!(first.details["paypal_integration"], "checkout");
         let kinds = shop.kinds(&id).await;
         assert_eq!(
             kinds,
-            vec![EventKind::PaymentProcessed, EventKind::PaymentProcessed, EventKind::PaymentAccepted],
+            vec![
+                EventKind::PaymentProcessed,
+                EventKind::PaymentProcessed,
+                EventKind::PaymentAccepted
+            ],
             "sign-up recorded, then the first cycle"
         );
         // Every call's answer is in the log before the buyer left: plan look-up and creation, subscription.
@@ -745,13 +759,20 @@ mod subscriptions {
         ] {
             let (method, path) = called.split_once(' ').unwrap();
             assert!(
-                requests.iter().any(|r| r.starts_with(method) && r.contains("/simulator/paypal") && r.ends_with(path)),
+                requests
+                    .iter()
+                    .any(|r| r.starts_with(method) && r.contains("/simulator/paypal") && r.ends_with(path)),
                 "{called} is logged: {requests:?}"
             );
         }
 
         // The second cycle, from the simulator's payments page: a new payment of its own.
-        let page = shop.get(&format!("{}/simulator/paypal/payments", shop.public)).await.text().await.unwrap();
+        let page = shop
+            .get(&format!("{}/simulator/paypal/payments", shop.public))
+            .await
+            .text()
+            .await
+            .unwrap();
         assert!(page.contains(&format!("checkout-subscr-{subscription}")), "{page}");
         let next = shop
             .browser
@@ -984,9 +1005,14 @@ mod subscriptions {
         let (hand_off, calls) = gateway.api_hand_off().unwrap().hand_off_via_api(&request).await;
         assert!(hand_off.is_ok(), "{hand_off:?}");
         let requests: Vec<&str> = calls.iter().map(|c| c.request.as_str()).collect();
-        assert!(requests.iter().any(|r| r.contains("/v1/billing/plans?product_id=")), "{requests:?}");
         assert!(
-            !requests.iter().any(|r| r.starts_with("POST") && r.ends_with("/v1/billing/plans")),
+            requests.iter().any(|r| r.contains("/v1/billing/plans?product_id=")),
+            "{requests:?}"
+        );
+        assert!(
+            !requests
+                .iter()
+                .any(|r| r.starts_with("POST") && r.ends_with("/v1/billing/plans")),
             "the plan is found, not made again: {requests:?}"
         );
         assert!(
@@ -1045,18 +1071,36 @@ async fn a_pending_echeck_capture_completes_from_the_simulators_payments_page() 
     shop.settled(&id, 2).await;
     assert_eq!(shop.payment(&id).await.state, PaymentState::Pending);
     let capture = shop.payment(&id).await.gateway_reference.unwrap();
-    let page = shop.get(&format!("{}/simulator/paypal/payments", shop.public)).await.text().await.unwrap();
-    assert!(page.contains(id.as_str()), "the payments page lists Checkout orders: {page}");
+    let page = shop
+        .get(&format!("{}/simulator/paypal/payments", shop.public))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(id.as_str()),
+        "the payments page lists Checkout orders: {page}"
+    );
     let complete = format!("/simulator/paypal/checkout-captures/{capture}/complete");
     // Tera escapes `/` in attribute values.
     assert!(page.contains(&complete.replace('/', "&#x2F;")), "{page}");
-    let answer = shop.browser.post(format!("{}{complete}", shop.public)).send().await.unwrap();
+    let answer = shop
+        .browser
+        .post(format!("{}{complete}", shop.public))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 303);
     shop.settled(&id, 3).await;
     assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
     let kinds = shop.kinds(&id).await;
     assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
     // Completed once: the button is gone.
-    let again = shop.browser.post(format!("{}{complete}", shop.public)).send().await.unwrap();
+    let again = shop
+        .browser
+        .post(format!("{}{complete}", shop.public))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 409);
 }

@@ -203,7 +203,8 @@ impl Billing {
             .filter(|s| s.status != Status::ApprovalPending)
             .map(|s| {
                 let plan = self.plan(&s.plan_id);
-                let url = |action: &str| format!("{}/webapps/billing/subscriptions/{}/{action}", super::BASE_PATH, s.id);
+                let url =
+                    |action: &str| format!("{}/webapps/billing/subscriptions/{}/{action}", super::BASE_PATH, s.id);
                 let active = s.status == Status::Active;
                 SubscriptionRow {
                     subscr_id: s.id.clone(),
@@ -242,7 +243,13 @@ impl PaypalSimulator {
     }
 
     /// `POST /v1/catalogs/products`.
-    fn create_product(&self, authorization: Option<&str>, request_id: Option<&str>, body: &[u8], api: &str) -> ApiAnswer {
+    fn create_product(
+        &self,
+        authorization: Option<&str>,
+        request_id: Option<&str>,
+        body: &[u8],
+        api: &str,
+    ) -> ApiAnswer {
         if !self.bearer_valid(authorization) {
             return unauthorized();
         }
@@ -761,7 +768,10 @@ pub(super) fn routes(scope: actix_web::Scope) -> actix_web::Scope {
         )
         .route("/webapps/billing/subscriptions", web::get().to(approval_page))
         .route("/webapps/billing/subscriptions/{id}/approve", web::post().to(approve))
-        .route("/webapps/billing/subscriptions/{id}/cancel", web::post().to(buyer_cancel))
+        .route(
+            "/webapps/billing/subscriptions/{id}/cancel",
+            web::post().to(buyer_cancel),
+        )
         .route("/webapps/billing/subscriptions/{id}/next", web::post().to(next))
         .route("/webapps/billing/subscriptions/{id}/end", web::post().to(end))
 }

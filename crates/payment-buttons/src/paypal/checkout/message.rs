@@ -113,7 +113,10 @@ pub(crate) fn decode(body: &[u8]) -> DecodedFields {
     put("state", text(r, "state"));
     let amount = r.get("amount").or_else(|| first_unit(r).and_then(|u| u.get("amount")));
     // Orders v2 write `value`/`currency_code`; a v1 sale `total`/`currency`.
-    put("amount", amount.and_then(|a| text(a, "value").or_else(|| text(a, "total"))));
+    put(
+        "amount",
+        amount.and_then(|a| text(a, "value").or_else(|| text(a, "total"))),
+    );
     put(
         "currency_code",
         amount.and_then(|a| text(a, "currency_code").or_else(|| text(a, "currency"))),

@@ -100,10 +100,7 @@ impl Plans {
 }
 
 fn unavailable(what: &str, status: u16, body: &Value) -> GatewayError {
-    GatewayError::Unavailable(format!(
-        "{what}: {}",
-        rest_error(status, body.to_string().as_bytes())
-    ))
+    GatewayError::Unavailable(format!("{what}: {}", rest_error(status, body.to_string().as_bytes())))
 }
 
 /// The price and period a plan charges, when its answer says them.
@@ -365,9 +362,11 @@ pub(crate) fn check_cancel(
     payment: &StoredPaymentFacts<'_>,
 ) -> Result<(), String> {
     if config.rest_credentials().is_none() || config.api_url().is_none() || !has_client {
-        return Err("cancelling a PayPal subscription needs the REST credentials (paypal.client_id, \
+        return Err(
+            "cancelling a PayPal subscription needs the REST credentials (paypal.client_id, \
                     paypal.client_secret): cancel it at PayPal"
-            .to_owned());
+                .to_owned(),
+        );
     }
     crate::paypal::refund::same_account(config, payment.receiver, "cancel")?;
     match payment.gateway_subscription_id {
@@ -512,7 +511,12 @@ pub(crate) fn read_event(
             format!("subscr_eot:{id}"),
         ),
         // Payments stop until the merchant reactivates it: recorded, no state change (as `subscr_modify`).
-        "BILLING.SUBSCRIPTION.SUSPENDED" => ("subscr_suspended", None, false, format!("subscr_suspended:{}", event.id)),
+        "BILLING.SUBSCRIPTION.SUSPENDED" => (
+            "subscr_suspended",
+            None,
+            false,
+            format!("subscr_suspended:{}", event.id),
+        ),
         _ => return Ok(None),
     };
     if let Some(status) = text(r, "status") {
@@ -646,25 +650,38 @@ mod tests {
 
     #[test]
     fn subscription_events_map_to_the_standard_signup_cancel_and_end_of_term() {
-        let resource = json!({"id": "I-PE7JWXKGVN0R", "status": "ACTIVE", "custom_id": "Xk3f9QpL2mZa", "plan_id": "P-1"});
-        let activated = read_event(&config(), &event("BILLING.SUBSCRIPTION.ACTIVATED", resource.clone()), true)
-            .unwrap()
-            .unwrap();
+        let resource =
+            json!({"id": "I-PE7JWXKGVN0R", "status": "ACTIVE", "custom_id": "Xk3f9QpL2mZa", "plan_id": "P-1"});
+        let activated = read_event(
+            &config(),
+            &event("BILLING.SUBSCRIPTION.ACTIVATED", resource.clone()),
+            true,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(activated.outcome, None);
         assert_eq!(activated.idempotency_key, "subscr_signup:I-PE7JWXKGVN0R");
         assert!(activated.subscription.as_ref().unwrap().may_record);
         assert_eq!(activated.details[INTEGRATION_DETAIL], "checkout");
-        let cancelled = read_event(&config(), &event("BILLING.SUBSCRIPTION.CANCELLED", resource.clone()), true)
-            .unwrap()
-            .unwrap();
+        let cancelled = read_event(
+            &config(),
+            &event("BILLING.SUBSCRIPTION.CANCELLED", resource.clone()),
+            true,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(cancelled.outcome, Some(Outcome::SubscriptionCancelled));
         // Checked against the payment's receiver like any message that changes a state.
         assert_eq!(cancelled.receiver.as_deref(), Some("seller@example.com"));
         assert_eq!(cancelled.idempotency_key, "subscr_cancel:I-PE7JWXKGVN0R");
         assert!(!cancelled.subscription.as_ref().unwrap().may_record);
-        let expired = read_event(&config(), &event("BILLING.SUBSCRIPTION.EXPIRED", resource.clone()), true)
-            .unwrap()
-            .unwrap();
+        let expired = read_event(
+            &config(),
+            &event("BILLING.SUBSCRIPTION.EXPIRED", resource.clone()),
+            true,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(expired.idempotency_key, "subscr_eot:I-PE7JWXKGVN0R");
         let suspended = read_event(&config(), &event("BILLING.SUBSCRIPTION.SUSPENDED", resource), true)
             .unwrap()
