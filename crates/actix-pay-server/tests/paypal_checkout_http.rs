@@ -629,17 +629,24 @@ mod subscriptions {
         let html = page.text().await.unwrap();
         assert!(html.contains("id=\"pay\""), "{html}");
         assert!(html.contains("every month"), "the page states the terms: {html}");
-        let pay = html
-            .split("action=\"")
+        let answer = press(shop, approval_url, &html, "action").await;
+        assert_eq!(answer.status(), 303);
+        location(&answer)
+    }
+
+    /// Posts the approval page's form to its `action` (Pay) or `formaction` (Cancel), a URL relative to
+    /// the page, as a browser would.
+    async fn press(shop: &Shop, page_url: &str, html: &str, attribute: &str) -> reqwest::Response {
+        let target = html
+            .split(&format!(" {attribute}=\""))
             .nth(1)
             .and_then(|rest| rest.split('"').next())
             .unwrap()
+            // Tera escapes `/` in attribute values.
             .replace("&#x2F;", "/");
-        let base = approval_url.split('?').next().unwrap();
+        let base = page_url.split('?').next().unwrap();
         let base = &base[..base.rfind('/').unwrap()];
-        let answer = shop.browser.post(format!("{base}/{pay}")).send().await.unwrap();
-        assert_eq!(answer.status(), 303);
-        location(&answer)
+        shop.browser.post(format!("{base}/{target}")).send().await.unwrap()
     }
 
     /// A subscribed buyer whose first cycle was paid: our payment and PayPal's subscription id.
@@ -1042,15 +1049,7 @@ mod subscriptions {
         let shop = Shop::start().await;
         let approval = subscribe(&shop, "SUB-6", "5.00").await;
         let page = shop.get(&approval).await.text().await.unwrap();
-        let cancel = page
-            .split("formaction=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .replace("&#x2F;", "/");
-        let base = approval.split('?').next().unwrap();
-        let base = &base[..base.rfind('/').unwrap()];
-        let answer = shop.browser.post(format!("{base}/{cancel}")).send().await.unwrap();
+        let answer = press(&shop, &approval, &page, "formaction").await;
         assert_eq!(answer.status(), 303);
         let back = location(&answer);
         assert!(back.contains("cancelled=1"), "{back}");

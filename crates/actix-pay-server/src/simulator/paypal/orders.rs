@@ -157,7 +157,7 @@ impl Orders {
     }
 }
 
-fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
+pub(super) fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
     ApiAnswer {
         status,
         body: json!({"name": name, "message": description, "details": [{"issue": issue, "description": description}],
@@ -165,7 +165,7 @@ fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
     }
 }
 
-fn unauthorized() -> ApiAnswer {
+pub(super) fn unauthorized() -> ApiAnswer {
     ApiAnswer {
         status: 401,
         body: json!({"error": "invalid_token", "error_description": "Token signature verification failed"}),
@@ -221,7 +221,7 @@ fn order_json(order: &Order, api: &str, approve: &str) -> Value {
 
 /// `{scheme}://{host}{the simulator's base}`, read from a request to a route `suffix` under the base: the
 /// simulator's own address, whatever the server's public path.
-fn own_base(req: &HttpRequest, suffix: &str) -> String {
+pub(super) fn own_base(req: &HttpRequest, suffix: &str) -> String {
     let info = req.connection_info();
     let path = req.path();
     let base = path.strip_suffix(suffix).unwrap_or(super::BASE_PATH);
@@ -681,16 +681,21 @@ pub fn sign_webhook(hooks: &CheckoutWebhooks, body: &[u8]) -> Vec<(&'static str,
     ]
 }
 
-fn authorization(req: &HttpRequest) -> Option<&str> {
+pub(super) fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
 }
 
-fn request_id(req: &HttpRequest) -> Option<&str> {
+pub(super) fn request_id(req: &HttpRequest) -> Option<&str> {
     req.headers().get("paypal-request-id").and_then(|v| v.to_str().ok())
 }
 
-fn json_answer(answer: ApiAnswer) -> HttpResponse {
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default())
+/// An API answer as PayPal sends it: JSON, or no body at all (`null`: a 204).
+pub(super) fn json_answer(answer: ApiAnswer) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default();
+    if answer.body.is_null() {
+        return HttpResponse::build(status).finish();
+    }
+    HttpResponse::build(status)
         .content_type("application/json")
         .body(answer.body.to_string())
 }
@@ -722,17 +727,32 @@ pub async fn certificate() -> HttpResponse {
 }
 
 /// The approval page's fields, named as the Payments Standard page's (one template, one look).
+/// Subscriptions' approval page (`subscriptions.rs`) is the same page.
 #[derive(serde::Serialize)]
-struct ApprovalView {
-    business: String,
-    item_name: String,
-    amount: String,
-    currency: String,
-    billing: Option<String>,
-    invoice: String,
-    pay_url: String,
-    cancel_url: String,
-    subscription: bool,
+pub(super) struct ApprovalView {
+    pub(super) business: String,
+    pub(super) item_name: String,
+    pub(super) amount: String,
+    pub(super) currency: String,
+    pub(super) billing: Option<String>,
+    pub(super) invoice: String,
+    pub(super) pay_url: String,
+    pub(super) cancel_url: String,
+    pub(super) subscription: bool,
+}
+
+/// Renders the approval page of `view`, in `language`.
+pub(super) fn render_approval(sim: &PaypalSimulator, language: Language, view: &ApprovalView) -> HttpResponse {
+    let mut ctx = pages::context(language.tag(), true);
+    ctx.insert("w", checkout_words(language));
+    ctx.insert("c", view);
+    ctx.insert("error", &Option::<String>::None);
+    pages::render(
+        &sim.templates,
+        "simulator/paypal_checkout.html",
+        &ctx,
+        actix_web::http::StatusCode::OK,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -748,29 +768,18 @@ pub async fn approval_page(sim: web::Data<PaypalSimulator>, query: web::Query<To
             .body("no such order\n");
     };
     let language = Language::from_lc(&order.locale.replace('-', "_"));
-    let mut ctx = pages::context(language.tag(), true);
-    ctx.insert("w", checkout_words(language));
-    ctx.insert(
-        "c",
-        &ApprovalView {
-            business: order.payee.clone(),
-            item_name: order.description.clone(),
-            amount: order.value.clone(),
-            currency: order.currency.clone(),
-            billing: None,
-            invoice: order.invoice_id.clone(),
-            pay_url: format!("checkoutnow/{}/approve", order.id),
-            cancel_url: format!("checkoutnow/{}/cancel", order.id),
-            subscription: false,
-        },
-    );
-    ctx.insert("error", &Option::<String>::None);
-    pages::render(
-        &sim.templates,
-        "simulator/paypal_checkout.html",
-        &ctx,
-        actix_web::http::StatusCode::OK,
-    )
+    let view = ApprovalView {
+        business: order.payee.clone(),
+        item_name: order.description.clone(),
+        amount: order.value.clone(),
+        currency: order.currency.clone(),
+        billing: None,
+        invoice: order.invoice_id.clone(),
+        pay_url: format!("checkoutnow/{}/approve", order.id),
+        cancel_url: format!("checkoutnow/{}/cancel", order.id),
+        subscription: false,
+    };
+    render_approval(&sim, language, &view)
 }
 
 /// `POST /simulator/paypal/checkoutnow/{id}/approve` (`echeck=1`: the capture will be pending).

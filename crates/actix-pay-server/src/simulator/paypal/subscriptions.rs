@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 
 use super::checkout::{Language, PeriodUnit, Recurrence};
 use super::messages;
-use super::words::{checkout_words, every};
+use super::orders::{
+    ApprovalView, authorization, error, json_answer, own_base, render_approval, request_id, unauthorized,
+};
+use super::words::every;
 use super::{ApiAnswer, PaypalSimulator, SimulatorError};
-use crate::pages;
 
 /// How many subscriptions are remembered.
 const MAX_SUBSCRIPTIONS: usize = 10_000;
@@ -102,14 +104,6 @@ pub(super) struct SubscriptionRow {
     cancel_url: Option<String>,
 }
 
-fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
-    ApiAnswer {
-        status,
-        body: json!({"name": name, "message": description, "details": [{"issue": issue, "description": description}],
-            "debug_id": messages::new_payer_id().to_lowercase()}),
-    }
-}
-
 fn not_found() -> ApiAnswer {
     error(
         404,
@@ -117,13 +111,6 @@ fn not_found() -> ApiAnswer {
         "INVALID_RESOURCE_ID",
         "Requested resource ID was not found.",
     )
-}
-
-fn unauthorized() -> ApiAnswer {
-    ApiAnswer {
-        status: 401,
-        body: json!({"error": "invalid_token", "error_description": "Token signature verification failed"}),
-    }
 }
 
 fn malformed() -> ApiAnswer {
@@ -580,31 +567,6 @@ impl PaypalSimulator {
     }
 }
 
-fn authorization(req: &HttpRequest) -> Option<&str> {
-    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
-}
-
-fn request_id(req: &HttpRequest) -> Option<&str> {
-    req.headers().get("paypal-request-id").and_then(|v| v.to_str().ok())
-}
-
-/// `{scheme}://{host}{the simulator's base}`, from the request's path and the route's `suffix`.
-fn own_base(req: &HttpRequest, suffix: &str) -> String {
-    let info = req.connection_info();
-    let base = req.path().strip_suffix(suffix).unwrap_or(super::BASE_PATH);
-    format!("{}://{}{base}", info.scheme(), info.host())
-}
-
-fn json_answer(answer: ApiAnswer) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default();
-    if answer.body.is_null() {
-        return HttpResponse::build(status).finish();
-    }
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(answer.body.to_string())
-}
-
 async fn create_product(sim: web::Data<PaypalSimulator>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let api = own_base(&req, "/v1/catalogs/products");
     json_answer(sim.create_product(authorization(&req), request_id(&req), &body, &api))
@@ -651,20 +613,6 @@ struct BaTokenQuery {
     ba_token: String,
 }
 
-/// The approval page's fields, named as the Payments Standard page's (one template, one look).
-#[derive(serde::Serialize)]
-struct ApprovalView {
-    business: String,
-    item_name: String,
-    amount: String,
-    currency: String,
-    billing: Option<String>,
-    invoice: String,
-    pay_url: String,
-    cancel_url: String,
-    subscription: bool,
-}
-
 /// `GET /webapps/billing/subscriptions?ba_token=`: the buyer's approval page.
 async fn approval_page(sim: web::Data<PaypalSimulator>, query: web::Query<BaTokenQuery>) -> HttpResponse {
     let found = {
@@ -680,29 +628,20 @@ async fn approval_page(sim: web::Data<PaypalSimulator>, query: web::Query<BaToke
             .body("no such subscription waiting for approval\n");
     };
     let language = Language::from_lc(&s.locale.replace('-', "_"));
-    let mut ctx = pages::context(language.tag(), true);
-    ctx.insert("w", checkout_words(language));
-    ctx.insert(
-        "c",
-        &ApprovalView {
-            business: sim.plans_account().unwrap_or_default(),
-            item_name: plan.name.clone(),
-            amount: plan.value.clone(),
-            currency: plan.currency.clone(),
-            billing: Some(every(language, monthly(plan.months))),
-            invoice: s.custom_id.clone(),
-            pay_url: format!("subscriptions/{}/approve", s.id),
-            cancel_url: format!("subscriptions/{}/cancel", s.id),
-            subscription: true,
-        },
-    );
-    ctx.insert("error", &Option::<String>::None);
-    pages::render(
-        &sim.templates,
-        "simulator/paypal_checkout.html",
-        &ctx,
-        actix_web::http::StatusCode::OK,
-    )
+    let view = ApprovalView {
+        business: sim
+            .plans_account()
+            .unwrap_or_else(|| "the account of the REST credentials".to_owned()),
+        item_name: plan.name.clone(),
+        amount: plan.value.clone(),
+        currency: plan.currency.clone(),
+        billing: Some(every(language, monthly(plan.months))),
+        invoice: s.custom_id.clone(),
+        pay_url: format!("subscriptions/{}/approve", s.id),
+        cancel_url: format!("subscriptions/{}/cancel", s.id),
+        subscription: true,
+    };
+    render_approval(&sim, language, &view)
 }
 
 async fn approve(sim: web::Data<PaypalSimulator>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
