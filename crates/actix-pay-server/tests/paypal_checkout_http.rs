@@ -968,6 +968,68 @@ mod subscriptions {
     }
 
     #[actix_web::test]
+    async fn two_buyers_of_a_new_option_at_the_same_moment_make_one_plan() {
+        let shop = Shop::start().await;
+        let (a, b) = tokio::join!(subscribe(&shop, "SUB-8A", "7.00"), subscribe(&shop, "SUB-8B", "7.00"));
+        let plan_of = |approval: String| {
+            let shop = &shop;
+            async move {
+                let back = approve(shop, &approval).await;
+                let id = payment_of(&back);
+                let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+                let created = rows
+                    .iter()
+                    .find(|r| {
+                        r.direction == Direction::Answer
+                            && r.fields["request"].as_str().unwrap().starts_with("POST")
+                            && r.fields["request"]
+                                .as_str()
+                                .unwrap()
+                                .ends_with("/v1/billing/subscriptions")
+                    })
+                    .unwrap();
+                serde_json::from_slice::<serde_json::Value>(&created.body).unwrap()["plan_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        assert_eq!(plan_of(a).await, plan_of(b).await);
+        // One plan at the simulated PayPal for the product.
+        let token = shop
+            .browser
+            .post(format!("{}/simulator/paypal/v1/oauth2/token", shop.public))
+            .basic_auth(
+                actix_pay_server::gateways::SIMULATOR_PAYPAL_CLIENT_ID,
+                Some(actix_pay_server::gateways::SIMULATOR_PAYPAL_CLIENT_SECRET),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let plans = shop
+            .browser
+            .get(format!(
+                "{}/simulator/paypal/v1/billing/plans?product_id=LIBREMENT-EUR-700-1M",
+                shop.public
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert_eq!(plans["plans"].as_array().unwrap().len(), 1, "{plans}");
+    }
+
+    #[actix_web::test]
     async fn a_plan_made_before_a_restart_is_found_at_paypal_not_made_again() {
         let shop = Shop::start().await;
         subscribed(&shop, "SUB-4A").await;
