@@ -6,8 +6,9 @@
 //! into a [`Notification`](crate::notification::Notification).
 //!
 //! With the `reqwest` feature the gateway also refunds payments through PayPal's REST API (`refund.rs`,
-//! OAuth2 in `oauth.rs`) and cancels subscriptions through the NVP API (`cancel.rs`), when the
-//! configuration has the credentials: see [`Gateway::refunds`] and [`Gateway::subscription_cancels`].
+//! OAuth2 in `oauth.rs`) and cancels subscriptions through the NVP API (`cancel.rs`; a Checkout
+//! subscription through the REST API, `checkout/subscription.rs`), when the configuration has the
+//! credentials: see [`Gateway::refunds`] and [`Gateway::subscription_cancels`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -359,7 +360,8 @@ impl Gateway for PaypalGateway {
     }
 
     /// Always offered with the `reqwest` feature: [`SubscriptionCancels::check`] says why a subscription
-    /// cannot be cancelled (no NVP credentials).
+    /// cannot be cancelled (no NVP credentials for a Payments Standard one, no REST credentials for a
+    /// Checkout one).
     #[cfg(feature = "reqwest")]
     fn subscription_cancels(&self) -> Option<&dyn SubscriptionCancels> {
         Some(self)
