@@ -248,10 +248,15 @@ pub fn assemble(
         Some(feed) => {
             let offered = Offered {
                 paypal: built.all.get("paypal").is_some(),
-                paypal_subscriptions: config
+                // Checkout's subscriptions are paid to paypal.business, the account that owns the plans.
+                paypal_subscriptions: built.all.get("paypal").is_some()
+                    && config.paypal.as_ref().is_some_and(|p| {
+                        p.integration == payment_buttons::paypal::PaypalIntegration::Standard || p.business.is_some()
+                    }),
+                paypal_checkout: config
                     .paypal
                     .as_ref()
-                    .is_some_and(|p| p.integration == payment_buttons::paypal::PaypalIntegration::Standard),
+                    .is_some_and(|p| p.integration == payment_buttons::paypal::PaypalIntegration::Checkout),
                 cmcic: built.all.get("cmcic").is_some(),
             };
             let demo = Demo::new(buttons.clone(), feed, urls.base(), offered, simulator)

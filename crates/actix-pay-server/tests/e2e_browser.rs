@@ -131,10 +131,6 @@ const CHECKOUT: &[(&str, &str)] = &[("PAY_PAYPAL_INTEGRATION", "checkout")];
 async fn paypal_checkout_buy_now_is_captured_on_the_return_and_lands_on_the_thanks_page() {
     scenario_with("paypal_checkout_buy_now", CHECKOUT, async |e2e| {
         e2e.goto("/").await?;
-        ensure!(
-            !e2e.has("#product-membership").await,
-            "no subscription offered through Checkout"
-        );
         e2e.click("#product-book button[type=submit]").await?;
 
         // /pay created the order: the browser is on PayPal's approval page.
@@ -181,6 +177,62 @@ async fn paypal_checkout_cancel_leaves_the_payment_unpaid() {
             e2e.demo_events().await?.is_empty(),
             "a cancelled checkout makes no event"
         );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn paypal_checkout_subscription_is_approved_and_its_first_cycle_accepted() {
+    // Checkout's subscriptions are paid to paypal.business, the account that owns the plans.
+    let env = [
+        CHECKOUT,
+        &[
+            ("PAY_PAYPAL_MODE", "simulator"),
+            ("PAY_PAYPAL_BUSINESS", "demo-seller@example.com"),
+        ],
+    ]
+    .concat();
+    scenario_with("paypal_checkout_subscription", &env, async |e2e| {
+        e2e.goto("/").await?;
+        e2e.click("#product-membership button[type=submit]").await?;
+
+        // /pay found or made the plan and created the subscription: the browser is on its approval page.
+        e2e.wait_for_path("/simulator/paypal/webapps/billing/subscriptions")
+            .await?;
+        e2e.assert_banner(BANNER_EN).await?;
+        ensure!(e2e.text("#amount").await? == "5.00 EUR");
+        let billing = e2e.text("#billing").await?;
+        ensure!(billing.contains("month"), "billing: {billing}");
+        e2e.click("#pay").await?;
+
+        // Back through /return/paypal/{id}, then the status page waits for the webhooks.
+        let landing = e2e.follow_status_page("/demo/thanks").await?;
+        ensure!(
+            landing.final_state() == "accepted",
+            "status page showed {:?}",
+            landing.states
+        );
+        // BILLING.SUBSCRIPTION.ACTIVATED (processed, no outcome), then the first sale accepted.
+        e2e.wait_for_events(
+            &landing.payment_id,
+            &["payment_processed", "payment_processed", "payment_accepted"],
+        )
+        .await?;
+        let rows: Vec<_> = e2e
+            .server
+            .log_rows()
+            .into_iter()
+            .filter(|r| r.payment_id.as_deref() == Some(landing.payment_id.as_str()))
+            .collect();
+        ensure!(
+            rows.iter().any(|r| r.fields.contains("BILLING.SUBSCRIPTION.ACTIVATED"))
+                && rows.iter().any(|r| r.fields.contains("PAYMENT.SALE.COMPLETED")),
+            "both webhooks are logged: {rows:?}"
+        );
+        for row in &rows {
+            ensure!(row.verification == "verified" && row.flags == "[]", "{row:?}");
+        }
         Ok(())
     })
     .await;

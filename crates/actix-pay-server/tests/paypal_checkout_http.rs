@@ -578,3 +578,590 @@ mod webhook_route {
         assert!(row.flags.contains(&"unknown_type".to_owned()));
     }
 }
+
+/// Subscriptions through PayPal's Subscriptions API, with the simulator's products, plans, approval page and
+/// webhooks (`BILLING.SUBSCRIPTION.*`, `PAYMENT.SALE.COMPLETED`) on the real routes.
+mod subscriptions {
+    use super::*;
+    use actix_pay_server::simulator::paypal::{CheckoutWebhooks, sign_webhook};
+
+    const API_KEY: &str = "subscriptions-test-key";
+
+    /// A signed button of one option: `amount` EUR every month, to `paypal_email` (absent: `paypal.business`).
+    fn button(order_reference: &str, amount: &str, paypal_email: Option<&str>) -> String {
+        let paypal = match paypal_email {
+            Some(email) => serde_json::json!({ "paypal_email": email }),
+            None => serde_json::json!({}),
+        };
+        let button = ButtonConfig::from_json(
+            &serde_json::json!({
+                "order_reference": order_reference, "email": "buyer@example.org", "language": "en",
+                "options": [{ "description": "Supporter, monthly", "amount": amount, "currency": "EUR",
+                              "recurrence_months": 1 }],
+                "payment_options": { "paypal": paypal },
+                "urls": { "back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko" }
+            })
+            .to_string(),
+        )
+        .unwrap();
+        ButtonSigner::new(SECRET)
+            .sign(&button, Duration::from_secs(600), chrono::Utc::now())
+            .unwrap()
+    }
+
+    /// Posts a subscription button to `/pay`: the 303 to the simulated approval page.
+    async fn subscribe(shop: &Shop, order_reference: &str, amount: &str) -> String {
+        let answer = shop
+            .browser
+            .post(format!("{}/pay", shop.public))
+            .form(&[("button", button(order_reference, amount, None))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+        location(&answer)
+    }
+
+    /// Approves on the simulated page: the 303 back to our return URL, with `subscription_id`.
+    async fn approve(shop: &Shop, approval_url: &str) -> String {
+        let page = shop.get(approval_url).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("id=\"pay\""), "{html}");
+        assert!(html.contains("every month"), "the page states the terms: {html}");
+        let answer = press(shop, approval_url, &html, "action").await;
+        assert_eq!(answer.status(), 303);
+        location(&answer)
+    }
+
+    /// Posts the approval page's form to its `action` (Pay) or `formaction` (Cancel), a URL relative to
+    /// the page, as a browser would.
+    async fn press(shop: &Shop, page_url: &str, html: &str, attribute: &str) -> reqwest::Response {
+        let target = html
+            .split(&format!(" {attribute}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            // Tera escapes `/` in attribute values.
+            .replace("&#x2F;", "/");
+        let base = page_url.split('?').next().unwrap();
+        let base = &base[..base.rfind('/').unwrap()];
+        shop.browser.post(format!("{base}/{target}")).send().await.unwrap()
+    }
+
+    /// A subscribed buyer whose first cycle was paid: our payment and PayPal's subscription id.
+    async fn subscribed(shop: &Shop, order_reference: &str) -> (PaymentId, String) {
+        let approval = subscribe(shop, order_reference, "5.00").await;
+        let back = approve(shop, &approval).await;
+        let id = payment_of(&back);
+        let subscription = back
+            .split("subscription_id=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let returned = shop.get(&back).await;
+        assert_eq!(returned.status(), 303);
+        assert_eq!(location(&returned), format!("{}/payments/{id}", shop.public));
+        // BILLING.SUBSCRIPTION.ACTIVATED, then the first PAYMENT.SALE.COMPLETED.
+        shop.settled(&id, 2).await;
+        (id, subscription)
+    }
+
+    async fn post_webhook(shop: &Shop, body: &serde_json::Value) {
+        let body = body.to_string();
+        let hooks = CheckoutWebhooks {
+            url: format!("{}/notify/paypal/webhook", shop.public),
+            webhook_id: actix_pay_server::gateways::SIMULATOR_PAYPAL_WEBHOOK_ID.to_owned(),
+            cert_url: format!("{}/simulator/paypal/certs/webhook.pem", shop.public),
+        };
+        let mut request = shop.browser.post(&hooks.url).header("content-type", "application/json");
+        for (k, v) in sign_webhook(&hooks, body.as_bytes()) {
+            request = request.header(k, v);
+        }
+        assert_eq!(request.body(body).send().await.unwrap().status(), 200);
+    }
+
+    fn sale(sale_id: &str, subscription: &str, payment: &PaymentId, amount: &str) -> serde_json::Value {
+        serde_json::json!({"id": format!("WH-SALE-{}", PaymentId::generate()), "event_type": "PAYMENT.SALE.COMPLETED",
+            "resource_type": "sale", "resource": {"id": sale_id, "state": "completed",
+                "amount": {"total": amount, "currency": "EUR"}, "billing_agreement_id": subscription,
+                "custom": payment.as_str()}})
+    }
+
+    async fn cycles(shop: &Shop, order_reference: &str) -> Vec<payment_buttons::store::StoredPayment> {
+        shop.store().payments_for_order(order_reference).await.unwrap()
+    }
+
+    /// Waits until the order has `n` payments (the first and its later cycles).
+    async fn until_payments(
+        shop: &Shop,
+        order_reference: &str,
+        n: usize,
+    ) -> Vec<payment_buttons::store::StoredPayment> {
+        for _ in 0..200 {
+            let found = cycles(shop, order_reference).await;
+            if found.len() >= n && shop.store().core().queued_count().await.unwrap() == 0 {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{order_reference} did not reach {n} payments");
+    }
+
+    #[actix_web::test]
+    async fn subscribe_activate_pay_each_cycle_as_a_payment_of_its_own_then_cancel_through_the_api() {
+        let shop = Shop::start_with(&[("PAY_SERVER_API_KEYS", API_KEY)]).await;
+        let approval = subscribe(&shop, "SUB-1", "5.00").await;
+        assert!(
+            approval.starts_with(&format!(
+                "{}/simulator/paypal/webapps/billing/subscriptions?ba_token=",
+                shop.public
+            )),
+            "{approval}"
+        );
+        let back = approve(&shop, &approval).await;
+        assert!(back.starts_with(&format!("{}/return/paypal/", shop.public)), "{back}");
+        let id = payment_of(&back);
+        shop.get(&back).await;
+        shop.settled(&id, 2).await;
+
+        // Activated (recorded, no outcome) and the first cycle accepted on the payment itself.
+        let first = shop.payment(&id).await;
+        assert_eq!(first.state, PaymentState::Accepted);
+        let subscription = back
+            .split("subscription_id=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        assert_eq!(first.details["subscription_reference"], subscription);
+        assert_eq!(first.details["paypal_integration"], "checkout");
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::PaymentProcessed,
+                EventKind::PaymentProcessed,
+                EventKind::PaymentAccepted
+            ],
+            "sign-up recorded, then the first cycle"
+        );
+        // Every call's answer is in the log before the buyer left: plan look-up and creation, subscription.
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let requests: Vec<String> = rows
+            .iter()
+            .filter(|r| r.direction == Direction::Answer)
+            .map(|r| r.fields["request"].as_str().unwrap().to_owned())
+            .collect();
+        for called in [
+            "GET /v1/billing/plans?product_id=LIBREMENT-EUR-500-1M&page_size=20",
+            "GET /v1/catalogs/products/LIBREMENT-EUR-500-1M",
+            "POST /v1/catalogs/products",
+            "POST /v1/billing/plans",
+            "POST /v1/billing/subscriptions",
+        ] {
+            let (method, path) = called.split_once(' ').unwrap();
+            assert!(
+                requests
+                    .iter()
+                    .any(|r| r.starts_with(method) && r.contains("/simulator/paypal") && r.ends_with(path)),
+                "{called} is logged: {requests:?}"
+            );
+        }
+
+        // The second cycle, from the simulator's payments page: a new payment of its own.
+        let page = shop
+            .get(&format!("{}/simulator/paypal/payments", shop.public))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(&format!("checkout-subscr-{subscription}")), "{page}");
+        let next = shop
+            .browser
+            .post(format!(
+                "{}/simulator/paypal/webapps/billing/subscriptions/{subscription}/next",
+                shop.public
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), 303);
+        let payments = until_payments(&shop, "SUB-1", 2).await;
+        let cycle = payments.iter().find(|p| p.id != id).expect("the second cycle");
+        assert_eq!(cycle.state, PaymentState::Accepted);
+        assert_eq!(cycle.subscription_id.as_ref(), Some(&id));
+        assert_eq!(cycle.amount.to_string(), "5.00");
+        assert_ne!(cycle.gateway_reference, first.gateway_reference, "its own sale");
+        assert_eq!(count(&shop.kinds(&cycle.id).await, EventKind::PaymentAccepted), 1);
+
+        // Cancelled through our API: REST cancel at PayPal, then its CANCELLED webhook, counted once.
+        let cancel = shop
+            .browser
+            .post(format!("{}/api/payments/{id}/cancel", shop.public))
+            .header("Authorization", format!("Bearer {API_KEY}"))
+            .header("content-type", "application/json")
+            .body(r#"{"reason": "moving away"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cancel.status(), 202, "{:?}", cancel.text().await);
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Cancelled);
+        shop.settled(&id, 3).await;
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::SubscriptionCancelled), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        // The CANCELLED webhook that follows is the same cancellation (whichever of it and the answer is
+        // applied first, the other is the duplicate): never flagged for anything else.
+        let cancelled_hook = rows
+            .iter()
+            .find(|r| r.direction == Direction::Incoming && r.fields["event_type"] == "BILLING.SUBSCRIPTION.CANCELLED")
+            .expect("the CANCELLED webhook is logged");
+        assert!(
+            cancelled_hook.flags.iter().all(|f| f == "duplicate"),
+            "{cancelled_hook:?}"
+        );
+        assert!(
+            rows.iter().any(|r| r.direction == Direction::Answer
+                && r.fields["request"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/v1/billing/subscriptions/{subscription}/cancel"))),
+            "the cancellation's answer is logged"
+        );
+        // Cancelled at PayPal too: no later cycle can be charged.
+        let again = shop
+            .browser
+            .post(format!(
+                "{}/simulator/paypal/webapps/billing/subscriptions/{subscription}/next",
+                shop.public
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 409);
+        // A second cancellation is refused: the subscription is no longer active.
+        let twice = shop
+            .browser
+            .post(format!("{}/api/payments/{id}/cancel", shop.public))
+            .header("Authorization", format!("Bearer {API_KEY}"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(twice.status(), 409);
+    }
+
+    #[actix_web::test]
+    async fn a_resent_sale_counts_once_and_a_sale_of_another_subscription_or_amount_changes_nothing() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-2").await;
+        let first_sale = shop.payment(&id).await.gateway_reference.unwrap();
+
+        // The genuine first sale again (PayPal resends until it sees a 200): a duplicate.
+        post_webhook(&shop, &sale(&first_sale, &subscription, &id, "5.00")).await;
+        // A sale naming our payment but another subscription (someone's own subscription, same seller).
+        post_webhook(&shop, &sale("FORGED0SALE0001", "I-ATTACKER00001", &id, "5.00")).await;
+        // A sale of our subscription for another amount.
+        post_webhook(&shop, &sale("TAMPERED0SALE01", &subscription, &id, "0.50")).await;
+        shop.settled(&id, 5).await;
+
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let flags: Vec<String> = rows.iter().flat_map(|r| r.flags.clone()).collect();
+        for flag in ["duplicate", "subscription_mismatch", "amount_mismatch"] {
+            assert!(flags.contains(&flag.to_owned()), "{flag}: {flags:?}");
+        }
+        // Nothing changed: one payment, accepted once, its sale the first one.
+        let payments = cycles(&shop, "SUB-2").await;
+        assert_eq!(payments.len(), 1, "no cycle was recorded: {payments:?}");
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.gateway_reference.as_deref(), Some(first_sale.as_str()));
+        assert_eq!(payment.details["subscription_reference"], subscription.as_str());
+        assert_eq!(count(&shop.kinds(&id).await, EventKind::PaymentAccepted), 1);
+    }
+
+    fn subscription_event(kind: &str, subscription: &str, payment: &PaymentId, status: &str) -> serde_json::Value {
+        serde_json::json!({"id": format!("WH-SUB-{}", PaymentId::generate()), "event_type": kind,
+            "resource_type": "subscription", "resource": {"id": subscription, "status": status,
+                "custom_id": payment.as_str(), "plan_id": "P-ANY"}})
+    }
+
+    #[actix_web::test]
+    async fn suspended_is_recorded_expired_ends_it_once_and_a_later_cancelled_changes_nothing() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-7").await;
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.SUSPENDED", &subscription, &id, "SUSPENDED"),
+        )
+        .await;
+        shop.settled(&id, 3).await;
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.state, PaymentState::Accepted, "a suspension changes no state");
+        assert_eq!(payment.details["subscription_status"], "SUSPENDED");
+
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.EXPIRED", &subscription, &id, "EXPIRED"),
+        )
+        .await;
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.CANCELLED", &subscription, &id, "CANCELLED"),
+        )
+        .await;
+        // A sale that is no subscription's (no billing_agreement_id): verified and ignored.
+        let plain = serde_json::json!({"id": "WH-PLAIN-SALE", "event_type": "PAYMENT.SALE.COMPLETED",
+            "resource_type": "sale", "resource": {"id": "PLAINSALE0001", "state": "completed",
+                "amount": {"total": "5.00", "currency": "EUR"}, "custom": id.as_str()}});
+        post_webhook(&shop, &plain).await;
+        shop.settled(&id, 5).await;
+        shop.drained().await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Cancelled);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::SubscriptionCancelled), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        assert!(
+            rows.iter().any(|r| r.flags.contains(&"stale_status".to_owned())),
+            "the CANCELLED after EXPIRED is stale: {rows:?}"
+        );
+        assert_eq!(cycles(&shop, "SUB-7").await.len(), 1, "the plain sale made no cycle");
+    }
+
+    #[actix_web::test]
+    async fn two_buyers_of_the_same_option_share_one_plan() {
+        let shop = Shop::start().await;
+        let (first, _) = subscribed(&shop, "SUB-3A").await;
+        let (second, _) = subscribed(&shop, "SUB-3B").await;
+        let answers = |rows: Vec<payment_buttons::diesel::LogRow>| {
+            rows.into_iter()
+                .filter(|r| r.direction == Direction::Answer)
+                .map(|r| (r.fields["request"].as_str().unwrap().to_owned(), r.body))
+                .collect::<Vec<_>>()
+        };
+        let first = answers(shop.store().core().messages_for_payment(&first).await.unwrap());
+        let second = answers(shop.store().core().messages_for_payment(&second).await.unwrap());
+        let made = |calls: &[(String, Vec<u8>)]| {
+            calls
+                .iter()
+                .filter(|(r, _)| r.starts_with("POST") && r.ends_with("/v1/billing/plans"))
+                .count()
+        };
+        assert_eq!(made(&first), 1, "{first:?}");
+        assert_eq!(made(&second), 0, "the second buyer reuses the plan: {second:?}");
+        let plan_of = |calls: &[(String, Vec<u8>)]| {
+            let (_, body) = calls
+                .iter()
+                .find(|(r, _)| r.starts_with("POST") && r.ends_with("/v1/billing/subscriptions"))
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(body).unwrap()["plan_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(plan_of(&first), plan_of(&second));
+    }
+
+    #[actix_web::test]
+    async fn two_buyers_of_a_new_option_at_the_same_moment_make_one_plan() {
+        let shop = Shop::start().await;
+        let (a, b) = tokio::join!(subscribe(&shop, "SUB-8A", "7.00"), subscribe(&shop, "SUB-8B", "7.00"));
+        let plan_of = |approval: String| {
+            let shop = &shop;
+            async move {
+                let back = approve(shop, &approval).await;
+                let id = payment_of(&back);
+                let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+                let created = rows
+                    .iter()
+                    .find(|r| {
+                        r.direction == Direction::Answer
+                            && r.fields["request"].as_str().unwrap().starts_with("POST")
+                            && r.fields["request"]
+                                .as_str()
+                                .unwrap()
+                                .ends_with("/v1/billing/subscriptions")
+                    })
+                    .unwrap();
+                serde_json::from_slice::<serde_json::Value>(&created.body).unwrap()["plan_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        assert_eq!(plan_of(a).await, plan_of(b).await);
+        // One plan at the simulated PayPal for the product.
+        let token = shop
+            .browser
+            .post(format!("{}/simulator/paypal/v1/oauth2/token", shop.public))
+            .basic_auth(
+                actix_pay_server::gateways::SIMULATOR_PAYPAL_CLIENT_ID,
+                Some(actix_pay_server::gateways::SIMULATOR_PAYPAL_CLIENT_SECRET),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let plans = shop
+            .browser
+            .get(format!(
+                "{}/simulator/paypal/v1/billing/plans?product_id=LIBREMENT-EUR-700-1M",
+                shop.public
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert_eq!(plans["plans"].as_array().unwrap().len(), 1, "{plans}");
+    }
+
+    #[actix_web::test]
+    async fn a_plan_made_before_a_restart_is_found_at_paypal_not_made_again() {
+        let shop = Shop::start().await;
+        subscribed(&shop, "SUB-4A").await;
+        // Another gateway (a restart, a second instance) with an empty memory, on the same simulated PayPal.
+        let engine = &shop.assembled.state.engine;
+        let fresh = actix_pay_server::gateways::build(
+            &Config::load(
+                None,
+                [
+                    ("PAY_PAYPAL_MODE", "simulator"),
+                    ("PAY_PAYPAL_INTEGRATION", "checkout"),
+                    ("PAY_PAYPAL_BUSINESS", "librement-simulator@example.org"),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            )
+            .unwrap(),
+            &url::Url::parse(&shop.public).unwrap(),
+            SECRET,
+        )
+        .unwrap();
+        let gateway = fresh.all.get("paypal").unwrap().clone();
+        let button = ButtonConfig::from_json(
+            &serde_json::json!({
+                "order_reference": "SUB-4B", "options": [{ "description": "Supporter, monthly", "amount": "5.00",
+                    "currency": "EUR", "recurrence_months": 1 }], "payment_options": { "paypal": {} },
+                "urls": { "back": "https://s.example/", "accepted": "https://s.example/ok", "declined": "https://s.example/ko" }
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let id = PaymentId::generate();
+        let request = payment_buttons::gateway::PaymentRequest {
+            payment_id: &id,
+            button: &button,
+            option_index: 0,
+            buyer_email: None,
+            identity: None,
+            urls: engine.urls(),
+            created_at: chrono::Utc::now(),
+        };
+        let (hand_off, calls) = gateway.api_hand_off().unwrap().hand_off_via_api(&request).await;
+        assert!(hand_off.is_ok(), "{hand_off:?}");
+        let requests: Vec<&str> = calls.iter().map(|c| c.request.as_str()).collect();
+        assert!(
+            requests.iter().any(|r| r.contains("/v1/billing/plans?product_id=")),
+            "{requests:?}"
+        );
+        assert!(
+            !requests
+                .iter()
+                .any(|r| r.starts_with("POST") && r.ends_with("/v1/billing/plans")),
+            "the plan is found, not made again: {requests:?}"
+        );
+        assert!(
+            !requests.iter().any(|r| r.ends_with("/v1/catalogs/products")),
+            "{requests:?}"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_subscription_to_another_account_than_the_plans_owner_is_refused_at_pay() {
+        let shop = Shop::start().await;
+        let answer = shop
+            .browser
+            .post(format!("{}/pay", shop.public))
+            .form(&[("button", button("SUB-5", "5.00", Some("someone-else@example.org")))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400);
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("paypal.business"), "{text}");
+        assert!(cycles(&shop, "SUB-5").await.is_empty(), "nothing recorded");
+    }
+
+    #[actix_web::test]
+    async fn a_buyer_who_cancels_on_the_approval_page_comes_back_and_nothing_is_paid() {
+        let shop = Shop::start().await;
+        let approval = subscribe(&shop, "SUB-6", "5.00").await;
+        let page = shop.get(&approval).await.text().await.unwrap();
+        let answer = press(&shop, &approval, &page, "formaction").await;
+        assert_eq!(answer.status(), 303);
+        let back = location(&answer);
+        assert!(back.contains("cancelled=1"), "{back}");
+        let payments = cycles(&shop, "SUB-6").await;
+        assert_eq!(payments.len(), 1);
+        assert_eq!(payments[0].state, PaymentState::Created);
+        assert!(shop.kinds(&payments[0].id).await.is_empty());
+    }
+}
+
+#[actix_web::test]
+async fn a_pending_echeck_capture_completes_from_the_simulators_payments_page() {
+    let shop = Shop::start().await;
+    let approval = shop.pay("16.00").await;
+    let back = shop.approve(&approval, true).await;
+    let id = payment_of(&back);
+    shop.get(&back).await;
+    shop.settled(&id, 2).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Pending);
+    let capture = shop.payment(&id).await.gateway_reference.unwrap();
+    let page = shop
+        .get(&format!("{}/simulator/paypal/payments", shop.public))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(id.as_str()),
+        "the payments page lists Checkout orders: {page}"
+    );
+    let complete = format!("/simulator/paypal/checkout-captures/{capture}/complete");
+    // Tera escapes `/` in attribute values.
+    assert!(page.contains(&complete.replace('/', "&#x2F;")), "{page}");
+    let answer = shop
+        .browser
+        .post(format!("{}{complete}", shop.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    shop.settled(&id, 3).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+    let kinds = shop.kinds(&id).await;
+    assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+    // Completed once: the button is gone.
+    let again = shop
+        .browser
+        .post(format!("{}{complete}", shop.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+}

@@ -47,8 +47,11 @@ pub const DEMO_LIBREMENT_SELLER: &str = "demo-author@example.org";
 pub struct Offered {
     /// PayPal is enabled.
     pub paypal: bool,
-    /// PayPal takes subscriptions (Payments Standard; not yet PayPal Checkout).
+    /// PayPal takes subscriptions (both integrations do).
     pub paypal_subscriptions: bool,
+    /// PayPal runs Checkout: a subscription is paid to `paypal.business`, the account that owns the
+    /// Subscriptions API's plans, so the subscription product names no other receiver.
+    pub paypal_checkout: bool,
     /// CM-CIC is enabled.
     pub cmcic: bool,
 }
@@ -140,7 +143,7 @@ pub fn products(base: &str, language: &str, stamp: &str, offered: Offered) -> Ve
                 "language": language,
                 "options": [{ "description": if fr { "Membre bienfaiteur, mensuel" } else { "Supporting member, monthly" },
                               "amount": "5.00", "currency": "EUR", "recurrence_months": 1 }],
-                "payment_options": paypal,
+                "payment_options": if offered.paypal_checkout { json!({ "paypal": {} }) } else { paypal.clone() },
                 "urls": urls,
             }),
             link: None,
@@ -262,6 +265,7 @@ mod tests {
     const BOTH: Offered = Offered {
         paypal: true,
         paypal_subscriptions: true,
+        paypal_checkout: false,
         cmcic: true,
     };
 
@@ -288,17 +292,20 @@ mod tests {
     }
 
     #[test]
-    fn the_subscription_is_left_out_when_paypal_runs_checkout() {
+    fn with_checkout_the_subscription_is_paid_to_the_account_that_owns_the_plans() {
         let checkout = Offered {
-            paypal_subscriptions: false,
+            paypal_checkout: true,
             ..BOTH
         };
-        let keys: Vec<_> = products("http://shop.test", "en", "1", checkout)
-            .iter()
-            .map(|p| p.key)
-            .collect();
-        assert!(!keys.contains(&"membership"), "{keys:?}");
-        assert!(keys.contains(&"book"), "{keys:?}");
+        let list = products("http://shop.test", "en", "1", checkout);
+        let membership = list.iter().find(|p| p.key == "membership").expect("offered");
+        assert_eq!(membership.config["payment_options"], json!({ "paypal": {} }));
+        let standard = products("http://shop.test", "en", "1", BOTH);
+        let membership = standard.iter().find(|p| p.key == "membership").unwrap();
+        assert_eq!(
+            membership.config["payment_options"]["paypal"]["paypal_email"],
+            DEMO_SELLER_EMAIL
+        );
     }
 
     #[test]
@@ -310,6 +317,7 @@ mod tests {
             Offered {
                 paypal: false,
                 paypal_subscriptions: false,
+                paypal_checkout: false,
                 cmcic: true,
             },
         );

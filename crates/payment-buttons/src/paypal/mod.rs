@@ -6,8 +6,9 @@
 //! into a [`Notification`](crate::notification::Notification).
 //!
 //! With the `reqwest` feature the gateway also refunds payments through PayPal's REST API (`refund.rs`,
-//! OAuth2 in `oauth.rs`) and cancels subscriptions through the NVP API (`cancel.rs`), when the
-//! configuration has the credentials: see [`Gateway::refunds`] and [`Gateway::subscription_cancels`].
+//! OAuth2 in `oauth.rs`) and cancels subscriptions through the NVP API (`cancel.rs`; a Checkout
+//! subscription through the REST API, `checkout/subscription.rs`), when the configuration has the
+//! credentials: see [`Gateway::refunds`] and [`Gateway::subscription_cancels`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -110,6 +111,9 @@ pub struct PaypalGateway {
     api: Option<Arc<api::PaypalApi>>,
     #[cfg(feature = "reqwest")]
     webhooks: Option<Arc<checkout::Webhooks>>,
+    /// Checkout's subscription plans found or created so far, by option.
+    #[cfg(feature = "reqwest")]
+    plans: Arc<checkout::subscription::Plans>,
 }
 
 impl fmt::Debug for PaypalGateway {
@@ -135,6 +139,8 @@ impl PaypalGateway {
             api: None,
             #[cfg(feature = "reqwest")]
             webhooks: None,
+            #[cfg(feature = "reqwest")]
+            plans: Arc::default(),
         }
     }
 
@@ -230,12 +236,32 @@ impl Gateway for PaypalGateway {
     fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
         self.check_paypal_block(button)?;
         for (i, option) in button.options().iter().enumerate() {
-            // Never a one-off order in place of a subscription the buyer was promised.
+            #[cfg(feature = "reqwest")]
+            if self.config.integration() == PaypalIntegration::Checkout
+                && let Some(months) = option.recurrence_months()
+            {
+                // A plan of PayPal's Subscriptions API: every 1 to 12 months, paid to the REST account.
+                if months > checkout::subscription::MAX_MONTHS {
+                    return Err(ButtonError::new(
+                        format!("options[{i}].recurrence_months"),
+                        format!(
+                            "PayPal subscriptions (paypal.integration = \"checkout\") bill every 1 to {} months",
+                            checkout::subscription::MAX_MONTHS
+                        ),
+                    ));
+                }
+                if !checkout::subscription::paid_to_the_plans_account(&self.config, button).unwrap_or(false) {
+                    return Err(ButtonError::new(
+                        format!("payment_options.paypal.{PAYPAL_EMAIL}"),
+                        checkout::subscription::not_the_plans_account(),
+                    ));
+                }
+            }
+            #[cfg(not(feature = "reqwest"))]
             if self.config.integration() == PaypalIntegration::Checkout && option.recurrence_months().is_some() {
                 return Err(ButtonError::new(
                     format!("options[{i}].recurrence_months"),
-                    "subscriptions are not offered through PayPal Checkout yet (paypal.integration = \"checkout\"); \
-                     use paypal.integration = \"standard\" for them",
+                    "PayPal Checkout needs the reqwest feature",
                 ));
             }
             currency::format_amount(option.amount()).map_err(|reason| {
@@ -274,6 +300,10 @@ impl Gateway for PaypalGateway {
         #[cfg(feature = "reqwest")]
         if message.route() == checkout::message::WEBHOOK_ROUTE {
             let event = checkout::message::WebhookEvent::parse(&message.body).ok()?;
+            if checkout::subscription::is_subscription_event(&event.event_type) {
+                // A subscription's events name our payment in `custom_id` (a sale: `custom`).
+                return checkout::subscription::payment_ref(&event.resource).map(str::to_owned);
+            }
             return checkout::message::invoice_id(&event.resource).map(str::to_owned);
         }
         // `invoice` carries our payment id on every message about a payment, subscriptions included.
@@ -330,7 +360,8 @@ impl Gateway for PaypalGateway {
     }
 
     /// Always offered with the `reqwest` feature: [`SubscriptionCancels::check`] says why a subscription
-    /// cannot be cancelled (no NVP credentials).
+    /// cannot be cancelled (no NVP credentials for a Payments Standard one, no REST credentials for a
+    /// Checkout one).
     #[cfg(feature = "reqwest")]
     fn subscription_cancels(&self) -> Option<&dyn SubscriptionCancels> {
         Some(self)
@@ -362,12 +393,20 @@ impl Refunds for PaypalGateway {
 #[cfg(feature = "reqwest")]
 #[async_trait::async_trait]
 impl SubscriptionCancels for PaypalGateway {
+    /// A subscription made through the Subscriptions API (Checkout) is cancelled through the REST API;
+    /// one made with a Payments Standard form through the NVP API, whichever integration runs now.
     fn check(&self, payment: &StoredPaymentFacts<'_>) -> Result<(), String> {
+        if checkout::subscription::runs_on_checkout(payment) {
+            return checkout::subscription::check_cancel(&self.config, self.api.is_some(), payment);
+        }
         cancel::check(&self.config, self.api.is_some(), payment)
     }
 
     async fn cancel(&self, request: &CancelRequest<'_>) -> CancelAttempt {
         match &self.api {
+            Some(api) if checkout::subscription::runs_on_checkout(&request.payment) => {
+                checkout::subscription::cancel(api, &self.config, request).await
+            }
             Some(api) => cancel::cancel(api, &self.config, request).await,
             None => CancelAttempt {
                 calls: Vec::new(),
@@ -389,6 +428,9 @@ impl ApiHandOffs for PaypalGateway {
         request: &PaymentRequest<'_>,
     ) -> (Result<HandOff, GatewayError>, Vec<GatewayCall>) {
         match &self.api {
+            Some(api) if request.option().recurrence_months().is_some() => {
+                checkout::subscription::create_subscription(api, &self.config, &self.plans, request).await
+            }
             Some(api) => checkout::hand_off::create_order(api, &self.config, request).await,
             None => (
                 Err(GatewayError::Configuration(
@@ -412,6 +454,15 @@ impl BuyerReturn for PaypalGateway {
         let to_status = HandOff::Redirect {
             location: urls.status(payment.payment_id),
         };
+        // Back from approving a subscription (`subscription_id`, `ba_token`, `token`): nothing to capture;
+        // its webhooks (ACTIVATED, then a sale per cycle) say what happened.
+        if query.iter().any(|(k, _)| k == "subscription_id") {
+            return Returned {
+                calls: Vec::new(),
+                notification: None,
+                hand_off: to_status,
+            };
+        }
         let order = query
             .iter()
             .find(|(k, _)| k == "token")

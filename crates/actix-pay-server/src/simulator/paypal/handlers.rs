@@ -125,7 +125,7 @@ fn json(answer: ApiAnswer) -> HttpResponse {
 }
 
 /// Back to the payments page after an action (post, redirect, get), or the page with the error.
-fn after_action(sim: &PaypalSimulator, result: Result<(), SimulatorError>) -> HttpResponse {
+pub(super) fn after_action(sim: &PaypalSimulator, result: Result<(), SimulatorError>) -> HttpResponse {
     match result {
         Ok(()) => see_other(PAYMENTS_PATH),
         Err(e) => payments_page(sim, Some(&e)),

@@ -29,6 +29,7 @@ mod handlers;
 mod ledger;
 mod messages;
 mod orders;
+mod subscriptions;
 mod views;
 mod words;
 
@@ -66,6 +67,8 @@ pub struct PaypalSimulator {
     ledger: Mutex<Ledger>,
     /// Checkout's orders (`orders.rs`).
     orders: Mutex<orders::Orders>,
+    /// Checkout's products, plans and subscriptions (`subscriptions.rs`).
+    billing: Mutex<subscriptions::Billing>,
     /// Where Checkout webhooks go, when the server runs Checkout.
     checkout_webhooks: Option<CheckoutWebhooks>,
     /// One action at a time, from the state check to the state change, with the deliveries in between:
@@ -94,6 +97,7 @@ impl PaypalSimulator {
             api: None,
             ledger: Mutex::new(Ledger::default()),
             orders: Mutex::new(orders::Orders::default()),
+            billing: Mutex::new(subscriptions::Billing::default()),
             checkout_webhooks: None,
             actions: tokio::sync::Mutex::new(()),
         }
@@ -122,6 +126,11 @@ impl PaypalSimulator {
         self
     }
 
+    /// The account the simulated REST credentials belong to, which owns the plans (`paypal.business`).
+    fn plans_account(&self) -> Option<String> {
+        self.api.as_ref().and_then(|a| a.account.clone())
+    }
+
     fn orders(&self) -> MutexGuard<'_, orders::Orders> {
         self.orders.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -136,7 +145,7 @@ impl PaypalSimulator {
 pub fn configure(sim: Arc<PaypalSimulator>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.service(
-            orders::routes(web::scope(BASE_PATH))
+            subscriptions::routes(orders::routes(web::scope(BASE_PATH)))
                 .app_data(web::Data::from(sim))
                 .route("", web::post().to(handlers::checkout))
                 .route("/postback", web::post().to(handlers::postback))

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::checkout::Language;
 use super::messages;
 use super::words::checkout_words;
-use super::{ApiAnswer, PaypalSimulator};
+use super::{ApiAnswer, PaypalSimulator, SimulatorError};
 use crate::pages;
 
 /// The simulator's webhook CA: trusted by the server in simulator mode only.
@@ -72,6 +72,19 @@ struct Capture {
     refunds: Vec<CaptureRefund>,
 }
 
+/// A row of the payments page: one Checkout order.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct OrderRow {
+    order_id: String,
+    invoice: String,
+    item_name: String,
+    amount: String,
+    currency: String,
+    capture_id: Option<String>,
+    status: String,
+    complete_url: Option<String>,
+}
+
 /// A refund of a capture.
 #[derive(Debug, Clone)]
 struct CaptureRefund {
@@ -105,6 +118,37 @@ impl Orders {
             .find(|o| o.request_id.as_deref() == Some(request_id))
     }
 
+    /// The payments page's rows, newest first: every order the buyer approved.
+    pub(super) fn rows(&self) -> Vec<OrderRow> {
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.by_id.get(id))
+            .filter(|o| o.approved || o.capture.is_some())
+            .map(|o| {
+                let capture = o.capture.as_ref();
+                let pending = capture.is_some_and(|c| c.pending);
+                OrderRow {
+                    order_id: o.id.clone(),
+                    invoice: o.invoice_id.clone(),
+                    item_name: o.description.clone(),
+                    amount: o.value.clone(),
+                    currency: o.currency.clone(),
+                    capture_id: capture.map(|c| c.id.clone()),
+                    status: match capture {
+                        None => "APPROVED".to_owned(),
+                        Some(c) if c.pending => "PENDING".to_owned(),
+                        Some(c) if c.refunds.is_empty() => "COMPLETED".to_owned(),
+                        Some(c) => format!("COMPLETED, {} refund(s)", c.refunds.len()),
+                    },
+                    complete_url: capture
+                        .filter(|_| pending)
+                        .map(|c| format!("{}/checkout-captures/{}/complete", super::BASE_PATH, c.id)),
+                }
+            })
+            .collect()
+    }
+
     /// The order whose capture is `capture_id`.
     pub(super) fn capture_order(&self, capture_id: &str) -> Option<&Order> {
         self.by_id
@@ -113,7 +157,7 @@ impl Orders {
     }
 }
 
-fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
+pub(super) fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
     ApiAnswer {
         status,
         body: json!({"name": name, "message": description, "details": [{"issue": issue, "description": description}],
@@ -121,7 +165,7 @@ fn error(status: u16, name: &str, issue: &str, description: &str) -> ApiAnswer {
     }
 }
 
-fn unauthorized() -> ApiAnswer {
+pub(super) fn unauthorized() -> ApiAnswer {
     ApiAnswer {
         status: 401,
         body: json!({"error": "invalid_token", "error_description": "Token signature verification failed"}),
@@ -177,7 +221,7 @@ fn order_json(order: &Order, api: &str, approve: &str) -> Value {
 
 /// `{scheme}://{host}{the simulator's base}`, read from a request to a route `suffix` under the base: the
 /// simulator's own address, whatever the server's public path.
-fn own_base(req: &HttpRequest, suffix: &str) -> String {
+pub(super) fn own_base(req: &HttpRequest, suffix: &str) -> String {
     let info = req.connection_info();
     let path = req.path();
     let base = path.strip_suffix(suffix).unwrap_or(super::BASE_PATH);
@@ -432,6 +476,38 @@ impl PaypalSimulator {
         })
     }
 
+    /// The payments page's rows of Checkout orders.
+    pub(super) fn order_rows(&self) -> Vec<OrderRow> {
+        self.orders().rows()
+    }
+
+    /// A pending capture (an eCheck) clears: `COMPLETED`, and `PAYMENT.CAPTURE.COMPLETED` is sent.
+    pub(super) fn complete_capture(self: &Arc<Self>, capture_id: &str, api: &str) -> Result<(), SimulatorError> {
+        let mut orders = self.orders();
+        let order_id = orders
+            .capture_order(capture_id)
+            .map(|o| o.id.clone())
+            .ok_or_else(|| SimulatorError::UnknownPayment(capture_id.to_owned()))?;
+        let order = orders
+            .by_id
+            .get_mut(&order_id)
+            .ok_or_else(|| SimulatorError::UnknownPayment(capture_id.to_owned()))?;
+        let capture = order
+            .capture
+            .as_mut()
+            .ok_or_else(|| SimulatorError::UnknownPayment(capture_id.to_owned()))?;
+        if !capture.pending {
+            return Err(SimulatorError::WrongState(format!(
+                "capture {capture_id} is not pending: only a pending eCheck can be completed"
+            )));
+        }
+        capture.pending = false;
+        let resource = capture_json(order, order.capture.as_ref().expect("just changed"), api);
+        drop(orders);
+        self.spawn_webhook("PAYMENT.CAPTURE.COMPLETED", "capture", resource);
+        Ok(())
+    }
+
     /// The buyer approves: the order can be captured, `CHECKOUT.ORDER.APPROVED` is sent, and the buyer goes
     /// back to the merchant's return URL with `token` and `PayerID`.
     pub(super) fn approve_order(self: &Arc<Self>, id: &str, echeck: bool, api: &str) -> Option<String> {
@@ -471,32 +547,48 @@ impl PaypalSimulator {
 
     /// Sends a signed webhook in the background, as PayPal does (it does not wait for the merchant).
     fn spawn_webhook(self: &Arc<Self>, event_type: &str, resource_type: &str, resource: Value) {
+        self.spawn_webhooks(vec![(event_type, resource_type, resource)]);
+    }
+
+    /// Sends signed webhooks in the background, one after the other in this order (each once answered).
+    pub(super) fn spawn_webhooks(self: &Arc<Self>, events: Vec<(&str, &str, Value)>) {
         let Some(hooks) = self.checkout_webhooks.clone() else {
             return;
         };
-        let event = json!({
-            "id": format!("WH-{}", messages::new_checkout_id()),
-            "event_version": "1.0",
-            "create_time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "resource_type": resource_type,
-            "event_type": event_type,
-            "summary": event_type,
-            "resource": resource,
-        });
-        let body = event.to_string().into_bytes();
+        let bodies: Vec<Vec<u8>> = events
+            .into_iter()
+            .map(|(event_type, resource_type, resource)| {
+                json!({
+                    "id": format!("WH-{}", messages::new_checkout_id()),
+                    "event_version": "1.0",
+                    "create_time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "resource_type": resource_type,
+                    "event_type": event_type,
+                    "summary": event_type,
+                    "resource": resource,
+                })
+                .to_string()
+                .into_bytes()
+            })
+            .collect();
+        if bodies.is_empty() {
+            return;
+        }
         let client = self.client.clone();
         tokio::spawn(async move {
-            let headers = sign_webhook(&hooks, &body);
-            let mut request = client
-                .post(&hooks.url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json");
-            for (name, value) in headers {
-                request = request.header(name, value);
-            }
-            match request.body(body).send().await {
-                Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(status = r.status().as_u16(), "simulated PayPal webhook refused"),
-                Err(e) => tracing::warn!(error = %e, "simulated PayPal webhook not delivered"),
+            for body in bodies {
+                let headers = sign_webhook(&hooks, &body);
+                let mut request = client
+                    .post(&hooks.url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json");
+                for (name, value) in headers {
+                    request = request.header(name, value);
+                }
+                match request.body(body).send().await {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => tracing::warn!(status = r.status().as_u16(), "simulated PayPal webhook refused"),
+                    Err(e) => tracing::warn!(error = %e, "simulated PayPal webhook not delivered"),
+                }
             }
         });
     }
@@ -589,16 +681,21 @@ pub fn sign_webhook(hooks: &CheckoutWebhooks, body: &[u8]) -> Vec<(&'static str,
     ]
 }
 
-fn authorization(req: &HttpRequest) -> Option<&str> {
+pub(super) fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
 }
 
-fn request_id(req: &HttpRequest) -> Option<&str> {
+pub(super) fn request_id(req: &HttpRequest) -> Option<&str> {
     req.headers().get("paypal-request-id").and_then(|v| v.to_str().ok())
 }
 
-fn json_answer(answer: ApiAnswer) -> HttpResponse {
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default())
+/// An API answer as PayPal sends it: JSON, or no body at all (`null`: a 204).
+pub(super) fn json_answer(answer: ApiAnswer) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status).unwrap_or_default();
+    if answer.body.is_null() {
+        return HttpResponse::build(status).finish();
+    }
+    HttpResponse::build(status)
         .content_type("application/json")
         .body(answer.body.to_string())
 }
@@ -630,17 +727,32 @@ pub async fn certificate() -> HttpResponse {
 }
 
 /// The approval page's fields, named as the Payments Standard page's (one template, one look).
+/// Subscriptions' approval page (`subscriptions.rs`) is the same page.
 #[derive(serde::Serialize)]
-struct ApprovalView {
-    business: String,
-    item_name: String,
-    amount: String,
-    currency: String,
-    billing: Option<String>,
-    invoice: String,
-    pay_url: String,
-    cancel_url: String,
-    subscription: bool,
+pub(super) struct ApprovalView {
+    pub(super) business: String,
+    pub(super) item_name: String,
+    pub(super) amount: String,
+    pub(super) currency: String,
+    pub(super) billing: Option<String>,
+    pub(super) invoice: String,
+    pub(super) pay_url: String,
+    pub(super) cancel_url: String,
+    pub(super) subscription: bool,
+}
+
+/// Renders the approval page of `view`, in `language`.
+pub(super) fn render_approval(sim: &PaypalSimulator, language: Language, view: &ApprovalView) -> HttpResponse {
+    let mut ctx = pages::context(language.tag(), true);
+    ctx.insert("w", checkout_words(language));
+    ctx.insert("c", view);
+    ctx.insert("error", &Option::<String>::None);
+    pages::render(
+        &sim.templates,
+        "simulator/paypal_checkout.html",
+        &ctx,
+        actix_web::http::StatusCode::OK,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -656,29 +768,18 @@ pub async fn approval_page(sim: web::Data<PaypalSimulator>, query: web::Query<To
             .body("no such order\n");
     };
     let language = Language::from_lc(&order.locale.replace('-', "_"));
-    let mut ctx = pages::context(language.tag(), true);
-    ctx.insert("w", checkout_words(language));
-    ctx.insert(
-        "c",
-        &ApprovalView {
-            business: order.payee.clone(),
-            item_name: order.description.clone(),
-            amount: order.value.clone(),
-            currency: order.currency.clone(),
-            billing: None,
-            invoice: order.invoice_id.clone(),
-            pay_url: format!("checkoutnow/{}/approve", order.id),
-            cancel_url: format!("checkoutnow/{}/cancel", order.id),
-            subscription: false,
-        },
-    );
-    ctx.insert("error", &Option::<String>::None);
-    pages::render(
-        &sim.templates,
-        "simulator/paypal_checkout.html",
-        &ctx,
-        actix_web::http::StatusCode::OK,
-    )
+    let view = ApprovalView {
+        business: order.payee.clone(),
+        item_name: order.description.clone(),
+        amount: order.value.clone(),
+        currency: order.currency.clone(),
+        billing: None,
+        invoice: order.invoice_id.clone(),
+        pay_url: format!("checkoutnow/{}/approve", order.id),
+        cancel_url: format!("checkoutnow/{}/cancel", order.id),
+        subscription: false,
+    };
+    render_approval(&sim, language, &view)
 }
 
 /// `POST /simulator/paypal/checkoutnow/{id}/approve` (`echeck=1`: the capture will be pending).
@@ -709,6 +810,14 @@ pub async fn cancel(sim: web::Data<PaypalSimulator>, id: web::Path<String>) -> H
     }
 }
 
+/// `POST /simulator/paypal/checkout-captures/{id}/complete` (payments page): the eCheck clears.
+pub async fn complete(sim: web::Data<PaypalSimulator>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    let api = own_base(&req, &format!("/checkout-captures/{id}/complete"));
+    let sim = sim.into_inner();
+    let result = sim.complete_capture(&id, &api);
+    super::handlers::after_action(&sim, result)
+}
+
 /// The Checkout routes, inside the simulator's scope.
 pub(super) fn routes(scope: actix_web::Scope) -> actix_web::Scope {
     scope
@@ -723,4 +832,5 @@ pub(super) fn routes(scope: actix_web::Scope) -> actix_web::Scope {
         .route("/checkoutnow", web::get().to(approval_page))
         .route("/checkoutnow/{id}/approve", web::post().to(approve))
         .route("/checkoutnow/{id}/cancel", web::post().to(cancel))
+        .route("/checkout-captures/{id}/complete", web::post().to(complete))
 }

@@ -98,6 +98,10 @@ struct SentRow {
 pub struct PaymentsView {
     transactions: Vec<TransactionRow>,
     subscriptions: Vec<SubscriptionRow>,
+    /// PayPal Checkout's orders (Orders v2).
+    checkout_orders: Vec<super::orders::OrderRow>,
+    /// PayPal Checkout's subscriptions (Subscriptions API).
+    checkout_subscriptions: Vec<super::subscriptions::SubscriptionRow>,
     sent: Vec<SentRow>,
 }
 
@@ -177,6 +181,8 @@ impl PaymentsView {
         PaymentsView {
             transactions,
             subscriptions,
+            checkout_orders: Vec::new(),
+            checkout_subscriptions: Vec::new(),
             sent,
         }
     }
@@ -197,7 +203,9 @@ pub(super) fn checkout_page(
 }
 
 pub(super) fn payments_page(sim: &PaypalSimulator, error: Option<&SimulatorError>) -> HttpResponse {
-    let view = PaymentsView::new(&sim.ledger());
+    let mut view = PaymentsView::new(&sim.ledger());
+    view.checkout_orders = sim.order_rows();
+    view.checkout_subscriptions = sim.subscription_rows();
     let mut ctx = pages::context("en", true);
     ctx.insert("view", &view);
     ctx.insert("error_title", &error.map(SimulatorError::title));

@@ -16,7 +16,7 @@ const TEXT_MAX: usize = 127;
 
 /// The BCP 47 locale of PayPal's pages for a button language (`fr-FR`), from the one table of
 /// Payments Standard's locales.
-fn locale(request: &PaymentRequest<'_>) -> String {
+pub(crate) fn locale(request: &PaymentRequest<'_>) -> String {
     let language = request.button.language();
     match paypal_locale(language) {
         "US" => "en-US".to_owned(),
@@ -32,7 +32,7 @@ pub(crate) fn order_body(config: &PaypalConfig, request: &PaymentRequest<'_>) ->
     let option = request.option();
     if option.recurrence_months().is_some() {
         return Err(GatewayError::Unsupported(
-            "subscriptions are not offered through PayPal Checkout yet".into(),
+            "a subscription is made through the Subscriptions API, never as a one-off order".into(),
         ));
     }
     let value = format_amount(option.amount()).map_err(GatewayError::Unsupported)?;

@@ -106,9 +106,21 @@ pub(crate) fn decode(body: &[u8]) -> DecodedFields {
     put("status", text(r, "status"));
     put("invoice_id", invoice_id(r));
     put("custom_id", text(r, "custom_id"));
+    // Subscriptions: a sale's `custom` (our payment id) and subscription, a subscription's plan.
+    put("custom", text(r, "custom"));
+    put("billing_agreement_id", text(r, "billing_agreement_id"));
+    put("plan_id", text(r, "plan_id"));
+    put("state", text(r, "state"));
     let amount = r.get("amount").or_else(|| first_unit(r).and_then(|u| u.get("amount")));
-    put("amount", amount.and_then(|a| text(a, "value")));
-    put("currency_code", amount.and_then(|a| text(a, "currency_code")));
+    // Orders v2 write `value`/`currency_code`; a v1 sale `total`/`currency`.
+    put(
+        "amount",
+        amount.and_then(|a| text(a, "value").or_else(|| text(a, "total"))),
+    );
+    put(
+        "currency_code",
+        amount.and_then(|a| text(a, "currency_code").or_else(|| text(a, "currency"))),
+    );
     DecodedFields {
         fields,
         flags: Vec::new(),
@@ -127,6 +139,16 @@ mod tests {
         assert_eq!(decoded.fields["invoice_id"], "Xk3f9QpL2mZa");
         assert_eq!(decoded.fields["amount"], "12.50");
         assert!(decoded.flags.is_empty());
+    }
+
+    #[test]
+    fn a_subscription_sale_is_decoded_for_the_log() {
+        let body = br#"{"id":"WH-2","event_type":"PAYMENT.SALE.COMPLETED","resource":{"id":"80021663DE681814L","state":"completed","billing_agreement_id":"I-PE7JWXKGVN0R","custom":"Xk3f9QpL2mZa","amount":{"total":"5.00","currency":"EUR"}}}"#;
+        let decoded = decode(body);
+        assert_eq!(decoded.fields["billing_agreement_id"], "I-PE7JWXKGVN0R");
+        assert_eq!(decoded.fields["custom"], "Xk3f9QpL2mZa");
+        assert_eq!(decoded.fields["amount"], "5.00");
+        assert_eq!(decoded.fields["currency_code"], "EUR");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - `message.rs`: webhook events and Orders objects, parsed.
 //! - `verify.rs`: the webhook signature (certificate chain and SHA256withRSA), or PayPal's API.
 //! - `status.rs`: captures and refunds in the core's terms, keyed as Standard's IPN keys them.
+//! - `subscription.rs`: subscriptions through the Subscriptions API (plans, subscriptions, their webhooks,
+//!   cancellation), in the terms of Payments Standard's subscriptions.
 //!
 //! Every answer PayPal gives to our calls goes back to the engine, which logs it before anything is
 //! decided from it.
@@ -15,6 +17,7 @@ pub(crate) mod capture;
 pub(crate) mod hand_off;
 pub(crate) mod message;
 pub(crate) mod status;
+pub(crate) mod subscription;
 pub(crate) mod verify;
 
 use serde_json::Value;
@@ -274,6 +277,19 @@ fn read_event(config: &PaypalConfig, event: &WebhookEvent) -> Verification {
         reason: format!("{} {}: {reason}", event.event_type, event.id),
         flags: vec![Flag::MalformedField],
     };
+    if subscription::is_subscription_event(&event.event_type) {
+        return match subscription::read_event(config, event, test) {
+            Ok(Some(n)) => Verification::Verified(Verified::new(n)),
+            Ok(None) => Verification::Ignored {
+                reason: format!(
+                    "webhook event {} is not acted on",
+                    event.event_type.chars().take(64).collect::<String>()
+                ),
+                flags: vec![Flag::UnknownType],
+            },
+            Err(reason) => unusable(reason),
+        };
+    }
     let notification = match event.event_type.as_str() {
         "CHECKOUT.ORDER.APPROVED" => return capture_approved(event),
         "PAYMENT.CAPTURE.COMPLETED" | "PAYMENT.CAPTURE.PENDING" | "PAYMENT.CAPTURE.DENIED" => {
