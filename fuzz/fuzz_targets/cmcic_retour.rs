@@ -13,10 +13,10 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
 use payment_buttons::urlencoded::FormFields;
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::Protocol;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::CmcicProtocol;
 use payment_buttons::cmcic::verify::{self, SealCheck};
 use payment_buttons::cmcic::{message, status};
 use payment_buttons::cmcic::{ACK_VALID, CmcicGateway};
@@ -30,7 +30,7 @@ const VECTOR_KEY: &str = "1036DEFD9175F29EE9337A1F284BDF781D5A4048";
 static GATEWAYS: LazyLock<Vec<CmcicGateway>> = LazyLock::new(|| {
     let mut gateways = Vec::new();
     for mode in [CmcicMode::Simulator, CmcicMode::Production] {
-        for protocol in [Protocol::Monetico, Protocol::Legacy] {
+        for protocol in [CmcicProtocol::Monetico, CmcicProtocol::Legacy] {
             let key = UsableKey::from_merchant_key(VECTOR_KEY).expect("the vectors' key");
             let config = CmcicConfig::new(mode, "1234567", key, "monSite1")
                 .expect("a valid CM-CIC configuration")

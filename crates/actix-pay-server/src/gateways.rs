@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use payment_buttons::cmcic::CmcicConfig as CoreCmcicConfig;
 use payment_buttons::cmcic::CmcicGateway;
-use payment_buttons::cmcic::config::CmcicConfig as CoreCmcicConfig;
-use payment_buttons::cmcic::key::UsableKey;
+use payment_buttons::cmcic::UsableKey;
 use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::paypal::{
     ApiSecret, PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides,

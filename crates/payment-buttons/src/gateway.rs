@@ -545,13 +545,13 @@ impl Gateways {
         self.by_name.keys().copied()
     }
 
-    /// Checks a button against the gateways it names. `extra_methods` are payment methods handled
-    /// outside this set (e.g. `librement`), accepted without checks here.
-    pub fn check_button(&self, button: &ButtonConfig, extra_methods: &[&str]) -> Result<(), ButtonError> {
+    /// Checks a button against the gateways it names: each one's own [`Gateway::check_button`]. A payment
+    /// method that is not among these gateways is refused; a method handled elsewhere (Librement's
+    /// balance, say) is a [`Gateway`] of its own, added with [`Gateways::with`].
+    pub fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
         for name in button.payment_options().keys() {
             match self.get(name) {
                 Some(g) => g.check_button(button)?,
-                None if extra_methods.contains(&name.as_str()) => {}
                 None => {
                     return Err(ButtonError::new(
                         "payment_options",

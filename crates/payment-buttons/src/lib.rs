@@ -22,6 +22,9 @@
 //! - `reqwest`: PayPal's verification postback over HTTPS;
 //! - `diesel`: `diesel::DieselStore`, the durable store on SQLite or PostgreSQL, migrations embedded;
 //! - `testing`: the test kit (PayPal and the bank played in your tests, one call from `/pay` to the events);
+//! - `simulator`: each gateway's side of its protocol (`cmcic::simulator`: the bank's seals and answers;
+//!   `paypal::simulator`: IPNs encoded as PayPal posts them), for simulated gateways, tests and fuzz targets;
+//!   a shop needs none of it;
 //! - `test-support`: the conformance suite every [`store::Store`] must pass.
 //!
 //! The crate's README walks through a complete shop (`examples/shop.rs`). The whole journey in one
@@ -108,9 +111,7 @@ pub mod urlencoded;
 pub mod webhook;
 
 pub use button::ButtonConfig;
-pub use cmcic::CmcicGateway;
-pub use cmcic::config::{CmcicConfig, CmcicMode};
-pub use cmcic::mac::Protocol as CmcicProtocol;
+pub use cmcic::{CmcicConfig, CmcicGateway, CmcicMode, CmcicProtocol};
 pub use engine::Engine;
 pub use event::Event;
 pub use gateway::{Gateway, Gateways};

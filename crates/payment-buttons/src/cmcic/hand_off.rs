@@ -17,13 +17,7 @@ const LANGUAGES: [&str; 9] = ["FR", "EN", "DE", "IT", "ES", "NL", "PT", "JA", "S
 const TEXTE_LIBRE_ORDER_MAX: usize = 64;
 
 /// `lgue` for a button language (`fr` → `FR`); French when the bank's pages do not exist in it.
-///
-/// ```
-/// use payment_buttons::cmcic::hand_off::lgue;
-/// assert_eq!(lgue("de"), "DE");
-/// assert_eq!(lgue("pl"), "FR");
-/// ```
-pub fn lgue(language: &str) -> &'static str {
+pub(crate) fn lgue(language: &str) -> &'static str {
     let upper = language.to_ascii_uppercase();
     LANGUAGES.into_iter().find(|l| *l == upper).unwrap_or("FR")
 }
@@ -135,6 +129,7 @@ pub fn request_seal(config: &CmcicConfig, fields: &[(String, String)]) -> String
 
 /// True when the request's `MAC` field seals its other fields (what the bank checks; the simulator uses
 /// it to refuse forms that the bank would refuse).
+#[cfg(feature = "simulator")]
 pub(crate) fn request_seal_matches(config: &CmcicConfig, fields: &[(String, String)]) -> bool {
     let form = to_form(fields);
     let Some(received) = form.get(MAC_FIELD) else {
@@ -178,5 +173,12 @@ mod tests {
         ] {
             assert_eq!(lgue(lang), expected);
         }
+    }
+
+    #[test]
+    fn lgue_is_the_upper_case_language_or_french_when_the_bank_has_no_pages_in_it() {
+        use super::lgue;
+        assert_eq!(lgue("de"), "DE");
+        assert_eq!(lgue("pl"), "FR");
     }
 }
