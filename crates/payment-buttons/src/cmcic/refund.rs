@@ -292,7 +292,7 @@ mod client {
                 // A redirect would post the form again elsewhere: never follow one.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| GatewayError::Configuration(format!("cmcic recredit client: {e}")))?;
+                .map_err(|e| GatewayError::client("cmcic recredit client", e))?;
             Ok(CmcicRefunds {
                 config,
                 url: url.into(),
