@@ -13,15 +13,11 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
-use payment_buttons::urlencoded::FormFields;
-use payment_buttons::cmcic::UsableKey;
-use payment_buttons::cmcic::CmcicProtocol;
-use payment_buttons::cmcic::verify::{self, SealCheck};
-use payment_buttons::cmcic::{message, status};
-use payment_buttons::cmcic::{ACK_VALID, CmcicGateway};
+use payment_buttons::cmcic::simulator::{SealCheck, check_seal, notification, parse_montant};
+use payment_buttons::cmcic::{ACK_VALID, CmcicConfig, CmcicGateway, CmcicMode, CmcicProtocol, UsableKey};
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::Verification;
+use payment_buttons::urlencoded::FormFields;
 
 /// The key of the published test vectors (`tests/fixtures/monetico/vectors.json`), so that seeds taken
 /// from them carry valid seals.
@@ -67,7 +63,7 @@ fn check_notification(form: &FormFields, verification: &Verification) {
         return;
     };
     let notification = verified.get();
-    let stated = form.non_empty("montant").and_then(message::parse_montant);
+    let stated = form.non_empty("montant").and_then(parse_montant);
     assert_eq!(notification.amount, stated);
     assert!(notification.summary.chars().count() <= 200);
     if let (Some(sent), Some(shown)) = (
@@ -101,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
         "write then read changes the fields"
     );
     let _ = form.decoded();
-    let _ = status::notification(gateway.config(), &form);
+    let _ = notification(gateway.config(), &form);
 
     // As received (almost always a bad seal).
     let received = message(body.to_vec());
@@ -111,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
     // The same fields sealed as the bank seals them.
     let sealed = message(gateway.sealed_return_body(form.clone()));
     let sealed_form = FormFields::parse(&sealed.body);
-    assert_eq!(verify::check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
+    assert_eq!(check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
     let verification = verify_consistently(gateway, &sealed);
     check_notification(&sealed_form, &verification);
 });

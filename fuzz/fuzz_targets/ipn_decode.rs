@@ -14,8 +14,8 @@ use std::sync::{Arc, LazyLock};
 use libfuzzer_sys::fuzz_target;
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::{Outcome, Verification};
-use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 use payment_buttons::paypal::simulator::{decode_ipn, encode_ipn, overlong_fields};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 
 /// PayPal's documented `charset` values, then encoding_rs's canonical names (one per WHATWG encoding).
 const LABELS: &[&str] = &[
