@@ -5,7 +5,7 @@
 //! ([`ACK_VALID`]) when the seal is valid, `version=2\ncdr=1\n` ([`ACK_BAD_SEAL`]) when it is not. The seal
 //! is HMAC-SHA1 under the merchant key ([`UsableKey`], `mac.rs`), in the current Monetico form or the
 //! legacy CM-CIC v3.0 form ([`CmcicProtocol`]). With the `reqwest` feature the gateway also refunds through
-//! the bank's recredit service ([`CmcicGateway::with_refunds`]).
+//! the bank's recredit service (`CmcicGateway::with_refunds`).
 //!
 //! The public surface is what a shop configures: [`CmcicConfig`], [`CmcicMode`], [`CmcicProtocol`],
 //! [`UsableKey`] and the [`CmcicGateway`] built from them. The bank's side of the protocol (sealing a

@@ -210,7 +210,7 @@ pub fn answer_body(reference: &str, cdr: i32, lib: &str) -> String {
 
 /// What the bank's answer (HTTP status and body) to the recredit of `reference` (our payment id) means.
 ///
-/// - `cdr=0`: done. [`RefundAnswer::Succeeded`], keyed [`idempotency_key`]`(refund_id)`.
+/// - `cdr=0`: done. [`RefundAnswer::Succeeded`], keyed `recredit:{refund_id}`.
 /// - a negative `cdr` (`-46` already fully refunded, `-48` refused...): the bank refused, with its `lib`.
 /// - anything else (another HTTP status than 200, no `cdr`, a `cdr` this library does not know, an answer
 ///   about another order): [`RefundAnswer::Unknown`], for an operator to check at the bank. Never
