@@ -37,17 +37,6 @@ static GATEWAYS: LazyLock<Vec<CmcicGateway>> = LazyLock::new(|| {
     gateways
 });
 
-fn message(body: Vec<u8>) -> IncomingMessage {
-    IncomingMessage {
-        received_at: librement_pay_fuzz::now(),
-        remote_addr: None,
-        method: "POST".into(),
-        content_type: Some("application/x-www-form-urlencoded".into()),
-        body,
-        headers: Default::default(),
-    }
-}
-
 /// Verifies `message` and checks that the acknowledgement agrees with the verdict.
 fn verify_consistently(gateway: &CmcicGateway, message: &IncomingMessage) -> Verification {
     let _ = gateway.decode(message);
@@ -100,12 +89,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = notification(gateway.config(), &form);
 
     // As received (almost always a bad seal).
-    let received = message(body.to_vec());
+    let received = librement_pay_fuzz::form_post(body.to_vec());
     let verification = verify_consistently(gateway, &received);
     check_notification(&form, &verification);
 
     // The same fields sealed as the bank seals them.
-    let sealed = message(gateway.sealed_return_body(form.clone()));
+    let sealed = librement_pay_fuzz::form_post(gateway.sealed_return_body(form.clone()));
     let sealed_form = FormFields::parse(&sealed.body);
     assert_eq!(check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
     let verification = verify_consistently(gateway, &sealed);
