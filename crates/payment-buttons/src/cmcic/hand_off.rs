@@ -169,16 +169,11 @@ mod tests {
             ("ja", "JA"),
             ("sv", "SV"),
             ("pt", "PT"),
+            ("de", "DE"),
             ("zh", "FR"),
+            ("pl", "FR"),
         ] {
             assert_eq!(lgue(lang), expected);
         }
-    }
-
-    #[test]
-    fn lgue_is_the_upper_case_language_or_french_when_the_bank_has_no_pages_in_it() {
-        use super::lgue;
-        assert_eq!(lgue("de"), "DE");
-        assert_eq!(lgue("pl"), "FR");
     }
 }

@@ -101,14 +101,4 @@ mod tests {
             b"cmd=_notify-validate&a=1&b=%C3%A9"
         );
     }
-
-    #[test]
-    fn only_a_200_verified_or_invalid_is_a_verdict() {
-        use super::{PostbackAnswer, read_answer};
-        assert_eq!(read_answer(200, b"VERIFIED"), PostbackAnswer::Verified);
-        assert!(matches!(
-            read_answer(200, b"<html>Service unavailable</html>"),
-            PostbackAnswer::Retry(_)
-        ));
-    }
 }
