@@ -117,7 +117,7 @@ pub use event::Event;
 pub use gateway::{Gateway, Gateways};
 pub use memory::MemoryStore;
 pub use money::Money;
-pub use paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
+pub use paypal::{PaypalConfig, PaypalGateway, PaypalIntegration, PaypalMode, PaypalOverrides};
 pub use store::Store;
 
 #[cfg(feature = "actix")]
@@ -128,3 +128,25 @@ pub mod diesel;
 pub mod tera;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// The gateways' protocol helpers are not public (issue 13): a shop reaches neither CM-CIC's MAC and
+/// key-derivation steps nor PayPal's IPN codec; the `simulator` feature gives the gateway's side of each
+/// protocol, under `cmcic::simulator` and `paypal::simulator`, to simulators, tests and fuzz targets.
+///
+/// ```compile_fail,E0603
+/// use payment_buttons::cmcic::mac::seal_hex;
+/// ```
+/// ```compile_fail,E0603
+/// use payment_buttons::cmcic::config::CmcicConfig;
+/// ```
+/// ```compile_fail,E0603
+/// use payment_buttons::cmcic::verify::check_seal;
+/// ```
+/// ```compile_fail,E0432
+/// use payment_buttons::paypal::encode_ipn;
+/// ```
+/// ```compile_fail,E0432
+/// use payment_buttons::paypal::postback_body;
+/// ```
+#[cfg(doctest)]
+pub struct NarrowSurface;
