@@ -89,7 +89,7 @@ def cmcic_seeds():
         fields.append(("MAC", case["expected_mac"].upper()))
         legacy = case["generation"].startswith("legacy")
         # A request posted to /notify/cmcic is the "request seal as a return" attack: keep it as a seed.
-        write("cmcic_retour", case["id"], bytes([1 if legacy else 0]) + form_body(fields, encoding))
+        write("cmcic_message", case["id"], bytes([1 if legacy else 0]) + form_body(fields, encoding))
 
 
 def money_seeds():

@@ -13,8 +13,8 @@ use std::sync::{Arc, LazyLock};
 use libfuzzer_sys::fuzz_target;
 use payment_buttons::button::ButtonConfig;
 use payment_buttons::cmcic::CmcicGateway;
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::key::UsableKey;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
 use payment_buttons::gateway::{Gateways, HandOff, PaymentRequest, ServiceUrls};
 use payment_buttons::payment::PaymentId;
 use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
@@ -47,7 +47,8 @@ static SERVICE: LazyLock<Service> = LazyLock::new(|| {
     Service {
         gateways: Gateways::new()
             .with(Arc::new(PaypalGateway::new(paypal, Arc::new(NeverAsked))))
-            .with(Arc::new(cmcic.clone())),
+            .with(Arc::new(cmcic.clone()))
+            .with(Arc::new(librement_pay::gateway::LibrementGateway)),
         cmcic,
         urls: ServiceUrls::new("https://pay.example").expect("a valid URL"),
     }
@@ -76,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
     );
 
     let service = &*SERVICE;
-    if service.gateways.check_button(&button, &["librement"]).is_err() {
+    if service.gateways.check_button(&button).is_err() {
         return;
     }
     let payment_id = PaymentId::parse("Xk3f9QpL2mZa").expect("a valid payment id");

@@ -42,7 +42,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(button) = signer.verify(&token, now) else {
         return;
     };
-    let again = signer.sign(&button, Duration::from_secs(3600), now);
+    let again = match signer.sign(&button, Duration::from_secs(3600), now) {
+        Ok(token) => token,
+        // A button's canonical form can be longer than the token it came in: refused for its length only.
+        Err(err) => {
+            assert!(
+                err.to_string().contains("a button token may have"),
+                "re-signing refused a verified button: {err}"
+            );
+            return;
+        }
+    };
     assert_eq!(
         signer.verify(&again, now).as_ref(),
         Ok(&button),

@@ -12,12 +12,10 @@
 use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
-use payment_buttons::gateway::{Gateway, IncomingMessage};
+use payment_buttons::gateway::Gateway;
 use payment_buttons::notification::{Outcome, Verification};
-use payment_buttons::paypal::{
-    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, decode_ipn, encode_ipn,
-    overlong_fields,
-};
+use payment_buttons::paypal::simulator::{decode_ipn, encode_ipn, overlong_fields};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 
 /// PayPal's documented `charset` values, then encoding_rs's canonical names (one per WHATWG encoding).
 const LABELS: &[&str] = &[
@@ -125,14 +123,7 @@ fuzz_target!(|data: &[u8]| {
     let again = decode_ipn(&encode_ipn(&utf8));
     assert_eq!(again.fields, utf8, "re-encoded fields differ");
 
-    let message = IncomingMessage {
-        received_at: librement_pay_fuzz::now(),
-        remote_addr: None,
-        method: "POST".into(),
-        content_type: Some("application/x-www-form-urlencoded".into()),
-        body,
-        headers: Default::default(),
-    };
+    let message = librement_pay_fuzz::form_post(body);
     for gateway in GATEWAYS.iter() {
         assert_eq!(gateway.decode(&message), decoded);
         let _ = gateway.acknowledge(&message);

@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use payment_buttons::cmcic::retour::parse_montant;
+use payment_buttons::cmcic::simulator::parse_montant;
 use payment_buttons::money::{Currency, Money};
 use rust_decimal::Decimal;
 

@@ -1,6 +1,6 @@
-//! Helpers shared by the fuzz targets: input framing, a fixed clock, a one-poll executor, and the HMAC a
-//! harness needs to sign a payload the way the service itself would (so that the fuzzer reaches the
-//! parsers behind a signature check, not only the check).
+//! Helpers shared by the fuzz targets: input framing, a fixed clock, a one-poll executor, a gateway's
+//! form post, and the HMAC a harness needs to sign a payload the way the service itself would (so that
+//! the fuzzer reaches the parsers behind a signature check, not only the check).
 
 use std::future::Future;
 use std::pin::pin;
@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use chrono::{DateTime, Utc};
 use hmac::{KeyInit, Mac};
+use payment_buttons::gateway::IncomingMessage;
 
 /// The secret every target signs with. A fixed test key: fuzzing is about parsing, not secrecy.
 pub const SECRET: &[u8] = b"fuzzing secret, never used anywhere else";
@@ -15,6 +16,19 @@ pub const SECRET: &[u8] = b"fuzzing secret, never used anywhere else";
 /// A fixed "now", so that a crash reproduces whatever the day: 2027-01-15T08:00:00Z.
 pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).expect("a valid timestamp")
+}
+
+/// A form-encoded `POST` to a notification route, received at [`now`]: what a gateway's `decode`,
+/// `acknowledge` and `verify` are given.
+pub fn form_post(body: Vec<u8>) -> IncomingMessage {
+    IncomingMessage {
+        received_at: now(),
+        remote_addr: None,
+        method: "POST".into(),
+        content_type: Some("application/x-www-form-urlencoded".into()),
+        body,
+        headers: Default::default(),
+    }
 }
 
 /// Splits `data` at its first `parts - 1` newlines; the last part keeps the rest (newlines included).

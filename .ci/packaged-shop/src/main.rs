@@ -49,7 +49,7 @@ async fn main() {
     );
 
     let mut tera = tera::Tera::default();
-    tera.register_function("payment_button", ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]));
+    tera.register_function("payment_button", ButtonFunction::new(signer, urls.pay()).with_gateways(gateways));
     tera.add_raw_template("page.html", "{{ payment_button(config=button) }}").unwrap();
     let mut context = tera::Context::new();
     context.insert("button", &button().to_json_value());

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use payment_buttons::cmcic::CmcicConfig as CoreCmcicConfig;
 use payment_buttons::cmcic::CmcicGateway;
-use payment_buttons::cmcic::config::CmcicConfig as CoreCmcicConfig;
-use payment_buttons::cmcic::key::UsableKey;
+use payment_buttons::cmcic::UsableKey;
 use payment_buttons::gateway::{Gateways, ServiceUrls};
 use payment_buttons::paypal::{
     ApiSecret, PaypalConfig as CorePaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides,
@@ -156,7 +156,7 @@ pub fn build(config: &Config, public_url: &Url, secret: &[u8]) -> Result<BuiltGa
             None => (SIMULATOR_CMCIC_TPE, SIMULATOR_CMCIC_KEY, SIMULATOR_CMCIC_SOCIETE),
         };
         // The key error says what is wrong with its shape, never the key itself.
-        let key = UsableKey::from_merchant_key(key).map_err(|e| GatewaySetupError(format!("cmcic.key: {e}")))?;
+        let key = UsableKey::from_merchant_key(key).map_err(|e| GatewaySetupError(e.to_string()))?;
         let mut core = CoreCmcicConfig::new(c.mode, tpe, key, societe)
             .map_err(|e| GatewaySetupError(e.to_string()))?
             .with_protocol(c.protocol)

@@ -184,7 +184,7 @@ pub fn assemble(
     let engine = Arc::new(engine);
     let templates = Arc::new(pages::templates().map_err(|e| StartError::Other(format!("templates: {e}")))?);
     let buttons = ButtonFunction::new(signer, urls.pay())
-        .with_gateways(all_gateways, &[])
+        .with_gateways(all_gateways)
         .with_ttl(config.server.button_token_ttl);
     let simulator = config.is_simulator();
     let mail_wake = Arc::new(tokio::sync::Notify::new());

@@ -988,7 +988,7 @@ async fn an_operator_refunds_part_of_a_payment_once_per_form_and_a_viewer_cannot
         .await
         .unwrap();
     let id = started.payment_id;
-    let ipn = payment_buttons::paypal::encode_ipn([
+    let ipn = payment_buttons::paypal::simulator::encode_ipn([
         ("txn_type", "web_accept"),
         ("payment_status", "Completed"),
         ("txn_id", "TXN9"),
@@ -1255,7 +1255,7 @@ async fn a_librement_purchases_page_lists_the_refunds_of_the_top_up_that_paid_it
         .link_top_up(&top_up, &purchase, Some(ann), chrono::Utc::now())
         .await
         .unwrap();
-    let ipn = payment_buttons::paypal::encode_ipn([
+    let ipn = payment_buttons::paypal::simulator::encode_ipn([
         ("txn_type", "web_accept"),
         ("payment_status", "Completed"),
         ("txn_id", "TXN-L"),

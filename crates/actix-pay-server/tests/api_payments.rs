@@ -18,8 +18,9 @@ use payment_buttons::button::ButtonConfig;
 use payment_buttons::engine::Engine;
 use payment_buttons::gateway::{CancelAnswer, Gateway, Gateways, IncomingMessage, RefundAnswer};
 use payment_buttons::payment::PaymentId;
+use payment_buttons::paypal::simulator::encode_ipn;
 use payment_buttons::paypal::testing::ScriptedPostback;
-use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, encode_ipn};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
 use payment_buttons::testing::scripted::Scripted;
 use serde_json::{Value, json};
 

@@ -93,7 +93,7 @@ async fn a_button_rendered_by_the_tera_function_is_paid_with_its_whole_configura
     // A shop registers the public function on its own Tera instance.
     let mut tera = tera::Tera::default();
     let function = ButtonFunction::new(ButtonSigner::new(SECRET), format!("{PUBLIC_URL}/pay"))
-        .with_gateways(h.assembled.state.engine.gateways().clone(), &[]);
+        .with_gateways(h.assembled.state.engine.gateways().clone());
     tera.register_function("payment_button", function);
     tera.add_raw_template("shop.html", "<main>{{ payment_button(config=button) }}</main>")
         .unwrap();

@@ -583,8 +583,9 @@ mod scripted {
     use payment_buttons::engine::Engine;
     use payment_buttons::gateway::{Gateway, Gateways, IncomingMessage, RefundAnswer};
     use payment_buttons::payment::PaymentState;
+    use payment_buttons::paypal::simulator::encode_ipn;
     use payment_buttons::paypal::testing::ScriptedPostback;
-    use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, encode_ipn};
+    use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
     use payment_buttons::store::Store;
     use payment_buttons::testing::scripted::Scripted;
     use serde_json::{Value, json};

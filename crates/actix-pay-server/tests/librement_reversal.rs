@@ -19,9 +19,8 @@ use payment_buttons::event::{Event, EventKind};
 use payment_buttons::gateway::{Gateways, IncomingMessage, ServiceUrls};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::paypal::{
-    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, encode_ipn,
-};
+use payment_buttons::paypal::simulator::encode_ipn;
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 use payment_buttons::store::{Applied, Store};
 use payment_buttons::token::ButtonSigner;
 

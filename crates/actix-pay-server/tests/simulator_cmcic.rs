@@ -14,11 +14,11 @@ use actix_web::test as atest;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use chrono::Datelike;
 use payment_buttons::button::{ButtonConfig, CustomerId};
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::Protocol;
-use payment_buttons::cmcic::refund::{self, CmcicRefunds};
-use payment_buttons::cmcic::{CmcicGateway, hand_off};
+use payment_buttons::cmcic::CmcicProtocol;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::simulator;
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
+use payment_buttons::cmcic::{CmcicGateway, CmcicRefunds};
 use payment_buttons::gateway::{
     Gateway, HandOff, IncomingMessage, PaymentRequest, RefundAnswer, RefundRequest, Refunds, ServiceUrls,
     StoredPaymentFacts,
@@ -38,7 +38,7 @@ const DECLINED: &str = "4000 0000 0000 0010";
 const FRAUD: &str = "4000 0000 0000 0036";
 const INFORMATION: &str = "4000 0000 0000 0044";
 
-fn gateway(key: &str, protocol: Protocol) -> CmcicGateway {
+fn gateway(key: &str, protocol: CmcicProtocol) -> CmcicGateway {
     let key = UsableKey::from_merchant_key(key).unwrap();
     CmcicGateway::new(
         CmcicConfig::new(CmcicMode::Simulator, "1234567", key, "monSite1")
@@ -166,7 +166,7 @@ fn payment_form(
             _ => (name, value),
         })
         .collect();
-    let seal = hand_off::request_seal(gateway.config(), &fields);
+    let seal = simulator::request_seal(gateway.config(), &fields);
     fields.push(("MAC".into(), seal));
     fields
 }
@@ -262,11 +262,11 @@ fn card(number: &str) -> Vec<(String, String)> {
 
 #[actix_web::test]
 async fn a_form_with_a_wrong_seal_gets_the_banks_invalid_seal_page() {
-    let merchant = merchant(gateway(KEY, Protocol::Monetico)).await;
-    let sim = simulator(gateway(KEY, Protocol::Monetico), &merchant);
+    let merchant = merchant(gateway(KEY, CmcicProtocol::Monetico)).await;
+    let sim = simulator(gateway(KEY, CmcicProtocol::Monetico), &merchant);
     let app = app!(sim);
 
-    let mut altered = payment_form(&gateway(KEY, Protocol::Monetico), &merchant.urls, None, "en");
+    let mut altered = payment_form(&gateway(KEY, CmcicProtocol::Monetico), &merchant.urls, None, "en");
     for (name, value) in altered.iter_mut() {
         if name == "montant" {
             *value = "0.01EUR".into();
@@ -280,7 +280,7 @@ async fn a_form_with_a_wrong_seal_gets_the_banks_invalid_seal_page() {
         "the page gives no detail beyond the invalid seal"
     );
 
-    let other_key = payment_form(&gateway(OTHER_KEY, Protocol::Monetico), &merchant.urls, None, "fr");
+    let other_key = payment_form(&gateway(OTHER_KEY, CmcicProtocol::Monetico), &merchant.urls, None, "fr");
     let (status, html) = open!(app, &other_key);
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("Le sceau est invalide."), "{html}");
@@ -293,7 +293,7 @@ async fn a_form_with_a_wrong_seal_gets_the_banks_invalid_seal_page() {
 
 #[actix_web::test]
 async fn an_accepted_card_posts_a_sealed_paiement_and_sends_the_buyer_to_url_retour_ok() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -351,7 +351,7 @@ async fn an_accepted_card_posts_a_sealed_paiement_and_sends_the_buyer_to_url_ret
 
 #[actix_web::test]
 async fn a_declined_card_and_an_unknown_card_send_the_buyer_to_url_retour_err() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -376,7 +376,7 @@ async fn a_declined_card_and_an_unknown_card_send_the_buyer_to_url_retour_err() 
 
 #[actix_web::test]
 async fn the_fraud_card_is_refused_by_two_filters() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -408,7 +408,7 @@ async fn the_fraud_card_is_refused_by_two_filters() {
 
 #[actix_web::test]
 async fn the_information_card_is_accepted_with_its_filter_in_information_mode() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -432,7 +432,7 @@ async fn the_information_card_is_accepted_with_its_filter_in_information_mode() 
 
 #[actix_web::test]
 async fn express_payment_saves_the_card_then_asks_only_for_its_security_code() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -486,7 +486,7 @@ async fn express_payment_saves_the_card_then_asks_only_for_its_security_code() {
 
 #[actix_web::test]
 async fn a_saved_card_with_another_security_code_is_declined_as_at_the_bank() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -516,7 +516,7 @@ async fn a_saved_card_with_another_security_code_is_declined_as_at_the_bank() {
 
 #[actix_web::test]
 async fn another_card_can_replace_the_saved_one_and_a_declined_card_is_not_saved() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -557,7 +557,7 @@ async fn another_card_can_replace_the_saved_one_and_a_declined_card_is_not_saved
 
 #[actix_web::test]
 async fn bad_card_input_shows_the_form_again_with_a_message_and_posts_nothing() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -605,7 +605,7 @@ async fn bad_card_input_shows_the_form_again_with_a_message_and_posts_nothing() 
 
 #[actix_web::test]
 async fn a_payment_session_is_paid_once() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -626,8 +626,8 @@ async fn a_payment_session_is_paid_once() {
 #[actix_web::test]
 async fn a_merchant_that_does_not_acknowledge_the_return_is_reported_on_the_page() {
     // The merchant's server holds another key: it answers cdr=1 to the simulator's returns.
-    let gw = gateway(KEY, Protocol::Monetico);
-    let merchant = merchant(gateway(OTHER_KEY, Protocol::Monetico)).await;
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
+    let merchant = merchant(gateway(OTHER_KEY, CmcicProtocol::Monetico)).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
     let (_, html) = open!(app, &payment_form(&gw, &merchant.urls, None, "en"));
@@ -644,7 +644,7 @@ async fn a_merchant_that_does_not_acknowledge_the_return_is_reported_on_the_page
 
 #[actix_web::test]
 async fn the_page_speaks_french_when_lgue_is_fr_and_english_otherwise() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -660,7 +660,7 @@ async fn the_page_speaks_french_when_lgue_is_fr_and_english_otherwise() {
 
 #[actix_web::test]
 async fn a_legacy_protocol_form_gets_a_return_sealed_in_the_legacy_protocol() {
-    let gw = gateway(KEY, Protocol::Legacy);
+    let gw = gateway(KEY, CmcicProtocol::Legacy);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -674,7 +674,7 @@ async fn a_legacy_protocol_form_gets_a_return_sealed_in_the_legacy_protocol() {
     assert_eq!(location.as_deref(), Some(URL_OK));
     let notification = verified(&gw, merchant.last_return()).await;
     assert_eq!(notification.outcome, Some(Outcome::Accepted));
-    let monetico = gateway(KEY, Protocol::Monetico);
+    let monetico = gateway(KEY, CmcicProtocol::Monetico);
     assert!(
         !matches!(
             monetico.verify(&message(merchant.last_return())).await,
@@ -742,7 +742,7 @@ fn refund_request<'a>(payment: StoredPaymentFacts<'a>, refund_id: &'a str, amoun
 
 #[actix_web::test]
 async fn refunds_in_part_then_in_full_through_the_simulators_recredit_and_its_page_shows_them() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -830,7 +830,7 @@ async fn refunds_in_part_then_in_full_through_the_simulators_recredit_and_its_pa
 
 #[actix_web::test]
 async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);
@@ -847,7 +847,7 @@ async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
         details: notification.details.clone(),
         numauto: notification.gateway_reference.clone(),
     };
-    let sealed = refund::request_fields(gw.config(), &refund_request(paid.facts("0.00"), "rf_1", "12.50")).unwrap();
+    let sealed = simulator::request_fields(gw.config(), &refund_request(paid.facts("0.00"), "rf_1", "12.50")).unwrap();
     let client = reqwest::Client::new();
     let post = |fields: Vec<(String, String)>| {
         let client = client.clone();
@@ -856,7 +856,7 @@ async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
             let response = client.post(url).form(&fields).send().await.unwrap();
             let status = response.status().as_u16();
             let body = response.bytes().await.unwrap().to_vec();
-            refund::interpret(status, &body, paid_reference(&fields), "rf_1")
+            simulator::interpret(status, &body, paid_reference(&fields), "rf_1")
         }
     };
     fn paid_reference(fields: &[(String, String)]) -> &str {
@@ -869,7 +869,7 @@ async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
             .map(|(n, v)| (n.clone(), if n == name { value.to_owned() } else { v.clone() }))
             .collect();
         let mac = if reseal {
-            refund::recredit_seal(gw.config(), &fields)
+            simulator::recredit_seal(gw.config(), &fields)
         } else {
             sealed.last().unwrap().1.clone()
         };
@@ -894,7 +894,7 @@ async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
     foreign.pop();
     foreign.push((
         "MAC".into(),
-        refund::recredit_seal(gateway(OTHER_KEY, Protocol::Monetico).config(), &foreign),
+        simulator::recredit_seal(gateway(OTHER_KEY, CmcicProtocol::Monetico).config(), &foreign),
     ));
     assert!(matches!(post(foreign).await, RefundAnswer::Failed { .. }));
     // Another authorisation number: no such payment.
@@ -912,7 +912,7 @@ async fn the_simulators_recredit_refuses_more_than_is_left_and_a_bad_seal() {
 
 #[actix_web::test]
 async fn parallel_full_refunds_of_one_payment_are_taken_once_by_the_simulator() {
-    let gw = gateway(KEY, Protocol::Monetico);
+    let gw = gateway(KEY, CmcicProtocol::Monetico);
     let merchant = merchant(gw.clone()).await;
     let sim = simulator(gw.clone(), &merchant);
     let app = app!(sim);

@@ -15,7 +15,8 @@ use chrono::Utc;
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::money::Money;
 use payment_buttons::notification::{Notification, Outcome, Verification, VerificationStatus};
-use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, decode_ipn};
+use payment_buttons::paypal::simulator::decode_ipn;
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
 use url::form_urlencoded;
 
 const SELLER: &str = "seller@example.com";

@@ -123,7 +123,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tera = tera::Tera::default();
     tera.register_function(
         "payment_button",
-        ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]),
+        ButtonFunction::new(signer, urls.pay()).with_gateways(gateways),
     );
     tera.add_raw_template("shop.html", PAGE)?;
 

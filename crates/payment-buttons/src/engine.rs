@@ -267,7 +267,7 @@ impl<S: Store> Engine<S> {
 
     /// Checks a button against the offered gateways and signs it.
     pub fn sign_button(&self, config: &ButtonConfig, now: DateTime<Utc>) -> Result<String, ButtonError> {
-        self.gateways.check_button(config, &[])?;
+        self.gateways.check_button(config)?;
         self.signer.sign(config, self.token_ttl, now)
     }
 
@@ -309,7 +309,7 @@ impl<S: Store> Engine<S> {
         signed_in: Option<&VouchedIdentity>,
         now: DateTime<Utc>,
     ) -> Result<StartedPayment, PayError> {
-        self.gateways.check_button(&button, &[])?;
+        self.gateways.check_button(&button)?;
         let choice = Choice {
             option: None,
             gateway: Some(gateway),

@@ -17,12 +17,24 @@ use crate::money::Money;
 use crate::notification::Verification;
 use crate::payment::PaymentId;
 
-/// Errors a gateway reports while building a hand-off or reading its configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Errors a gateway reports while building a hand-off or reading its configuration: the one error type of
+/// every gateway (PayPal's and CM-CIC's settings are refused as [`GatewayError::Configuration`] naming the
+/// setting, `paypal.business: ...` or `cmcic.tpe: ...`).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
     /// The gateway's configuration or the button's payment option lacks something (named).
     #[error("configuration: {0}")]
     Configuration(String),
+    /// An HTTP client the gateway needs could not be built (its TLS set-up, say): `client` names it, and
+    /// the HTTP library's error is kept as the [`source`](std::error::Error::source).
+    #[error("configuration: {client}: {source}")]
+    Client {
+        /// Which client: `paypal postback client`, `paypal API client`, `cmcic recredit client`...
+        client: &'static str,
+        /// The HTTP library's error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// This gateway cannot serve this button or option (e.g. a subscription through CM-CIC).
     #[error("{0}")]
     Unsupported(String),
@@ -30,6 +42,17 @@ pub enum GatewayError {
     /// The buyer may try again; the front end answers 502.
     #[error("the payment service did not answer as expected: {0}")]
     Unavailable(String),
+}
+
+impl GatewayError {
+    /// A [`GatewayError::Client`] keeping `source`.
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    pub(crate) fn client(client: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        GatewayError::Client {
+            client,
+            source: Arc::new(source),
+        }
+    }
 }
 
 /// URLs of the service that gateways send buyers and notifications to.
@@ -545,13 +568,13 @@ impl Gateways {
         self.by_name.keys().copied()
     }
 
-    /// Checks a button against the gateways it names. `extra_methods` are payment methods handled
-    /// outside this set (e.g. `librement`), accepted without checks here.
-    pub fn check_button(&self, button: &ButtonConfig, extra_methods: &[&str]) -> Result<(), ButtonError> {
+    /// Checks a button against the gateways it names: each one's own [`Gateway::check_button`]. A payment
+    /// method that is not among these gateways is refused; a method handled elsewhere (Librement's
+    /// balance, say) is a [`Gateway`] of its own, added with [`Gateways::with`].
+    pub fn check_button(&self, button: &ButtonConfig) -> Result<(), ButtonError> {
         for name in button.payment_options().keys() {
             match self.get(name) {
                 Some(g) => g.check_button(button)?,
-                None if extra_methods.contains(&name.as_str()) => {}
                 None => {
                     return Err(ButtonError::new(
                         "payment_options",
@@ -561,5 +584,28 @@ impl Gateways {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::GatewayError;
+
+    #[test]
+    fn a_client_that_cannot_be_built_keeps_the_http_librarys_error_as_its_source() {
+        let err = GatewayError::client("paypal postback client", std::io::Error::other("no TLS provider"));
+        assert_eq!(
+            err.to_string(),
+            "configuration: paypal postback client: no TLS provider"
+        );
+        let source = err.source().expect("the underlying error is kept");
+        assert_eq!(source.to_string(), "no TLS provider");
+        // The error stays `Clone`: a clone keeps the source.
+        assert_eq!(
+            err.clone().source().map(ToString::to_string).as_deref(),
+            Some("no TLS provider")
+        );
     }
 }

@@ -22,6 +22,9 @@
 //! - `reqwest`: PayPal's verification postback over HTTPS;
 //! - `diesel`: `diesel::DieselStore`, the durable store on SQLite or PostgreSQL, migrations embedded;
 //! - `testing`: the test kit (PayPal and the bank played in your tests, one call from `/pay` to the events);
+//! - `simulator`: each gateway's side of its protocol (`cmcic::simulator`: the bank's seals and answers;
+//!   `paypal::simulator`: IPNs encoded as PayPal posts them), for simulated gateways, tests and fuzz targets;
+//!   a shop needs none of it;
 //! - `test-support`: the conformance suite every [`store::Store`] must pass.
 //!
 //! The crate's README walks through a complete shop (`examples/shop.rs`). The whole journey in one
@@ -108,15 +111,13 @@ pub mod urlencoded;
 pub mod webhook;
 
 pub use button::ButtonConfig;
-pub use cmcic::CmcicGateway;
-pub use cmcic::config::{CmcicConfig, CmcicMode};
-pub use cmcic::mac::Protocol as CmcicProtocol;
+pub use cmcic::{CmcicConfig, CmcicGateway, CmcicMode, CmcicProtocol};
 pub use engine::Engine;
 pub use event::Event;
 pub use gateway::{Gateway, Gateways};
 pub use memory::MemoryStore;
 pub use money::Money;
-pub use paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides};
+pub use paypal::{PaypalConfig, PaypalGateway, PaypalIntegration, PaypalMode, PaypalOverrides};
 pub use store::Store;
 
 #[cfg(feature = "actix")]
@@ -127,3 +128,25 @@ pub mod diesel;
 pub mod tera;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// The gateways' protocol helpers are not public (issue 13): a shop reaches neither CM-CIC's MAC and
+/// key-derivation steps nor PayPal's IPN codec; the `simulator` feature gives the gateway's side of each
+/// protocol, under `cmcic::simulator` and `paypal::simulator`, to simulators, tests and fuzz targets.
+///
+/// ```compile_fail,E0603
+/// use payment_buttons::cmcic::mac::seal_hex;
+/// ```
+/// ```compile_fail,E0603
+/// use payment_buttons::cmcic::config::CmcicConfig;
+/// ```
+/// ```compile_fail,E0603
+/// use payment_buttons::cmcic::verify::check_seal;
+/// ```
+/// ```compile_fail,E0432
+/// use payment_buttons::paypal::encode_ipn;
+/// ```
+/// ```compile_fail,E0432
+/// use payment_buttons::paypal::postback_body;
+/// ```
+#[cfg(doctest)]
+pub struct NarrowSurface;

@@ -107,16 +107,16 @@ impl ButtonFunction {
         }
     }
 
-    /// Checks buttons against these gateways (and these extra methods) before signing, and labels the
-    /// submit buttons with the gateways' names in the button's language.
-    pub fn with_gateways(mut self, gateways: Gateways, extra_methods: &[(&'static str, &'static str)]) -> Self {
-        let extra: HashMap<&'static str, &'static str> = extra_methods.iter().copied().collect();
-        let names: Vec<&'static str> = extra.keys().copied().collect();
+    /// Checks buttons against these gateways before signing ([`Gateways::check_button`]), and labels the
+    /// submit buttons with the gateways' names in the button's language ([`Gateway::label`]).
+    ///
+    /// [`Gateway::label`]: crate::gateway::Gateway::label
+    pub fn with_gateways(mut self, gateways: Gateways) -> Self {
         let for_check = gateways.clone();
-        self.check = Some(Arc::new(move |button| for_check.check_button(button, &names)));
+        self.check = Some(Arc::new(move |button| for_check.check_button(button)));
         self.label = Arc::new(move |name, language| match gateways.get(name) {
             Some(g) => g.label(language),
-            None => extra.get(name).map_or_else(|| name.to_owned(), |l| (*l).to_owned()),
+            None => name.to_owned(),
         });
         self
     }

@@ -4,10 +4,10 @@
 use base64::Engine;
 use chrono::TimeZone;
 use payment_buttons::button::{ButtonConfig, CustomerId};
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode, ConfigError};
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::Protocol;
+use payment_buttons::cmcic::CmcicProtocol;
+use payment_buttons::cmcic::UsableKey;
 use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway};
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
 use payment_buttons::gateway::{Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, ServiceUrls};
 use payment_buttons::identity::VouchedIdentity;
 use payment_buttons::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus};
@@ -16,7 +16,7 @@ use payment_buttons::urlencoded::FormFields;
 
 const MERCHANT_KEY: &str = "0123456789ABCDEF0123456789ABCDEF012345AM";
 
-fn config(mode: CmcicMode, protocol: Protocol) -> CmcicConfig {
+fn config(mode: CmcicMode, protocol: CmcicProtocol) -> CmcicConfig {
     let key = UsableKey::from_merchant_key(MERCHANT_KEY).unwrap();
     CmcicConfig::new(mode, "1234567", key, "monSite1")
         .unwrap()
@@ -24,7 +24,7 @@ fn config(mode: CmcicMode, protocol: Protocol) -> CmcicConfig {
 }
 
 fn gateway(mode: CmcicMode) -> CmcicGateway {
-    CmcicGateway::new(config(mode, Protocol::Monetico))
+    CmcicGateway::new(config(mode, CmcicProtocol::Monetico))
 }
 
 fn button(payment_options: &str, language: &str) -> ButtonConfig {
@@ -172,7 +172,7 @@ fn the_payment_form_carries_the_monetico_fields_sealed_and_ascii() {
 
 #[test]
 fn without_a_billing_address_the_context_falls_back_to_the_configured_country() {
-    let config = config(CmcicMode::Test, Protocol::Monetico)
+    let config = config(CmcicMode::Test, CmcicProtocol::Monetico)
         .with_default_country("BE")
         .unwrap();
     let (_, fields) = hand_off_fields(
@@ -232,14 +232,14 @@ fn a_vouched_buyer_gets_a_stable_keyed_alias_and_forced_card_entry() {
     );
 
     let keyed_otherwise =
-        CmcicGateway::new(config(CmcicMode::Test, Protocol::Monetico).with_alias_secret(b"own secret"));
+        CmcicGateway::new(config(CmcicMode::Test, CmcicProtocol::Monetico).with_alias_secret(b"own secret"));
     let (_, other) = hand_off_fields(&keyed_otherwise, &button, 0, None, Some(&customer)).unwrap();
     assert_ne!(value(&other, "aliascb"), Some(alias), "the alias depends on the key");
 }
 
 #[test]
 fn the_legacy_form_seals_19_positions_and_carries_express_options_inside_options() {
-    let gateway = CmcicGateway::new(config(CmcicMode::Production, Protocol::Legacy));
+    let gateway = CmcicGateway::new(config(CmcicMode::Production, CmcicProtocol::Legacy));
     let (action, fields) = hand_off_fields(
         &gateway,
         &button(BILLING, "it"),
@@ -541,12 +541,13 @@ async fn values_with_form_syntax_and_non_ascii_bytes_round_trip_through_the_seal
 #[test]
 fn an_invalid_key_is_refused_without_being_printed() {
     let secret = "0123456789ABCDEF0123456789ABCDEF012345ZZ";
-    let err = ConfigError::from(UsableKey::from_merchant_key(secret).unwrap_err());
+    let err = UsableKey::from_merchant_key(secret).unwrap_err();
+    assert!(matches!(err, GatewayError::Configuration(_)), "{err:?}");
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains("0123456789ABCDEF"), "{text}");
-        assert!(text.contains("cmcic.key") || text.contains("NotHexadecimal"));
+        assert!(text.contains("cmcic.key"), "{text}");
     }
-    let config = config(CmcicMode::Production, Protocol::Monetico);
+    let config = config(CmcicMode::Production, CmcicProtocol::Monetico);
     assert!(!format!("{config:?}").contains("0123456789"));
     assert!(!format!("{:?}", CmcicGateway::new(config)).contains("0123456789"));
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use payment_buttons::cmcic::CmcicGateway;
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::Protocol;
-use payment_buttons::cmcic::refund::{self, CmcicRefunds};
+use payment_buttons::cmcic::CmcicProtocol;
+use payment_buttons::cmcic::CmcicRefunds;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::simulator;
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
 use payment_buttons::gateway::{
     Gateway, IncomingMessage, RefundAnswer, RefundRequest, Refunds, ServiceUrls, StoredPaymentFacts,
 };
@@ -23,7 +24,7 @@ use tokio::net::TcpListener;
 
 const KEY: &str = "1036DEFD9175F29EE9337A1F284BDF781D5A4048";
 
-fn config(protocol: Protocol) -> CmcicConfig {
+fn config(protocol: CmcicProtocol) -> CmcicConfig {
     let key = UsableKey::from_merchant_key(KEY).unwrap();
     CmcicConfig::new(CmcicMode::Production, "1234567", key, "monSite1")
         .unwrap()
@@ -74,7 +75,11 @@ fn request<'a>(payment: StoredPaymentFacts<'a>, amount: &str) -> RefundRequest<'
 fn the_monetico_recredit_seal_matches_an_independent_hmac() {
     let id = payment_id();
     let details = details(Some("01/12/2026"));
-    let fields = refund::request_fields(&config(Protocol::Monetico), &request(facts(&id, &details), "20.00")).unwrap();
+    let fields = simulator::request_fields(
+        &config(CmcicProtocol::Monetico),
+        &request(facts(&id, &details), "20.00"),
+    )
+    .unwrap();
     let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -111,7 +116,8 @@ fn the_monetico_recredit_seal_matches_an_independent_hmac() {
 fn the_legacy_recredit_seal_matches_an_independent_hmac() {
     let id = payment_id();
     let details = details(Some("01/12/2026"));
-    let fields = refund::request_fields(&config(Protocol::Legacy), &request(facts(&id, &details), "20.00")).unwrap();
+    let fields =
+        simulator::request_fields(&config(CmcicProtocol::Legacy), &request(facts(&id, &details), "20.00")).unwrap();
     let mac = &fields.last().unwrap().1;
     // Python's hmac over "1234567*05/12/2026:10:00:00*20.00EUR*52.73EUR*Xk3f9QpL2mZa*refund=rf_1*3.0*FR*monSite1*".
     assert_eq!(mac, "16d780fd343c1e6032decacd264c7700de155951");
@@ -121,8 +127,8 @@ fn the_legacy_recredit_seal_matches_an_independent_hmac() {
 fn a_tampered_recredit_form_does_not_match_its_seal() {
     let id = payment_id();
     let details = details(Some("01/12/2026"));
-    let config = config(Protocol::Monetico);
-    let fields = refund::request_fields(&config, &request(facts(&id, &details), "20.00")).unwrap();
+    let config = config(CmcicProtocol::Monetico);
+    let fields = simulator::request_fields(&config, &request(facts(&id, &details), "20.00")).unwrap();
     let form = |fields: &[(String, String)]| {
         let mut form = FormFields::new();
         for (n, v) in fields {
@@ -130,7 +136,7 @@ fn a_tampered_recredit_form_does_not_match_its_seal() {
         }
         form
     };
-    assert!(refund::recredit_seal_matches(&config, &form(&fields)));
+    assert!(simulator::recredit_seal_matches(&config, &form(&fields)));
     let tampered: Vec<(String, String)> = fields
         .iter()
         .map(|(n, v)| {
@@ -142,13 +148,13 @@ fn a_tampered_recredit_form_does_not_match_its_seal() {
             (n.clone(), v)
         })
         .collect();
-    assert!(!refund::recredit_seal_matches(&config, &form(&tampered)));
+    assert!(!simulator::recredit_seal_matches(&config, &form(&tampered)));
 }
 
 #[test]
 fn a_payment_without_what_the_protocol_needs_cannot_be_refunded_and_says_why() {
     let refunds = CmcicRefunds::new(
-        config(Protocol::Monetico),
+        config(CmcicProtocol::Monetico),
         "http://127.0.0.1:9/",
         Duration::from_secs(1),
     )
@@ -177,13 +183,13 @@ fn a_payment_without_what_the_protocol_needs_cannot_be_refunded_and_says_why() {
 fn more_than_is_left_is_refused_before_anything_is_sent() {
     let id = payment_id();
     let details = details(Some("01/12/2026"));
-    let config = config(Protocol::Monetico);
-    let err = refund::request_fields(&config, &request(facts(&id, &details), "52.74")).unwrap_err();
+    let config = config(CmcicProtocol::Monetico);
+    let err = simulator::request_fields(&config, &request(facts(&id, &details), "52.74")).unwrap_err();
     assert!(err.contains("52.73EUR"), "{err}");
-    assert!(refund::request_fields(&config, &request(facts(&id, &details), "0.00")).is_err());
+    assert!(simulator::request_fields(&config, &request(facts(&id, &details), "0.00")).is_err());
     let mut usd = request(facts(&id, &details), "1.00");
     usd.amount = Money::parse("1.00", "USD").unwrap();
-    assert!(refund::request_fields(&config, &usd).is_err());
+    assert!(simulator::request_fields(&config, &usd).is_err());
 }
 
 /// A one-shot stub of the bank: answers the first request with `response` (raw HTTP) after `delay`, and
@@ -236,7 +242,7 @@ async fn refund_against(
     delay: Duration,
 ) -> (payment_buttons::gateway::RefundAttempt, BTreeMap<String, String>) {
     let (url, stub) = stub(response, delay).await;
-    let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
+    let refunds = CmcicRefunds::new(config(CmcicProtocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
     let details = details(Some("01/12/2026"));
     let attempt = refunds.refund(&request(facts(&id, &details), "20.00")).await;
@@ -245,7 +251,7 @@ async fn refund_against(
 
 #[tokio::test]
 async fn cdr_zero_is_a_success_keyed_by_our_refund_and_the_bank_received_a_sealed_form() {
-    let body = refund::answer_body("Xk3f9QpL2mZa", 0, "recredit effectue");
+    let body = simulator::answer_body("Xk3f9QpL2mZa", 0, "recredit effectue");
     let (attempt, form) = refund_against(http_answer("200 OK", &body), Duration::ZERO).await;
     assert_eq!(
         attempt.answer,
@@ -264,12 +270,15 @@ async fn cdr_zero_is_a_success_keyed_by_our_refund_and_the_bank_received_a_seale
     for (n, v) in &form {
         sealed.push(n.as_bytes(), v.as_bytes());
     }
-    assert!(refund::recredit_seal_matches(&config(Protocol::Monetico), &sealed));
+    assert!(simulator::recredit_seal_matches(
+        &config(CmcicProtocol::Monetico),
+        &sealed
+    ));
 }
 
 #[tokio::test]
 async fn a_refusal_is_final_with_the_banks_reason_and_is_logged() {
-    let body = refund::answer_body("Xk3f9QpL2mZa", -48, "recredit refuse");
+    let body = simulator::answer_body("Xk3f9QpL2mZa", -48, "recredit refuse");
     let (attempt, _) = refund_against(http_answer("200 OK", &body), Duration::ZERO).await;
     assert_eq!(
         attempt.answer,
@@ -300,7 +309,7 @@ async fn garbage_and_server_errors_leave_the_refund_unknown_with_the_answer_logg
 
 #[tokio::test]
 async fn a_timeout_leaves_the_refund_unknown_never_retried() {
-    let body = refund::answer_body("Xk3f9QpL2mZa", 0, "recredit effectue");
+    let body = simulator::answer_body("Xk3f9QpL2mZa", 0, "recredit effectue");
     let (attempt, form) = refund_against(http_answer("200 OK", &body), Duration::from_secs(2)).await;
     // The bank got the form and may have refunded: only an operator can tell.
     assert_eq!(form["reference"], "Xk3f9QpL2mZa");
@@ -316,7 +325,7 @@ async fn a_refund_whose_earlier_attempt_lost_its_answer_is_never_sent_again() {
     // A listener that would record any request: none must come.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/recredit_paiement.cgi", listener.local_addr().unwrap());
-    let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
+    let refunds = CmcicRefunds::new(config(CmcicProtocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
     let details = details(Some("01/12/2026"));
     let mut again = request(facts(&id, &details), "20.00");
@@ -341,7 +350,7 @@ async fn an_unreachable_bank_leaves_the_refund_unknown() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/recredit_paiement.cgi");
-    let refunds = CmcicRefunds::new(config(Protocol::Monetico), url, Duration::from_millis(500)).unwrap();
+    let refunds = CmcicRefunds::new(config(CmcicProtocol::Monetico), url, Duration::from_millis(500)).unwrap();
     let id = payment_id();
     let details = details(Some("01/12/2026"));
     let attempt = refunds.refund(&request(facts(&id, &details), "20.00")).await;
@@ -354,7 +363,7 @@ async fn an_unreachable_bank_leaves_the_refund_unknown() {
 
 #[tokio::test]
 async fn an_accepted_return_records_what_a_refund_needs() {
-    let gateway = CmcicGateway::new(config(Protocol::Monetico));
+    let gateway = CmcicGateway::new(config(CmcicProtocol::Monetico));
     let mut fields = FormFields::new();
     for (n, v) in [
         ("TPE", "1234567"),
@@ -386,9 +395,9 @@ async fn an_accepted_return_records_what_a_refund_needs() {
 #[test]
 fn a_gateway_offers_refunds_only_when_built_with_them() {
     let urls = ServiceUrls::new("https://pay.example").unwrap();
-    let plain = CmcicGateway::new(config(Protocol::Monetico));
+    let plain = CmcicGateway::new(config(CmcicProtocol::Monetico));
     assert!(plain.refunds().is_none());
-    let refunding = CmcicGateway::new(config(Protocol::Monetico))
+    let refunding = CmcicGateway::new(config(CmcicProtocol::Monetico))
         .with_refunds(&urls)
         .unwrap();
     assert!(refunding.refunds().is_some());

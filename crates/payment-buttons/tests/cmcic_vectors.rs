@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::{self, Protocol};
-use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway, verify};
+use payment_buttons::cmcic::CmcicProtocol;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::simulator;
+use payment_buttons::cmcic::{ACK_BAD_SEAL, ACK_VALID, CmcicGateway};
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::{Flag, Verification, VerificationStatus};
 use payment_buttons::urlencoded::FormFields;
@@ -34,10 +35,10 @@ struct Case {
 }
 
 impl Case {
-    fn protocol(&self) -> Protocol {
+    fn protocol(&self) -> CmcicProtocol {
         match self.generation.as_str() {
-            "monetico-sorted" => Protocol::Monetico,
-            "legacy-positional" => Protocol::Legacy,
+            "monetico-sorted" => CmcicProtocol::Monetico,
+            "legacy-positional" => CmcicProtocol::Legacy,
             other => panic!("{}: unexpected generation {other}", self.id),
         }
     }
@@ -154,7 +155,7 @@ fn key_derivation_vectors() {
         let expected: [u8; 20] = hex::decode(expected_hex).unwrap().try_into().expect("20 bytes");
         assert_eq!(case.key(), UsableKey::from_bytes(expected), "{}: usable key", case.id);
         assert_eq!(
-            mac::seal_hex(&case.key(), case.mac_input.as_bytes()),
+            simulator::seal_hex(&case.key(), case.mac_input.as_bytes()),
             case.expected_mac,
             "{}: MAC",
             case.id
@@ -169,17 +170,17 @@ fn request_vectors_seal_the_exact_string_with_the_expected_mac() {
     for case in cases {
         let form = case.form();
         let input = match case.protocol() {
-            Protocol::Monetico => mac::monetico_input(&form),
-            Protocol::Legacy => mac::legacy_request_input(&form),
+            CmcicProtocol::Monetico => simulator::monetico_input(&form),
+            CmcicProtocol::Legacy => simulator::legacy_request_input(&form),
         };
         assert_eq!(input, case.expected_input(), "{}: sealed string", case.id);
         assert_eq!(
-            mac::seal_hex(&case.key(), &input),
+            simulator::seal_hex(&case.key(), &input),
             case.expected_mac,
             "{}: MAC",
             case.id
         );
-        assert!(mac::seal_matches(
+        assert!(simulator::seal_matches(
             &case.key(),
             &input,
             case.expected_mac.to_ascii_uppercase().as_bytes()
@@ -219,7 +220,7 @@ async fn return_vectors_verify_as_posted_in_both_escaping_styles() {
     let cases = cases("return");
     assert_eq!(cases.len(), 13);
     for case in cases {
-        if case.protocol() == Protocol::Legacy {
+        if case.protocol() == CmcicProtocol::Legacy {
             assert_eq!(case.version_from_merchant_config.as_deref(), Some("3.0"), "{}", case.id);
         }
         let mut posted = case.form();
@@ -228,7 +229,7 @@ async fn return_vectors_verify_as_posted_in_both_escaping_styles() {
         }
         let gateway = case.gateway();
         assert_eq!(
-            verify::sealed_input(gateway.config(), &posted),
+            simulator::sealed_input(gateway.config(), &posted),
             case.expected_input(),
             "{}: sealed string",
             case.id

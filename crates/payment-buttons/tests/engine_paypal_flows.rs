@@ -12,7 +12,8 @@ use payment_buttons::event::EventKind;
 use payment_buttons::gateway::IncomingMessage;
 use payment_buttons::notification::{Flag, VerificationStatus};
 use payment_buttons::payment::PaymentState;
-use payment_buttons::paypal::{PaypalMode, Postback, PostbackAnswer, encode_ipn};
+use payment_buttons::paypal::simulator::encode_ipn;
+use payment_buttons::paypal::{PaypalMode, Postback, PostbackAnswer};
 use payment_buttons::store::{Applied, Store};
 use shop::{SELLER, button, concurrent_shop, shop, web_accept};
 

@@ -7,9 +7,8 @@ use chrono::Utc;
 use payment_buttons::gateway::{Gateway, IncomingMessage, Reply};
 use payment_buttons::money::Money;
 use payment_buttons::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus};
-use payment_buttons::paypal::{
-    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, decode_ipn, encode_ipn,
-};
+use payment_buttons::paypal::simulator::{decode_ipn, encode_ipn};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 
 /// A postback that records every body it is given and answers as told.
 struct RecordingPostback {

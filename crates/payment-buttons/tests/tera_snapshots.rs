@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use payment_buttons::button::ButtonConfig;
-use payment_buttons::gateway::Gateways;
+use payment_buttons::button::{ButtonConfig, ButtonError};
+use payment_buttons::gateway::{
+    DecodedFields, Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply,
+};
+use payment_buttons::notification::{Verification, VerificationStatus};
 use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 use payment_buttons::tera::ButtonFunction;
 use payment_buttons::token::ButtonSigner;
@@ -14,6 +17,41 @@ struct Never;
 impl Postback for Never {
     async fn validate(&self, _: &[u8]) -> PostbackAnswer {
         PostbackAnswer::Invalid
+    }
+}
+
+/// A second payment method, as an application adds its own (librement-pay's balance is one): a gateway
+/// that only names itself and its label. Rendering never hands off or verifies.
+struct Librement;
+#[async_trait::async_trait]
+impl Gateway for Librement {
+    fn name(&self) -> &'static str {
+        "librement"
+    }
+    fn check_button(&self, _: &ButtonConfig) -> Result<(), ButtonError> {
+        Ok(())
+    }
+    fn receiver(&self, _: &ButtonConfig) -> Result<Option<String>, GatewayError> {
+        Ok(None)
+    }
+    fn hand_off(&self, _: &PaymentRequest<'_>) -> Result<HandOff, GatewayError> {
+        Err(GatewayError::Unsupported("rendering only".into()))
+    }
+    fn decode(&self, _: &IncomingMessage) -> DecodedFields {
+        DecodedFields::default()
+    }
+    fn acknowledge(&self, _: &IncomingMessage) -> Reply {
+        Reply::empty_ok()
+    }
+    async fn verify(&self, _: &IncomingMessage) -> Verification {
+        Verification::Rejected {
+            status: VerificationStatus::Error,
+            reason: "rendering only".into(),
+            flags: Vec::new(),
+        }
+    }
+    fn label(&self, _language: &str) -> String {
+        "Librement".to_owned()
     }
 }
 
@@ -27,12 +65,14 @@ fn function() -> ButtonFunction {
         },
     )
     .unwrap();
-    let gateways = Gateways::new().with(Arc::new(PaypalGateway::new(paypal, Arc::new(Never))));
+    let gateways = Gateways::new()
+        .with(Arc::new(PaypalGateway::new(paypal, Arc::new(Never))))
+        .with(Arc::new(Librement));
     ButtonFunction::new(
         ButtonSigner::new(b"snapshot secret, thirty-two bytes"),
         "https://pay.example/pay",
     )
-    .with_gateways(gateways, &[("librement", "Librement")])
+    .with_gateways(gateways)
 }
 
 fn config(extra: &str) -> ButtonConfig {

@@ -22,9 +22,8 @@ use payment_buttons::gateway::{Gateways, IncomingMessage, ServiceUrls};
 use payment_buttons::memory::MemoryStore;
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::paypal::{
-    PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer, encode_ipn,
-};
+use payment_buttons::paypal::simulator::encode_ipn;
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
 use payment_buttons::store::Store;
 use payment_buttons::token::ButtonSigner;
 use proptest::prelude::*;

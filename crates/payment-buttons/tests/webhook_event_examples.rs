@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use payment_buttons::button::ButtonConfig;
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::status;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::simulator;
+use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
 use payment_buttons::event::{Event, EventKind};
 use payment_buttons::money::Money;
 use payment_buttons::payment::{PaymentId, PaymentState};
@@ -82,7 +82,7 @@ fn cmcic_details(fields: &[(&str, &str)]) -> Map<String, Value> {
     for (name, value) in fields {
         form.push(*name, *value);
     }
-    status::notification(&config, &form).details
+    simulator::notification(&config, &form).details
 }
 
 fn with_id(event: Event, id: &str) -> Event {

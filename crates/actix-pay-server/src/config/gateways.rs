@@ -76,11 +76,11 @@ pub use payment_buttons::paypal::{PaypalIntegration, WebhookVerification};
 
 /// `cmcic.mode`: the core's own enum, spelled in the file as it serializes (`simulator`, `test`,
 /// `production`).
-pub use payment_buttons::cmcic::config::CmcicMode;
+pub use payment_buttons::cmcic::CmcicMode;
 
 /// `cmcic.protocol`: the core's own enum of the MAC generations, spelled in the file as it serializes
 /// (`monetico`, the default, or `legacy`).
-pub use payment_buttons::cmcic::mac::Protocol as CmcicProtocol;
+pub use payment_buttons::cmcic::CmcicProtocol;
 
 /// `librement.mode`: librement-pay's own enum, spelled in the file as it serializes (`embedded`, the
 /// default, or `non_embedded`).

@@ -72,7 +72,7 @@ pub fn pages_with(store: &ServerStore, mode: Mode, trusted_proxies: TrustedProxi
     let state = Arc::new(AppState {
         engine: engine.clone(),
         templates: templates.clone(),
-        buttons: ButtonFunction::new(signer, urls.pay()).with_gateways(gateways, &[]),
+        buttons: ButtonFunction::new(signer, urls.pay()).with_gateways(gateways),
         api_keys: ApiKeys::default(),
         simulator: true,
         trusted_proxies,

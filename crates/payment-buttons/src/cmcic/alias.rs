@@ -20,7 +20,7 @@ const DERIVATION_LABEL: &[u8] = b"librement-pay cmcic aliascb v2";
 
 /// The secret that turns vouched identities into aliases. Its `Debug` never shows it.
 #[derive(Clone)]
-pub struct AliasKey([u8; 32]);
+pub(crate) struct AliasKey([u8; 32]);
 
 impl AliasKey {
     /// Derived from the merchant key (the default): HMAC-SHA256 of a fixed label under the usable key.
@@ -35,18 +35,6 @@ impl AliasKey {
 
     /// The alias of a buyer: 64 lower-case hex digits (`[a-zA-Z0-9]{1,64}` as the bank requires). The
     /// origin is hashed with the identifier, so a shop's customer `42` and an account `42` differ.
-    ///
-    /// ```
-    /// use payment_buttons::button::CustomerId;
-    /// use payment_buttons::cmcic::alias::AliasKey;
-    /// use payment_buttons::identity::VouchedIdentity;
-    /// let key = AliasKey::from_secret(b"server secret");
-    /// let customer = VouchedIdentity::customer(&CustomerId::parse("42").unwrap());
-    /// let account = VouchedIdentity::signed_in("librement-user", 42).unwrap();
-    /// let alias = key.alias_for(&customer);
-    /// assert_eq!(alias.len(), 64);
-    /// assert_ne!(alias, key.alias_for(&account));
-    /// ```
     pub fn alias_for(&self, identity: &VouchedIdentity) -> String {
         hex::encode(hmac_sha256(&self.0, identity.to_string().as_bytes()))
     }
@@ -103,5 +91,18 @@ mod tests {
         );
         assert_ne!(derived.alias_for(&customer("x")), hex::encode(merchant.as_bytes()));
         assert_eq!(format!("{derived:?}"), "AliasKey(***)");
+    }
+
+    #[test]
+    fn an_alias_is_64_hex_digits_and_differs_between_a_customer_and_an_account_of_the_same_number() {
+        use super::AliasKey;
+        use crate::button::CustomerId;
+        use crate::identity::VouchedIdentity;
+        let key = AliasKey::from_secret(b"server secret");
+        let customer = VouchedIdentity::customer(&CustomerId::parse("42").unwrap());
+        let account = VouchedIdentity::signed_in("librement-user", 42).unwrap();
+        let alias = key.alias_for(&customer);
+        assert_eq!(alias.len(), 64);
+        assert_ne!(alias, key.alias_for(&account));
     }
 }

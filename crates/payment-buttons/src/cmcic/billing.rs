@@ -17,7 +17,7 @@ const MAX_POSTAL_CODE: usize = 10;
 /// A billing address, as the bank names its parts inside `contexte_commande`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Billing {
+pub(crate) struct Billing {
     /// Street and number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address_line1: Option<String>,
@@ -43,14 +43,6 @@ impl Billing {
     }
 
     /// `contexte_commande`: base64 (standard alphabet, padded) of `{"billing": {...}}` in UTF-8.
-    ///
-    /// ```
-    /// use payment_buttons::cmcic::billing::Billing;
-    /// use base64::Engine;
-    /// let context = Billing::country_only("FR").contexte_commande();
-    /// let json = base64::engine::general_purpose::STANDARD.decode(context).unwrap();
-    /// assert_eq!(json, br#"{"billing":{"country":"FR"}}"#);
-    /// ```
     pub fn contexte_commande(&self) -> String {
         #[derive(Serialize)]
         struct Context<'a> {
@@ -119,4 +111,16 @@ pub(crate) fn from_button(button: &ButtonConfig) -> Result<Option<Billing>, Butt
         postal_code: Some(part("postal_code", MAX_POSTAL_CODE)?),
         country,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn contexte_commande_is_base64_of_the_billing_json() {
+        use super::Billing;
+        use base64::Engine;
+        let context = Billing::country_only("FR").contexte_commande();
+        let json = base64::engine::general_purpose::STANDARD.decode(context).unwrap();
+        assert_eq!(json, br#"{"billing":{"country":"FR"}}"#);
+    }
 }

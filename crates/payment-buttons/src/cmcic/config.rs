@@ -4,9 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::alias::AliasKey;
-use super::key::{KeyError, UsableKey};
+use super::key::UsableKey;
 use super::mac::Protocol;
-use crate::gateway::ServiceUrls;
+use crate::gateway::{GatewayError, ServiceUrls};
 
 /// The protocol version this module speaks (sent as `version`, sealed in legacy returns).
 pub const VERSION: &str = "3.0";
@@ -41,48 +41,25 @@ impl fmt::Display for CmcicMode {
 }
 
 impl FromStr for CmcicMode {
-    type Err = ConfigError;
+    type Err = GatewayError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "production" => Ok(CmcicMode::Production),
             "test" => Ok(CmcicMode::Test),
             "simulator" => Ok(CmcicMode::Simulator),
-            other => Err(ConfigError::UnknownMode(other.chars().take(32).collect())),
+            other => Err(GatewayError::Configuration(format!(
+                "cmcic.mode: unknown mode {:?} (expected production, test or simulator)",
+                other.chars().take(32).collect::<String>()
+            ))),
         }
     }
 }
 
-/// Why a CM-CIC configuration was refused. Never contains the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// `mode` is not `production`, `test` or `simulator`.
-    #[error("cmcic.mode: unknown mode {0:?} (expected production, test or simulator)")]
-    UnknownMode(String),
-    /// `key` is not a valid merchant key.
-    #[error("cmcic.key: {0}")]
-    Key(#[from] KeyError),
-    /// `tpe` is not the bank's terminal number.
-    #[error("cmcic.tpe: expected the terminal number the bank gave (1 to 10 letters or digits)")]
-    Tpe,
-    /// `societe` is not the bank's site code.
-    #[error("cmcic.societe: expected the site code the bank gave (1 to 32 letters, digits, '-', '_' or '.')")]
-    Societe,
-    /// `payment_url` is not an absolute http(s) URL.
-    #[error("cmcic.payment_url: {0}")]
-    PaymentUrl(String),
-    /// `recredit_url` is not an absolute http(s) URL.
-    #[error("cmcic.recredit_url: {0}")]
-    RecreditUrl(String),
-    /// The fallback billing country is not an ISO 3166-1 alpha-2 code.
-    #[error("cmcic.default_country: expected two upper-case letters such as FR")]
-    Country,
-}
-
-/// A validated CM-CIC configuration. Its `Debug` never shows the key.
+/// A validated CM-CIC configuration. Its `Debug` never shows the key; a refused setting is a
+/// [`GatewayError::Configuration`] naming it (`cmcic.tpe: ...`), as PayPal's are.
 ///
 /// ```
-/// use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-/// use payment_buttons::cmcic::key::UsableKey;
+/// use payment_buttons::cmcic::{CmcicConfig, CmcicMode, UsableKey};
 /// let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
 /// let config = CmcicConfig::new(CmcicMode::Test, "1234567", key, "monSite1").unwrap();
 /// assert!(!format!("{config:?}").contains("1036"));
@@ -104,13 +81,19 @@ impl CmcicConfig {
     /// The required settings; the protocol defaults to [`Protocol::Monetico`], the payment URL to the
     /// bank's for `mode`, the `aliascb` key to one derived from the merchant key and the fallback billing
     /// country to `FR`.
-    pub fn new(mode: CmcicMode, tpe: &str, key: UsableKey, societe: &str) -> Result<Self, ConfigError> {
+    pub fn new(mode: CmcicMode, tpe: &str, key: UsableKey, societe: &str) -> Result<Self, GatewayError> {
         if tpe.is_empty() || tpe.len() > 10 || !tpe.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ConfigError::Tpe);
+            return Err(refused(
+                "tpe",
+                "expected the terminal number the bank gave (1 to 10 letters or digits)",
+            ));
         }
         let societe_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
         if societe.is_empty() || societe.len() > 32 || !societe.bytes().all(societe_ok) {
-            return Err(ConfigError::Societe);
+            return Err(refused(
+                "societe",
+                "expected the site code the bank gave (1 to 32 letters, digits, '-', '_' or '.')",
+            ));
         }
         Ok(CmcicConfig {
             mode,
@@ -132,15 +115,15 @@ impl CmcicConfig {
     }
 
     /// Overrides the payment URL (a bank other than CIC in the legacy protocol, a proxy, a simulator).
-    pub fn with_payment_url(mut self, url: &str) -> Result<Self, ConfigError> {
-        check_url(url).map_err(ConfigError::PaymentUrl)?;
+    pub fn with_payment_url(mut self, url: &str) -> Result<Self, GatewayError> {
+        check_url(url).map_err(|reason| refused("payment_url", &reason))?;
         self.payment_url = Some(url.to_owned());
         Ok(self)
     }
 
     /// Overrides the refund ("recrédit") URL: another bank's server, a proxy, the simulator, a test's stub.
-    pub fn with_recredit_url(mut self, url: &str) -> Result<Self, ConfigError> {
-        check_url(url).map_err(ConfigError::RecreditUrl)?;
+    pub fn with_recredit_url(mut self, url: &str) -> Result<Self, GatewayError> {
+        check_url(url).map_err(|reason| refused("recredit_url", &reason))?;
         self.recredit_url = Some(url.to_owned());
         Ok(self)
     }
@@ -153,9 +136,9 @@ impl CmcicConfig {
     }
 
     /// The billing country sent in `contexte_commande` when a button gives no billing address.
-    pub fn with_default_country(mut self, country: &str) -> Result<Self, ConfigError> {
+    pub fn with_default_country(mut self, country: &str) -> Result<Self, GatewayError> {
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(ConfigError::Country);
+            return Err(refused("default_country", "expected two upper-case letters such as FR"));
         }
         self.default_country = country.to_owned();
         Ok(self)
@@ -236,6 +219,11 @@ impl CmcicConfig {
             (CmcicMode::Simulator, _) => format!("{}/simulator/cmcic/recredit_paiement.cgi", urls.base()),
         }
     }
+}
+
+/// The error for a refused `cmcic.{setting}`. Never contains the key.
+pub(crate) fn refused(setting: &str, reason: &str) -> GatewayError {
+    GatewayError::Configuration(format!("cmcic.{setting}: {reason}"))
 }
 
 /// An absolute http(s) URL, or why not.
@@ -328,23 +316,29 @@ mod tests {
         );
         assert!(matches!(
             config(CmcicMode::Test).with_recredit_url("file:///etc/passwd"),
-            Err(ConfigError::RecreditUrl(_))
+            Err(GatewayError::Configuration(m)) if m.starts_with("cmcic.recredit_url: ")
         ));
     }
 
     #[test]
     fn malformed_settings_are_refused_by_name() {
         let key = || UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
+        let setting = |err: GatewayError| match err {
+            GatewayError::Configuration(message) => message.split(':').next().unwrap_or_default().to_owned(),
+            other => panic!("not a configuration error: {other:?}"),
+        };
         assert_eq!(
-            CmcicConfig::new(CmcicMode::Test, "12 34", key(), "s").unwrap_err(),
-            ConfigError::Tpe
+            setting(CmcicConfig::new(CmcicMode::Test, "12 34", key(), "s").unwrap_err()),
+            "cmcic.tpe"
         );
         assert_eq!(
-            CmcicConfig::new(CmcicMode::Test, "1234567", key(), "a*b").unwrap_err(),
-            ConfigError::Societe
+            setting(CmcicConfig::new(CmcicMode::Test, "1234567", key(), "a*b").unwrap_err()),
+            "cmcic.societe"
         );
-        assert!(config(CmcicMode::Test).with_payment_url("ftp://x.example").is_err());
-        assert!(config(CmcicMode::Test).with_default_country("fr").is_err());
+        let url = config(CmcicMode::Test).with_payment_url("ftp://x.example").unwrap_err();
+        assert_eq!(setting(url), "cmcic.payment_url");
+        let country = config(CmcicMode::Test).with_default_country("fr").unwrap_err();
+        assert_eq!(setting(country), "cmcic.default_country");
         assert!(
             "live"
                 .parse::<CmcicMode>()

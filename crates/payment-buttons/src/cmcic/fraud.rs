@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// One filter that fired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FraudCause {
+pub(crate) struct FraudCause {
     /// The bank's filter number (`None` when the bank sent something that is not a number).
     pub code: Option<u32>,
     /// What the filter checks, in words.
@@ -20,13 +20,7 @@ pub struct FraudCause {
 }
 
 /// What filter number `code` checks.
-///
-/// ```
-/// use payment_buttons::cmcic::fraud::reason;
-/// assert_eq!(reason(4), Some("card country"));
-/// assert_eq!(reason(10), None);
-/// ```
-pub fn reason(code: u32) -> Option<&'static str> {
+pub(crate) fn reason(code: u32) -> Option<&'static str> {
     Some(match code {
         1 => "IP address",
         2 => "card number",
@@ -114,5 +108,12 @@ mod tests {
     fn a_last_value_containing_a_dash_stays_whole() {
         let causes = parse(Some("1-7"), Some("192.0.2.1-mail-temp.example"), None);
         assert_eq!(causes[1].value.as_deref(), Some("mail-temp.example"));
+    }
+
+    #[test]
+    fn a_filter_number_names_what_it_checks() {
+        use super::reason;
+        assert_eq!(reason(4), Some("card country"));
+        assert_eq!(reason(10), None);
     }
 }

@@ -17,13 +17,7 @@ const LANGUAGES: [&str; 9] = ["FR", "EN", "DE", "IT", "ES", "NL", "PT", "JA", "S
 const TEXTE_LIBRE_ORDER_MAX: usize = 64;
 
 /// `lgue` for a button language (`fr` → `FR`); French when the bank's pages do not exist in it.
-///
-/// ```
-/// use payment_buttons::cmcic::hand_off::lgue;
-/// assert_eq!(lgue("de"), "DE");
-/// assert_eq!(lgue("pl"), "FR");
-/// ```
-pub fn lgue(language: &str) -> &'static str {
+pub(crate) fn lgue(language: &str) -> &'static str {
     let upper = language.to_ascii_uppercase();
     LANGUAGES.into_iter().find(|l| *l == upper).unwrap_or("FR")
 }
@@ -135,6 +129,7 @@ pub fn request_seal(config: &CmcicConfig, fields: &[(String, String)]) -> String
 
 /// True when the request's `MAC` field seals its other fields (what the bank checks; the simulator uses
 /// it to refuse forms that the bank would refuse).
+#[cfg(feature = "simulator")]
 pub(crate) fn request_seal_matches(config: &CmcicConfig, fields: &[(String, String)]) -> bool {
     let form = to_form(fields);
     let Some(received) = form.get(MAC_FIELD) else {
@@ -174,7 +169,9 @@ mod tests {
             ("ja", "JA"),
             ("sv", "SV"),
             ("pt", "PT"),
+            ("de", "DE"),
             ("zh", "FR"),
+            ("pl", "FR"),
         ] {
             assert_eq!(lgue(lang), expected);
         }

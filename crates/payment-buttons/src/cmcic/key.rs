@@ -9,24 +9,16 @@ use std::str::FromStr;
 
 use subtle::ConstantTimeEq;
 
-/// Length of the key as the bank gives it.
-pub const MERCHANT_KEY_LEN: usize = 40;
+use super::config::refused;
+use crate::gateway::GatewayError;
 
-/// Why a merchant key was refused. Never contains the key or any part of it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    /// The key does not have exactly 40 characters.
-    #[error("the CM-CIC key must have 40 characters, this one has {0}")]
-    WrongLength(usize),
-    /// The key is not hexadecimal once the bank's rules for its last two characters are applied.
-    #[error("the CM-CIC key is not hexadecimal (after the bank's rules for its last two characters)")]
-    NotHexadecimal,
-}
+/// Length of the key as the bank gives it.
+pub(crate) const MERCHANT_KEY_LEN: usize = 40;
 
 /// The 20-byte HMAC-SHA1 key derived from the merchant key. Its `Debug` never shows it.
 ///
 /// ```
-/// use payment_buttons::cmcic::key::UsableKey;
+/// use payment_buttons::cmcic::UsableKey;
 /// let key = UsableKey::from_merchant_key("0123456789ABCDEF0123456789ABCDEF012345AM").unwrap();
 /// assert_eq!(format!("{key:?}"), "UsableKey(***)");
 /// assert!(UsableKey::from_merchant_key("12345678901234567890123456789012345678PM").is_err());
@@ -42,12 +34,17 @@ impl UsableKey {
     ///    lower (`G`..`P` → `0`..`9`, `X`..`]` → `A`..`F`) and `c2` is kept;
     /// 3. otherwise a `c2` of `M` stands for `0`;
     /// 4. the 40 characters are then hex-decoded.
-    pub fn from_merchant_key(key: &str) -> Result<Self, KeyError> {
+    ///
+    /// A refused key is a [`GatewayError::Configuration`] about `cmcic.key` that never shows the key.
+    pub fn from_merchant_key(key: &str) -> Result<Self, GatewayError> {
         let key = key.trim().as_bytes();
         if key.len() != MERCHANT_KEY_LEN {
             // Counting characters rather than bytes keeps the message meaningful for non-ASCII input.
             let chars = String::from_utf8_lossy(key).chars().count();
-            return Err(KeyError::WrongLength(chars));
+            return Err(refused(
+                "key",
+                &format!("the CM-CIC key must have 40 characters, this one has {chars}"),
+            ));
         }
         let mut text = [0u8; MERCHANT_KEY_LEN];
         text.copy_from_slice(key);
@@ -58,7 +55,12 @@ impl UsableKey {
             text[39] = b'0';
         }
         let mut bytes = [0u8; 20];
-        hex::decode_to_slice(text, &mut bytes).map_err(|_| KeyError::NotHexadecimal)?;
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| {
+            refused(
+                "key",
+                "the CM-CIC key is not hexadecimal (after the bank's rules for its last two characters)",
+            )
+        })?;
         Ok(UsableKey(bytes))
     }
 
@@ -74,7 +76,7 @@ impl UsableKey {
 }
 
 impl FromStr for UsableKey {
-    type Err = KeyError;
+    type Err = GatewayError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         UsableKey::from_merchant_key(s)
     }
@@ -132,12 +134,17 @@ mod tests {
     fn keys_that_do_not_decode_are_refused_without_showing_them() {
         let secret = "12345678901234567890123456789012345678PM";
         let err = UsableKey::from_merchant_key(secret).unwrap_err();
-        assert_eq!(err, KeyError::NotHexadecimal);
+        assert!(
+            err.to_string().contains("cmcic.key: the CM-CIC key is not hexadecimal"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("1234567890"));
         assert!(!format!("{err:?}").contains("1234567890"));
-        assert_eq!(
-            UsableKey::from_merchant_key("ABCDEF").unwrap_err(),
-            KeyError::WrongLength(6)
+        assert!(
+            UsableKey::from_merchant_key("ABCDEF")
+                .unwrap_err()
+                .to_string()
+                .contains("must have 40 characters, this one has 6")
         );
         assert!(UsableKey::from_merchant_key("é23456789012345678901234567890123456789").is_err());
     }

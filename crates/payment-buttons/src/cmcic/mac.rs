@@ -21,10 +21,10 @@ use super::key::UsableKey;
 use crate::urlencoded::FormFields;
 
 /// The name of the seal field, which is never part of what it seals.
-pub const MAC_FIELD: &str = "MAC";
+pub(crate) const MAC_FIELD: &str = "MAC";
 
 /// The positions of a legacy (CM-CIC v3.0) request's sealed string.
-pub const LEGACY_REQUEST_POSITIONS: [&str; 19] = [
+pub(crate) const LEGACY_REQUEST_POSITIONS: [&str; 19] = [
     "TPE",
     "date",
     "montant",
@@ -47,7 +47,7 @@ pub const LEGACY_REQUEST_POSITIONS: [&str; 19] = [
 ];
 
 /// The positions of a legacy return's sealed string (`TPE` and `version` from the merchant configuration).
-pub const LEGACY_RETURN_POSITIONS: [&str; 20] = [
+pub(crate) const LEGACY_RETURN_POSITIONS: [&str; 20] = [
     "TPE",
     "date",
     "montant",
@@ -73,7 +73,8 @@ pub const LEGACY_RETURN_POSITIONS: [&str; 20] = [
 /// The positions of a legacy refund ("recrédit") request's sealed string, followed by a trailing `*`.
 /// The legacy recredit seal covers neither the dates nor the authorisation number: only the amounts, the
 /// order and the merchant.
-pub const LEGACY_RECREDIT_POSITIONS: [&str; 9] = [
+#[cfg_attr(not(any(feature = "reqwest", feature = "simulator")), allow(dead_code))]
+pub(crate) const LEGACY_RECREDIT_POSITIONS: [&str; 9] = [
     "TPE",
     "date",
     "montant_recredit",
@@ -112,36 +113,31 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// A protocol name that is neither `monetico` nor `legacy`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown CM-CIC protocol {0:?} (expected \"monetico\" or \"legacy\")")]
-pub struct UnknownProtocol(pub String);
-
 impl FromStr for Protocol {
-    type Err = UnknownProtocol;
+    type Err = crate::gateway::GatewayError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "monetico" => Ok(Protocol::Monetico),
             "legacy" => Ok(Protocol::Legacy),
-            other => Err(UnknownProtocol(other.chars().take(32).collect())),
+            other => Err(super::config::refused(
+                "protocol",
+                &format!(
+                    "unknown CM-CIC protocol {:?} (expected \"monetico\" or \"legacy\")",
+                    other.chars().take(32).collect::<String>()
+                ),
+            )),
         }
     }
 }
 
 /// HMAC-SHA1 of `input` under `key`.
-pub fn seal(key: &UsableKey, input: &[u8]) -> [u8; 20] {
+pub(crate) fn seal(key: &UsableKey, input: &[u8]) -> [u8; 20] {
     let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(input);
     mac.finalize().into_bytes().into()
 }
 
 /// The seal of `input` as the bank expects it in a request: 40 lower-case hex digits.
-///
-/// ```
-/// use payment_buttons::cmcic::{key::UsableKey, mac::seal_hex};
-/// let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
-/// assert_eq!(seal_hex(&key, b"CtlHmac3.01234567"), "9822fbeaf60b32dad3ede9fe6e2ad9c0b18bff39");
-/// ```
 pub fn seal_hex(key: &UsableKey, input: &[u8]) -> String {
     hex::encode(seal(key, input))
 }
@@ -187,7 +183,7 @@ pub fn legacy_request_input(fields: &FormFields) -> Vec<u8> {
 
 /// The legacy return sealed string: 20 positions and a trailing `*`. `tpe` and `version` are the merchant's
 /// configuration, whatever the message says; the other positions are the first value received (or empty).
-pub fn legacy_return_input(fields: &FormFields, tpe: &str, version: &str) -> Vec<u8> {
+pub(crate) fn legacy_return_input(fields: &FormFields, tpe: &str, version: &str) -> Vec<u8> {
     let values = LEGACY_RETURN_POSITIONS.iter().map(|name| match *name {
         "TPE" => tpe.as_bytes(),
         "version" => version.as_bytes(),
@@ -199,7 +195,8 @@ pub fn legacy_return_input(fields: &FormFields, tpe: &str, version: &str) -> Vec
 }
 
 /// The legacy recredit sealed string: the 9 positions joined by `*`, and a trailing `*`.
-pub fn legacy_recredit_input(fields: &FormFields) -> Vec<u8> {
+#[cfg_attr(not(any(feature = "reqwest", feature = "simulator")), allow(dead_code))]
+pub(crate) fn legacy_recredit_input(fields: &FormFields) -> Vec<u8> {
     let mut out = join_positions(
         LEGACY_RECREDIT_POSITIONS
             .iter()
@@ -272,5 +269,16 @@ mod tests {
         assert_eq!("legacy".parse::<Protocol>().unwrap(), Protocol::Legacy);
         assert_eq!("monetico".parse::<Protocol>().unwrap(), Protocol::Monetico);
         assert!("Monetico".parse::<Protocol>().is_err());
+    }
+
+    #[test]
+    fn a_request_seal_is_40_lower_case_hex_digits() {
+        use super::seal_hex;
+        use crate::cmcic::UsableKey;
+        let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
+        assert_eq!(
+            seal_hex(&key, b"CtlHmac3.01234567"),
+            "9822fbeaf60b32dad3ede9fe6e2ad9c0b18bff39"
+        );
     }
 }

@@ -6,12 +6,6 @@ use crate::notification::Flag;
 use crate::urlencoded::FormFields;
 
 /// Reads `montant` (`62.73EUR`): a decimal amount followed by an ISO 4217 code.
-///
-/// ```
-/// use payment_buttons::cmcic::message::parse_montant;
-/// assert_eq!(parse_montant("62.73EUR").unwrap().minor_units(), 6273);
-/// assert!(parse_montant("62.73").is_none());
-/// ```
 pub fn parse_montant(montant: &str) -> Option<Money> {
     let split = montant.len().checked_sub(3)?;
     if !montant.is_char_boundary(split) {
@@ -37,7 +31,7 @@ pub(crate) fn mask_card(value: &str) -> String {
 }
 
 /// Decodes a return's fields for the log; a value that is not UTF-8 is flagged.
-pub fn decode(body: &[u8]) -> DecodedFields {
+pub(crate) fn decode(body: &[u8]) -> DecodedFields {
     let (fields, not_utf8) = FormFields::parse(body).decoded();
     DecodedFields {
         fields,
@@ -55,7 +49,9 @@ mod tests {
 
     #[test]
     fn montant_needs_a_known_currency_and_a_plain_number() {
+        assert_eq!(parse_montant("62.73EUR").unwrap().minor_units(), 6273);
         assert_eq!(parse_montant("1234567.89USD").unwrap().minor_units(), 123456789);
+        assert!(parse_montant("62.73").is_none());
         assert!(parse_montant("62,73EUR").is_none());
         assert!(parse_montant("62.73XYZ").is_none());
         assert!(parse_montant("EU").is_none());

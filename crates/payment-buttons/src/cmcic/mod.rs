@@ -1,53 +1,61 @@
 //! CM-CIC paiement, today branded Monetico paiement (one identifier: `cmcic`).
 //!
-//! The buyer's browser posts a sealed form to the bank ([`hand_off`]); the bank posts the outcome to
-//! `{public_url}/notify/cmcic` ([`message`], [`verify`], [`status`]) and expects `version=2\ncdr=0\n` when the seal is valid,
-//! `version=2\ncdr=1\n` when it is not. The seal is HMAC-SHA1 under the merchant key ([`key`], [`mac`]),
-//! in the current Monetico form or the legacy CM-CIC v3.0 form ([`mac::Protocol`]).
+//! The buyer's browser posts a sealed form to the bank (`hand_off.rs`); the bank posts the outcome to
+//! `{public_url}/notify/cmcic` (`message.rs`, `verify.rs`, `status.rs`) and expects `version=2\ncdr=0\n`
+//! ([`ACK_VALID`]) when the seal is valid, `version=2\ncdr=1\n` ([`ACK_BAD_SEAL`]) when it is not. The seal
+//! is HMAC-SHA1 under the merchant key ([`UsableKey`], `mac.rs`), in the current Monetico form or the
+//! legacy CM-CIC v3.0 form ([`CmcicProtocol`]). With the `reqwest` feature the gateway also refunds through
+//! the bank's recredit service (`CmcicGateway::with_refunds`).
+//!
+//! The public surface is what a shop configures: [`CmcicConfig`], [`CmcicMode`], [`CmcicProtocol`],
+//! [`UsableKey`] and the [`CmcicGateway`] built from them. The bank's side of the protocol (sealing a
+//! return, reading `montant`, answering a recredit) is for simulators, tests and fuzz targets only:
+//! `cmcic::simulator`, behind the `simulator` feature.
 //!
 //! ```
-//! use payment_buttons::cmcic::{CmcicGateway, config::{CmcicConfig, CmcicMode}, key::UsableKey};
-//! use payment_buttons::urlencoded::FormFields;
+//! use payment_buttons::cmcic::{ACK_BAD_SEAL, CmcicConfig, CmcicGateway, CmcicMode, UsableKey};
 //! use payment_buttons::gateway::{Gateway, IncomingMessage};
 //! let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
 //! let gateway = CmcicGateway::new(CmcicConfig::new(CmcicMode::Simulator, "1234567", key, "monSite1").unwrap());
-//! let mut fields = FormFields::new();
-//! fields.push("TPE", "1234567");
-//! fields.push("reference", "Xk3f9QpL2mZa");
-//! fields.push("code-retour", "paiement");
-//! fields.push("montant", "12.50EUR");
+//! // A return whose seal is not the bank's is answered cdr=1, and never applied.
 //! let message = IncomingMessage {
 //!     received_at: chrono::Utc::now(),
 //!     remote_addr: None,
 //!     method: "POST".into(),
 //!     content_type: Some("application/x-www-form-urlencoded".into()),
-//!     body: gateway.sealed_return_body(fields),
+//!     body: b"TPE=1234567&reference=Xk3f9QpL2mZa&code-retour=paiement&montant=12.50EUR&MAC=00".to_vec(),
 //!     headers: Default::default(),
 //! };
-//! assert_eq!(gateway.acknowledge(&message).body, b"version=2\ncdr=0\n");
+//! assert_eq!(gateway.acknowledge(&message).body, ACK_BAD_SEAL.as_bytes());
 //! ```
 
-pub mod alias;
-pub mod billing;
-pub mod config;
-pub mod fraud;
-pub mod hand_off;
-pub mod key;
-pub mod mac;
-pub mod message;
-pub mod refund;
-pub mod status;
+mod alias;
+mod billing;
+mod config;
+mod fraud;
+mod hand_off;
+mod key;
+mod mac;
+mod message;
+mod refund;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod verify;
+mod verify;
+
+pub use config::{CmcicConfig, CmcicMode};
+pub use key::UsableKey;
+pub use mac::Protocol as CmcicProtocol;
+#[cfg(feature = "reqwest")]
+pub use refund::{CmcicRefunds, DEFAULT_TIMEOUT};
 
 use crate::button::{ButtonConfig, ButtonError};
 use crate::gateway::{DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, PaymentRequest, Reply};
 use crate::notification::Verification;
 
 use crate::urlencoded::FormFields;
-use config::CmcicConfig;
-use mac::MAC_FIELD;
 use verify::ReturnCheck;
 
 /// The gateway's identifier in routes, configuration, `payment_options` and events.
@@ -80,7 +88,7 @@ impl CmcicGateway {
 
     /// Refunds through the bank's recredit service at the configuration's
     /// [`recredit_url`](CmcicConfig::recredit_url) (`urls` for the simulator's), with the
-    /// [default timeout](refund::DEFAULT_TIMEOUT). The merchant's contract must include the service (see
+    /// [default timeout](DEFAULT_TIMEOUT). The merchant's contract must include the service (see
     /// the crate's `docs/cmcic.md`).
     #[cfg(feature = "reqwest")]
     pub fn with_refunds(self, urls: &crate::gateway::ServiceUrls) -> Result<Self, GatewayError> {
@@ -103,19 +111,16 @@ impl CmcicGateway {
         self.refunds.as_ref().map(refund::CmcicRefunds::url)
     }
 
-    /// A return body sealed as the bank seals it (for the simulator and for tests): the fields as given,
-    /// then `MAC` in upper-case hex. A `MAC` among `fields` is dropped first.
+    /// A return body sealed as the bank seals it (for the simulator and for tests; feature `simulator`):
+    /// the fields as given, then `MAC` in upper-case hex. A `MAC` among `fields` is dropped first.
+    #[cfg(feature = "simulator")]
     pub fn sealed_return_body(&self, fields: FormFields) -> Vec<u8> {
-        let mut unsealed = FormFields::new();
-        for (name, value) in fields.pairs().iter().filter(|(n, _)| n != MAC_FIELD.as_bytes()) {
-            unsealed.push(name.clone(), value.clone());
-        }
-        let seal = mac::seal_hex(self.config.key(), &verify::sealed_input(&self.config, &unsealed));
-        unsealed.push(MAC_FIELD, seal.to_ascii_uppercase());
-        unsealed.to_body()
+        verify::sealed_return_body(&self.config, fields)
     }
 
-    /// True when a payment form's `MAC` seals its other fields, as the bank checks it (for the simulator).
+    /// True when a payment form's `MAC` seals its other fields, as the bank checks it (for the simulator;
+    /// feature `simulator`).
+    #[cfg(feature = "simulator")]
     pub fn request_seal_matches(&self, fields: &[(String, String)]) -> bool {
         hand_off::request_seal_matches(&self.config, fields)
     }

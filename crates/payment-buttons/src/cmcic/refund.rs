@@ -17,7 +17,9 @@
 //! only success, keyed [`idempotency_key`].
 //!
 //! Building, sealing and reading need no HTTP client; the call itself (`CmcicRefunds`) is behind the
-//! `reqwest` feature.
+//! `reqwest` feature, and the simulated bank reads and answers with the same code (feature `simulator`):
+//! without either, only the remittance date and the idempotency key are used.
+#![cfg_attr(not(any(feature = "reqwest", feature = "simulator")), allow(dead_code))]
 
 use std::collections::BTreeMap;
 
@@ -29,7 +31,7 @@ use crate::money::Money;
 use crate::urlencoded::FormFields;
 
 /// The payment detail holding the remittance date (`dd/mm/yyyy`) sent as `date_remise`.
-pub const DATE_REMISE_DETAIL: &str = "date_remise";
+pub(crate) const DATE_REMISE_DETAIL: &str = "date_remise";
 
 /// The language of the bank's answer (`lgue`): the `lib` texts are read by operators.
 const ANSWER_LANGUAGE: &str = "FR";
@@ -42,17 +44,13 @@ const LIB_MAX: usize = 200;
 
 /// The key under which a successful recredit is applied once: the bank sends no notification of it, so it
 /// is ours, derived from our refund id.
-///
-/// ```
-/// assert_eq!(payment_buttons::cmcic::refund::idempotency_key("rf_1"), "recredit:rf_1");
-/// ```
-pub fn idempotency_key(refund_id: &str) -> String {
+pub(crate) fn idempotency_key(refund_id: &str) -> String {
     format!("recredit:{refund_id}")
 }
 
 /// What the protocol needs from the stored payment to refund it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecreditBasis {
+pub(crate) struct RecreditBasis {
     /// The bank's authorisation number of the payment (`num_autorisation`).
     pub num_autorisation: String,
     /// The day of the order, as our payment form's `date` gave it (`date_commande`, `dd/mm/yyyy`).
@@ -63,7 +61,7 @@ pub struct RecreditBasis {
 
 /// Reads what a refund of `payment` needs, or says (for the operator or the shop) why it cannot be
 /// refunded through the bank's service. No network.
-pub fn basis(config: &CmcicConfig, payment: &StoredPaymentFacts<'_>) -> Result<RecreditBasis, String> {
+pub(crate) fn basis(config: &CmcicConfig, payment: &StoredPaymentFacts<'_>) -> Result<RecreditBasis, String> {
     if let Some(tpe) = payment.receiver
         && tpe != config.tpe()
     {
@@ -107,14 +105,7 @@ fn is_day(text: &str) -> bool {
 
 /// The remittance day of an accepted return, from its `date` (`dd/mm/yyyy_a_hh:mm:ss`, or the same with
 /// `:` in place of `_a_`): `None` when it is not such a date.
-///
-/// ```
-/// use payment_buttons::cmcic::refund::remittance_day;
-/// assert_eq!(remittance_day("05/12/2026_a_14:03:22").as_deref(), Some("05/12/2026"));
-/// assert_eq!(remittance_day("05/12/2026:14:03:22").as_deref(), Some("05/12/2026"));
-/// assert_eq!(remittance_day("2026-12-05"), None);
-/// ```
-pub fn remittance_day(return_date: &str) -> Option<String> {
+pub(crate) fn remittance_day(return_date: &str) -> Option<String> {
     let day = return_date.get(..10)?;
     is_day(day).then(|| day.to_owned())
 }
@@ -188,6 +179,7 @@ pub fn recredit_seal(config: &CmcicConfig, fields: &[(String, String)]) -> Strin
 }
 
 /// True when a recredit form's `MAC` seals its other fields, as the bank checks it (the simulator uses it).
+#[cfg(any(feature = "simulator", test))]
 pub fn recredit_seal_matches(config: &CmcicConfig, form: &FormFields) -> bool {
     match form.get(MAC_FIELD) {
         Some(received) => mac::seal_matches(config.key(), &sealed_input(config, form), received),
@@ -197,7 +189,7 @@ pub fn recredit_seal_matches(config: &CmcicConfig, form: &FormFields) -> bool {
 
 /// The bank's answer: `name=value` lines (`\n` or `\r\n`); lines without `=` are skipped, a repeated name
 /// keeps its first value.
-pub fn parse_answer(body: &[u8]) -> BTreeMap<String, String> {
+pub(crate) fn parse_answer(body: &[u8]) -> BTreeMap<String, String> {
     let text = String::from_utf8_lossy(body);
     let mut fields = BTreeMap::new();
     for line in text.split(['\n', '\r']) {
@@ -211,18 +203,14 @@ pub fn parse_answer(body: &[u8]) -> BTreeMap<String, String> {
 }
 
 /// An answer in the bank's shape (for the simulator and for tests' stubs).
-///
-/// ```
-/// use payment_buttons::cmcic::refund::answer_body;
-/// assert_eq!(answer_body("R1", 0, "recredit effectue"), "version=1.0\nreference=R1\ncdr=0\nlib=recredit effectue\n");
-/// ```
+#[cfg(any(feature = "simulator", test))]
 pub fn answer_body(reference: &str, cdr: i32, lib: &str) -> String {
     format!("version=1.0\nreference={reference}\ncdr={cdr}\nlib={lib}\n")
 }
 
 /// What the bank's answer (HTTP status and body) to the recredit of `reference` (our payment id) means.
 ///
-/// - `cdr=0`: done. [`RefundAnswer::Succeeded`], keyed [`idempotency_key`]`(refund_id)`.
+/// - `cdr=0`: done. [`RefundAnswer::Succeeded`], keyed `recredit:{refund_id}`.
 /// - a negative `cdr` (`-46` already fully refunded, `-48` refused...): the bank refused, with its `lib`.
 /// - anything else (another HTTP status than 200, no `cdr`, a `cdr` this library does not know, an answer
 ///   about another order): [`RefundAnswer::Unknown`], for an operator to check at the bank. Never
@@ -304,7 +292,7 @@ mod client {
                 // A redirect would post the form again elsewhere: never follow one.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| GatewayError::Configuration(format!("cmcic recredit client: {e}")))?;
+                .map_err(|e| GatewayError::client("cmcic recredit client", e))?;
             Ok(CmcicRefunds {
                 config,
                 url: url.into(),
@@ -503,5 +491,27 @@ mod tests {
         assert_eq!(remittance_day("1/12/2026_a_10:00:00"), None);
         assert_eq!(remittance_day(""), None);
         assert_eq!(remittance_day("é€"), None);
+    }
+
+    #[test]
+    fn a_recredit_is_applied_once_under_a_key_derived_from_our_refund_id() {
+        assert_eq!(super::idempotency_key("rf_1"), "recredit:rf_1");
+    }
+
+    #[test]
+    fn the_remittance_day_is_read_from_either_date_shape_of_a_return() {
+        use super::remittance_day;
+        assert_eq!(remittance_day("05/12/2026_a_14:03:22").as_deref(), Some("05/12/2026"));
+        assert_eq!(remittance_day("05/12/2026:14:03:22").as_deref(), Some("05/12/2026"));
+        assert_eq!(remittance_day("2026-12-05"), None);
+    }
+
+    #[test]
+    fn an_answer_body_has_the_banks_shape() {
+        use super::answer_body;
+        assert_eq!(
+            answer_body("R1", 0, "recredit effectue"),
+            "version=1.0\nreference=R1\ncdr=0\nlib=recredit effectue\n"
+        );
     }
 }

@@ -35,7 +35,7 @@ const DETAIL_FIELDS: [&str; 18] = [
 
 /// What `code-retour` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeRetour {
+pub(crate) enum CodeRetour {
     /// `paiement`: accepted.
     Paiement,
     /// `payetest`: accepted on the bank's test server.
@@ -51,13 +51,6 @@ pub enum CodeRetour {
 
 impl CodeRetour {
     /// Reads `code-retour`; `None` for a value this library does not know.
-    ///
-    /// ```
-    /// use payment_buttons::cmcic::status::CodeRetour;
-    /// assert_eq!(CodeRetour::parse("paiement_pf2"), Some(CodeRetour::PaiementInstalment(2)));
-    /// assert_eq!(CodeRetour::parse("Annulation"), Some(CodeRetour::Annulation));
-    /// assert_eq!(CodeRetour::parse("annulation"), None);
-    /// ```
     pub fn parse(code: &str) -> Option<Self> {
         let instalment = |rest: &str| rest.parse::<u32>().ok().filter(|n| *n >= 1);
         match code {
@@ -186,5 +179,16 @@ mod tests {
         assert_eq!(CodeRetour::parse("paiement_pf0"), None);
         assert_eq!(CodeRetour::AnnulationInstalment(3).outcome(), Outcome::Declined);
         assert_eq!(CodeRetour::PayeTest.outcome(), Outcome::Accepted);
+    }
+
+    #[test]
+    fn code_retour_is_read_case_sensitively_with_instalments() {
+        use super::CodeRetour;
+        assert_eq!(
+            CodeRetour::parse("paiement_pf2"),
+            Some(CodeRetour::PaiementInstalment(2))
+        );
+        assert_eq!(CodeRetour::parse("Annulation"), Some(CodeRetour::Annulation));
+        assert_eq!(CodeRetour::parse("annulation"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! sealed with the merchant key of the application's own gateway.
 
 use super::CmcicGateway;
-use super::config::CmcicMode;
+use super::CmcicMode;
 use crate::payment::PaymentId;
 use crate::testing::{Confirmation, HandOffForm};
 use crate::urlencoded::FormFields;
@@ -13,7 +13,7 @@ use crate::urlencoded::FormFields;
 /// server answers).
 ///
 /// ```
-/// use payment_buttons::cmcic::{CmcicGateway, config::{CmcicConfig, CmcicMode}, key::UsableKey, testing::CmcicReturn};
+/// use payment_buttons::cmcic::{CmcicConfig, CmcicGateway, CmcicMode, UsableKey, testing::CmcicReturn};
 /// use payment_buttons::gateway::Gateway;
 /// use payment_buttons::testing::{Confirmation, HandOffForm};
 /// let key = UsableKey::from_merchant_key("1036DEFD9175F29EE9337A1F284BDF781D5A4048").unwrap();
@@ -114,6 +114,6 @@ impl Confirmation for CmcicReturn<'_> {
         for (name, value) in self.fields_for(hand_off) {
             form.push(name, value);
         }
-        self.gateway.sealed_return_body(form)
+        super::verify::sealed_return_body(self.gateway.config(), form)
     }
 }

@@ -36,7 +36,7 @@ pub(crate) const REQUEST_ONLY_FIELDS: [&str; 11] = [
 
 /// Whether a message sealed with the merchant key is the bank's return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReturnCheck {
+pub(crate) enum ReturnCheck {
     /// Sealed, with a `code-retour` this library reads, and none of our form's own fields.
     Genuine,
     /// The seal is missing or does not match.
@@ -76,6 +76,19 @@ pub fn check_seal(config: &CmcicConfig, form: &FormFields) -> SealCheck {
         Some(received) if mac::seal_matches(config.key(), &sealed_input(config, form), received) => SealCheck::Valid,
         Some(_) => SealCheck::Mismatch,
     }
+}
+
+/// A return body sealed as the bank seals it: the fields as given, then `MAC` in upper-case hex. A `MAC`
+/// among `fields` is dropped first. (The simulator's and the test kit's; the gateway itself only checks.)
+#[cfg_attr(not(any(feature = "simulator", feature = "testing")), allow(dead_code))]
+pub(crate) fn sealed_return_body(config: &CmcicConfig, fields: FormFields) -> Vec<u8> {
+    let mut unsealed = FormFields::new();
+    for (name, value) in fields.pairs().iter().filter(|(n, _)| n != MAC_FIELD.as_bytes()) {
+        unsealed.push(name.clone(), value.clone());
+    }
+    let seal = mac::seal_hex(config.key(), &sealed_input(config, &unsealed));
+    unsealed.push(MAC_FIELD, seal.to_ascii_uppercase());
+    unsealed.to_body()
 }
 
 /// Reads a message and checks it as the bank's return.

@@ -41,7 +41,7 @@ impl PaypalApi {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(USER_AGENT)
             .build()
-            .map_err(|e| GatewayError::Configuration(format!("paypal API client: {e}")))?;
+            .map_err(|e| GatewayError::client("paypal API client", e))?;
         Ok(PaypalApi {
             client,
             token: TokenCache::default(),

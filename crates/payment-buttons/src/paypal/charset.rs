@@ -9,14 +9,7 @@ use encoding_rs::{Encoding, WINDOWS_1252};
 /// `ISO-8859-1` resolves to windows-1252 too (WHATWG labels): the two agree on every printable character.
 /// UTF-16 and UTF-32 names resolve to UTF-8, because a form body is ASCII-compatible whatever PayPal
 /// calls it.
-///
-/// ```
-/// use payment_buttons::paypal::charset_for;
-/// assert_eq!(charset_for(Some(b"UTF-8")), (encoding_rs::UTF_8, true));
-/// assert_eq!(charset_for(None), (encoding_rs::WINDOWS_1252, true));
-/// assert_eq!(charset_for(Some(b"x-no-such-charset")), (encoding_rs::WINDOWS_1252, false));
-/// ```
-pub fn charset_for(label: Option<&[u8]>) -> (&'static Encoding, bool) {
+pub(crate) fn charset_for(label: Option<&[u8]>) -> (&'static Encoding, bool) {
     let Some(label) = label else {
         return (WINDOWS_1252, true);
     };
@@ -52,7 +45,8 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_charset_is_the_default() {
+    fn a_missing_or_empty_charset_is_the_default() {
+        assert_eq!(charset_for(None), (WINDOWS_1252, true));
         assert_eq!(charset_for(Some(b"")), (WINDOWS_1252, true));
     }
 

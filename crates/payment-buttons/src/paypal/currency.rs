@@ -15,14 +15,7 @@ const SUPPORTED: &[&str] = &[
 const WHOLE_UNITS_ONLY: &[&str] = &["HUF", "JPY", "TWD"];
 
 /// True when PayPal accepts payments in `currency`.
-///
-/// ```
-/// use payment_buttons::money::Currency;
-/// use payment_buttons::paypal::supports_currency;
-/// assert!(supports_currency("EUR".parse::<Currency>().unwrap()));
-/// assert!(!supports_currency("TND".parse::<Currency>().unwrap()));
-/// ```
-pub fn supports_currency(currency: Currency) -> bool {
+pub(crate) fn supports_currency(currency: Currency) -> bool {
     SUPPORTED.contains(&currency.code())
 }
 
@@ -71,5 +64,13 @@ mod tests {
     #[test]
     fn currencies_paypal_does_not_take_are_refused() {
         assert!(format_amount(money("1.000", "TND")).unwrap_err().contains("TND"));
+    }
+
+    #[test]
+    fn paypal_takes_euros_but_not_tunisian_dinars() {
+        use super::supports_currency;
+        use crate::money::Currency;
+        assert!(supports_currency("EUR".parse::<Currency>().unwrap()));
+        assert!(!supports_currency("TND".parse::<Currency>().unwrap()));
     }
 }

@@ -15,13 +15,6 @@ pub(crate) const DATE_FIELDS: &[&str] = &[
 ];
 
 /// Reads a PayPal date. `None` when it is not in PayPal's format.
-///
-/// ```
-/// use payment_buttons::paypal::parse_paypal_date;
-/// let date = parse_paypal_date("10:41:07 Mar 03, 2025 PST").unwrap();
-/// assert_eq!(date.to_rfc3339(), "2025-03-03T18:41:07+00:00");
-/// assert!(parse_paypal_date("2015-10-25 01:21:32").is_none());
-/// ```
 pub fn parse_paypal_date(value: &str) -> Option<DateTime<Utc>> {
     let (local, zone) = value.trim().rsplit_once(' ')?;
     // PayPal writes the zone as an abbreviation, which chrono cannot parse; only these two are documented.
@@ -70,5 +63,13 @@ mod tests {
         assert!(is_blank_date("N/A"));
         assert!(is_blank_date(" "));
         assert!(!is_blank_date("yesterday"));
+    }
+
+    #[test]
+    fn a_paypal_date_is_read_in_its_time_zone_and_other_shapes_are_refused() {
+        use super::parse_paypal_date;
+        let date = parse_paypal_date("10:41:07 Mar 03, 2025 PST").unwrap();
+        assert_eq!(date.to_rfc3339(), "2025-03-03T18:41:07+00:00");
+        assert!(parse_paypal_date("2015-10-25 01:21:32").is_none());
     }
 }

@@ -12,7 +12,7 @@ pub(crate) const PAYPAL_EMAIL: &str = "paypal_email";
 
 /// The PayPal account that receives a button's payments: the button's `payment_options.paypal.paypal_email`,
 /// or else the configured `paypal.business`.
-pub fn receiver_for(config: &PaypalConfig, button: &ButtonConfig) -> Result<Email, GatewayError> {
+pub(crate) fn receiver_for(config: &PaypalConfig, button: &ButtonConfig) -> Result<Email, GatewayError> {
     let from_button = button
         .payment_option("paypal")
         .and_then(|block| block.get(PAYPAL_EMAIL));
@@ -31,15 +31,7 @@ pub fn receiver_for(config: &PaypalConfig, button: &ButtonConfig) -> Result<Emai
 /// PayPal's `lc` (language of its checkout pages) for a button language; United States English otherwise.
 ///
 /// PayPal takes a country code for the languages it localises by country, and a `ll_CC` locale for the others.
-///
-/// ```
-/// use payment_buttons::button::Language;
-/// use payment_buttons::paypal::paypal_locale;
-/// assert_eq!(paypal_locale(&Language::parse("fr").unwrap()), "FR");
-/// assert_eq!(paypal_locale(&Language::parse("ja").unwrap()), "ja_JP");
-/// assert_eq!(paypal_locale(&Language::parse("eo").unwrap()), "US");
-/// ```
-pub fn paypal_locale(language: &Language) -> &'static str {
+pub(crate) fn paypal_locale(language: &Language) -> &'static str {
     match language.as_str() {
         "fr" => "FR",
         "de" => "DE",
@@ -65,7 +57,10 @@ pub fn paypal_locale(language: &Language) -> &'static str {
 ///
 /// `custom` carries our payment id, never the shop's data: PayPal echoes it in every IPN, and the shop's
 /// custom fields are kept with the payment instead.
-pub fn form_fields(config: &PaypalConfig, request: &PaymentRequest<'_>) -> Result<Vec<(String, String)>, GatewayError> {
+pub(crate) fn form_fields(
+    config: &PaypalConfig,
+    request: &PaymentRequest<'_>,
+) -> Result<Vec<(String, String)>, GatewayError> {
     let option = request.option();
     let business = receiver_for(config, request.button)?;
     let amount = format_amount(option.amount())
@@ -113,4 +108,16 @@ pub fn form_fields(config: &PaypalConfig, request: &PaymentRequest<'_>) -> Resul
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn languages_map_to_a_country_or_a_locale_and_us_otherwise() {
+        use super::paypal_locale;
+        use crate::button::Language;
+        assert_eq!(paypal_locale(&Language::parse("fr").unwrap()), "FR");
+        assert_eq!(paypal_locale(&Language::parse("ja").unwrap()), "ja_JP");
+        assert_eq!(paypal_locale(&Language::parse("eo").unwrap()), "US");
+    }
 }

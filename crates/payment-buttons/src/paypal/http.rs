@@ -64,7 +64,7 @@ impl ReqwestPostback {
             .user_agent(USER_AGENT)
             .pool_max_idle_per_host(pool_size)
             .build()
-            .map_err(|e| GatewayError::Configuration(format!("paypal postback client: {e}")))?;
+            .map_err(|e| GatewayError::client("paypal postback client", e))?;
         Ok(ReqwestPostback {
             client,
             url: url.into(),

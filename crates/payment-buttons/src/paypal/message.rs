@@ -47,14 +47,6 @@ const MAX_LENGTHS: &[(&str, usize)] = &[
 ///
 /// `+` is a space and `%XX` a byte; values are then decoded with the charset the message names in its
 /// `charset` field (windows-1252 when absent).
-///
-/// ```
-/// use payment_buttons::paypal::decode_ipn;
-/// use payment_buttons::notification::Flag;
-/// let decoded = decode_ipn(b"first_name=J%F6rg&charset=windows-1252&payment_date=yesterday");
-/// assert_eq!(decoded.fields["first_name"], "J\u{f6}rg");
-/// assert_eq!(decoded.flags, vec![Flag::MalformedDate]);
-/// ```
 pub fn decode_ipn(body: &[u8]) -> DecodedFields {
     let form = FormFields::parse(body);
     let (encoding, known) = charset_for(form.get("charset"));
@@ -101,12 +93,7 @@ fn check_lengths(fields: &BTreeMap<String, String>, flags: &mut Vec<Flag>) {
 }
 
 /// The fields whose documented length a decoded message exceeds, for a log reader.
-///
-/// ```
-/// use payment_buttons::paypal::{decode_ipn, overlong_fields};
-/// let body = format!("item_name={}&txn_id=4RT73920XK118345L", "x".repeat(130));
-/// assert_eq!(overlong_fields(&decode_ipn(body.as_bytes()).fields), vec!["item_name"]);
-/// ```
+#[cfg(any(feature = "simulator", test))]
 pub fn overlong_fields(fields: &BTreeMap<String, String>) -> Vec<&'static str> {
     MAX_LENGTHS
         .iter()
@@ -117,13 +104,7 @@ pub fn overlong_fields(fields: &BTreeMap<String, String>) -> Vec<&'static str> {
 
 /// Builds an IPN body as PayPal would post it: form-encoded UTF-8, with `charset=UTF-8` added when the
 /// fields name no charset. For simulators and tests that need realistic messages.
-///
-/// ```
-/// use payment_buttons::paypal::{decode_ipn, encode_ipn};
-/// let body = encode_ipn([("txn_type", "web_accept"), ("first_name", "Zoé"), ("custom", "a=b&c")]);
-/// assert_eq!(body, b"txn_type=web_accept&first_name=Zo%C3%A9&custom=a%3Db%26c&charset=UTF-8");
-/// assert_eq!(decode_ipn(&body).fields["first_name"], "Zoé");
-/// ```
+#[cfg(any(feature = "simulator", feature = "testing", test))]
 pub fn encode_ipn<I, K, V>(fields: I) -> Vec<u8>
 where
     I: IntoIterator<Item = (K, V)>,
@@ -179,5 +160,32 @@ mod tests {
         assert!(decode_ipn(body.as_bytes()).flags.is_empty());
         let body = format!("first_name={}&charset=UTF-8", "%C3%A9".repeat(65));
         assert_eq!(decode_ipn(body.as_bytes()).flags, vec![Flag::OverlongField]);
+    }
+
+    #[test]
+    fn an_ipn_is_decoded_in_the_charset_it_names_and_flags_a_malformed_date() {
+        use super::decode_ipn;
+        use crate::notification::Flag;
+        let decoded = decode_ipn(b"first_name=J%F6rg&charset=windows-1252&payment_date=yesterday");
+        assert_eq!(decoded.fields["first_name"], "J\u{f6}rg");
+        assert_eq!(decoded.flags, vec![Flag::MalformedDate]);
+    }
+
+    #[test]
+    fn overlong_fields_names_the_fields_longer_than_documented() {
+        use super::{decode_ipn, overlong_fields};
+        let body = format!("item_name={}&txn_id=4RT73920XK118345L", "x".repeat(130));
+        assert_eq!(overlong_fields(&decode_ipn(body.as_bytes()).fields), vec!["item_name"]);
+    }
+
+    #[test]
+    fn encode_ipn_percent_encodes_utf8_and_adds_the_charset() {
+        use super::{decode_ipn, encode_ipn};
+        let body = encode_ipn([("txn_type", "web_accept"), ("first_name", "Zoé"), ("custom", "a=b&c")]);
+        assert_eq!(
+            body,
+            b"txn_type=web_accept&first_name=Zo%C3%A9&custom=a%3Db%26c&charset=UTF-8"
+        );
+        assert_eq!(decode_ipn(&body).fields["first_name"], "Zoé");
     }
 }

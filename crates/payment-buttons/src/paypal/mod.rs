@@ -1,6 +1,6 @@
 //! PayPal Payments Standard: "Buy Now" and "Subscribe" forms, and Instant Payment Notifications (IPN).
 //!
-//! The buyer's browser posts a form to PayPal ([`form_fields`], `hand_off.rs`); PayPal then posts an IPN to
+//! The buyer's browser posts a form to PayPal (`hand_off.rs`); PayPal then posts an IPN to
 //! `{public_url}/notify/paypal`. The message is logged as received, answered with an empty 200, and
 //! verified by posting it back to PayPal byte for byte ([`Postback`]); only a `VERIFIED` message is parsed
 //! into a [`Notification`](crate::notification::Notification).
@@ -9,6 +9,12 @@
 //! OAuth2 in `oauth.rs`) and cancels subscriptions through the NVP API (`cancel.rs`; a Checkout
 //! subscription through the REST API, `checkout/subscription.rs`), when the configuration has the
 //! credentials: see [`Gateway::refunds`] and [`Gateway::subscription_cancels`].
+//!
+//! The public surface is what a shop configures — [`PaypalConfig`], [`PaypalMode`], [`PaypalOverrides`],
+//! [`PaypalIntegration`], the credentials — the [`PaypalGateway`] built from it, and [`Postback`], the one
+//! extension point (how an IPN is posted back). PayPal's side of the protocol (encoding an IPN as PayPal
+//! posts it, reading its dates) is for simulators, tests and fuzz targets only: `paypal::simulator`,
+//! behind the `simulator` feature.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -44,6 +50,8 @@ mod message;
 mod oauth;
 #[cfg(feature = "reqwest")]
 mod refund;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -72,9 +80,7 @@ const WEBHOOK_ROUTE: NotifyRoute = NotifyRoute {
 use crate::notification::Verification;
 
 #[cfg(feature = "reqwest")]
-#[cfg(feature = "reqwest")]
 pub use api::DEFAULT_API_TIMEOUT;
-pub use charset::charset_for;
 #[cfg(feature = "reqwest")]
 use checkout::verify::WebhookTrust;
 #[cfg(feature = "reqwest")]
@@ -84,17 +90,12 @@ pub use config::{
     PaypalIntegration, PaypalMode, PaypalOverrides, RestCredentials, SANDBOX_API_URL, SANDBOX_NVP_URL,
     SANDBOX_POSTBACK_URL, SANDBOX_WEBSCR_URL, WebhookVerification,
 };
-pub use currency::supports_currency;
-pub use date::parse_paypal_date;
-pub use hand_off::{form_fields, paypal_locale, receiver_for};
+use currency::supports_currency;
+use hand_off::{form_fields, receiver_for};
 #[cfg(feature = "reqwest")]
 pub use http::{DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, ReqwestPostback};
-pub use message::{decode_ipn, encode_ipn, overlong_fields};
-#[cfg(feature = "reqwest")]
-pub use oauth::TOKEN_MARGIN;
-#[cfg(feature = "reqwest")]
-pub use refund::{LOOKUP_AFTER, REQUEST_ID_WINDOW};
-pub use verify::{Postback, PostbackAnswer, postback_body, read_answer};
+use message::decode_ipn;
+pub use verify::{Postback, PostbackAnswer};
 
 use hand_off::PAYPAL_EMAIL;
 

@@ -13,7 +13,7 @@ use crate::gateway::GatewayCall;
 
 /// A token is used until this long before PayPal says it expires (PayPal's last about nine hours), so
 /// that a call never starts with a token about to lapse.
-pub const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+pub(crate) const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 /// What replaces the token in the logged answer.
 pub(crate) const REDACTED: &str = "[redacted]";

@@ -3,7 +3,7 @@
 //! `POST {api_url}/v2/payments/captures/{txn_id}/refund`: the `txn_id` of a completed Payments Standard
 //! payment is the capture id the v2 Payments API takes (see docs/paypal.md). `PayPal-Request-Id` is our
 //! refund id, so that a retry after a timeout gets the first attempt's answer rather than a second refund.
-//! PayPal keeps that key for [`REQUEST_ID_WINDOW`]; a refund first sent longer ago than
+//! PayPal keeps that key for [`REQUEST_ID_WINDOW_DAYS`] days; a refund first sent longer ago than
 //! [`LOOKUP_AFTER`] is looked up with the Transaction Search API (by `custom_id`, which carries our refund
 //! id too) before it is sent again.
 
@@ -16,13 +16,13 @@ use super::currency::format_amount;
 use super::oauth::TokenError;
 use crate::gateway::{GatewayCall, RefundAnswer, RefundAttempt, RefundRequest, StoredPaymentFacts};
 
-/// How long PayPal honours a `PayPal-Request-Id` on the v2 capture refund ("the server stores keys for
-/// 45 days", PayPal's Payments v2 reference).
-pub const REQUEST_ID_WINDOW: Duration = Duration::days(45);
+/// How many days PayPal honours a `PayPal-Request-Id` on the v2 capture refund ("the server stores keys
+/// for 45 days", PayPal's Payments v2 reference).
+const REQUEST_ID_WINDOW_DAYS: i64 = 45;
 
 /// A refund first sent longer ago than this is looked up before it is sent again: the window, less a day
 /// of margin for clocks and for the attempt in flight.
-pub const LOOKUP_AFTER: Duration = Duration::days(44);
+pub(crate) const LOOKUP_AFTER: Duration = Duration::days(REQUEST_ID_WINDOW_DAYS - 1);
 
 /// The longest date range one Transaction Search request may cover.
 const SEARCH_SLICE: Duration = Duration::days(31);

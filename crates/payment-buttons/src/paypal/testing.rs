@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::{Postback, PostbackAnswer, encode_ipn};
+use super::message::encode_ipn;
+use super::{Postback, PostbackAnswer};
 use crate::payment::PaymentId;
 use crate::testing::{Confirmation, HandOffForm};
 

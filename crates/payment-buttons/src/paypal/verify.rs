@@ -28,11 +28,8 @@ pub trait Postback: Send + Sync + 'static {
 }
 
 /// The request body of a postback for an IPN body.
-///
-/// ```
-/// assert_eq!(payment_buttons::paypal::postback_body(b"a=1&b=%C3%A9"), b"cmd=_notify-validate&a=1&b=%C3%A9");
-/// ```
-pub fn postback_body(ipn_body: &[u8]) -> Vec<u8> {
+#[cfg(any(feature = "reqwest", test))]
+pub(crate) fn postback_body(ipn_body: &[u8]) -> Vec<u8> {
     const PREFIX: &[u8] = b"cmd=_notify-validate&";
     let mut body = Vec::with_capacity(PREFIX.len() + ipn_body.len());
     body.extend_from_slice(PREFIX);
@@ -42,13 +39,8 @@ pub fn postback_body(ipn_body: &[u8]) -> Vec<u8> {
 
 /// Reads PayPal's answer from the HTTP status and the body: only `VERIFIED` or `INVALID` with a 200 are
 /// verdicts, anything else (an HTML error page under load, a 5xx) means "ask again later".
-///
-/// ```
-/// use payment_buttons::paypal::{PostbackAnswer, read_answer};
-/// assert_eq!(read_answer(200, b"VERIFIED"), PostbackAnswer::Verified);
-/// assert!(matches!(read_answer(200, b"<html>Service unavailable</html>"), PostbackAnswer::Retry(_)));
-/// ```
-pub fn read_answer(status: u16, body: &[u8]) -> PostbackAnswer {
+#[cfg(any(feature = "reqwest", test))]
+pub(crate) fn read_answer(status: u16, body: &[u8]) -> PostbackAnswer {
     if status != 200 {
         return PostbackAnswer::Retry(format!("postback answered HTTP {status}"));
     }
@@ -100,5 +92,13 @@ mod tests {
         ));
         assert!(matches!(read_answer(200, b"verified"), PostbackAnswer::Retry(_)));
         assert!(matches!(read_answer(503, b"VERIFIED"), PostbackAnswer::Retry(r) if r.contains("503")));
+    }
+
+    #[test]
+    fn the_postback_body_is_the_ipn_after_the_notify_validate_command() {
+        assert_eq!(
+            super::postback_body(b"a=1&b=%C3%A9"),
+            b"cmd=_notify-validate&a=1&b=%C3%A9"
+        );
     }
 }

@@ -11,8 +11,9 @@ use payment_buttons::event::EventKind;
 use payment_buttons::gateway::{Gateways, HandOff, IncomingMessage, ServiceUrls};
 use payment_buttons::memory::MemoryStore;
 use payment_buttons::payment::{PaymentId, PaymentState};
+use payment_buttons::paypal::simulator::encode_ipn;
 use payment_buttons::paypal::testing::ScriptedPostback;
-use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, encode_ipn};
+use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback};
 use payment_buttons::store::Store;
 use payment_buttons::token::ButtonSigner;
 

@@ -1,10 +1,9 @@
 //! What the simulated bank does: take a sealed payment form, and decide a payment when the buyer pays,
 //! then tell the merchant with a sealed return (see [`delivery`](super::delivery)).
 
-use payment_buttons::cmcic::config::{CmcicMode, VERSION};
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::message::parse_montant;
-use payment_buttons::cmcic::{NAME, refund};
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::simulator::{VERSION, parse_montant, recredit_seal_matches};
+use payment_buttons::cmcic::{CmcicMode, NAME};
 use payment_buttons::urlencoded::FormFields;
 use rand::Rng;
 
@@ -241,7 +240,7 @@ impl CmcicSimulator {
     /// authorisation and dates, what is left), then recorded. One lock from check to record, so that two
     /// refunds at once cannot both take what is left.
     pub(super) fn recredit(&self, form: &FormFields) -> RecreditAnswer {
-        if !refund::recredit_seal_matches(self.gateway.config(), form) {
+        if !recredit_seal_matches(self.gateway.config(), form) {
             tracing::info!(gateway = NAME, "simulator: recredit refused, its seal is invalid");
             return RecreditAnswer::BadSeal;
         }

@@ -6,8 +6,8 @@
 use std::fmt;
 
 use chrono::Datelike;
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac;
+use payment_buttons::cmcic::UsableKey;
+use payment_buttons::cmcic::simulator::seal_hex;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
@@ -140,7 +140,7 @@ impl CardFacts {
             } else {
                 "FRA"
             },
-            hashed: mac::seal_hex(hash_key, card.0.as_bytes()).to_ascii_uppercase(),
+            hashed: seal_hex(hash_key, card.0.as_bytes()).to_ascii_uppercase(),
             behaviour,
         }
     }
@@ -221,7 +221,7 @@ impl CvvDigest {
     /// The digest of a well-formed code typed by the buyer.
     pub fn of(typed: &str, hash_key: &UsableKey) -> Result<Self, CardError> {
         check_cvv(typed)?;
-        Ok(CvvDigest(mac::seal_hex(hash_key, typed.trim().as_bytes())))
+        Ok(CvvDigest(seal_hex(hash_key, typed.trim().as_bytes())))
     }
 
     /// True when `other` is the digest of the same code (compared in constant time).

@@ -1,7 +1,7 @@
 //! The payment form a merchant's page posts to the simulated bank, once its seal has been checked.
 
-use payment_buttons::cmcic::config::CmcicConfig;
-use payment_buttons::cmcic::message;
+use payment_buttons::cmcic::CmcicConfig;
+use payment_buttons::cmcic::simulator::parse_montant;
 use payment_buttons::money::Money;
 use payment_buttons::urlencoded::FormFields;
 
@@ -71,7 +71,7 @@ impl PaymentForm {
             return Err(FormError::UnknownTpe);
         }
         let montant = required("montant")?;
-        let amount = message::parse_montant(montant).ok_or(FormError::Montant)?;
+        let amount = parse_montant(montant).ok_or(FormError::Montant)?;
         let return_url = |name: &'static str| {
             let url = required(name)?;
             match url::Url::parse(url) {
@@ -113,8 +113,8 @@ impl PaymentForm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use payment_buttons::cmcic::config::CmcicMode;
-    use payment_buttons::cmcic::key::UsableKey;
+    use payment_buttons::cmcic::CmcicMode;
+    use payment_buttons::cmcic::UsableKey;
 
     fn config() -> CmcicConfig {
         let key = UsableKey::from_merchant_key("0123456789ABCDEF0123456789ABCDEF012345AM").unwrap();

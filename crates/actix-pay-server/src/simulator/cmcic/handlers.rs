@@ -10,7 +10,7 @@ use super::actions::{Payment, Refused};
 use super::checkout;
 use super::views::{self, CardForm};
 use super::words::words;
-use payment_buttons::cmcic::refund;
+use payment_buttons::cmcic::simulator::answer_body;
 
 /// `POST /simulator/cmcic`: the merchant's payment form.
 pub async fn checkout(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpResponse {
@@ -115,7 +115,7 @@ pub async fn recredit(sim: web::Data<CmcicSimulator>, body: web::Bytes) -> HttpR
         .collect();
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(refund::answer_body(&reference, answer.cdr(), answer.lib()))
+        .body(answer_body(&reference, answer.cdr(), answer.lib()))
 }
 
 /// `GET /simulator/cmcic/payments`: the accepted payments and their refunds.

@@ -92,7 +92,7 @@ pub fn fields(attempt: &Attempt<'_>) -> FormFields {
 mod tests {
     use super::*;
     use crate::simulator::cmcic::cards::CardNumber;
-    use payment_buttons::cmcic::key::UsableKey;
+    use payment_buttons::cmcic::UsableKey;
 
     fn form() -> PaymentForm {
         PaymentForm {

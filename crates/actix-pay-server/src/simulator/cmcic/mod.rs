@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use actix_web::web;
-use payment_buttons::cmcic::key::UsableKey;
+use payment_buttons::cmcic::UsableKey;
 use payment_buttons::cmcic::{CmcicGateway, NAME};
 use payment_buttons::gateway::ServiceUrls;
 

@@ -2,7 +2,7 @@
 //! and dates.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
-use payment_buttons::paypal::encode_ipn;
+use payment_buttons::paypal::simulator::encode_ipn;
 use rand::Rng;
 
 use super::checkout::{Checkout, Kind, Language};
@@ -286,7 +286,7 @@ pub fn refund(
 
 #[cfg(test)]
 mod tests {
-    use payment_buttons::paypal::{decode_ipn, parse_paypal_date};
+    use payment_buttons::paypal::simulator::{decode_ipn, parse_paypal_date};
 
     use super::*;
     use crate::simulator::paypal::checkout::Checkout;

@@ -13,15 +13,11 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use payment_buttons::cmcic::config::{CmcicConfig, CmcicMode};
-use payment_buttons::urlencoded::FormFields;
-use payment_buttons::cmcic::key::UsableKey;
-use payment_buttons::cmcic::mac::Protocol;
-use payment_buttons::cmcic::verify::{self, SealCheck};
-use payment_buttons::cmcic::{message, status};
-use payment_buttons::cmcic::{ACK_VALID, CmcicGateway};
+use payment_buttons::cmcic::simulator::{SealCheck, check_seal, notification, parse_montant};
+use payment_buttons::cmcic::{ACK_VALID, CmcicConfig, CmcicGateway, CmcicMode, CmcicProtocol, UsableKey};
 use payment_buttons::gateway::{Gateway, IncomingMessage};
 use payment_buttons::notification::Verification;
+use payment_buttons::urlencoded::FormFields;
 
 /// The key of the published test vectors (`tests/fixtures/monetico/vectors.json`), so that seeds taken
 /// from them carry valid seals.
@@ -30,7 +26,7 @@ const VECTOR_KEY: &str = "1036DEFD9175F29EE9337A1F284BDF781D5A4048";
 static GATEWAYS: LazyLock<Vec<CmcicGateway>> = LazyLock::new(|| {
     let mut gateways = Vec::new();
     for mode in [CmcicMode::Simulator, CmcicMode::Production] {
-        for protocol in [Protocol::Monetico, Protocol::Legacy] {
+        for protocol in [CmcicProtocol::Monetico, CmcicProtocol::Legacy] {
             let key = UsableKey::from_merchant_key(VECTOR_KEY).expect("the vectors' key");
             let config = CmcicConfig::new(mode, "1234567", key, "monSite1")
                 .expect("a valid CM-CIC configuration")
@@ -40,17 +36,6 @@ static GATEWAYS: LazyLock<Vec<CmcicGateway>> = LazyLock::new(|| {
     }
     gateways
 });
-
-fn message(body: Vec<u8>) -> IncomingMessage {
-    IncomingMessage {
-        received_at: librement_pay_fuzz::now(),
-        remote_addr: None,
-        method: "POST".into(),
-        content_type: Some("application/x-www-form-urlencoded".into()),
-        body,
-        headers: Default::default(),
-    }
-}
 
 /// Verifies `message` and checks that the acknowledgement agrees with the verdict.
 fn verify_consistently(gateway: &CmcicGateway, message: &IncomingMessage) -> Verification {
@@ -67,7 +52,7 @@ fn check_notification(form: &FormFields, verification: &Verification) {
         return;
     };
     let notification = verified.get();
-    let stated = form.non_empty("montant").and_then(message::parse_montant);
+    let stated = form.non_empty("montant").and_then(parse_montant);
     assert_eq!(notification.amount, stated);
     assert!(notification.summary.chars().count() <= 200);
     if let (Some(sent), Some(shown)) = (
@@ -101,17 +86,17 @@ fuzz_target!(|data: &[u8]| {
         "write then read changes the fields"
     );
     let _ = form.decoded();
-    let _ = status::notification(gateway.config(), &form);
+    let _ = notification(gateway.config(), &form);
 
     // As received (almost always a bad seal).
-    let received = message(body.to_vec());
+    let received = librement_pay_fuzz::form_post(body.to_vec());
     let verification = verify_consistently(gateway, &received);
     check_notification(&form, &verification);
 
     // The same fields sealed as the bank seals them.
-    let sealed = message(gateway.sealed_return_body(form.clone()));
+    let sealed = librement_pay_fuzz::form_post(gateway.sealed_return_body(form.clone()));
     let sealed_form = FormFields::parse(&sealed.body);
-    assert_eq!(verify::check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
+    assert_eq!(check_seal(gateway.config(), &sealed_form), SealCheck::Valid);
     let verification = verify_consistently(gateway, &sealed);
     check_notification(&sealed_form, &verification);
 });
