@@ -83,8 +83,6 @@ use crate::notification::Verification;
 pub use api::DEFAULT_API_TIMEOUT;
 #[cfg(feature = "reqwest")]
 use checkout::verify::WebhookTrust;
-#[cfg(feature = "reqwest")]
-pub use checkout::verify::webhook_signed_string;
 pub use config::{
     ApiSecret, LIVE_API_URL, LIVE_NVP_URL, LIVE_POSTBACK_URL, LIVE_WEBSCR_URL, NvpCredentials, PaypalConfig,
     PaypalIntegration, PaypalMode, PaypalOverrides, RestCredentials, SANDBOX_API_URL, SANDBOX_NVP_URL,

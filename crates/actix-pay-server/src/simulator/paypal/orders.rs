@@ -629,7 +629,7 @@ pub(super) fn verify_webhook_signature(sim: &PaypalSimulator, authorization: Opt
         .checkout_webhooks
         .as_ref()
         .is_some_and(|h| h.cert_url == field("cert_url") && h.webhook_id == field("webhook_id"));
-    let signed = payment_buttons::paypal::webhook_signed_string(
+    let signed = payment_buttons::paypal::simulator::webhook_signed_string(
         field("transmission_id"),
         field("transmission_time"),
         field("webhook_id"),
@@ -659,7 +659,7 @@ pub async fn verify_signature(sim: web::Data<PaypalSimulator>, req: HttpRequest,
 pub fn sign_webhook(hooks: &CheckoutWebhooks, body: &[u8]) -> Vec<(&'static str, String)> {
     let id = format!("{}-sim", messages::new_checkout_id());
     let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let signed = payment_buttons::paypal::webhook_signed_string(&id, &time, &hooks.webhook_id, body);
+    let signed = payment_buttons::paypal::simulator::webhook_signed_string(&id, &time, &hooks.webhook_id, body);
     let pair = ring::signature::RsaKeyPair::from_pkcs8(WEBHOOK_KEY).expect("the simulator's key is valid PKCS #8");
     let mut signature = vec![0; pair.public().modulus_len()];
     pair.sign(

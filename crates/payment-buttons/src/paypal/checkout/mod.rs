@@ -121,7 +121,7 @@ impl Webhooks {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
             .build()
-            .map_err(|e| crate::gateway::GatewayError::Configuration(format!("paypal certificate client: {e}")))?;
+            .map_err(|e| crate::gateway::GatewayError::client("paypal certificate client", e))?;
         Ok(Webhooks {
             trust,
             certs: CertCache::default(),

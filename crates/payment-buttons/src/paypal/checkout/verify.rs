@@ -23,14 +23,8 @@ const CACHE_MAX: usize = 16;
 /// The largest certificate file read.
 const CERT_MAX_BYTES: usize = 64 * 1024;
 
-/// The string PayPal signs for a webhook: `{transmission id}|{time}|{webhook id}|{CRC32 of the body}`. The
-/// simulator signs the same string.
-///
-/// ```
-/// use payment_buttons::paypal::webhook_signed_string;
-/// assert_eq!(webhook_signed_string("t1", "2026-12-04T10:00:00Z", "WH1", b"{}"),
-///            "t1|2026-12-04T10:00:00Z|WH1|2745614147");
-/// ```
+/// The string PayPal signs for a webhook: `{transmission id}|{time}|{webhook id}|{CRC32 of the body}` (the
+/// CRC32 in decimal). The simulator signs the same string (feature `simulator`).
 pub fn webhook_signed_string(transmission_id: &str, transmission_time: &str, webhook_id: &str, body: &[u8]) -> String {
     format!(
         "{transmission_id}|{transmission_time}|{webhook_id}|{}",
@@ -240,6 +234,14 @@ mod tests {
     const FOREIGN_KEY: &[u8] = include_bytes!("../../../tests/fixtures/paypal_webhook/foreign_leaf.pk8");
     const WEBHOOK_ID: &str = "8PT597110X687430LKGECATA";
     const BODY: &[u8] = br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{}}"#;
+
+    #[test]
+    fn the_signed_string_joins_the_transmission_the_webhook_id_and_the_bodys_crc32_in_decimal() {
+        assert_eq!(
+            webhook_signed_string("t1", "2026-12-04T10:00:00Z", "WH1", b"{}"),
+            "t1|2026-12-04T10:00:00Z|WH1|2745614147"
+        );
+    }
 
     fn sign(key: &[u8], message: &str) -> String {
         let pair = ring::signature::RsaKeyPair::from_pkcs8(key).unwrap();
