@@ -166,6 +166,15 @@ impl Shop {
 }
 
 impl Shop {
+    /// The whole gateway log, oldest first (answers to a verification name no payment).
+    async fn log(&self) -> Vec<payment_buttons::diesel::LogRow> {
+        let mut rows = Vec::new();
+        while let Some(row) = self.store().core().message(rows.len() as i64 + 1).await.unwrap() {
+            rows.push(row);
+        }
+        rows
+    }
+
     /// Waits until no message is queued.
     async fn drained(&self) {
         for _ in 0..200 {
@@ -271,15 +280,71 @@ async fn with_api_verification_the_webhooks_are_verified_by_the_simulated_paypal
     }
     assert_eq!(request.body(&tampered[..]).send().await.unwrap().status(), 200);
     shop.drained().await;
-    let mut last = None;
-    for n in 1.. {
-        match shop.store().core().message(n).await.unwrap() {
-            Some(row) => last = Some(row),
-            None => break,
-        }
+    let mut log = shop.log().await;
+    let (answer, tampered) = (log.pop().unwrap(), log.pop().unwrap());
+    assert_eq!(tampered.verification.as_str(), "invalid", "{tampered:?}");
+    assert_eq!(
+        answer.direction,
+        Direction::Answer,
+        "PayPal's answer is logged too: {answer:?}"
+    );
+    assert_eq!(answer.body, br#"{"verification_status":"FAILURE"}"#);
+}
+
+#[actix_web::test]
+async fn with_api_verification_each_answer_of_paypals_api_is_logged_before_the_webhook_is_acted_on() {
+    let shop = Shop::start_with(&[("PAY_PAYPAL_WEBHOOK_VERIFICATION", "api")]).await;
+    let approval = shop.pay("9.00").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    // The buyer never comes back: the approval webhook, once verified, captures the order.
+    shop.settled(&id, 2).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+
+    let log = shop.log().await;
+    let webhooks: Vec<_> = log.iter().filter(|r| r.direction == Direction::Incoming).collect();
+    assert_eq!(webhooks.len(), 2, "{log:#?}");
+    let answer_to = |webhook: i64| {
+        let answers: Vec<_> = log
+            .iter()
+            .filter(|r| {
+                r.direction == Direction::Answer
+                    && r.fields["request"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/v1/notifications/verify-webhook-signature")
+                    && r.outcome.as_deref()
+                        == Some(&format!("answer to the verification of message {webhook} (attempt 1)"))
+            })
+            .collect();
+        assert_eq!(
+            answers.len(),
+            1,
+            "one verification answer of message {webhook}: {log:#?}"
+        );
+        answers[0]
+    };
+    for webhook in &webhooks {
+        let answer = answer_to(webhook.id);
+        let said: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(said["verification_status"], "SUCCESS", "{answer:?}");
+        assert_eq!(answer.verification.as_str(), "verified");
+        assert!(answer.id > webhook.id);
     }
-    let last = last.unwrap();
-    assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
+    // The approval webhook's verification answer was logged before the capture it led to was even made.
+    let approved = webhooks
+        .iter()
+        .find(|w| String::from_utf8_lossy(&w.body).contains("CHECKOUT.ORDER.APPROVED"))
+        .unwrap();
+    let capture = log
+        .iter()
+        .find(|r| r.direction == Direction::Answer && r.fields["request"].as_str().unwrap().ends_with("/capture"))
+        .unwrap();
+    assert!(answer_to(approved.id).id < capture.id, "{log:#?}");
+    assert!(
+        capture.outcome.as_deref().unwrap().starts_with("applied"),
+        "{capture:?}"
+    );
 }
 
 #[actix_web::test]
@@ -483,14 +548,7 @@ mod webhook_route {
         // A forged message names no payment in the log (it is never trusted): wait for the queue.
         shop.drained().await;
         assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
-        let mut last = None;
-        for n in 1.. {
-            match shop.store().core().message(n).await.unwrap() {
-                Some(row) => last = Some(row),
-                None => break,
-            }
-        }
-        let last = last.unwrap();
+        let last = shop.log().await.pop().unwrap();
         assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
         assert!(last.flags.contains(&"invalid".to_owned()), "{last:?}");
     }
