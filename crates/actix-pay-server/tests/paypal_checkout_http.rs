@@ -133,6 +133,11 @@ impl Shop {
         location(&answer)
     }
 
+    /// The payment the last `/pay` recorded (its buyer has not approved yet).
+    async fn newest_payment(&self) -> PaymentId {
+        self.store().payments_for_order("ORDER-16").await.unwrap()[0].id.clone()
+    }
+
     async fn payment(&self, id: &PaymentId) -> payment_buttons::store::StoredPayment {
         self.store().payment(id).await.unwrap().unwrap()
     }
@@ -572,23 +577,71 @@ mod webhook_route {
         assert_eq!(shop.payment(&id).await.state, PaymentState::Refunded);
     }
 
+    /// A signed `PAYMENT.CAPTURE.DENIED` of `capture`, for the payment `id` of `amount` EUR.
+    fn denial(id: &PaymentId, capture: &str, amount: &str) -> serde_json::Value {
+        event(
+            "PAYMENT.CAPTURE.DENIED",
+            serde_json::json!({"id": capture, "status": "DECLINED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": amount},
+                "payee": {"email_address": "librement-simulator@example.org"}}),
+        )
+    }
+
     #[actix_web::test]
-    async fn a_signed_denial_of_an_unpaid_payment_declines_it() {
+    async fn a_signed_denial_of_a_pending_capture_declines_the_payment_once() {
         let shop = Shop::start().await;
         let approval = shop.pay("11.00").await;
-        let back = shop.approve(&approval, false).await;
+        let back = shop.approve(&approval, true).await;
         let id = payment_of(&back);
-        let denied = event(
-            "PAYMENT.CAPTURE.DENIED",
-            serde_json::json!({"id": "DENIED1", "status": "DECLINED", "invoice_id": id.as_str(),
-                "amount": {"currency_code": "EUR", "value": "11.00"},
-                "payee": {"email_address": "librement-simulator@example.org"}}),
-        );
-        assert_eq!(post(&shop, &denied, true).await, 200);
-        // The approval webhook captures meanwhile; the denial is of another capture: both apply in order.
+        shop.get(&back).await;
         shop.settled(&id, 2).await;
+        let pending = shop.payment(&id).await;
+        assert_eq!(pending.state, PaymentState::Pending);
+        let denied = denial(&id, &pending.gateway_reference.unwrap(), "11.00");
+        assert_eq!(post(&shop, &denied, true).await, 200);
+        assert_eq!(post(&shop, &denied, true).await, 200);
+        shop.settled(&id, 4).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Declined);
         let kinds = shop.kinds(&id).await;
-        assert!(kinds.contains(&EventKind::PaymentDeclined), "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentDeclined), 1, "{kinds:?}");
+    }
+
+    /// The simulator sends the approval webhook on its own task, so a denial posted meanwhile may be logged
+    /// before or after it (this test once raced them). Both orders, each made certain: the payment ends
+    /// accepted once either way.
+    #[actix_web::test]
+    async fn a_denial_of_another_capture_never_undoes_an_acceptance_whichever_comes_first() {
+        let shop = Shop::start().await;
+        // The denial first: the unpaid payment is declined, then the approval's capture accepts it.
+        let approval = shop.pay("11.00").await;
+        let id = shop.newest_payment().await;
+        assert_eq!(post(&shop, &denial(&id, "DENIED1", "11.00"), true).await, 200);
+        shop.settled(&id, 1).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Declined);
+        shop.approve(&approval, false).await;
+        shop.settled(&id, 3).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentDeclined), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+
+        // The capture first: the later denial is stale, logged, flagged and changes nothing.
+        let approval = shop.pay("11.00").await;
+        let id = payment_of(&shop.approve(&approval, false).await);
+        shop.settled(&id, 2).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        assert_eq!(post(&shop, &denial(&id, "DENIED2", "11.00"), true).await, 200);
+        shop.settled(&id, 3).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentDeclined), 0, "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let stale = rows
+            .iter()
+            .find(|r| String::from_utf8_lossy(&r.body).contains("DENIED2"))
+            .unwrap();
+        assert!(stale.flags.contains(&"stale_status".to_owned()), "{stale:?}");
     }
 
     #[actix_web::test]
