@@ -1045,6 +1045,50 @@ mod subscriptions {
     }
 
     #[actix_web::test]
+    async fn a_reactivation_after_a_suspension_is_recorded_once_and_accepts_nothing_again() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-8").await;
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.SUSPENDED", &subscription, &id, "SUSPENDED"),
+        )
+        .await;
+        shop.settled(&id, 3).await;
+        let reactivated = subscription_event("BILLING.SUBSCRIPTION.ACTIVATED", &subscription, &id, "ACTIVE");
+        post_webhook(&shop, &reactivated).await;
+        post_webhook(&shop, &reactivated).await;
+        shop.settled(&id, 5).await;
+
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.state, PaymentState::Accepted);
+        assert_eq!(payment.details["subscription_status"], "ACTIVE");
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let activations: Vec<_> = rows
+            .iter()
+            .filter(|r| String::from_utf8_lossy(&r.body).contains("BILLING.SUBSCRIPTION.ACTIVATED"))
+            .map(|r| (r.outcome.clone().unwrap(), r.flags.clone()))
+            .collect();
+        assert_eq!(
+            activations.len(),
+            3,
+            "the approval's and the reactivation twice: {activations:?}"
+        );
+        assert!(activations[0].0.starts_with("recorded"), "{activations:?}");
+        assert!(
+            activations[1].0.starts_with("recorded") && activations[1].1.is_empty(),
+            "the reactivation is recorded, not taken for the first activation: {activations:?}"
+        );
+        assert_eq!(
+            activations[2].1,
+            vec!["duplicate".to_owned()],
+            "its resend is: {activations:?}"
+        );
+        assert_eq!(cycles(&shop, "SUB-8").await.len(), 1, "no new cycle");
+    }
+
+    #[actix_web::test]
     async fn two_buyers_of_the_same_option_share_one_plan() {
         let shop = Shop::start().await;
         let (first, _) = subscribed(&shop, "SUB-3A").await;

@@ -497,7 +497,13 @@ pub(crate) fn read_event(
         details.insert("plan_id".into(), plan.into());
     }
     let (kind, outcome, may_record, key) = match event.event_type.as_str() {
-        "BILLING.SUBSCRIPTION.ACTIVATED" => ("subscr_signup", None, true, format!("subscr_signup:{id}")),
+        // Sent when the buyer approves, and again whenever a suspended subscription is reactivated: each
+        // activation is recorded once (a resend is a duplicate), keyed by the time PayPal says the status
+        // changed, or, when it does not say, by the event (a resend keeps its id).
+        "BILLING.SUBSCRIPTION.ACTIVATED" => {
+            let activation = text(r, "status_update_time").unwrap_or(&event.id);
+            ("subscr_signup", None, true, format!("subscr_signup:{id}:{activation}"))
+        }
         "BILLING.SUBSCRIPTION.CANCELLED" => (
             "subscr_cancel",
             Some(Outcome::SubscriptionCancelled),
@@ -660,7 +666,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(activated.outcome, None);
-        assert_eq!(activated.idempotency_key, "subscr_signup:I-PE7JWXKGVN0R");
+        assert_eq!(activated.idempotency_key, "subscr_signup:I-PE7JWXKGVN0R:WH-1");
         assert!(activated.subscription.as_ref().unwrap().may_record);
         assert_eq!(activated.details[INTEGRATION_DETAIL], "checkout");
         let cancelled = read_event(
@@ -688,6 +694,30 @@ mod tests {
             .unwrap();
         assert_eq!(suspended.outcome, None);
         assert!(!suspended.subscription.unwrap().may_record);
+    }
+
+    #[test]
+    fn each_activation_has_its_own_key_and_a_resend_the_same() {
+        let activation = |event_id: &str, status_time: Option<&str>| {
+            let mut resource = json!({"id": "I-1", "status": "ACTIVE", "custom_id": "Xk3f9QpL2mZa"});
+            if let Some(time) = status_time {
+                resource["status_update_time"] = json!(time);
+            }
+            let mut event = event("BILLING.SUBSCRIPTION.ACTIVATED", resource);
+            event.id = event_id.to_owned();
+            read_event(&config(), &event, true).unwrap().unwrap().idempotency_key
+        };
+        let first = activation("WH-A", Some("2026-12-01T10:00:00Z"));
+        assert_eq!(first, "subscr_signup:I-1:2026-12-01T10:00:00Z");
+        assert_eq!(activation("WH-A", Some("2026-12-01T10:00:00Z")), first, "a resend");
+        assert_ne!(
+            activation("WH-B", Some("2026-12-03T08:00:00Z")),
+            first,
+            "a reactivation"
+        );
+        // Without a status time, the event tells a reactivation from a resend.
+        assert_eq!(activation("WH-C", None), activation("WH-C", None));
+        assert_ne!(activation("WH-C", None), activation("WH-D", None));
     }
 
     #[test]
