@@ -1088,6 +1088,82 @@ mod subscriptions {
         assert_eq!(cycles(&shop, "SUB-8").await.len(), 1, "no new cycle");
     }
 
+    /// A signed `PAYMENT.SALE.REFUNDED` (or `.REVERSED`) of `amount` EUR of a subscription's sale.
+    fn sale_refund(
+        kind: &str,
+        refund: &str,
+        sale: &str,
+        subscription: &str,
+        payment: &PaymentId,
+        amount: &str,
+    ) -> serde_json::Value {
+        serde_json::json!({"id": format!("WH-REFUND-{}", PaymentId::generate()), "event_type": kind,
+            "resource_type": "refund", "resource": {"id": refund, "state": "completed", "sale_id": sale,
+                "amount": {"total": format!("-{amount}"), "currency": "EUR"},
+                "billing_agreement_id": subscription, "custom": payment.as_str()}})
+    }
+
+    #[actix_web::test]
+    async fn a_refunded_or_reversed_sale_refunds_its_cycle_once_and_never_more_than_was_paid() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-9").await;
+        let sale = shop.payment(&id).await.gateway_reference.unwrap();
+        let refund = sale_refund(
+            "PAYMENT.SALE.REFUNDED",
+            "REFUND0000001",
+            &sale,
+            &subscription,
+            &id,
+            "2.00",
+        );
+        post_webhook(&shop, &refund).await;
+        post_webhook(&shop, &refund).await;
+        shop.settled(&id, 4).await;
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.state, PaymentState::Accepted, "partly refunded");
+        assert_eq!(
+            payment.refunded,
+            payment_buttons::money::Money::parse("2.00", "EUR").unwrap()
+        );
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentRefunded), 1, "{kinds:?}");
+
+        // A reversal of more than is left is refused; one of what is left refunds the rest.
+        let too_much = sale_refund(
+            "PAYMENT.SALE.REVERSED",
+            "REVERSAL000001",
+            &sale,
+            &subscription,
+            &id,
+            "5.00",
+        );
+        post_webhook(&shop, &too_much).await;
+        shop.settled(&id, 5).await;
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let refused = rows
+            .iter()
+            .find(|r| String::from_utf8_lossy(&r.body).contains("REVERSAL000001"))
+            .unwrap();
+        assert!(
+            refused.flags.contains(&"refund_exceeds_amount".to_owned()),
+            "{refused:?}"
+        );
+        let rest = sale_refund(
+            "PAYMENT.SALE.REVERSED",
+            "REVERSAL000002",
+            &sale,
+            &subscription,
+            &id,
+            "3.00",
+        );
+        post_webhook(&shop, &rest).await;
+        shop.settled(&id, 6).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Refunded);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentRefunded), 2, "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+    }
+
     #[actix_web::test]
     async fn two_buyers_of_the_same_option_share_one_plan() {
         let shop = Shop::start().await;
