@@ -133,6 +133,11 @@ impl Shop {
         location(&answer)
     }
 
+    /// The payment the last `/pay` recorded (its buyer has not approved yet).
+    async fn newest_payment(&self) -> PaymentId {
+        self.store().payments_for_order("ORDER-16").await.unwrap()[0].id.clone()
+    }
+
     async fn payment(&self, id: &PaymentId) -> payment_buttons::store::StoredPayment {
         self.store().payment(id).await.unwrap().unwrap()
     }
@@ -166,6 +171,15 @@ impl Shop {
 }
 
 impl Shop {
+    /// The whole gateway log, oldest first (answers to a verification name no payment).
+    async fn log(&self) -> Vec<payment_buttons::diesel::LogRow> {
+        let mut rows = Vec::new();
+        while let Some(row) = self.store().core().message(rows.len() as i64 + 1).await.unwrap() {
+            rows.push(row);
+        }
+        rows
+    }
+
     /// Waits until no message is queued.
     async fn drained(&self) {
         for _ in 0..200 {
@@ -271,15 +285,71 @@ async fn with_api_verification_the_webhooks_are_verified_by_the_simulated_paypal
     }
     assert_eq!(request.body(&tampered[..]).send().await.unwrap().status(), 200);
     shop.drained().await;
-    let mut last = None;
-    for n in 1.. {
-        match shop.store().core().message(n).await.unwrap() {
-            Some(row) => last = Some(row),
-            None => break,
-        }
+    let mut log = shop.log().await;
+    let (answer, tampered) = (log.pop().unwrap(), log.pop().unwrap());
+    assert_eq!(tampered.verification.as_str(), "invalid", "{tampered:?}");
+    assert_eq!(
+        answer.direction,
+        Direction::Answer,
+        "PayPal's answer is logged too: {answer:?}"
+    );
+    assert_eq!(answer.body, br#"{"verification_status":"FAILURE"}"#);
+}
+
+#[actix_web::test]
+async fn with_api_verification_each_answer_of_paypals_api_is_logged_before_the_webhook_is_acted_on() {
+    let shop = Shop::start_with(&[("PAY_PAYPAL_WEBHOOK_VERIFICATION", "api")]).await;
+    let approval = shop.pay("9.00").await;
+    let back = shop.approve(&approval, false).await;
+    let id = payment_of(&back);
+    // The buyer never comes back: the approval webhook, once verified, captures the order.
+    shop.settled(&id, 2).await;
+    assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+
+    let log = shop.log().await;
+    let webhooks: Vec<_> = log.iter().filter(|r| r.direction == Direction::Incoming).collect();
+    assert_eq!(webhooks.len(), 2, "{log:#?}");
+    let answer_to = |webhook: i64| {
+        let answers: Vec<_> = log
+            .iter()
+            .filter(|r| {
+                r.direction == Direction::Answer
+                    && r.fields["request"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("/v1/notifications/verify-webhook-signature")
+                    && r.outcome.as_deref()
+                        == Some(&format!("answer to the verification of message {webhook} (attempt 1)"))
+            })
+            .collect();
+        assert_eq!(
+            answers.len(),
+            1,
+            "one verification answer of message {webhook}: {log:#?}"
+        );
+        answers[0]
+    };
+    for webhook in &webhooks {
+        let answer = answer_to(webhook.id);
+        let said: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(said["verification_status"], "SUCCESS", "{answer:?}");
+        assert_eq!(answer.verification.as_str(), "verified");
+        assert!(answer.id > webhook.id);
     }
-    let last = last.unwrap();
-    assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
+    // The approval webhook's verification answer was logged before the capture it led to was even made.
+    let approved = webhooks
+        .iter()
+        .find(|w| String::from_utf8_lossy(&w.body).contains("CHECKOUT.ORDER.APPROVED"))
+        .unwrap();
+    let capture = log
+        .iter()
+        .find(|r| r.direction == Direction::Answer && r.fields["request"].as_str().unwrap().ends_with("/capture"))
+        .unwrap();
+    assert!(answer_to(approved.id).id < capture.id, "{log:#?}");
+    assert!(
+        capture.outcome.as_deref().unwrap().starts_with("applied"),
+        "{capture:?}"
+    );
 }
 
 #[actix_web::test]
@@ -483,14 +553,7 @@ mod webhook_route {
         // A forged message names no payment in the log (it is never trusted): wait for the queue.
         shop.drained().await;
         assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
-        let mut last = None;
-        for n in 1.. {
-            match shop.store().core().message(n).await.unwrap() {
-                Some(row) => last = Some(row),
-                None => break,
-            }
-        }
-        let last = last.unwrap();
+        let last = shop.log().await.pop().unwrap();
         assert_eq!(last.verification.as_str(), "invalid", "{last:?}");
         assert!(last.flags.contains(&"invalid".to_owned()), "{last:?}");
     }
@@ -514,23 +577,71 @@ mod webhook_route {
         assert_eq!(shop.payment(&id).await.state, PaymentState::Refunded);
     }
 
+    /// A signed `PAYMENT.CAPTURE.DENIED` of `capture`, for the payment `id` of `amount` EUR.
+    fn denial(id: &PaymentId, capture: &str, amount: &str) -> serde_json::Value {
+        event(
+            "PAYMENT.CAPTURE.DENIED",
+            serde_json::json!({"id": capture, "status": "DECLINED", "invoice_id": id.as_str(),
+                "amount": {"currency_code": "EUR", "value": amount},
+                "payee": {"email_address": "librement-simulator@example.org"}}),
+        )
+    }
+
     #[actix_web::test]
-    async fn a_signed_denial_of_an_unpaid_payment_declines_it() {
+    async fn a_signed_denial_of_a_pending_capture_declines_the_payment_once() {
         let shop = Shop::start().await;
         let approval = shop.pay("11.00").await;
-        let back = shop.approve(&approval, false).await;
+        let back = shop.approve(&approval, true).await;
         let id = payment_of(&back);
-        let denied = event(
-            "PAYMENT.CAPTURE.DENIED",
-            serde_json::json!({"id": "DENIED1", "status": "DECLINED", "invoice_id": id.as_str(),
-                "amount": {"currency_code": "EUR", "value": "11.00"},
-                "payee": {"email_address": "librement-simulator@example.org"}}),
-        );
-        assert_eq!(post(&shop, &denied, true).await, 200);
-        // The approval webhook captures meanwhile; the denial is of another capture: both apply in order.
+        shop.get(&back).await;
         shop.settled(&id, 2).await;
+        let pending = shop.payment(&id).await;
+        assert_eq!(pending.state, PaymentState::Pending);
+        let denied = denial(&id, &pending.gateway_reference.unwrap(), "11.00");
+        assert_eq!(post(&shop, &denied, true).await, 200);
+        assert_eq!(post(&shop, &denied, true).await, 200);
+        shop.settled(&id, 4).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Declined);
         let kinds = shop.kinds(&id).await;
-        assert!(kinds.contains(&EventKind::PaymentDeclined), "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentDeclined), 1, "{kinds:?}");
+    }
+
+    /// The simulator sends the approval webhook on its own task, so a denial posted meanwhile may be logged
+    /// before or after it (this test once raced them). Both orders, each made certain: the payment ends
+    /// accepted once either way.
+    #[actix_web::test]
+    async fn a_denial_of_another_capture_never_undoes_an_acceptance_whichever_comes_first() {
+        let shop = Shop::start().await;
+        // The denial first: the unpaid payment is declined, then the approval's capture accepts it.
+        let approval = shop.pay("11.00").await;
+        let id = shop.newest_payment().await;
+        assert_eq!(post(&shop, &denial(&id, "DENIED1", "11.00"), true).await, 200);
+        shop.settled(&id, 1).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Declined);
+        shop.approve(&approval, false).await;
+        shop.settled(&id, 3).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentDeclined), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+
+        // The capture first: the later denial is stale, logged, flagged and changes nothing.
+        let approval = shop.pay("11.00").await;
+        let id = payment_of(&shop.approve(&approval, false).await);
+        shop.settled(&id, 2).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        assert_eq!(post(&shop, &denial(&id, "DENIED2", "11.00"), true).await, 200);
+        shop.settled(&id, 3).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Accepted);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentDeclined), 0, "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let stale = rows
+            .iter()
+            .find(|r| String::from_utf8_lossy(&r.body).contains("DENIED2"))
+            .unwrap();
+        assert!(stale.flags.contains(&"stale_status".to_owned()), "{stale:?}");
     }
 
     #[actix_web::test]
@@ -931,6 +1042,126 @@ mod subscriptions {
             "the CANCELLED after EXPIRED is stale: {rows:?}"
         );
         assert_eq!(cycles(&shop, "SUB-7").await.len(), 1, "the plain sale made no cycle");
+    }
+
+    #[actix_web::test]
+    async fn a_reactivation_after_a_suspension_is_recorded_once_and_accepts_nothing_again() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-8").await;
+        post_webhook(
+            &shop,
+            &subscription_event("BILLING.SUBSCRIPTION.SUSPENDED", &subscription, &id, "SUSPENDED"),
+        )
+        .await;
+        shop.settled(&id, 3).await;
+        let reactivated = subscription_event("BILLING.SUBSCRIPTION.ACTIVATED", &subscription, &id, "ACTIVE");
+        post_webhook(&shop, &reactivated).await;
+        post_webhook(&shop, &reactivated).await;
+        shop.settled(&id, 5).await;
+
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.state, PaymentState::Accepted);
+        assert_eq!(payment.details["subscription_status"], "ACTIVE");
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let activations: Vec<_> = rows
+            .iter()
+            .filter(|r| String::from_utf8_lossy(&r.body).contains("BILLING.SUBSCRIPTION.ACTIVATED"))
+            .map(|r| (r.outcome.clone().unwrap(), r.flags.clone()))
+            .collect();
+        assert_eq!(
+            activations.len(),
+            3,
+            "the approval's and the reactivation twice: {activations:?}"
+        );
+        assert!(activations[0].0.starts_with("recorded"), "{activations:?}");
+        assert!(
+            activations[1].0.starts_with("recorded") && activations[1].1.is_empty(),
+            "the reactivation is recorded, not taken for the first activation: {activations:?}"
+        );
+        assert_eq!(
+            activations[2].1,
+            vec!["duplicate".to_owned()],
+            "its resend is: {activations:?}"
+        );
+        assert_eq!(cycles(&shop, "SUB-8").await.len(), 1, "no new cycle");
+    }
+
+    /// A signed `PAYMENT.SALE.REFUNDED` (or `.REVERSED`) of `amount` EUR of a subscription's sale.
+    fn sale_refund(
+        kind: &str,
+        refund: &str,
+        sale: &str,
+        subscription: &str,
+        payment: &PaymentId,
+        amount: &str,
+    ) -> serde_json::Value {
+        serde_json::json!({"id": format!("WH-REFUND-{}", PaymentId::generate()), "event_type": kind,
+            "resource_type": "refund", "resource": {"id": refund, "state": "completed", "sale_id": sale,
+                "amount": {"total": format!("-{amount}"), "currency": "EUR"},
+                "billing_agreement_id": subscription, "custom": payment.as_str()}})
+    }
+
+    #[actix_web::test]
+    async fn a_refunded_or_reversed_sale_refunds_its_cycle_once_and_never_more_than_was_paid() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-9").await;
+        let sale = shop.payment(&id).await.gateway_reference.unwrap();
+        let refund = sale_refund(
+            "PAYMENT.SALE.REFUNDED",
+            "REFUND0000001",
+            &sale,
+            &subscription,
+            &id,
+            "2.00",
+        );
+        post_webhook(&shop, &refund).await;
+        post_webhook(&shop, &refund).await;
+        shop.settled(&id, 4).await;
+        let payment = shop.payment(&id).await;
+        assert_eq!(payment.state, PaymentState::Accepted, "partly refunded");
+        assert_eq!(
+            payment.refunded,
+            payment_buttons::money::Money::parse("2.00", "EUR").unwrap()
+        );
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentRefunded), 1, "{kinds:?}");
+
+        // A reversal of more than is left is refused; one of what is left refunds the rest.
+        let too_much = sale_refund(
+            "PAYMENT.SALE.REVERSED",
+            "REVERSAL000001",
+            &sale,
+            &subscription,
+            &id,
+            "5.00",
+        );
+        post_webhook(&shop, &too_much).await;
+        shop.settled(&id, 5).await;
+        let rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        let refused = rows
+            .iter()
+            .find(|r| String::from_utf8_lossy(&r.body).contains("REVERSAL000001"))
+            .unwrap();
+        assert!(
+            refused.flags.contains(&"refund_exceeds_amount".to_owned()),
+            "{refused:?}"
+        );
+        let rest = sale_refund(
+            "PAYMENT.SALE.REVERSED",
+            "REVERSAL000002",
+            &sale,
+            &subscription,
+            &id,
+            "3.00",
+        );
+        post_webhook(&shop, &rest).await;
+        shop.settled(&id, 6).await;
+        assert_eq!(shop.payment(&id).await.state, PaymentState::Refunded);
+        let kinds = shop.kinds(&id).await;
+        assert_eq!(count(&kinds, EventKind::PaymentRefunded), 2, "{kinds:?}");
+        assert_eq!(count(&kinds, EventKind::PaymentAccepted), 1, "{kinds:?}");
     }
 
     #[actix_web::test]

@@ -20,7 +20,10 @@ use rand::Rng;
 
 use crate::button::{ButtonConfig, ButtonError, Language};
 use crate::event::Listener;
-use crate::gateway::{Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls};
+use crate::gateway::{
+    Gateway, GatewayCall, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls,
+    VerificationWithCalls,
+};
 use crate::identity::VouchedIdentity;
 use crate::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus, Verified};
 use crate::payment::{PaymentId, PaymentState};
@@ -390,7 +393,7 @@ impl<S: Store> Engine<S> {
                 self.store.create_payment(new_payment).await?;
                 let (hand_off, calls) = api.hand_off_via_api(&request).await;
                 if !calls.is_empty() {
-                    self.store.log_answers(&name, &payment_id, &calls).await?;
+                    self.store.log_answers(&name, Some(&payment_id), &calls).await?;
                 }
                 hand_off?
             }
@@ -568,12 +571,13 @@ impl<S: Store> Engine<S> {
         Ok(processed)
     }
 
-    /// Asks the message's gateway whether it is genuine; `None` when that gateway is no longer configured.
-    async fn verify(&self, queued: &QueuedMessage) -> Option<Verification> {
+    /// Asks the message's gateway whether it is genuine (with the answers of the calls it made for that);
+    /// `None` when that gateway is no longer configured.
+    async fn verify(&self, queued: &QueuedMessage) -> Option<VerificationWithCalls> {
         let gw = self.gateways.get(&queued.gateway)?;
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
-        let verification = gw.verify(&queued.message).await;
+        let verification = gw.verify_with_calls(&queued.message).await;
         #[cfg(feature = "metrics")]
         self.telemetry.verification_took(&queued.gateway, started.elapsed());
         Some(verification)
@@ -602,13 +606,21 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Everything after verification: settle, reschedule, or check against the payment and apply.
+    /// Everything after verification: log the answers of the calls the verification made (before anything
+    /// is decided from it), then settle, reschedule, or check against the payment and apply.
     async fn conclude(
         &self,
         queued: QueuedMessage,
-        verification: Option<Verification>,
+        verification: Option<VerificationWithCalls>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
+        let verification = match verification {
+            Some(VerificationWithCalls { verification, calls }) => {
+                self.log_verification_answers(&queued, &calls).await?;
+                Some(verification)
+            }
+            None => None,
+        };
         let (Some(gw), Some(verification)) = (self.gateways.get(&queued.gateway), verification) else {
             let settlement = Settlement {
                 verification: VerificationStatus::Error,
@@ -661,6 +673,26 @@ impl<S: Store> Engine<S> {
                 Ok(Processed::Rescheduled { attempts, reason })
             }
         }
+    }
+
+    /// Writes the answers a gateway gave to the calls made to verify message `queued` (PayPal Checkout's
+    /// verify-webhook-signature, and the OAuth token it needed, redacted) to the log, about no payment
+    /// yet (the message is not read before it is verified), each noted as the answer to that message's
+    /// verification.
+    async fn log_verification_answers(&self, queued: &QueuedMessage, calls: &[GatewayCall]) -> Result<(), StoreError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let ids = self.store.log_answers(&queued.gateway, None, calls).await?;
+        let outcome = format!(
+            "answer to the verification of message {} (attempt {})",
+            queued.id,
+            queued.attempts + 1
+        );
+        for id in ids {
+            self.store.note_answer(id, &outcome).await?;
+        }
+        Ok(())
     }
 
     async fn settle(
@@ -724,7 +756,9 @@ impl<S: Store> Engine<S> {
         let ids = if returned.calls.is_empty() {
             Vec::new()
         } else {
-            self.store.log_answers(gw.name(), &payment.id, &returned.calls).await?
+            self.store
+                .log_answers(gw.name(), Some(&payment.id), &returned.calls)
+                .await?
         };
         let answers = match ids.as_slice() {
             [] => "no answer".to_owned(),
@@ -748,7 +782,7 @@ impl<S: Store> Engine<S> {
             }
             _ if returned.calls.last().is_none_or(|c| c.status >= 500) => {
                 let reason = format!("the gateway's return step had no usable answer ({answers})");
-                Box::pin(self.conclude(queued, Some(Verification::Retry { reason }), now)).await
+                Box::pin(self.conclude(queued, Some(Verification::Retry { reason }.into()), now)).await
             }
             _ => {
                 self.settle(
@@ -808,7 +842,7 @@ impl<S: Store> Engine<S> {
         let ids = if returned.calls.is_empty() {
             Vec::new()
         } else {
-            self.store.log_answers(gw.name(), &id, &returned.calls).await?
+            self.store.log_answers(gw.name(), Some(&id), &returned.calls).await?
         };
         if let (Some(notification), Some(&answer_id)) = (returned.notification, ids.last()) {
             self.apply_answer(answer_id, gw.as_ref(), notification, now).await?;

@@ -253,6 +253,16 @@ pub trait Gateway: Send + Sync + 'static {
     /// Verifies a logged message and parses it (PayPal: the postback; CM-CIC: the MAC).
     async fn verify(&self, message: &IncomingMessage) -> Verification;
 
+    /// What the engine calls: [`Gateway::verify`], with the answers of the calls the verification made to
+    /// the gateway's API, which the engine writes to the log (direction `answer`) before it acts on the
+    /// verification in any way. The default makes [`Gateway::verify`]'s result carry no answer; a gateway
+    /// whose verification calls an API that answers in a way worth keeping (PayPal Checkout's
+    /// verify-webhook-signature) overrides this, and its `verify` gives the same verification without
+    /// the answers.
+    async fn verify_with_calls(&self, message: &IncomingMessage) -> VerificationWithCalls {
+        self.verify(message).await.into()
+    }
+
     /// What the buyer sees on this gateway's submit button, in `language` (`en`, `fr`...).
     fn label(&self, language: &str) -> String {
         let _ = language;
@@ -329,6 +339,26 @@ pub struct GatewayCall {
     pub content_type: Option<String>,
     /// The raw answer body.
     pub body: Vec<u8>,
+}
+
+/// A verification and the answers of the calls it made ([`Gateway::verify_with_calls`]): the engine logs
+/// `calls` (direction `answer`), in order, before it acts on `verification`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerificationWithCalls {
+    /// What the verification says.
+    pub verification: Verification,
+    /// The gateway's answers to the calls made to verify (an OAuth token, redacted; the verification
+    /// call), in the order received. Empty when no call was made or none was answered.
+    pub calls: Vec<GatewayCall>,
+}
+
+impl From<Verification> for VerificationWithCalls {
+    fn from(verification: Verification) -> Self {
+        VerificationWithCalls {
+            verification,
+            calls: Vec::new(),
+        }
+    }
 }
 
 /// A hand-off that needed the gateway's API (PayPal Checkout creates an order first): the buyer's

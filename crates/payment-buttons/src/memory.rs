@@ -470,7 +470,7 @@ impl Store for MemoryStore {
     async fn log_answers(
         &self,
         gateway: &str,
-        payment_id: &PaymentId,
+        payment_id: Option<&PaymentId>,
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError> {
         let mut inner = self.lock()?;
@@ -492,7 +492,7 @@ impl Store for MemoryStore {
                 fields,
                 verification: VerificationStatus::Verified,
                 flags: Vec::new(),
-                payment_id: Some(payment_id.clone()),
+                payment_id: payment_id.cloned(),
                 outcome: None,
                 direction: Direction::Answer,
             });

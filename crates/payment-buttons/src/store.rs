@@ -381,12 +381,13 @@ pub trait Store: Send + Sync + 'static {
     async fn payments_for_order(&self, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError>;
 
     /// Writes a gateway's answers to a call we made to the log (direction `answer`, already `verified`:
-    /// they came back on our own connection; `payment_id` set; never queued), before anything is decided
-    /// from them. Returns their row ids, in order.
+    /// they came back on our own connection; never queued), before anything is decided from them.
+    /// `payment_id` is the payment the call was about; `None` for a call about no payment known yet (the
+    /// verification of a message, before it is read). Returns their row ids, in order.
     async fn log_answers(
         &self,
         gateway: &str,
-        payment_id: &PaymentId,
+        payment_id: Option<&PaymentId>,
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError>;
 

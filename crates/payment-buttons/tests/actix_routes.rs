@@ -71,7 +71,12 @@ impl Store for DownForWrites {
     async fn payments_for_order(&self, order: &str) -> Result<Vec<StoredPayment>, StoreError> {
         self.0.payments_for_order(order).await
     }
-    async fn log_answers(&self, _: &str, _: &PaymentId, _: &[GatewayCall]) -> Result<Vec<MessageId>, StoreError> {
+    async fn log_answers(
+        &self,
+        _: &str,
+        _: Option<&PaymentId>,
+        _: &[GatewayCall],
+    ) -> Result<Vec<MessageId>, StoreError> {
         Err(down())
     }
     async fn record_refund(&self, _: NewRefund) -> Result<RecordedRefund, StoreError> {

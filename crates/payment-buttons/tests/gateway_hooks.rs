@@ -9,20 +9,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::{App, test as atest};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use payment_buttons::button::{ButtonConfig, ButtonError};
 use payment_buttons::engine::Engine;
+use payment_buttons::event::Event;
 use payment_buttons::event::EventKind;
 use payment_buttons::gateway::{
     ApiHandOffs, BuyerReturn, DecodedFields, Gateway, GatewayCall, GatewayError, Gateways, HandOff, IncomingMessage,
-    NotifyRoute, PaymentRequest, Reply, Returned, ServiceUrls, StoredPaymentFacts,
+    NotifyRoute, PaymentRequest, Reply, Returned, ServiceUrls, StoredPaymentFacts, VerificationWithCalls,
 };
 use payment_buttons::memory::MemoryStore;
 use payment_buttons::money::Money;
 use payment_buttons::notification::{Notification, Outcome, Target, Verification, VerificationStatus, Verified};
 use payment_buttons::payment::{PaymentId, PaymentState};
-use payment_buttons::store::{Direction, Store};
+use payment_buttons::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
+use payment_buttons::store::{
+    Applied, Direction, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store, StoreError,
+    StoredPayment,
+};
 use payment_buttons::token::ButtonSigner;
+use payment_buttons::transition::ApplyRequest;
 
 const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
 
@@ -106,6 +112,19 @@ impl Gateway for Stub {
             },
         }
     }
+    /// A message signed `by-api` is checked by calling the stub's API, which answers that it is genuine:
+    /// that answer comes back with the verification, for the log.
+    async fn verify_with_calls(&self, message: &IncomingMessage) -> VerificationWithCalls {
+        if message.headers.get("x-signature").map(String::as_str) != Some("by-api") {
+            return self.verify(message).await.into();
+        }
+        let mut checked = message.clone();
+        checked.headers.insert("x-signature".into(), "ok".into());
+        VerificationWithCalls {
+            verification: self.verify(&checked).await,
+            calls: vec![call("verify-signature", r#"{"verification_status":"SUCCESS"}"#)],
+        }
+    }
     fn notify_routes(&self) -> &'static [NotifyRoute] {
         &[NotifyRoute::MAIN, SIGNED]
     }
@@ -168,15 +187,19 @@ impl BuyerReturn for Stub {
 }
 
 fn engine(stub: Arc<Stub>) -> Arc<Engine<MemoryStore>> {
+    engine_over(stub, Arc::new(MemoryStore::new()))
+}
+
+fn engine_over<S: Store>(stub: Arc<Stub>, store: Arc<S>) -> Arc<Engine<S>> {
     Arc::new(Engine::new(
-        Arc::new(MemoryStore::new()),
+        store,
         Gateways::new().with(stub),
         ButtonSigner::new(SECRET),
         ServiceUrls::new("https://pay.example").unwrap(),
     ))
 }
 
-fn token(engine: &Engine<MemoryStore>) -> String {
+fn token<S: Store>(engine: &Engine<S>) -> String {
     let button = ButtonConfig::from_json(
         r#"{"order_reference": "ORDER-1", "options": [{"description": "Manual", "amount": "12.50", "currency": "EUR"}],
             "payment_options": {"stub": {}},
@@ -429,5 +452,158 @@ async fn a_capture_answer_that_does_not_match_the_payment_is_not_applied_and_its
     assert!(
         outcome.contains("not applied") && outcome.contains("amount_mismatch"),
         "{outcome}"
+    );
+}
+
+/// A signed message whose signature the stub checks through its API, on `/notify/stub/signed`.
+fn checked_by_api(payment: &PaymentId) -> actix_http::Request {
+    atest::TestRequest::post()
+        .uri("/notify/stub/signed")
+        .insert_header(("x-signature", "by-api"))
+        .set_payload(format!("captured:{payment}"))
+        .to_request()
+}
+
+#[actix_web::test]
+async fn the_answer_to_a_verification_call_is_logged_as_an_answer_to_that_message() {
+    let engine = engine(Arc::new(Stub::default()));
+    let app = app!(engine);
+    pay!(&app, token(&engine));
+    let id = payment_of(engine.store());
+    atest::call_service(&app, checked_by_api(&id)).await;
+    let message = engine.store().messages().pop().unwrap();
+    engine.process_due(Utc::now(), 10).await.unwrap();
+
+    assert_eq!(
+        engine.store().payment(&id).await.unwrap().unwrap().state,
+        PaymentState::Accepted
+    );
+    let logged = engine.store().messages();
+    let answer = logged
+        .iter()
+        .find(|m| m.direction == Direction::Answer && m.fields["request"].ends_with("/verify-signature"))
+        .expect("the verification's answer is in the log");
+    assert_eq!(answer.message.body, br#"{"verification_status":"SUCCESS"}"#);
+    assert_eq!(answer.verification, VerificationStatus::Verified);
+    assert_eq!(
+        answer.outcome.as_deref(),
+        Some(format!("answer to the verification of message {} (attempt 1)", message.id).as_str())
+    );
+    let message = logged.iter().find(|m| m.id == message.id).unwrap();
+    assert!(
+        message.outcome.as_deref().unwrap().starts_with("applied"),
+        "{message:?}"
+    );
+}
+
+/// A log that cannot take the answers of a verification (about no payment yet); everything else is written.
+struct VerificationAnswersNotLogged(MemoryStore);
+
+#[async_trait::async_trait]
+impl Store for VerificationAnswersNotLogged {
+    async fn log_answers(
+        &self,
+        gateway: &str,
+        payment: Option<&PaymentId>,
+        calls: &[GatewayCall],
+    ) -> Result<Vec<MessageId>, StoreError> {
+        match payment {
+            None => Err(StoreError::Database("the log is full".into())),
+            Some(_) => self.0.log_answers(gateway, payment, calls).await,
+        }
+    }
+    async fn log_message(&self, m: NewMessage) -> Result<MessageId, StoreError> {
+        self.0.log_message(m).await
+    }
+    async fn create_payment(&self, p: NewPayment) -> Result<(), StoreError> {
+        self.0.create_payment(p).await
+    }
+    async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError> {
+        self.0.payment(id).await
+    }
+    async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.0.claim_messages(now, limit).await
+    }
+    async fn reschedule_message(&self, id: MessageId, n: u32, at: DateTime<Utc>, why: &str) -> Result<(), StoreError> {
+        self.0.reschedule_message(id, n, at, why).await
+    }
+    async fn settle_message(&self, id: MessageId, s: Settlement) -> Result<(), StoreError> {
+        self.0.settle_message(id, s).await
+    }
+    async fn apply(&self, r: ApplyRequest) -> Result<Applied, StoreError> {
+        self.0.apply(r).await
+    }
+    async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.0.undispatched_events(limit).await
+    }
+    async fn mark_dispatched(&self, seq: i64) -> Result<(), StoreError> {
+        self.0.mark_dispatched(seq).await
+    }
+    async fn events_for_payment(&self, id: &PaymentId) -> Result<Vec<Event>, StoreError> {
+        self.0.events_for_payment(id).await
+    }
+    async fn healthy(&self) -> bool {
+        self.0.healthy().await
+    }
+    async fn abandon_created_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.0.abandon_created_before(cutoff, now).await
+    }
+    async fn payments_for_order(&self, order: &str) -> Result<Vec<StoredPayment>, StoreError> {
+        self.0.payments_for_order(order).await
+    }
+    async fn record_refund(&self, r: NewRefund) -> Result<RecordedRefund, StoreError> {
+        self.0.record_refund(r).await
+    }
+    async fn refund(&self, id: &RefundId) -> Result<Option<StoredRefund>, StoreError> {
+        self.0.refund(id).await
+    }
+    async fn refunds_for_payment(&self, id: &PaymentId) -> Result<Vec<StoredRefund>, StoreError> {
+        self.0.refunds_for_payment(id).await
+    }
+    async fn begin_refund_attempt(
+        &self,
+        id: &RefundId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredRefund>, StoreError> {
+        self.0.begin_refund_attempt(id, now).await
+    }
+    async fn update_refund(
+        &self,
+        id: &RefundId,
+        update: RefundUpdate,
+        log_id: Option<MessageId>,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredRefund, StoreError> {
+        self.0.update_refund(id, update, log_id, outcome, now).await
+    }
+    async fn note_answer(&self, id: MessageId, outcome: &str) -> Result<(), StoreError> {
+        self.0.note_answer(id, outcome).await
+    }
+    async fn due_refunds(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<StoredRefund>, StoreError> {
+        self.0.due_refunds(now, limit).await
+    }
+}
+
+#[actix_web::test]
+async fn a_message_whose_verification_answer_cannot_be_logged_is_not_acted_on_and_stays_queued() {
+    let store = Arc::new(VerificationAnswersNotLogged(MemoryStore::new()));
+    let engine = engine_over(Arc::new(Stub::default()), store.clone());
+    let app = app!(engine);
+    pay!(&app, token(&engine));
+    let id = payment_of(&store.0);
+    atest::call_service(&app, checked_by_api(&id)).await;
+    let message = store.0.messages().pop().unwrap();
+
+    assert!(engine.process_due(Utc::now(), 10).await.is_err());
+    assert_eq!(store.payment(&id).await.unwrap().unwrap().state, PaymentState::Created);
+    assert!(store.events_for_payment(&id).await.unwrap().is_empty());
+    let after = store.0.messages().into_iter().find(|m| m.id == message.id).unwrap();
+    assert_eq!((after.verification, after.outcome), (VerificationStatus::Pending, None));
+    let later = Utc::now() + chrono::Duration::minutes(5);
+    assert_eq!(
+        store.claim_messages(later, 10).await.unwrap().len(),
+        1,
+        "claimed again once its lease has passed"
     );
 }

@@ -232,7 +232,7 @@ impl Store for ServerStore {
     async fn log_answers(
         &self,
         gateway: &str,
-        payment_id: &PaymentId,
+        payment_id: Option<&PaymentId>,
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError> {
         self.core.log_answers(gateway, payment_id, calls).await

@@ -380,12 +380,12 @@ impl Store for DieselStore {
     async fn log_answers(
         &self,
         gateway: &str,
-        payment_id: &PaymentId,
+        payment_id: Option<&PaymentId>,
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError> {
         let rows = calls
             .iter()
-            .map(|call| models::NewLogRow::answer(gateway, payment_id.as_str(), call))
+            .map(|call| models::NewLogRow::answer(gateway, payment_id.map(PaymentId::as_str), call))
             .collect::<Result<Vec<_>, _>>()?;
         self.with_connection(move |conn| {
             connection::write_transaction(conn, |conn| {

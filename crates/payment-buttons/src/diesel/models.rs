@@ -178,9 +178,9 @@ impl NewLogRow {
         })
     }
 
-    /// The log row of a gateway's answer to a call we made about `payment_id`: verified (it came on our
-    /// own connection), never queued.
-    pub fn answer(gateway: &str, payment_id: &str, call: &GatewayCall) -> Result<Self, StoreError> {
+    /// The log row of a gateway's answer to a call we made about `payment_id` (when it is about a known
+    /// payment): verified (it came on our own connection), never queued.
+    pub fn answer(gateway: &str, payment_id: Option<&str>, call: &GatewayCall) -> Result<Self, StoreError> {
         let (method, fields) = answer_fields(call);
         Ok(NewLogRow {
             received_at: db_time(call.received_at),
@@ -194,7 +194,7 @@ impl NewLogRow {
             flags: "[]".to_owned(),
             outcome: None,
             direction: Direction::Answer.as_str().to_owned(),
-            payment_id: Some(payment_id.to_owned()),
+            payment_id: payment_id.map(str::to_owned),
             headers: None,
         })
     }

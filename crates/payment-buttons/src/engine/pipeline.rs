@@ -25,8 +25,7 @@ use futures_util::future::{BoxFuture, Either};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{Engine, Processed};
-use crate::gateway::Gateway;
-use crate::notification::Verification;
+use crate::gateway::{Gateway, VerificationWithCalls};
 use crate::store::{MESSAGE_CLAIM_LEASE, MessageId, QueuedMessage, Store, StoreError};
 
 /// The messages that must be applied one after the other: one gateway's messages about one payment (or,
@@ -37,7 +36,7 @@ pub(super) struct Lane {
     key: Option<String>,
 }
 
-type Verifying<'e> = BoxFuture<'e, (Lane, QueuedMessage, Option<Verification>)>;
+type Verifying<'e> = BoxFuture<'e, (Lane, QueuedMessage, Option<VerificationWithCalls>)>;
 type Concluding<'e> = BoxFuture<'e, (Lane, MessageId, Result<Processed, StoreError>)>;
 
 /// How many slots of `concurrency` one gateway may hold when `gateways` are configured: all of them
@@ -60,13 +59,13 @@ pub(super) struct Pipeline<'e, S: Store> {
     /// Claimed, unfinished messages of each lane, oldest first.
     lanes: HashMap<Lane, VecDeque<MessageId>>,
     /// Verified messages waiting for an earlier message of their lane.
-    ready: HashMap<MessageId, (QueuedMessage, Option<Verification>)>,
+    ready: HashMap<MessageId, (QueuedMessage, Option<VerificationWithCalls>)>,
     /// Lanes whose oldest message is being checked and applied (or waits for an application slot).
     busy: HashSet<Lane>,
     verifying: FuturesUnordered<Verifying<'e>>,
     concluding: FuturesUnordered<Concluding<'e>>,
     /// Lane heads waiting for an application slot.
-    to_conclude: VecDeque<(Lane, QueuedMessage, Option<Verification>)>,
+    to_conclude: VecDeque<(Lane, QueuedMessage, Option<VerificationWithCalls>)>,
     /// Claimed messages waiting for a verification slot of their gateway, oldest first.
     parked: HashMap<String, VecDeque<(Lane, QueuedMessage)>>,
     /// Verifications running, per gateway.
@@ -228,7 +227,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         }
         enum Ended {
             // Boxed: a verified message is much larger than an application's result.
-            Verified(Box<(Lane, QueuedMessage, Option<Verification>)>),
+            Verified(Box<(Lane, QueuedMessage, Option<VerificationWithCalls>)>),
             Concluded(Lane, MessageId, Result<Processed, StoreError>),
         }
         let ended = if self.concluding.is_empty() {
@@ -268,7 +267,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn verified(&mut self, lane: Lane, queued: QueuedMessage, verification: Option<Verification>) {
+    fn verified(&mut self, lane: Lane, queued: QueuedMessage, verification: Option<VerificationWithCalls>) {
         let gateway = queued.gateway.clone();
         if let Some(running) = self.verifying_by_gateway.get_mut(&gateway) {
             *running = running.saturating_sub(1);
@@ -292,7 +291,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         }
     }
 
-    fn start_conclusion(&mut self, lane: Lane, queued: QueuedMessage, verification: Option<Verification>) {
+    fn start_conclusion(&mut self, lane: Lane, queued: QueuedMessage, verification: Option<VerificationWithCalls>) {
         self.busy.insert(lane.clone());
         self.to_conclude.push_back((lane, queued, verification));
         self.fill_application_slots();

@@ -279,7 +279,10 @@ impl<S: Store> Engine<S> {
                 body: Vec::new(),
             });
         }
-        let ids = self.store.log_answers(&payment.gateway, &payment.id, &calls).await?;
+        let ids = self
+            .store
+            .log_answers(&payment.gateway, Some(&payment.id), &calls)
+            .await?;
         ids.last()
             .copied()
             .ok_or_else(|| StoreError::Database("no log row was written for the gateway's answer".into()))

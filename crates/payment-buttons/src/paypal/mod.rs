@@ -69,6 +69,7 @@ use crate::gateway::{
 };
 use crate::gateway::{
     DecodedFields, Gateway, GatewayError, HandOff, IncomingMessage, NotifyRoute, PaymentRequest, Reply,
+    VerificationWithCalls,
 };
 
 /// Checkout's webhooks: `/notify/paypal/webhook`, with the transmission headers its signature needs.
@@ -332,7 +333,13 @@ impl Gateway for PaypalGateway {
         Reply::empty_ok()
     }
 
+    /// The verification alone; the engine calls [`Gateway::verify_with_calls`], which also gives the
+    /// answers of PayPal's verify-webhook-signature API to log.
     async fn verify(&self, message: &IncomingMessage) -> Verification {
+        self.verify_with_calls(message).await.verification
+    }
+
+    async fn verify_with_calls(&self, message: &IncomingMessage) -> VerificationWithCalls {
         #[cfg(feature = "reqwest")]
         if message.route() == checkout::message::WEBHOOK_ROUTE {
             return match (&self.api, &self.webhooks) {
@@ -341,10 +348,13 @@ impl Gateway for PaypalGateway {
                     status: crate::notification::VerificationStatus::Error,
                     reason: "a Checkout webhook, and paypal.integration is not \"checkout\"".into(),
                     flags: vec![crate::notification::Flag::VerificationFailed],
-                },
+                }
+                .into(),
             };
         }
-        verify::verify(self.postback.as_ref(), self.config.mode(), &message.body).await
+        verify::verify(self.postback.as_ref(), self.config.mode(), &message.body)
+            .await
+            .into()
     }
 
     fn label(&self, _language: &str) -> String {

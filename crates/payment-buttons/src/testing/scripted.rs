@@ -28,7 +28,7 @@ use crate::button::{ButtonConfig, ButtonError};
 use crate::gateway::{
     BuyerReturn, CancelAnswer, CancelAttempt, CancelRequest, DecodedFields, Gateway, GatewayCall, GatewayError,
     HandOff, IncomingMessage, NotifyRoute, PaymentRequest, RefundAnswer, RefundAttempt, RefundRequest, Refunds, Reply,
-    StoredPaymentFacts, SubscriptionCancels,
+    StoredPaymentFacts, SubscriptionCancels, VerificationWithCalls,
 };
 use crate::money::Money;
 use crate::notification::Verification;
@@ -249,6 +249,9 @@ impl Gateway for Scripted {
     }
     async fn verify(&self, message: &IncomingMessage) -> Verification {
         self.inner.verify(message).await
+    }
+    async fn verify_with_calls(&self, message: &IncomingMessage) -> VerificationWithCalls {
+        self.inner.verify_with_calls(message).await
     }
     fn label(&self, language: &str) -> String {
         self.inner.label(language)

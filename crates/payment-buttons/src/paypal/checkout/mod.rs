@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::api::{Authorized, PaypalApi};
 use super::config::{PaypalConfig, WebhookVerification};
 use super::oauth::TokenError;
-use crate::gateway::{GatewayCall, IncomingMessage};
+use crate::gateway::{GatewayCall, IncomingMessage, VerificationWithCalls};
 use crate::notification::{Flag, Verification, VerificationStatus, Verified};
 use crate::payment::PaymentId;
 use message::WebhookEvent;
@@ -138,12 +138,25 @@ fn rejected(reason: String) -> Verification {
     }
 }
 
-/// Verifies a logged webhook (its signature, locally or through PayPal's API) and reads it.
+/// Verifies a logged webhook (its signature, locally or through PayPal's API) and reads it. The answers of
+/// PayPal's API, when it was asked, come back with the verification: the engine logs them before it acts.
 pub(crate) async fn verify_webhook(
     api: &PaypalApi,
     config: &PaypalConfig,
     webhooks: &Webhooks,
     message: &IncomingMessage,
+) -> VerificationWithCalls {
+    let mut calls = Vec::new();
+    let verification = verify_webhook_calling(api, config, webhooks, message, &mut calls).await;
+    VerificationWithCalls { verification, calls }
+}
+
+async fn verify_webhook_calling(
+    api: &PaypalApi,
+    config: &PaypalConfig,
+    webhooks: &Webhooks,
+    message: &IncomingMessage,
+    calls: &mut Vec<GatewayCall>,
 ) -> Verification {
     let Some(webhook_id) = config.webhook_id() else {
         return Verification::Rejected {
@@ -158,7 +171,7 @@ pub(crate) async fn verify_webhook(
     };
     let checked = match config.webhook_verification() {
         WebhookVerification::Local => verify_locally(webhooks, &transmission, webhook_id, &message.body).await,
-        WebhookVerification::Api => verify_by_api(api, config, &transmission, webhook_id, &message.body).await,
+        WebhookVerification::Api => verify_by_api(api, config, &transmission, webhook_id, &message.body, calls).await,
     };
     match checked {
         Ok(()) => {}
@@ -208,13 +221,15 @@ async fn verify_locally(
 }
 
 /// PayPal's `POST /v1/notifications/verify-webhook-signature`, with the event as received (the raw body,
-/// never re-serialized: PayPal checks the signature over its bytes).
+/// never re-serialized: PayPal checks the signature over its bytes). Every answer (the OAuth token's,
+/// redacted, when one was fetched; the verification's) is pushed to `calls`, for the engine's log.
 async fn verify_by_api(
     api: &PaypalApi,
     config: &PaypalConfig,
     transmission: &Transmission<'_>,
     webhook_id: &str,
     body: &[u8],
+    calls: &mut Vec<GatewayCall>,
 ) -> Result<(), Checked> {
     let Ok(event) = std::str::from_utf8(body) else {
         return Err(Checked::Refused("the body is not UTF-8 JSON".into()));
@@ -238,9 +253,8 @@ async fn verify_by_api(
         return Err(Checked::Refused("paypal.client_id is not configured".into()));
     };
     let url = format!("{base}/v1/notifications/verify-webhook-signature");
-    let mut calls = Vec::new();
     let sent = api
-        .authorized(base, credentials, &format!("POST {url}"), &mut calls, |token| {
+        .authorized(base, credentials, &format!("POST {url}"), calls, |token| {
             api.client()
                 .post(&url)
                 .bearer_auth(token.expose())
@@ -248,6 +262,9 @@ async fn verify_by_api(
                 .body(request.clone())
         })
         .await;
+    if let Ok(answer) = &sent {
+        calls.push(answer.clone());
+    }
     match sent {
         Ok(answer) if (200..300).contains(&answer.status) => {
             let json: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);

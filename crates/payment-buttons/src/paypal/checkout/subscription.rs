@@ -10,9 +10,10 @@
 //! - **A subscription per buyer** (`POST /v1/billing/subscriptions`, `custom_id` = our payment id), then
 //!   the buyer goes to its `approve` link.
 //! - **Webhooks** ([`read_event`]): `BILLING.SUBSCRIPTION.ACTIVATED` / `.CANCELLED` / `.EXPIRED` /
-//!   `.SUSPENDED` and `PAYMENT.SALE.COMPLETED` (one per cycle), in the terms and under the keys of Payments
-//!   Standard's `subscr_signup` / `subscr_cancel` / `subscr_eot` / `subscr_payment` (see `paypal/status.rs`),
-//!   so each cycle is a payment of its own and the engine's subscription checks apply unchanged.
+//!   `.SUSPENDED`, `PAYMENT.SALE.COMPLETED` (one per cycle) and `PAYMENT.SALE.REFUNDED` / `.REVERSED`, in the
+//!   terms and under the keys of Payments Standard's `subscr_signup` / `subscr_cancel` / `subscr_eot` /
+//!   `subscr_payment` and its `Refunded` / `Reversed` (see `paypal/status.rs`), so each cycle is a payment of
+//!   its own and the engine's subscription checks apply unchanged.
 //! - **Cancellation** (`POST /v1/billing/subscriptions/{id}/cancel`), under the key of the
 //!   `BILLING.SUBSCRIPTION.CANCELLED` webhook that follows, so `subscription_cancelled` is emitted once.
 //!
@@ -440,7 +441,61 @@ pub(crate) fn payment_ref(resource: &Value) -> Option<&str> {
 
 /// Whether an event is one of the subscription events read here.
 pub(crate) fn is_subscription_event(event_type: &str) -> bool {
-    event_type.starts_with("BILLING.SUBSCRIPTION.") || event_type == "PAYMENT.SALE.COMPLETED"
+    event_type.starts_with("BILLING.SUBSCRIPTION.")
+        || matches!(
+            event_type,
+            "PAYMENT.SALE.COMPLETED" | "PAYMENT.SALE.REFUNDED" | "PAYMENT.SALE.REVERSED"
+        )
+}
+
+/// `PAYMENT.SALE.REFUNDED` / `.REVERSED` of a subscription's sale, as Payments Standard's `Refunded` /
+/// `Reversed` IPN of a `subscr_payment`: the cycle paid by the sale (`sale_id`) is refunded by the amount
+/// stated, under the key `{refund id}:Refunded` (`:Reversed`), the key of the refund call's answer.
+/// `Ok(None)` for a refund of a sale that is no subscription's.
+fn sale_refund(
+    config: &PaypalConfig,
+    event: &WebhookEvent,
+    mut details: serde_json::Map<String, Value>,
+    test: bool,
+) -> Result<Option<Notification>, String> {
+    let r = &event.resource;
+    let Some(subscription) = text(r, "billing_agreement_id") else {
+        return Ok(None);
+    };
+    let id = text(r, "id").ok_or("the refund has no id")?;
+    let sale = text(r, "sale_id").ok_or("the refund names no sale (sale_id)")?;
+    let amount = r.get("amount").ok_or("the refund has no amount")?;
+    let value = text(amount, "total").ok_or("no amount.total")?;
+    let currency = text(amount, "currency").ok_or("no amount.currency")?;
+    // PayPal may state the money going back as a negative total: the refund is its size.
+    let amount = Money::parse(value, currency)
+        .map_err(|e| format!("amount {value} {currency}: {e}"))?
+        .abs();
+    let word = if event.event_type == "PAYMENT.SALE.REVERSED" {
+        "Reversed"
+    } else {
+        "Refunded"
+    };
+    details.insert("subscr_id".into(), subscription.into());
+    details.insert("refund_id".into(), id.into());
+    details.insert("payment_status".into(), word.into());
+    Ok(Some(Notification {
+        payment_ref: payment_ref(r).map(str::to_owned),
+        target: Target::SubscriptionCycle,
+        outcome: Some(Outcome::Refunded { amount: Some(amount) }),
+        idempotency_key: format!("{id}:{word}"),
+        gateway_reference: Some(sale.to_owned()),
+        subscription: Some(SubscriptionRef {
+            id: subscription.to_owned(),
+            may_record: false,
+        }),
+        amount: Some(amount),
+        receiver: config.business().map(|b| b.as_str().to_owned()),
+        test,
+        details,
+        flags: Vec::new(),
+        summary: format!("{} {id} of sale {sale}", word.to_lowercase()),
+    }))
 }
 
 /// What a verified subscription event means, or why it changes nothing. `Ok(None)`: an event of the
@@ -453,6 +508,12 @@ pub(crate) fn read_event(
     let r = &event.resource;
     let mut details = serde_json::Map::new();
     details.insert(INTEGRATION_DETAIL.into(), "checkout".into());
+    if matches!(
+        event.event_type.as_str(),
+        "PAYMENT.SALE.REFUNDED" | "PAYMENT.SALE.REVERSED"
+    ) {
+        return sale_refund(config, event, details, test);
+    }
     if event.event_type == "PAYMENT.SALE.COMPLETED" {
         // A sale of a subscription names it; any other sale is not about one of our subscriptions.
         let Some(subscription) = text(r, "billing_agreement_id") else {
@@ -497,7 +558,13 @@ pub(crate) fn read_event(
         details.insert("plan_id".into(), plan.into());
     }
     let (kind, outcome, may_record, key) = match event.event_type.as_str() {
-        "BILLING.SUBSCRIPTION.ACTIVATED" => ("subscr_signup", None, true, format!("subscr_signup:{id}")),
+        // Sent when the buyer approves, and again whenever a suspended subscription is reactivated: each
+        // activation is recorded once (a resend is a duplicate), keyed by the time PayPal says the status
+        // changed, or, when it does not say, by the event (a resend keeps its id).
+        "BILLING.SUBSCRIPTION.ACTIVATED" => {
+            let activation = text(r, "status_update_time").unwrap_or(&event.id);
+            ("subscr_signup", None, true, format!("subscr_signup:{id}:{activation}"))
+        }
         "BILLING.SUBSCRIPTION.CANCELLED" => (
             "subscr_cancel",
             Some(Outcome::SubscriptionCancelled),
@@ -660,7 +727,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(activated.outcome, None);
-        assert_eq!(activated.idempotency_key, "subscr_signup:I-PE7JWXKGVN0R");
+        assert_eq!(activated.idempotency_key, "subscr_signup:I-PE7JWXKGVN0R:WH-1");
         assert!(activated.subscription.as_ref().unwrap().may_record);
         assert_eq!(activated.details[INTEGRATION_DETAIL], "checkout");
         let cancelled = read_event(
@@ -688,6 +755,62 @@ mod tests {
             .unwrap();
         assert_eq!(suspended.outcome, None);
         assert!(!suspended.subscription.unwrap().may_record);
+    }
+
+    #[test]
+    fn a_refund_or_reversal_of_a_subscriptions_sale_refunds_its_cycle_keyed_as_the_refund_answer() {
+        let resource = json!({"id": "1JU08902781691411", "state": "completed", "sale_id": "80021663DE681814L",
+            "amount": {"total": "-2.50", "currency": "EUR"}, "billing_agreement_id": "I-1", "custom": "Xk3f9QpL2mZa"});
+        let refunded = read_event(&config(), &event("PAYMENT.SALE.REFUNDED", resource.clone()), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(refunded.target, Target::SubscriptionCycle);
+        assert_eq!(refunded.idempotency_key, "1JU08902781691411:Refunded");
+        assert_eq!(refunded.gateway_reference.as_deref(), Some("80021663DE681814L"));
+        let half = Money::parse("2.50", "EUR").unwrap();
+        assert_eq!(refunded.outcome, Some(Outcome::Refunded { amount: Some(half) }));
+        assert_eq!(refunded.amount, Some(half));
+        assert_eq!(refunded.payment_ref.as_deref(), Some("Xk3f9QpL2mZa"));
+        let named = refunded.subscription.unwrap();
+        assert_eq!((named.id.as_str(), named.may_record), ("I-1", false));
+        let reversed = read_event(&config(), &event("PAYMENT.SALE.REVERSED", resource.clone()), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(reversed.idempotency_key, "1JU08902781691411:Reversed");
+
+        let mut no_sale = resource.clone();
+        no_sale.as_object_mut().unwrap().remove("sale_id");
+        assert!(read_event(&config(), &event("PAYMENT.SALE.REFUNDED", no_sale), true).is_err());
+        let mut plain = resource;
+        plain.as_object_mut().unwrap().remove("billing_agreement_id");
+        assert_eq!(
+            read_event(&config(), &event("PAYMENT.SALE.REFUNDED", plain), true),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn each_activation_has_its_own_key_and_a_resend_the_same() {
+        let activation = |event_id: &str, status_time: Option<&str>| {
+            let mut resource = json!({"id": "I-1", "status": "ACTIVE", "custom_id": "Xk3f9QpL2mZa"});
+            if let Some(time) = status_time {
+                resource["status_update_time"] = json!(time);
+            }
+            let mut event = event("BILLING.SUBSCRIPTION.ACTIVATED", resource);
+            event.id = event_id.to_owned();
+            read_event(&config(), &event, true).unwrap().unwrap().idempotency_key
+        };
+        let first = activation("WH-A", Some("2026-12-01T10:00:00Z"));
+        assert_eq!(first, "subscr_signup:I-1:2026-12-01T10:00:00Z");
+        assert_eq!(activation("WH-A", Some("2026-12-01T10:00:00Z")), first, "a resend");
+        assert_ne!(
+            activation("WH-B", Some("2026-12-03T08:00:00Z")),
+            first,
+            "a reactivation"
+        );
+        // Without a status time, the event tells a reactivation from a resend.
+        assert_eq!(activation("WH-C", None), activation("WH-C", None));
+        assert_ne!(activation("WH-C", None), activation("WH-D", None));
     }
 
     #[test]

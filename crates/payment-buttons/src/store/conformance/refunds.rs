@@ -176,7 +176,11 @@ pub async fn an_answer_then_its_notification_count_once<T: StoreUnderTest>(subje
         "held by the attempt in flight"
     );
     let ids = store
-        .log_answers("paypal", &payment, &[answer(r#"{"id":"R1","status":"COMPLETED"}"#)])
+        .log_answers(
+            "paypal",
+            Some(&payment),
+            &[answer(r#"{"id":"R1","status":"COMPLETED"}"#)],
+        )
         .await
         .expect("log answers");
     assert_eq!(ids.len(), 1);
@@ -251,7 +255,11 @@ pub async fn a_notification_first_settles_the_pending_refund<T: StoreUnderTest>(
         "the pending refund of the same amount is the one the gateway reports"
     );
     let ids = store
-        .log_answers("paypal", &payment, &[answer(r#"{"id":"R2","status":"COMPLETED"}"#)])
+        .log_answers(
+            "paypal",
+            Some(&payment),
+            &[answer(r#"{"id":"R2","status":"COMPLETED"}"#)],
+        )
         .await
         .expect("log");
     let settle = request(ids[0], &payment, refunded(&payment, "5.00", "R2:Refunded"), vec![]).settling(RefundLink {
