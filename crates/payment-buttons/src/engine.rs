@@ -42,6 +42,13 @@ pub const DEFAULT_CONCURRENCY: usize = 256;
 #[cfg(feature = "actix")]
 const PROGRESS_EVERY: Duration = Duration::from_millis(25);
 
+/// How many verified messages (of different payments) the worker applies in one store transaction at most
+/// by default ([`Store::apply_batch`], see [`Engine::with_apply_batch`]): the messages verified while the
+/// previous batch was written go together, so a busy worker commits once per batch instead of once per
+/// message, and an idle one applies each message at once. 32 applications take a few milliseconds on
+/// SQLite, during which intake waits for the one writer to log a message.
+pub const DEFAULT_APPLY_BATCH: usize = 32;
+
 /// How many verified messages are checked and applied at once by default: one, which suits SQLite (one
 /// writer at a time); a PostgreSQL store gains from a few (see [`Engine::with_apply_concurrency`]).
 pub const DEFAULT_APPLY_CONCURRENCY: usize = 1;
@@ -134,6 +141,20 @@ pub enum Processed {
     },
 }
 
+/// What is left of concluding a message once everything before its application is done.
+enum Prepared {
+    /// Nothing: it was settled, rescheduled, or acted on otherwise.
+    Done(Processed),
+    /// It passed the checks: apply it.
+    Apply(ToApply),
+}
+
+/// A checked notification to apply, and the state its payment was in when checked (for the counters).
+struct ToApply {
+    request: ApplyRequest,
+    from: PaymentState,
+}
+
 /// The pipeline, over a store.
 pub struct Engine<S: Store> {
     store: Arc<S>,
@@ -145,6 +166,7 @@ pub struct Engine<S: Store> {
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
     concurrency: usize,
     apply_concurrency: usize,
+    apply_batch: usize,
     abandon_after: Duration,
     notify_body_limit: usize,
     telemetry: crate::telemetry::Telemetry,
@@ -163,6 +185,7 @@ impl<S: Store> Engine<S> {
             wakeup: None,
             concurrency: DEFAULT_CONCURRENCY,
             apply_concurrency: DEFAULT_APPLY_CONCURRENCY,
+            apply_batch: DEFAULT_APPLY_BATCH,
             abandon_after: DEFAULT_ABANDON_AFTER,
             notify_body_limit: DEFAULT_NOTIFY_BODY_BYTES,
             telemetry: crate::telemetry::Telemetry::default(),
@@ -212,6 +235,14 @@ impl<S: Store> Engine<S> {
     /// would only wait for the one writer.
     pub fn with_apply_concurrency(mut self, n: usize) -> Self {
         self.apply_concurrency = n.max(1);
+        self
+    }
+
+    /// How many verified messages of different payments go to the store in one [`Store::apply_batch`] at
+    /// most (at least 1; default [`DEFAULT_APPLY_BATCH`]); 1 applies each message in a transaction of its
+    /// own. Each of the [`Engine::with_apply_concurrency`] application slots takes one batch at a time.
+    pub fn with_apply_batch(mut self, n: usize) -> Self {
+        self.apply_batch = n.max(1);
         self
     }
 
@@ -609,6 +640,79 @@ impl<S: Store> Engine<S> {
         verification: Option<Verification>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
+        match self.prepare(queued, verification, now).await? {
+            Prepared::Done(processed) => Ok(processed),
+            Prepared::Apply(apply) => self.apply_one(apply).await,
+        }
+    }
+
+    /// Concludes verified messages of different payments together (the worker's group commit): everything
+    /// before the application runs for each message at once (settling, rescheduling, reading and checking
+    /// its payment), then the messages to apply go to the store in one [`Store::apply_batch`]. Returns each
+    /// message's result, in the order given; a failure is that message's only (it stays queued).
+    pub(crate) async fn conclude_all(
+        &self,
+        group: Vec<(QueuedMessage, Option<Verification>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<(crate::store::MessageId, Result<Processed, StoreError>)> {
+        let prepared = futures_util::future::join_all(group.into_iter().map(|(queued, verification)| async move {
+            let (id, gateway) = (queued.id, queued.gateway.clone());
+            (id, gateway, self.prepare(queued, verification, now).await)
+        }))
+        .await;
+        let mut results: Vec<(crate::store::MessageId, String, Option<Result<Processed, StoreError>>)> =
+            Vec::with_capacity(prepared.len());
+        let mut to_apply = Vec::new();
+        let mut requests = Vec::new();
+        for (id, gateway, prepared) in prepared {
+            let result = match prepared {
+                Ok(Prepared::Apply(apply)) => {
+                    to_apply.push((results.len(), apply.from));
+                    requests.push(apply.request);
+                    None
+                }
+                Ok(Prepared::Done(processed)) => Some(Ok(processed)),
+                Err(e) => Some(Err(e)),
+            };
+            results.push((id, gateway, result));
+        }
+        if !requests.is_empty() {
+            let asked = requests.len();
+            let mut applied = self.store.apply_batch(requests).await.into_iter();
+            for (slot, from) in to_apply {
+                let (id, gateway, result) = &mut results[slot];
+                // A store that answers fewer results than requests leaves the rest queued.
+                let one = applied.next().unwrap_or_else(|| {
+                    Err(StoreError::Database(format!(
+                        "the store answered a batch of {asked} applications with fewer results"
+                    )))
+                });
+                *result = Some(one.map(|applied| {
+                    self.report_move(gateway, from, *id, &applied);
+                    Processed::Applied(applied)
+                }));
+            }
+        }
+        results
+            .into_iter()
+            .map(|(id, gateway, result)| {
+                let result = result.unwrap_or_else(|| Err(StoreError::Database("no result".into())));
+                if let Ok(processed) = &result {
+                    self.report(&gateway, id, processed);
+                }
+                (id, result)
+            })
+            .collect()
+    }
+
+    /// Everything after verification but the application: settles or reschedules the message, or checks
+    /// it against its payment and returns what to apply.
+    async fn prepare(
+        &self,
+        queued: QueuedMessage,
+        verification: Option<Verification>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
         let (Some(gw), Some(verification)) = (self.gateways.get(&queued.gateway), verification) else {
             let settlement = Settlement {
                 verification: VerificationStatus::Error,
@@ -617,11 +721,11 @@ impl<S: Store> Engine<S> {
                 outcome: format!("no gateway {:?} is configured any more", queued.gateway),
             };
             self.store.settle_message(queued.id, settlement.clone()).await?;
-            return Ok(Processed::Settled(settlement));
+            return Ok(Prepared::Done(Processed::Settled(settlement)));
         };
-        match verification {
+        let processed = match verification {
             Verification::Verified(notification) => {
-                self.check_and_apply(queued.id, gw.as_ref(), notification, now).await
+                return self.check(queued.id, gw.as_ref(), notification, now).await;
             }
             Verification::Return { payment, query } => {
                 self.conclude_return(queued, gw.as_ref(), payment, query, now).await
@@ -643,24 +747,25 @@ impl<S: Store> Engine<S> {
             Verification::Retry { reason } => {
                 let attempts = queued.attempts + 1;
                 if attempts >= MAX_VERIFICATION_ATTEMPTS {
-                    return self
-                        .settle(
-                            queued.id,
-                            VerificationStatus::Error,
-                            vec![Flag::VerificationFailed],
-                            None,
-                            format!("gave up after {attempts} verification attempts: {reason}"),
-                        )
-                        .await;
+                    self.settle(
+                        queued.id,
+                        VerificationStatus::Error,
+                        vec![Flag::VerificationFailed],
+                        None,
+                        format!("gave up after {attempts} verification attempts: {reason}"),
+                    )
+                    .await
+                } else {
+                    let next =
+                        now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or(chrono::Duration::hours(1));
+                    self.store
+                        .reschedule_message(queued.id, attempts, next, &reason)
+                        .await?;
+                    Ok(Processed::Rescheduled { attempts, reason })
                 }
-                let next =
-                    now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or(chrono::Duration::hours(1));
-                self.store
-                    .reschedule_message(queued.id, attempts, next, &reason)
-                    .await?;
-                Ok(Processed::Rescheduled { attempts, reason })
             }
-        }
+        };
+        processed.map(Prepared::Done)
     }
 
     async fn settle(
@@ -825,6 +930,30 @@ impl<S: Store> Engine<S> {
         verified: Verified<Notification>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
+        match self.check(log_id, gw, verified, now).await? {
+            Prepared::Done(processed) => Ok(processed),
+            Prepared::Apply(apply) => self.apply_one(apply).await,
+        }
+    }
+
+    /// Applies one checked notification in its own transaction.
+    async fn apply_one(&self, apply: ToApply) -> Result<Processed, StoreError> {
+        let ToApply { request, from } = apply;
+        let (gateway, log_id) = (request.gateway().to_owned(), request.message_id());
+        let applied = self.store.apply(request).await?;
+        self.report_move(&gateway, from, log_id, &applied);
+        Ok(Processed::Applied(applied))
+    }
+
+    /// Checks a verified notification against its payment, as the log row `log_id`: settles it when it
+    /// may not change the payment, otherwise returns the request that applies it.
+    async fn check(
+        &self,
+        log_id: crate::store::MessageId,
+        gw: &dyn Gateway,
+        verified: Verified<Notification>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
         let n = verified.get();
         let mut flags = n.flags.clone();
         let verified_status = VerificationStatus::Verified;
@@ -848,7 +977,8 @@ impl<S: Store> Engine<S> {
                     None,
                     format!("not applied: no payment {named:?} ({})", n.summary),
                 )
-                .await;
+                .await
+                .map(Prepared::Done);
         };
         if let Err((flag, reason)) = check_against_payment(n, &payment, gw) {
             flags.push(flag);
@@ -860,12 +990,14 @@ impl<S: Store> Engine<S> {
                     Some(payment.id.clone()),
                     format!("not applied: {reason}"),
                 )
-                .await;
+                .await
+                .map(Prepared::Done);
         }
         let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
-        let applied = self.store.apply(request).await?;
-        self.report_move(gw.name(), payment.state, log_id, &applied);
-        Ok(Processed::Applied(applied))
+        Ok(Prepared::Apply(ToApply {
+            request,
+            from: payment.state,
+        }))
     }
 
     /// Counts and logs the state a payment moved to when `applied` changed it (`payments_total`), whatever

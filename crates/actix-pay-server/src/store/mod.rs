@@ -189,6 +189,10 @@ impl Store for ServerStore {
         self.core.apply(request).await
     }
 
+    async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
+        self.core.apply_batch(requests).await
+    }
+
     async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         self.core.undispatched_events(limit).await
     }

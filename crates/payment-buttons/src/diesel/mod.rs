@@ -304,6 +304,14 @@ impl Store for DieselStore {
             .await
     }
 
+    async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
+        let n = requests.len();
+        let hook = self.hook.clone();
+        self.with_connection(move |conn| Ok::<_, StoreError>(apply::apply_batch(conn, &requests, hook.as_deref())))
+            .await
+            .unwrap_or_else(|e| vec![Err(e); n])
+    }
+
     async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_connection(move |conn| outbox::undispatched(conn, limit))
