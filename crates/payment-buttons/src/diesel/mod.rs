@@ -306,6 +306,9 @@ impl Store for DieselStore {
 
     async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
         let n = requests.len();
+        if n == 0 {
+            return Vec::new();
+        }
         let hook = self.hook.clone();
         self.with_connection(move |conn| Ok::<_, StoreError>(apply::apply_batch(conn, &requests, hook.as_deref())))
             .await
