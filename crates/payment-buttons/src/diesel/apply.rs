@@ -129,9 +129,14 @@ fn apply_in(
         }
         let mut events = plan.events.clone();
         if plan.new_state.is_some() || !plan.events.is_empty() {
-            let current = tx
-                .payment(&target_id)?
-                .ok_or_else(|| StoreError::NotFound(format!("payment {target_id}")))?;
+            // The payment named was read under its lock in this transaction and nothing wrote it since; a
+            // subscription's cycle (found or just created) is read.
+            let current = if target_id == named.id {
+                named.clone()
+            } else {
+                tx.payment(&target_id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("payment {target_id}")))?
+            };
             tx.update_payment(
                 &current,
                 &PaymentChange {

@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::connection::AnyConnection;
-use super::models::{AppliedRow, NewLogRow};
-use super::schema::{applied_notifications, gateway_messages};
+use super::models::{AppliedRow, NewEventRow, NewLogRow};
+use super::schema::{applied_notifications, events, gateway_messages};
 use super::{postgres, sqlite};
 
 /// Runs the same Diesel expression on whichever concrete connection `conn` holds.
@@ -17,6 +17,11 @@ macro_rules! on_backend {
             AnyConnection::Sqlite($c) => $body,
         }
     };
+}
+
+/// Inserts outbox rows in one statement.
+pub(crate) fn insert_events(conn: &mut AnyConnection, rows: &[NewEventRow]) -> QueryResult<usize> {
+    on_backend!(conn, c => diesel::insert_into(events::table).values(rows).execute(c))
 }
 
 /// Inserts a log row and returns its id.
