@@ -149,6 +149,13 @@ enum Prepared {
     Apply(ToApply),
 }
 
+/// The payments a batch's messages name, read together just before they are checked: `found` are those
+/// that exist among the `asked` ones.
+struct KnownPayments {
+    asked: std::collections::HashSet<PaymentId>,
+    found: std::collections::HashMap<PaymentId, StoredPayment>,
+}
+
 /// A checked notification to apply, and the state its payment was in when checked (for the counters).
 struct ToApply {
     request: ApplyRequest,
@@ -640,7 +647,7 @@ impl<S: Store> Engine<S> {
         verification: Option<Verification>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
-        match self.prepare(queued, verification, now).await? {
+        match self.prepare(queued, verification, now, None).await? {
             Prepared::Done(processed) => Ok(processed),
             Prepared::Apply(apply) => self.apply_one(apply).await,
         }
@@ -655,9 +662,31 @@ impl<S: Store> Engine<S> {
         group: Vec<(QueuedMessage, Option<Verification>)>,
         now: DateTime<Utc>,
     ) -> Vec<(crate::store::MessageId, Result<Processed, StoreError>)> {
+        // The payments the verified messages name, read at once (one query instead of one per message).
+        let named: Vec<PaymentId> = group
+            .iter()
+            .filter_map(|(_, verification)| match verification {
+                Some(Verification::Verified(n)) => n.get().payment_ref.as_deref(),
+                _ => None,
+            })
+            .filter_map(|r| PaymentId::parse(r).ok())
+            .collect();
+        let known: Option<KnownPayments> = if named.len() > 1 {
+            match self.store.payments(&named).await {
+                Ok(found) => Some(KnownPayments {
+                    asked: named.into_iter().collect(),
+                    found: found.into_iter().map(|p| (p.id.clone(), p)).collect(),
+                }),
+                // Each message reads its own payment instead.
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let known = known.as_ref();
         let prepared = futures_util::future::join_all(group.into_iter().map(|(queued, verification)| async move {
             let (id, gateway) = (queued.id, queued.gateway.clone());
-            (id, gateway, self.prepare(queued, verification, now).await)
+            (id, gateway, self.prepare(queued, verification, now, known).await)
         }))
         .await;
         let mut results: Vec<(crate::store::MessageId, String, Option<Result<Processed, StoreError>>)> =
@@ -712,6 +741,7 @@ impl<S: Store> Engine<S> {
         queued: QueuedMessage,
         verification: Option<Verification>,
         now: DateTime<Utc>,
+        known: Option<&KnownPayments>,
     ) -> Result<Prepared, StoreError> {
         let (Some(gw), Some(verification)) = (self.gateways.get(&queued.gateway), verification) else {
             let settlement = Settlement {
@@ -725,7 +755,7 @@ impl<S: Store> Engine<S> {
         };
         let processed = match verification {
             Verification::Verified(notification) => {
-                return self.check(queued.id, gw.as_ref(), notification, now).await;
+                return self.check(queued.id, gw.as_ref(), notification, now, known).await;
             }
             Verification::Return { payment, query } => {
                 self.conclude_return(queued, gw.as_ref(), payment, query, now).await
@@ -930,7 +960,7 @@ impl<S: Store> Engine<S> {
         verified: Verified<Notification>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
-        match self.check(log_id, gw, verified, now).await? {
+        match self.check(log_id, gw, verified, now, None).await? {
             Prepared::Done(processed) => Ok(processed),
             Prepared::Apply(apply) => self.apply_one(apply).await,
         }
@@ -945,22 +975,25 @@ impl<S: Store> Engine<S> {
         Ok(Processed::Applied(applied))
     }
 
-    /// Checks a verified notification against its payment, as the log row `log_id`: settles it when it
-    /// may not change the payment, otherwise returns the request that applies it.
+    /// Checks a verified notification against its payment (read now, or among the `known` ones), as the
+    /// log row `log_id`: settles it when it may not change the payment, otherwise returns the request that
+    /// applies it.
     async fn check(
         &self,
         log_id: crate::store::MessageId,
         gw: &dyn Gateway,
         verified: Verified<Notification>,
         now: DateTime<Utc>,
+        known: Option<&KnownPayments>,
     ) -> Result<Prepared, StoreError> {
         let n = verified.get();
         let mut flags = n.flags.clone();
         let verified_status = VerificationStatus::Verified;
         let payment_id = n.payment_ref.as_deref().and_then(|r| PaymentId::parse(r).ok());
-        let payment = match &payment_id {
-            Some(id) => self.store.payment(id).await?,
-            None => None,
+        let payment = match (&payment_id, known) {
+            (Some(id), Some(known)) if known.asked.contains(id) => known.found.get(id).cloned(),
+            (Some(id), _) => self.store.payment(id).await?,
+            (None, _) => None,
         };
         let Some(payment) = payment else {
             flags.push(Flag::UnknownPayment);

@@ -321,6 +321,19 @@ pub trait Store: Send + Sync + 'static {
     /// A payment by id.
     async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError>;
 
+    /// The payments among `ids` that exist, in any order: the engine reads a batch's payments at once
+    /// before checking its messages. The default reads them one by one with [`Store::payment`]; a store
+    /// overrides it to read them in one query.
+    async fn payments(&self, ids: &[PaymentId]) -> Result<Vec<StoredPayment>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(payment) = self.payment(id).await? {
+                found.push(payment);
+            }
+        }
+        Ok(found)
+    }
+
     /// Up to `limit` queued messages due at `now`, oldest first. A claimed message is invisible to other
     /// callers until it is settled, applied or rescheduled, or until `now + `[`MESSAGE_CLAIM_LEASE`] has
     /// passed (its worker crashed): then the next claim takes it again.

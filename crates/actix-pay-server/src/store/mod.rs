@@ -165,6 +165,10 @@ impl Store for ServerStore {
         self.core.payment(id).await
     }
 
+    async fn payments(&self, ids: &[PaymentId]) -> Result<Vec<StoredPayment>, StoreError> {
+        self.core.payments(ids).await
+    }
+
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
         self.core.claim_messages(now, limit).await
     }

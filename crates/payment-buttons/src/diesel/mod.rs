@@ -276,6 +276,14 @@ impl Store for DieselStore {
         self.with_connection(move |conn| payments::load(conn, &id)).await
     }
 
+    async fn payments(&self, ids: &[PaymentId]) -> Result<Vec<StoredPayment>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        self.with_connection(move |conn| payments::load_all(conn, &ids)).await
+    }
+
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
         self.with_connection(move |conn| messages::claim(conn, now, limit))
             .await

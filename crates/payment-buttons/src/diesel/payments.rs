@@ -28,6 +28,15 @@ pub(crate) fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredPa
     row.map(PaymentRow::into_payment).transpose()
 }
 
+/// The payments among `ids` that exist.
+pub(crate) fn load_all(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<StoredPayment>, StoreError> {
+    let rows: Vec<PaymentRow> = payments::table
+        .filter(payments::id.eq_any(ids))
+        .select(PaymentRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(PaymentRow::into_payment).collect()
+}
+
 /// The payments of one order, newest first.
 pub(crate) fn for_order(conn: &mut AnyConnection, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError> {
     let rows: Vec<PaymentRow> = payments::table

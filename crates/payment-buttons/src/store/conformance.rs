@@ -55,7 +55,7 @@ use crate::transition::ApplyRequest;
 mod batches;
 pub use batches::{
     a_batch_applies_a_payments_messages_in_order, a_failing_request_fails_alone_and_holds_back_only_its_payment,
-    a_key_is_applied_once_within_and_across_batches, an_empty_batch_does_nothing,
+    a_key_is_applied_once_within_and_across_batches, an_empty_batch_does_nothing, payments_are_read_together,
 };
 mod refunds;
 pub use refunds::{
@@ -170,7 +170,8 @@ macro_rules! store_conformance_tests {
             a_batch_applies_a_payments_messages_in_order,
             a_key_is_applied_once_within_and_across_batches,
             a_failing_request_fails_alone_and_holds_back_only_its_payment,
-            an_empty_batch_does_nothing
+            an_empty_batch_does_nothing,
+            payments_are_read_together
         );
     };
     (@each $subject:expr; $($scenario:ident),+) => {

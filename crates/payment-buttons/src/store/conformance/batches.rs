@@ -231,3 +231,24 @@ pub async fn an_empty_batch_does_nothing<T: StoreUnderTest>(subject: &T) {
     let store = subject.empty().await;
     assert!(store.apply_batch(Vec::new()).await.is_empty());
 }
+
+/// The payments of a batch are read at once: those that exist among the ids asked, each as
+/// [`Store::payment`] reads it; an unknown id is left out, and no id reads nothing.
+pub async fn payments_are_read_together<T: StoreUnderTest>(subject: &T) {
+    let store = subject.empty().await;
+    let a = create_payment(&*store, false).await;
+    let b = create_payment(&*store, true).await;
+    let unknown = PaymentId::generate();
+    let mut found = store
+        .payments(&[b.clone(), unknown, a.clone()])
+        .await
+        .expect("read payments");
+    found.sort_by(|x, y| x.id.cmp(&y.id));
+    let mut expected = vec![
+        store.payment(&a).await.expect("read").expect("exists"),
+        store.payment(&b).await.expect("read").expect("exists"),
+    ];
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(found, expected);
+    assert!(store.payments(&[]).await.expect("read nothing").is_empty());
+}
