@@ -42,19 +42,6 @@ pub(crate) fn insert_applied_key(conn: &mut AnyConnection, row: &AppliedRow) -> 
         .map(|n| n == 1))
 }
 
-/// Locks a payment for the rest of the transaction (PostgreSQL); SQLite's immediate transaction already
-/// holds the database's write lock. Returns false when there is no such payment.
-pub(crate) fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
-    match conn {
-        AnyConnection::Postgresql(c) => postgres::lock_payment(c, id),
-        AnyConnection::Sqlite(c) => {
-            use super::schema::payments;
-            let found: Option<String> = payments::table.find(id).select(payments::id).first(c).optional()?;
-            Ok(found.is_some())
-        }
-    }
-}
-
 /// Claims due queue rows until `lease_until`; returns their ids in ascending order.
 pub(crate) fn claim_ids(
     conn: &mut AnyConnection,
