@@ -146,7 +146,7 @@ enum Prepared {
     /// Nothing: it was settled, rescheduled, or acted on otherwise.
     Done(Processed),
     /// It passed the checks: apply it.
-    Apply(ToApply),
+    Apply(Box<ToApply>),
 }
 
 /// The payments a batch's messages name, read together just before they are checked: `found` are those
@@ -649,7 +649,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Processed, StoreError> {
         match self.prepare(queued, verification, now, None).await? {
             Prepared::Done(processed) => Ok(processed),
-            Prepared::Apply(apply) => self.apply_one(apply).await,
+            Prepared::Apply(apply) => self.apply_one(*apply).await,
         }
     }
 
@@ -689,8 +689,9 @@ impl<S: Store> Engine<S> {
             (id, gateway, self.prepare(queued, verification, now, known).await)
         }))
         .await;
-        let mut results: Vec<(crate::store::MessageId, String, Option<Result<Processed, StoreError>>)> =
-            Vec::with_capacity(prepared.len());
+        // Each message's id, gateway and result (`None` until its application's result is known).
+        type Slot = (crate::store::MessageId, String, Option<Result<Processed, StoreError>>);
+        let mut results: Vec<Slot> = Vec::with_capacity(prepared.len());
         let mut to_apply = Vec::new();
         let mut requests = Vec::new();
         for (id, gateway, prepared) in prepared {
@@ -962,7 +963,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Processed, StoreError> {
         match self.check(log_id, gw, verified, now, None).await? {
             Prepared::Done(processed) => Ok(processed),
-            Prepared::Apply(apply) => self.apply_one(apply).await,
+            Prepared::Apply(apply) => self.apply_one(*apply).await,
         }
     }
 
@@ -1027,10 +1028,10 @@ impl<S: Store> Engine<S> {
                 .map(Prepared::Done);
         }
         let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
-        Ok(Prepared::Apply(ToApply {
+        Ok(Prepared::Apply(Box::new(ToApply {
             request,
             from: payment.state,
-        }))
+        })))
     }
 
     /// Counts and logs the state a payment moved to when `applied` changed it (`payments_total`), whatever

@@ -341,7 +341,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         result: Result<Processed, StoreError>,
     ) -> Result<(), StoreError> {
         self.busy.remove(&lane);
-        let outcome = match result {
+        match result {
             Ok(_) => {
                 self.done += 1;
                 self.held.remove(&id);
@@ -366,8 +366,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
                 self.let_go_from(&lane, id);
                 Err(e)
             }
-        };
-        outcome
+        }
     }
 }
 
