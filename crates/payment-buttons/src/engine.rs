@@ -45,6 +45,13 @@ pub const DEFAULT_CONCURRENCY: usize = 256;
 #[cfg(feature = "actix")]
 const PROGRESS_EVERY: Duration = Duration::from_millis(25);
 
+/// How many verified messages (of different payments) the worker applies in one store transaction at most
+/// by default ([`Store::apply_batch`], see [`Engine::with_apply_batch`]): the messages verified while the
+/// previous batch was written go together, so a busy worker commits once per batch instead of once per
+/// message, and an idle one applies each message at once. 32 applications take a few milliseconds on
+/// SQLite, during which intake waits for the one writer to log a message.
+pub const DEFAULT_APPLY_BATCH: usize = 32;
+
 /// How many verified messages are checked and applied at once by default: one, which suits SQLite (one
 /// writer at a time); a PostgreSQL store gains from a few (see [`Engine::with_apply_concurrency`]).
 pub const DEFAULT_APPLY_CONCURRENCY: usize = 1;
@@ -137,6 +144,27 @@ pub enum Processed {
     },
 }
 
+/// What is left of concluding a message once everything before its application is done.
+enum Prepared {
+    /// Nothing: it was settled, rescheduled, or acted on otherwise.
+    Done(Processed),
+    /// It passed the checks: apply it.
+    Apply(Box<ToApply>),
+}
+
+/// The payments a batch's messages name, read together just before they are checked: `found` are those
+/// that exist among the `asked` ones.
+struct KnownPayments {
+    asked: std::collections::HashSet<PaymentId>,
+    found: std::collections::HashMap<PaymentId, StoredPayment>,
+}
+
+/// A checked notification to apply, and the state its payment was in when checked (for the counters).
+struct ToApply {
+    request: ApplyRequest,
+    from: PaymentState,
+}
+
 /// The pipeline, over a store.
 pub struct Engine<S: Store> {
     store: Arc<S>,
@@ -148,6 +176,7 @@ pub struct Engine<S: Store> {
     wakeup: Option<Arc<dyn Fn() + Send + Sync>>,
     concurrency: usize,
     apply_concurrency: usize,
+    apply_batch: usize,
     abandon_after: Duration,
     notify_body_limit: usize,
     telemetry: crate::telemetry::Telemetry,
@@ -166,6 +195,7 @@ impl<S: Store> Engine<S> {
             wakeup: None,
             concurrency: DEFAULT_CONCURRENCY,
             apply_concurrency: DEFAULT_APPLY_CONCURRENCY,
+            apply_batch: DEFAULT_APPLY_BATCH,
             abandon_after: DEFAULT_ABANDON_AFTER,
             notify_body_limit: DEFAULT_NOTIFY_BODY_BYTES,
             telemetry: crate::telemetry::Telemetry::default(),
@@ -215,6 +245,14 @@ impl<S: Store> Engine<S> {
     /// would only wait for the one writer.
     pub fn with_apply_concurrency(mut self, n: usize) -> Self {
         self.apply_concurrency = n.max(1);
+        self
+    }
+
+    /// How many verified messages of different payments go to the store in one [`Store::apply_batch`] at
+    /// most (at least 1; default [`DEFAULT_APPLY_BATCH`]); 1 applies each message in a transaction of its
+    /// own. Each of the [`Engine::with_apply_concurrency`] application slots takes one batch at a time.
+    pub fn with_apply_batch(mut self, n: usize) -> Self {
+        self.apply_batch = n.max(1);
         self
     }
 
@@ -614,6 +652,106 @@ impl<S: Store> Engine<S> {
         verification: Option<VerificationWithCalls>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
+        match self.prepare(queued, verification, now, None).await? {
+            Prepared::Done(processed) => Ok(processed),
+            Prepared::Apply(apply) => self.apply_one(*apply).await,
+        }
+    }
+
+    /// Concludes verified messages of different payments together (the worker's group commit): everything
+    /// before the application runs for each message at once (settling, rescheduling, reading and checking
+    /// its payment), then the messages to apply go to the store in one [`Store::apply_batch`]. Returns each
+    /// message's result, in the order given; a failure is that message's only (it stays queued).
+    pub(crate) async fn conclude_all(
+        &self,
+        group: Vec<(QueuedMessage, Option<VerificationWithCalls>)>,
+        now: DateTime<Utc>,
+    ) -> Vec<(crate::store::MessageId, Result<Processed, StoreError>)> {
+        // The payments the verified messages name, read at once (one query instead of one per message).
+        let named: Vec<PaymentId> = group
+            .iter()
+            .filter_map(
+                |(_, verification)| match verification.as_ref().map(|v| &v.verification) {
+                    Some(Verification::Verified(n)) => n.get().payment_ref.as_deref(),
+                    _ => None,
+                },
+            )
+            .filter_map(|r| PaymentId::parse(r).ok())
+            .collect();
+        let known: Option<KnownPayments> = if named.len() > 1 {
+            match self.store.payments(&named).await {
+                Ok(found) => Some(KnownPayments {
+                    asked: named.into_iter().collect(),
+                    found: found.into_iter().map(|p| (p.id.clone(), p)).collect(),
+                }),
+                // Each message reads its own payment instead.
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let known = known.as_ref();
+        let prepared = futures_util::future::join_all(group.into_iter().map(|(queued, verification)| async move {
+            let (id, gateway) = (queued.id, queued.gateway.clone());
+            (id, gateway, self.prepare(queued, verification, now, known).await)
+        }))
+        .await;
+        // Each message's id, gateway and result (`None` until its application's result is known).
+        type Slot = (crate::store::MessageId, String, Option<Result<Processed, StoreError>>);
+        let mut results: Vec<Slot> = Vec::with_capacity(prepared.len());
+        let mut to_apply = Vec::new();
+        let mut requests = Vec::new();
+        for (id, gateway, prepared) in prepared {
+            let result = match prepared {
+                Ok(Prepared::Apply(apply)) => {
+                    to_apply.push((results.len(), apply.from));
+                    requests.push(apply.request);
+                    None
+                }
+                Ok(Prepared::Done(processed)) => Some(Ok(processed)),
+                Err(e) => Some(Err(e)),
+            };
+            results.push((id, gateway, result));
+        }
+        if !requests.is_empty() {
+            let asked = requests.len();
+            let mut applied = self.store.apply_batch(requests).await.into_iter();
+            for (slot, from) in to_apply {
+                let (id, gateway, result) = &mut results[slot];
+                // A store that answers fewer results than requests leaves the rest queued.
+                let one = applied.next().unwrap_or_else(|| {
+                    Err(StoreError::Database(format!(
+                        "the store answered a batch of {asked} applications with fewer results"
+                    )))
+                });
+                *result = Some(one.map(|applied| {
+                    self.report_move(gateway, from, *id, &applied);
+                    Processed::Applied(applied)
+                }));
+            }
+        }
+        results
+            .into_iter()
+            .map(|(id, gateway, result)| {
+                let result = result.unwrap_or_else(|| Err(StoreError::Database("no result".into())));
+                if let Ok(processed) = &result {
+                    self.report(&gateway, id, processed);
+                }
+                (id, result)
+            })
+            .collect()
+    }
+
+    /// Everything after verification but the application: settles or reschedules the message, or checks
+    /// it against its payment and returns what to apply.
+    async fn prepare(
+        &self,
+        queued: QueuedMessage,
+        verification: Option<VerificationWithCalls>,
+        now: DateTime<Utc>,
+        known: Option<&KnownPayments>,
+    ) -> Result<Prepared, StoreError> {
+        // The answers of the calls the verification made are logged before anything is decided from them.
         let verification = match verification {
             Some(VerificationWithCalls { verification, calls }) => {
                 self.log_verification_answers(&queued, &calls).await?;
@@ -629,11 +767,11 @@ impl<S: Store> Engine<S> {
                 outcome: format!("no gateway {:?} is configured any more", queued.gateway),
             };
             self.store.settle_message(queued.id, settlement.clone()).await?;
-            return Ok(Processed::Settled(settlement));
+            return Ok(Prepared::Done(Processed::Settled(settlement)));
         };
-        match verification {
+        let processed = match verification {
             Verification::Verified(notification) => {
-                self.check_and_apply(queued.id, gw.as_ref(), notification, now).await
+                return self.check(queued.id, gw.as_ref(), notification, now, known).await;
             }
             Verification::Return { payment, query } => {
                 self.conclude_return(queued, gw.as_ref(), payment, query, now).await
@@ -655,24 +793,25 @@ impl<S: Store> Engine<S> {
             Verification::Retry { reason } => {
                 let attempts = queued.attempts + 1;
                 if attempts >= MAX_VERIFICATION_ATTEMPTS {
-                    return self
-                        .settle(
-                            queued.id,
-                            VerificationStatus::Error,
-                            vec![Flag::VerificationFailed],
-                            None,
-                            format!("gave up after {attempts} verification attempts: {reason}"),
-                        )
-                        .await;
+                    self.settle(
+                        queued.id,
+                        VerificationStatus::Error,
+                        vec![Flag::VerificationFailed],
+                        None,
+                        format!("gave up after {attempts} verification attempts: {reason}"),
+                    )
+                    .await
+                } else {
+                    let next =
+                        now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or(chrono::Duration::hours(1));
+                    self.store
+                        .reschedule_message(queued.id, attempts, next, &reason)
+                        .await?;
+                    Ok(Processed::Rescheduled { attempts, reason })
                 }
-                let next =
-                    now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or(chrono::Duration::hours(1));
-                self.store
-                    .reschedule_message(queued.id, attempts, next, &reason)
-                    .await?;
-                Ok(Processed::Rescheduled { attempts, reason })
             }
-        }
+        };
+        processed.map(Prepared::Done)
     }
 
     /// Writes the answers a gateway gave to the calls made to verify message `queued` (PayPal Checkout's
@@ -859,13 +998,40 @@ impl<S: Store> Engine<S> {
         verified: Verified<Notification>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
+        match self.check(log_id, gw, verified, now, None).await? {
+            Prepared::Done(processed) => Ok(processed),
+            Prepared::Apply(apply) => self.apply_one(*apply).await,
+        }
+    }
+
+    /// Applies one checked notification in its own transaction.
+    async fn apply_one(&self, apply: ToApply) -> Result<Processed, StoreError> {
+        let ToApply { request, from } = apply;
+        let (gateway, log_id) = (request.gateway().to_owned(), request.message_id());
+        let applied = self.store.apply(request).await?;
+        self.report_move(&gateway, from, log_id, &applied);
+        Ok(Processed::Applied(applied))
+    }
+
+    /// Checks a verified notification against its payment (read now, or among the `known` ones), as the
+    /// log row `log_id`: settles it when it may not change the payment, otherwise returns the request that
+    /// applies it.
+    async fn check(
+        &self,
+        log_id: crate::store::MessageId,
+        gw: &dyn Gateway,
+        verified: Verified<Notification>,
+        now: DateTime<Utc>,
+        known: Option<&KnownPayments>,
+    ) -> Result<Prepared, StoreError> {
         let n = verified.get();
         let mut flags = n.flags.clone();
         let verified_status = VerificationStatus::Verified;
         let payment_id = n.payment_ref.as_deref().and_then(|r| PaymentId::parse(r).ok());
-        let payment = match &payment_id {
-            Some(id) => self.store.payment(id).await?,
-            None => None,
+        let payment = match (&payment_id, known) {
+            (Some(id), Some(known)) if known.asked.contains(id) => known.found.get(id).cloned(),
+            (Some(id), _) => self.store.payment(id).await?,
+            (None, _) => None,
         };
         let Some(payment) = payment else {
             flags.push(Flag::UnknownPayment);
@@ -882,7 +1048,8 @@ impl<S: Store> Engine<S> {
                     None,
                     format!("not applied: no payment {named:?} ({})", n.summary),
                 )
-                .await;
+                .await
+                .map(Prepared::Done);
         };
         if let Err((flag, reason)) = check_against_payment(n, &payment, gw) {
             flags.push(flag);
@@ -894,12 +1061,14 @@ impl<S: Store> Engine<S> {
                     Some(payment.id.clone()),
                     format!("not applied: {reason}"),
                 )
-                .await;
+                .await
+                .map(Prepared::Done);
         }
         let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
-        let applied = self.store.apply(request).await?;
-        self.report_move(gw.name(), payment.state, log_id, &applied);
-        Ok(Processed::Applied(applied))
+        Ok(Prepared::Apply(Box::new(ToApply {
+            request,
+            from: payment.state,
+        })))
     }
 
     /// Counts and logs the state a payment moved to when `applied` changed it (`payments_total`), whatever

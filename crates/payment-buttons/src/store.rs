@@ -20,7 +20,7 @@ use crate::transition::ApplyRequest;
 pub mod conformance;
 
 /// A storage failure. The text is for operators' logs; it never holds request data or secrets.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or the query failed.
     #[error("database error: {0}")]
@@ -276,6 +276,29 @@ pub const MESSAGE_CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// listeners take for a batch; after a crash, the events are offered again once it has passed.
 pub const OUTBOX_CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
+/// The payments of a batch ([`Store::apply_batch`]) with a request that failed: their later requests in the
+/// batch are not applied, so that they never overtake the failed one.
+#[derive(Debug, Default)]
+pub(crate) struct FailedPayments(std::collections::HashMap<PaymentId, MessageId>);
+
+impl FailedPayments {
+    /// The error for a request about `payment` when an earlier request about it failed in this batch.
+    pub(crate) fn blocks(&self, payment: &PaymentId) -> Option<StoreError> {
+        self.0.get(payment).map(|first| {
+            StoreError::Database(format!(
+                "not applied: message {first} about the same payment failed before it in this batch"
+            ))
+        })
+    }
+
+    /// Remembers `payment` when the result of its request `message` is a failure.
+    pub(crate) fn record<T>(&mut self, payment: PaymentId, message: MessageId, result: &Result<T, StoreError>) {
+        if result.is_err() {
+            self.0.entry(payment).or_insert(message);
+        }
+    }
+}
+
 /// An event waiting in the outbox for in-process listeners.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {
@@ -297,6 +320,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// A payment by id.
     async fn payment(&self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError>;
+
+    /// The payments among `ids` that exist, in any order: the engine reads a batch's payments at once
+    /// before checking its messages. The default reads them one by one with [`Store::payment`]; a store
+    /// overrides it to read them in one query.
+    async fn payments(&self, ids: &[PaymentId]) -> Result<Vec<StoredPayment>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(payment) = self.payment(id).await? {
+                found.push(payment);
+            }
+        }
+        Ok(found)
+    }
 
     /// Up to `limit` queued messages due at `now`, oldest first. A claimed message is invisible to other
     /// callers until it is settled, applied or rescheduled, or until `now + `[`MESSAGE_CLAIM_LEASE`] has
@@ -327,6 +363,38 @@ pub trait Store: Send + Sync + 'static {
     /// All or nothing: when it fails (an unknown payment, a database error), nothing is written, the
     /// idempotency key included, and the message stays queued for another attempt.
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError>;
+
+    /// Applies several verified, checked notifications, in the order given, and returns one result per
+    /// request, in the same order: the engine's group commit (it hands over the verified messages that are
+    /// ready at once, up to [`crate::engine::DEFAULT_APPLY_BATCH`] by default). Each request keeps every
+    /// guarantee of [`Store::apply`]:
+    ///
+    /// - **All or nothing, each**: a request that fails writes nothing, its idempotency key included, and
+    ///   its message stays queued; it neither undoes nor holds back the other requests of the batch.
+    /// - **In order per payment**: requests about one payment are applied in the order given, each seeing
+    ///   what the earlier ones wrote (a key applied earlier in the batch makes a later request with the same
+    ///   key a [`Applied::Duplicate`]). Once a request about a payment fails, that payment's later requests
+    ///   in the batch are not applied either ([`StoreError::Database`], "not applied": their messages stay
+    ///   queued), so that they never overtake it.
+    ///
+    /// The default applies them one by one with [`Store::apply`] (a store written before this method keeps
+    /// working). A store overrides it to apply the whole batch in one transaction, one commit instead of one
+    /// per message, and when that transaction fails, falls back to one transaction per request so that one
+    /// failing request costs the others nothing ([`crate::diesel::DieselStore`] does).
+    async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
+        let mut failed = FailedPayments::default();
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            let (payment, message) = (request.payment_id().clone(), request.message_id());
+            let result = match failed.blocks(&payment) {
+                Some(held) => Err(held),
+                None => self.apply(request).await,
+            };
+            failed.record(payment, message, &result);
+            results.push(result);
+        }
+        results
+    }
 
     /// Up to `limit` outbox events not yet handed to in-process listeners, oldest first, claimed or not.
     /// A read for status pages and tests; dispatching uses [`Store::claim_undispatched_events`].

@@ -1,8 +1,10 @@
 //! The message worker (`Engine::drain_messages`) with many verifications in flight: each payment's messages
 //! are applied in log order whichever verification ends first, payments do not wait for each other, a
 //! failing or hanging gateway does not hold the other gateway's messages, and every message is applied
-//! exactly once. Each scenario runs on the in-memory store and on `DieselStore` over SQLite, and over
-//! PostgreSQL when `TEST_DATABASE_URL` is set (CI sets it for this file).
+//! exactly once, whether the messages ready at once are applied together (group commit, in batches) or one
+//! by one; a message whose application fails costs the others of its batch nothing. Each scenario runs on
+//! the in-memory store and on `DieselStore` over SQLite, and over PostgreSQL when `TEST_DATABASE_URL` is set
+//! (CI sets it for this file).
 
 #[path = "common/shop.rs"]
 mod shop;
@@ -17,7 +19,7 @@ use payment_buttons::cmcic::CmcicGateway;
 use payment_buttons::cmcic::UsableKey;
 use payment_buttons::cmcic::testing::CmcicReturn;
 use payment_buttons::cmcic::{CmcicConfig, CmcicMode};
-use payment_buttons::diesel::DieselStore;
+use payment_buttons::diesel::{AppliedChange, ApplyHook, DieselStore, HookOutcome, StoreOptions, Tx};
 use payment_buttons::engine::Engine;
 use payment_buttons::event::EventKind;
 use payment_buttons::gateway::{Gateways, HandOff, IncomingMessage, ServiceUrls};
@@ -25,8 +27,8 @@ use payment_buttons::memory::MemoryStore;
 use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::paypal::simulator::encode_ipn;
 use payment_buttons::paypal::{PaypalConfig, PaypalGateway, PaypalMode, PaypalOverrides, Postback, PostbackAnswer};
-use payment_buttons::store::Store;
 use payment_buttons::store::conformance::TestDatabase;
+use payment_buttons::store::{Store, StoreError};
 use payment_buttons::testing::{Confirmation, HandOffForm};
 use payment_buttons::token::ButtonSigner;
 use shop::{SELLER, web_accept};
@@ -327,18 +329,34 @@ async fn a_gateway_whose_postbacks_hang_does_not_starve_the_other_gateway() {
 }
 
 async fn exactly_once<S: Store>(store: Arc<S>, backend: &str) {
-    // Postbacks end in a scrambled order (a few milliseconds each, the Pendings slower), and four payments
-    // are applied at once, as the server does on PostgreSQL.
+    // Four batches are applied at once, as the server does on PostgreSQL.
+    exactly_once_applying(store, backend, 4, payment_buttons::engine::DEFAULT_APPLY_BATCH).await;
+}
+
+async fn exactly_once_in_small_batches<S: Store>(store: Arc<S>, backend: &str) {
+    // One batch at a time, as on SQLite, of at most three messages: many batches, each of several payments.
+    exactly_once_applying(store, backend, 1, 3).await;
+}
+
+async fn exactly_once_one_by_one<S: Store>(store: Arc<S>, backend: &str) {
+    // No group commit: each message in a transaction of its own.
+    exactly_once_applying(store, backend, 1, 1).await;
+}
+
+async fn exactly_once_applying<S: Store>(store: Arc<S>, backend: &str, apply_concurrency: usize, batch: usize) {
+    // Postbacks end in a scrambled order (a few milliseconds each, the Pendings slower).
     let postback = counting(|body: String| async move {
         let jitter = body.len() as u64 % 7;
         let extra = if body.contains("payment_status=Pending") { 5 } else { 0 };
         tokio::time::sleep(Duration::from_millis(jitter + extra)).await;
         PostbackAnswer::Verified
     });
+    let backend = &format!("{backend}, {apply_concurrency} batches of at most {batch} at once");
     let engine = Arc::new(
         engine(store, postback.clone(), cmcic_gateway())
             .with_concurrency(32)
-            .with_apply_concurrency(4),
+            .with_apply_concurrency(apply_concurrency)
+            .with_apply_batch(batch),
     );
     let mut ids = Vec::new();
     for _ in 0..40 {
@@ -388,4 +406,103 @@ async fn exactly_once<S: Store>(store: Arc<S>, backend: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_is_applied_exactly_once_in_log_order_per_payment() {
     run_everywhere!(exactly_once);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_is_applied_exactly_once_in_log_order_in_small_batches_and_one_by_one() {
+    run_everywhere!(exactly_once_in_small_batches);
+    run_everywhere!(exactly_once_one_by_one);
+}
+
+/// An application's hook that refuses to complete one payment (its ledger is down, say): applying any
+/// message about that payment fails, and the store rolls it back.
+#[derive(Clone, Default)]
+struct RefusesOnePayment {
+    refused: Arc<std::sync::Mutex<Option<PaymentId>>>,
+    refusals: Arc<AtomicUsize>,
+}
+
+impl ApplyHook for RefusesOnePayment {
+    fn after_change(&self, _: &mut Tx<'_>, change: &AppliedChange<'_>) -> Result<HookOutcome, StoreError> {
+        if self.refused.lock().unwrap().as_ref() == Some(change.payment_id) {
+            self.refusals.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Database("the ledger is down".into()));
+        }
+        Ok(HookOutcome::KeepEvents)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_application_fails_costs_the_other_messages_of_its_batch_nothing() {
+    for db in TestDatabase::every_backend() {
+        let backend = db.backend();
+        let hook = RefusesOnePayment::default();
+        let store = StoreOptions::new()
+            .apply_hook(Arc::new(hook.clone()))
+            .open(db.url())
+            .await
+            .expect("open the store");
+        let postback = counting(|_| async { PostbackAnswer::Verified });
+        let engine = engine(Arc::new(store), postback.clone(), cmcic_gateway())
+            .with_concurrency(16)
+            .with_apply_batch(16);
+        let mut ids = Vec::new();
+        for _ in 0..12 {
+            ids.push(buy(&engine, "paypal").await.0);
+        }
+        // The refused payment is in the middle of the log, so in a batch with others; its Completed follows
+        // its Pending and must not overtake it.
+        let refused = ids[6].clone();
+        *hook.refused.lock().unwrap() = Some(refused.clone());
+        for (i, id) in ids.iter().enumerate() {
+            let status = if *id == refused { "Pending" } else { "Completed" };
+            paypal_ipn(&engine, id, &format!("TXN-B{i}"), status).await;
+        }
+        paypal_ipn(&engine, &refused, "TXN-B6", "Completed").await;
+
+        let result = engine.process_due(Utc::now(), 100).await;
+        assert!(
+            result.is_err(),
+            "{backend}: the failed application is reported, once every other message is done"
+        );
+        assert!(hook.refusals.load(Ordering::SeqCst) >= 1, "{backend}");
+        for id in ids.iter().filter(|id| **id != refused) {
+            assert_eq!(
+                state(&engine, id).await,
+                PaymentState::Accepted,
+                "{backend}: the other payments of the batch are applied"
+            );
+            assert_eq!(
+                kinds(&engine, id).await,
+                [EventKind::PaymentProcessed, EventKind::PaymentAccepted],
+                "{backend}: once"
+            );
+        }
+        assert_eq!(state(&engine, &refused).await, PaymentState::Created, "{backend}");
+        assert!(
+            kinds(&engine, &refused).await.is_empty(),
+            "{backend}: nothing of it was written"
+        );
+        assert_eq!(
+            engine.store().queued_count().await.unwrap(),
+            2,
+            "{backend}: the refused payment's Pending and the Completed behind it stay queued"
+        );
+        assert_eq!(postback.asked.load(Ordering::SeqCst), 13, "{backend}");
+
+        // The ledger is back: once the lease has passed, both are applied, in log order.
+        *hook.refused.lock().unwrap() = None;
+        let later = Utc::now() + payment_buttons::store::MESSAGE_CLAIM_LEASE + chrono::Duration::seconds(1);
+        engine.process_due(later, 100).await.expect("applied this time");
+        assert_eq!(
+            kinds(&engine, &refused).await,
+            [
+                EventKind::PaymentProcessed,
+                EventKind::PaymentPending,
+                EventKind::PaymentProcessed,
+                EventKind::PaymentAccepted
+            ],
+            "{backend}"
+        );
+    }
 }

@@ -165,6 +165,10 @@ impl Store for ServerStore {
         self.core.payment(id).await
     }
 
+    async fn payments(&self, ids: &[PaymentId]) -> Result<Vec<StoredPayment>, StoreError> {
+        self.core.payments(ids).await
+    }
+
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
         self.core.claim_messages(now, limit).await
     }
@@ -187,6 +191,10 @@ impl Store for ServerStore {
 
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError> {
         self.core.apply(request).await
+    }
+
+    async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
+        self.core.apply_batch(requests).await
     }
 
     async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use crate::notification::{Flag, VerificationStatus};
-use crate::store::{Applied, StoreError};
+use crate::store::{Applied, FailedPayments, StoreError};
 use crate::transition::{self, ApplyRequest, PlanTarget};
 
 use super::connection::{AnyConnection, write_transaction};
@@ -21,7 +21,73 @@ pub(crate) fn apply(
     request: &ApplyRequest,
     hook: Option<&dyn ApplyHook>,
 ) -> Result<Applied, StoreError> {
-    write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| apply_in(conn, request, hook))
+}
+
+/// See [`crate::store::Store::apply_batch`]: every request in one write transaction, one commit for the
+/// batch. When that transaction fails (one request's payment is missing, its hook refused, a deadlock
+/// between two batches on PostgreSQL, a lost connection), it is rolled back whole and every request is
+/// applied again in a transaction of its own, so that the failure is only that request's; the idempotency
+/// keys make this safe even when the failed commit did in fact happen.
+///
+/// The requests are applied grouped by payment, in the order given within each payment (a stable sort):
+/// a payment's requests keep their order, and two batches running side by side on PostgreSQL lock their
+/// payments in the same order instead of waiting for each other crosswise.
+pub(crate) fn apply_batch(
+    conn: &mut AnyConnection,
+    requests: &[ApplyRequest],
+    hook: Option<&dyn ApplyHook>,
+) -> Vec<Result<Applied, StoreError>> {
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by(|&a, &b| requests[a].payment_id().cmp(requests[b].payment_id()));
+    let together = write_transaction(conn, |conn| {
+        order
+            .iter()
+            .map(|&i| apply_in(conn, &requests[i], hook))
+            .collect::<Result<Vec<_>, StoreError>>()
+    });
+    match together {
+        Ok(applied) => {
+            let mut results: Vec<Option<Applied>> = vec![None; requests.len()];
+            for (i, applied) in order.into_iter().zip(applied) {
+                results[i] = Some(applied);
+            }
+            results
+                .into_iter()
+                .map(|r| r.ok_or_else(|| StoreError::Database("a batch result went missing".into())))
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(
+                batch = requests.len(), error = %e,
+                "applying a batch of messages in one transaction failed; applying them one by one"
+            );
+            let mut failed = FailedPayments::default();
+            let mut results: Vec<Option<Result<Applied, StoreError>>> = vec![None; requests.len()];
+            for i in order {
+                let request = &requests[i];
+                let result = match failed.blocks(request.payment_id()) {
+                    Some(held) => Err(held),
+                    None => apply(conn, request, hook),
+                };
+                failed.record(request.payment_id().clone(), request.message_id(), &result);
+                results[i] = Some(result);
+            }
+            results
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(StoreError::Database("a batch result went missing".into()))))
+                .collect()
+        }
+    }
+}
+
+/// One request's work inside an open write transaction (see [`apply`]).
+fn apply_in(
+    conn: &mut AnyConnection,
+    request: &ApplyRequest,
+    hook: Option<&dyn ApplyHook>,
+) -> Result<Applied, StoreError> {
+    {
         let mut tx = Tx::new(conn);
         // Locked first: notifications about one payment are planned one after the other, each seeing
         // what the previous one committed.
@@ -63,9 +129,14 @@ pub(crate) fn apply(
         }
         let mut events = plan.events.clone();
         if plan.new_state.is_some() || !plan.events.is_empty() {
-            let current = tx
-                .payment(&target_id)?
-                .ok_or_else(|| StoreError::NotFound(format!("payment {target_id}")))?;
+            // The payment named was read under its lock in this transaction and nothing wrote it since; a
+            // subscription's cycle (found or just created) is read.
+            let current = if target_id == named.id {
+                named.clone()
+            } else {
+                tx.payment(&target_id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("payment {target_id}")))?
+            };
             tx.update_payment(
                 &current,
                 &PaymentChange {
@@ -121,7 +192,7 @@ pub(crate) fn apply(
                 events,
             }
         })
-    })
+    }
 }
 
 /// The key was applied before: the message is recorded as a resend and changes nothing else.

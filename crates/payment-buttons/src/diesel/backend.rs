@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::connection::AnyConnection;
-use super::models::{AppliedRow, NewLogRow};
-use super::schema::{applied_notifications, gateway_messages};
+use super::models::{AppliedRow, NewEventRow, NewLogRow};
+use super::schema::{applied_notifications, events, gateway_messages};
 use super::{postgres, sqlite};
 
 /// Runs the same Diesel expression on whichever concrete connection `conn` holds.
@@ -17,6 +17,11 @@ macro_rules! on_backend {
             AnyConnection::Sqlite($c) => $body,
         }
     };
+}
+
+/// Inserts outbox rows in one statement.
+pub(crate) fn insert_events(conn: &mut AnyConnection, rows: &[NewEventRow]) -> QueryResult<usize> {
+    on_backend!(conn, c => diesel::insert_into(events::table).values(rows).execute(c))
 }
 
 /// Inserts a log row and returns its id.
@@ -35,19 +40,6 @@ pub(crate) fn insert_applied_key(conn: &mut AnyConnection, row: &AppliedRow) -> 
         .on_conflict_do_nothing()
         .execute(c)
         .map(|n| n == 1))
-}
-
-/// Locks a payment for the rest of the transaction (PostgreSQL); SQLite's immediate transaction already
-/// holds the database's write lock. Returns false when there is no such payment.
-pub(crate) fn lock_payment(conn: &mut AnyConnection, id: &str) -> QueryResult<bool> {
-    match conn {
-        AnyConnection::Postgresql(c) => postgres::lock_payment(c, id),
-        AnyConnection::Sqlite(c) => {
-            use super::schema::payments;
-            let found: Option<String> = payments::table.find(id).select(payments::id).first(c).optional()?;
-            Ok(found.is_some())
-        }
-    }
 }
 
 /// Claims due queue rows until `lease_until`; returns their ids in ascending order.

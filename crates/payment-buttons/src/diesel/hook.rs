@@ -52,6 +52,11 @@ pub enum HookOutcome {
 /// - **Locks**: the payment written is locked (PostgreSQL: `FOR UPDATE`; SQLite: the transaction holds
 ///   the database's write lock), so notifications about one payment run their hooks one after the other.
 ///   Lock other payments with [`Tx::lock_payment`], always in the same order.
+/// - **Batches**: the worker applies the messages that are ready together in one transaction
+///   ([`Store::apply_batch`](crate::store::Store::apply_batch)), so one transaction may run the hook for
+///   several payments, one after the other, each seeing what the earlier ones wrote. An `Err` rolls the
+///   whole batch back; every message of it is then applied again in a transaction of its own, so only the
+///   failing one stays queued (the hook runs again for the others).
 /// - **One connection**: do all of the work through `tx`. Using the store (or another connection) from
 ///   inside the hook would not see this transaction's writes and, on SQLite, would wait forever for the
 ///   write lock this transaction holds.

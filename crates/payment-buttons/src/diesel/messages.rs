@@ -132,6 +132,25 @@ pub(crate) struct LogUpdate<'a> {
 
 /// Updates the log row of a message; an unknown id is an error.
 pub(crate) fn update_log(conn: &mut AnyConnection, id: MessageId, update: &LogUpdate<'_>) -> Result<(), StoreError> {
+    if update.flags.is_empty() {
+        // No flag to add: the stored ones stay, and the row is written without being read first.
+        let target = gateway_messages::table.find(id);
+        let columns = (
+            gateway_messages::verification.eq(update.verification.as_str()),
+            gateway_messages::outcome.eq(Some(update.outcome)),
+        );
+        let n = match update.payment_id {
+            Some(payment) => diesel::update(target)
+                .set((columns, gateway_messages::payment_id.eq(Some(payment))))
+                .execute(conn)?,
+            None => diesel::update(target).set(columns).execute(conn)?,
+        };
+        return if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!("gateway message {id}")))
+        };
+    }
     let stored_flags: Option<String> = gateway_messages::table
         .find(id)
         .select(gateway_messages::flags)

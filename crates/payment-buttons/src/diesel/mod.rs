@@ -276,6 +276,14 @@ impl Store for DieselStore {
         self.with_connection(move |conn| payments::load(conn, &id)).await
     }
 
+    async fn payments(&self, ids: &[PaymentId]) -> Result<Vec<StoredPayment>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        self.with_connection(move |conn| payments::load_all(conn, &ids)).await
+    }
+
     async fn claim_messages(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<QueuedMessage>, StoreError> {
         self.with_connection(move |conn| messages::claim(conn, now, limit))
             .await
@@ -302,6 +310,17 @@ impl Store for DieselStore {
         let hook = self.hook.clone();
         self.with_connection(move |conn| apply::apply(conn, &request, hook.as_deref()))
             .await
+    }
+
+    async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
+        let n = requests.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let hook = self.hook.clone();
+        self.with_connection(move |conn| Ok::<_, StoreError>(apply::apply_batch(conn, &requests, hook.as_deref())))
+            .await
+            .unwrap_or_else(|e| vec![Err(e); n])
     }
 
     async fn undispatched_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {

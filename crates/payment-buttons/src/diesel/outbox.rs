@@ -14,16 +14,28 @@ use super::schema::events;
 /// hold the payment's lock (or SQLite's write lock), so the numbers of one payment never race; the unique
 /// index on (payment_id, sequence) would refuse a second writer anyway.
 pub(crate) fn insert(conn: &mut AnyConnection, new: &mut [Event]) -> Result<(), StoreError> {
-    for event in new {
-        let last: Option<i64> = events::table
-            .filter(events::payment_id.eq(event.payment.id.as_str()))
-            .select(diesel::dsl::max(events::sequence))
-            .first(conn)?;
-        event.sequence = u64::try_from(last.unwrap_or(0) + 1)
-            .map_err(|_| StoreError::Corrupt("events.sequence is negative".into()))?;
-        diesel::insert_into(events::table)
-            .values(NewEventRow::new(event)?)
-            .execute(conn)?;
+    // Each payment's last sequence is read once (its events follow one another), and the rows go in one
+    // statement.
+    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(new.len());
+    for event in new.iter_mut() {
+        let payment = event.payment.id.as_str();
+        let previous = match last.get(payment) {
+            Some(n) => *n,
+            None => events::table
+                .filter(events::payment_id.eq(payment))
+                .select(diesel::dsl::max(events::sequence))
+                .first::<Option<i64>>(conn)?
+                .unwrap_or(0),
+        };
+        let sequence = previous + 1;
+        last.insert(payment.to_owned(), sequence);
+        event.sequence =
+            u64::try_from(sequence).map_err(|_| StoreError::Corrupt("events.sequence is negative".into()))?;
+        rows.push(NewEventRow::new(event)?);
+    }
+    if !rows.is_empty() {
+        super::backend::insert_events(conn, &rows)?;
     }
     Ok(())
 }

@@ -28,6 +28,34 @@ pub(crate) fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredPa
     row.map(PaymentRow::into_payment).transpose()
 }
 
+/// A payment by id, locked until the end of the transaction on PostgreSQL (`SELECT ... FOR UPDATE`, one
+/// statement for the lock and the read); SQLite's immediate transaction already holds the write lock.
+pub(crate) fn load_locked(conn: &mut AnyConnection, id: &str) -> Result<Option<StoredPayment>, StoreError> {
+    let row: Option<PaymentRow> = match conn {
+        AnyConnection::Postgresql(c) => payments::table
+            .find(id)
+            .select(PaymentRow::as_select())
+            .for_update()
+            .first(c)
+            .optional()?,
+        AnyConnection::Sqlite(c) => payments::table
+            .find(id)
+            .select(PaymentRow::as_select())
+            .first(c)
+            .optional()?,
+    };
+    row.map(PaymentRow::into_payment).transpose()
+}
+
+/// The payments among `ids` that exist.
+pub(crate) fn load_all(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<StoredPayment>, StoreError> {
+    let rows: Vec<PaymentRow> = payments::table
+        .filter(payments::id.eq_any(ids))
+        .select(PaymentRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(PaymentRow::into_payment).collect()
+}
+
 /// The payments of one order, newest first.
 pub(crate) fn for_order(conn: &mut AnyConnection, order_reference: &str) -> Result<Vec<StoredPayment>, StoreError> {
     let rows: Vec<PaymentRow> = payments::table

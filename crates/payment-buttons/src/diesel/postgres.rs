@@ -4,8 +4,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
 
-use super::schema::payments;
-
 /// Arbitrary but fixed: every instance of this service takes the same advisory lock to migrate.
 const MIGRATION_LOCK: i64 = 0x6c70_6d69_6772; // "lpmigr"
 
@@ -23,18 +21,6 @@ pub(crate) fn unlock_migrations(conn: &mut PgConnection) -> QueryResult<()> {
         .bind::<BigInt, _>(MIGRATION_LOCK)
         .execute(conn)
         .map(drop)
-}
-
-/// Locks a payment row until the end of the transaction, so that notifications about one payment are
-/// planned one after the other. Returns false when there is no such payment.
-pub(crate) fn lock_payment(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
-    payments::table
-        .find(id)
-        .select(payments::id)
-        .for_update()
-        .first::<String>(conn)
-        .optional()
-        .map(|found| found.is_some())
 }
 
 #[derive(QueryableByName)]

@@ -10,7 +10,7 @@ use crate::payment::{PaymentId, PaymentState};
 use crate::store::{StoreError, StoredPayment};
 
 use super::connection::AnyConnection;
-use super::{backend, outbox, payments};
+use super::{outbox, payments};
 
 /// An open write transaction on the store's database (see [`DieselStore::write`](super::DieselStore::write)
 /// and [`ApplyHook`](super::ApplyHook)). It commits when the work returns `Ok`, and rolls back otherwise.
@@ -57,10 +57,7 @@ impl<'c> Tx<'c> {
     /// payment. On PostgreSQL a `SELECT ... FOR UPDATE`: another transaction locking it waits until this
     /// one ends, then sees what it wrote. Lock several payments always in the same order.
     pub fn lock_payment(&mut self, id: &PaymentId) -> Result<Option<StoredPayment>, StoreError> {
-        if !backend::lock_payment(self.conn, id.as_str())? {
-            return Ok(None);
-        }
-        payments::load(self.conn, id.as_str())
+        payments::load_locked(self.conn, id.as_str())
     }
 
     /// Reads a payment without locking it.

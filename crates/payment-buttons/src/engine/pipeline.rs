@@ -37,7 +37,8 @@ pub(super) struct Lane {
 }
 
 type Verifying<'e> = BoxFuture<'e, (Lane, QueuedMessage, Option<VerificationWithCalls>)>;
-type Concluding<'e> = BoxFuture<'e, (Lane, MessageId, Result<Processed, StoreError>)>;
+/// A batch of lane heads being concluded together (see [`Engine::conclude_all`]), one result per message.
+type Concluding<'e> = BoxFuture<'e, Vec<(Lane, MessageId, Result<Processed, StoreError>)>>;
 
 /// How many slots of `concurrency` one gateway may hold when `gateways` are configured: all of them
 /// alone, otherwise all but a sixteenth per other gateway (at least one each), so that a gateway whose
@@ -228,7 +229,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         enum Ended {
             // Boxed: a verified message is much larger than an application's result.
             Verified(Box<(Lane, QueuedMessage, Option<VerificationWithCalls>)>),
-            Concluded(Lane, MessageId, Result<Processed, StoreError>),
+            Concluded(Vec<(Lane, MessageId, Result<Processed, StoreError>)>),
         }
         let ended = if self.concluding.is_empty() {
             self.verifying
@@ -236,14 +237,11 @@ impl<'e, S: Store> Pipeline<'e, S> {
                 .await
                 .map(|verified| Ended::Verified(Box::new(verified)))
         } else if self.verifying.is_empty() {
-            self.concluding
-                .next()
-                .await
-                .map(|(l, id, r)| Ended::Concluded(l, id, r))
+            self.concluding.next().await.map(Ended::Concluded)
         } else {
             match futures_util::future::select(self.verifying.next(), self.concluding.next()).await {
                 Either::Left((verified, _)) => verified.map(|verified| Ended::Verified(Box::new(verified))),
-                Either::Right((concluded, _)) => concluded.map(|(l, id, r)| Ended::Concluded(l, id, r)),
+                Either::Right((concluded, _)) => concluded.map(Ended::Concluded),
             }
         };
         match ended? {
@@ -252,7 +250,17 @@ impl<'e, S: Store> Pipeline<'e, S> {
                 self.verified(lane, queued, verification);
                 Some(Ok(()))
             }
-            Ended::Concluded(lane, id, result) => Some(self.concluded(lane, id, result)),
+            Ended::Concluded(batch) => {
+                let mut first_error = None;
+                for (lane, id, result) in batch {
+                    if let Err(e) = self.concluded(lane, id, result) {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                // Once the whole batch is accounted for: the heads it made ready go together.
+                self.fill_application_slots();
+                Some(first_error.map_or(Ok(()), Err))
+            }
         }
     }
 
@@ -286,6 +294,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         let head = self.lanes.get(&lane).and_then(|order| order.front().copied());
         if head == Some(queued.id) && !self.busy.contains(&lane) {
             self.start_conclusion(lane, queued, verification);
+            self.fill_application_slots();
         } else {
             self.ready.insert(queued.id, (queued, verification));
         }
@@ -294,23 +303,32 @@ impl<'e, S: Store> Pipeline<'e, S> {
     fn start_conclusion(&mut self, lane: Lane, queued: QueuedMessage, verification: Option<VerificationWithCalls>) {
         self.busy.insert(lane.clone());
         self.to_conclude.push_back((lane, queued, verification));
-        self.fill_application_slots();
     }
 
+    /// Group commit: each free application slot takes the lane heads waiting for one, up to the engine's
+    /// batch size, shared out between the free slots, and concludes them together ([`Engine::conclude_all`]:
+    /// one store transaction for their applications). Heads that become ready while a batch is written wait
+    /// for the next one, so batches grow with the load and a lone message is applied at once. A batch holds
+    /// one message per lane (a lane's next message waits until its head is concluded), so a payment's
+    /// messages are still applied one after the other, in log order.
     fn fill_application_slots(&mut self) {
-        while self.concluding.len() < self.engine.apply_concurrency {
-            let Some((lane, queued, verification)) = self.to_conclude.pop_front() else {
-                return;
-            };
+        while self.concluding.len() < self.engine.apply_concurrency && !self.to_conclude.is_empty() {
+            let free = self.engine.apply_concurrency - self.concluding.len();
+            let take = self.to_conclude.len().div_ceil(free).clamp(1, self.engine.apply_batch);
+            let (lanes, group): (Vec<Lane>, Vec<_>) = self
+                .to_conclude
+                .drain(..take)
+                .map(|(lane, queued, verification)| (lane, (queued, verification)))
+                .unzip();
             let engine = self.engine;
             let now = self.now;
             self.concluding.push(Box::pin(async move {
-                let (id, gateway) = (queued.id, queued.gateway.clone());
-                let result = engine.conclude(queued, verification, now).await;
-                if let Ok(processed) = &result {
-                    engine.report(&gateway, id, processed);
-                }
-                (lane, id, result)
+                let results = engine.conclude_all(group, now).await;
+                lanes
+                    .into_iter()
+                    .zip(results)
+                    .map(|(lane, (id, result))| (lane, id, result))
+                    .collect()
             }));
         }
     }
@@ -322,7 +340,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
         result: Result<Processed, StoreError>,
     ) -> Result<(), StoreError> {
         self.busy.remove(&lane);
-        let outcome = match result {
+        match result {
             Ok(_) => {
                 self.done += 1;
                 self.held.remove(&id);
@@ -347,9 +365,7 @@ impl<'e, S: Store> Pipeline<'e, S> {
                 self.let_go_from(&lane, id);
                 Err(e)
             }
-        };
-        self.fill_application_slots();
-        outcome
+        }
     }
 }
 

@@ -28,7 +28,10 @@
 //! either order ([`an_answer_then_its_notification_count_once`],
 //! [`a_notification_first_settles_the_pending_refund`]); retries ([`refund_attempts_and_retries`]); events
 //! numbered per payment ([`events_are_numbered_per_payment`]); an order's payments
-//! ([`payments_of_an_order_newest_first`]). [`MemorySubject`] runs them on
+//! ([`payments_of_an_order_newest_first`]). Group commit ([`Store::apply_batch`]): a payment's messages in
+//! one batch are applied in order ([`a_batch_applies_a_payments_messages_in_order`]), a key once within and
+//! across batches ([`a_key_is_applied_once_within_and_across_batches`]), and a failing request fails alone
+//! ([`a_failing_request_fails_alone_and_holds_back_only_its_payment`]). [`MemorySubject`] runs them on
 //! [`MemoryStore`]; with feature `diesel`, [`DieselSubject`] on
 //! [`DieselStore`](crate::diesel::DieselStore) over SQLite or PostgreSQL.
 
@@ -49,6 +52,11 @@ use crate::store::{
 };
 use crate::transition::ApplyRequest;
 
+mod batches;
+pub use batches::{
+    a_batch_applies_a_payments_messages_in_order, a_failing_request_fails_alone_and_holds_back_only_its_payment,
+    a_key_is_applied_once_within_and_across_batches, an_empty_batch_does_nothing, payments_are_read_together,
+};
 mod refunds;
 pub use refunds::{
     a_notification_first_settles_the_pending_refund, an_answer_then_its_notification_count_once,
@@ -158,7 +166,12 @@ macro_rules! store_conformance_tests {
             a_notification_first_settles_the_pending_refund,
             refund_attempts_and_retries,
             events_are_numbered_per_payment,
-            payments_of_an_order_newest_first
+            payments_of_an_order_newest_first,
+            a_batch_applies_a_payments_messages_in_order,
+            a_key_is_applied_once_within_and_across_batches,
+            a_failing_request_fails_alone_and_holds_back_only_its_payment,
+            an_empty_batch_does_nothing,
+            payments_are_read_together
         );
     };
     (@each $subject:expr; $($scenario:ident),+) => {
