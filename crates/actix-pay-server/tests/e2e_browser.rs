@@ -183,7 +183,7 @@ async fn paypal_checkout_cancel_leaves_the_payment_unpaid() {
 }
 
 #[tokio::test]
-async fn paypal_checkout_subscription_is_approved_and_its_first_cycle_accepted() {
+async fn paypal_checkout_subscription_is_approved_paid_twice_and_cancelled_at_paypal() {
     // Checkout's subscriptions are paid to paypal.business, the account that owns the plans.
     let env = [
         CHECKOUT,
@@ -233,6 +233,57 @@ async fn paypal_checkout_subscription_is_approved_and_its_first_cycle_accepted()
         for row in &rows {
             ensure!(row.verification == "verified" && row.flags == "[]", "{row:?}");
         }
+
+        // A month later (the simulator's "Next payment"): PAYMENT.SALE.COMPLETED again, a payment of its own.
+        e2e.goto("/simulator/paypal/payments").await?;
+        e2e.click("button[aria-label^='Next payment of']").await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let second = loop {
+            let cycles: Vec<_> = e2e
+                .server
+                .payments()
+                .into_iter()
+                .filter(|p| p.subscription_id.as_deref() == Some(landing.payment_id.as_str()))
+                .collect();
+            if let Some(cycle) = cycles.iter().find(|p| p.state == "accepted") {
+                ensure!(cycles.len() == 1 && cycle.amount_minor == 500, "{cycles:?}");
+                break cycle.id.clone();
+            }
+            ensure!(std::time::Instant::now() < deadline, "no second cycle: {cycles:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        e2e.wait_for_events(&second, &["payment_processed", "payment_accepted"])
+            .await?;
+
+        // The buyer cancels at PayPal: BILLING.SUBSCRIPTION.CANCELLED ends the subscription.
+        e2e.goto("/simulator/paypal/payments").await?;
+        e2e.click("button[aria-label^='Cancel subscription']").await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let kinds: Vec<String> = e2e
+                .demo_events()
+                .await?
+                .into_iter()
+                .filter(|e| e["payment_id"] == landing.payment_id.as_str())
+                .filter_map(|e| e["type"].as_str().map(str::to_owned))
+                .collect();
+            if kinds.iter().any(|k| k == "subscription_cancelled") {
+                ensure!(
+                    kinds.iter().filter(|k| *k == "payment_accepted").count() == 1,
+                    "the first cycle is still accepted once: {kinds:?}"
+                );
+                break;
+            }
+            ensure!(std::time::Instant::now() < deadline, "never cancelled: {kinds:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        ensure!(
+            e2e.server
+                .payments()
+                .iter()
+                .any(|p| p.id == landing.payment_id && p.state == "cancelled"),
+            "the subscription's payment is cancelled"
+        );
         Ok(())
     })
     .await;

@@ -2,7 +2,7 @@
 //! with `librement-server operator add` signs in, finds the demo payment just made by its order reference,
 //! reads its gateway message and events in French, refunds part of it through the PayPal simulator, and
 //! signs out; and an operator resends a webhook delivery that failed while the shop's receiver was down,
-//! which the receiver then gets.
+//! which the receiver then gets; and an operator refunds part of a PayPal Checkout capture.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`, like tests/e2e_browser.rs.
 
@@ -39,6 +39,47 @@ async fn sign_in_as_operator(e2e: &mut E2e, sign_in_page: &str) -> anyhow::Resul
     Ok(())
 }
 
+/// Refunds 5.00 EUR of `payment` from its console page (reached with `query`): the page lists the refund,
+/// succeeded, with its reason; the payment stays accepted with 5.00 refunded; the audit has the refund.
+async fn refund_five_euros_from_the_console(e2e: &mut E2e, payment: &str, query: &str) -> anyhow::Result<()> {
+    let refund_form = format!("form[action='/admin/payments/{payment}/refund']");
+    e2e.fill(&format!("{refund_form} input[name=amount]"), "5.00").await?;
+    e2e.fill(&format!("{refund_form} input[name=reason]"), "damaged in transit")
+        .await?;
+    e2e.click(&format!("{refund_form} button[type=submit]")).await?;
+    e2e.wait_for_path(&format!("/admin/payments/{payment}")).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = e2e.text("main").await?;
+        if page.contains("succeeded") && page.contains("5.00 EUR") {
+            ensure!(page.contains("damaged in transit"), "the reason is shown: {page}");
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the refund never showed as succeeded: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        e2e.goto(&format!("/admin/payments/{payment}{query}")).await?;
+    }
+    let events = e2e
+        .wait_for_events(
+            payment,
+            &[
+                "payment_processed",
+                "payment_accepted",
+                "payment_processed",
+                "payment_refunded",
+            ],
+        )
+        .await?;
+    ensure!(events[3]["state"] == "accepted", "partly refunded: {}", events[3]);
+    ensure!(events[3]["details"]["refund_amount"] == "5.00", "{}", events[3]);
+    e2e.goto("/admin/audit").await?;
+    ensure!(e2e.text("main").await?.contains("refund"), "the refund is in the audit");
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_operator_finds_a_payment_by_its_order_reference_and_reads_its_messages_and_events() {
     scenario("console_payment_by_order_reference", async |e2e| {
@@ -65,45 +106,8 @@ async fn an_operator_finds_a_payment_by_its_order_reference_and_reads_its_messag
         ensure!(page.contains("payment_accepted"), "its events: {page}");
         ensure!(page.contains("ops@example.org (operator)"), "who is signed in");
 
-        // A partial refund from the payment's page: PayPal's (the simulator's) REST refund, then its IPN;
-        // the page lists the refund, succeeded, and the payment stays accepted with 5.00 refunded.
-        let refund_form = format!("form[action='/admin/payments/{}/refund']", landing.payment_id);
-        e2e.fill(&format!("{refund_form} input[name=amount]"), "5.00").await?;
-        e2e.fill(&format!("{refund_form} input[name=reason]"), "damaged in transit")
-            .await?;
-        e2e.click(&format!("{refund_form} button[type=submit]")).await?;
-        e2e.wait_for_path(&format!("/admin/payments/{}", landing.payment_id))
-            .await?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let page = e2e.text("main").await?;
-            if page.contains("succeeded") && page.contains("5.00 EUR") {
-                ensure!(page.contains("damaged in transit"), "the reason is shown: {page}");
-                break;
-            }
-            ensure!(
-                std::time::Instant::now() < deadline,
-                "the refund never showed as succeeded: {page}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            e2e.goto(&format!("/admin/payments/{}?lang=fr", landing.payment_id))
-                .await?;
-        }
-        let events = e2e
-            .wait_for_events(
-                &landing.payment_id,
-                &[
-                    "payment_processed",
-                    "payment_accepted",
-                    "payment_processed",
-                    "payment_refunded",
-                ],
-            )
-            .await?;
-        ensure!(events[3]["state"] == "accepted", "partly refunded: {}", events[3]);
-        ensure!(events[3]["details"]["refund_amount"] == "5.00", "{}", events[3]);
-        e2e.goto("/admin/audit").await?;
-        ensure!(e2e.text("main").await?.contains("refund"), "the refund is in the audit");
+        // A partial refund from the payment's page: PayPal's (the simulator's) REST refund, then its IPN.
+        refund_five_euros_from_the_console(e2e, &landing.payment_id, "?lang=fr").await?;
 
         // Signing out ends the session: the console asks to sign in again.
         e2e.click("form[action='/admin/sign-out'] button[type=submit]").await?;
@@ -243,6 +247,24 @@ async fn an_operator_resends_a_delivery_that_failed_while_the_shop_was_down_and_
         ensure!(e2e.text("main").await?.contains("resend"), "the resend is in the audit");
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         ensure!(receiver.accepted.load(Ordering::SeqCst) == 1, "received exactly once");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_operator_refunds_part_of_a_paypal_checkout_capture_once() {
+    let checkout = [("PAY_PAYPAL_INTEGRATION", "checkout")];
+    scenario_configured("console_checkout_refund", None, &checkout, async |e2e| {
+        // Bought through Checkout: the order approved on the simulator's page, captured on the return.
+        let landing = buy_the_demo_book(e2e).await?;
+        e2e.wait_for_events(&landing.payment_id, &["payment_processed", "payment_accepted"])
+            .await?;
+        sign_in_as_operator(e2e, "/admin").await?;
+        e2e.goto(&format!("/admin/payments/{}", landing.payment_id)).await?;
+        // The captures refund API answers, then PAYMENT.CAPTURE.REFUNDED arrives: one refund, counted once.
+        // (The helper waits for exactly one payment_refunded after the acceptance.)
+        refund_five_euros_from_the_console(e2e, &landing.payment_id, "").await?;
         Ok(())
     })
     .await;
