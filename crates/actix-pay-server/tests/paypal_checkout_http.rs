@@ -1003,6 +1003,43 @@ mod subscriptions {
     }
 
     #[actix_web::test]
+    async fn a_cycle_paypal_could_not_collect_is_a_declined_cycle_of_its_own_counted_once() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed(&shop, "SUB-9").await;
+        let mut failed = subscription_event("BILLING.SUBSCRIPTION.PAYMENT.FAILED", &subscription, &id, "ACTIVE");
+        failed["resource"]["billing_info"] = serde_json::json!({"last_failed_payment": {
+            "amount": {"currency_code": "EUR", "value": "5.00"}, "time": "2027-01-03T10:00:00Z",
+            "reason_code": "PAYMENT_DENIED"}});
+        post_webhook(&shop, &failed).await;
+        // PayPal resends the same event (a new event id, the same failed payment).
+        failed["id"] = serde_json::json!("WH-SUB-RESENT-FAILURE");
+        post_webhook(&shop, &failed).await;
+        // A failure naming someone else's subscription changes nothing.
+        let foreign = subscription_event("BILLING.SUBSCRIPTION.PAYMENT.FAILED", "I-ATTACKER00001", &id, "ACTIVE");
+        post_webhook(&shop, &foreign).await;
+        // (Each is logged before its 200: once the queue is empty, all three are concluded.)
+        shop.drained().await;
+
+        let payments = cycles(&shop, "SUB-9").await;
+        let declined: Vec<_> = payments.iter().filter(|p| p.state == PaymentState::Declined).collect();
+        assert_eq!(declined.len(), 1, "one declined cycle: {payments:?}");
+        assert_eq!(declined[0].subscription_id.as_ref(), Some(&id));
+        assert_eq!(declined[0].details["reason_code"], "PAYMENT_DENIED");
+        assert_eq!(
+            shop.payment(&id).await.state,
+            PaymentState::Accepted,
+            "the first cycle stays paid"
+        );
+        assert_eq!(count(&shop.kinds(&declined[0].id).await, EventKind::PaymentDeclined), 1);
+        let mut rows = shop.store().core().messages_for_payment(&id).await.unwrap();
+        rows.extend(shop.store().core().messages_for_payment(&declined[0].id).await.unwrap());
+        let flags: Vec<String> = rows.iter().flat_map(|r| r.flags.clone()).collect();
+        for flag in ["duplicate", "subscription_mismatch"] {
+            assert!(flags.contains(&flag.to_owned()), "{flag}: {flags:?}");
+        }
+    }
+
+    #[actix_web::test]
     async fn suspended_is_recorded_expired_ends_it_once_and_a_later_cancelled_changes_nothing() {
         let shop = Shop::start().await;
         let (id, subscription) = subscribed(&shop, "SUB-7").await;

@@ -557,6 +557,9 @@ pub(crate) fn read_event(
     if let Some(plan) = text(r, "plan_id") {
         details.insert("plan_id".into(), plan.into());
     }
+    if event.event_type == "BILLING.SUBSCRIPTION.PAYMENT.FAILED" {
+        return failed_cycle(config, event, id, details, test).map(Some);
+    }
     let (kind, outcome, may_record, key) = match event.event_type.as_str() {
         // Sent when the buyer approves, and again whenever a suspended subscription is reactivated: each
         // activation is recorded once (a resend is a duplicate), keyed by the time PayPal says the status
@@ -607,6 +610,51 @@ pub(crate) fn read_event(
         flags: Vec::<Flag>::new(),
         summary: format!("{} ({kind}) {id}", event.event_type),
     }))
+}
+
+/// `BILLING.SUBSCRIPTION.PAYMENT.FAILED`: a cycle PayPal could not collect, as Payments Standard's
+/// `subscr_failed`: a declined cycle of its own (the subscription itself goes on: PayPal retries, then
+/// suspends it after the plan's failure threshold, which arrives as `SUSPENDED`). Keyed by the failed
+/// payment's time, so that a resend of the event is a duplicate and the next failure is not.
+fn failed_cycle(
+    config: &PaypalConfig,
+    event: &WebhookEvent,
+    id: &str,
+    mut details: serde_json::Map<String, Value>,
+    test: bool,
+) -> Result<Notification, String> {
+    let r = &event.resource;
+    let failed = r.get("billing_info").and_then(|b| b.get("last_failed_payment"));
+    let at = failed.and_then(|f| text(f, "time")).unwrap_or(&event.id);
+    let amount = failed
+        .and_then(|f| f.get("amount"))
+        .map(|a| {
+            let value = text(a, "value").ok_or("no last_failed_payment.amount.value")?;
+            let currency = text(a, "currency_code").ok_or("no last_failed_payment.amount.currency_code")?;
+            Money::parse(value, currency).map_err(|e| format!("amount {value} {currency}: {e}"))
+        })
+        .transpose()?;
+    if let Some(reason) = failed.and_then(|f| text(f, "reason_code")) {
+        details.insert("reason_code".into(), reason.into());
+    }
+    details.insert("txn_type".into(), "subscr_failed".into());
+    Ok(Notification {
+        payment_ref: payment_ref(r).map(str::to_owned),
+        target: Target::SubscriptionCycle,
+        outcome: Some(Outcome::Declined),
+        idempotency_key: format!("subscr_failed:{id}:{at}"),
+        gateway_reference: None,
+        subscription: Some(SubscriptionRef {
+            id: id.to_owned(),
+            may_record: false,
+        }),
+        amount,
+        receiver: config.business().map(|b| b.as_str().to_owned()),
+        test,
+        details,
+        flags: Vec::new(),
+        summary: format!("{} (subscr_failed) {id}", event.event_type),
+    })
 }
 
 #[cfg(test)]
