@@ -380,7 +380,7 @@ pub trait Store: Send + Sync + 'static {
     /// The default applies them one by one with [`Store::apply`] (a store written before this method keeps
     /// working). A store overrides it to apply the whole batch in one transaction, one commit instead of one
     /// per message, and when that transaction fails, falls back to one transaction per request so that one
-    /// failing request costs the others nothing ([`crate::diesel::DieselStore`] does).
+    /// failing request costs the others nothing (the `diesel` feature's `DieselStore` does).
     async fn apply_batch(&self, requests: Vec<ApplyRequest>) -> Vec<Result<Applied, StoreError>> {
         let mut failed = FailedPayments::default();
         let mut results = Vec::with_capacity(requests.len());
