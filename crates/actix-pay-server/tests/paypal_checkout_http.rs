@@ -1039,16 +1039,22 @@ mod subscriptions {
         }
     }
 
-    #[actix_web::test]
-    async fn suspended_is_recorded_expired_ends_it_once_and_a_later_cancelled_changes_nothing() {
-        let shop = Shop::start().await;
-        let (id, subscription) = subscribed(&shop, "SUB-7").await;
+    /// A subscription activated and paid once ([`subscribed`]), then suspended at PayPal.
+    async fn subscribed_then_suspended(shop: &Shop, order_reference: &str) -> (PaymentId, String) {
+        let (id, subscription) = subscribed(shop, order_reference).await;
         post_webhook(
-            &shop,
+            shop,
             &subscription_event("BILLING.SUBSCRIPTION.SUSPENDED", &subscription, &id, "SUSPENDED"),
         )
         .await;
         shop.settled(&id, 3).await;
+        (id, subscription)
+    }
+
+    #[actix_web::test]
+    async fn suspended_is_recorded_expired_ends_it_once_and_a_later_cancelled_changes_nothing() {
+        let shop = Shop::start().await;
+        let (id, subscription) = subscribed_then_suspended(&shop, "SUB-7").await;
         let payment = shop.payment(&id).await;
         assert_eq!(payment.state, PaymentState::Accepted, "a suspension changes no state");
         assert_eq!(payment.details["subscription_status"], "SUSPENDED");
@@ -1084,13 +1090,7 @@ mod subscriptions {
     #[actix_web::test]
     async fn a_reactivation_after_a_suspension_is_recorded_once_and_accepts_nothing_again() {
         let shop = Shop::start().await;
-        let (id, subscription) = subscribed(&shop, "SUB-8").await;
-        post_webhook(
-            &shop,
-            &subscription_event("BILLING.SUBSCRIPTION.SUSPENDED", &subscription, &id, "SUSPENDED"),
-        )
-        .await;
-        shop.settled(&id, 3).await;
+        let (id, subscription) = subscribed_then_suspended(&shop, "SUB-8").await;
         let reactivated = subscription_event("BILLING.SUBSCRIPTION.ACTIVATED", &subscription, &id, "ACTIVE");
         post_webhook(&shop, &reactivated).await;
         post_webhook(&shop, &reactivated).await;
