@@ -18,7 +18,8 @@ use anyhow::{Context, Result};
 use crate::db::Db;
 use crate::intake::{create_payment, start_server, work_dir};
 use crate::report::{Report, mib};
-use crate::{ipn, plot, stub};
+use crate::load::Mode;
+use crate::{ipn, peer, plot, stub};
 
 /// What `pay-bench drain` runs.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct Options {
     pub concurrency: Option<usize>,
     /// Skip PostgreSQL.
     pub sqlite_only: bool,
+    /// Also measure django-paypal's verified requests/s at each latency.
+    pub peer: bool,
     /// Report path.
     pub out: Option<PathBuf>,
     /// The arguments, for the report.
@@ -125,6 +128,17 @@ pub async fn suite(o: Options) -> Result<()> {
         }
         series.push((name.to_owned(), points));
     }
+    if o.peer {
+        match peer_rows(&o.latencies, &series).await {
+            Ok((rows, points)) => {
+                md.push_str(&rows);
+                series.push((format!("django-paypal ({PEER_WORKERS} workers)"), points));
+            }
+            Err(e) => {
+                let _ = writeln!(md, "\ndjango-paypal could not be measured: {e:#}");
+            }
+        }
+    }
     let svg = plot::drain_svg(&series, 1000.0);
     std::fs::write(&svg_path, svg).with_context(|| format!("write {}", svg_path.display()))?;
     let _ = writeln!(
@@ -137,6 +151,69 @@ pub async fn suite(o: Options) -> Result<()> {
     eprintln!("report: {}\nplot: {}", report.path().display(), svg_path.display());
     println!("{}", std::fs::read_to_string(report.path()).unwrap_or_default());
     Ok(())
+}
+
+/// gunicorn's sync workers for the peer: its documented starting point, (2 × cores) + 1, on 2 cores. A sync
+/// worker is busy for the whole postback, so the peer's verified rate at a latency is about workers / latency.
+const PEER_WORKERS: u32 = 5;
+/// Connections of the closed-loop load on the peer (each waits for its answer before sending again).
+const PEER_CONNECTIONS: usize = 8;
+
+/// django-paypal's verified requests/s at each latency: it posts back inside the request, so every answered
+/// request is a verified message. A closed loop of [`PEER_CONNECTIONS`] for 5 s (10 s from 200 ms on, so
+/// that a slow postback still gives tens of requests), on a fresh database per latency. Returns the report's
+/// rows and the plot's points.
+async fn peer_rows(latencies: &[u64], ours: &[(String, Vec<(u64, f64)>)]) -> Result<(String, Vec<(u64, f64)>)> {
+    if !peer::available() {
+        anyhow::bail!("{} not found (set PEER_DIR)", peer::scripts_dir().display());
+    }
+    peer::setup()?;
+    let mut md = format!(
+        "\n### django-paypal at the same latencies\n\n\
+         {}; gunicorn with {PEER_WORKERS} sync workers, a closed loop of {PEER_CONNECTIONS} connections, its own \
+         postback stub answering `VERIFIED` after the latency. Every answered request has been posted back: \
+         *verified req/s* is comparable with our drain's steady msg/s.\n\n\
+         | postback ms | verified req/s | errors | p50 ms | {} |\n|---|---|---|---|{}\n",
+        peer::versions(),
+        ours.iter().map(|(name, _)| format!("ours/peer ({name})")).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(ours.len()),
+    );
+    let mut points = Vec::new();
+    for (i, &latency) in latencies.iter().enumerate() {
+        eprintln!("drain: django-paypal, {latency} ms");
+        let p = peer::Peer::start(Duration::from_millis(latency), PEER_WORKERS).await?;
+        let seconds = if latency >= 200 { 10 } else { 5 };
+        let stats = peer::load(
+            &p,
+            9_000 + i as u32,
+            Mode::Closed {
+                connections: PEER_CONNECTIONS,
+                duration: Duration::from_secs(seconds),
+                max_requests: 20_000,
+            },
+        )
+        .await;
+        drop(p);
+        let verified = stats.ok as f64 / stats.elapsed.as_secs_f64().max(0.001);
+        let ratios: Vec<String> = ours
+            .iter()
+            .map(|(_, pts)| {
+                pts.iter()
+                    .find(|(l, _)| *l == latency)
+                    .filter(|_| verified > 0.0)
+                    .map_or("—".to_owned(), |(_, r)| format!("{:.0}×", r / verified))
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {latency} | **{verified:.1}** | {} | {:.1} | {} |",
+            stats.errors,
+            stats.quantile_ms(0.5),
+            ratios.join(" | ")
+        );
+        points.push((latency, verified));
+    }
+    Ok((md, points))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -72,6 +72,9 @@ enum Cmd {
         /// SQLite only.
         #[arg(long)]
         sqlite_only: bool,
+        /// Skip django-paypal's verified requests/s at each latency.
+        #[arg(long)]
+        no_peer: bool,
     },
     /// The operator console's payment list with each filter at `--payments` payments, SQLite and PostgreSQL.
     Console {
@@ -106,6 +109,7 @@ fn main() -> anyhow::Result<()> {
         repeat,
         verification_concurrency,
         sqlite_only,
+        no_peer,
     } = cli.command.clone()
     {
         return runtime.block_on(drain::suite(drain::Options {
@@ -114,6 +118,7 @@ fn main() -> anyhow::Result<()> {
             repeat,
             concurrency: verification_concurrency,
             sqlite_only,
+            peer: !no_peer,
             out: cli.out,
             command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         }));

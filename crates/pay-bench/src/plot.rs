@@ -1,5 +1,6 @@
-//! The SVG plot of the drain report: messages per second against postback latency, one line per backend,
-//! and the target as a dashed line. Hand-written SVG: a few lines and labels need no plotting crate.
+//! The SVG plot of the drain report: messages per second against postback latency, one line per backend
+//! and one for django-paypal, and the target as a dashed line. The rate axis is logarithmic: ours and the
+//! peer's differ by two orders of magnitude, and a linear axis would flatten the peer onto zero. Hand-written SVG: a few lines and labels need no plotting crate.
 
 use std::fmt::Write as _;
 
@@ -28,7 +29,7 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(_, r)| *r))
         .fold(target, f64::max);
-    let y_max = nice_ceiling(top_value * 1.1);
+    let decades = decades(top_value);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x_of = |latency: u64| {
@@ -36,7 +37,7 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
         let n = (latencies.len().max(2) - 1) as f64;
         LEFT + plot_w * i / n
     };
-    let y_of = |v: f64| TOP + plot_h * (1.0 - v / y_max);
+    let y_of = |v: f64| TOP + plot_h * (1.0 - v.max(1.0).log10() / decades);
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -48,8 +49,8 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
         r#"<text x="{}" y="22" text-anchor="middle" font-size="14">Drain rate against PayPal postback latency</text>"#,
         LEFT + plot_w / 2.0
     );
-    for k in 0..=5 {
-        let v = y_max * k as f64 / 5.0;
+    for k in 0..=decades as i32 {
+        let v = 10f64.powi(k);
         let y = y_of(v);
         let _ = writeln!(
             svg,
@@ -75,7 +76,7 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
     );
     let _ = writeln!(
         svg,
-        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">messages verified and applied / s</text>"#,
+        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">messages verified and applied / s (log)</text>"#,
         TOP + plot_h / 2.0
     );
     let ty = y_of(target);
@@ -120,15 +121,9 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
     svg
 }
 
-/// The smallest 1, 2 or 5 × 10^k at least `v`.
-fn nice_ceiling(v: f64) -> f64 {
-    let v = v.max(1.0);
-    let p = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * p)
-        .find(|c| *c >= v)
-        .unwrap_or(10.0 * p)
+/// How many powers of ten the rate axis spans from 1/s: enough to leave a tenth of headroom above `top`.
+fn decades(top: f64) -> f64 {
+    (top.max(1.0) * 1.1).log10().ceil().max(1.0)
 }
 
 #[cfg(test)]
@@ -136,10 +131,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_axis_ends_on_a_round_number() {
-        assert_eq!(nice_ceiling(1300.0), 2000.0);
-        assert_eq!(nice_ceiling(4100.0), 5000.0);
-        assert_eq!(nice_ceiling(800.0), 1000.0);
+    fn the_log_axis_ends_on_the_power_of_ten_above_the_highest_rate() {
+        assert_eq!(decades(1300.0), 4.0);
+        assert_eq!(decades(950.0), 4.0, "1,000 would put the target on the frame");
+        assert_eq!(decades(800.0), 3.0);
+        assert_eq!(decades(0.0), 1.0);
     }
 
     #[test]
@@ -148,11 +144,13 @@ mod tests {
             &[
                 ("SQLite".into(), vec![(0, 3000.0), (200, 1100.0)]),
                 ("PostgreSQL".into(), vec![(0, 2500.0), (200, 1050.0)]),
+                ("django-paypal".into(), vec![(0, 180.0), (200, 9.0)]),
             ],
             1000.0,
         );
         assert!(svg.starts_with("<svg"));
-        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<polyline").count(), 3);
         assert!(svg.contains(">1100<") && svg.contains(">PostgreSQL<") && svg.contains("target 1000/s"));
+        assert!(svg.contains(">9<") && svg.contains(">django-paypal<"));
     }
 }

@@ -286,7 +286,7 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::NotFound(format!("payment {}", request.payment_id())))?;
         let key = (request.gateway().to_owned(), request.idempotency_key().to_owned());
         if let Some(first) = inner.applied.get(&key).copied() {
-            let change = row_change(&request, &named, None, false, None);
+            let change = row_change(&request, &named, None, false, || Ok::<_, StoreError>(None))?;
             inner.change_refund_row(change, request.now())?;
             inner.queue.remove(&id);
             // The same message again was applied by a worker whose claim had expired: its row says so.
@@ -334,14 +334,9 @@ impl Store for MemoryStore {
             }
             p.details.extend(plan.details.clone());
         }
-        let pending = inner.pending_refund(&target_id).cloned();
-        let change = row_change(
-            &request,
-            &before,
-            plan.refunded,
-            !plan.events.is_empty(),
-            pending.as_ref(),
-        );
+        let change = row_change(&request, &before, plan.refunded, !plan.events.is_empty(), || {
+            Ok::<_, StoreError>(inner.pending_refund(&target_id).cloned())
+        })?;
         inner.change_refund_row(change, request.now())?;
         let mut events = plan.events.clone();
         inner.push_events(&mut events);

@@ -367,31 +367,32 @@ pub(crate) enum RefundRowChange {
 
 /// Decides the refund row a notification (or our own refund's answer) settles: the refund the request
 /// names; else, for an applied refund, the pending refund of the same amount; else a new row of origin
-/// `gateway`.
-pub(crate) fn row_change(
+/// `gateway`. `pending` looks the payment's pending refund up; it is called only for an applied refund
+/// that names none, so that the other messages (nearly all of them) cost the store no read.
+pub(crate) fn row_change<E>(
     request: &crate::transition::ApplyRequest,
     before: &StoredPayment,
     refunded_after: Option<Money>,
     applied: bool,
-    pending: Option<&StoredRefund>,
-) -> RefundRowChange {
+    pending: impl FnOnce() -> Result<Option<StoredRefund>, E>,
+) -> Result<RefundRowChange, E> {
     if let Some(link) = request.refund_link() {
-        return RefundRowChange::Succeeded {
+        return Ok(RefundRowChange::Succeeded {
             id: link.refund_id.clone(),
             gateway_refund_id: link.gateway_refund_id.clone(),
-        };
+        });
     }
     let is_refund = matches!(
         request.notification().outcome,
         Some(crate::notification::Outcome::Refunded { .. })
     );
     let (true, true, Some(total)) = (applied, is_refund, refunded_after) else {
-        return RefundRowChange::None;
+        return Ok(RefundRowChange::None);
     };
     let Some(this_refund) = total.checked_sub(before.refunded).filter(|m| m.is_positive()) else {
-        return RefundRowChange::None;
+        return Ok(RefundRowChange::None);
     };
-    match pending {
+    Ok(match pending()? {
         Some(p) if p.amount == this_refund => RefundRowChange::Succeeded {
             id: p.id.clone(),
             gateway_refund_id: None,
@@ -413,7 +414,7 @@ pub(crate) fn row_change(
             created_at: request.now(),
             updated_at: request.now(),
         })),
-    }
+    })
 }
 
 /// The refund an [`crate::transition::ApplyRequest`] built from a gateway's answer settles.

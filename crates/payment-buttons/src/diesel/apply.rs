@@ -119,7 +119,7 @@ fn apply_in(
         if !recorded {
             // Our refund's answer whose key the gateway's notification applied first: the refund row is
             // settled all the same, and nothing else changes.
-            let change = crate::refund::row_change(request, &named, None, false, None);
+            let change = crate::refund::row_change(request, &named, None, false, || Ok::<_, StoreError>(None))?;
             refunds::change_row(tx.conn(), change, request.now())?;
             return duplicate(tx.conn(), request);
         }
@@ -160,14 +160,9 @@ fn apply_in(
                 }
             }
         }
-        let pending = refunds::pending(tx.conn(), &target_id)?;
-        let change = crate::refund::row_change(
-            request,
-            &before,
-            plan.refunded,
-            !plan.events.is_empty(),
-            pending.as_ref(),
-        );
+        let change = crate::refund::row_change(request, &before, plan.refunded, !plan.events.is_empty(), || {
+            refunds::pending(tx.conn(), &target_id)
+        })?;
         refunds::change_row(tx.conn(), change, request.now())?;
         tx.insert_events(&mut events)?;
 
