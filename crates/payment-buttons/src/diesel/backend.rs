@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::connection::AnyConnection;
 use super::models::{AppliedRow, NewEventRow, NewLogRow};
-use super::schema::{applied_notifications, events, gateway_messages};
+use super::schema::{applied_notifications, events, gateway_messages, outbox_claims};
 use super::{postgres, sqlite};
 
 /// Runs the same Diesel expression on whichever concrete connection `conn` holds.
@@ -22,6 +22,15 @@ macro_rules! on_backend {
 /// Inserts outbox rows in one statement.
 pub(crate) fn insert_events(conn: &mut AnyConnection, rows: &[NewEventRow]) -> QueryResult<usize> {
     on_backend!(conn, c => diesel::insert_into(events::table).values(rows).execute(c))
+}
+
+/// Claims outbox events until `lease_until`, in one statement.
+pub(crate) fn insert_claims(conn: &mut AnyConnection, seqs: &[i64], lease_until: NaiveDateTime) -> QueryResult<usize> {
+    let rows: Vec<_> = seqs
+        .iter()
+        .map(|seq| (outbox_claims::seq.eq(*seq), outbox_claims::claimed_until.eq(lease_until)))
+        .collect();
+    on_backend!(conn, c => diesel::insert_into(outbox_claims::table).values(&rows).execute(c))
 }
 
 /// Inserts a log row and returns its id.
