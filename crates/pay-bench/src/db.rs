@@ -104,7 +104,7 @@ impl Db {
     }
 
     /// Fills the log with `n` already applied messages (body: `body`), each with its idempotency key and two
-    /// dispatched events, spread over `n / 10` history payments cloned from `source` (ids `H...`).
+    /// dispatched events (numbered in their payment, increasing, though not from 1), spread over `n / 10` history payments cloned from `source` (ids `H...`).
     pub fn prefill(&self, source: &str, body: &[u8], n: u64) -> Result<()> {
         if n == 0 {
             return Ok(());
@@ -125,8 +125,10 @@ impl Db {
                  INSERT INTO applied_notifications (gateway, idempotency_key, message_id, payment_id, applied_at) \
                  SELECT 'paypal', 'PREFILL' || id || ':Completed', id, payment_id, received_at \
                  FROM gateway_messages WHERE payment_id LIKE 'H%'; \
-                 INSERT INTO events (id, payment_id, kind, payload, gateway_message_id, created_at, dispatched_at) \
-                 SELECT printf('evt_%016x', id * 2 + k), payment_id, kind, '{{}}', id, received_at, received_at \
+                 INSERT INTO events (id, payment_id, kind, payload, gateway_message_id, created_at, dispatched_at, \
+                                     sequence) \
+                 SELECT printf('evt_%016x', id * 2 + k), payment_id, kind, '{{}}', id, received_at, received_at, \
+                        id * 2 + k \
                  FROM gateway_messages, (SELECT 0 AS k, 'payment_processed' AS kind \
                                          UNION ALL SELECT 1, 'payment_accepted') \
                  WHERE payment_id LIKE 'H%'; \
@@ -141,9 +143,10 @@ impl Db {
                  INSERT INTO applied_notifications (gateway, idempotency_key, message_id, payment_id, applied_at) \
                  SELECT 'paypal', 'PREFILL' || id || ':Completed', id, payment_id, received_at \
                  FROM gateway_messages WHERE payment_id LIKE 'H%'; \
-                 INSERT INTO events (id, payment_id, kind, payload, gateway_message_id, created_at, dispatched_at) \
+                 INSERT INTO events (id, payment_id, kind, payload, gateway_message_id, created_at, dispatched_at, \
+                                     sequence) \
                  SELECT 'evt_' || lpad(to_hex(id * 2 + k), 16, '0'), payment_id, kind, '{{}}', id, received_at, \
-                        received_at \
+                        received_at, id * 2 + k \
                  FROM gateway_messages, (VALUES (0, 'payment_processed'), (1, 'payment_accepted')) AS e(k, kind) \
                  WHERE payment_id LIKE 'H%'; \
                  COMMIT;"

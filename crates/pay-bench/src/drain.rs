@@ -37,6 +37,8 @@ pub struct Options {
     pub sqlite_only: bool,
     /// Also measure django-paypal's verified requests/s at each latency.
     pub peer: bool,
+    /// Applied messages in the log before the run (see [`Db::prefill`]).
+    pub history: u64,
     /// Report path.
     pub out: Option<PathBuf>,
     /// The arguments, for the report.
@@ -76,14 +78,15 @@ pub async fn suite(o: Options) -> Result<()> {
         .map_or_else(|| "server default (256)".to_owned(), |c| c.to_string());
     let mut md = format!(
         "## 6. Drain at a postback latency\n\n\
-         {} messages queued per run (one per payment), drained by the server's worker with \
+         {} messages queued per run (one per payment), after {} applied messages (each with two dispatched \
+         events) in the log, drained by the server's worker with \
          `engine.verification_concurrency` = {concurrency}; the postback stub answers `VERIFIED` after the latency. \
          Median of {} runs per row (each run's figures in brackets). *Steady* = messages verified and applied (gone from \
          the queue) between 10 % and 90 % of the run / that time; *end to end* = messages / time from the server's start to the empty queue. \
          *Applied* = `payment_accepted` events written / messages.\n\n\
          | backend | postback ms | steady msg/s | end to end msg/s | ceiling msg/s (concurrency / latency) | applied | peak RSS MiB | server CPU ms/msg |\n\
          |---|---|---|---|---|---|---|---|\n",
-        o.messages, o.repeat
+        o.messages, o.history, o.repeat
     );
     let mut series: Vec<(String, Vec<(u64, f64)>)> = Vec::new();
     let mut run_no = 0u32;
@@ -96,7 +99,7 @@ pub async fn suite(o: Options) -> Result<()> {
             for _ in 0..o.repeat.max(1) {
                 run_no += 1;
                 eprintln!("drain: {name}, {latency} ms, run {run_no}");
-                match run(&bin, &work, postgres, latency, o.messages, o.concurrency, run_no).await {
+                match run(&bin, &work, postgres, latency, &o, run_no).await {
                     Ok(r) => {
                         eprintln!("  steady {:.0} msg/s, end to end {:?}", r.steady, r.end_to_end);
                         runs.push(r);
@@ -231,15 +234,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One run; see the module documentation.
-async fn run(
-    bin: &Path,
-    work: &Path,
-    postgres: bool,
-    latency_ms: u64,
-    messages: u64,
-    concurrency: Option<usize>,
-    run_no: u32,
-) -> Result<Run> {
+async fn run(bin: &Path, work: &Path, postgres: bool, latency_ms: u64, o: &Options, run_no: u32) -> Result<Run> {
     let label = format!("drain-{}-{latency_ms}-{run_no}", if postgres { "pg" } else { "sq" });
     let dir = work.join(&label);
     std::fs::create_dir_all(&dir)?;
@@ -249,21 +244,14 @@ async fn run(
         Db::Sqlite(dir.join("db.sqlite3"))
     };
     db.create()?;
-    let result = run_on(bin, &dir, &db, latency_ms, messages, concurrency, run_no).await;
+    let result = run_on(bin, &dir, &db, latency_ms, o, run_no).await;
     db.drop_db();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn run_on(
-    bin: &Path,
-    dir: &Path,
-    db: &Db,
-    latency_ms: u64,
-    messages: u64,
-    concurrency: Option<usize>,
-    run_no: u32,
-) -> Result<Run> {
+async fn run_on(bin: &Path, dir: &Path, db: &Db, latency_ms: u64, o: &Options, run_no: u32) -> Result<Run> {
+    let (messages, concurrency) = (o.messages, o.concurrency);
     let stub = stub::start(Duration::from_millis(latency_ms)).await?;
     let env: Vec<(&str, String)> = concurrency
         .map(|c| ("PAY_ENGINE_VERIFICATION_CONCURRENCY", c.to_string()))
@@ -274,6 +262,7 @@ async fn run_on(
         let first = create_payment(server.addr).await.context("create the first payment")?;
         drop(server);
         db.clone_payments(&first, 'B', messages)?;
+        db.prefill(&first, &ipn::bodies(run_no, 1, "seller%40example.com")(u64::MAX), o.history)?;
     }
     let base = db.high_water()?;
     db.queue_messages(&ipn::template("seller%40example.com"), run_no, messages)?;

@@ -75,6 +75,10 @@ enum Cmd {
         /// Skip django-paypal's verified requests/s at each latency.
         #[arg(long)]
         no_peer: bool,
+        /// Applied messages already in the log (each with two dispatched events) before the queue is filled:
+        /// a shop that has been running, whose tables' statistics are not those of an empty database.
+        #[arg(long, default_value_t = 20_000)]
+        history: u64,
     },
     /// The operator console's payment list with each filter at `--payments` payments, SQLite and PostgreSQL.
     Console {
@@ -110,6 +114,7 @@ fn main() -> anyhow::Result<()> {
         verification_concurrency,
         sqlite_only,
         no_peer,
+        history,
     } = cli.command.clone()
     {
         return runtime.block_on(drain::suite(drain::Options {
@@ -119,6 +124,7 @@ fn main() -> anyhow::Result<()> {
             concurrency: verification_concurrency,
             sqlite_only,
             peer: !no_peer,
+            history,
             out: cli.out,
             command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         }));
