@@ -2,7 +2,8 @@
 //! driver in this crate): create, clone payments, pre-fill the log, count the drain, explain the claim.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -215,12 +216,29 @@ impl Db {
     }
 
     /// `(queued, logged since base, verified since base, events since base)`.
-    /// Messages still queued: the drain's progress, sampled every 100 ms. Counting the log's rows instead
-    /// (as [`Db::progress`] does) read the whole log each time and cost PostgreSQL a few percent of the two
-    /// cores it shares with the server it measures.
-    pub fn queued(&self) -> Result<i64> {
-        let out = self.query("SELECT count(*) FROM message_queue;")?;
-        out.trim().parse().with_context(|| format!("unexpected queue count {out:?}"))
+    /// A client kept open for sampling the queue's length (see [`QueueProbe`]).
+    pub fn queue_probe(&self) -> Result<QueueProbe> {
+        let mut command = match self {
+            Db::Sqlite(path) => {
+                let mut c = Command::new("sqlite3");
+                c.args(["-batch", "-noheader", "-cmd", ".timeout 10000"]).arg(path);
+                c
+            }
+            Db::Postgres(name) => {
+                let mut c = Command::new("psql");
+                c.args(["-X", "-A", "-t", "-q", "-h", PG_HOST, "-U", PG_USER, "-d", name]);
+                c
+            }
+        };
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start the queue probe's client")?;
+        let stdin = child.stdin.take().context("probe stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("probe stdout")?);
+        Ok(QueueProbe { child, stdin, stdout })
     }
 
     pub fn progress(&self, base: (i64, i64)) -> Result<[i64; 4]> {
@@ -262,6 +280,36 @@ impl Db {
 }
 
 /// Runs SQL on a PostgreSQL database with `psql`.
+/// Samples the length of `message_queue` through one client process and one connection for the whole
+/// run: the drain's progress, read every 100 ms (a message leaves the queue in the transaction that applies
+/// it). Starting `psql` for each sample cost about a tenth of the two cores (a process, a connection, a
+/// PostgreSQL backend forked each time), taken from the server being measured.
+pub struct QueueProbe {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl QueueProbe {
+    /// Messages still queued.
+    pub fn queued(&mut self) -> Result<i64> {
+        self.stdin.write_all(b"SELECT count(*) FROM message_queue;\n")?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        line.trim()
+            .parse()
+            .with_context(|| format!("unexpected queue count {line:?}"))
+    }
+}
+
+impl Drop for QueueProbe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn psql(db: &str, sql: &str) -> Result<String> {
     let out = Command::new("psql")
         .args([

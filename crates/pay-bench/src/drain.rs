@@ -277,8 +277,9 @@ async fn run_on(bin: &Path, dir: &Path, db: &Db, latency_ms: u64, o: &Options, r
     let mut samples: Vec<(Duration, i64)> = Vec::new();
     let mut queued = messages as i64;
     let mut drained_after = None;
+    let mut probe = db.queue_probe()?;
     loop {
-        queued = db.queued().unwrap_or(queued);
+        queued = probe.queued().unwrap_or(queued);
         samples.push((started.elapsed(), messages as i64 - queued));
         if queued == 0 {
             drained_after = Some(started.elapsed());
