@@ -136,7 +136,7 @@ pub async fn suite(o: Options) -> Result<()> {
         match peer_rows(&o.latencies, &series).await {
             Ok((rows, points)) => {
                 md.push_str(&rows);
-                series.push((format!("django-paypal ({PEER_WORKERS} workers)"), points));
+                series.push((format!("django-paypal ({} workers)", peer::WORKERS), points));
             }
             Err(e) => {
                 let _ = writeln!(md, "\ndjango-paypal could not be measured: {e:#}");
@@ -157,9 +157,6 @@ pub async fn suite(o: Options) -> Result<()> {
     Ok(())
 }
 
-/// gunicorn's sync workers for the peer: its documented starting point, (2 × cores) + 1, on 2 cores. A sync
-/// worker is busy for the whole postback, so the peer's verified rate at a latency is about workers / latency.
-const PEER_WORKERS: u32 = 5;
 /// Connections of the closed-loop load on the peer (each waits for its answer before sending again).
 const PEER_CONNECTIONS: usize = 8;
 
@@ -172,9 +169,10 @@ async fn peer_rows(latencies: &[u64], ours: &[(String, Vec<(u64, f64)>)]) -> Res
         anyhow::bail!("{} not found (set PEER_DIR)", peer::scripts_dir().display());
     }
     peer::setup()?;
+    let workers = peer::WORKERS;
     let mut md = format!(
         "\n### django-paypal at the same latencies\n\n\
-         {}; gunicorn with {PEER_WORKERS} sync workers, a closed loop of {PEER_CONNECTIONS} connections, its own \
+         {}; gunicorn with {workers} sync workers, a closed loop of {PEER_CONNECTIONS} connections, its own \
          postback stub answering `VERIFIED` after the latency. Every answered request has been posted back: \
          *verified req/s* is comparable with our drain's steady msg/s.\n\n\
          | postback ms | verified req/s | errors | p50 ms | {} |\n|---|---|---|---|{}\n",
@@ -185,7 +183,7 @@ async fn peer_rows(latencies: &[u64], ours: &[(String, Vec<(u64, f64)>)]) -> Res
     let mut points = Vec::new();
     for (i, &latency) in latencies.iter().enumerate() {
         eprintln!("drain: django-paypal, {latency} ms");
-        let p = peer::Peer::start(Duration::from_millis(latency), PEER_WORKERS).await?;
+        let p = peer::Peer::start(Duration::from_millis(latency), peer::WORKERS).await?;
         let seconds = if latency >= 200 { 10 } else { 5 };
         let stats = peer::load(
             &p,

@@ -51,6 +51,9 @@ enum Cmd {
     Limit,
     /// django-paypal under gunicorn, same generator and bodies.
     Peer,
+    /// Intake, fixed rate and django-paypal in one run: the intake ratio against the peer (issue 18's target)
+    /// without the growth and rendering measures of `all`.
+    Compare,
     /// Intake and drain after the log holds the `--growth` sizes.
     Growth,
     /// Button and hand-off rendering (criterion) against django-paypal's form (timeit).
@@ -145,10 +148,10 @@ fn main() -> anyhow::Result<()> {
     }
     runtime.block_on(suite::run(suite::Options {
         all: cli.command == Cmd::All,
-        intake: matches!(cli.command, Cmd::All | Cmd::Intake),
-        fixed: matches!(cli.command, Cmd::All | Cmd::Fixed),
+        intake: matches!(cli.command, Cmd::All | Cmd::Intake | Cmd::Compare),
+        fixed: matches!(cli.command, Cmd::All | Cmd::Fixed | Cmd::Compare),
         limit: matches!(cli.command, Cmd::All | Cmd::Limit),
-        peer: matches!(cli.command, Cmd::All | Cmd::Peer),
+        peer: matches!(cli.command, Cmd::All | Cmd::Peer | Cmd::Compare),
         growth: matches!(cli.command, Cmd::All | Cmd::Growth),
         render: matches!(cli.command, Cmd::All | Cmd::Render),
         seconds: cli.seconds.clamp(1, 60),

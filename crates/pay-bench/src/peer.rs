@@ -54,8 +54,13 @@ pub struct Peer {
     pub addr: SocketAddr,
 }
 
+/// gunicorn's sync workers: its documented starting point, (2 × cores) + 1, on the 2-core machines we
+/// measure on (runs before 2026-12-03 20:00 UTC used 2). A sync worker is busy for the whole postback, so
+/// with a slow postback the peer's rate is about workers / latency; with an instant one the cores limit it.
+pub const WORKERS: u32 = 5;
+
 impl Peer {
-    /// Starts gunicorn (2 workers) and its postback stub with `delay`, on a fresh database, and warms
+    /// Starts gunicorn (`workers` workers) and its postback stub with `delay`, on a fresh database, and warms
     /// each worker up with one request.
     pub async fn start(delay: Duration, workers: u32) -> Result<Peer> {
         let status = script("run.sh")

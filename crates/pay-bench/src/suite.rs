@@ -244,12 +244,13 @@ pub async fn run(o: Options) -> Result<()> {
             Ok((runs, fixed)) => {
                 let _ = writeln!(
                     md,
-                    "{} (2 sync gunicorn workers, SQLite in WAL mode, its own Python postback stub answering \
+                    "{} ({} sync gunicorn workers, SQLite in WAL mode, its own Python postback stub answering \
                      `VERIFIED`), started by its `run.sh` on a fresh database, same generator and bodies (addressed to \
                      its merchant). django-paypal verifies *inside* the request (postback before answering), we \
                      answer once the message is logged and verify in a background worker: its latency includes the \
                      postback, ours does not, and our drain is measured separately (table 1).\n",
-                    peer::versions()
+                    peer::versions(),
+                    peer::WORKERS
                 );
                 md.push_str(
                     "| postback | conns | req/s | p50 ms | p90 ms | p99 ms | errors | peak RSS MiB (master+workers) | CPU ms/IPN | ours/peer req/s (SQLite) | ours/peer p99 (SQLite) |\n\
@@ -483,7 +484,7 @@ async fn peer_runs(seconds: Duration, next_run: &mut impl FnMut() -> u32) -> Res
         for conns in CONNECTIONS {
             // A fresh database per row, like ours.
             eprintln!("peer: {} ms, {conns} connections", delay.as_millis());
-            let p = peer::Peer::start(delay, 2).await.context("start django-paypal")?;
+            let p = peer::Peer::start(delay, peer::WORKERS).await.context("start django-paypal")?;
             let cpu0 = p.cpu_seconds();
             let stats = peer::load(
                 &p,
@@ -502,7 +503,7 @@ async fn peer_runs(seconds: Duration, next_run: &mut impl FnMut() -> u32) -> Res
             runs.insert((delay.as_millis(), conns), (stats, p.peak_rss_kib(), cpu));
         }
     }
-    let p = peer::Peer::start(Duration::ZERO, 2).await?;
+    let p = peer::Peer::start(Duration::ZERO, peer::WORKERS).await?;
     eprintln!("peer: fixed 25 req/s");
     fixed = fixed.or(Some(
         peer::load(

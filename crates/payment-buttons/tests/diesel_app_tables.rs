@@ -14,7 +14,7 @@ use payment_buttons::diesel::{
     AppliedChange, ApplyHook, DatabaseUrl, DieselStore, HookOutcome, PaymentChange, StoreOptions, Tx, schema,
 };
 use payment_buttons::notification::{Outcome, Target};
-use payment_buttons::payment::PaymentState;
+use payment_buttons::payment::{PaymentId, PaymentState};
 use payment_buttons::store::conformance::{TestDatabase, new_message, new_payment, notification, request, t0};
 use payment_buttons::store::{Applied, MESSAGE_CLAIM_LEASE, Store, StoreError};
 
@@ -208,4 +208,80 @@ fn an_application_set_reusing_a_core_version_is_refused() {
         err.contains("version 20260101000001 is also a payment-buttons core migration"),
         "{err}"
     );
+}
+
+/// When one payment is applied, notes it on another payment (an order's parent, a purchase paid by a
+/// top-up), reading that payment without locking it: the case where a batch's own copy of a payment could
+/// be out of date.
+struct NotesOnTheOther {
+    first: PaymentId,
+    other: PaymentId,
+}
+
+impl ApplyHook for NotesOnTheOther {
+    fn after_change(&self, tx: &mut Tx<'_>, change: &AppliedChange<'_>) -> Result<HookOutcome, StoreError> {
+        if change.payment_id != &self.first {
+            return Ok(HookOutcome::KeepEvents);
+        }
+        let other = tx.payment(&self.other)?.expect("the other payment exists");
+        let mut note = serde_json::Map::new();
+        note.insert("noted_by".into(), self.first.as_str().into());
+        tx.update_payment(
+            &other,
+            &PaymentChange {
+                state: None,
+                gateway_reference: None,
+                details: &note,
+                refunded: None,
+                at: t0(),
+            },
+        )?;
+        Ok(HookOutcome::KeepEvents)
+    }
+}
+
+/// A batch locks and reads its payments together before applying any; a hook that writes a payment of the
+/// same batch before that payment's own message is applied must not be undone by it (the message is
+/// applied to the payment as the hook left it, not as the batch first read it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hooks_write_to_a_payment_later_in_the_same_batch_survives_that_payments_own_message() {
+    for database in TestDatabase::every_backend() {
+        let backend = database.backend();
+        let (x, y) = (new_payment(false), new_payment(false));
+        // The batch applies in payment id order: the hook's payment comes first.
+        let (first, other) = if x.id < y.id { (x, y) } else { (y, x) };
+        let (first_id, other_id) = (first.id.clone(), other.id.clone());
+        let store = StoreOptions::new()
+            .apply_hook(Arc::new(NotesOnTheOther {
+                first: first_id.clone(),
+                other: other_id.clone(),
+            }))
+            .open(database.url())
+            .await
+            .expect("open");
+        store.create_payment(first).await.unwrap();
+        store.create_payment(other).await.unwrap();
+        let m1 = store.log_message(new_message(b"first", t0())).await.unwrap();
+        let m2 = store.log_message(new_message(b"other", t0())).await.unwrap();
+        store.claim_messages(t0(), 2).await.unwrap();
+        let accepted = |message, id: &PaymentId, txn: &str| {
+            let n = notification(id, Target::Payment, Some(Outcome::Accepted), &format!("{txn}:Completed"), txn);
+            request(message, id, n, vec![])
+        };
+
+        let results = store
+            .apply_batch(vec![accepted(m2, &other_id, "T2"), accepted(m1, &first_id, "T1")])
+            .await;
+        assert!(
+            results.iter().all(|r| matches!(r, Ok(Applied::Applied { .. }))),
+            "{backend}: {results:?}"
+        );
+        let other = store.payment(&other_id).await.unwrap().unwrap();
+        assert_eq!(other.state, PaymentState::Accepted, "{backend}");
+        assert_eq!(
+            other.details.get("noted_by").and_then(|v| v.as_str()),
+            Some(first_id.as_str()),
+            "{backend}: the hook's note is kept by the other payment's own application"
+        );
+    }
 }

@@ -4,15 +4,16 @@
 use diesel::prelude::*;
 
 use crate::notification::{Flag, VerificationStatus};
+use crate::payment::PaymentId;
 use crate::store::{Applied, FailedPayments, StoreError};
 use crate::transition::{self, ApplyRequest, PlanTarget};
 
 use super::connection::{AnyConnection, write_transaction};
 use super::hook::{AppliedChange, ApplyHook, HookOutcome};
-use super::messages::{LogUpdate, dequeue, update_log};
+use super::messages::{LogUpdate, update_log};
 use super::models::{AppliedRow, db_time};
 use super::schema::applied_notifications;
-use super::tx::{PaymentChange, Tx};
+use super::tx::{PaymentChange, Tx, TxMemo};
 use super::{backend, payments, refunds};
 
 /// See [`crate::store::Store::apply`].
@@ -21,7 +22,12 @@ pub(crate) fn apply(
     request: &ApplyRequest,
     hook: Option<&dyn ApplyHook>,
 ) -> Result<Applied, StoreError> {
-    write_transaction(conn, |conn| apply_in(conn, request, hook))
+    write_transaction(conn, |conn| {
+        let mut memo = TxMemo::applying();
+        let applied = apply_in(conn, &mut memo, request, hook)?;
+        memo.finish(conn)?;
+        Ok(applied)
+    })
 }
 
 /// See [`crate::store::Store::apply_batch`]: every request in one write transaction, one commit for the
@@ -40,11 +46,17 @@ pub(crate) fn apply_batch(
 ) -> Vec<Result<Applied, StoreError>> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by(|&a, &b| requests[a].payment_id().cmp(requests[b].payment_id()));
-    let together = write_transaction(conn, |conn| {
-        order
+    let together: Result<Vec<Applied>, StoreError> = write_transaction(conn, |conn| {
+        // The batch's payments are locked and read, and their last event numbers read, in two statements
+        // instead of two per request; the queue rows go in one at the end.
+        let ids: Vec<&PaymentId> = order.iter().map(|&i| requests[i].payment_id()).collect();
+        let mut memo = TxMemo::prefetch(conn, &ids)?;
+        let applied = order
             .iter()
-            .map(|&i| apply_in(conn, &requests[i], hook))
-            .collect::<Result<Vec<_>, StoreError>>()
+            .map(|&i| apply_in(conn, &mut memo, &requests[i], hook))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        memo.finish(conn)?;
+        Ok(applied)
     });
     match together {
         Ok(applied) => {
@@ -84,11 +96,12 @@ pub(crate) fn apply_batch(
 /// One request's work inside an open write transaction (see [`apply`]).
 fn apply_in(
     conn: &mut AnyConnection,
+    memo: &mut TxMemo,
     request: &ApplyRequest,
     hook: Option<&dyn ApplyHook>,
 ) -> Result<Applied, StoreError> {
     {
-        let mut tx = Tx::new(conn);
+        let mut tx = Tx::with_memo(conn, memo);
         // Locked first: notifications about one payment are planned one after the other, each seeing
         // what the previous one committed.
         let named = tx
@@ -121,6 +134,7 @@ fn apply_in(
             // settled all the same, and nothing else changes.
             let change = crate::refund::row_change(request, &named, None, false, || Ok::<_, StoreError>(None))?;
             refunds::change_row(tx.conn(), change, request.now())?;
+            tx.memo().dequeue(request.message_id());
             return duplicate(tx.conn(), request);
         }
 
@@ -177,7 +191,7 @@ fn apply_in(
                 outcome: &plan.outcome,
             },
         )?;
-        dequeue(tx.conn(), request.message_id())?;
+        tx.memo().dequeue(request.message_id());
 
         Ok(if plan.events.is_empty() {
             Applied::Unchanged { reason: plan.outcome }
@@ -190,7 +204,8 @@ fn apply_in(
     }
 }
 
-/// The key was applied before: the message is recorded as a resend and changes nothing else.
+/// The key was applied before: the message is recorded as a resend and changes nothing else (its queue row
+/// goes with the transaction's others).
 fn duplicate(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied, StoreError> {
     let first: i64 = applied_notifications::table
         .find((request.gateway(), request.idempotency_key()))
@@ -211,6 +226,5 @@ fn duplicate(conn: &mut AnyConnection, request: &ApplyRequest) -> Result<Applied
             },
         )?;
     }
-    dequeue(conn, request.message_id())?;
     Ok(Applied::Duplicate)
 }

@@ -181,6 +181,14 @@ pub(crate) fn dequeue(conn: &mut AnyConnection, id: MessageId) -> Result<bool, S
     Ok(n == 1)
 }
 
+/// Removes messages from the queue, in one statement.
+pub(crate) fn dequeue_all(conn: &mut AnyConnection, ids: &[MessageId]) -> Result<(), StoreError> {
+    if !ids.is_empty() {
+        diesel::delete(message_queue::table.filter(message_queue::message_id.eq_any(ids))).execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Ends processing of a message that is not applied.
 pub(crate) fn settle(conn: &mut AnyConnection, id: MessageId, settlement: &Settlement) -> Result<(), StoreError> {
     write_transaction(conn, |conn| {

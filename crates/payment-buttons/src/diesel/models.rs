@@ -339,7 +339,7 @@ pub(crate) struct AppliedRow {
 }
 
 /// A new `events` row.
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct NewEventRow {

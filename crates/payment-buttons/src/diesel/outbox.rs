@@ -3,6 +3,8 @@
 
 use crate::event::Event;
 use crate::store::{OutboxEvent, StoreError};
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -10,13 +12,18 @@ use super::connection::AnyConnection;
 use super::models::{NewEventRow, event_from_payload};
 use super::schema::events;
 
-/// Appends events, in order, numbering each after the last event of its payment (`sequence`). Callers
-/// hold the payment's lock (or SQLite's write lock), so the numbers of one payment never race; the unique
-/// index on (payment_id, sequence) would refuse a second writer anyway.
-pub(crate) fn insert(conn: &mut AnyConnection, new: &mut [Event]) -> Result<(), StoreError> {
-    // Each payment's last sequence is read once (its events follow one another), and the rows go in one
-    // statement.
-    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+/// Numbers events, in order, each after the last event of its payment (`sequence`, written into `new`
+/// too), and returns their outbox rows (to insert in this order: [`insert`]). Callers hold the payment's
+/// lock (or SQLite's write lock), so the numbers of one payment never race; the unique index on
+/// (payment_id, sequence) would refuse a second writer anyway.
+///
+/// `last` holds the last sequences this transaction knows (read or numbered before): a payment's is read
+/// only when it is not there, and updated with what is numbered.
+pub(crate) fn number(
+    conn: &mut AnyConnection,
+    new: &mut [Event],
+    last: &mut HashMap<String, i64>,
+) -> Result<Vec<NewEventRow>, StoreError> {
     let mut rows = Vec::with_capacity(new.len());
     for event in new.iter_mut() {
         let payment = event.payment.id.as_str();
@@ -34,10 +41,32 @@ pub(crate) fn insert(conn: &mut AnyConnection, new: &mut [Event]) -> Result<(), 
             u64::try_from(sequence).map_err(|_| StoreError::Corrupt("events.sequence is negative".into()))?;
         rows.push(NewEventRow::new(event)?);
     }
+    Ok(rows)
+}
+
+/// Appends numbered events to the outbox, in one statement; `seq` follows the order of `rows`.
+pub(crate) fn insert(conn: &mut AnyConnection, rows: &[NewEventRow]) -> Result<(), StoreError> {
     if !rows.is_empty() {
-        super::backend::insert_events(conn, &rows)?;
+        super::backend::insert_events(conn, rows)?;
     }
     Ok(())
+}
+
+/// The last event sequence of each payment among `ids` (0 for one with no event), in one statement.
+pub(crate) fn last_sequences(conn: &mut AnyConnection, ids: &[String]) -> Result<HashMap<String, i64>, StoreError> {
+    let mut last: HashMap<String, i64> = ids.iter().map(|id| (id.clone(), 0)).collect();
+    if ids.is_empty() {
+        return Ok(last);
+    }
+    let found: Vec<(String, Option<i64>)> = events::table
+        .filter(events::payment_id.eq_any(ids))
+        .group_by(events::payment_id)
+        .select((events::payment_id, diesel::dsl::max(events::sequence)))
+        .load(conn)?;
+    for (payment, sequence) in found {
+        last.insert(payment, sequence.unwrap_or(0));
+    }
+    Ok(last)
 }
 
 /// The oldest events not yet dispatched.

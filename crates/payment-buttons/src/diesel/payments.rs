@@ -47,6 +47,27 @@ pub(crate) fn load_locked(conn: &mut AnyConnection, id: &str) -> Result<Option<S
     row.map(PaymentRow::into_payment).transpose()
 }
 
+/// The payments among `ids` that exist, locked until the end of the transaction on PostgreSQL (in id order,
+/// one statement); SQLite's immediate transaction already holds the write lock.
+pub(crate) fn load_all_locked(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<StoredPayment>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<PaymentRow> = match conn {
+        AnyConnection::Postgresql(c) => payments::table
+            .filter(payments::id.eq_any(ids))
+            .order(payments::id.asc())
+            .select(PaymentRow::as_select())
+            .for_update()
+            .load(c)?,
+        AnyConnection::Sqlite(c) => payments::table
+            .filter(payments::id.eq_any(ids))
+            .select(PaymentRow::as_select())
+            .load(c)?,
+    };
+    rows.into_iter().map(PaymentRow::into_payment).collect()
+}
+
 /// The payments among `ids` that exist.
 pub(crate) fn load_all(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<StoredPayment>, StoreError> {
     let rows: Vec<PaymentRow> = payments::table

@@ -32,15 +32,6 @@ pub(super) fn link(conn: &mut AnyConnection, payment: &str, user: UserId, now: N
     Ok(())
 }
 
-/// The user whose account the gateway payment `payment` adds money to, if it is such a payment.
-pub(super) fn owner(conn: &mut AnyConnection, payment: &str) -> Result<Option<UserId>, LFail> {
-    Ok(links::table
-        .find(payment)
-        .select(links::user_id)
-        .first(conn)
-        .optional()?)
-}
-
 /// The top-up `payment_id` of `user` moved from `previous` to `state`: posts it, takes it back, or gives
 /// it back. Returns no events (the top-up's own are not written either).
 pub(super) fn applied(
