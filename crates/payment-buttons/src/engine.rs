@@ -37,9 +37,11 @@ pub use refunds::{RefundError, RefundOrder};
 pub const MAX_VERIFICATION_ATTEMPTS: u32 = 25;
 
 /// How many messages are verified at once by default (`engine.verification_concurrency`). A PayPal
-/// postback is a round trip to PayPal of a few hundred milliseconds, spent waiting: 256 at once verify
-/// over a thousand messages a second at 200 ms, and hold at most 256 claimed messages in memory.
-pub const DEFAULT_CONCURRENCY: usize = 256;
+/// postback is a round trip to PayPal of a few hundred milliseconds, spent waiting, and a message holds its
+/// slot until it is applied: with a 200 ms postback, 512 verified 1,481 messages a second on PostgreSQL in
+/// `pay-bench drain` where 256 stopped at 964 (docs/benchmarks.md). At most this many claimed messages are
+/// held in memory.
+pub const DEFAULT_CONCURRENCY: usize = 512;
 
 /// How often at most [`Engine::drain_messages`] reports progress (wakes the event dispatcher) while busy.
 #[cfg(feature = "actix")]

@@ -16,7 +16,7 @@ pub const MAX_APPLY_CONCURRENCY: u64 = 8;
 pub struct EngineConfig {
     /// `verification_concurrency`: how many gateway messages are verified at once (PayPal postbacks in
     /// flight), and how many claimed messages the worker holds in memory at most. Default
-    /// [`payment_buttons::engine::DEFAULT_CONCURRENCY`] (256).
+    /// [`payment_buttons::engine::DEFAULT_CONCURRENCY`] (512).
     pub verification_concurrency: usize,
     /// `apply_concurrency`: how many verified messages of different payments are checked and applied at
     /// once (one payment's messages always one after the other). `None` (the default) lets the server

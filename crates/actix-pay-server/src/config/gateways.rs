@@ -118,7 +118,7 @@ pub struct PaypalConfig {
     /// `postback_url` when overridden; see [`PaypalConfig::postback_url`].
     pub postback_url_override: Option<Url>,
     /// `postback_pool_size`: idle connections to the postback endpoint kept open for reuse. Default
-    /// [`payment_buttons::paypal::DEFAULT_POOL_SIZE`] (256, the default verification concurrency).
+    /// [`payment_buttons::paypal::DEFAULT_POOL_SIZE`] (512, the default verification concurrency).
     pub postback_pool_size: usize,
     /// `logo_url`: the logo PayPal shows on its own checkout page (`image_url`), not our button's image.
     pub logo_url: Option<Url>,

@@ -606,11 +606,8 @@ enum TopUpLink {
     Purchase { purchase_id: String, user: Option<UserId> },
 }
 
-#[derive(QueryableByName)]
 struct TopUpLinkRow {
-    #[diesel(sql_type = Nullable<Text>)]
     purchase_id: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
     user_id: Option<i64>,
 }
 
@@ -618,23 +615,20 @@ struct TopUpLinkRow {
 /// message to, nearly all of them no top-up, and one statement instead of two is a round trip less per
 /// message on PostgreSQL. An account top-up has no purchase id; a payment is in at most one table.
 fn top_up_link(conn: &mut AnyConnection, payment: &str) -> Result<Option<TopUpLink>, StoreError> {
-    let sql = |p: &str| {
-        format!(
-            "SELECT CAST(NULL AS TEXT) AS purchase_id, user_id FROM librement_account_top_ups WHERE payment_id = {p} \
-             UNION ALL \
-             SELECT purchase_id, user_id FROM librement_top_ups WHERE payment_id = {p}"
-        )
+    use self::schema::librement_account_top_ups as accounts;
+    // Written with Diesel's query builder, not as SQL text: Diesel keeps a prepared statement only for the
+    // former, and PostgreSQL would otherwise parse and plan it again for every message.
+    let account = accounts::table
+        .filter(accounts::payment_id.eq(payment))
+        .select((None::<String>.into_sql::<Nullable<Text>>(), accounts::user_id.nullable()));
+    let purchase = librement_top_ups::table
+        .filter(librement_top_ups::payment_id.eq(payment))
+        .select((librement_top_ups::purchase_id.nullable(), librement_top_ups::user_id));
+    let row: Option<(Option<String>, Option<i64>)> = match conn {
+        AnyConnection::Postgresql(c) => account.union_all(purchase).get_result(c).optional()?,
+        AnyConnection::Sqlite(c) => account.union_all(purchase).get_result(c).optional()?,
     };
-    let row: Option<TopUpLinkRow> = match conn {
-        AnyConnection::Postgresql(c) => diesel::sql_query(sql("$1"))
-            .bind::<Text, _>(payment)
-            .get_result(c)
-            .optional()?,
-        AnyConnection::Sqlite(c) => diesel::sql_query(sql("?1"))
-            .bind::<Text, _>(payment)
-            .get_result(c)
-            .optional()?,
-    };
+    let row = row.map(|(purchase_id, user_id)| TopUpLinkRow { purchase_id, user_id });
     row.map(|row| match (row.purchase_id, row.user_id) {
         (None, Some(user)) => Ok(TopUpLink::Account(user)),
         (None, None) => Err(StoreError::Corrupt(format!(

@@ -10,7 +10,7 @@ use crate::transition::{self, ApplyRequest, PlanTarget};
 
 use super::connection::{AnyConnection, write_transaction};
 use super::hook::{AppliedChange, ApplyHook, HookOutcome};
-use super::messages::{LogUpdate, update_log};
+use super::messages::{DeferredLogUpdate, LogUpdate, update_log};
 use super::models::{AppliedRow, db_time};
 use super::schema::applied_notifications;
 use super::tx::{PaymentChange, Tx, TxMemo};
@@ -181,16 +181,26 @@ fn apply_in(
         tx.insert_events(&mut events)?;
 
         let flags: Vec<Flag> = request.flags().iter().chain(&plan.flags).copied().collect();
-        update_log(
-            tx.conn(),
-            request.message_id(),
-            &LogUpdate {
+        if flags.is_empty() {
+            // Nearly every message: written with the batch's others at the end.
+            tx.memo().update_log(DeferredLogUpdate {
+                id: request.message_id(),
                 verification: VerificationStatus::Verified,
-                flags: &flags,
-                payment_id: Some(target_id.as_str()),
-                outcome: &plan.outcome,
-            },
-        )?;
+                outcome: plan.outcome.clone(),
+                payment_id: target_id.as_str().to_owned(),
+            });
+        } else {
+            update_log(
+                tx.conn(),
+                request.message_id(),
+                &LogUpdate {
+                    verification: VerificationStatus::Verified,
+                    flags: &flags,
+                    payment_id: Some(target_id.as_str()),
+                    outcome: &plan.outcome,
+                },
+            )?;
+        }
         tx.memo().dequeue(request.message_id());
 
         Ok(if plan.events.is_empty() {

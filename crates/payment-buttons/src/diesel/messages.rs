@@ -181,6 +181,59 @@ pub(crate) fn dequeue(conn: &mut AnyConnection, id: MessageId) -> Result<bool, S
     Ok(n == 1)
 }
 
+/// A log row's verification, outcome and payment, written later with others ([`update_logs`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DeferredLogUpdate {
+    pub id: MessageId,
+    pub verification: VerificationStatus,
+    pub outcome: String,
+    pub payment_id: String,
+}
+
+/// Writes log rows' verification, outcome and payment (flags unchanged): on PostgreSQL in one statement
+/// (the rows given as arrays), on SQLite one by one (no round trips there). Every row must exist.
+pub(crate) fn update_logs(conn: &mut AnyConnection, updates: &[DeferredLogUpdate]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Text};
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let written = match conn {
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "UPDATE gateway_messages g SET verification = u.verification, outcome = u.outcome, \
+             payment_id = u.payment_id \
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(id, verification, outcome, payment_id) \
+             WHERE g.id = u.id",
+        )
+        .bind::<Array<BigInt>, _>(updates.iter().map(|u| u.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(updates.iter().map(|u| u.verification.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(updates.iter().map(|u| u.outcome.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(updates.iter().map(|u| u.payment_id.as_str()).collect::<Vec<_>>())
+        .execute(c)?,
+        AnyConnection::Sqlite(c) => {
+            let mut n = 0;
+            for u in updates {
+                n += diesel::update(gateway_messages::table.find(u.id))
+                    .set((
+                        gateway_messages::verification.eq(u.verification.as_str()),
+                        gateway_messages::outcome.eq(Some(u.outcome.as_str())),
+                        gateway_messages::payment_id.eq(Some(u.payment_id.as_str())),
+                    ))
+                    .execute(c)?;
+            }
+            n
+        }
+    };
+    if written == updates.len() {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!(
+            "{} of {} gateway messages",
+            updates.len() - written,
+            updates.len()
+        )))
+    }
+}
+
 /// Removes messages from the queue, in one statement.
 pub(crate) fn dequeue_all(conn: &mut AnyConnection, ids: &[MessageId]) -> Result<(), StoreError> {
     if !ids.is_empty() {

@@ -15,7 +15,8 @@ use crate::store::MessageId;
 
 use super::connection::AnyConnection;
 use super::models::NewEventRow;
-use super::{messages, outbox, payments};
+use super::messages::{self, DeferredLogUpdate};
+use super::{outbox, payments};
 
 /// An open write transaction on the store's database (see [`DieselStore::write`](super::DieselStore::write)
 /// and [`ApplyHook`](super::ApplyHook)). It commits when the work returns `Ok`, and rolls back otherwise.
@@ -38,6 +39,8 @@ pub(crate) struct TxMemo {
     last_sequence: HashMap<String, i64>,
     /// Messages taken off the queue by this transaction's work, deleted together by [`TxMemo::finish`].
     dequeued: Vec<MessageId>,
+    /// Log rows to write by [`TxMemo::finish`]: the messages applied without a new flag.
+    log_updates: Vec<DeferredLogUpdate>,
     /// Whether events wait for [`TxMemo::finish`] (a transaction that applies messages) or are inserted at
     /// once (any other work).
     defer_events: bool,
@@ -77,10 +80,17 @@ impl TxMemo {
         self.dequeued.push(id);
     }
 
-    /// Writes what was kept for the end, in one statement each: the events, and the removal of the queue
-    /// rows of the messages handled. Call it last in the transaction, on the memo the work was given.
+    /// Writes a message's log row (verification, outcome, payment; its flags stay) by [`TxMemo::finish`].
+    pub(crate) fn update_log(&mut self, update: DeferredLogUpdate) {
+        self.log_updates.push(update);
+    }
+
+    /// Writes what was kept for the end, in one statement each: the events, the log rows, and the removal
+    /// of the queue rows of the messages handled. Call it last in the transaction, on the memo the work was
+    /// given.
     pub(crate) fn finish(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
         outbox::insert(conn, &self.events)?;
+        messages::update_logs(conn, &self.log_updates)?;
         messages::dequeue_all(conn, &self.dequeued)
     }
 }
