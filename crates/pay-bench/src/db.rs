@@ -1,8 +1,8 @@
 //! The database of one run, reached with the `sqlite3` and `psql` command-line clients (bench-only: no
 //! driver in this crate): create, clone payments, pre-fill the log, count the drain, explain the claim.
 
-use std::path::PathBuf;
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, Result, bail};

@@ -2,13 +2,15 @@
 //! applies when every postback takes 0, 50, 200 or 1,000 ms, on SQLite and PostgreSQL.
 //!
 //! One run: fresh database; the server starts once to migrate and take one `/pay`, which is cloned into
-//! `messages` payments, and stops; `messages` IPNs (one per payment, distinct `txn_id`s) are queued in
-//! SQL exactly as intake logs them; the server starts again with the postback stub answering after the
-//! latency, and its worker drains the queue. The queue's length is sampled every 100 ms (a message leaves it in
-//! the transaction that applies it). *Steady rate* = messages verified and applied between the samples at 10 %
-//! and 90 % of the run, divided by the time between them (server start
-//! and the last stragglers excluded); *end to end* = messages / time from the second start to the empty
-//! queue. Every message must be verified, applied and emit its two events: the run says when not.
+//! `messages` payments, and stops; the log gets `history` applied messages with their dispatched events
+//! (a shop that has been running: PostgreSQL's statistics are then those of a used database); `messages`
+//! IPNs (one per payment, distinct `txn_id`s) are queued in SQL exactly as intake logs them; the server
+//! starts again with the postback stub answering after the latency, and its worker drains the queue. The
+//! queue's length is sampled every 100 ms (a message leaves it in the transaction that applies it).
+//! *Steady rate* = messages verified and applied between the samples at 10 % and 90 % of the run, divided
+//! by the time between them (server start and the last stragglers excluded); *end to end* = messages / time
+//! from the second start to the empty queue. Every message must be verified, applied and emit its two
+//! events: the run says when not. Then django-paypal is measured at each latency ([`peer_rows`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,8 @@ use anyhow::{Context, Result};
 
 use crate::db::Db;
 use crate::intake::{create_payment, start_server, work_dir};
-use crate::report::{Report, mib};
 use crate::load::Mode;
+use crate::report::{Report, mib};
 use crate::{ipn, peer, plot, stub};
 
 /// What `pay-bench drain` runs.
@@ -73,9 +75,10 @@ pub async fn suite(o: Options) -> Result<()> {
     let bin = crate::server::server_binary(&workspace)?;
     let work = work_dir();
     std::fs::create_dir_all(&work)?;
-    let concurrency = o
-        .concurrency
-        .map_or_else(|| format!("server default ({SERVER_DEFAULT_CONCURRENCY})"), |c| c.to_string());
+    let concurrency = o.concurrency.map_or_else(
+        || format!("server default ({SERVER_DEFAULT_CONCURRENCY})"),
+        |c| c.to_string(),
+    );
     let mut md = format!(
         "## 6. Drain at a postback latency\n\n\
          {} messages queued per run (one per payment), after {} applied messages (each with two dispatched \
@@ -177,7 +180,10 @@ async fn peer_rows(latencies: &[u64], ours: &[(String, Vec<(u64, f64)>)]) -> Res
          *verified req/s* is comparable with our drain's steady msg/s.\n\n\
          | postback ms | verified req/s | errors | p50 ms | {} |\n|---|---|---|---|{}\n",
         peer::versions(),
-        ours.iter().map(|(name, _)| format!("ours/peer ({name})")).collect::<Vec<_>>().join(" | "),
+        ours.iter()
+            .map(|(name, _)| format!("ours/peer ({name})"))
+            .collect::<Vec<_>>()
+            .join(" | "),
         "---|".repeat(ours.len()),
     );
     let mut points = Vec::new();
@@ -272,7 +278,11 @@ async fn run_on(bin: &Path, dir: &Path, db: &Db, latency_ms: u64, o: &Options, r
         let first = create_payment(server.addr).await.context("create the first payment")?;
         drop(server);
         db.clone_payments(&first, 'B', messages)?;
-        db.prefill(&first, &ipn::bodies(run_no, 1, "seller%40example.com")(u64::MAX), o.history)?;
+        db.prefill(
+            &first,
+            &ipn::bodies(run_no, 1, "seller%40example.com")(u64::MAX),
+            o.history,
+        )?;
     }
     let base = db.high_water()?;
     db.queue_messages(&ipn::template("seller%40example.com"), run_no, messages)?;

@@ -484,7 +484,9 @@ async fn peer_runs(seconds: Duration, next_run: &mut impl FnMut() -> u32) -> Res
         for conns in CONNECTIONS {
             // A fresh database per row, like ours.
             eprintln!("peer: {} ms, {conns} connections", delay.as_millis());
-            let p = peer::Peer::start(delay, peer::WORKERS).await.context("start django-paypal")?;
+            let p = peer::Peer::start(delay, peer::WORKERS)
+                .await
+                .context("start django-paypal")?;
             let cpu0 = p.cpu_seconds();
             let stats = peer::load(
                 &p,

@@ -265,7 +265,13 @@ async fn a_hooks_write_to_a_payment_later_in_the_same_batch_survives_that_paymen
         let m2 = store.log_message(new_message(b"other", t0())).await.unwrap();
         store.claim_messages(t0(), 2).await.unwrap();
         let accepted = |message, id: &PaymentId, txn: &str| {
-            let n = notification(id, Target::Payment, Some(Outcome::Accepted), &format!("{txn}:Completed"), txn);
+            let n = notification(
+                id,
+                Target::Payment,
+                Some(Outcome::Accepted),
+                &format!("{txn}:Completed"),
+                txn,
+            );
             request(message, id, n, vec![])
         };
 

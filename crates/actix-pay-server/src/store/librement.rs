@@ -618,9 +618,10 @@ fn top_up_link(conn: &mut AnyConnection, payment: &str) -> Result<Option<TopUpLi
     use self::schema::librement_account_top_ups as accounts;
     // Written with Diesel's query builder, not as SQL text: Diesel keeps a prepared statement only for the
     // former, and PostgreSQL would otherwise parse and plan it again for every message.
-    let account = accounts::table
-        .filter(accounts::payment_id.eq(payment))
-        .select((None::<String>.into_sql::<Nullable<Text>>(), accounts::user_id.nullable()));
+    let account = accounts::table.filter(accounts::payment_id.eq(payment)).select((
+        None::<String>.into_sql::<Nullable<Text>>(),
+        accounts::user_id.nullable(),
+    ));
     let purchase = librement_top_ups::table
         .filter(librement_top_ups::payment_id.eq(payment))
         .select((librement_top_ups::purchase_id.nullable(), librement_top_ups::user_id));

@@ -28,7 +28,12 @@ pub(crate) fn insert_events(conn: &mut AnyConnection, rows: &[NewEventRow]) -> Q
 pub(crate) fn insert_claims(conn: &mut AnyConnection, seqs: &[i64], lease_until: NaiveDateTime) -> QueryResult<usize> {
     let rows: Vec<_> = seqs
         .iter()
-        .map(|seq| (outbox_claims::seq.eq(*seq), outbox_claims::claimed_until.eq(lease_until)))
+        .map(|seq| {
+            (
+                outbox_claims::seq.eq(*seq),
+                outbox_claims::claimed_until.eq(lease_until),
+            )
+        })
         .collect();
     on_backend!(conn, c => diesel::insert_into(outbox_claims::table).values(&rows).execute(c))
 }

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use crate::store::MessageId;
 
 use super::connection::AnyConnection;
-use super::models::NewEventRow;
 use super::messages::{self, DeferredLogUpdate};
+use super::models::NewEventRow;
 use super::{outbox, payments};
 
 /// An open write transaction on the store's database (see [`DieselStore::write`](super::DieselStore::write)
@@ -203,9 +203,7 @@ impl<'c> Tx<'c> {
         // The savepoint works on a copy of the memo, kept only if the savepoint is: what it counted or
         // forgot must not outlive a rollback of what it wrote.
         let mut inner = self.memo().clone();
-        let done = self
-            .conn
-            .transaction(|conn| work(&mut Tx::with_memo(conn, &mut inner)));
+        let done = self.conn.transaction(|conn| work(&mut Tx::with_memo(conn, &mut inner)));
         if done.is_ok() {
             *self.memo() = inner;
         }
