@@ -356,14 +356,14 @@ fn a_limit_that_is_not_a_whole_number_in_range_is_refused_naming_it() {
 #[test]
 fn the_engine_and_the_postback_pool_have_documented_defaults_and_can_be_set() {
     let config = load("", &[]).unwrap();
-    assert_eq!(config.engine.verification_concurrency, 256);
+    assert_eq!(config.engine.verification_concurrency, 512);
     assert_eq!(config.engine.apply_concurrency, None, "chosen by database");
     let paypal = config.paypal.expect("the simulator's PayPal");
-    assert_eq!(paypal.postback_pool_size, 256);
+    assert_eq!(paypal.postback_pool_size, 512);
 
-    let file = "[engine]\nverification_concurrency = 512\n[paypal]\npostback_pool_size = 64\n";
+    let file = "[engine]\nverification_concurrency = 1024\n[paypal]\npostback_pool_size = 64\n";
     let config = load(file, &[("PAY_ENGINE_APPLY_CONCURRENCY", "2")]).unwrap();
-    assert_eq!(config.engine.verification_concurrency, 512);
+    assert_eq!(config.engine.verification_concurrency, 1024);
     assert_eq!(config.engine.apply_concurrency, Some(2));
     assert_eq!(config.paypal.expect("PayPal").postback_pool_size, 64);
 }
