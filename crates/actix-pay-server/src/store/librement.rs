@@ -606,11 +606,6 @@ enum TopUpLink {
     Purchase { purchase_id: String, user: Option<UserId> },
 }
 
-struct TopUpLinkRow {
-    purchase_id: Option<String>,
-    user_id: Option<i64>,
-}
-
 /// Looks `payment` up in both link tables at once: the hook runs for every payment the core applies a
 /// message to, nearly all of them no top-up, and one statement instead of two is a round trip less per
 /// message on PostgreSQL. An account top-up has no purchase id; a payment is in at most one table.
@@ -629,8 +624,7 @@ fn top_up_link(conn: &mut AnyConnection, payment: &str) -> Result<Option<TopUpLi
         AnyConnection::Postgresql(c) => account.union_all(purchase).get_result(c).optional()?,
         AnyConnection::Sqlite(c) => account.union_all(purchase).get_result(c).optional()?,
     };
-    let row = row.map(|(purchase_id, user_id)| TopUpLinkRow { purchase_id, user_id });
-    row.map(|row| match (row.purchase_id, row.user_id) {
+    row.map(|row| match row {
         (None, Some(user)) => Ok(TopUpLink::Account(user)),
         (None, None) => Err(StoreError::Corrupt(format!(
             "librement_account_top_ups.user_id of {payment} is missing"
