@@ -37,6 +37,10 @@ struct Cli {
     /// Where to write the Markdown report (default: `bench/results/report-<time>.md` in the workspace).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
+    /// Runs only the intake, fixed-rate and growth rows whose label contains one of these (comma-separated;
+    /// labels look like `intake-sq-d0-c8`, `fixed-pg-d0-r1000`, `growth-sq-100000`): one row again, quickly.
+    #[arg(long, value_delimiter = ',', global = true)]
+    only: Vec<String>,
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -156,6 +160,7 @@ fn main() -> anyhow::Result<()> {
         render: matches!(cli.command, Cmd::All | Cmd::Render),
         seconds: cli.seconds.clamp(1, 60),
         growth_sizes: cli.growth,
+        only: cli.only,
         out: cli.out,
         command_line: std::env::args().skip(1).collect::<Vec<_>>().join(" "),
     }))

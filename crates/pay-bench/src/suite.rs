@@ -35,10 +35,19 @@ pub struct Options {
     pub seconds: u64,
     /// Growth steps.
     pub growth_sizes: Vec<u64>,
+    /// Label filters of the server rows (empty: every row).
+    pub only: Vec<String>,
     /// Report path.
     pub out: Option<PathBuf>,
     /// The arguments, for the report.
     pub command_line: String,
+}
+
+impl Options {
+    /// Whether the row labelled `label` runs (see `--only`).
+    fn selects(&self, label: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|part| label.contains(part.as_str()))
+    }
 }
 
 /// Connection counts of the closed-loop runs.
@@ -116,6 +125,9 @@ pub async fn run(o: Options) -> Result<()> {
                         drain_timeout: drain_timeout(delay),
                         run: next_run(),
                     };
+                    if !o.selects(&plan.label) {
+                        continue;
+                    }
                     eprintln!("intake: {}", plan.label);
                     match intake::run(bin, &work, plan, false).await {
                         Ok(outcome) => {
@@ -171,6 +183,9 @@ pub async fn run(o: Options) -> Result<()> {
                 drain_timeout: drain_timeout(delay),
                 run: next_run(),
             };
+            if !o.selects(&plan.label) {
+                continue;
+            }
             eprintln!("fixed: {}", plan.label);
             match intake::run(bin, &work, plan, false).await {
                 Ok(x) => {
@@ -331,6 +346,9 @@ pub async fn run(o: Options) -> Result<()> {
                     run: next_run(),
                 };
                 let explain = Some(&size) == o.growth_sizes.iter().max();
+                if !o.selects(&plan.label) {
+                    continue;
+                }
                 eprintln!("growth: {}", plan.label);
                 match intake::run(bin, &work, plan, explain).await {
                     Ok(x) => {
