@@ -361,3 +361,61 @@ fn a_second_connection_waits_for_the_write_lock_instead_of_failing() {
         .expect("waits for the lock (busy timeout), not \"database is locked\"");
     release.join().unwrap();
 }
+
+/// Logs `n` messages at once (the log writer commits them in shared transactions).
+async fn log_many(store: &DieselStore, n: usize) {
+    let store = std::sync::Arc::new(store.clone());
+    let body = vec![b'x'; 600];
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (store, body) = (store.clone(), body.clone());
+            tokio::spawn(async move { store.log_message(new_message(&body, t0())).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_write_ahead_log_is_checkpointed_off_the_write_path_and_starts_again() {
+    // Commits never checkpoint (a checkpoint inside a commit held every other writer, the gateway log
+    // among them, for tens of milliseconds); the store's own thread does, so the log does not grow for ever.
+    let database = payment_buttons::store::conformance::TestDatabase::sqlite();
+    let DatabaseUrl::SqliteFile(path) = DatabaseUrl::parse(database.url()).unwrap() else {
+        panic!("a SQLite file");
+    };
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let store = DieselStore::open(database.url()).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        wal_autocheckpoint: i32,
+    }
+    let payment_buttons::diesel::AnyConnection::Sqlite(mut conn) =
+        DatabaseUrl::parse(database.url()).unwrap().connect().unwrap()
+    else {
+        panic!("a SQLite connection");
+    };
+    let setting: Setting =
+        diesel::RunQueryDsl::get_result(diesel::sql_query("PRAGMA wal_autocheckpoint"), &mut conn).unwrap();
+    assert_eq!(setting.wal_autocheckpoint, 0, "a commit never checkpoints");
+
+    log_many(&store, 2_000).await;
+    let after_first = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        after_first > 2_000 * 600,
+        "the messages went through the write-ahead log ({after_first} bytes)"
+    );
+    // A few checkpoint periods: everything written is copied into the database.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    log_many(&store, 2_000).await;
+    let after_second = std::fs::metadata(&wal).unwrap().len();
+
+    // Without checkpoints the second round would have been appended (about twice the size).
+    assert!(
+        after_second < after_first + after_first / 2,
+        "the log started again from its beginning: {after_first} then {after_second} bytes"
+    );
+    assert_eq!(store.queued_count().await.unwrap(), 4_000);
+}

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 
 use super::OpenError;
+use super::writer_queue::{SQLITE_WRITERS, WriterClass};
 
 /// A connection to either database. Queries in the common subset of SQL are written once against it;
 /// what only one backend needs is written per variant (`match conn { AnyConnection::Postgresql(c) => ...,
@@ -241,19 +242,24 @@ pub(crate) fn pool(url: &DatabaseUrl) -> Result<Pool, OpenError> {
         .map_err(|e| OpenError::Connect(format!("connection pool: {e}")))
 }
 
-/// The queue of this process's SQLite writers (see [`write_transaction`]).
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Runs `f` in a transaction that may write, as a background writer (see [`write_transaction_as`]).
+pub(crate) fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    write_transaction_as(WriterClass::Background, conn, f)
+}
 
 /// Runs `f` in a transaction that may write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the
 /// write lock first: a deferred transaction that reads and then writes can fail with
 /// `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between, whatever the busy timeout. On
 /// PostgreSQL it is an ordinary transaction; rows are locked with `FOR UPDATE` where it matters.
 ///
-/// SQLite has one writer at a time, and its busy handler makes a waiting writer sleep 1, 2, 5, 10... ms
-/// before trying again, which shows as tail latency under load. Writers of this process therefore queue on
-/// a mutex first and start as soon as the writer before them commits. (A work closure holds one pooled
-/// connection and never nests write transactions, so the mutex cannot deadlock.)
-pub(crate) fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+/// SQLite has one writer at a time: writers of this process first wait for their turn in
+/// [`SQLITE_WRITERS`], where `class` decides who goes first (the gateway log). (A work closure holds one
+/// pooled connection and never nests write transactions, so the queue cannot deadlock.)
+pub(crate) fn write_transaction_as<T, E, F>(class: WriterClass, conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
@@ -261,7 +267,7 @@ where
     match conn {
         AnyConnection::Postgresql(_) => conn.transaction(f),
         AnyConnection::Sqlite(inner) => {
-            let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _turn = SQLITE_WRITERS.turn(class);
             // The transaction state lives in the inner connection, so the enum's transaction manager
             // (which delegates to it) commits or rolls back what was begun here.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;

@@ -38,6 +38,7 @@
 
 mod apply;
 mod backend;
+mod checkpointer;
 mod connection;
 mod hook;
 mod log_writer;
@@ -52,6 +53,7 @@ mod refunds;
 pub mod schema;
 mod sqlite;
 mod tx;
+mod writer_queue;
 
 use std::sync::Arc;
 
@@ -157,10 +159,18 @@ impl StoreOptions {
         drop(conn);
         let log_writer = log_writer::LogWriter::start(pool.clone())
             .map_err(|e| OpenError::Connect(format!("cannot start the gateway log writer: {e}")))?;
+        let checkpointer = match url {
+            DatabaseUrl::SqliteFile(_) => Some(Arc::new(
+                checkpointer::Checkpointer::start(pool.clone())
+                    .map_err(|e| OpenError::Connect(format!("cannot start the SQLite checkpointer: {e}")))?,
+            )),
+            DatabaseUrl::SqliteMemory | DatabaseUrl::Postgres(_) => None,
+        };
         Ok(DieselStore {
             pool,
             url: url.clone(),
             log_writer,
+            _checkpointer: checkpointer,
             hook: self.hook,
         })
     }
@@ -179,6 +189,8 @@ pub struct DieselStore {
     pool: connection::Pool,
     url: DatabaseUrl,
     log_writer: log_writer::LogWriter,
+    /// A SQLite file's checkpoints; they stop with the last clone of the store.
+    _checkpointer: Option<Arc<checkpointer::Checkpointer>>,
     hook: Option<Arc<dyn ApplyHook>>,
 }
 

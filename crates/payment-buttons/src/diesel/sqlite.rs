@@ -8,11 +8,12 @@ use super::schema::message_queue;
 
 /// WAL lets readers work while one connection writes; `synchronous=NORMAL` is durable in WAL mode except
 /// for the last transactions on power loss (not on a process crash); the busy timeout makes a writer wait
-/// for another instead of failing; foreign keys are off by default in SQLite.
+/// for another instead of failing; foreign keys are off by default in SQLite. No commit checkpoints the
+/// write-ahead log: a store's own thread does, off the write path (see [`super::checkpointer`]).
 pub(crate) fn set_pragmas(conn: &mut SqliteConnection) -> QueryResult<()> {
     conn.batch_execute(
         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
     )
 }
 
