@@ -18,15 +18,39 @@ pub const BACKGROUND_NICE: i32 = 10;
 /// Threads of the background runtime that run tasks (the blocking pool grows as its database calls need).
 const WORKER_THREADS: usize = 2;
 
-/// Builds the background runtime (see the module documentation). Its tasks stop when it is shut down.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// The background runtime (see the module documentation). Dropping it stops its tasks without waiting for
+/// their blocking calls, so it may be dropped in async code (a plain tokio runtime panics there), including
+/// when the server's start fails half-way.
+pub struct Background {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Background {
+    /// Makes tasks spawned with `tokio::spawn` (and their blocking calls) run on this runtime until the guard
+    /// is dropped.
+    pub fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
+        self.runtime.as_ref().expect("present until dropped").enter()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Builds the background runtime.
+pub fn runtime() -> std::io::Result<Background> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .thread_name("background")
         .thread_keep_alive(Duration::from_secs(60))
         .on_thread_start(lower_this_threads_priority)
         .enable_all()
-        .build()
+        .build()?;
+    Ok(Background { runtime: Some(runtime) })
 }
 
 /// Lowers the calling thread's scheduling priority to [`BACKGROUND_NICE`] (Linux: the nice value is per
@@ -63,16 +87,32 @@ mod tests {
             .expect("a number")
     }
 
+    /// Waits for both handles from this (non-runtime) thread.
+    fn wait_for_both(task: tokio::task::JoinHandle<i32>, blocking: tokio::task::JoinHandle<i32>) -> (i32, i32) {
+        let waiter = tokio::runtime::Builder::new_current_thread().build().expect("waiter");
+        waiter.block_on(async { (task.await.unwrap(), blocking.await.unwrap()) })
+    }
+
+    #[tokio::test]
+    async fn dropping_it_in_async_code_does_not_panic() {
+        let background = runtime().expect("runtime");
+        {
+            let _on_background = background.enter();
+            tokio::spawn(std::future::pending::<()>());
+        }
+        drop(background);
+    }
+
     #[test]
     fn background_tasks_and_their_blocking_calls_run_below_the_requests_and_the_caller_keeps_its_priority() {
         let before = nice_of_this_thread();
-        let rt = runtime().expect("runtime");
-        let (task, blocking) = rt.block_on(async {
-            let task = tokio::spawn(async { nice_of_this_thread() }).await.unwrap();
-            let blocking = tokio::task::spawn_blocking(nice_of_this_thread).await.unwrap();
-            (task, blocking)
-        });
-        rt.shutdown_background();
+        let background = runtime().expect("runtime");
+        let (task, blocking) = {
+            let _on_background = background.enter();
+            let task = tokio::spawn(async { nice_of_this_thread() });
+            let blocking = tokio::task::spawn_blocking(nice_of_this_thread);
+            wait_for_both(task, blocking)
+        };
         assert_eq!(task, (before + BACKGROUND_NICE).min(19));
         assert_eq!(blocking, (before + BACKGROUND_NICE).min(19));
         assert_eq!(

@@ -423,8 +423,7 @@ pub async fn serve(config: Config, data_dir: &Path) -> Result<(), StartError> {
     limits_cleanup.abort();
     mail_worker.abort();
     drop(webhook_worker);
-    // Not dropped: dropping a runtime waits for its blocking calls, which may not be done from async code.
-    background.shutdown_background();
+    drop(background);
     result
 }
 
