@@ -4,10 +4,15 @@
 
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 400.0;
 const LEFT: f64 = 70.0;
+const PLOT_WIDTH: f64 = 420.0;
+/// The least room right of the plot: the target's label.
 const RIGHT: f64 = 150.0;
+/// Where a legend name starts, right of the plot.
+const LEGEND_TEXT: f64 = 34.0;
+/// A generous width of one character at 12 px sans-serif, so that the longest legend name fits the image.
+const CHAR_WIDTH: f64 = 7.5;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 50.0;
 const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
@@ -30,7 +35,9 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
         .flat_map(|(_, p)| p.iter().map(|(_, r)| *r))
         .fold(target, f64::max);
     let decades = decades(top_value);
-    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_w = PLOT_WIDTH;
+    let longest_name = series.iter().map(|(name, _)| name.chars().count()).max().unwrap_or(0);
+    let width = LEFT + plot_w + RIGHT.max(LEGEND_TEXT + CHAR_WIDTH * longest_name as f64 + 8.0);
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x_of = |latency: u64| {
         let i = latencies.iter().position(|l| *l == latency).unwrap_or(0) as f64;
@@ -41,7 +48,7 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
@@ -113,7 +120,7 @@ pub fn drain_svg(series: &[(String, Vec<(u64, f64)>)], target: f64) -> String {
             r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{name}</text>"#,
             LEFT + plot_w + 8.0,
             LEFT + plot_w + 28.0,
-            LEFT + plot_w + 34.0,
+            LEFT + plot_w + LEGEND_TEXT,
             ly + 4.0
         );
     }
@@ -152,5 +159,26 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 3);
         assert!(svg.contains(">1100<") && svg.contains(">PostgreSQL<") && svg.contains("target 1000/s"));
         assert!(svg.contains(">9<") && svg.contains(">django-paypal<"));
+    }
+
+    #[test]
+    fn the_longest_legend_name_fits_in_the_image() {
+        let name = "django-paypal (5 workers, gunicorn sync)";
+        let svg = drain_svg(&[(name.into(), vec![(0, 180.0), (200, 9.0)])], 1000.0);
+        let width: f64 = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .expect("the image's width");
+        let legend_x: f64 = svg
+            .split(&format!(">{name}<"))
+            .next()
+            .and_then(|before| before.rsplit("x=\"").next())
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|x| x.parse().ok())
+            .expect("the legend's x");
+        let needed = legend_x + CHAR_WIDTH * name.chars().count() as f64;
+        assert!(needed <= width, "the legend ends at {needed} in an image {width} wide");
     }
 }
