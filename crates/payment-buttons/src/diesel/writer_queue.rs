@@ -94,8 +94,8 @@ impl WriterQueue {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is two counters updated without panicking code between: a poisoned lock holds a
-        // consistent state.
+        // The state is counters and a time updated without panicking code between: a poisoned lock holds
+        // a consistent state.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
