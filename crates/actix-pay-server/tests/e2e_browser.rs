@@ -347,13 +347,28 @@ async fn subscription_signup_and_first_payment() {
             landing.states
         );
 
-        let rows: Vec<_> = e2e.server.log_rows();
+        let (rows, answers): (Vec<_>, Vec<_>) = e2e
+            .server
+            .log_rows()
+            .into_iter()
+            .partition(|r| r.direction == "incoming");
         ensure!(rows.len() == 2, "sign-up and first payment are logged: {rows:?}");
         ensure!(rows[0].fields.contains("subscr_signup") && rows[1].fields.contains("subscr_payment"));
         ensure!(
             rows.iter().all(|r| r.verification == "verified" && r.flags == "[]"),
             "{rows:?}"
         );
+        // PayPal's answer to each postback is logged too, naming the message it verified.
+        for row in &rows {
+            let outcome = format!("answer to the verification of message {} (attempt 1)", row.id);
+            ensure!(
+                answers.iter().any(|a| a.outcome.as_deref() == Some(outcome.as_str())
+                    && a.fields.contains("/simulator/paypal/postback")
+                    && a.fields.contains(r#""status":"200""#)),
+                "no postback answer for message {}: {answers:?}",
+                row.id
+            );
+        }
 
         let payments = e2e.server.payments();
         let started = payments.iter().find(|p| p.id == landing.payment_id);

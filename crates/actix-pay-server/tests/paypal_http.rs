@@ -190,6 +190,19 @@ impl Harness {
         common_app::last_row(self.store()).await
     }
 
+    /// Every answer a gateway gave to our calls, oldest first.
+    async fn answers(&self) -> Vec<LogRow> {
+        let mut answers = Vec::new();
+        let mut id = 1;
+        while let Some(row) = self.store().message(id).await.unwrap() {
+            if row.direction == payment_buttons::store::Direction::Answer {
+                answers.push(row);
+            }
+            id += 1;
+        }
+        answers
+    }
+
     /// A payment of ours matching the fixture's amount, currency and receiver.
     async fn payment_for(&self, body: &[u8], receiver: &str, recurring: bool) -> PaymentId {
         let f = raw_fields(body);
@@ -434,4 +447,17 @@ async fn a_postback_error_page_is_retried_and_then_verified() {
     assert_eq!(h.assembled.state.engine.process_due(later, 10).await.unwrap(), 1);
     assert_eq!(h.state(&id).await, PaymentState::Accepted);
     h.postbacks_were_exact(&[&body]);
+
+    // PayPal's answer to each postback is in the log, the error page included, naming its attempt.
+    let answers = h.answers().await;
+    let of = |attempt: u32| {
+        let outcome = format!("answer to the verification of message {} (attempt {attempt})", row.id);
+        answers
+            .iter()
+            .find(|a| a.outcome.as_deref() == Some(outcome.as_str()))
+            .unwrap_or_else(|| panic!("no answer for attempt {attempt}: {answers:?}"))
+    };
+    assert_eq!(of(1).body, b"<html>Service Unavailable</html>");
+    assert_eq!(of(2).body, b"VERIFIED");
+    assert!(of(1).id > row.id && of(2).id > of(1).id, "each logged when it came");
 }

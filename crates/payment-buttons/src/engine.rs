@@ -816,23 +816,23 @@ impl<S: Store> Engine<S> {
         processed.map(Prepared::Done)
     }
 
-    /// Writes the answers a gateway gave to the calls made to verify message `queued` (PayPal Checkout's
-    /// verify-webhook-signature, and the OAuth token it needed, redacted) to the log, about no payment
+    /// Writes the answers a gateway gave to the calls made to verify message `queued` (PayPal's postback
+    /// answer to an IPN; Checkout's verify-webhook-signature, and the OAuth token it needed, redacted) to
+    /// the log, about no payment
     /// yet (the message is not read before it is verified), each noted as the answer to that message's
     /// verification.
     async fn log_verification_answers(&self, queued: &QueuedMessage, calls: &[GatewayCall]) -> Result<(), StoreError> {
         if calls.is_empty() {
             return Ok(());
         }
-        let ids = self.store.log_answers(&queued.gateway, None, calls).await?;
         let outcome = format!(
             "answer to the verification of message {} (attempt {})",
             queued.id,
             queued.attempts + 1
         );
-        for id in ids {
-            self.store.note_answer(id, &outcome).await?;
-        }
+        self.store
+            .log_verification_answers(&queued.gateway, calls, &outcome)
+            .await?;
         Ok(())
     }
 

@@ -459,6 +459,24 @@ pub trait Store: Send + Sync + 'static {
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError>;
 
+    /// Writes the answers to the calls made to verify a message (about no payment yet: a message is not
+    /// read before it is verified), each with `outcome` (which message and attempt they answer), as
+    /// [`Store::log_answers`] then [`Store::note_answer`] would; returns their row ids, in order. The
+    /// default does exactly that; a store may write rows and outcomes in one transaction (every verified
+    /// PayPal IPN has its postback answer logged, so this is on the drain's path).
+    async fn log_verification_answers(
+        &self,
+        gateway: &str,
+        calls: &[GatewayCall],
+        outcome: &str,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let ids = self.log_answers(gateway, None, calls).await?;
+        for id in &ids {
+            self.note_answer(*id, outcome).await?;
+        }
+        Ok(ids)
+    }
+
     /// Records a refund in one transaction with its payment locked: the same idempotency key for the same
     /// payment gives back the refund recorded first ([`RecordedRefund::Existing`]); otherwise the refund
     /// passes [`crate::refund::check_new`] (accepted, something left, at most what is left, no other refund

@@ -464,3 +464,47 @@ fn paypal_gets_an_empty_200_and_decode_logs_the_fields() {
     assert_eq!(decoded.fields["txn_id"], "4RT73920XK118345L");
     assert!(decoded.flags.is_empty());
 }
+
+/// A postback that says VERIFIED and gives the answer it came in, as the HTTP client does.
+struct AnsweringPostback;
+
+#[async_trait::async_trait]
+impl Postback for AnsweringPostback {
+    async fn validate(&self, body: &[u8]) -> PostbackAnswer {
+        self.validate_with_call(body).await.0
+    }
+    async fn validate_with_call(&self, _: &[u8]) -> (PostbackAnswer, Option<payment_buttons::gateway::GatewayCall>) {
+        let call = payment_buttons::gateway::GatewayCall {
+            received_at: Utc::now(),
+            request: "POST https://ipnpb.sandbox.paypal.com/cgi-bin/webscr".into(),
+            status: 200,
+            content_type: Some("text/html; charset=UTF-8".into()),
+            body: b"VERIFIED".to_vec(),
+        };
+        (PostbackAnswer::Verified, Some(call))
+    }
+}
+
+#[tokio::test]
+async fn the_postback_answer_goes_with_the_verification_for_the_engine_to_log() {
+    let gateway = PaypalGateway::new(
+        PaypalConfig::new(PaypalMode::Sandbox, PaypalOverrides::default()).unwrap(),
+        Arc::new(AnsweringPostback),
+    );
+    let checked = gateway
+        .verify_with_calls(&message(fixture("c-07-web_accept-completed-utf8")))
+        .await;
+    assert!(matches!(checked.verification, Verification::Verified(_)), "{checked:?}");
+    assert_eq!(checked.calls.len(), 1);
+    assert_eq!(checked.calls[0].body, b"VERIFIED");
+}
+
+#[tokio::test]
+async fn a_postback_that_gives_no_answer_leaves_nothing_to_log() {
+    let postback = RecordingPostback::answering(PostbackAnswer::Verified);
+    let checked = gateway(PaypalMode::Sandbox, postback)
+        .verify_with_calls(&message(fixture("c-07-web_accept-completed-utf8")))
+        .await;
+    assert!(matches!(checked.verification, Verification::Verified(_)));
+    assert!(checked.calls.is_empty());
+}

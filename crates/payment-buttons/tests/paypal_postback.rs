@@ -166,3 +166,55 @@ async fn a_refused_connection_means_retry() {
     let answer = ReqwestPostback::new(url).unwrap().validate(b"txn_id=1").await;
     assert_eq!(answer, PostbackAnswer::Retry("postback could not connect".into()));
 }
+
+#[tokio::test]
+async fn the_answer_comes_back_as_it_came_for_the_log() {
+    let (url, received) = stand_in(VERIFIED).await;
+    let (answer, call) = ReqwestPostback::new(url.clone())
+        .unwrap()
+        .validate_with_call(&fixture("c-07-web_accept-completed-utf8"))
+        .await;
+    assert_eq!(answer, PostbackAnswer::Verified);
+    let call = call.expect("an answer came, so there is one to log");
+    assert_eq!(call.request, format!("POST {url}"));
+    assert_eq!(call.status, 200);
+    assert_eq!(call.content_type.as_deref(), Some("text/html; charset=UTF-8"));
+    assert_eq!(call.body, b"VERIFIED");
+    received.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_error_page_is_an_answer_to_log_too() {
+    let (url, received) = stand_in(BUSY).await;
+    let (answer, call) = ReqwestPostback::new(url).unwrap().validate_with_call(b"txn_id=1").await;
+    assert!(matches!(answer, PostbackAnswer::Retry(_)), "{answer:?}");
+    let call = call.expect("the error page is PayPal's answer");
+    assert_eq!(call.status, 500);
+    assert_eq!(call.body, b"<html><body>Service unavailable</body></html>");
+    received.await.unwrap();
+}
+
+#[tokio::test]
+async fn no_answer_means_nothing_to_log() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cgi-bin/webscr", listener.local_addr().unwrap());
+    drop(listener);
+    let (answer, call) = ReqwestPostback::new(url).unwrap().validate_with_call(b"txn_id=1").await;
+    assert_eq!(answer, PostbackAnswer::Retry("postback could not connect".into()));
+    assert_eq!(call, None);
+}
+
+#[tokio::test]
+async fn the_logged_request_names_the_url_without_its_credentials() {
+    let (url, received) = stand_in(INVALID).await;
+    let with_secrets = url.replace("http://", "http://shop:s3cret@") + "?token=t0ken";
+    let (answer, call) = ReqwestPostback::new(with_secrets)
+        .unwrap()
+        .validate_with_call(b"txn_id=1")
+        .await;
+    assert_eq!(answer, PostbackAnswer::Invalid);
+    let request = call.expect("answered").request;
+    assert_eq!(request, format!("POST {url}"));
+    assert!(!request.contains("s3cret") && !request.contains("t0ken"), "{request}");
+    received.await.unwrap();
+}

@@ -5,6 +5,7 @@
 use actix_pay_server::config::Config;
 use actix_pay_server::serve::{Assembled, assemble};
 use actix_pay_server::store::{LogRow, ServerStore};
+use payment_buttons::store::Direction;
 
 /// The service secret every app test signs with.
 pub const SECRET: &[u8] = b"a test secret of at least thirty-two bytes";
@@ -23,12 +24,15 @@ pub async fn assembled_app(env: &[(&str, &str)]) -> (Assembled, tempfile::TempDi
     (assembled, dir)
 }
 
-/// The newest row of the gateway log.
+/// The newest message a gateway sent (the gateway's answers to our calls, such as PayPal's answer to a
+/// postback, are logged after it and skipped here).
 pub async fn last_row(store: &ServerStore) -> LogRow {
     let mut id = 1;
     let mut last = None;
     while let Some(row) = store.message(id).await.unwrap() {
-        last = Some(row);
+        if row.direction == Direction::Incoming {
+            last = Some(row);
+        }
         id += 1;
     }
     last.expect("a logged message")

@@ -34,6 +34,9 @@ pub struct LogRow {
     pub payment_id: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub outcome: Option<String>,
+    /// `incoming` (a gateway's message) or `answer` (its answer to a call we made).
+    #[diesel(sql_type = Text)]
+    pub direction: String,
 }
 
 /// One row of `payments`.
@@ -151,7 +154,8 @@ impl Server {
     /// The gateway log rows, oldest first.
     pub fn log_rows(&self) -> Vec<LogRow> {
         diesel::sql_query(
-            "SELECT id, gateway, fields, verification, flags, payment_id, outcome FROM gateway_messages ORDER BY id",
+            "SELECT id, gateway, fields, verification, flags, payment_id, outcome, direction FROM gateway_messages \
+             ORDER BY id",
         )
         .load(&mut self.connect())
         .expect("gateway_messages reads")

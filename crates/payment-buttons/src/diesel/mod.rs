@@ -428,6 +428,32 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn log_verification_answers(
+        &self,
+        gateway: &str,
+        calls: &[GatewayCall],
+        outcome: &str,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        // Rows and outcomes in one transaction: one write per verification on the drain's path, not
+        // one per row plus one per outcome.
+        let rows = calls
+            .iter()
+            .map(|call| {
+                let mut row = models::NewLogRow::answer(gateway, None, call)?;
+                row.outcome = Some(outcome.to_owned());
+                Ok(row)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.with_connection(move |conn| {
+            connection::write_transaction(conn, |conn| {
+                rows.iter()
+                    .map(|row| Ok(backend::insert_log_row(conn, row)?))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await
+    }
+
     async fn record_refund(&self, refund: NewRefund) -> Result<RecordedRefund, StoreError> {
         self.with_connection(move |conn| refunds::record(conn, refund)).await
     }

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use super::config::PaypalConfig;
+use chrono::Utc;
+
 use super::verify::{Postback, PostbackAnswer, postback_body, read_answer};
-use crate::gateway::GatewayError;
+use crate::gateway::{GatewayCall, GatewayError};
 
 /// How long one postback may take before it is retried later.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,6 +35,8 @@ const USER_AGENT: &str = concat!("librement-pay/", env!("CARGO_PKG_VERSION"));
 pub struct ReqwestPostback {
     client: reqwest::Client,
     url: String,
+    /// The request as the log shows it beside PayPal's answer: `POST` and the URL without credentials.
+    described: String,
     timeout: Duration,
 }
 
@@ -65,9 +69,11 @@ impl ReqwestPostback {
             .pool_max_idle_per_host(pool_size)
             .build()
             .map_err(|e| GatewayError::client("paypal postback client", e))?;
+        let url = url.into();
         Ok(ReqwestPostback {
             client,
-            url: url.into(),
+            described: described_request(&url),
+            url,
             timeout,
         })
     }
@@ -86,6 +92,12 @@ impl ReqwestPostback {
 #[async_trait::async_trait]
 impl Postback for ReqwestPostback {
     async fn validate(&self, body: &[u8]) -> PostbackAnswer {
+        self.validate_with_call(body).await.0
+    }
+
+    /// The verdict, and PayPal's answer as it came (the request described as `POST` and the URL without
+    /// user name, password or query; the body read up to 1 KiB) whenever an answer came, verdict or not.
+    async fn validate_with_call(&self, body: &[u8]) -> (PostbackAnswer, Option<GatewayCall>) {
         let request = self
             .client
             .post(&self.url)
@@ -93,18 +105,45 @@ impl Postback for ReqwestPostback {
             .body(postback_body(body));
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return PostbackAnswer::Retry(describe(&e)),
+            Err(e) => return (PostbackAnswer::Retry(describe(&e)), None),
         };
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let mut answer = Vec::new();
         while answer.len() < MAX_ANSWER_BYTES {
             match response.chunk().await {
                 Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
                 Ok(None) => break,
-                Err(e) => return PostbackAnswer::Retry(describe(&e)),
+                Err(e) => return (PostbackAnswer::Retry(describe(&e)), None),
             }
         }
-        read_answer(status, &answer)
+        answer.truncate(MAX_ANSWER_BYTES);
+        let verdict = read_answer(status, &answer);
+        let call = GatewayCall {
+            received_at: Utc::now(),
+            request: self.described.clone(),
+            status,
+            content_type,
+            body: answer,
+        };
+        (verdict, Some(call))
+    }
+}
+
+/// `POST` and `url` without what could be a secret (user name, password, query), for the log.
+fn described_request(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            format!("POST {url}")
+        }
+        Err(_) => "POST (the postback URL)".to_owned(),
     }
 }
 

@@ -333,8 +333,8 @@ impl Gateway for PaypalGateway {
         Reply::empty_ok()
     }
 
-    /// The verification alone; the engine calls [`Gateway::verify_with_calls`], which also gives the
-    /// answers of PayPal's verify-webhook-signature API to log.
+    /// The verification alone; the engine calls [`Gateway::verify_with_calls`], which also gives PayPal's
+    /// answers to log: the postback's for an IPN, verify-webhook-signature's for a Checkout webhook.
     async fn verify(&self, message: &IncomingMessage) -> Verification {
         self.verify_with_calls(message).await.verification
     }
@@ -352,9 +352,7 @@ impl Gateway for PaypalGateway {
                 .into(),
             };
         }
-        verify::verify(self.postback.as_ref(), self.config.mode(), &message.body)
-            .await
-            .into()
+        verify::verify(self.postback.as_ref(), self.config.mode(), &message.body).await
     }
 
     fn label(&self, _language: &str) -> String {

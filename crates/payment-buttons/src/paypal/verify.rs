@@ -4,6 +4,7 @@
 use super::config::PaypalMode;
 use super::message::decode_ipn;
 use super::status::{Interpretation, interpret};
+use crate::gateway::{GatewayCall, VerificationWithCalls};
 use crate::notification::{Flag, Verification, VerificationStatus, Verified};
 
 /// PayPal's answer to a verification postback.
@@ -25,6 +26,14 @@ pub enum PostbackAnswer {
 pub trait Postback: Send + Sync + 'static {
     /// Verifies one raw IPN body.
     async fn validate(&self, body: &[u8]) -> PostbackAnswer;
+
+    /// Verifies one raw IPN body, and gives PayPal's answer as it came (status, type, body) for the engine
+    /// to log before it acts on the verdict, when an answer came. The default gives
+    /// [`Postback::validate`]'s verdict and no answer to log; [`ReqwestPostback`](super::ReqwestPostback)
+    /// gives the HTTP answer.
+    async fn validate_with_call(&self, body: &[u8]) -> (PostbackAnswer, Option<GatewayCall>) {
+        (self.validate(body).await, None)
+    }
 }
 
 /// The request body of a postback for an IPN body.
@@ -52,9 +61,19 @@ pub(crate) fn read_answer(status: u16, body: &[u8]) -> PostbackAnswer {
 }
 
 /// Verifies a logged IPN: asks PayPal through `postback`, then, only for a `VERIFIED` message, maps
-/// its fields to a [`Verified`] notification ([`status`](super::status)).
-pub(crate) async fn verify(postback: &dyn Postback, mode: PaypalMode, body: &[u8]) -> Verification {
-    match postback.validate(body).await {
+/// its fields to a [`Verified`] notification ([`status`](super::status)). PayPal's answer, when one came,
+/// goes with the verification, for the log.
+pub(crate) async fn verify(postback: &dyn Postback, mode: PaypalMode, body: &[u8]) -> VerificationWithCalls {
+    let (answer, call) = postback.validate_with_call(body).await;
+    VerificationWithCalls {
+        verification: verdict(answer, mode, body),
+        calls: call.into_iter().collect(),
+    }
+}
+
+/// What PayPal's `answer` to the postback of `body` makes of the message.
+fn verdict(answer: PostbackAnswer, mode: PaypalMode, body: &[u8]) -> Verification {
+    match answer {
         PostbackAnswer::Verified => {}
         PostbackAnswer::Invalid => {
             return Verification::Rejected {

@@ -42,7 +42,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::button::ButtonConfig;
 use crate::event::EventKind;
-use crate::gateway::{DecodedFields, IncomingMessage};
+use crate::gateway::{DecodedFields, GatewayCall, IncomingMessage};
 use crate::memory::MemoryStore;
 use crate::money::Money;
 use crate::notification::{Flag, Notification, Outcome, Target, VerificationStatus};
@@ -152,6 +152,7 @@ macro_rules! store_conformance_tests {
     ($subject:expr) => {
         $crate::store_conformance_tests!(@each $subject;
             log_first,
+            verification_answers_are_logged_with_their_outcome,
             claim_and_lease,
             late_worker_changes_nothing,
             retry_survives_restart,
@@ -368,6 +369,51 @@ pub async fn log_first<T: StoreUnderTest>(subject: &T) {
         claimed_ids(&*store, after_lease, 10).await,
         vec![id],
         "the refused one is never queued"
+    );
+}
+
+/// The answers to a verification's calls are logged in order, as answers about no payment yet, each
+/// with the outcome naming what they answer, and are never queued.
+pub async fn verification_answers_are_logged_with_their_outcome<T: StoreUnderTest>(subject: &T) {
+    let store = subject.empty().await;
+    let message = log(&*store, b"txn_id=1&payment_status=Completed").await;
+    let answers = [
+        GatewayCall {
+            received_at: t0(),
+            request: "POST https://api.example/v1/oauth2/token".into(),
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: br#"{"access_token":"[redacted]"}"#.to_vec(),
+        },
+        GatewayCall {
+            received_at: t0(),
+            request: "POST https://ipnpb.example/cgi-bin/webscr".into(),
+            status: 200,
+            content_type: Some("text/html; charset=UTF-8".into()),
+            body: b"VERIFIED".to_vec(),
+        },
+    ];
+    let outcome = format!("answer to the verification of message {message} (attempt 1)");
+    let ids = store
+        .log_verification_answers("paypal", &answers, &outcome)
+        .await
+        .expect("log the answers");
+    assert_eq!(ids.len(), 2);
+    assert!(
+        message < ids[0] && ids[0] < ids[1],
+        "in order, after the message: {message} {ids:?}"
+    );
+    for (id, call) in ids.iter().zip(&answers) {
+        let logged = row(subject, &store, *id).await;
+        assert_eq!(logged.body, call.body);
+        assert_eq!(logged.verification, VerificationStatus::Verified);
+        assert_eq!(logged.payment_id, None);
+        assert_eq!(logged.outcome.as_deref(), Some(outcome.as_str()));
+    }
+    assert_eq!(
+        claimed_ids(&*store, t0() + secs(1), 10).await,
+        vec![message],
+        "answers are never queued"
     );
 }
 
