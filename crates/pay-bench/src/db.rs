@@ -241,17 +241,23 @@ impl Db {
         Ok(QueueProbe { child, stdin, stdout })
     }
 
-    pub fn progress(&self, base: (i64, i64)) -> Result<[i64; 4]> {
+    /// Counts since `base` (the log's and the outbox's high water): messages queued, messages logged,
+    /// messages verified, events, answer rows.
+    pub fn progress(&self, base: (i64, i64)) -> Result<[i64; 5]> {
         let (m, e) = base;
+        // Messages are the rows a gateway sent (`incoming`); the answers PayPal's postbacks gave are rows
+        // of their own (`answer`), counted apart: one per verified message when they are logged.
         let out = self.query(&format!(
             "SELECT (SELECT count(*) FROM message_queue), \
-                    (SELECT count(*) FROM gateway_messages WHERE id > {m}), \
-                    (SELECT count(*) FROM gateway_messages WHERE id > {m} AND verification <> 'pending'), \
-                    (SELECT count(*) FROM events WHERE seq > {e});"
+                    (SELECT count(*) FROM gateway_messages WHERE id > {m} AND direction = 'incoming'), \
+                    (SELECT count(*) FROM gateway_messages WHERE id > {m} AND direction = 'incoming' \
+                        AND verification <> 'pending'), \
+                    (SELECT count(*) FROM events WHERE seq > {e}), \
+                    (SELECT count(*) FROM gateway_messages WHERE id > {m} AND direction = 'answer');"
         ))?;
         let v: Vec<i64> = out.split('|').filter_map(|s| s.trim().parse().ok()).collect();
         match v.as_slice() {
-            [a, b, c, d] => Ok([*a, *b, *c, *d]),
+            [a, b, c, d, f] => Ok([*a, *b, *c, *d, *f]),
             _ => bail!("unexpected progress output {out:?}"),
         }
     }

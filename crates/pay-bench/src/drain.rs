@@ -56,6 +56,8 @@ pub struct Run {
     pub end_to_end: Option<f64>,
     /// Events written.
     pub events: i64,
+    /// PayPal's postback answers written to the gateway log.
+    pub answers: i64,
     /// Peak RSS of the server, KiB.
     pub peak_rss_kib: Option<u64>,
     /// Server CPU seconds per 1,000 messages.
@@ -86,9 +88,10 @@ pub async fn suite(o: Options) -> Result<()> {
          `engine.verification_concurrency` = {concurrency}; the postback stub answers `VERIFIED` after the latency. \
          Median of {} runs per row (each run's figures in brackets). *Steady* = messages verified and applied (gone from \
          the queue) between 10 % and 90 % of the run / that time; *end to end* = messages / time from the server's start to the empty queue. \
-         *Applied* = `payment_accepted` events written / messages.\n\n\
-         | backend | postback ms | steady msg/s | end to end msg/s | ceiling msg/s (PayPal's slots / latency) | applied | peak RSS MiB | server CPU ms/msg |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         *Applied* = `payment_accepted` events written / messages; *answers logged* = postback answers in the \
+         gateway log / messages.\n\n\
+         | backend | postback ms | steady msg/s | end to end msg/s | ceiling msg/s (PayPal's slots / latency) | applied | answers logged | peak RSS MiB | server CPU ms/msg |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
         o.messages, o.history, o.repeat
     );
     let mut series: Vec<(String, Vec<(u64, f64)>)> = Vec::new();
@@ -111,7 +114,7 @@ pub async fn suite(o: Options) -> Result<()> {
                 }
             }
             if runs.is_empty() {
-                let _ = writeln!(md, "| {name} | {latency} | failed | | | | | |");
+                let _ = writeln!(md, "| {name} | {latency} | failed | | | | | | |");
                 continue;
             }
             let steady = median(runs.iter().map(|r| r.steady).collect());
@@ -124,10 +127,11 @@ pub async fn suite(o: Options) -> Result<()> {
             let last = runs.last().expect("one run");
             let _ = writeln!(
                 md,
-                "| {name} | {latency} | **{steady:.0}** [{}] | {e2e:.0} [{}] | {ceiling} | {} | {} | {} |",
+                "| {name} | {latency} | **{steady:.0}** [{}] | {e2e:.0} [{}] | {ceiling} | {} | {} | {} | {} |",
                 each(&|r| format!("{:.0}", r.steady)),
                 each(&|r| r.end_to_end.map_or("not drained".into(), |v| format!("{v:.0}"))),
                 each(&|r| format!("{}/{}", r.events / 2, o.messages)),
+                each(&|r| format!("{}/{}", r.answers, o.messages)),
                 mib(last.peak_rss_kib),
                 last.cpu_ms_per_msg.map_or("—".into(), |v| format!("{v:.3}")),
             );
@@ -316,7 +320,7 @@ async fn run_on(bin: &Path, dir: &Path, db: &Db, latency_ms: u64, o: &Options, r
     };
     let peak_rss_kib = server.peak_rss_kib();
     drop(server);
-    let [_, _, verified, events] = db.progress(base)?;
+    let [_, _, verified, events, answers] = db.progress(base)?;
     if verified < messages as i64 {
         drained_after = None;
     }
@@ -335,6 +339,7 @@ async fn run_on(bin: &Path, dir: &Path, db: &Db, latency_ms: u64, o: &Options, r
         steady,
         end_to_end: drained_after.map(|d| messages as f64 / d.as_secs_f64()),
         events,
+        answers,
         peak_rss_kib,
         cpu_ms_per_msg: cpu,
     })

@@ -145,10 +145,10 @@ async fn run_on(bin: &Path, dir: &Path, db: &Db, plan: Plan, explain: bool) -> R
 
     let deadline = started + stats.elapsed + plan.drain_timeout;
     let mut drained_after = None;
-    let mut last = [0i64; 4];
+    let mut last = [0i64; 5];
     loop {
         last = db.progress(base).unwrap_or(last);
-        let [queued, logged, verified, _] = last;
+        let [queued, logged, verified, _, _] = last;
         if queued == 0 && logged >= stats.ok as i64 && verified >= logged {
             drained_after = Some(started.elapsed());
             break;
