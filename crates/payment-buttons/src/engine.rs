@@ -21,13 +21,15 @@ use rand::Rng;
 use crate::button::{ButtonConfig, ButtonError, Language};
 use crate::event::Listener;
 use crate::gateway::{
-    Gateway, GatewayCall, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls,
+    Gateway, GatewayError, Gateways, HandOff, IncomingMessage, PaymentRequest, Reply, ServiceUrls,
     VerificationWithCalls,
 };
 use crate::identity::VouchedIdentity;
 use crate::notification::{Flag, Notification, Outcome, Target, Verification, VerificationStatus, Verified};
 use crate::payment::{PaymentId, PaymentState};
-use crate::store::{Applied, NewMessage, NewPayment, QueuedMessage, Settlement, Store, StoreError, StoredPayment};
+use crate::store::{
+    Applied, NewMessage, NewPayment, QueuedMessage, Settlement, Store, StoreError, StoredPayment, VerificationAnswers,
+};
 use crate::token::{ButtonSigner, TokenError};
 use crate::transition::ApplyRequest;
 
@@ -753,15 +755,21 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
         known: Option<&KnownPayments>,
     ) -> Result<Prepared, StoreError> {
-        // The answers of the calls the verification made are logged before anything is decided from them.
-        let verification = match verification {
-            Some(VerificationWithCalls { verification, calls }) => {
-                self.log_verification_answers(&queued, &calls).await?;
-                Some(verification)
-            }
-            None => None,
+        // The answers of the calls the verification made are logged before anything is decided from them:
+        // in the transaction that applies the message when it is applied (no commit more per message on
+        // the drain's path), in one of their own first otherwise.
+        let (verification, answers) = match verification {
+            Some(VerificationWithCalls { verification, calls }) => (
+                Some(verification),
+                VerificationAnswers::new(calls, queued.id, queued.attempts + 1),
+            ),
+            None => (None, VerificationAnswers::default()),
         };
-        let (Some(gw), Some(verification)) = (self.gateways.get(&queued.gateway), verification) else {
+        let gw = self.gateways.get(&queued.gateway);
+        if gw.is_none() || !matches!(verification, Some(Verification::Verified(_))) {
+            self.log_verification_answers(&queued.gateway, &answers).await?;
+        }
+        let (Some(gw), Some(verification)) = (gw, verification) else {
             let settlement = Settlement {
                 verification: VerificationStatus::Error,
                 flags: vec![],
@@ -773,7 +781,9 @@ impl<S: Store> Engine<S> {
         };
         let processed = match verification {
             Verification::Verified(notification) => {
-                return self.check(queued.id, gw.as_ref(), notification, now, known).await;
+                return self
+                    .check(queued.id, gw.as_ref(), notification, answers, now, known)
+                    .await;
             }
             Verification::Return { payment, query } => {
                 self.conclude_return(queued, gw.as_ref(), payment, query, now).await
@@ -816,23 +826,15 @@ impl<S: Store> Engine<S> {
         processed.map(Prepared::Done)
     }
 
-    /// Writes the answers a gateway gave to the calls made to verify message `queued` (PayPal's postback
-    /// answer to an IPN; Checkout's verify-webhook-signature, and the OAuth token it needed, redacted) to
-    /// the log, about no payment
-    /// yet (the message is not read before it is verified), each noted as the answer to that message's
-    /// verification.
-    async fn log_verification_answers(&self, queued: &QueuedMessage, calls: &[GatewayCall]) -> Result<(), StoreError> {
-        if calls.is_empty() {
+    /// Writes the answers a gateway gave to the calls made to verify a message that is not applied
+    /// (PayPal's postback answer to an IPN; Checkout's verify-webhook-signature, and the OAuth token it
+    /// needed, redacted) to the log, about no payment yet (the message is not read before it is
+    /// verified), each noted as the answer to that message's verification.
+    async fn log_verification_answers(&self, gateway: &str, answers: &VerificationAnswers) -> Result<(), StoreError> {
+        if answers.is_empty() {
             return Ok(());
         }
-        let outcome = format!(
-            "answer to the verification of message {} (attempt {})",
-            queued.id,
-            queued.attempts + 1
-        );
-        self.store
-            .log_verification_answers(&queued.gateway, calls, &outcome)
-            .await?;
+        self.store.log_verification_answers(gateway, answers).await?;
         Ok(())
     }
 
@@ -1000,7 +1002,10 @@ impl<S: Store> Engine<S> {
         verified: Verified<Notification>,
         now: DateTime<Utc>,
     ) -> Result<Processed, StoreError> {
-        match self.check(log_id, gw, verified, now, None).await? {
+        match self
+            .check(log_id, gw, verified, VerificationAnswers::default(), now, None)
+            .await?
+        {
             Prepared::Done(processed) => Ok(processed),
             Prepared::Apply(apply) => self.apply_one(*apply).await,
         }
@@ -1016,13 +1021,14 @@ impl<S: Store> Engine<S> {
     }
 
     /// Checks a verified notification against its payment (read now, or among the `known` ones), as the
-    /// log row `log_id`: settles it when it may not change the payment, otherwise returns the request that
-    /// applies it.
+    /// log row `log_id`: settles it when it may not change the payment (after logging the `answers` its
+    /// verification got), otherwise returns the request that applies it (and logs them).
     async fn check(
         &self,
         log_id: crate::store::MessageId,
         gw: &dyn Gateway,
         verified: Verified<Notification>,
+        answers: VerificationAnswers,
         now: DateTime<Utc>,
         known: Option<&KnownPayments>,
     ) -> Result<Prepared, StoreError> {
@@ -1036,6 +1042,7 @@ impl<S: Store> Engine<S> {
             (None, _) => None,
         };
         let Some(payment) = payment else {
+            self.log_verification_answers(gw.name(), &answers).await?;
             flags.push(Flag::UnknownPayment);
             let named = n
                 .payment_ref
@@ -1054,6 +1061,7 @@ impl<S: Store> Engine<S> {
                 .map(Prepared::Done);
         };
         if let Err((flag, reason)) = check_against_payment(n, &payment, gw) {
+            self.log_verification_answers(gw.name(), &answers).await?;
             flags.push(flag);
             return self
                 .settle(
@@ -1066,7 +1074,8 @@ impl<S: Store> Engine<S> {
                 .await
                 .map(Prepared::Done);
         }
-        let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now);
+        let request = ApplyRequest::new(log_id, gw.name(), payment.id.clone(), verified, flags, now)
+            .with_verification_answers(answers);
         Ok(Prepared::Apply(Box::new(ToApply {
             request,
             from: payment.state,

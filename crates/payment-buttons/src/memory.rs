@@ -17,7 +17,7 @@ use crate::refund::{
 use crate::store::Direction;
 use crate::store::{
     Applied, MESSAGE_CLAIM_LEASE, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store,
-    StoreError, StoredPayment, answer_fields, duplicate_outcome, retry_outcome,
+    StoreError, StoredPayment, VerificationAnswers, answer_fields, duplicate_outcome, retry_outcome,
 };
 use crate::transition::{ApplyRequest, PlanTarget, payment_before, plan};
 
@@ -65,6 +65,47 @@ struct Inner {
 }
 
 impl Inner {
+    /// Appends the answers `calls` to the log (direction `answer`), with `outcome` when given.
+    fn log_answers(
+        &mut self,
+        gateway: &str,
+        payment_id: Option<&PaymentId>,
+        calls: &[GatewayCall],
+        outcome: Option<&str>,
+    ) -> Vec<MessageId> {
+        let mut ids = Vec::with_capacity(calls.len());
+        for call in calls {
+            let id = self.messages.len() as MessageId + 1;
+            let (method, fields) = answer_fields(call);
+            self.messages.push(LoggedMessage {
+                id,
+                gateway: gateway.to_owned(),
+                message: IncomingMessage {
+                    received_at: call.received_at,
+                    remote_addr: None,
+                    method,
+                    content_type: call.content_type.clone(),
+                    body: call.body.clone(),
+                    headers: Default::default(),
+                },
+                fields,
+                verification: VerificationStatus::Verified,
+                flags: Vec::new(),
+                payment_id: payment_id.cloned(),
+                outcome: outcome.map(str::to_owned),
+                direction: Direction::Answer,
+            });
+            ids.push(id);
+        }
+        ids
+    }
+
+    /// Logs the answers an applied request's verification got (see [`Store::apply`]).
+    fn log_verification_answers_of(&mut self, request: &ApplyRequest) {
+        let answers = request.verification_answers();
+        self.log_answers(request.gateway(), None, answers.calls(), Some(answers.outcome()));
+    }
+
     fn message_mut(&mut self, id: MessageId) -> Result<&mut LoggedMessage, StoreError> {
         usize::try_from(id)
             .ok()
@@ -297,6 +338,7 @@ impl Store for MemoryStore {
                 m.payment_id = Some(request.payment_id().clone());
                 m.outcome = Some(duplicate_outcome(&request.notification().summary, first));
             }
+            inner.log_verification_answers_of(&request);
             return Ok(Applied::Duplicate);
         }
         let cycle = request.cycle_reference().and_then(|r| {
@@ -338,6 +380,7 @@ impl Store for MemoryStore {
             Ok::<_, StoreError>(inner.pending_refund(&target_id).cloned())
         })?;
         inner.change_refund_row(change, request.now())?;
+        inner.log_verification_answers_of(&request);
         let mut events = plan.events.clone();
         inner.push_events(&mut events);
         let m = inner.message_mut(id)?;
@@ -468,32 +511,16 @@ impl Store for MemoryStore {
         payment_id: Option<&PaymentId>,
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError> {
-        let mut inner = self.lock()?;
-        let mut ids = Vec::with_capacity(calls.len());
-        for call in calls {
-            let id = inner.messages.len() as MessageId + 1;
-            let (method, fields) = answer_fields(call);
-            inner.messages.push(LoggedMessage {
-                id,
-                gateway: gateway.to_owned(),
-                message: IncomingMessage {
-                    received_at: call.received_at,
-                    remote_addr: None,
-                    method,
-                    content_type: call.content_type.clone(),
-                    body: call.body.clone(),
-                    headers: Default::default(),
-                },
-                fields,
-                verification: VerificationStatus::Verified,
-                flags: Vec::new(),
-                payment_id: payment_id.cloned(),
-                outcome: None,
-                direction: Direction::Answer,
-            });
-            ids.push(id);
-        }
-        Ok(ids)
+        Ok(self.lock()?.log_answers(gateway, payment_id, calls, None))
+    }
+
+    async fn log_verification_answers(
+        &self,
+        gateway: &str,
+        answers: &VerificationAnswers,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let outcome = Some(answers.outcome());
+        Ok(self.lock()?.log_answers(gateway, None, answers.calls(), outcome))
     }
 
     async fn record_refund(&self, new: NewRefund) -> Result<RecordedRefund, StoreError> {

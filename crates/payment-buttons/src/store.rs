@@ -212,6 +212,43 @@ pub struct QueuedMessage {
     pub attempts: u32,
 }
 
+/// The answers a gateway gave to the calls made to verify a message (PayPal's postback answer to an IPN,
+/// Checkout's signature check), to be written to the log (direction `answer`, about no payment) before
+/// anything is done on that verification. A message that is applied carries them in its request
+/// ([`ApplyRequest::verification_answers`]): the store writes them in the transaction that applies it, so
+/// that the drain costs no commit more per message; otherwise [`Store::log_verification_answers`] writes
+/// them first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerificationAnswers {
+    calls: Vec<GatewayCall>,
+    outcome: String,
+}
+
+impl VerificationAnswers {
+    /// The answers `calls` to the verification of message `message`, at attempt `attempt` (from 1).
+    pub(crate) fn new(calls: Vec<GatewayCall>, message: MessageId, attempt: u32) -> Self {
+        VerificationAnswers {
+            calls,
+            outcome: format!("answer to the verification of message {message} (attempt {attempt})"),
+        }
+    }
+
+    /// The answers, in the order they came.
+    pub fn calls(&self) -> &[GatewayCall] {
+        &self.calls
+    }
+
+    /// What each answer's log row says it was: which message and attempt it answers.
+    pub fn outcome(&self) -> &str {
+        &self.outcome
+    }
+
+    /// True when the verification made no call (or its gateway logs none).
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
 /// How processing a message ended without applying it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settlement {
@@ -355,13 +392,16 @@ pub trait Store: Send + Sync + 'static {
     /// unknown message is [`StoreError::NotFound`].
     async fn settle_message(&self, id: MessageId, settlement: Settlement) -> Result<(), StoreError>;
 
-    /// Applies a verified, checked notification in one transaction: records its idempotency key (a
-    /// duplicate changes nothing but the log row), plans the change with [`crate::transition::plan`]
-    /// against the payment as locked in the transaction, updates or creates the payment, writes the
-    /// events to the outbox, updates the log row and removes it from the queue.
+    /// Applies a verified, checked notification in one transaction: writes the answers of the calls made
+    /// to verify it to the log ([`ApplyRequest::verification_answers`], as
+    /// [`Store::log_verification_answers`] would), records its idempotency key (a duplicate changes
+    /// nothing but the log row), plans the change with [`crate::transition::plan`] against the payment as
+    /// locked in the transaction, updates or creates the payment, writes the events to the outbox, updates
+    /// the log row and removes it from the queue.
     ///
     /// All or nothing: when it fails (an unknown payment, a database error), nothing is written, the
-    /// idempotency key included, and the message stays queued for another attempt.
+    /// answers and the idempotency key included, and the message stays queued for another attempt (and
+    /// another verification, whose answers are written then).
     async fn apply(&self, request: ApplyRequest) -> Result<Applied, StoreError>;
 
     /// Applies several verified, checked notifications, in the order given, and returns one result per
@@ -459,20 +499,19 @@ pub trait Store: Send + Sync + 'static {
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError>;
 
-    /// Writes the answers to the calls made to verify a message (about no payment yet: a message is not
-    /// read before it is verified), each with `outcome` (which message and attempt they answer), as
-    /// [`Store::log_answers`] then [`Store::note_answer`] would; returns their row ids, in order. The
-    /// default does exactly that; a store may write rows and outcomes in one transaction (every verified
-    /// PayPal IPN has its postback answer logged, so this is on the drain's path).
+    /// Writes the answers to the calls made to verify a message that is not applied (it is settled or put
+    /// back in the queue; about no payment yet: a message is not read before it is verified), each with
+    /// [`VerificationAnswers::outcome`], as [`Store::log_answers`] then [`Store::note_answer`] would;
+    /// returns their row ids, in order. The default does exactly that; a store may write rows and outcomes
+    /// in one transaction. (A message that is applied carries its answers in its [`ApplyRequest`] instead.)
     async fn log_verification_answers(
         &self,
         gateway: &str,
-        calls: &[GatewayCall],
-        outcome: &str,
+        answers: &VerificationAnswers,
     ) -> Result<Vec<MessageId>, StoreError> {
-        let ids = self.log_answers(gateway, None, calls).await?;
+        let ids = self.log_answers(gateway, None, answers.calls()).await?;
         for id in &ids {
-            self.note_answer(*id, outcome).await?;
+            self.note_answer(*id, answers.outcome()).await?;
         }
         Ok(ids)
     }

@@ -10,7 +10,7 @@ use crate::money::Money;
 use crate::notification::{Flag, Notification, Outcome, Target, Verified};
 use crate::payment::{PaymentId, PaymentState};
 use crate::refund::RefundLink;
-use crate::store::{MessageId, NewPayment, StoredPayment};
+use crate::store::{MessageId, NewPayment, StoredPayment, VerificationAnswers};
 
 /// A verified notification that passed the engine's checks, ready to be applied. Only the engine builds
 /// one, from a [`Verified`] notification.
@@ -23,6 +23,7 @@ pub struct ApplyRequest {
     flags: Vec<Flag>,
     now: DateTime<Utc>,
     refund: Option<RefundLink>,
+    answers: VerificationAnswers,
 }
 
 impl ApplyRequest {
@@ -42,7 +43,15 @@ impl ApplyRequest {
             flags,
             now,
             refund: None,
+            answers: VerificationAnswers::default(),
         }
+    }
+
+    /// The answers of the calls made to verify this message, which the store writes to the log in the
+    /// transaction that applies it.
+    pub(crate) fn with_verification_answers(mut self, answers: VerificationAnswers) -> Self {
+        self.answers = answers;
+        self
     }
 
     /// This request applies the gateway's answer to our refund `link` (not a notification): the refund
@@ -56,6 +65,13 @@ impl ApplyRequest {
     /// The refund of ours this request settles, when it applies a gateway's answer to a refund.
     pub fn refund_link(&self) -> Option<&RefundLink> {
         self.refund.as_ref()
+    }
+
+    /// The answers the gateway gave to the calls made to verify this message (empty when it made none):
+    /// [`crate::Store::apply`] writes them to the log in the transaction that applies the message, whatever
+    /// the outcome (a duplicate included), and not at all when the application fails.
+    pub fn verification_answers(&self) -> &VerificationAnswers {
+        &self.answers
     }
 
     /// Builds a request from a notification that was not verified by a gateway, for storage tests in

@@ -36,7 +36,7 @@ use payment_buttons::event::Event;
 use payment_buttons::payment::PaymentId;
 use payment_buttons::store::{
     Applied, MessageId, NewMessage, NewPayment, OutboxEvent, QueuedMessage, Settlement, Store, StoreError,
-    StoredPayment,
+    StoredPayment, VerificationAnswers,
 };
 use payment_buttons::transition::ApplyRequest;
 
@@ -244,6 +244,14 @@ impl Store for ServerStore {
         calls: &[GatewayCall],
     ) -> Result<Vec<MessageId>, StoreError> {
         self.core.log_answers(gateway, payment_id, calls).await
+    }
+
+    async fn log_verification_answers(
+        &self,
+        gateway: &str,
+        answers: &VerificationAnswers,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        self.core.log_verification_answers(gateway, answers).await
     }
 
     async fn record_refund(&self, refund: NewRefund) -> Result<RecordedRefund, StoreError> {

@@ -66,7 +66,7 @@ use crate::payment::PaymentId;
 use crate::refund::{NewRefund, RecordedRefund, RefundId, RefundUpdate, StoredRefund};
 use crate::store::{
     Applied, MessageId, NewMessage, NewPayment, OUTBOX_CLAIM_LEASE, OutboxEvent, QueuedMessage, Settlement, Store,
-    StoreError, StoredPayment,
+    StoreError, StoredPayment, VerificationAnswers,
 };
 use crate::transition::ApplyRequest;
 
@@ -431,19 +431,10 @@ impl Store for DieselStore {
     async fn log_verification_answers(
         &self,
         gateway: &str,
-        calls: &[GatewayCall],
-        outcome: &str,
+        answers: &VerificationAnswers,
     ) -> Result<Vec<MessageId>, StoreError> {
-        // Rows and outcomes in one transaction: one write per verification on the drain's path, not
-        // one per row plus one per outcome.
-        let rows = calls
-            .iter()
-            .map(|call| {
-                let mut row = models::NewLogRow::answer(gateway, None, call)?;
-                row.outcome = Some(outcome.to_owned());
-                Ok(row)
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Rows and outcomes in one transaction, not one per row plus one per outcome.
+        let rows = models::NewLogRow::verification_answers(gateway, answers)?;
         self.with_connection(move |conn| {
             connection::write_transaction(conn, |conn| {
                 rows.iter()

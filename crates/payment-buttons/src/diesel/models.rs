@@ -9,7 +9,7 @@ use crate::money::{Currency, Money};
 use crate::notification::{Flag, VerificationStatus};
 use crate::payment::PaymentId;
 use crate::refund::{RefundId, StoredRefund};
-use crate::store::{Direction, NewMessage, NewPayment, StoreError, StoredPayment, answer_fields};
+use crate::store::{Direction, NewMessage, NewPayment, StoreError, StoredPayment, VerificationAnswers, answer_fields};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
@@ -197,6 +197,19 @@ impl NewLogRow {
             payment_id: payment_id.map(str::to_owned),
             headers: None,
         })
+    }
+
+    /// The rows of the answers to a message's verification: about no payment, each with its outcome.
+    pub fn verification_answers(gateway: &str, answers: &VerificationAnswers) -> Result<Vec<Self>, StoreError> {
+        answers
+            .calls()
+            .iter()
+            .map(|call| {
+                let mut row = NewLogRow::answer(gateway, None, call)?;
+                row.outcome = Some(answers.outcome().to_owned());
+                Ok(row)
+            })
+            .collect()
     }
 }
 

@@ -29,8 +29,8 @@ pub trait Postback: Send + Sync + 'static {
 
     /// Verifies one raw IPN body, and gives PayPal's answer as it came (status, type, body) for the engine
     /// to log before it acts on the verdict, when an answer came. The default gives
-    /// [`Postback::validate`]'s verdict and no answer to log; [`ReqwestPostback`](super::ReqwestPostback)
-    /// gives the HTTP answer.
+    /// [`Postback::validate`]'s verdict and no answer to log; `ReqwestPostback` (feature `reqwest`) gives
+    /// the HTTP answer.
     async fn validate_with_call(&self, body: &[u8]) -> (PostbackAnswer, Option<GatewayCall>) {
         (self.validate(body).await, None)
     }

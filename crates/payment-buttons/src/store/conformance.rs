@@ -49,6 +49,7 @@ use crate::notification::{Flag, Notification, Outcome, Target, VerificationStatu
 use crate::payment::{PaymentId, PaymentState};
 use crate::store::{
     Applied, MESSAGE_CLAIM_LEASE, MessageId, NewMessage, NewPayment, OUTBOX_CLAIM_LEASE, Store, StoreError,
+    VerificationAnswers,
 };
 use crate::transition::ApplyRequest;
 
@@ -153,6 +154,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $subject;
             log_first,
             verification_answers_are_logged_with_their_outcome,
+            an_applied_message_logs_its_verification_answers_with_it,
             claim_and_lease,
             late_worker_changes_nothing,
             retry_survives_restart,
@@ -395,7 +397,7 @@ pub async fn verification_answers_are_logged_with_their_outcome<T: StoreUnderTes
     ];
     let outcome = format!("answer to the verification of message {message} (attempt 1)");
     let ids = store
-        .log_verification_answers("paypal", &answers, &outcome)
+        .log_verification_answers("paypal", &VerificationAnswers::new(answers.to_vec(), message, 1))
         .await
         .expect("log the answers");
     assert_eq!(ids.len(), 2);
@@ -413,6 +415,83 @@ pub async fn verification_answers_are_logged_with_their_outcome<T: StoreUnderTes
     assert_eq!(
         claimed_ids(&*store, t0() + secs(1), 10).await,
         vec![message],
+        "answers are never queued"
+    );
+}
+
+/// PayPal's answer to the postback that verified a message.
+fn postback_answer() -> GatewayCall {
+    GatewayCall {
+        received_at: t0() + secs(2),
+        request: "POST https://ipnpb.example/cgi-bin/webscr".into(),
+        status: 200,
+        content_type: Some("text/html; charset=UTF-8".into()),
+        body: b"VERIFIED".to_vec(),
+    }
+}
+
+/// The log rows (among the next few after `message`) that answer the verification of `message`.
+async fn answers_to<T: StoreUnderTest>(subject: &T, store: &T::Store, message: MessageId) -> Vec<LogView> {
+    let named = format!("answer to the verification of message {message} ");
+    let mut found = Vec::new();
+    for id in message + 1..=message + 16 {
+        if let Some(row) = subject.log_row(store, id).await
+            && row.outcome.as_deref().is_some_and(|o| o.starts_with(&named))
+        {
+            found.push(row);
+        }
+    }
+    found
+}
+
+/// The answers a message's verification got travel with its application ([`ApplyRequest::verification_answers`])
+/// and are logged in the same transaction: an application that fails logs none of them (the message is
+/// verified again later), one that succeeds logs them as answers about no payment with the outcome naming
+/// the message and attempt, never queued; a resend applied as a duplicate, alone or in a batch, logs its
+/// own.
+pub async fn an_applied_message_logs_its_verification_answers_with_it<T: StoreUnderTest>(subject: &T) {
+    let store = subject.empty().await;
+    let payment = new_payment(false);
+    let pid = payment.id.clone();
+    let id = log(&*store, b"K1").await;
+    let first_try = VerificationAnswers::new(vec![postback_answer()], id, 1);
+    let failed = store
+        .apply(request(id, &pid, accepted(&pid, "K1"), vec![]).with_verification_answers(first_try))
+        .await;
+    assert!(matches!(failed, Err(StoreError::NotFound(_))), "{failed:?}");
+    assert_eq!(
+        answers_to(subject, &store, id).await,
+        vec![],
+        "a failed application logs no answer"
+    );
+
+    store.create_payment(payment).await.expect("create");
+    let second_try = VerificationAnswers::new(vec![postback_answer()], id, 2);
+    let applied = store
+        .apply(request(id, &pid, accepted(&pid, "K1"), vec![]).with_verification_answers(second_try.clone()))
+        .await
+        .expect("apply");
+    assert!(matches!(applied, Applied::Applied { .. }), "{applied:?}");
+    let logged = answers_to(subject, &store, id).await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].body, b"VERIFIED");
+    assert_eq!(logged[0].verification, VerificationStatus::Verified);
+    assert_eq!(logged[0].payment_id, None);
+    assert_eq!(logged[0].outcome.as_deref(), Some(second_try.outcome()));
+
+    let resend = log(&*store, b"K1 again").await;
+    let answers = VerificationAnswers::new(vec![postback_answer()], resend, 1);
+    let results = store
+        .apply_batch(vec![
+            request(resend, &pid, accepted(&pid, "K1"), vec![]).with_verification_answers(answers.clone()),
+        ])
+        .await;
+    assert!(matches!(results.as_slice(), [Ok(Applied::Duplicate)]), "{results:?}");
+    let logged = answers_to(subject, &store, resend).await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].outcome.as_deref(), Some(answers.outcome()));
+    assert!(
+        claimed_ids(&*store, t0() + Duration::days(1), 10).await.is_empty(),
         "answers are never queued"
     );
 }
