@@ -17,7 +17,10 @@
 //! ```
 //!
 //! The scenarios: a message is logged before anything else happens to it, with its exact bytes
-//! ([`log_first`]); claims hide a message for [`MESSAGE_CLAIM_LEASE`] and no longer ([`claim_and_lease`],
+//! ([`log_first`]); the answers a verification got are logged, on their own
+//! ([`verification_answers_are_logged_with_their_outcome`]) or with the message's application and never
+//! without it ([`an_applied_message_logs_its_verification_answers_with_it`]); claims hide a message for
+//! [`MESSAGE_CLAIM_LEASE`] and no longer ([`claim_and_lease`],
 //! [`late_worker_changes_nothing`]); a retry keeps its count and time across a restart
 //! ([`retry_survives_restart`]); a resent notification is applied once ([`idempotent_apply`]); a failed apply
 //! changes nothing and leaves the message queued ([`failed_apply_leaves_the_message_queued`]); the outbox
