@@ -271,6 +271,18 @@ impl DieselStore {
     pub async fn queued_count(&self) -> Result<i64, StoreError> {
         self.with_connection(messages::queued_count).await
     }
+
+    /// Writes log rows (answers to our calls: never queued) in one transaction; returns their ids, in order.
+    async fn insert_log_rows(&self, rows: Vec<models::NewLogRow>) -> Result<Vec<MessageId>, StoreError> {
+        self.with_connection(move |conn| {
+            connection::write_transaction(conn, |conn| {
+                rows.iter()
+                    .map(|row| Ok(backend::insert_log_row(conn, row)?))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+        })
+        .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -418,14 +430,7 @@ impl Store for DieselStore {
             .iter()
             .map(|call| models::NewLogRow::answer(gateway, payment_id.map(PaymentId::as_str), call))
             .collect::<Result<Vec<_>, _>>()?;
-        self.with_connection(move |conn| {
-            connection::write_transaction(conn, |conn| {
-                rows.iter()
-                    .map(|row| Ok(backend::insert_log_row(conn, row)?))
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })
-        })
-        .await
+        self.insert_log_rows(rows).await
     }
 
     async fn log_verification_answers(
@@ -435,14 +440,7 @@ impl Store for DieselStore {
     ) -> Result<Vec<MessageId>, StoreError> {
         // Rows and outcomes in one transaction, not one per row plus one per outcome.
         let rows = models::NewLogRow::verification_answers(gateway, answers)?;
-        self.with_connection(move |conn| {
-            connection::write_transaction(conn, |conn| {
-                rows.iter()
-                    .map(|row| Ok(backend::insert_log_row(conn, row)?))
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })
-        })
-        .await
+        self.insert_log_rows(rows).await
     }
 
     async fn record_refund(&self, refund: NewRefund) -> Result<RecordedRefund, StoreError> {
